@@ -1,0 +1,24 @@
+# Installs headers, both libraries, the CLI, onnxgrad.pc and a CMake package.
+include(CMakePackageConfigHelpers)
+
+install(DIRECTORY include/onnxgrad DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS onnxgrad onnxgrad_static EXPORT onnxgradTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS onnxgrad_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+install(EXPORT onnxgradTargets NAMESPACE onnxgrad::
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/onnxgrad)
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/onnxgradConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/onnxgradConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/onnxgrad)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/onnxgradConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/onnxgradConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/onnxgradConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/onnxgrad)
+
+configure_file(${CMAKE_CURRENT_LIST_DIR}/onnxgrad.pc.in ${CMAKE_CURRENT_BINARY_DIR}/onnxgrad.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/onnxgrad.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,0 +1,136 @@
+/* onnxgrad/graph.h — building and inspecting ONNX graphs from C.
+ *
+ * A graph holds named values (graph inputs, initializers, node outputs),
+ * nodes with typed attributes, the graph outputs, opset imports and model
+ * metadata. Build it with the og_graph_add_* calls, then og_graph_finalize
+ * validates it, orders it topologically and infers every shape. Loading a
+ * model file (onnx_io.h) goes through exactly these calls. */
+#ifndef ONNXGRAD_GRAPH_H
+#define ONNXGRAD_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "onnxgrad/status.h"
+#include "onnxgrad/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct og_graph og_graph;
+
+/* Attribute types; the values are ONNX AttributeProto.AttributeType. */
+typedef enum og_attr_type {
+    OG_ATTR_UNDEFINED = 0,
+    OG_ATTR_FLOAT = 1,
+    OG_ATTR_INT = 2,
+    OG_ATTR_STRING = 3,
+    OG_ATTR_TENSOR = 4,
+    OG_ATTR_GRAPH = 5,
+    OG_ATTR_FLOATS = 6,
+    OG_ATTR_INTS = 7,
+    OG_ATTR_STRINGS = 8,
+    OG_ATTR_TENSORS = 9,
+    OG_ATTR_GRAPHS = 10,
+    OG_ATTR_SPARSE_TENSOR = 11,
+    OG_ATTR_SPARSE_TENSORS = 12,
+    OG_ATTR_TYPE_PROTO = 13,
+    OG_ATTR_TYPE_PROTOS = 14
+} og_attr_type;
+
+/* An attribute as the caller hands it in; everything is copied. Use the
+ * og_attr_* constructors below. */
+typedef struct og_attr {
+    const char *name;
+    og_attr_type type;
+    float f;                 /* OG_ATTR_FLOAT */
+    int64_t i;               /* OG_ATTR_INT */
+    const char *s;           /* OG_ATTR_STRING, NUL-terminated */
+    const float *floats;     /* OG_ATTR_FLOATS */
+    const int64_t *ints;     /* OG_ATTR_INTS */
+    const char *const *strings; /* OG_ATTR_STRINGS */
+    int64_t count;           /* element count of floats/ints/strings */
+    const og_tensor *t;      /* OG_ATTR_TENSOR */
+} og_attr;
+
+og_attr og_attr_int(const char *name, int64_t v);
+og_attr og_attr_float(const char *name, float v);
+og_attr og_attr_string(const char *name, const char *v);
+og_attr og_attr_ints(const char *name, int64_t count, const int64_t *v);
+og_attr og_attr_floats(const char *name, int64_t count, const float *v);
+og_attr og_attr_tensor(const char *name, const og_tensor *t);
+
+/* An empty graph with ir_version 8 and no opset imports.
+ * Ownership: *out is the caller's; free with og_graph_free. */
+og_status og_graph_create(og_graph **out);
+
+/* Frees the graph and everything it owns. NULL is allowed. */
+void og_graph_free(og_graph *g);
+
+/* Imports `domain` ("" or "ai.onnx" is the default domain) at `version`. */
+og_status og_graph_set_opset(og_graph *g, const char *domain, int64_t version);
+
+/* Declares a graph input. dims[k] < 0 means unknown; dim_params (may be
+ * NULL, or hold NULL entries) names symbolic dims such as "N". rank < 0
+ * means the rank is unknown. */
+og_status og_graph_add_input(og_graph *g, const char *name, og_dtype dtype, int rank,
+                             const int64_t *dims, const char *const *dim_params);
+
+/* Adds an initializer named `name` (the tensor's own name is ignored). The
+ * tensor is copied. */
+og_status og_graph_add_initializer(og_graph *g, const char *name, const og_tensor *t);
+
+/* Adds a node. Input names may be "" for an omitted optional input; output
+ * names may be "" for an output that is not wanted. `name` may be NULL or
+ * "". `domain` NULL means the default domain. Attributes are copied. */
+og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain, const char *name,
+                            int n_inputs, const char *const *inputs,
+                            int n_outputs, const char *const *outputs,
+                            int n_attrs, const og_attr *attrs);
+
+/* Marks a value as a graph output (in call order). */
+og_status og_graph_add_output(og_graph *g, const char *name);
+
+/* Validates the graph (opsets, known ops, attributes, single producers, no
+ * dangling inputs, no cycles), orders nodes topologically and infers the
+ * dtype and shape of every value. Call after building and before running
+ * or saving; adding anything afterwards un-finalizes the graph. */
+og_status og_graph_finalize(og_graph *g);
+
+/* --- inspection ------------------------------------------------------- */
+
+typedef struct og_value_info {
+    const char *name;
+    og_dtype dtype;          /* OG_UNDEFINED when not known */
+    int rank;                /* -1 when not known */
+    const int64_t *dims;     /* rank entries; -1 for an unknown dim */
+    const char *const *dim_params; /* rank entries; NULL where none */
+} og_value_info;
+
+int og_graph_num_inputs(const og_graph *g);
+int og_graph_num_outputs(const og_graph *g);
+int og_graph_num_nodes(const og_graph *g);
+int og_graph_num_initializers(const og_graph *g);
+/* Pointers stay valid until the graph is changed or freed. */
+og_status og_graph_input(const og_graph *g, int k, og_value_info *info);
+og_status og_graph_output(const og_graph *g, int k, og_value_info *info);
+/* The initializer tensor is owned by the graph. */
+og_status og_graph_initializer(const og_graph *g, int k, const og_tensor **t);
+/* Node k in insertion order: op type and name (owned by the graph). */
+og_status og_graph_node(const og_graph *g, int k, const char **op_type, const char **name);
+/* Opset imports: count, and the k-th (domain "" is the default domain). */
+int og_graph_num_opsets(const og_graph *g);
+og_status og_graph_opset(const og_graph *g, int k, const char **domain, int64_t *version);
+/* Looks up any value (input, initializer, intermediate, output) by name. */
+og_status og_graph_value(const og_graph *g, const char *name, og_value_info *info);
+
+/* Model metadata (strings are copied; NULL clears). */
+og_status og_graph_set_producer(og_graph *g, const char *name, const char *version);
+og_status og_graph_set_name(og_graph *g, const char *name);
+og_status og_graph_set_doc(og_graph *g, const char *doc);
+og_status og_graph_add_metadata(og_graph *g, const char *key, const char *value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,42 @@
+/* onnxgrad/status.h — status codes and error messages.
+ *
+ * Every fallible onnxgrad function returns an og_status. OG_OK is zero.
+ * On failure, og_errmsg() returns a message for the most recent failure in
+ * the calling thread: what was wrong and where (file, node, tensor,
+ * expected vs got). The message stays valid until the next failing call in
+ * the same thread. */
+#ifndef ONNXGRAD_STATUS_H
+#define ONNXGRAD_STATUS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum og_status {
+    OG_OK = 0,
+    OG_ERR_INVALID_ARG = 1,   /* a caller passed something unusable */
+    OG_ERR_NOMEM = 2,         /* an allocation failed */
+    OG_ERR_IO = 3,            /* reading or writing a file failed */
+    OG_ERR_PARSE = 4,         /* bytes are not a valid protobuf/ONNX message */
+    OG_ERR_INVALID_GRAPH = 5, /* graph structure is wrong (cycle, dangling input, ...) */
+    OG_ERR_UNSUPPORTED = 6,   /* valid ONNX that onnxgrad does not implement */
+    OG_ERR_SHAPE = 7,         /* shapes or types do not fit an op's contract */
+    OG_ERR_ATTR = 8,          /* a node attribute is missing, mistyped or out of range */
+    OG_ERR_LIMIT = 9,         /* a configured limit was exceeded */
+    OG_ERR_INTERNAL = 10      /* a bug in onnxgrad; please report it */
+} og_status;
+
+/* Short stable name of a status code, e.g. "OG_ERR_SHAPE". Never NULL. */
+const char *og_status_name(og_status s);
+
+/* Message of the most recent failure in this thread ("" if none).
+ * Owned by the library; do not free. */
+const char *og_errmsg(void);
+
+/* Status code of the most recent failure in this thread (OG_OK if none). */
+og_status og_errcode(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,79 @@
+/* alloc.c — the one allocator hook every allocation goes through. */
+#include <stdlib.h>
+#include <string.h>
+#include <protobuf-c/protobuf-c.h>
+#include "internal.h"
+
+static void *default_alloc(void *user, size_t n) { (void)user; return malloc(n ? n : 1); }
+static void *default_realloc(void *user, void *p, size_t n) { (void)user; return realloc(p, n ? n : 1); }
+static void default_free(void *user, void *p) { (void)user; free(p); }
+
+static og_allocator hook = { default_alloc, default_realloc, default_free, NULL };
+
+void og_set_allocator(const og_allocator *a)
+{
+    if (a && a->alloc && a->realloc && a->free)
+        hook = *a;
+    else
+        hook = (og_allocator){ default_alloc, default_realloc, default_free, NULL };
+}
+
+void *og_malloc(size_t n) { return hook.alloc(hook.user, n); }
+
+void *og_calloc(size_t count, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n))
+        return NULL;
+    void *p = hook.alloc(hook.user, n);
+    if (p)
+        memset(p, 0, n);
+    return p;
+}
+
+void *og_realloc(void *p, size_t n) { return hook.realloc(hook.user, p, n); }
+
+void og_free(void *p)
+{
+    if (p)
+        hook.free(hook.user, p);
+}
+
+char *og_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = og_malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+og_status og_grow(void **arr, int *cap, int need, size_t elem_size)
+{
+    if (need <= *cap)
+        return OG_OK;
+    if (need < 0 || need > (1 << 30))
+        return og_err(OG_ERR_LIMIT, "array of %d elements is too large", need);
+    int ncap = *cap ? *cap : 8;
+    while (ncap < need)
+        ncap *= 2;
+    size_t bytes;
+    if (__builtin_mul_overflow((size_t)ncap, elem_size, &bytes))
+        return og_err(OG_ERR_LIMIT, "array of %d elements is too large", need);
+    void *p = og_realloc(*arr, bytes);
+    if (!p)
+        return og_err(OG_ERR_NOMEM, "out of memory growing an array to %d elements", ncap);
+    memset((char *)p + (size_t)*cap * elem_size, 0, (size_t)(ncap - *cap) * elem_size);
+    *arr = p;
+    *cap = ncap;
+    return OG_OK;
+}
+
+static void *pb_alloc(void *data, size_t n) { (void)data; return og_malloc(n); }
+static void pb_free(void *data, void *p) { (void)data; og_free(p); }
+
+static ProtobufCAllocator pb_allocator = { pb_alloc, pb_free, NULL };
+
+struct ProtobufCAllocator *og_protobuf_allocator(void) { return &pb_allocator; }

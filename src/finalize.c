@@ -1,0 +1,323 @@
+/* finalize.c — turns a built graph into a checked one: opsets and ops
+ * resolved, attributes parsed, every input produced, nodes ordered
+ * topologically (Kahn, no recursion), and dtypes/shapes inferred node by
+ * node so a wrong model is rejected before any kernel runs. */
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+
+/* The newest default-domain opset whose semantics onnxgrad implements. */
+#define OG_MAX_OPSET 17
+
+const char *og_shape_str(const og_shape *s, char *buf, size_t size)
+{
+    if (s->rank < 0) {
+        snprintf(buf, size, "[unknown rank]");
+        return buf;
+    }
+    size_t at = 0;
+    at += (size_t)snprintf(buf, size, "[");
+    for (int k = 0; k < s->rank && at < size; k++) {
+        if (s->dims[k] < 0)
+            at += (size_t)snprintf(buf + at, size - at, "%s?", k ? "," : "");
+        else
+            at += (size_t)snprintf(buf + at, size - at, "%s%lld", k ? "," : "", (long long)s->dims[k]);
+    }
+    if (at < size)
+        snprintf(buf + at, size - at, "]");
+    return buf;
+}
+
+bool og_shape_known(const og_shape *s)
+{
+    if (s->rank < 0)
+        return false;
+    for (int k = 0; k < s->rank; k++)
+        if (s->dims[k] < 0)
+            return false;
+    return true;
+}
+
+og_status og_node_infer(const og_node *node, const og_tinfo *const *in, og_tinfo *const *out,
+                        size_t *workspace_bytes)
+{
+    og_infer_call c;
+    memset(&c, 0, sizeof c);
+    c.node = node;
+    c.params = node->params;
+    c.opset = node->opset;
+    c.n_in = node->n_inputs;
+    c.n_out = node->n_outputs;
+    for (int k = 0; k < node->n_inputs; k++)
+        c.in[k] = in[k];
+    for (int k = 0; k < node->n_outputs; k++) {
+        c.out[k] = out[k];
+        if (out[k]) {
+            out[k]->dtype = OG_UNDEFINED;
+            out[k]->shape.rank = -1;
+        }
+    }
+    og_status st = node->op->infer(&c);
+    if (workspace_bytes)
+        *workspace_bytes = c.workspace_bytes;
+    return st;
+}
+
+static int opset_of(const og_graph *g, const char *domain)
+{
+    for (int k = 0; k < g->n_opsets; k++)
+        if (strcmp(g->opsets[k].domain, domain) == 0)
+            return (int)(g->opsets[k].version > 1000000 ? 1000000 : g->opsets[k].version);
+    return -1;
+}
+
+static og_status resolve_nodes(og_graph *g)
+{
+    for (int k = 0; k < g->n_opsets; k++) {
+        const og_opset_id *o = &g->opsets[k];
+        if (o->domain[0] == '\0' && (o->version < 1 || o->version > OG_MAX_OPSET))
+            return og_err(OG_ERR_UNSUPPORTED, "opset %lld of the default domain is not supported (onnxgrad implements 1..%d)",
+                          (long long)o->version, OG_MAX_OPSET);
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        og_node *n = &g->nodes[i];
+        const char *what = n->name;
+        n->op = og_op_find(n->domain, n->op_type);
+        if (!n->op)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s': unknown op '%s' in domain '%s'", what, n->op_type,
+                          n->domain[0] ? n->domain : "ai.onnx");
+        n->opset = opset_of(g, n->domain);
+        if (n->opset < 0)
+            return og_err(OG_ERR_INVALID_GRAPH, "node '%s' (%s): the model imports no opset for domain '%s'", what,
+                          n->op_type, n->domain[0] ? n->domain : "ai.onnx");
+        if (n->opset < n->op->since_version)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (%s): opset %d is older than the oldest %s onnxgrad implements (%d)",
+                          what, n->op_type, n->opset, n->op_type, n->op->since_version);
+        if (n->n_inputs < n->op->min_inputs || n->n_inputs > n->op->max_inputs)
+            return og_err(OG_ERR_INVALID_GRAPH, "node '%s' (%s): has %d inputs, expected %d to %d", what, n->op_type,
+                          n->n_inputs, n->op->min_inputs, n->op->max_inputs);
+        if (n->n_outputs < n->op->min_outputs || n->n_outputs > n->op->max_outputs)
+            return og_err(OG_ERR_INVALID_GRAPH, "node '%s' (%s): has %d outputs, expected %d to %d", what, n->op_type,
+                          n->n_outputs, n->op->min_outputs, n->op->max_outputs);
+        og_free(n->params);
+        n->params = og_calloc(1, n->op->params_size ? n->op->params_size : 1);
+        if (!n->params)
+            return og_err(OG_ERR_NOMEM, "out of memory parsing attributes of node '%s'", what);
+        og_status st = og_parse_attrs(n->op, n, n->opset, n->params);
+        if (st)
+            return st;
+    }
+    return OG_OK;
+}
+
+static const char *value_origin(const og_value *v)
+{
+    return v->initializer ? "an initializer" : "a graph input";
+}
+
+static og_status check_producers(const og_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const og_node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_inputs; k++) {
+            int v = n->inputs[k];
+            if (v < 0)
+                continue;
+            const og_value *val = &g->values[v];
+            if (val->producer < 0 && !val->is_input && !val->initializer)
+                return og_err(OG_ERR_INVALID_GRAPH,
+                              "node '%s' (%s): input %d '%s' is not produced by any node, graph input or initializer",
+                              n->name, n->op_type, k, val->name);
+        }
+        for (int k = 0; k < n->n_outputs; k++) {
+            int v = n->outputs[k];
+            if (v >= 0 && (g->values[v].is_input || g->values[v].initializer))
+                return og_err(OG_ERR_INVALID_GRAPH, "value '%s' is produced twice: by node '%s' (%s) and as %s",
+                              g->values[v].name, n->name, n->op_type, value_origin(&g->values[v]));
+        }
+    }
+    for (int k = 0; k < g->n_outputs; k++) {
+        const og_value *val = &g->values[g->outputs[k]];
+        if (val->producer < 0 && !val->is_input && !val->initializer)
+            return og_err(OG_ERR_INVALID_GRAPH, "graph output '%s' is not produced by any node, graph input or initializer",
+                          val->name);
+    }
+    return OG_OK;
+}
+
+/* Kahn's algorithm; ties keep insertion order, so a graph already in order
+ * stays in the order it was written. */
+static og_status topo_sort(og_graph *g)
+{
+    int n = g->n_nodes;
+    int *pending = og_calloc((size_t)n + 1, sizeof(int));       /* unmet producer count per node */
+    int *first_use = og_calloc((size_t)g->n_values + 1, sizeof(int)); /* CSR of value -> consumers */
+    int *order = og_calloc((size_t)n + 1, sizeof(int));
+    og_status st = OG_OK;
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += (size_t)g->nodes[i].n_inputs;
+    int *uses = og_calloc(total + 1, sizeof(int));
+    if (!pending || !first_use || !uses || !order) {
+        st = og_err(OG_ERR_NOMEM, "out of memory ordering %d nodes", n);
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++) {
+            int v = g->nodes[i].inputs[k];
+            if (v >= 0 && g->values[v].producer >= 0) {
+                pending[i]++;
+                first_use[v + 1]++;
+            }
+        }
+    for (int v = 0; v < g->n_values; v++)
+        first_use[v + 1] += first_use[v];
+    {
+        int *fill = og_calloc((size_t)g->n_values + 1, sizeof(int));
+        if (!fill) {
+            st = og_err(OG_ERR_NOMEM, "out of memory ordering %d nodes", n);
+            goto done;
+        }
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < g->nodes[i].n_inputs; k++) {
+                int v = g->nodes[i].inputs[k];
+                if (v >= 0 && g->values[v].producer >= 0)
+                    uses[first_use[v] + fill[v]++] = i;
+            }
+        og_free(fill);
+    }
+    /* `order` doubles as the queue: [head, tail) are ready nodes. Nodes
+     * become ready in increasing index order only when they start ready,
+     * which keeps an already-ordered graph unchanged. */
+    int head = 0, tail = 0;
+    for (int i = 0; i < n; i++)
+        if (pending[i] == 0)
+            order[tail++] = i;
+    while (head < tail) {
+        const og_node *node = &g->nodes[order[head++]];
+        for (int k = 0; k < node->n_outputs; k++) {
+            int v = node->outputs[k];
+            if (v < 0)
+                continue;
+            for (int u = first_use[v]; u < first_use[v + 1]; u++)
+                if (--pending[uses[u]] == 0)
+                    order[tail++] = uses[u];
+        }
+    }
+    if (tail < n) {
+        int stuck = 0;
+        while (stuck < n && pending[stuck] == 0)
+            stuck++;
+        st = og_err(OG_ERR_INVALID_GRAPH, "graph has a cycle through node '%s' (%s)", g->nodes[stuck].name,
+                    g->nodes[stuck].op_type);
+        goto done;
+    }
+    og_free(g->order);
+    g->order = order;
+    order = NULL;
+done:
+    og_free(pending);
+    og_free(first_use);
+    og_free(uses);
+    og_free(order);
+    return st;
+}
+
+/* Checks that what inference found agrees with what the model declared, and
+ * keeps the more precise of the two. */
+static og_status merge_type(og_value *val, const og_tinfo *got, const og_node *n)
+{
+    char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
+    og_tinfo *have = &val->ti;
+    if (!val->declared) {
+        *have = *got;
+        return OG_OK;
+    }
+    if (have->dtype != OG_UNDEFINED && got->dtype != OG_UNDEFINED && have->dtype != got->dtype)
+        return og_err(OG_ERR_SHAPE, "node '%s' (%s): output '%s' is %s, but the model declares %s", n->name,
+                      n->op_type, val->name, og_dtype_name(got->dtype), og_dtype_name(have->dtype));
+    if (have->dtype == OG_UNDEFINED)
+        have->dtype = got->dtype;
+    if (got->shape.rank < 0)
+        return OG_OK;
+    if (have->shape.rank < 0) {
+        have->shape = got->shape;
+        return OG_OK;
+    }
+    bool clash = have->shape.rank != got->shape.rank;
+    for (int k = 0; !clash && k < got->shape.rank; k++)
+        clash = have->shape.dims[k] >= 0 && got->shape.dims[k] >= 0 && have->shape.dims[k] != got->shape.dims[k];
+    if (clash)
+        return og_err(OG_ERR_SHAPE, "node '%s' (%s): output '%s' has shape %s, but the model declares %s", n->name,
+                      n->op_type, val->name, og_shape_str(&got->shape, a, sizeof a),
+                      og_shape_str(&have->shape, b, sizeof b));
+    for (int k = 0; k < got->shape.rank; k++)
+        if (have->shape.dims[k] < 0)
+            have->shape.dims[k] = got->shape.dims[k];
+    return OG_OK;
+}
+
+static og_status seed_initializers(og_graph *g)
+{
+    char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
+    for (int k = 0; k < g->n_inits; k++) {
+        og_value *val = &g->values[g->inits[k]];
+        const og_tensor *t = val->initializer;
+        og_tinfo ti = { t->dtype, { t->rank, { 0 } } };
+        memcpy(ti.shape.dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
+        if (val->declared) {
+            bool clash = (val->ti.dtype != OG_UNDEFINED && val->ti.dtype != t->dtype) ||
+                         (val->ti.shape.rank >= 0 && val->ti.shape.rank != t->rank);
+            for (int d = 0; !clash && d < t->rank && val->ti.shape.rank >= 0; d++)
+                clash = val->ti.shape.dims[d] >= 0 && val->ti.shape.dims[d] != t->dims[d];
+            if (clash)
+                return og_err(OG_ERR_SHAPE, "initializer '%s' is %s %s, but the model declares it %s %s", val->name,
+                              og_dtype_name(t->dtype), og_shape_str(&ti.shape, a, sizeof a),
+                              og_dtype_name(val->ti.dtype), og_shape_str(&val->ti.shape, b, sizeof b));
+        }
+        /* A graph input with an initializer may be overridden at run time,
+         * so its declared (possibly looser) type stays what the graph says. */
+        if (!val->is_input || !val->declared)
+            val->ti = ti;
+    }
+    return OG_OK;
+}
+
+static og_status infer_all(og_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        og_node *n = &g->nodes[g->order[i]];
+        const og_tinfo *in[OG_MAX_IO] = { 0 };
+        og_tinfo outs[OG_MAX_IO];
+        og_tinfo *out[OG_MAX_IO] = { 0 };
+        for (int k = 0; k < n->n_inputs; k++)
+            in[k] = n->inputs[k] >= 0 ? &g->values[n->inputs[k]].ti : NULL;
+        for (int k = 0; k < n->n_outputs; k++)
+            out[k] = n->outputs[k] >= 0 ? &outs[k] : NULL;
+        og_status st = og_node_infer(n, in, out, NULL);
+        if (st)
+            return st;
+        for (int k = 0; k < n->n_outputs; k++)
+            if (out[k] && (st = merge_type(&g->values[n->outputs[k]], out[k], n)))
+                return st;
+    }
+    return OG_OK;
+}
+
+og_status og_graph_finalize(og_graph *g)
+{
+    if (!g)
+        return og_err(OG_ERR_INVALID_ARG, "og_graph_finalize: graph is NULL");
+    og_status st;
+    if (g->n_outputs == 0)
+        return og_err(OG_ERR_INVALID_GRAPH, "graph has no outputs");
+    for (int k = 0; k < g->n_nodes; k++)
+        if (g->nodes[k].n_inputs > OG_MAX_IO || g->nodes[k].n_outputs > OG_MAX_IO)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (%s): more than %d inputs or outputs", g->nodes[k].name,
+                          g->nodes[k].op_type, OG_MAX_IO);
+    if ((st = resolve_nodes(g)) || (st = check_producers(g)) || (st = topo_sort(g)) ||
+        (st = seed_initializers(g)) || (st = infer_all(g)))
+        return st;
+    g->finalized = true;
+    return OG_OK;
+}

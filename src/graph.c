@@ -1,0 +1,446 @@
+/* graph.c — the graph IR: values by name (hashed), nodes, inputs,
+ * initializers, outputs, opsets and metadata; the builder and inspection
+ * API. Validation and shape inference live in finalize.c. */
+#include <string.h>
+#include "internal.h"
+
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;   /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+int og_graph_find_value(const og_graph *g, const char *name)
+{
+    if (!g->hash_cap || !name)
+        return -1;
+    size_t mask = (size_t)g->hash_cap - 1;
+    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask) {
+        int slot = g->hash[i];
+        if (slot == 0)
+            return -1;
+        if (strcmp(g->values[slot - 1].name, name) == 0)
+            return slot - 1;
+    }
+}
+
+static og_status rehash(og_graph *g, int cap)
+{
+    int *h = og_calloc((size_t)cap, sizeof(int));
+    if (!h)
+        return og_err(OG_ERR_NOMEM, "out of memory growing the value table");
+    size_t mask = (size_t)cap - 1;
+    for (int v = 0; v < g->n_values; v++) {
+        size_t i = name_hash(g->values[v].name) & mask;
+        while (h[i])
+            i = (i + 1) & mask;
+        h[i] = v + 1;
+    }
+    og_free(g->hash);
+    g->hash = h;
+    g->hash_cap = cap;
+    return OG_OK;
+}
+
+og_status og_graph_intern_value(og_graph *g, const char *name, int *index)
+{
+    int v = og_graph_find_value(g, name);
+    if (v >= 0) {
+        *index = v;
+        return OG_OK;
+    }
+    og_status st;
+    if ((g->n_values + 1) * 2 > g->hash_cap && (st = rehash(g, g->hash_cap ? g->hash_cap * 2 : 64)))
+        return st;
+    if ((st = og_grow((void **)&g->values, &g->cap_values, g->n_values + 1, sizeof(og_value))))
+        return st;
+    og_value *val = &g->values[g->n_values];
+    memset(val, 0, sizeof *val);
+    if (!(val->name = og_strdup(name)))
+        return og_err(OG_ERR_NOMEM, "out of memory copying value name '%s'", name);
+    val->ti.shape.rank = -1;
+    val->producer = -1;
+    size_t mask = (size_t)g->hash_cap - 1, i = name_hash(name) & mask;
+    while (g->hash[i])
+        i = (i + 1) & mask;
+    g->hash[i] = g->n_values + 1;
+    *index = g->n_values++;
+    return OG_OK;
+}
+
+static og_status push_index(int **arr, int *n, int *cap, int v)
+{
+    og_status st = og_grow((void **)arr, cap, *n + 1, sizeof(int));
+    if (st)
+        return st;
+    (*arr)[(*n)++] = v;
+    return OG_OK;
+}
+
+static bool valid_name(const char *s) { return s && s[0]; }
+
+og_status og_graph_create(og_graph **out)
+{
+    *out = og_calloc(1, sizeof(og_graph));
+    if (!*out)
+        return og_err(OG_ERR_NOMEM, "out of memory creating a graph");
+    (*out)->ir_version = 8;
+    return OG_OK;
+}
+
+static void free_node(og_node *n)
+{
+    og_free(n->name);
+    og_free(n->op_type);
+    og_free(n->domain);
+    og_free(n->doc_string);
+    og_free(n->inputs);
+    og_free(n->outputs);
+    for (int k = 0; k < n->n_attrs; k++)
+        og_ir_attr_clear(&n->attrs[k]);
+    og_free(n->attrs);
+    og_free(n->params);
+}
+
+void og_graph_free(og_graph *g)
+{
+    if (!g)
+        return;
+    for (int v = 0; v < g->n_values; v++) {
+        og_value *val = &g->values[v];
+        og_free(val->name);
+        for (int k = 0; k < OG_MAX_RANK; k++)
+            og_free(val->dim_param[k]);
+        og_tensor_free(val->initializer);
+        og_free(val->doc_string);
+    }
+    for (int k = 0; k < g->n_nodes; k++)
+        free_node(&g->nodes[k]);
+    for (int k = 0; k < g->n_opsets; k++)
+        og_free(g->opsets[k].domain);
+    for (int k = 0; k < g->n_meta; k++) {
+        og_free(g->meta[k].key);
+        og_free(g->meta[k].value);
+    }
+    og_free(g->values);
+    og_free(g->hash);
+    og_free(g->nodes);
+    og_free(g->opsets);
+    og_free(g->meta);
+    og_free(g->inputs);
+    og_free(g->inits);
+    og_free(g->outputs);
+    og_free(g->order);
+    og_free(g->producer_name);
+    og_free(g->producer_version);
+    og_free(g->model_domain);
+    og_free(g->model_doc);
+    og_free(g->graph_name);
+    og_free(g->graph_doc);
+    og_free(g);
+}
+
+static const char *norm_domain(const char *d)
+{
+    return (!d || strcmp(d, "ai.onnx") == 0) ? "" : d;
+}
+
+og_status og_graph_set_opset(og_graph *g, const char *domain, int64_t version)
+{
+    domain = norm_domain(domain);
+    for (int k = 0; k < g->n_opsets; k++)
+        if (strcmp(g->opsets[k].domain, domain) == 0)
+            return og_err(OG_ERR_INVALID_GRAPH, "opset of domain '%s' is imported twice (versions %lld and %lld)",
+                          domain, (long long)g->opsets[k].version, (long long)version);
+    og_status st = og_grow((void **)&g->opsets, &g->cap_opsets, g->n_opsets + 1, sizeof(og_opset_id));
+    if (st)
+        return st;
+    char *d = og_strdup(domain);
+    if (!d)
+        return og_err(OG_ERR_NOMEM, "out of memory importing opset '%s'", domain);
+    g->opsets[g->n_opsets++] = (og_opset_id){ d, version };
+    g->finalized = false;
+    return OG_OK;
+}
+
+static og_status set_type(og_value *val, og_dtype dtype, int rank, const int64_t *dims,
+                          const char *const *dim_params)
+{
+    if (rank > OG_MAX_RANK)
+        return og_err(OG_ERR_LIMIT, "value '%s': rank %d exceeds the maximum %d", val->name, rank, OG_MAX_RANK);
+    if (rank > 0 && !dims)
+        return og_err(OG_ERR_INVALID_ARG, "value '%s': dims is NULL for rank %d", val->name, rank);
+    val->ti.dtype = dtype;
+    val->ti.shape.rank = rank < 0 ? -1 : rank;
+    for (int k = 0; k < rank; k++) {
+        val->ti.shape.dims[k] = dims[k] < 0 ? -1 : dims[k];
+        og_free(val->dim_param[k]);
+        val->dim_param[k] = NULL;
+        if (dim_params && dim_params[k] && dim_params[k][0] &&
+            !(val->dim_param[k] = og_strdup(dim_params[k])))
+            return og_err(OG_ERR_NOMEM, "out of memory copying dim_param of '%s'", val->name);
+    }
+    val->declared = true;
+    return OG_OK;
+}
+
+og_status og_graph_add_input(og_graph *g, const char *name, og_dtype dtype, int rank, const int64_t *dims,
+                             const char *const *dim_params)
+{
+    if (!valid_name(name))
+        return og_err(OG_ERR_INVALID_GRAPH, "graph input has an empty name");
+    int v;
+    og_status st = og_graph_intern_value(g, name, &v);
+    if (st)
+        return st;
+    if (g->values[v].is_input)
+        return og_err(OG_ERR_INVALID_GRAPH, "graph input '%s' is declared twice", name);
+    if ((st = set_type(&g->values[v], dtype, rank, dims, dim_params)))
+        return st;
+    if ((st = push_index(&g->inputs, &g->n_inputs, &g->cap_inputs, v)))
+        return st;
+    g->values[v].is_input = true;
+    g->finalized = false;
+    return OG_OK;
+}
+
+og_status og_graph_declare_type(og_graph *g, const char *name, og_dtype dtype, int rank, const int64_t *dims,
+                                const char *const *dim_params)
+{
+    if (!valid_name(name))
+        return og_err(OG_ERR_INVALID_GRAPH, "value_info has an empty name");
+    int v;
+    og_status st = og_graph_intern_value(g, name, &v);
+    if (st)
+        return st;
+    g->finalized = false;
+    return set_type(&g->values[v], dtype, rank, dims, dim_params);
+}
+
+og_status og_graph_add_initializer(og_graph *g, const char *name, const og_tensor *t)
+{
+    if (!valid_name(name))
+        return og_err(OG_ERR_INVALID_GRAPH, "initializer has an empty name");
+    if (!t)
+        return og_err(OG_ERR_INVALID_ARG, "initializer '%s': tensor is NULL", name);
+    int v;
+    og_status st = og_graph_intern_value(g, name, &v);
+    if (st)
+        return st;
+    og_value *val = &g->values[v];
+    if (val->initializer)
+        return og_err(OG_ERR_INVALID_GRAPH, "initializer '%s' is defined twice", name);
+    og_tensor *copy;
+    if ((st = og_tensor_clone(t, &copy)))
+        return og_err_prefix("initializer '%s': ", name);
+    if ((st = og_tensor_set_name(copy, name)) ||
+        (st = push_index(&g->inits, &g->n_inits, &g->cap_inits, v))) {
+        og_tensor_free(copy);
+        return st;
+    }
+    g->values[v].initializer = copy;
+    g->finalized = false;
+    return OG_OK;
+}
+
+og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain, const char *name, int n_inputs,
+                            const char *const *inputs, int n_outputs, const char *const *outputs, int n_attrs,
+                            const og_attr *attrs)
+{
+    if (!valid_name(op_type))
+        return og_err(OG_ERR_INVALID_GRAPH, "node '%s' has no op_type", name ? name : "");
+    if (n_inputs < 0 || n_outputs < 0 || n_attrs < 0 || (n_inputs && !inputs) || (n_outputs && !outputs) ||
+        (n_attrs && !attrs))
+        return og_err(OG_ERR_INVALID_ARG, "node '%s' (%s): bad input/output/attribute arrays", name ? name : "",
+                      op_type);
+    og_status st = og_grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(og_node));
+    if (st)
+        return st;
+    int idx = g->n_nodes;
+    og_node *n = &g->nodes[idx];
+    memset(n, 0, sizeof *n);
+    n->name = og_strdup(name ? name : "");
+    n->op_type = og_strdup(op_type);
+    n->domain = og_strdup(norm_domain(domain));
+    n->inputs = og_calloc((size_t)n_inputs + 1, sizeof(int));
+    n->outputs = og_calloc((size_t)n_outputs + 1, sizeof(int));
+    n->attrs = og_calloc((size_t)n_attrs + 1, sizeof(og_ir_attr));
+    if (!n->name || !n->op_type || !n->domain || !n->inputs || !n->outputs || !n->attrs) {
+        st = og_err(OG_ERR_NOMEM, "out of memory adding node '%s'", name ? name : "");
+        goto fail;
+    }
+    for (int k = 0; k < n_inputs; k++) {
+        n->inputs[k] = -1;
+        if (inputs[k] && inputs[k][0] && (st = og_graph_intern_value(g, inputs[k], &n->inputs[k])))
+            goto fail;
+        n->n_inputs = k + 1;
+    }
+    for (int k = 0; k < n_outputs; k++) {
+        n->outputs[k] = -1;
+        n->n_outputs = k + 1;
+        if (!outputs[k] || !outputs[k][0])
+            continue;
+        int v;
+        if ((st = og_graph_intern_value(g, outputs[k], &v)))
+            goto fail;
+        if (g->values[v].producer >= 0) {
+            st = og_err(OG_ERR_INVALID_GRAPH, "value '%s' is produced twice: by node '%s' (%s) and node '%s' (%s)",
+                        outputs[k], g->nodes[g->values[v].producer].name, g->nodes[g->values[v].producer].op_type,
+                        n->name, op_type);
+            goto fail;
+        }
+        n->outputs[k] = v;
+    }
+    for (int k = 0; k < n_attrs; k++) {
+        for (int j = 0; j < k; j++)
+            if (attrs[j].name && attrs[k].name && strcmp(attrs[j].name, attrs[k].name) == 0) {
+                st = og_err(OG_ERR_ATTR, "node '%s' (%s): attribute '%s' is given twice", n->name, op_type,
+                            attrs[k].name);
+                goto fail;
+            }
+        n->n_attrs = k + 1;
+        if ((st = og_ir_attr_copy(&n->attrs[k], &attrs[k]))) {
+            og_err_prefix("node '%s' (%s): ", n->name, op_type);
+            goto fail;
+        }
+    }
+    /* Only now is the node committed: claim its outputs. */
+    for (int k = 0; k < n->n_outputs; k++)
+        if (n->outputs[k] >= 0) {
+            g->values[n->outputs[k]].producer = idx;
+            g->values[n->outputs[k]].producer_slot = k;
+        }
+    g->n_nodes++;
+    g->finalized = false;
+    return OG_OK;
+fail:
+    free_node(n);
+    memset(n, 0, sizeof *n);
+    return st;
+}
+
+og_status og_graph_add_output(og_graph *g, const char *name)
+{
+    if (!valid_name(name))
+        return og_err(OG_ERR_INVALID_GRAPH, "graph output has an empty name");
+    int v;
+    og_status st = og_graph_intern_value(g, name, &v);
+    if (st)
+        return st;
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] == v)
+            return og_err(OG_ERR_INVALID_GRAPH, "graph output '%s' is listed twice", name);
+    g->finalized = false;
+    return push_index(&g->outputs, &g->n_outputs, &g->cap_outputs, v);
+}
+
+/* ---- inspection -------------------------------------------------------- */
+
+static void fill_info(const og_value *v, og_value_info *info)
+{
+    info->name = v->name;
+    info->dtype = v->ti.dtype;
+    info->rank = v->ti.shape.rank;
+    info->dims = v->ti.shape.dims;
+    info->dim_params = (const char *const *)v->dim_param;
+}
+
+int og_graph_num_inputs(const og_graph *g) { return g->n_inputs; }
+int og_graph_num_outputs(const og_graph *g) { return g->n_outputs; }
+int og_graph_num_nodes(const og_graph *g) { return g->n_nodes; }
+int og_graph_num_initializers(const og_graph *g) { return g->n_inits; }
+int og_graph_num_opsets(const og_graph *g) { return g->n_opsets; }
+
+og_status og_graph_input(const og_graph *g, int k, og_value_info *info)
+{
+    if (k < 0 || k >= g->n_inputs)
+        return og_err(OG_ERR_INVALID_ARG, "graph input index %d is outside 0..%d", k, g->n_inputs - 1);
+    fill_info(&g->values[g->inputs[k]], info);
+    return OG_OK;
+}
+
+og_status og_graph_output(const og_graph *g, int k, og_value_info *info)
+{
+    if (k < 0 || k >= g->n_outputs)
+        return og_err(OG_ERR_INVALID_ARG, "graph output index %d is outside 0..%d", k, g->n_outputs - 1);
+    fill_info(&g->values[g->outputs[k]], info);
+    return OG_OK;
+}
+
+og_status og_graph_initializer(const og_graph *g, int k, const og_tensor **t)
+{
+    if (k < 0 || k >= g->n_inits)
+        return og_err(OG_ERR_INVALID_ARG, "initializer index %d is outside 0..%d", k, g->n_inits - 1);
+    *t = g->values[g->inits[k]].initializer;
+    return OG_OK;
+}
+
+og_status og_graph_node(const og_graph *g, int k, const char **op_type, const char **name)
+{
+    if (k < 0 || k >= g->n_nodes)
+        return og_err(OG_ERR_INVALID_ARG, "node index %d is outside 0..%d", k, g->n_nodes - 1);
+    if (op_type)
+        *op_type = g->nodes[k].op_type;
+    if (name)
+        *name = g->nodes[k].name;
+    return OG_OK;
+}
+
+og_status og_graph_opset(const og_graph *g, int k, const char **domain, int64_t *version)
+{
+    if (k < 0 || k >= g->n_opsets)
+        return og_err(OG_ERR_INVALID_ARG, "opset index %d is outside 0..%d", k, g->n_opsets - 1);
+    *domain = g->opsets[k].domain;
+    *version = g->opsets[k].version;
+    return OG_OK;
+}
+
+og_status og_graph_value(const og_graph *g, const char *name, og_value_info *info)
+{
+    int v = og_graph_find_value(g, name);
+    if (v < 0)
+        return og_err(OG_ERR_INVALID_ARG, "graph has no value named '%s'", name ? name : "(null)");
+    fill_info(&g->values[v], info);
+    return OG_OK;
+}
+
+static og_status replace_str(char **dst, const char *src)
+{
+    char *copy = NULL;
+    if (src && !(copy = og_strdup(src)))
+        return og_err(OG_ERR_NOMEM, "out of memory copying a string");
+    og_free(*dst);
+    *dst = copy;
+    return OG_OK;
+}
+
+og_status og_graph_set_producer(og_graph *g, const char *name, const char *version)
+{
+    og_status st = replace_str(&g->producer_name, name);
+    return st ? st : replace_str(&g->producer_version, version);
+}
+
+og_status og_graph_set_name(og_graph *g, const char *name) { return replace_str(&g->graph_name, name); }
+og_status og_graph_set_doc(og_graph *g, const char *doc) { return replace_str(&g->graph_doc, doc); }
+
+og_status og_graph_add_metadata(og_graph *g, const char *key, const char *value)
+{
+    if (!valid_name(key))
+        return og_err(OG_ERR_INVALID_ARG, "metadata key is empty");
+    for (int k = 0; k < g->n_meta; k++)
+        if (strcmp(g->meta[k].key, key) == 0)
+            return og_err(OG_ERR_INVALID_GRAPH, "metadata key '%s' is given twice", key);
+    og_status st = og_grow((void **)&g->meta, &g->cap_meta, g->n_meta + 1, sizeof(og_kv));
+    if (st)
+        return st;
+    og_kv kv = { og_strdup(key), og_strdup(value ? value : "") };
+    if (!kv.key || !kv.value) {
+        og_free(kv.key);
+        og_free(kv.value);
+        return og_err(OG_ERR_NOMEM, "out of memory adding metadata '%s'", key);
+    }
+    g->meta[g->n_meta++] = kv;
+    return OG_OK;
+}

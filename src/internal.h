@@ -1,0 +1,251 @@
+/* internal.h — the engine's private contracts: allocation, errors, graph IR,
+ * op descriptors and the calls an op's infer/run functions receive.
+ * Not installed; ops/ and src/ include it, users never do. */
+#ifndef ONNXGRAD_INTERNAL_H
+#define ONNXGRAD_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "onnxgrad/onnxgrad.h"
+
+/* ---- allocation (src/alloc.c): every byte goes through the hook -------- */
+void *og_malloc(size_t n);
+void *og_calloc(size_t count, size_t size);   /* overflow-checked, zeroed */
+void *og_realloc(void *p, size_t n);
+char *og_strdup(const char *s);               /* NULL in -> NULL out */
+/* Grows *arr (elements of elem_size) so index `need-1` fits; doubles. */
+og_status og_grow(void **arr, int *cap, int need, size_t elem_size);
+/* The hook as a protobuf-c allocator (its allocator_data is unused). */
+struct ProtobufCAllocator;
+struct ProtobufCAllocator *og_protobuf_allocator(void);
+
+/* ---- errors (src/status.c) ----------------------------------------------
+ * og_err records code + message for og_errmsg() and returns the code, so:
+ *     return og_err(OG_ERR_SHAPE, "node '%s' (Conv): X has rank %d, expected >= 3", ...);
+ * og_err_prefix prepends context ("model.onnx: ") to the current message
+ * and returns the current code. */
+og_status og_err(og_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+og_status og_err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void og_err_clear(void);
+
+/* ---- checked integer arithmetic ----------------------------------------- */
+static inline bool og_mul_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
+static inline bool og_add_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_add_overflow(a, b, r); }
+
+/* ---- shapes ------------------------------------------------------------- */
+typedef struct og_shape {
+    int rank;                    /* -1: unknown rank */
+    int64_t dims[OG_MAX_RANK];   /* -1: unknown dim */
+} og_shape;
+
+/* Type and shape of one value, as inference sees it. */
+typedef struct og_tinfo {
+    og_dtype dtype;              /* OG_UNDEFINED: unknown */
+    og_shape shape;
+} og_tinfo;
+
+/* "[2,3,?]" into buf; returns buf. */
+const char *og_shape_str(const og_shape *s, char *buf, size_t size);
+#define OG_SHAPE_STR_MAX 400
+bool og_shape_known(const og_shape *s);   /* rank and every dim known */
+
+/* ---- graph IR (src/graph.c) -------------------------------------------- */
+typedef struct og_ir_attr {
+    char *name;
+    og_attr_type type;
+    float f;
+    int64_t i;
+    char *s;              /* STRING: NUL-terminated copy */
+    size_t s_len;         /* STRING: bytes, excluding the NUL */
+    float *floats;        /* FLOATS */
+    int64_t *ints;        /* INTS */
+    char **strings;       /* STRINGS */
+    int64_t count;        /* elements of floats/ints/strings */
+    og_tensor *t;         /* TENSOR */
+    char *doc_string;
+} og_ir_attr;
+
+typedef struct og_value {
+    char *name;
+    og_tinfo ti;                        /* declared or inferred */
+    char *dim_param[OG_MAX_RANK];       /* symbolic dim names from the model, owned, may be NULL */
+    int producer;                       /* node index; -1 for graph inputs/initializers */
+    int producer_slot;                  /* output slot in the producer */
+    og_tensor *initializer;             /* owned; NULL if not an initializer */
+    bool is_input;                      /* declared in graph.input */
+    bool declared;                      /* type/shape came from the model (input/value_info/output) */
+    char *doc_string;
+} og_value;
+
+struct og_op;
+typedef struct og_node {
+    char *name;                 /* never NULL ("" if unnamed) */
+    char *op_type;
+    char *domain;               /* "" for the default domain */
+    char *doc_string;
+    int n_inputs;
+    int *inputs;                /* value indices; -1 for an omitted optional input */
+    int n_outputs;
+    int *outputs;               /* value indices; -1 for an unwanted output */
+    int n_attrs;
+    og_ir_attr *attrs;
+    /* set by og_graph_finalize: */
+    const struct og_op *op;
+    int opset;                  /* version of the node's domain imported by the model */
+    void *params;               /* op->params_size bytes, parsed from attrs */
+} og_node;
+
+typedef struct og_opset_id { char *domain; int64_t version; } og_opset_id;
+typedef struct og_kv { char *key; char *value; } og_kv;
+
+struct og_graph {
+    int64_t ir_version;
+    char *producer_name, *producer_version, *model_domain, *model_doc;
+    int64_t model_version;
+    char *graph_name, *graph_doc;
+    og_opset_id *opsets; int n_opsets, cap_opsets;
+    og_kv *meta; int n_meta, cap_meta;
+    og_value *values; int n_values, cap_values;
+    int *hash; int hash_cap;            /* open addressing, value index + 1, 0 = empty */
+    og_node *nodes; int n_nodes, cap_nodes;
+    int *inputs; int n_inputs, cap_inputs;       /* value indices, graph.input order */
+    int *inits; int n_inits, cap_inits;          /* value indices, initializer order */
+    int *outputs; int n_outputs, cap_outputs;    /* value indices */
+    int *order;                                  /* topological node order (finalized) */
+    bool finalized;
+};
+
+/* Index of the value named `name`, or -1. */
+int og_graph_find_value(const og_graph *g, const char *name);
+/* Index of the value named `name`, creating an empty one if needed. */
+og_status og_graph_intern_value(og_graph *g, const char *name, int *index);
+/* Declares the type of an existing value (used by the loader for value_info
+ * and graph outputs with types); later inference must agree with it. */
+og_status og_graph_declare_type(og_graph *g, const char *name, og_dtype dtype, int rank,
+                                const int64_t *dims, const char *const *dim_params);
+/* Deep copy of attributes into IR form and back out again. */
+og_status og_ir_attr_copy(og_ir_attr *dst, const og_attr *src);
+void og_ir_attr_clear(og_ir_attr *a);
+
+/* ---- op descriptors (one file per op in ops/, registered in ops/ops.def) ----------------
+ * Each op file ends in one `const og_op og_op_<name>` descriptor. The engine
+ * parses a node's attributes against `attrs` once, into a zeroed params
+ * struct of params_size bytes (fields at the given offsets):
+ *   OG_ATTR_INT    -> int64_t           OG_ATTR_FLOAT  -> float
+ *   OG_ATTR_STRING -> const char *      OG_ATTR_INTS   -> og_ints
+ *   OG_ATTR_FLOATS -> og_floats
+ * Pointers in params point into the node's attributes or at the spec's
+ * default, and live as long as the node. */
+typedef struct og_ints { int64_t n; const int64_t *v; bool present; } og_ints;
+typedef struct og_floats { int64_t n; const float *v; bool present; } og_floats;
+
+typedef struct og_attr_spec {
+    const char *name;
+    og_attr_type type;
+    size_t offset;              /* offsetof(params struct, field) */
+    bool required;
+    int64_t def_i;              /* INT default */
+    float def_f;                /* FLOAT default */
+    const char *def_s;          /* STRING default */
+    bool has_range;             /* INT: value must lie in [min_i, max_i] */
+    int64_t min_i, max_i;
+    int since_version;          /* first opset with the attribute (0: all) */
+    int until_version;          /* last opset with the attribute (0: still there) */
+    const char *const *choices; /* STRING: NULL-terminated list of allowed values, or NULL */
+} og_attr_spec;
+
+#define OG_MAX_IO 16
+
+/* What infer receives: input types/shapes (NULL for an omitted optional
+ * input) and the outputs to fill (NULL for an unwanted output). At load time
+ * dims may be unknown (-1); at run time they are all known. infer checks the
+ * op's contract (dtypes, ranks, attribute lengths and values) and reports
+ * violations naming the node, tensors, expected and got. When every input
+ * shape is known it sets workspace_bytes to the scratch the kernel needs. */
+typedef struct og_infer_call {
+    const og_node *node;        /* node->name, node->op_type for messages */
+    const void *params;
+    int opset;
+    int n_in;
+    const og_tinfo *in[OG_MAX_IO];
+    const char *in_names[OG_MAX_IO];
+    int n_out;
+    og_tinfo *out[OG_MAX_IO];
+    const char *out_names[OG_MAX_IO];
+    size_t workspace_bytes;
+} og_infer_call;
+
+/* What run receives: inputs (NULL when omitted), outputs already allocated
+ * with the shapes infer gave (NULL when unwanted) and zero-filled, and the
+ * scratch memory (at least the workspace_bytes infer asked for, 64-byte
+ * aligned). A kernel never allocates. */
+typedef struct og_kernel_call {
+    const og_node *node;
+    const void *params;
+    int opset;
+    int n_in;
+    const og_tensor *in[OG_MAX_IO];
+    int n_out;
+    og_tensor *out[OG_MAX_IO];
+    void *workspace;
+    size_t workspace_bytes;
+} og_kernel_call;
+
+typedef struct og_op {
+    const char *name;
+    const char *domain;         /* "" for the default ONNX domain */
+    int since_version;          /* oldest opset version implemented */
+    int min_inputs, max_inputs;
+    int min_outputs, max_outputs;
+    uint32_t diff_inputs;       /* bit k: input k is differentiable */
+    uint32_t diff_outputs;      /* bit k: output k carries a gradient */
+    const og_attr_spec *attrs;
+    int n_attrs;
+    size_t params_size;
+    og_status (*infer)(og_infer_call *c);
+    og_status (*run)(const og_kernel_call *k);
+    /* Reverse-mode rule: emits standard ONNX nodes computing the input
+     * gradients from the output gradients. Filled in by the autodiff issue;
+     * NULL means the op has no backward rule yet. */
+    og_status (*backward)(void *ctx);
+} og_op;
+
+/* Registry (src/registry.c): the op implementing (domain, name) — domain ""
+ * and "ai.onnx" are the same — or NULL. */
+const og_op *og_op_find(const char *domain, const char *name);
+int og_op_count(void);
+const og_op *og_op_at(int k);
+
+/* Parses node attributes into params per the op's schema. */
+og_status og_parse_attrs(const og_op *op, const og_node *node, int opset, void *params);
+
+/* Runs inference for one node on given input infos (used by finalize and by
+ * the executor with concrete shapes). */
+og_status og_node_infer(const og_node *node, const og_tinfo *const *in, og_tinfo *const *out,
+                        size_t *workspace_bytes);
+
+/* ---- conv/pool geometry (src/spatial.c), shared by Conv, MaxPool and
+ * their backward rules. Resolves strides/dilations/pads/auto_pad for
+ * n spatial axes and computes output sizes. Unknown input sizes (-1) give
+ * unknown outputs. Checks: lengths of strides/dilations (n), pads (2n),
+ * values > 0 (pads >= 0), effective kernel vs padded input, overflow.
+ * `what` names the node for messages ("node 'c1' (Conv)"). */
+typedef struct og_spatial {
+    int n;
+    int64_t in[OG_MAX_RANK];
+    int64_t kernel[OG_MAX_RANK];
+    int64_t stride[OG_MAX_RANK];
+    int64_t dilation[OG_MAX_RANK];
+    int64_t pad_begin[OG_MAX_RANK];
+    int64_t pad_end[OG_MAX_RANK];
+    int64_t out[OG_MAX_RANK];
+} og_spatial;
+
+og_status og_spatial_resolve(og_spatial *s, const char *what, int n, const int64_t *in,
+                             const int64_t *kernel, const og_ints *strides,
+                             const og_ints *dilations, const og_ints *pads,
+                             const char *auto_pad, bool ceil_mode);
+
+#endif

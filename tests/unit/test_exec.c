@@ -1,0 +1,229 @@
+/* Executor: binding, running, releasing intermediates, errors. */
+#include <stdio.h>
+#include "testutil.h"
+
+static size_t live_bytes, peak_bytes;
+
+/* Counts live bytes, with the size stored in front of each block. */
+static void *count_alloc(void *u, size_t n)
+{
+    (void)u;
+    size_t *p = malloc(n + 16);
+    if (!p)
+        return NULL;
+    *p = n;
+    live_bytes += n;
+    if (live_bytes > peak_bytes)
+        peak_bytes = live_bytes;
+    return (char *)p + 16;
+}
+static void count_free(void *u, void *q)
+{
+    (void)u;
+    if (!q)
+        return;
+    size_t *p = (size_t *)((char *)q - 16);
+    live_bytes -= *p;
+    free(p);
+}
+static void *count_realloc(void *u, void *q, size_t n)
+{
+    if (!q)
+        return count_alloc(u, n);
+    size_t old = *(size_t *)((char *)q - 16);
+    void *r = count_alloc(u, n);
+    if (!r)
+        return NULL;
+    memcpy(r, q, old < n ? old : n);
+    count_free(u, q);
+    return r;
+}
+
+static og_graph *relu_chain(int n, int64_t len)
+{
+    og_graph *g;
+    char a[16], b[16];
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 1, &len, NULL));
+    for (int k = 0; k < n; k++) {
+        snprintf(a, sizeof a, k ? "v%d" : "x", k);
+        snprintf(b, sizeof b, "v%d", k + 1);
+        OG_CHECK(og_graph_add_node(g, "Relu", NULL, b, 1, (const char *[]){ a }, 1, (const char *[]){ b }, 0, NULL));
+    }
+    OG_CHECK(og_graph_add_output(g, b));
+    OG_CHECK(og_graph_finalize(g));
+    return g;
+}
+
+START_TEST(runs_and_names_outputs)
+{
+    og_graph *g = relu_chain(3, 4);
+    og_plan *p;
+    og_tensor *x, *y;
+    OG_CHECK(og_plan_create(g, &p));
+    ck_assert_int_eq(og_plan_num_feeds(p), 1);
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, (int64_t[]){ 4 }, (float[]){ -1, 0, 2, -3 }, &x));
+    OG_CHECK(og_plan_run(p, 1, (const og_tensor *const[]){ x }, &y));
+    ck_assert_str_eq(y->name, "v3");
+    float *d = y->data;
+    ck_assert(d[0] == 0 && d[1] == 0 && d[2] == 2 && d[3] == 0);
+    og_tensor_free(y);
+    /* A second run reuses the plan. */
+    ((float *)x->data)[0] = 5;
+    OG_CHECK(og_plan_run(p, 1, (const og_tensor *const[]){ x }, &y));
+    ck_assert(((float *)y->data)[0] == 5);
+    og_tensor_free(y);
+    og_tensor_free(x);
+    og_plan_free(p);
+    og_graph_free(g);
+}
+END_TEST
+
+/* With 64 nodes of 1 MB each, at most a few intermediates may be alive. */
+START_TEST(intermediates_are_released)
+{
+    og_set_allocator(&(og_allocator){ count_alloc, count_realloc, count_free, NULL });
+    live_bytes = peak_bytes = 0;
+    enum { N = 64 };
+    const int64_t len = 262144;   /* 1 MiB of float */
+    og_graph *g = relu_chain(N, len);
+    og_plan *p;
+    og_tensor *x, *y;
+    OG_CHECK(og_plan_create(g, &p));
+    OG_CHECK(og_tensor_create(OG_FLOAT, 1, &len, &x));
+    size_t before = live_bytes;
+    peak_bytes = live_bytes;
+    OG_CHECK(og_plan_run(p, 1, (const og_tensor *const[]){ x }, &y));
+    ck_assert_msg(peak_bytes - before <= 3 * (size_t)len * 4, "peak grew by %zu bytes",
+                  peak_bytes - before);
+    og_tensor_free(y);
+    og_tensor_free(x);
+    og_plan_free(p);
+    og_graph_free(g);
+    ck_assert_uint_eq(live_bytes, 0);
+    og_set_allocator(NULL);
+}
+END_TEST
+
+START_TEST(binding_by_name_and_position)
+{
+    og_graph *g;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    int64_t one = 1;
+    OG_CHECK(og_graph_add_input(g, "a", OG_FLOAT, 1, &one, NULL));
+    OG_CHECK(og_graph_add_input(g, "b", OG_FLOAT, 1, &one, NULL));
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "ra", 1, (const char *[]){ "a" }, 1, (const char *[]){ "ya" }, 0, NULL));
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "rb", 1, (const char *[]){ "b" }, 1, (const char *[]){ "yb" }, 0, NULL));
+    OG_CHECK(og_graph_add_output(g, "ya"));
+    OG_CHECK(og_graph_add_output(g, "yb"));
+    OG_CHECK(og_graph_finalize(g));
+    og_plan *p;
+    OG_CHECK(og_plan_create(g, &p));
+    og_tensor *ta, *tb, *out[2];
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, &one, (float[]){ 1 }, &ta));
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, &one, (float[]){ 2 }, &tb));
+    /* Named "b" binds to b even though it comes first. */
+    OG_CHECK(og_tensor_set_name(tb, "b"));
+    OG_CHECK(og_plan_run(p, 2, (const og_tensor *const[]){ tb, ta }, out));
+    ck_assert(((float *)out[0]->data)[0] == 1 && ((float *)out[1]->data)[0] == 2);
+    og_tensor_free(out[0]);
+    og_tensor_free(out[1]);
+    /* Missing feed. */
+    OG_CHECK_FAILS(og_plan_run(p, 1, (const og_tensor *const[]){ tb }, out), OG_ERR_INVALID_ARG,
+                   "graph input 'a' was not given");
+    /* Wrong dtype and shape. */
+    og_tensor *bad;
+    OG_CHECK(og_tensor_create(OG_DOUBLE, 1, &one, &bad));
+    OG_CHECK_FAILS(og_plan_run(p, 2, (const og_tensor *const[]){ bad, tb }, out), OG_ERR_SHAPE,
+                   "input 'a': got a double tensor, expected float");
+    og_tensor_free(bad);
+    OG_CHECK(og_tensor_create(OG_FLOAT, 1, (int64_t[]){ 2 }, &bad));
+    OG_CHECK_FAILS(og_plan_run(p, 2, (const og_tensor *const[]){ bad, tb }, out), OG_ERR_SHAPE,
+                   "input 'a': got shape [2], expected [1]");
+    og_tensor_free(bad);
+    og_tensor_free(ta);
+    og_tensor_free(tb);
+    og_plan_free(p);
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(initializer_can_be_overridden)
+{
+    og_graph *g;
+    int64_t two = 2;
+    og_tensor *w, *y, *feed;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "w", OG_FLOAT, 1, &two, NULL));
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, &two, (float[]){ -1, 3 }, &w));
+    OG_CHECK(og_graph_add_initializer(g, "w", w));
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "r", 1, (const char *[]){ "w" }, 1, (const char *[]){ "y" }, 0, NULL));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_plan *p;
+    OG_CHECK(og_plan_create(g, &p));
+    ck_assert_int_eq(og_plan_num_feeds(p), 0);
+    OG_CHECK(og_plan_run(p, 0, NULL, &y));
+    ck_assert(((float *)y->data)[0] == 0 && ((float *)y->data)[1] == 3);
+    og_tensor_free(y);
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, &two, (float[]){ 7, -7 }, &feed));
+    OG_CHECK(og_tensor_set_name(feed, "w"));
+    OG_CHECK(og_plan_run(p, 1, (const og_tensor *const[]){ feed }, &y));
+    ck_assert(((float *)y->data)[0] == 7 && ((float *)y->data)[1] == 0);
+    og_tensor_free(y);
+    og_tensor_free(feed);
+    og_tensor_free(w);
+    og_plan_free(p);
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(input_passed_through_is_copied)
+{
+    og_graph *g;
+    int64_t one = 1;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 1, &one, NULL));
+    OG_CHECK(og_graph_add_output(g, "x"));
+    OG_CHECK(og_graph_finalize(g));
+    og_plan *p;
+    og_tensor *x, *y;
+    OG_CHECK(og_plan_create(g, &p));
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, &one, (float[]){ 4 }, &x));
+    OG_CHECK(og_plan_run(p, 1, (const og_tensor *const[]){ x }, &y));
+    ck_assert_ptr_ne(x, y);
+    ck_assert(((float *)y->data)[0] == 4);
+    og_tensor_free(x);
+    og_tensor_free(y);
+    og_plan_free(p);
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(plan_needs_finalized_graph)
+{
+    og_graph *g;
+    og_plan *p;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK_FAILS(og_plan_create(g, &p), OG_ERR_INVALID_ARG, "not finalized");
+    og_graph_free(g);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("exec");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, runs_and_names_outputs);
+    tcase_add_test(tc, intermediates_are_released);
+    tcase_add_test(tc, binding_by_name_and_position);
+    tcase_add_test(tc, initializer_can_be_overridden);
+    tcase_add_test(tc, input_passed_through_is_copied);
+    tcase_add_test(tc, plan_needs_finalized_graph);
+    suite_add_tcase(s, tc);
+    return og_run_suite(s);
+}

@@ -1,0 +1,300 @@
+/* Graph IR: building, validation errors, topological order, inference. */
+#include <stdio.h>
+#include "testutil.h"
+#include "internal.h"
+
+static const int64_t dims23[2] = { 2, 3 };
+
+static og_graph *new_graph(void)
+{
+    og_graph *g;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 2, dims23, NULL));
+    return g;
+}
+
+static og_status relu(og_graph *g, const char *name, const char *in, const char *out)
+{
+    return og_graph_add_node(g, "Relu", NULL, name, 1, (const char *[]){ in }, 1, (const char *[]){ out }, 0, NULL);
+}
+
+START_TEST(valid_graph_infers_shapes)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(relu(g, "r1", "x", "h"));
+    OG_CHECK(og_graph_add_node(g, "Flatten", NULL, "f", 1, (const char *[]){ "h" }, 1, (const char *[]){ "y" }, 1,
+                               (og_attr[]){ og_attr_int("axis", 0) }));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_value_info vi;
+    OG_CHECK(og_graph_value(g, "h", &vi));
+    ck_assert_int_eq(vi.dtype, OG_FLOAT);
+    ck_assert_int_eq(vi.rank, 2);
+    ck_assert_int_eq(vi.dims[1], 3);
+    OG_CHECK(og_graph_output(g, 0, &vi));
+    ck_assert_int_eq(vi.rank, 2);
+    ck_assert_int_eq(vi.dims[0], 1);
+    ck_assert_int_eq(vi.dims[1], 6);
+    ck_assert_int_eq(og_graph_num_nodes(g), 2);
+    ck_assert_int_eq(og_graph_num_inputs(g), 1);
+    const char *op;
+    OG_CHECK(og_graph_node(g, 1, &op, NULL));
+    ck_assert_str_eq(op, "Flatten");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(symbolic_dims_stay_unknown)
+{
+    og_graph *g;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 2, (int64_t[]){ -1, 3 }, (const char *[]){ "N", NULL }));
+    OG_CHECK(relu(g, "r", "x", "y"));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_value_info vi;
+    OG_CHECK(og_graph_input(g, 0, &vi));
+    ck_assert_str_eq(vi.dim_params[0], "N");
+    ck_assert_ptr_null(vi.dim_params[1]);
+    OG_CHECK(og_graph_value(g, "y", &vi));
+    ck_assert_int_eq(vi.dims[0], -1);
+    ck_assert_int_eq(vi.dims[1], 3);
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(nodes_out_of_order_are_sorted)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(relu(g, "second", "h", "y"));
+    OG_CHECK(relu(g, "first", "x", "h"));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    ck_assert_int_eq(g->order[0], 1);
+    ck_assert_int_eq(g->order[1], 0);
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(unknown_op)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(og_graph_add_node(g, "Frobnicate", NULL, "n1", 1, (const char *[]){ "x" }, 1, (const char *[]){ "y" },
+                               0, NULL));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_UNSUPPORTED, "node 'n1': unknown op 'Frobnicate'");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(unknown_domain)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(og_graph_set_opset(g, "com.example", 1));
+    OG_CHECK(og_graph_add_node(g, "Relu", "com.example", "n1", 1, (const char *[]){ "x" }, 1,
+                               (const char *[]){ "y" }, 0, NULL));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_UNSUPPORTED, "domain 'com.example'");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(missing_and_bad_opsets)
+{
+    og_graph *g;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 2, dims23, NULL));
+    OG_CHECK(relu(g, "r", "x", "y"));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_INVALID_GRAPH, "imports no opset");
+    OG_CHECK(og_graph_set_opset(g, "", 99));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_UNSUPPORTED, "opset 99");
+    OG_CHECK_FAILS(og_graph_set_opset(g, "ai.onnx", 13), OG_ERR_INVALID_GRAPH, "imported twice");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(value_produced_twice)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(relu(g, "a", "x", "y"));
+    OG_CHECK_FAILS(relu(g, "b", "x", "y"), OG_ERR_INVALID_GRAPH, "'y' is produced twice");
+    ck_assert_int_eq(og_graph_num_nodes(g), 1);
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(node_overwrites_graph_input)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(og_graph_add_input(g, "z", OG_FLOAT, 2, dims23, NULL));
+    OG_CHECK(relu(g, "a", "x", "z"));
+    OG_CHECK(og_graph_add_output(g, "z"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_INVALID_GRAPH, "produced twice");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(dangling_input)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(relu(g, "a", "nowhere", "y"));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_INVALID_GRAPH, "'nowhere' is not produced");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(dangling_output)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(og_graph_add_output(g, "ghost"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_INVALID_GRAPH, "graph output 'ghost'");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(cycle_and_self_loop)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(relu(g, "a", "q", "p"));
+    OG_CHECK(relu(g, "b", "p", "q"));
+    OG_CHECK(og_graph_add_output(g, "q"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_INVALID_GRAPH, "cycle");
+    og_graph_free(g);
+
+    g = new_graph();
+    OG_CHECK(relu(g, "self", "s", "s"));
+    OG_CHECK(og_graph_add_output(g, "s"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_INVALID_GRAPH, "cycle through node 'self'");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(attribute_errors)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(og_graph_add_node(g, "Flatten", NULL, "f", 1, (const char *[]){ "x" }, 1, (const char *[]){ "y" }, 1,
+                               (og_attr[]){ og_attr_float("axis", 1.0f) }));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_ATTR, "attribute 'axis' has type FLOAT, expected INT");
+    og_graph_free(g);
+
+    g = new_graph();
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "r", 1, (const char *[]){ "x" }, 1, (const char *[]){ "y" }, 1,
+                               (og_attr[]){ og_attr_int("bogus", 1) }));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_ATTR, "unknown attribute 'bogus'");
+    og_graph_free(g);
+
+    g = new_graph();
+    OG_CHECK_FAILS(og_graph_add_node(g, "Flatten", NULL, "f", 1, (const char *[]){ "x" }, 1, (const char *[]){ "y" },
+                                     2, (og_attr[]){ og_attr_int("axis", 1), og_attr_int("axis", 0) }),
+                   OG_ERR_ATTR, "'axis' is given twice");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(wrong_input_count)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "r", 2, (const char *[]){ "x", "x" }, 1, (const char *[]){ "y" }, 0,
+                               NULL));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_INVALID_GRAPH, "node 'r' (Relu): has 2 inputs, expected 1 to 1");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(duplicate_declarations)
+{
+    og_graph *g = new_graph();
+    OG_CHECK_FAILS(og_graph_add_input(g, "x", OG_FLOAT, 2, dims23, NULL), OG_ERR_INVALID_GRAPH, "declared twice");
+    OG_CHECK(relu(g, "r", "x", "y"));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK_FAILS(og_graph_add_output(g, "y"), OG_ERR_INVALID_GRAPH, "listed twice");
+    og_tensor *t;
+    OG_CHECK(og_tensor_create(OG_FLOAT, 2, dims23, &t));
+    OG_CHECK(og_graph_add_initializer(g, "w", t));
+    OG_CHECK_FAILS(og_graph_add_initializer(g, "w", t), OG_ERR_INVALID_GRAPH, "defined twice");
+    og_tensor_free(t);
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(no_outputs)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(relu(g, "r", "x", "y"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_INVALID_GRAPH, "no outputs");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(declared_shape_must_agree)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(relu(g, "r", "x", "y"));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_declare_type(g, "y", OG_FLOAT, 2, (int64_t[]){ 2, 4 }, NULL));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_SHAPE, "output 'y' has shape [2,3], but the model declares [2,4]");
+    og_graph_free(g);
+
+    g = new_graph();
+    OG_CHECK(og_graph_add_input(g, "w", OG_DOUBLE, 1, (int64_t[]){ 3 }, NULL));
+    og_tensor *t;
+    OG_CHECK(og_tensor_create(OG_FLOAT, 1, (int64_t[]){ 3 }, &t));
+    OG_CHECK(og_graph_add_initializer(g, "w", t));
+    og_tensor_free(t);
+    OG_CHECK(relu(g, "r", "w", "y"));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_SHAPE, "initializer 'w' is float [3], but the model declares it double");
+    og_graph_free(g);
+}
+END_TEST
+
+/* A long chain must finalize without recursion and in linear time. */
+START_TEST(long_chain)
+{
+    enum { N = 200000 };
+    og_graph *g = new_graph();
+    char a[32], b[32];
+    for (int k = 0; k < N; k++) {
+        snprintf(a, sizeof a, k ? "v%d" : "x", k);
+        snprintf(b, sizeof b, "v%d", k + 1);
+        OG_CHECK(relu(g, "", a, b));
+    }
+    OG_CHECK(og_graph_add_output(g, b));
+    OG_CHECK(og_graph_finalize(g));
+    ck_assert_int_eq(g->order[N - 1], N - 1);
+    og_graph_free(g);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("graph");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, valid_graph_infers_shapes);
+    tcase_add_test(tc, symbolic_dims_stay_unknown);
+    tcase_add_test(tc, nodes_out_of_order_are_sorted);
+    tcase_add_test(tc, unknown_op);
+    tcase_add_test(tc, unknown_domain);
+    tcase_add_test(tc, missing_and_bad_opsets);
+    tcase_add_test(tc, value_produced_twice);
+    tcase_add_test(tc, node_overwrites_graph_input);
+    tcase_add_test(tc, dangling_input);
+    tcase_add_test(tc, dangling_output);
+    tcase_add_test(tc, cycle_and_self_loop);
+    tcase_add_test(tc, attribute_errors);
+    tcase_add_test(tc, wrong_input_count);
+    tcase_add_test(tc, duplicate_declarations);
+    tcase_add_test(tc, no_outputs);
+    tcase_add_test(tc, declared_shape_must_agree);
+    tcase_add_test(tc, long_chain);
+    suite_add_tcase(s, tc);
+    return og_run_suite(s);
+}

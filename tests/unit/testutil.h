@@ -1,0 +1,37 @@
+/* testutil.h — small helpers shared by the Check suites. */
+#ifndef OG_TESTUTIL_H
+#define OG_TESTUTIL_H
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <onnxgrad/onnxgrad.h>
+
+/* Fails the test with og_errmsg() when an onnxgrad call does not return OG_OK. */
+#define OG_CHECK(call)                                                                  \
+    do {                                                                                \
+        og_status st_ = (call);                                                         \
+        ck_assert_msg(st_ == OG_OK, "%s -> %s: %s", #call, og_status_name(st_), og_errmsg()); \
+    } while (0)
+
+/* Asserts that a call fails with `code` and a message containing `needle`. */
+#define OG_CHECK_FAILS(call, code, needle)                                              \
+    do {                                                                                \
+        og_status st_ = (call);                                                         \
+        ck_assert_msg(st_ == (code), "%s -> %s (expected %s): %s", #call, og_status_name(st_), \
+                      og_status_name(code), og_errmsg());                               \
+        ck_assert_msg(strstr(og_errmsg(), (needle)) != NULL, "message '%s' lacks '%s'", \
+                      og_errmsg(), (needle));                                           \
+    } while (0)
+
+/* Runs one suite and returns the process exit status. */
+static inline int og_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+#endif

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the Debian packages onnxgrad needs, only those that are missing.
+set -euo pipefail
+pkgs=(cmake make gcc pkg-config libprotobuf-c-dev protobuf-c-compiler check libsubunit-dev
+      libopenblas-dev python3 python3-onnx python3-numpy)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
