@@ -10,6 +10,20 @@ static void default_free(void *user, void *p) { (void)user; free(p); }
 
 static og_allocator hook = { default_alloc, default_realloc, default_free, NULL };
 
+/* Counts failed allocations, so a caller whose callee hides the reason
+ * (protobuf-c's unpack returns NULL for bad bytes and for no memory alike)
+ * can tell out-of-memory from malformed input. */
+static _Thread_local unsigned long failures;
+
+unsigned long og_alloc_failures(void) { return failures; }
+
+static void *counted(void *p)
+{
+    if (!p)
+        failures++;
+    return p;
+}
+
 void og_set_allocator(const og_allocator *a)
 {
     if (a && a->alloc && a->realloc && a->free)
@@ -18,20 +32,20 @@ void og_set_allocator(const og_allocator *a)
         hook = (og_allocator){ default_alloc, default_realloc, default_free, NULL };
 }
 
-void *og_malloc(size_t n) { return hook.alloc(hook.user, n); }
+void *og_malloc(size_t n) { return counted(hook.alloc(hook.user, n)); }
 
 void *og_calloc(size_t count, size_t size)
 {
     size_t n;
     if (__builtin_mul_overflow(count, size, &n))
-        return NULL;
-    void *p = hook.alloc(hook.user, n);
+        return counted(NULL);
+    void *p = counted(hook.alloc(hook.user, n));
     if (p)
         memset(p, 0, n);
     return p;
 }
 
-void *og_realloc(void *p, size_t n) { return hook.realloc(hook.user, p, n); }
+void *og_realloc(void *p, size_t n) { return counted(hook.realloc(hook.user, p, n)); }
 
 void og_free(void *p)
 {

@@ -1,5 +1,6 @@
 /* attrs.c — attribute constructors, IR copies, and parsing a node's
  * attributes once against its op's schema into a typed params struct. */
+#include <stdio.h>
 #include <string.h>
 #include "internal.h"
 
@@ -120,9 +121,22 @@ static bool spec_in_version(const og_attr_spec *s, int opset)
            (s->until_version == 0 || opset <= s->until_version);
 }
 
+/* "A, B, C or D" */
+static const char *choice_list(const char *const *choices, char *buf, size_t size)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int k = 0; choices[k] && at < size; k++) {
+        const char *sep = k == 0 ? "" : choices[k + 1] ? ", " : " or ";
+        at += (size_t)snprintf(buf + at, size - at, "%s%s", sep, choices[k]);
+    }
+    return buf;
+}
+
 og_status og_parse_attrs(const og_op *op, const og_node *node, int opset, void *params)
 {
     char *base = params;
+    char list[256];
     for (int k = 0; k < node->n_attrs; k++) {
         const og_ir_attr *a = &node->attrs[k];
         const og_attr_spec *spec = NULL;
@@ -169,8 +183,8 @@ og_status og_parse_attrs(const og_op *op, const og_node *node, int opset, void *
                 for (const char *const *c = spec->choices; *c; c++)
                     ok = ok || strcmp(*c, v) == 0;
                 if (!ok)
-                    return og_err(OG_ERR_ATTR, "node '%s' (%s): attribute '%s' is \"%s\", which is not one of the allowed values",
-                                  node->name, node->op_type, spec->name, v);
+                    return og_err(OG_ERR_ATTR, "node '%s' (%s): attribute '%s' is \"%s\", expected %s", node->name,
+                                  node->op_type, spec->name, v, choice_list(spec->choices, list, sizeof list));
             }
             memcpy(field, &v, sizeof v);
             break;

@@ -88,7 +88,7 @@ og_status og_plan_create(const og_graph *g, og_plan **out)
         for (int k = 0; k < n->n_outputs; k++)
             o[k] = &outs[k];
         size_t need = 0;
-        if (known && og_node_infer(n, in, o, &need) == OG_OK && need > ws)
+        if (known && og_node_infer(g, n, in, o, &need) == OG_OK && need > ws)
             ws = need;
     }
     og_status st = reserve_workspace(p, ws);
@@ -201,7 +201,7 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
         for (int k = 0; k < n->n_outputs; k++)
             out[k] = &out_ti[k];
         size_t ws = 0;
-        if ((st = og_node_infer(n, in, out, &ws)) || (st = reserve_workspace(p, ws)))
+        if ((st = og_node_infer(g, n, in, out, &ws)) || (st = reserve_workspace(p, ws)))
             goto done;
         for (int k = 0; k < n->n_outputs; k++) {
             if (n->outputs[k] < 0)

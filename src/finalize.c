@@ -38,8 +38,8 @@ bool og_shape_known(const og_shape *s)
     return true;
 }
 
-og_status og_node_infer(const og_node *node, const og_tinfo *const *in, og_tinfo *const *out,
-                        size_t *workspace_bytes)
+og_status og_node_infer(const og_graph *g, const og_node *node, const og_tinfo *const *in,
+                        og_tinfo *const *out, size_t *workspace_bytes)
 {
     og_infer_call c;
     memset(&c, 0, sizeof c);
@@ -48,10 +48,13 @@ og_status og_node_infer(const og_node *node, const og_tinfo *const *in, og_tinfo
     c.opset = node->opset;
     c.n_in = node->n_inputs;
     c.n_out = node->n_outputs;
-    for (int k = 0; k < node->n_inputs; k++)
+    for (int k = 0; k < node->n_inputs; k++) {
         c.in[k] = in[k];
+        c.in_names[k] = node->inputs[k] >= 0 ? g->values[node->inputs[k]].name : "";
+    }
     for (int k = 0; k < node->n_outputs; k++) {
         c.out[k] = out[k];
+        c.out_names[k] = node->outputs[k] >= 0 ? g->values[node->outputs[k]].name : "";
         if (out[k]) {
             out[k]->dtype = OG_UNDEFINED;
             out[k]->shape.rank = -1;
@@ -294,7 +297,7 @@ static og_status infer_all(og_graph *g)
             in[k] = n->inputs[k] >= 0 ? &g->values[n->inputs[k]].ti : NULL;
         for (int k = 0; k < n->n_outputs; k++)
             out[k] = n->outputs[k] >= 0 ? &outs[k] : NULL;
-        og_status st = og_node_infer(n, in, out, NULL);
+        og_status st = og_node_infer(g, n, in, out, NULL);
         if (st)
             return st;
         for (int k = 0; k < n->n_outputs; k++)

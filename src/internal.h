@@ -17,6 +17,8 @@ void *og_realloc(void *p, size_t n);
 char *og_strdup(const char *s);               /* NULL in -> NULL out */
 /* Grows *arr (elements of elem_size) so index `need-1` fits; doubles. */
 og_status og_grow(void **arr, int *cap, int need, size_t elem_size);
+/* Allocations that failed so far in this thread (see alloc.c). */
+unsigned long og_alloc_failures(void);
 /* The hook as a protobuf-c allocator (its allocator_data is unused). */
 struct ProtobufCAllocator;
 struct ProtobufCAllocator *og_protobuf_allocator(void);
@@ -223,8 +225,8 @@ og_status og_parse_attrs(const og_op *op, const og_node *node, int opset, void *
 
 /* Runs inference for one node on given input infos (used by finalize and by
  * the executor with concrete shapes). */
-og_status og_node_infer(const og_node *node, const og_tinfo *const *in, og_tinfo *const *out,
-                        size_t *workspace_bytes);
+og_status og_node_infer(const og_graph *g, const og_node *node, const og_tinfo *const *in,
+                        og_tinfo *const *out, size_t *workspace_bytes);
 
 /* ---- conv/pool geometry (src/spatial.c), shared by Conv, MaxPool and
  * their backward rules. Resolves strides/dilations/pads/auto_pad for

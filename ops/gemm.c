@@ -1,0 +1,282 @@
+/* Gemm — general matrix multiply: Y = alpha * A' * B' + beta * C, where
+ * A' is A ([M,K], or [K,M] transposed when transA), B' is B ([K,N], or
+ * [N,K] transposed when transB), and C is unidirectionally broadcast to
+ * Y's shape [M,N] (numpy rules, right-aligned: C may be a scalar, [N],
+ * [1,N], [M,1], [M,N], [1], [1,1]; each C dim is 1 or equal to Y's).
+ * https://github.com/onnx/onnx/blob/main/docs/Operators.md#Gemm
+ *
+ * Versions: 1 and 6 (C required; a `broadcast` attribute — when 0, C must
+ * already be [M,N]), 7 (broadcast attribute dropped, C always broadcast),
+ * 9 (integer types), 11 (C optional), 13 (bfloat16). onnxgrad runs float
+ * and double through BLAS; the integer types and float16/bfloat16 are
+ * rejected as unsupported.
+ *
+ * Like PyTorch's addmm and ONNX Runtime, beta = 0 ignores C entirely, so
+ * NaN or Inf in C does not reach Y. */
+#include <cblas.h>
+#include <limits.h>
+#include <stddef.h>
+#include "internal.h"
+
+typedef struct gemm_params {
+    float alpha;
+    float beta;
+    int64_t trans_a;
+    int64_t trans_b;
+    int64_t broadcast;   /* opset < 7 only */
+} gemm_params;
+
+static const og_attr_spec gemm_attrs[] = {
+    {.name = "alpha", .type = OG_ATTR_FLOAT, .offset = offsetof(gemm_params, alpha), .def_f = 1.0f},
+    {.name = "beta", .type = OG_ATTR_FLOAT, .offset = offsetof(gemm_params, beta), .def_f = 1.0f},
+    {.name = "transA", .type = OG_ATTR_INT, .offset = offsetof(gemm_params, trans_a),
+     .def_i = 0, .has_range = true, .min_i = 0, .max_i = 1},
+    {.name = "transB", .type = OG_ATTR_INT, .offset = offsetof(gemm_params, trans_b),
+     .def_i = 0, .has_range = true, .min_i = 0, .max_i = 1},
+    {.name = "broadcast", .type = OG_ATTR_INT, .offset = offsetof(gemm_params, broadcast),
+     .def_i = 0, .has_range = true, .min_i = 0, .max_i = 1, .since_version = 1, .until_version = 6},
+};
+
+/* The tensor's name for messages; "?" when the caller did not supply names. */
+static const char *in_name(const og_infer_call *c, int k)
+{
+    return c->in_names[k] != NULL ? c->in_names[k] : "?";
+}
+
+static const char *gemm_types_allowed(int opset)
+{
+    return opset >= 13 ? "float, double, float16, bfloat16, int32, int64, uint32 or uint64"
+         : opset >= 9  ? "float, double, float16, int32, int64, uint32 or uint64"
+                       : "float, double or float16";
+}
+
+static bool gemm_type_allowed(og_dtype t, int opset)
+{
+    switch (t) {
+    case OG_FLOAT: case OG_DOUBLE: case OG_FLOAT16:
+        return true;
+    case OG_INT32: case OG_INT64: case OG_UINT32: case OG_UINT64:
+        return opset >= 9;
+    case OG_BFLOAT16:
+        return opset >= 13;
+    default:
+        return false;
+    }
+}
+
+/* Dims of one [rows, cols] operand, or an error naming it. */
+static og_status gemm_check_matrix(const og_infer_call *c, int k, const char *role)
+{
+    const og_shape *s = &c->in[k]->shape;
+    char buf[OG_SHAPE_STR_MAX];
+
+    if (s->rank >= 0 && s->rank != 2)
+        return og_err(OG_ERR_SHAPE, "node '%s' (Gemm): input %s '%s' must have rank 2, "
+                      "got rank %d (shape %s)", c->node->name, role, in_name(c, k), s->rank,
+                      og_shape_str(s, buf, sizeof buf));
+    /* cblas takes int sizes and leading dimensions */
+    for (int d = 0; d < s->rank; d++)
+        if (s->dims[d] > INT_MAX)
+            return og_err(OG_ERR_LIMIT, "node '%s' (Gemm): input %s '%s' has shape %s; "
+                          "BLAS needs every dim <= %d", c->node->name, role, in_name(c, k),
+                          og_shape_str(s, buf, sizeof buf), INT_MAX);
+    return OG_OK;
+}
+
+static og_status gemm_infer(og_infer_call *c)
+{
+    const gemm_params *p = c->params;
+    const char *node = c->node->name;
+    const og_tinfo *a = c->in[0], *b = c->in[1];
+    const og_tinfo *cc = c->n_in > 2 ? c->in[2] : NULL;
+    char b1[OG_SHAPE_STR_MAX], b2[OG_SHAPE_STR_MAX];
+    og_status st;
+
+    if (cc == NULL && c->opset < 11)
+        return og_err(OG_ERR_INVALID_GRAPH, "node '%s' (Gemm): input C is required before "
+                      "opset 11, got no C at opset %d", node, c->opset);
+
+    /* dtypes: all present inputs agree, and the type is one we can run */
+    og_dtype t = OG_UNDEFINED;
+    for (int k = 0; k < 3; k++) {
+        const og_tinfo *in = k < c->n_in ? c->in[k] : NULL;
+        if (in == NULL || in->dtype == OG_UNDEFINED)
+            continue;
+        if (!gemm_type_allowed(in->dtype, c->opset))
+            return og_err(OG_ERR_SHAPE, "node '%s' (Gemm): input %c '%s' has type %s, expected %s "
+                          "at opset %d", node, "ABC"[k], in_name(c, k), og_dtype_name(in->dtype),
+                          gemm_types_allowed(c->opset), c->opset);
+        if (t == OG_UNDEFINED)
+            t = in->dtype;
+        else if (in->dtype != t)
+            return og_err(OG_ERR_SHAPE, "node '%s' (Gemm): inputs must share one type, "
+                          "expected %s for %c '%s', got %s", node, og_dtype_name(t),
+                          "ABC"[k], in_name(c, k), og_dtype_name(in->dtype));
+    }
+    if (t != OG_UNDEFINED && t != OG_FLOAT && t != OG_DOUBLE)
+        return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Gemm): type %s is not implemented, "
+                      "expected float or double", node, og_dtype_name(t));
+
+    if ((st = gemm_check_matrix(c, 0, "A")) != OG_OK || (st = gemm_check_matrix(c, 1, "B")) != OG_OK)
+        return st;
+
+    int64_t m = -1, ka = -1, kb = -1, n = -1;
+    if (a->shape.rank == 2) {
+        m = a->shape.dims[p->trans_a ? 1 : 0];
+        ka = a->shape.dims[p->trans_a ? 0 : 1];
+    }
+    if (b->shape.rank == 2) {
+        kb = b->shape.dims[p->trans_b ? 1 : 0];
+        n = b->shape.dims[p->trans_b ? 0 : 1];
+    }
+    if (ka >= 0 && kb >= 0 && ka != kb)
+        return og_err(OG_ERR_SHAPE, "node '%s' (Gemm): inner dims differ: A '%s' has shape %s "
+                      "(transA=%lld) giving K=%lld, B '%s' has shape %s (transB=%lld) giving "
+                      "K=%lld; expected equal K", node,
+                      in_name(c, 0), og_shape_str(&a->shape, b1, sizeof b1), (long long)p->trans_a,
+                      (long long)ka, in_name(c, 1), og_shape_str(&b->shape, b2, sizeof b2),
+                      (long long)p->trans_b, (long long)kb);
+
+    if (cc != NULL) {
+        const og_shape *s = &cc->shape;
+        if (s->rank > 2)
+            return og_err(OG_ERR_SHAPE, "node '%s' (Gemm): input C '%s' has shape %s, expected "
+                          "rank <= 2 (broadcastable to [M,N])", node, in_name(c, 2),
+                          og_shape_str(s, b1, sizeof b1));
+        /* broadcast = 0 before opset 7: C must already be [M,N] */
+        bool exact = c->opset < 7 && p->broadcast == 0;
+        if (exact && s->rank >= 0 && s->rank != 2)
+            return og_err(OG_ERR_SHAPE, "node '%s' (Gemm): with broadcast=0, C '%s' must have "
+                          "shape [M,N], got %s", node, in_name(c, 2), og_shape_str(s, b1, sizeof b1));
+        /* right-aligned: C's last dim against N, the one before against M */
+        int64_t *yd[2] = {&m, &n};
+        for (int j = 0; j < s->rank; j++) {
+            int64_t cd = s->dims[s->rank - 1 - j];
+            int64_t *want = yd[1 - j];
+            if (cd < 0 || (cd == 1 && !exact))
+                continue;
+            if (*want < 0) {
+                *want = cd;   /* C's dim must equal Y's, so it tells us Y's */
+                continue;
+            }
+            if (cd != *want) {
+                og_shape ys = {.rank = 2, .dims = {m, n}};
+                if (exact)
+                    return og_err(OG_ERR_SHAPE, "node '%s' (Gemm): with broadcast=0, C '%s' must "
+                                  "have Y's shape %s, got %s", node, in_name(c, 2),
+                                  og_shape_str(&ys, b2, sizeof b2), og_shape_str(s, b1, sizeof b1));
+                return og_err(OG_ERR_SHAPE, "node '%s' (Gemm): C '%s' of shape %s cannot be "
+                              "broadcast to Y's shape %s; expected each C dim (right-aligned) "
+                              "to be 1 or equal to Y's", node, in_name(c, 2),
+                              og_shape_str(s, b1, sizeof b1), og_shape_str(&ys, b2, sizeof b2));
+            }
+        }
+    }
+
+    c->workspace_bytes = 0;   /* beta*C goes straight into Y, so no scratch */
+    og_tinfo *y = c->out[0];
+    if (y == NULL)
+        return OG_OK;
+    y->dtype = t;
+    y->shape.rank = 2;
+    y->shape.dims[0] = m;
+    y->shape.dims[1] = n;
+    int64_t mn;
+    if (m >= 0 && n >= 0 && !og_mul_ok(m, n, &mn))
+        return og_err(OG_ERR_LIMIT, "node '%s' (Gemm): output [%lld,%lld] has more elements "
+                      "than int64 can count", node, (long long)m, (long long)n);
+    return OG_OK;
+}
+
+/* Y = beta * C broadcast to [M,N] (or 0 when C is absent or beta is 0).
+ * Strides are 0 along C's broadcast dims. */
+#define GEMM_FILL(T)                                                            \
+    do {                                                                        \
+        T *y = (T *)out->data;                                                  \
+        if (cten == NULL || beta == 0) {                                        \
+            for (int64_t i = 0; i < (int64_t)m * n; i++)                        \
+                y[i] = 0;                                                       \
+            break;                                                              \
+        }                                                                       \
+        const T *cv = (const T *)cten->data;                                    \
+        T bt = (T)beta;                                                         \
+        for (int64_t i = 0; i < m; i++)                                         \
+            for (int64_t j = 0; j < n; j++)                                     \
+                y[i * n + j] = bt * cv[i * si + j * sj];                        \
+    } while (0)
+
+static og_status gemm_run(const og_kernel_call *k)
+{
+    const gemm_params *p = k->params;
+    const og_tensor *a = k->in[0], *b = k->in[1];
+    const og_tensor *cten = k->n_in > 2 ? k->in[2] : NULL;
+    og_tensor *out = k->out[0];
+
+    if (out == NULL)
+        return OG_OK;
+    /* infer checked all of this with these very shapes; a mismatch is our bug */
+    if (a->rank != 2 || b->rank != 2 || out->rank != 2 || a->dtype != out->dtype ||
+        b->dtype != out->dtype || (cten != NULL && cten->dtype != out->dtype))
+        return og_err(OG_ERR_INTERNAL, "node '%s' (Gemm): kernel got inputs that inference "
+                      "should have rejected", k->node->name);
+    int m = (int)a->dims[p->trans_a ? 1 : 0];
+    int kk = (int)a->dims[p->trans_a ? 0 : 1];
+    int n = (int)b->dims[p->trans_b ? 0 : 1];
+    if (out->dims[0] != m || out->dims[1] != n || b->dims[p->trans_b ? 1 : 0] != kk)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (Gemm): kernel shapes disagree with inference",
+                      k->node->name);
+
+    int64_t si = 0, sj = 0;   /* C strides along Y's rows and columns */
+    if (cten != NULL) {
+        int cr = cten->rank;
+        if (cr >= 1 && cten->dims[cr - 1] != 1)
+            sj = 1;
+        if (cr == 2 && cten->dims[0] != 1)
+            si = cten->dims[1];
+    }
+
+    double alpha = p->alpha, beta = p->beta;
+    enum CBLAS_TRANSPOSE ta = p->trans_a ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE tb = p->trans_b ? CblasTrans : CblasNoTrans;
+    /* row-major leading dims are the stored row lengths; BLAS wants >= 1 */
+    int lda = (int)a->dims[1] > 0 ? (int)a->dims[1] : 1;
+    int ldb = (int)b->dims[1] > 0 ? (int)b->dims[1] : 1;
+    int ldc = n > 0 ? n : 1;
+    /* with an empty Y there is nothing to do; with K = 0 the product is 0 */
+    bool product = m > 0 && n > 0 && kk > 0;
+
+    switch (out->dtype) {
+    case OG_FLOAT:
+        GEMM_FILL(float);
+        if (product)
+            cblas_sgemm(CblasRowMajor, ta, tb, m, n, kk, (float)alpha, (const float *)a->data, lda,
+                        (const float *)b->data, ldb, 1.0f, (float *)out->data, ldc);
+        break;
+    case OG_DOUBLE:
+        GEMM_FILL(double);
+        if (product)
+            cblas_dgemm(CblasRowMajor, ta, tb, m, n, kk, alpha, (const double *)a->data, lda,
+                        (const double *)b->data, ldb, 1.0, (double *)out->data, ldc);
+        break;
+    default:
+        return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Gemm): no kernel for type %s",
+                      k->node->name, og_dtype_name(out->dtype));
+    }
+    return OG_OK;
+}
+
+const og_op og_op_gemm = {
+    .name = "Gemm",
+    .domain = "",
+    .since_version = 1,
+    .min_inputs = 2, .max_inputs = 3,
+    .min_outputs = 1, .max_outputs = 1,
+    .diff_inputs = 0x7,
+    .diff_outputs = 0x1,
+    .attrs = gemm_attrs,
+    .n_attrs = (int)(sizeof gemm_attrs / sizeof gemm_attrs[0]),
+    .params_size = sizeof(gemm_params),
+    .infer = gemm_infer,
+    .run = gemm_run,
+    .backward = NULL,
+};

@@ -1,0 +1,505 @@
+/* onnx_load.c — ONNX ModelProto bytes -> onnxgrad graph IR.
+ *
+ * The bytes are checked by og_wire_scan, decoded by protobuf-c, then fed
+ * through the same public builder calls a C user makes (og_graph_add_*), so
+ * a loaded graph and a built one are validated by the same code in
+ * og_graph_finalize. Only metadata the builder has no call for is written
+ * straight into the IR structs. The protobuf-c message is freed before
+ * returning: nothing in the IR points into it.
+ *
+ * Dropped on load (see the README, "Unknown fields"): unknown fields,
+ * FunctionProto and TrainingInfoProto lists, quantization annotations,
+ * denotations and doc strings of tensors. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <protobuf-c/protobuf-c.h>
+#include "onnx.pb-c.h"
+#include "wire_scan.h"
+
+og_status og_io_read_file(const char *path, uint8_t **data, size_t *size)
+{
+    *data = NULL;
+    *size = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return og_err(OG_ERR_IO, "cannot open: %s", strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return og_err(OG_ERR_IO, "cannot stat: %s", strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return og_err(OG_ERR_IO, "not a regular file");
+    }
+    if ((uint64_t)sb.st_size > OG_MAX_FILE_BYTES) {
+        close(fd);
+        return og_err(OG_ERR_LIMIT, "file is %" PRIu64 " bytes; protobuf files are at most 2 GiB "
+                      "(%zu bytes)", (uint64_t)sb.st_size, OG_MAX_FILE_BYTES);
+    }
+    size_t n = (size_t)sb.st_size, got = 0;
+    uint8_t *buf = og_malloc(n ? n : 1);
+    if (!buf) {
+        close(fd);
+        return og_err(OG_ERR_NOMEM, "out of memory reading %zu bytes", n);
+    }
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int e = errno;
+            og_free(buf);
+            close(fd);
+            return r == 0 ? og_err(OG_ERR_IO, "file shrank while reading (%zu of %zu bytes)", got, n)
+                          : og_err(OG_ERR_IO, "read failed: %s", strerror(e));
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    *data = buf;
+    *size = n;
+    return OG_OK;
+}
+
+/* Replaces *dst with a copy of src (NULL stays NULL). */
+static og_status set_str(char **dst, const char *src)
+{
+    char *c = NULL;
+    if (src && !(c = og_strdup(src)))
+        return og_err(OG_ERR_NOMEM, "out of memory");
+    og_free(*dst);
+    *dst = c;
+    return OG_OK;
+}
+
+/* ---- types -------------------------------------------------------------- */
+
+typedef struct vtype {
+    bool typed;                          /* a tensor type was given */
+    og_dtype dtype;
+    int rank;
+    int64_t dims[OG_MAX_RANK];
+    const char *params[OG_MAX_RANK];     /* point into the protobuf message */
+} vtype;
+
+static const char *type_kind(const Onnx__TypeProto *t)
+{
+    switch (t->value_case) {
+    case ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE: return "a sequence";
+    case ONNX__TYPE_PROTO__VALUE_MAP_TYPE: return "a map";
+    case ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE: return "an optional";
+    case ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE: return "a sparse tensor";
+    default: return "empty (no type case set)";
+    }
+}
+
+static og_status read_type(const Onnx__ValueInfoProto *vi, const char *where, vtype *out)
+{
+    memset(out, 0, sizeof *out);
+    out->rank = -1;
+    if (!vi->type)
+        return OG_OK;
+    const Onnx__TypeProto *t = vi->type;
+    if (t->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
+        return og_err(OG_ERR_UNSUPPORTED, "%s: type is %s; onnxgrad supports only tensors", where,
+                      type_kind(t));
+    const Onnx__TypeProto__Tensor *tt = t->tensor_type;
+    int32_t elem = tt->has_elem_type ? tt->elem_type : 0;
+    if (elem < 0 || elem > OG_BFLOAT16)
+        return og_err(OG_ERR_UNSUPPORTED, "%s: element type %" PRId32 " is not an ONNX type onnxgrad "
+                      "knows (1..16)", where, elem);
+    if (elem != OG_UNDEFINED && og_dtype_size((og_dtype)elem) == 0)
+        return og_err(OG_ERR_UNSUPPORTED, "%s: element type %s is not supported by onnxgrad", where,
+                      og_dtype_name((og_dtype)elem));
+    out->typed = true;
+    out->dtype = (og_dtype)elem;
+    if (!tt->shape)
+        return OG_OK;
+    if (tt->shape->n_dim > OG_MAX_RANK)
+        return og_err(OG_ERR_UNSUPPORTED, "%s: rank %zu, onnxgrad supports at most %d", where,
+                      tt->shape->n_dim, OG_MAX_RANK);
+    out->rank = (int)tt->shape->n_dim;
+    for (int k = 0; k < out->rank; k++) {
+        const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[k];
+        out->dims[k] = -1;
+        if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE) {
+            if (d->dim_value < 0)
+                return og_err(OG_ERR_PARSE, "%s: type.tensor_type.shape.dim[%d].dim_value = %" PRId64
+                              " is negative", where, k, d->dim_value);
+            out->dims[k] = d->dim_value;
+        } else if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM
+                   && d->dim_param && d->dim_param[0]) {
+            out->params[k] = d->dim_param;
+        }
+    }
+    return OG_OK;
+}
+
+static og_status declare(og_graph *g, const char *name, const vtype *vt)
+{
+    return og_graph_declare_type(g, name, vt->dtype, vt->rank, vt->dims, vt->params);
+}
+
+static og_status set_value_doc(og_graph *g, const char *name, const char *doc)
+{
+    int k;
+    if (!doc || !doc[0] || (k = og_graph_find_value(g, name)) < 0)
+        return OG_OK;
+    return set_str(&g->values[k].doc_string, doc);
+}
+
+/* ---- attributes --------------------------------------------------------- */
+
+/* What an og_attr borrows while a node is being added. */
+typedef struct attr_tmp {
+    char *s;             /* STRING: NUL-terminated copy */
+    char **strings;      /* STRINGS: NUL-terminated copies */
+    size_t n_strings;
+    og_tensor *t;        /* TENSOR */
+} attr_tmp;
+
+static void attr_tmp_clear(attr_tmp *tmp)
+{
+    og_free(tmp->s);
+    for (size_t k = 0; k < tmp->n_strings; k++)
+        og_free(tmp->strings[k]);
+    og_free(tmp->strings);
+    og_tensor_free(tmp->t);
+    memset(tmp, 0, sizeof *tmp);
+}
+
+static char *bytes_dup(ProtobufCBinaryData b)
+{
+    char *s = og_malloc(b.len + 1);
+    if (s) {
+        if (b.len)
+            memcpy(s, b.data, b.len);
+        s[b.len] = '\0';
+    }
+    return s;
+}
+
+static const char *attr_type_name(int t)
+{
+    static const char *const names[] = {
+        "UNDEFINED", "FLOAT", "INT", "STRING", "TENSOR", "GRAPH", "FLOATS", "INTS", "STRINGS",
+        "TENSORS", "GRAPHS", "SPARSE_TENSOR", "SPARSE_TENSORS", "TYPE_PROTO", "TYPE_PROTOS",
+    };
+    return t >= 0 && t <= 14 ? names[t] : "?";
+}
+
+/* Files from before ONNX 1.0 leave `type` out; the set field tells it. */
+static int guess_attr_type(const Onnx__AttributeProto *a)
+{
+    if (a->n_floats) return OG_ATTR_FLOATS;
+    if (a->n_ints) return OG_ATTR_INTS;
+    if (a->n_strings) return OG_ATTR_STRINGS;
+    if (a->t) return OG_ATTR_TENSOR;
+    if (a->g) return OG_ATTR_GRAPH;
+    if (a->has_s) return OG_ATTR_STRING;
+    if (a->has_i) return OG_ATTR_INT;
+    if (a->has_f) return OG_ATTR_FLOAT;
+    return OG_ATTR_UNDEFINED;
+}
+
+static og_status attr_from_proto(const Onnx__AttributeProto *a, const char *where, og_attr *out,
+                                 attr_tmp *tmp)
+{
+    memset(out, 0, sizeof *out);
+    if (!a->name || !a->name[0])
+        return og_err(OG_ERR_PARSE, "%s: name is missing", where);
+    if (a->ref_attr_name && a->ref_attr_name[0])
+        return og_err(OG_ERR_UNSUPPORTED, "%s: refers to function attribute '%s' (ref_attr_name), "
+                      "which is only meaningful inside a FunctionProto", where, a->ref_attr_name);
+    int type = a->has_type ? (int)a->type : guess_attr_type(a);
+    out->name = a->name;
+    out->type = (og_attr_type)type;
+    switch (type) {
+    case OG_ATTR_FLOAT: out->f = a->f; return OG_OK;
+    case OG_ATTR_INT: out->i = a->i; return OG_OK;
+    case OG_ATTR_STRING:
+        if (!(tmp->s = bytes_dup(a->s)))
+            return og_err(OG_ERR_NOMEM, "%s: out of memory", where);
+        out->s = tmp->s;
+        return OG_OK;
+    case OG_ATTR_FLOATS: out->floats = a->floats; out->count = (int64_t)a->n_floats; return OG_OK;
+    case OG_ATTR_INTS: out->ints = a->ints; out->count = (int64_t)a->n_ints; return OG_OK;
+    case OG_ATTR_STRINGS:
+        if (a->n_strings && !(tmp->strings = og_calloc(a->n_strings, sizeof(char *))))
+            return og_err(OG_ERR_NOMEM, "%s: out of memory", where);
+        for (; tmp->n_strings < a->n_strings; tmp->n_strings++)
+            if (!(tmp->strings[tmp->n_strings] = bytes_dup(a->strings[tmp->n_strings])))
+                return og_err(OG_ERR_NOMEM, "%s: out of memory", where);
+        out->strings = (const char *const *)tmp->strings;
+        out->count = (int64_t)a->n_strings;
+        return OG_OK;
+    case OG_ATTR_TENSOR: {
+        if (!a->t)
+            return og_err(OG_ERR_PARSE, "%s: type is TENSOR but field t is missing", where);
+        char w[420];
+        snprintf(w, sizeof w, "%s.t", where);
+        og_status st = og_tensor_from_proto(a->t, w, &tmp->t);
+        out->t = tmp->t;
+        return st;
+    }
+    case OG_ATTR_GRAPH: case OG_ATTR_GRAPHS:
+    case OG_ATTR_TENSORS:
+    case OG_ATTR_SPARSE_TENSOR: case OG_ATTR_SPARSE_TENSORS:
+    case OG_ATTR_TYPE_PROTO: case OG_ATTR_TYPE_PROTOS:
+        return og_err(OG_ERR_UNSUPPORTED, "%s: attributes of type %s are not supported by onnxgrad%s",
+                      where, attr_type_name(type),
+                      type == OG_ATTR_GRAPH || type == OG_ATTR_GRAPHS ? " (no subgraphs / control flow)" : "");
+    case OG_ATTR_UNDEFINED:
+        return og_err(OG_ERR_PARSE, "%s: type is UNDEFINED and no value field is set", where);
+    default:
+        return og_err(OG_ERR_PARSE, "%s: type %d is not an AttributeProto.AttributeType (0..14)",
+                      where, type);
+    }
+}
+
+/* Copies what og_graph_add_node cannot carry: doc strings and strings with
+ * embedded NUL bytes (og_attr.s is NUL-terminated). */
+static og_status attr_fixups(og_ir_attr *ir, const Onnx__AttributeProto *a)
+{
+    if (strcmp(ir->name, a->name) != 0)
+        return OG_OK;    /* the builder reordered them; nothing to attach */
+    if (ir->type == OG_ATTR_STRING && ir->s && a->s.len && memchr(a->s.data, 0, a->s.len)) {
+        char *s = bytes_dup(a->s);
+        if (!s)
+            return og_err(OG_ERR_NOMEM, "out of memory");
+        og_free(ir->s);
+        ir->s = s;
+        ir->s_len = a->s.len;
+    }
+    if (a->doc_string && a->doc_string[0])
+        return set_str(&ir->doc_string, a->doc_string);
+    return OG_OK;
+}
+
+/* ---- model -------------------------------------------------------------- */
+
+static bool calls_function(const Onnx__ModelProto *m, const Onnx__NodeProto *n)
+{
+    const char *nd = n->domain ? n->domain : "";
+    for (size_t k = 0; k < m->n_functions; k++) {
+        const Onnx__FunctionProto *f = m->functions[k];
+        if (f->name && strcmp(f->name, n->op_type) == 0 && strcmp(f->domain ? f->domain : "", nd) == 0)
+            return true;
+    }
+    return false;
+}
+
+static og_status add_node(og_graph *g, const Onnx__ModelProto *m, const Onnx__NodeProto *n, int idx)
+{
+    char where[300];
+    if (!n->op_type || !n->op_type[0])
+        return og_err(OG_ERR_PARSE, "graph.node[%d]%s%s%s: op_type is missing", idx,
+                      n->name ? " '" : "", n->name ? n->name : "", n->name ? "'" : "");
+    snprintf(where, sizeof where, "graph.node[%d] '%s' (%s)", idx, n->name ? n->name : "", n->op_type);
+    if (calls_function(m, n))
+        return og_err(OG_ERR_UNSUPPORTED, "%s: calls the model-local function '%s%s%s'; "
+                      "FunctionProto is not supported by onnxgrad", where,
+                      n->domain ? n->domain : "", n->domain && n->domain[0] ? "." : "", n->op_type);
+
+    og_status st = OG_OK;
+    og_attr *attrs = NULL;
+    attr_tmp *tmp = NULL;
+    if (n->n_attribute) {
+        attrs = og_calloc(n->n_attribute, sizeof *attrs);
+        tmp = og_calloc(n->n_attribute, sizeof *tmp);
+        if (!attrs || !tmp)
+            st = og_err(OG_ERR_NOMEM, "%s: out of memory", where);
+    }
+    for (size_t k = 0; st == OG_OK && k < n->n_attribute; k++) {
+        char aw[400];
+        const Onnx__AttributeProto *a = n->attribute[k];
+        snprintf(aw, sizeof aw, "%s.attribute[%zu] '%s'", where, k, a->name ? a->name : "");
+        st = attr_from_proto(a, aw, &attrs[k], &tmp[k]);
+    }
+    if (st == OG_OK) {
+        st = og_graph_add_node(g, n->op_type, n->domain, n->name, (int)n->n_input,
+                               (const char *const *)n->input, (int)n->n_output,
+                               (const char *const *)n->output, (int)n->n_attribute, attrs);
+        if (st != OG_OK)
+            og_err_prefix("graph.node[%d]: ", idx);
+    }
+    if (st == OG_OK) {
+        og_node *node = &g->nodes[g->n_nodes - 1];
+        if (n->doc_string && n->doc_string[0])
+            st = set_str(&node->doc_string, n->doc_string);
+        for (int k = 0; st == OG_OK && k < node->n_attrs && k < (int)n->n_attribute; k++)
+            st = attr_fixups(&node->attrs[k], n->attribute[k]);
+    }
+    for (size_t k = 0; tmp && k < n->n_attribute; k++)
+        attr_tmp_clear(&tmp[k]);
+    og_free(tmp);
+    og_free(attrs);
+    return st;
+}
+
+static og_status check_name(const char *name, const char *what, size_t k)
+{
+    if (!name || !name[0])
+        return og_err(OG_ERR_PARSE, "graph.%s[%zu]: name is missing", what, k);
+    return OG_OK;
+}
+
+static og_status convert(const Onnx__ModelProto *m, og_graph *g)
+{
+    const Onnx__GraphProto *gp = m->graph;
+    og_status st;
+    char where[300];
+    if (!gp)
+        return og_err(OG_ERR_PARSE, "ModelProto.graph is missing (no graph in the model)");
+    if (!m->has_ir_version)
+        return og_err(OG_ERR_PARSE, "ModelProto.ir_version is missing");
+
+    g->ir_version = m->ir_version;
+    g->model_version = m->has_model_version ? m->model_version : 0;
+    if ((st = set_str(&g->producer_name, m->producer_name)) || (st = set_str(&g->producer_version, m->producer_version))
+        || (st = set_str(&g->model_domain, m->domain)) || (st = set_str(&g->model_doc, m->doc_string))
+        || (st = set_str(&g->graph_name, gp->name)) || (st = set_str(&g->graph_doc, gp->doc_string)))
+        return st;
+    for (size_t k = 0; k < m->n_opset_import; k++) {
+        const Onnx__OperatorSetIdProto *o = m->opset_import[k];
+        if ((st = og_graph_set_opset(g, o->domain ? o->domain : "", o->has_version ? o->version : 0)))
+            return og_err_prefix("opset_import[%zu]: ", k);
+    }
+    for (size_t k = 0; k < m->n_metadata_props; k++) {
+        const Onnx__StringStringEntryProto *p = m->metadata_props[k];
+        if (!p->key || !p->key[0])
+            return og_err(OG_ERR_PARSE, "metadata_props[%zu]: key is missing", k);
+        if ((st = og_graph_add_metadata(g, p->key, p->value ? p->value : "")))
+            return og_err_prefix("metadata_props[%zu]: ", k);
+    }
+    if (gp->n_sparse_initializer)
+        return og_err(OG_ERR_UNSUPPORTED, "graph.sparse_initializer[0] '%s': sparse initializers are not "
+                      "supported by onnxgrad", gp->sparse_initializer[0]->values && gp->sparse_initializer[0]->values->name
+                      ? gp->sparse_initializer[0]->values->name : "");
+
+    for (size_t k = 0; k < gp->n_input; k++) {
+        const Onnx__ValueInfoProto *vi = gp->input[k];
+        vtype vt;
+        if ((st = check_name(vi->name, "input", k)))
+            return st;
+        snprintf(where, sizeof where, "graph.input[%zu] '%s'", k, vi->name);
+        if ((st = read_type(vi, where, &vt)))
+            return st;
+        if ((st = og_graph_add_input(g, vi->name, vt.dtype, vt.rank, vt.dims, vt.params)))
+            return og_err_prefix("%s: ", where);
+        if ((st = set_value_doc(g, vi->name, vi->doc_string)))
+            return st;
+    }
+    for (size_t k = 0; k < gp->n_initializer; k++) {
+        const Onnx__TensorProto *tp = gp->initializer[k];
+        og_tensor *t;
+        if ((st = check_name(tp->name, "initializer", k)))
+            return st;
+        snprintf(where, sizeof where, "graph.initializer[%zu] '%s'", k, tp->name);
+        if ((st = og_tensor_from_proto(tp, where, &t)))
+            return st;
+        st = og_graph_add_initializer(g, tp->name, t);
+        og_tensor_free(t);
+        if (st)
+            return og_err_prefix("%s: ", where);
+    }
+    for (size_t k = 0; k < gp->n_node; k++)
+        if ((st = add_node(g, m, gp->node[k], (int)k)))
+            return st;
+    for (size_t k = 0; k < gp->n_value_info; k++) {
+        const Onnx__ValueInfoProto *vi = gp->value_info[k];
+        vtype vt;
+        if ((st = check_name(vi->name, "value_info", k)))
+            return st;
+        snprintf(where, sizeof where, "graph.value_info[%zu] '%s'", k, vi->name);
+        if ((st = read_type(vi, where, &vt)))
+            return st;
+        /* value_info about a value no node produces says nothing we can use. */
+        if (!vt.typed || og_graph_find_value(g, vi->name) < 0)
+            continue;
+        if ((st = declare(g, vi->name, &vt)))
+            return og_err_prefix("%s: ", where);
+        if ((st = set_value_doc(g, vi->name, vi->doc_string)))
+            return st;
+    }
+    for (size_t k = 0; k < gp->n_output; k++) {
+        const Onnx__ValueInfoProto *vi = gp->output[k];
+        vtype vt;
+        if ((st = check_name(vi->name, "output", k)))
+            return st;
+        snprintf(where, sizeof where, "graph.output[%zu] '%s'", k, vi->name);
+        if ((st = read_type(vi, where, &vt)))
+            return st;
+        if ((st = og_graph_add_output(g, vi->name)))
+            return og_err_prefix("%s: ", where);
+        if (vt.typed && (st = declare(g, vi->name, &vt)))
+            return og_err_prefix("%s: ", where);
+        if ((st = set_value_doc(g, vi->name, vi->doc_string)))
+            return st;
+    }
+    return OG_OK;
+}
+
+static og_status load(const void *data, size_t size, og_graph **out)
+{
+    if (size == 0)
+        return og_err(OG_ERR_PARSE, "empty (0 bytes); expected an ONNX ModelProto");
+    if (size > OG_MAX_FILE_BYTES)
+        return og_err(OG_ERR_LIMIT, "%zu bytes; ONNX protobuf models are at most 2 GiB", size);
+    og_status st = og_wire_scan(data, size, OG_WIRE_MODEL);
+    if (st != OG_OK)
+        return st;
+    unsigned long failed_before = og_alloc_failures();
+    Onnx__ModelProto *m = onnx__model_proto__unpack(og_protobuf_allocator(), size, data);
+    if (!m && og_alloc_failures() != failed_before)
+        return og_err(OG_ERR_NOMEM, "out of memory decoding the ModelProto (%zu bytes)", size);
+    if (!m)
+        return og_err(OG_ERR_PARSE, "protobuf-c could not decode the ModelProto (%zu bytes, framing "
+                      "valid)", size);
+    og_graph *g = NULL;
+    st = og_graph_create(&g);
+    if (st == OG_OK)
+        st = convert(m, g);
+    onnx__model_proto__free_unpacked(m, og_protobuf_allocator());
+    if (st == OG_OK)
+        st = og_graph_finalize(g);
+    if (st != OG_OK) {
+        og_graph_free(g);
+        return st;
+    }
+    *out = g;
+    return OG_OK;
+}
+
+og_status og_model_load_memory(const void *data, size_t size, og_graph **out)
+{
+    if (!out)
+        return og_err(OG_ERR_INVALID_ARG, "og_model_load_memory: out is NULL");
+    *out = NULL;
+    if (!data && size > 0)
+        return og_err(OG_ERR_INVALID_ARG, "og_model_load_memory: data is NULL");
+    return load(data, size, out);
+}
+
+og_status og_model_load_file(const char *path, og_graph **out)
+{
+    if (!out || !path)
+        return og_err(OG_ERR_INVALID_ARG, "og_model_load_file: %s is NULL", path ? "out" : "path");
+    *out = NULL;
+    uint8_t *data;
+    size_t size;
+    og_status st = og_io_read_file(path, &data, &size);
+    if (st == OG_OK) {
+        st = load(data, size, out);
+        og_free(data);
+    }
+    return st == OG_OK ? OG_OK : og_err_prefix("%s: ", path);
+}

@@ -1,0 +1,423 @@
+/* onnx_save.c — onnxgrad graph IR -> ONNX ModelProto bytes and files.
+ *
+ * The protobuf-c structs are built on the side, borrowing strings and
+ * tensor data from the IR (packing only reads them), packed once, and
+ * released. The output is deterministic: the same graph always encodes to
+ * the same bytes, so load -> save reproduces a saved file exactly. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <protobuf-c/protobuf-c.h>
+#include "onnx.pb-c.h"
+#include "wire_scan.h"
+
+/* ---- atomic file writes --------------------------------------------------- */
+
+static og_status write_all(int fd, const uint8_t *p, size_t n, const char *tmp)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return og_err(OG_ERR_IO, "writing temporary file '%s' failed: %s", tmp,
+                          w < 0 ? strerror(errno) : "no progress");
+        p += w;
+        n -= (size_t)w;
+    }
+    return OG_OK;
+}
+
+og_status og_io_write_file_atomic(const char *path, const void *data, size_t size)
+{
+    static atomic_uint counter;
+    size_t n = strlen(path);
+    char *tmp = og_malloc(n + 48);
+    if (!tmp)
+        return og_err(OG_ERR_NOMEM, "out of memory");
+    /* O_EXCL makes the name ours; the pid and counter make clashes rare.
+     * Created 0666 so the umask decides the final permissions. */
+    int fd = -1;
+    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        snprintf(tmp, n + 48, "%s.tmp-%ld-%u", path, (long)getpid(), atomic_fetch_add(&counter, 1));
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) {
+            og_status st = og_err(OG_ERR_IO, "cannot create temporary file '%s': %s", tmp, strerror(errno));
+            og_free(tmp);
+            return st;
+        }
+    }
+    if (fd < 0) {
+        og_free(tmp);
+        return og_err(OG_ERR_IO, "cannot create a unique temporary file next to it");
+    }
+    og_status st = write_all(fd, data, size, tmp);
+    if (st == OG_OK && fsync(fd) != 0)
+        st = og_err(OG_ERR_IO, "fsync of temporary file '%s' failed: %s", tmp, strerror(errno));
+    if (close(fd) != 0 && st == OG_OK)
+        st = og_err(OG_ERR_IO, "closing temporary file '%s' failed: %s", tmp, strerror(errno));
+    if (st == OG_OK && rename(tmp, path) != 0)
+        st = og_err(OG_ERR_IO, "renaming temporary file '%s' over the target failed: %s", tmp,
+                    strerror(errno));
+    if (st != OG_OK) {
+        unlink(tmp);
+        og_free(tmp);
+        return st;
+    }
+    og_free(tmp);
+    /* Make the rename itself durable; failure here loses nothing already
+     * written, so it is not reported. */
+    char *dir = og_strdup(path);
+    if (dir) {
+        char *slash = strrchr(dir, '/');
+        const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
+        int dfd = open(d, O_RDONLY | O_CLOEXEC);
+        if (dfd >= 0) {
+            (void)fsync(dfd);
+            close(dfd);
+        }
+        og_free(dir);
+    }
+    return OG_OK;
+}
+
+/* ---- encoding --------------------------------------------------------- */
+
+/* Everything allocated for one save, freed together. */
+typedef struct enc {
+    void **blocks; int n_blocks, cap_blocks;
+    Onnx__TensorProto **tensors; int n_tensors, cap_tensors;   /* need og_tensor_proto_release */
+} enc;
+
+static void *take(enc *e, size_t count, size_t size)
+{
+    if (count == 0)
+        return NULL;
+    if (og_grow((void **)&e->blocks, &e->cap_blocks, e->n_blocks + 1, sizeof(void *)) != OG_OK)
+        return NULL;
+    void *p = og_calloc(count, size);
+    if (p)
+        e->blocks[e->n_blocks++] = p;
+    return p;
+}
+
+static void enc_free(enc *e)
+{
+    for (int k = 0; k < e->n_tensors; k++)
+        og_tensor_proto_release(e->tensors[k]);
+    for (int k = 0; k < e->n_blocks; k++)
+        og_free(e->blocks[k]);
+    og_free(e->tensors);
+    og_free(e->blocks);
+}
+
+#define NOMEM() og_err(OG_ERR_NOMEM, "out of memory encoding the model")
+/* Allocates `count` elements into ptr, or returns NOMEM from the caller. */
+#define TAKE(ptr, count) do { \
+        if ((count) && !((ptr) = take(e, (count), sizeof *(ptr)))) return NOMEM(); \
+    } while (0)
+
+static char *nonempty(const char *s) { return s && s[0] ? (char *)s : NULL; }
+
+static og_status tensor_proto(enc *e, const og_tensor *t, const char *name, Onnx__TensorProto **out)
+{
+    Onnx__TensorProto *tp;
+    TAKE(tp, 1);
+    onnx__tensor_proto__init(tp);
+    if (og_grow((void **)&e->tensors, &e->cap_tensors, e->n_tensors + 1, sizeof *e->tensors) != OG_OK)
+        return NOMEM();
+    e->tensors[e->n_tensors++] = tp;
+    *out = tp;
+    return og_tensor_to_proto(t, name, tp);
+}
+
+/* A value's type: elem_type when known, shape when the rank is known; a
+ * dim is dim_param when the model named it, dim_value when known, else
+ * left empty (ONNX's "unknown"). */
+static og_status value_info(enc *e, const og_value *v, Onnx__ValueInfoProto **out)
+{
+    Onnx__ValueInfoProto *vi;
+    TAKE(vi, 1);
+    onnx__value_info_proto__init(vi);
+    vi->name = v->name;
+    vi->doc_string = nonempty(v->doc_string);
+    *out = vi;
+    if (v->ti.dtype == OG_UNDEFINED && v->ti.shape.rank < 0)
+        return OG_OK;
+    Onnx__TypeProto *tp;
+    Onnx__TypeProto__Tensor *tt;
+    TAKE(tp, 1);
+    TAKE(tt, 1);
+    onnx__type_proto__init(tp);
+    onnx__type_proto__tensor__init(tt);
+    tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    tp->tensor_type = tt;
+    vi->type = tp;
+    if (v->ti.dtype != OG_UNDEFINED) {
+        tt->has_elem_type = 1;
+        tt->elem_type = (int32_t)v->ti.dtype;
+    }
+    int rank = v->ti.shape.rank;
+    if (rank < 0)
+        return OG_OK;
+    if (rank > OG_MAX_RANK)
+        return og_err(OG_ERR_INTERNAL, "value '%s': rank %d out of range", v->name, rank);
+    Onnx__TensorShapeProto *sp;
+    Onnx__TensorShapeProto__Dimension *dims = NULL, **dimp = NULL;
+    TAKE(sp, 1);
+    TAKE(dims, (size_t)rank);
+    TAKE(dimp, (size_t)rank);
+    onnx__tensor_shape_proto__init(sp);
+    for (int k = 0; k < rank; k++) {
+        Onnx__TensorShapeProto__Dimension *d = &dims[k];
+        onnx__tensor_shape_proto__dimension__init(d);
+        if (v->dim_param[k] && v->dim_param[k][0]) {
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            d->dim_param = v->dim_param[k];
+        } else if (v->ti.shape.dims[k] >= 0) {
+            d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+            d->dim_value = v->ti.shape.dims[k];
+        }
+        dimp[k] = d;
+    }
+    sp->n_dim = (size_t)rank;
+    sp->dim = dimp;
+    tt->shape = sp;
+    return OG_OK;
+}
+
+static og_status attribute(enc *e, const og_node *n, const og_ir_attr *a, Onnx__AttributeProto **out)
+{
+    Onnx__AttributeProto *ap;
+    TAKE(ap, 1);
+    onnx__attribute_proto__init(ap);
+    *out = ap;
+    ap->name = a->name;
+    ap->doc_string = nonempty(a->doc_string);
+    ap->has_type = 1;
+    ap->type = (Onnx__AttributeProto__AttributeType)a->type;
+    switch (a->type) {
+    case OG_ATTR_FLOAT: ap->has_f = 1; ap->f = a->f; return OG_OK;
+    case OG_ATTR_INT: ap->has_i = 1; ap->i = a->i; return OG_OK;
+    case OG_ATTR_STRING:
+        ap->has_s = 1;
+        ap->s.data = (uint8_t *)a->s;
+        ap->s.len = a->s ? a->s_len : 0;
+        return OG_OK;
+    case OG_ATTR_FLOATS: ap->n_floats = (size_t)a->count; ap->floats = a->floats; return OG_OK;
+    case OG_ATTR_INTS: ap->n_ints = (size_t)a->count; ap->ints = a->ints; return OG_OK;
+    case OG_ATTR_STRINGS:
+        TAKE(ap->strings, (size_t)a->count);
+        for (int64_t k = 0; k < a->count; k++) {
+            ap->strings[k].data = (uint8_t *)a->strings[k];
+            ap->strings[k].len = strlen(a->strings[k]);
+        }
+        ap->n_strings = (size_t)a->count;
+        return OG_OK;
+    case OG_ATTR_TENSOR:
+        if (!a->t)
+            return og_err(OG_ERR_INTERNAL, "node '%s' (%s): attribute '%s' has no tensor", n->name,
+                          n->op_type, a->name);
+        return tensor_proto(e, a->t, a->t->name, &ap->t);
+    default:
+        return og_err(OG_ERR_UNSUPPORTED, "node '%s' (%s): attribute '%s' has type %d, which onnxgrad "
+                      "cannot save", n->name, n->op_type, a->name, (int)a->type);
+    }
+}
+
+static const char *value_name(const og_graph *g, int idx)
+{
+    return idx >= 0 ? g->values[idx].name : "";
+}
+
+static og_status node(enc *e, const og_graph *g, const og_node *n, Onnx__NodeProto **out)
+{
+    Onnx__NodeProto *np;
+    TAKE(np, 1);
+    onnx__node_proto__init(np);
+    *out = np;
+    np->op_type = n->op_type;
+    np->name = nonempty(n->name);
+    np->domain = nonempty(n->domain);
+    np->doc_string = nonempty(n->doc_string);
+    TAKE(np->input, (size_t)n->n_inputs);
+    for (int k = 0; k < n->n_inputs; k++)
+        np->input[k] = (char *)value_name(g, n->inputs[k]);
+    np->n_input = (size_t)n->n_inputs;
+    TAKE(np->output, (size_t)n->n_outputs);
+    for (int k = 0; k < n->n_outputs; k++)
+        np->output[k] = (char *)value_name(g, n->outputs[k]);
+    np->n_output = (size_t)n->n_outputs;
+    TAKE(np->attribute, (size_t)n->n_attrs);
+    for (int k = 0; k < n->n_attrs; k++) {
+        og_status st = attribute(e, n, &n->attrs[k], &np->attribute[k]);
+        if (st != OG_OK)
+            return st;
+    }
+    np->n_attribute = (size_t)n->n_attrs;
+    return OG_OK;
+}
+
+/* Nodes in insertion order when that is already topological (keeps the
+ * author's order), else in the finalized topological order. */
+static const int *node_order(const og_graph *g, int *scratch)
+{
+    for (int k = 0; k < g->n_nodes; k++) {
+        const og_node *n = &g->nodes[k];
+        for (int j = 0; j < n->n_inputs; j++)
+            if (n->inputs[j] >= 0 && g->values[n->inputs[j]].producer >= k)
+                return g->order;
+        scratch[k] = k;
+    }
+    return scratch;
+}
+
+static bool is_graph_output(const og_graph *g, int v)
+{
+    for (int k = 0; k < g->n_outputs; k++)
+        if (g->outputs[k] == v)
+            return true;
+    return false;
+}
+
+static og_status encode(enc *e, const og_graph *g, Onnx__ModelProto *m, Onnx__GraphProto *gp)
+{
+    og_status st;
+    onnx__model_proto__init(m);
+    onnx__graph_proto__init(gp);
+    m->has_ir_version = 1;
+    m->ir_version = g->ir_version;
+    m->producer_name = nonempty(g->producer_name);
+    m->producer_version = nonempty(g->producer_version);
+    m->domain = nonempty(g->model_domain);
+    m->doc_string = nonempty(g->model_doc);
+    m->has_model_version = g->model_version != 0;
+    m->model_version = g->model_version;
+    m->graph = gp;
+
+    Onnx__OperatorSetIdProto *ops = NULL;
+    TAKE(ops, (size_t)g->n_opsets);
+    TAKE(m->opset_import, (size_t)g->n_opsets);
+    for (int k = 0; k < g->n_opsets; k++) {
+        onnx__operator_set_id_proto__init(&ops[k]);
+        /* Always written, "" included, as onnx.helper does. */
+        ops[k].domain = g->opsets[k].domain ? g->opsets[k].domain : "";
+        ops[k].has_version = 1;
+        ops[k].version = g->opsets[k].version;
+        m->opset_import[k] = &ops[k];
+    }
+    m->n_opset_import = (size_t)g->n_opsets;
+
+    Onnx__StringStringEntryProto *kv = NULL;
+    TAKE(kv, (size_t)g->n_meta);
+    TAKE(m->metadata_props, (size_t)g->n_meta);
+    for (int k = 0; k < g->n_meta; k++) {
+        onnx__string_string_entry_proto__init(&kv[k]);
+        kv[k].key = g->meta[k].key;
+        kv[k].value = g->meta[k].value;
+        m->metadata_props[k] = &kv[k];
+    }
+    m->n_metadata_props = (size_t)g->n_meta;
+
+    /* The ONNX checker requires a graph name. */
+    gp->name = g->graph_name && g->graph_name[0] ? g->graph_name : "graph";
+    gp->doc_string = nonempty(g->graph_doc);
+
+    int *scratch = NULL;
+    TAKE(scratch, (size_t)g->n_nodes);
+    const int *order = node_order(g, scratch);
+    TAKE(gp->node, (size_t)g->n_nodes);
+    for (int k = 0; k < g->n_nodes; k++)
+        if ((st = node(e, g, &g->nodes[order[k]], &gp->node[k])))
+            return st;
+    gp->n_node = (size_t)g->n_nodes;
+
+    TAKE(gp->initializer, (size_t)g->n_inits);
+    for (int k = 0; k < g->n_inits; k++) {
+        const og_value *v = &g->values[g->inits[k]];
+        if ((st = tensor_proto(e, v->initializer, v->name, &gp->initializer[k])))
+            return og_err_prefix("initializer '%s': ", v->name);
+    }
+    gp->n_initializer = (size_t)g->n_inits;
+
+    TAKE(gp->input, (size_t)g->n_inputs);
+    for (int k = 0; k < g->n_inputs; k++)
+        if ((st = value_info(e, &g->values[g->inputs[k]], &gp->input[k])))
+            return st;
+    gp->n_input = (size_t)g->n_inputs;
+
+    TAKE(gp->output, (size_t)g->n_outputs);
+    for (int k = 0; k < g->n_outputs; k++)
+        if ((st = value_info(e, &g->values[g->outputs[k]], &gp->output[k])))
+            return st;
+    gp->n_output = (size_t)g->n_outputs;
+
+    /* Inferred types of intermediate values, in node order so the result
+     * does not depend on the order values were created in. */
+    int n_vi = 0;
+    for (int k = 0; k < g->n_nodes; k++)
+        n_vi += g->nodes[k].n_outputs;
+    TAKE(gp->value_info, (size_t)n_vi);
+    for (int k = 0; k < g->n_nodes; k++) {
+        const og_node *n = &g->nodes[order[k]];
+        for (int j = 0; j < n->n_outputs; j++) {
+            int v = n->outputs[j];
+            if (v < 0 || is_graph_output(g, v) || g->values[v].ti.dtype == OG_UNDEFINED)
+                continue;
+            if ((st = value_info(e, &g->values[v], &gp->value_info[gp->n_value_info])))
+                return st;
+            gp->n_value_info++;
+        }
+    }
+    return OG_OK;
+}
+
+og_status og_model_save_memory(const og_graph *g, void **data, size_t *size)
+{
+    if (!g || !data || !size)
+        return og_err(OG_ERR_INVALID_ARG, "og_model_save_memory: %s is NULL",
+                      !g ? "graph" : !data ? "data" : "size");
+    *data = NULL;
+    *size = 0;
+    if (!g->finalized)
+        return og_err(OG_ERR_INVALID_ARG, "og_model_save_memory: the graph is not finalized; "
+                      "call og_graph_finalize first");
+    enc e = {0};
+    Onnx__ModelProto m;
+    Onnx__GraphProto gp;
+    og_status st = encode(&e, g, &m, &gp);
+    if (st == OG_OK) {
+        size_t n = protobuf_c_message_get_packed_size(&m.base);
+        uint8_t *buf = NULL;
+        if (n > OG_MAX_FILE_BYTES)
+            st = og_err(OG_ERR_LIMIT, "the model encodes to %zu bytes; protobuf files are at most "
+                        "2 GiB and external data is not supported yet", n);
+        else if (!(buf = og_malloc(n ? n : 1)))
+            st = og_err(OG_ERR_NOMEM, "out of memory for the %zu-byte encoded model", n);
+        if (st == OG_OK) {
+            protobuf_c_message_pack(&m.base, buf);
+            *data = buf;
+            *size = n;
+        }
+    }
+    enc_free(&e);
+    return st;
+}
+
+og_status og_model_save_file(const og_graph *g, const char *path)
+{
+    if (!path)
+        return og_err(OG_ERR_INVALID_ARG, "og_model_save_file: path is NULL");
+    void *data;
+    size_t size;
+    og_status st = og_model_save_memory(g, &data, &size);
+    if (st == OG_OK) {
+        st = og_io_write_file_atomic(path, data, size);
+        og_free(data);
+    }
+    return st == OG_OK ? OG_OK : og_err_prefix("%s: ", path);
+}

@@ -1,0 +1,144 @@
+/* spatial.c — conv/pool geometry shared by Conv, MaxPool and their backward
+ * rules: strides, dilations, pads and auto_pad resolved into per-axis begin
+ * and end pads, and the output size of each spatial axis.
+ *
+ * For one axis with input size `in`, kernel `k`, stride `s`, dilation `d`
+ * and effective kernel e = (k-1)*d + 1:
+ *   NOTSET  out = floor((in + pb + pe - e) / s) + 1         (ceil with ceil_mode)
+ *   VALID   out = floor((in - e) / s) + 1, no pads
+ *   SAME_*  out = ceil(in / s); total pad max(0, (out-1)*s + e - in), the odd
+ *           cell at the end (SAME_UPPER) or the beginning (SAME_LOWER)
+ * With ceil_mode, a last window that would start inside the end padding
+ * ((out-1)*s >= in + pb) is dropped, as in PyTorch and the current ONNX
+ * spec, so every window covers at least one real input cell. auto_pad modes
+ * other than NOTSET give the same sizes with or without ceil_mode.
+ *
+ * An input size or kernel size of -1 means "unknown" and makes that output
+ * size unknown (-1); SAME pads of such an axis are unknown (-1) too. */
+#include <string.h>
+#include "internal.h"
+
+typedef enum { PAD_NOTSET, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER } pad_mode;
+
+static og_status check_len(const char *what, const char *name, const og_ints *a, int64_t want)
+{
+    if (a && a->present && a->n != want)
+        return og_err(OG_ERR_ATTR, "%s: attribute '%s' has %lld values, expected %lld (%s)", what, name,
+                      (long long)a->n, (long long)want,
+                      strcmp(name, "pads") == 0 ? "begin and end per spatial axis" : "one per spatial axis");
+    return OG_OK;
+}
+
+static og_status overflow(const char *what, int axis)
+{
+    return og_err(OG_ERR_ATTR, "%s: spatial axis %d: size arithmetic overflows int64 "
+                               "(pads, dilations or kernel far too large)", what, axis);
+}
+
+og_status og_spatial_resolve(og_spatial *s, const char *what, int n, const int64_t *in,
+                             const int64_t *kernel, const og_ints *strides,
+                             const og_ints *dilations, const og_ints *pads,
+                             const char *auto_pad, bool ceil_mode)
+{
+    og_status st;
+    if (!s || !in || !kernel || !what)
+        return og_err(OG_ERR_INTERNAL, "og_spatial_resolve: NULL argument");
+    memset(s, 0, sizeof *s);
+    if (n < 1 || n > OG_MAX_RANK)
+        return og_err(OG_ERR_SHAPE, "%s: %d spatial axes, expected 1..%d", what, n, OG_MAX_RANK);
+    s->n = n;
+
+    pad_mode mode;
+    if (!auto_pad || strcmp(auto_pad, "NOTSET") == 0)
+        mode = PAD_NOTSET;
+    else if (strcmp(auto_pad, "VALID") == 0)
+        mode = PAD_VALID;
+    else if (strcmp(auto_pad, "SAME_UPPER") == 0)
+        mode = PAD_SAME_UPPER;
+    else if (strcmp(auto_pad, "SAME_LOWER") == 0)
+        mode = PAD_SAME_LOWER;
+    else
+        return og_err(OG_ERR_ATTR, "%s: attribute 'auto_pad' is \"%s\", expected NOTSET, SAME_UPPER, "
+                                   "SAME_LOWER or VALID", what, auto_pad);
+
+    if ((st = check_len(what, "strides", strides, n)) || (st = check_len(what, "dilations", dilations, n)) ||
+        (st = check_len(what, "pads", pads, 2 * (int64_t)n)))
+        return st;
+    /* ONNX: explicit pads "cannot be used simultaneously with auto_pad". */
+    if (pads && pads->present && mode != PAD_NOTSET)
+        return og_err(OG_ERR_ATTR, "%s: attribute 'pads' is given together with auto_pad \"%s\"; "
+                                   "expected auto_pad NOTSET when pads are explicit", what, auto_pad);
+
+    for (int i = 0; i < n; i++) {
+        int64_t k = kernel[i];
+        int64_t st_i = strides && strides->present ? strides->v[i] : 1;
+        int64_t d = dilations && dilations->present ? dilations->v[i] : 1;
+        int64_t pb = pads && pads->present ? pads->v[i] : 0;
+        int64_t pe = pads && pads->present ? pads->v[n + i] : 0;
+        if (k == 0 || k < -1)
+            return og_err(OG_ERR_SHAPE, "%s: kernel size of spatial axis %d is %lld, expected > 0", what, i,
+                          (long long)k);
+        if (st_i <= 0)
+            return og_err(OG_ERR_ATTR, "%s: strides[%d] is %lld, expected > 0", what, i, (long long)st_i);
+        if (d <= 0)
+            return og_err(OG_ERR_ATTR, "%s: dilations[%d] is %lld, expected > 0", what, i, (long long)d);
+        if (pb < 0 || pe < 0)
+            return og_err(OG_ERR_ATTR, "%s: pads for spatial axis %d are [%lld, %lld], expected >= 0", what, i,
+                          (long long)pb, (long long)pe);
+        s->kernel[i] = k;
+        s->stride[i] = st_i;
+        s->dilation[i] = d;
+        s->in[i] = in[i] < 0 ? -1 : in[i];
+        s->pad_begin[i] = pb;
+        s->pad_end[i] = pe;
+        s->out[i] = -1;
+
+        int64_t eff = -1;
+        if (k > 0) {
+            if (!og_mul_ok(k - 1, d, &eff) || !og_add_ok(eff, 1, &eff))
+                return overflow(what, i);
+        }
+        if (mode == PAD_SAME_UPPER || mode == PAD_SAME_LOWER) {
+            s->pad_begin[i] = s->pad_end[i] = -1;
+            if (s->in[i] < 0 || eff < 0)
+                continue;
+            int64_t out = s->in[i] / st_i + (s->in[i] % st_i != 0), total;
+            if (out < 1)
+                return og_err(OG_ERR_SHAPE, "%s: spatial axis %d has input size 0, expected >= 1 with auto_pad %s",
+                              what, i, auto_pad);
+            /* total = (out-1)*s + e - in, overflow-checked step by step. */
+            if (!og_mul_ok(out - 1, st_i, &total) || !og_add_ok(total, eff, &total))
+                return overflow(what, i);
+            total = total > s->in[i] ? total - s->in[i] : 0;
+            int64_t small = total / 2, big = total - small;
+            s->pad_begin[i] = mode == PAD_SAME_UPPER ? small : big;
+            s->pad_end[i] = mode == PAD_SAME_UPPER ? big : small;
+            s->out[i] = out;
+            continue;
+        }
+        int64_t padded;
+        if (!og_add_ok(pb, pe, &padded))
+            return overflow(what, i);
+        if (s->in[i] < 0 || eff < 0)
+            continue;
+        if (!og_add_ok(padded, s->in[i], &padded))
+            return overflow(what, i);
+        if (padded < eff)
+            return og_err(OG_ERR_SHAPE, "%s: spatial axis %d: effective kernel size %lld (kernel %lld, dilation %lld) "
+                                        "exceeds padded input size %lld (input %lld + pads %lld + %lld); "
+                                        "expected kernel <= padded input",
+                          what, i, (long long)eff, (long long)k, (long long)d, (long long)padded,
+                          (long long)s->in[i], (long long)pb, (long long)pe);
+        int64_t span = padded - eff, out = span / st_i + 1;
+        if (mode == PAD_NOTSET && ceil_mode && span % st_i != 0) {
+            /* The extra window is kept only if it starts on a real input
+             * cell or the begin padding, i.e. (out-1)*s < in + pb; in + pb
+             * fits as in + pb + pe did. */
+            int64_t start;
+            if (og_mul_ok(out, st_i, &start) && start < s->in[i] + pb)
+                out++;
+        }
+        s->out[i] = out;
+    }
+    return OG_OK;
+}
