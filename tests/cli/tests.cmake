@@ -1,0 +1,14 @@
+# End-to-end tests of the onnxgrad tool. Included from tests/CMakeLists.txt
+# after conformance/tests.cmake, whose fixture generates the ONNX node data
+# these tests run on (generated once, shared).
+
+set(OG_PYTHON3 /usr/bin/python3 CACHE FILEPATH "Python with the onnx package, for test data")
+set(OG_ONNX_DATA_DIR ${CMAKE_BINARY_DIR}/onnx-test-data CACHE PATH
+    "Generated ONNX backend test data (reused when complete)")
+
+add_test(NAME cli
+         COMMAND /bin/sh ${CMAKE_CURRENT_LIST_DIR}/cli_test.sh
+                 $<TARGET_FILE:onnxgrad_cli> ${OG_ONNX_DATA_DIR}/node
+                 ${CMAKE_CURRENT_BINARY_DIR}/cli-tmp ${OG_PYTHON3}
+                 ${CMAKE_CURRENT_LIST_DIR}/helpers.py)
+set_tests_properties(cli PROPERTIES FIXTURES_REQUIRED og_onnx_data TIMEOUT 600)
