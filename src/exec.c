@@ -75,6 +75,7 @@ og_status og_plan_create(const og_graph *g, og_plan **out)
         p->is_output[g->outputs[k]] = true;
     /* Size the workspace now when shapes are static; runs grow it if needed. */
     size_t ws = 0;
+    const og_node *biggest = NULL;   /* the node needing the most scratch */
     for (int i = 0; i < g->n_nodes; i++) {
         const og_node *n = &g->nodes[g->order[i]];
         const og_tinfo *in[OG_MAX_IO] = { 0 };
@@ -88,11 +89,14 @@ og_status og_plan_create(const og_graph *g, og_plan **out)
         for (int k = 0; k < n->n_outputs; k++)
             o[k] = &outs[k];
         size_t need = 0;
-        if (known && og_node_infer(g, n, in, o, &need) == OG_OK && need > ws)
+        if (known && og_node_infer(g, n, in, o, &need) == OG_OK && need > ws) {
             ws = need;
+            biggest = n;
+        }
     }
     og_status st = reserve_workspace(p, ws);
     if (st) {
+        og_err_prefix("node '%s' (%s): ", biggest->name, biggest->op_type);
         og_plan_free(p);
         return st;
     }
@@ -201,8 +205,12 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
         for (int k = 0; k < n->n_outputs; k++)
             out[k] = &out_ti[k];
         size_t ws = 0;
-        if ((st = og_node_infer(g, n, in, out, &ws)) || (st = reserve_workspace(p, ws)))
+        if ((st = og_node_infer(g, n, in, out, &ws)))
             goto done;
+        if ((st = reserve_workspace(p, ws))) {
+            og_err_prefix("node '%s' (%s): ", n->name, n->op_type);
+            goto done;
+        }
         for (int k = 0; k < n->n_outputs; k++) {
             if (n->outputs[k] < 0)
                 continue;   /* unwanted: the kernel sees NULL and skips it */

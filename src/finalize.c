@@ -82,6 +82,8 @@ static og_status resolve_nodes(og_graph *g)
             return og_err(OG_ERR_UNSUPPORTED, "opset %lld of the default domain is not supported (onnxgrad implements 1..%d)",
                           (long long)o->version, OG_MAX_OPSET);
     }
+    const char *prev_domain = NULL;
+    int prev_opset = -1;
     for (int i = 0; i < g->n_nodes; i++) {
         og_node *n = &g->nodes[i];
         const char *what = n->name;
@@ -89,7 +91,12 @@ static og_status resolve_nodes(og_graph *g)
         if (!n->op)
             return og_err(OG_ERR_UNSUPPORTED, "node '%s': unknown op '%s' in domain '%s'", what, n->op_type,
                           n->domain[0] ? n->domain : "ai.onnx");
-        n->opset = opset_of(g, n->domain);
+        /* Nodes of one domain usually come together; look up only on change. */
+        if (!prev_domain || strcmp(prev_domain, n->domain) != 0) {
+            prev_domain = n->domain;
+            prev_opset = opset_of(g, n->domain);
+        }
+        n->opset = prev_opset;
         if (n->opset < 0)
             return og_err(OG_ERR_INVALID_GRAPH, "node '%s' (%s): the model imports no opset for domain '%s'", what,
                           n->op_type, n->domain[0] ? n->domain : "ai.onnx");
@@ -314,10 +321,15 @@ og_status og_graph_finalize(og_graph *g)
     og_status st;
     if (g->n_outputs == 0)
         return og_err(OG_ERR_INVALID_GRAPH, "graph has no outputs");
-    for (int k = 0; k < g->n_nodes; k++)
-        if (g->nodes[k].n_inputs > OG_MAX_IO || g->nodes[k].n_outputs > OG_MAX_IO)
-            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (%s): more than %d inputs or outputs", g->nodes[k].name,
-                          g->nodes[k].op_type, OG_MAX_IO);
+    for (int k = 0; k < g->n_nodes; k++) {
+        const og_node *n = &g->nodes[k];
+        if (n->n_inputs > OG_MAX_IO)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (%s): has %d inputs; onnxgrad supports at most %d", n->name,
+                          n->op_type, n->n_inputs, OG_MAX_IO);
+        if (n->n_outputs > OG_MAX_IO)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (%s): has %d outputs; onnxgrad supports at most %d", n->name,
+                          n->op_type, n->n_outputs, OG_MAX_IO);
+    }
     if ((st = resolve_nodes(g)) || (st = check_producers(g)) || (st = topo_sort(g)) ||
         (st = seed_initializers(g)) || (st = infer_all(g)))
         return st;

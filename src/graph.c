@@ -129,6 +129,8 @@ void og_graph_free(og_graph *g)
     og_free(g->nodes);
     og_free(g->opsets);
     og_free(g->meta);
+    og_strset_clear(&g->opset_domains);
+    og_strset_clear(&g->meta_keys);
     og_free(g->inputs);
     og_free(g->inits);
     og_free(g->outputs);
@@ -150,16 +152,17 @@ static const char *norm_domain(const char *d)
 og_status og_graph_set_opset(og_graph *g, const char *domain, int64_t version)
 {
     domain = norm_domain(domain);
-    for (int k = 0; k < g->n_opsets; k++)
-        if (strcmp(g->opsets[k].domain, domain) == 0)
-            return og_err(OG_ERR_INVALID_GRAPH, "opset of domain '%s' is imported twice (versions %lld and %lld)",
-                          domain, (long long)g->opsets[k].version, (long long)version);
     og_status st = og_grow((void **)&g->opsets, &g->cap_opsets, g->n_opsets + 1, sizeof(og_opset_id));
     if (st)
         return st;
     char *d = og_strdup(domain);
     if (!d)
         return og_err(OG_ERR_NOMEM, "out of memory importing opset '%s'", domain);
+    bool dup;
+    if ((st = og_strset_add(&g->opset_domains, d, &dup)) || dup) {
+        og_free(d);
+        return st ? st : og_err(OG_ERR_INVALID_GRAPH, "opset of domain '%s' is imported twice", domain);
+    }
     g->opsets[g->n_opsets++] = (og_opset_id){ d, version };
     g->finalized = false;
     return OG_OK;
@@ -260,6 +263,7 @@ og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain
         return st;
     int idx = g->n_nodes;
     og_node *n = &g->nodes[idx];
+    og_strset names = { 0 };   /* attribute names seen, for duplicates */
     memset(n, 0, sizeof *n);
     n->name = og_strdup(name ? name : "");
     n->op_type = og_strdup(op_type);
@@ -294,18 +298,21 @@ og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain
         n->outputs[k] = v;
     }
     for (int k = 0; k < n_attrs; k++) {
-        for (int j = 0; j < k; j++)
-            if (attrs[j].name && attrs[k].name && strcmp(attrs[j].name, attrs[k].name) == 0) {
-                st = og_err(OG_ERR_ATTR, "node '%s' (%s): attribute '%s' is given twice", n->name, op_type,
-                            attrs[k].name);
-                goto fail;
-            }
         n->n_attrs = k + 1;
         if ((st = og_ir_attr_copy(&n->attrs[k], &attrs[k]))) {
             og_err_prefix("node '%s' (%s): ", n->name, op_type);
             goto fail;
         }
+        bool dup;
+        if ((st = og_strset_add(&names, n->attrs[k].name, &dup)))
+            goto fail;
+        if (dup) {
+            st = og_err(OG_ERR_ATTR, "node '%s' (%s): attribute '%s' is given twice", n->name, op_type,
+                        attrs[k].name);
+            goto fail;
+        }
     }
+    og_strset_clear(&names);
     /* Only now is the node committed: claim its outputs. */
     for (int k = 0; k < n->n_outputs; k++)
         if (n->outputs[k] >= 0) {
@@ -316,6 +323,7 @@ og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain
     g->finalized = false;
     return OG_OK;
 fail:
+    og_strset_clear(&names);
     free_node(n);
     memset(n, 0, sizeof *n);
     return st;
@@ -329,11 +337,13 @@ og_status og_graph_add_output(og_graph *g, const char *name)
     og_status st = og_graph_intern_value(g, name, &v);
     if (st)
         return st;
-    for (int k = 0; k < g->n_outputs; k++)
-        if (g->outputs[k] == v)
-            return og_err(OG_ERR_INVALID_GRAPH, "graph output '%s' is listed twice", name);
+    if (g->values[v].is_output)
+        return og_err(OG_ERR_INVALID_GRAPH, "graph output '%s' is listed twice", name);
+    if ((st = push_index(&g->outputs, &g->n_outputs, &g->cap_outputs, v)))
+        return st;
+    g->values[v].is_output = true;
     g->finalized = false;
-    return push_index(&g->outputs, &g->n_outputs, &g->cap_outputs, v);
+    return OG_OK;
 }
 
 /* ---- inspection -------------------------------------------------------- */
@@ -429,17 +439,19 @@ og_status og_graph_add_metadata(og_graph *g, const char *key, const char *value)
 {
     if (!valid_name(key))
         return og_err(OG_ERR_INVALID_ARG, "metadata key is empty");
-    for (int k = 0; k < g->n_meta; k++)
-        if (strcmp(g->meta[k].key, key) == 0)
-            return og_err(OG_ERR_INVALID_GRAPH, "metadata key '%s' is given twice", key);
     og_status st = og_grow((void **)&g->meta, &g->cap_meta, g->n_meta + 1, sizeof(og_kv));
     if (st)
         return st;
     og_kv kv = { og_strdup(key), og_strdup(value ? value : "") };
-    if (!kv.key || !kv.value) {
+    bool dup = false;
+    if (!kv.key || !kv.value)
+        st = og_err(OG_ERR_NOMEM, "out of memory adding metadata '%s'", key);
+    else if (!(st = og_strset_add(&g->meta_keys, kv.key, &dup)) && dup)
+        st = og_err(OG_ERR_INVALID_GRAPH, "metadata key '%s' is given twice", key);
+    if (st) {
         og_free(kv.key);
         og_free(kv.value);
-        return og_err(OG_ERR_NOMEM, "out of memory adding metadata '%s'", key);
+        return st;
     }
     g->meta[g->n_meta++] = kv;
     return OG_OK;

@@ -32,6 +32,12 @@ og_status og_err(og_status code, const char *fmt, ...) __attribute__((format(pri
 og_status og_err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void og_err_clear(void);
 
+/* ---- a set of borrowed strings (src/strset.c): linear duplicate checks -- */
+typedef struct og_strset { const char **slots; size_t cap, n; } og_strset;
+/* Adds `key` (not copied: it must outlive the set) unless present. */
+og_status og_strset_add(og_strset *set, const char *key, bool *was_present);
+void og_strset_clear(og_strset *set);
+
 /* ---- checked integer arithmetic ----------------------------------------- */
 static inline bool og_mul_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r); }
 static inline bool og_add_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_add_overflow(a, b, r); }
@@ -77,6 +83,7 @@ typedef struct og_value {
     int producer_slot;                  /* output slot in the producer */
     og_tensor *initializer;             /* owned; NULL if not an initializer */
     bool is_input;                      /* declared in graph.input */
+    bool is_output;                     /* listed in graph.output */
     bool declared;                      /* type/shape came from the model (input/value_info/output) */
     char *doc_string;
 } og_value;
@@ -109,6 +116,7 @@ struct og_graph {
     char *graph_name, *graph_doc;
     og_opset_id *opsets; int n_opsets, cap_opsets;
     og_kv *meta; int n_meta, cap_meta;
+    og_strset opset_domains, meta_keys;  /* borrow opsets[].domain, meta[].key */
     og_value *values; int n_values, cap_values;
     int *hash; int hash_cap;            /* open addressing, value index + 1, 0 = empty */
     og_node *nodes; int n_nodes, cap_nodes;

@@ -19,7 +19,8 @@ enum kind {
     K_VARINT,   /* wire type 0 */
     K_I32,      /* wire type 5 */
     K_I64,      /* wire type 1 */
-    K_LEN,      /* wire type 2: string or bytes */
+    K_LEN,      /* wire type 2: a text string (names, doc strings): no NUL bytes */
+    K_BYTES,    /* wire type 2: bytes, any content */
     K_MSG,      /* wire type 2: sub-message, descended into */
     K_PVARINT,  /* repeated varint scalar: 0, or 2 when packed */
     K_PI32,     /* repeated 32-bit scalar: 5, or 2 when packed */
@@ -75,10 +76,10 @@ static const field_desc f_node[] = {
 };
 static const field_desc f_attr[] = {
     ONE(1, "name", K_LEN), ONE(21, "ref_attr_name", K_LEN), ONE(13, "doc_string", K_LEN),
-    ONE(20, "type", K_VARINT), ONE(2, "f", K_I32), ONE(3, "i", K_VARINT), ONE(4, "s", K_LEN),
+    ONE(20, "type", K_VARINT), ONE(2, "f", K_I32), ONE(3, "i", K_VARINT), ONE(4, "s", K_BYTES),
     SUB(5, "t", M_TENSOR), SUB(6, "g", M_GRAPH), SUB(22, "sparse_tensor", M_SPARSE),
     SUB(14, "tp", M_TYPE), REP(7, "floats", K_PI32), REP(8, "ints", K_PVARINT),
-    REP(9, "strings", K_LEN), SUBS(10, "tensors", M_TENSOR), SUBS(11, "graphs", M_GRAPH),
+    REP(9, "strings", K_BYTES), SUBS(10, "tensors", M_TENSOR), SUBS(11, "graphs", M_GRAPH),
     SUBS(23, "sparse_tensors", M_SPARSE), SUBS(15, "type_protos", M_TYPE),
 };
 static const field_desc f_value_info[] = {
@@ -97,8 +98,8 @@ static const field_desc f_tensor_annotation[] = {
 static const field_desc f_tensor[] = {
     REP(1, "dims", K_PVARINT), ONE(2, "data_type", K_VARINT), SUB(3, "segment", M_SEGMENT),
     REP(4, "float_data", K_PI32), REP(5, "int32_data", K_PVARINT),
-    REP(6, "string_data", K_LEN), REP(7, "int64_data", K_PVARINT), ONE(8, "name", K_LEN),
-    ONE(12, "doc_string", K_LEN), ONE(9, "raw_data", K_LEN),
+    REP(6, "string_data", K_BYTES), REP(7, "int64_data", K_PVARINT), ONE(8, "name", K_LEN),
+    ONE(12, "doc_string", K_LEN), ONE(9, "raw_data", K_BYTES),
     SUBS(13, "external_data", M_STRING_PAIR), ONE(14, "data_location", K_VARINT),
     REP(10, "double_data", K_PI64), REP(11, "uint64_data", K_PVARINT),
 };
@@ -250,7 +251,7 @@ static const char *kind_expect(uint8_t kind)
     case K_VARINT: return "0 (varint)";
     case K_I32: return "5 (32-bit)";
     case K_I64: return "1 (64-bit)";
-    case K_LEN: return "2 (length-delimited)";
+    case K_LEN: case K_BYTES: return "2 (length-delimited)";
     case K_MSG: return "2 (length-delimited, a message)";
     case K_PVARINT: return "0 (varint) or 2 (packed)";
     case K_PI32: return "5 (32-bit) or 2 (packed)";
@@ -264,7 +265,7 @@ static bool kind_allows(uint8_t kind, unsigned wt)
     case K_VARINT: return wt == 0;
     case K_I32: return wt == 5;
     case K_I64: return wt == 1;
-    case K_LEN: case K_MSG: return wt == 2;
+    case K_LEN: case K_BYTES: case K_MSG: return wt == 2;
     case K_PVARINT: return wt == 0 || wt == 2;
     case K_PI32: return wt == 5 || wt == 2;
     default: return wt == 1 || wt == 2;
@@ -411,7 +412,11 @@ og_status og_wire_scan(const uint8_t *data, size_t size, og_wire_root root)
                 child->end = pos + len;
                 break;   /* pos stays at the child's first byte */
             }
-            if (f && f->kind != K_LEN)
+            /* C strings end at NUL, so a name holding one would silently
+             * become another name. */
+            if (f && f->kind == K_LEN && memchr(data + pos, 0, len))
+                st = fail(s, OG_ERR_PARSE, pos, leaf, "text field contains a NUL byte");
+            else if (f && f->kind != K_LEN && f->kind != K_BYTES)
                 st = check_packed(s, f, pos, len);
             pos += len;
             break;
