@@ -15,7 +15,7 @@
 #include "internal.h"
 #include "onnx.pb-c.h"
 
-#define CHECKER "/usr/bin/python3 " OG_TEST_DATA_DIR "/../tools/check_model.py"
+#define CHECKER "/usr/bin/python3 " OG_TEST_SRC_DIR "/tools/check_model.py"
 
 static char *tmp_path(const char *name)
 {
