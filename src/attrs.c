@@ -49,7 +49,7 @@ og_status og_ir_attr_copy(og_ir_attr *dst, const og_attr *src)
         return og_err(OG_ERR_ATTR, "attribute '%s' has an invalid element count %lld", src->name,
                       (long long)src->count);
     dst->type = src->type;
-    if (!(dst->name = og_strdup(src->name)))
+    if (!(dst->name = og_strdup(src->name)) || (src->doc_string && !(dst->doc_string = og_strdup(src->doc_string))))
         goto nomem;
     size_t n = (size_t)src->count;
     switch (src->type) {
@@ -58,9 +58,11 @@ og_status og_ir_attr_copy(og_ir_attr *dst, const og_attr *src)
     case OG_ATTR_STRING:
         if (!src->s)
             return og_err(OG_ERR_ATTR, "attribute '%s' is a STRING with no value", src->name);
-        dst->s_len = strlen(src->s);
-        if (!(dst->s = og_strdup(src->s)))
+        dst->s_len = src->s_len ? src->s_len : strlen(src->s);
+        if (!(dst->s = og_malloc(dst->s_len + 1)))
             goto nomem;
+        memcpy(dst->s, src->s, dst->s_len);
+        dst->s[dst->s_len] = '\0';
         break;
     case OG_ATTR_FLOATS:
         if (n && !src->floats)

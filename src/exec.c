@@ -87,7 +87,7 @@ og_status og_plan_create(const og_graph *g, og_plan **out)
                 known = known && og_shape_known(&in[k]->shape);
             }
         for (int k = 0; k < n->n_outputs; k++)
-            o[k] = &outs[k];
+            o[k] = n->outputs[k] >= 0 ? &outs[k] : NULL;
         size_t need = 0;
         if (known && og_node_infer(g, n, in, o, &need) == OG_OK && need > ws) {
             ws = need;
@@ -107,6 +107,16 @@ og_status og_plan_create(const og_graph *g, og_plan **out)
 static og_status check_feed(const og_value *val, const og_tensor *t)
 {
     char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
+    /* The caller may have filled the struct by hand: trust nothing in it. */
+    int64_t numel;
+    if (t->rank < 0 || t->rank > OG_MAX_RANK)
+        return og_err(OG_ERR_INVALID_ARG, "input '%s': tensor rank %d is outside 0..%d", val->name, t->rank,
+                      OG_MAX_RANK);
+    if (og_tensor_nbytes(t->dtype, t->rank, t->dims, &numel, NULL))
+        return og_err_prefix("input '%s': ", val->name);
+    if (numel != t->numel)
+        return og_err(OG_ERR_INVALID_ARG, "input '%s': tensor numel is %lld, but its dims hold %lld elements",
+                      val->name, (long long)t->numel, (long long)numel);
     og_shape got = { t->rank, { 0 } };
     memcpy(got.dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
     if (val->ti.dtype != OG_UNDEFINED && val->ti.dtype != t->dtype)
@@ -118,8 +128,8 @@ static og_status check_feed(const og_value *val, const og_tensor *t)
     if (clash)
         return og_err(OG_ERR_SHAPE, "input '%s': got shape %s, expected %s", val->name, og_shape_str(&got, a, sizeof a),
                       og_shape_str(&val->ti.shape, b, sizeof b));
-    if (og_dtype_size(t->dtype) == 0 || !t->data)
-        return og_err(OG_ERR_INVALID_ARG, "input '%s': tensor has no data or an unsupported dtype", val->name);
+    if (!t->data)
+        return og_err(OG_ERR_INVALID_ARG, "input '%s': tensor has no data", val->name);
     return OG_OK;
 }
 
@@ -171,6 +181,8 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
     if (!p || !outputs || (n_inputs && !inputs))
         return og_err(OG_ERR_INVALID_ARG, "og_plan_run: NULL argument");
     const og_graph *g = p->g;
+    for (int k = 0; k < g->n_outputs; k++)
+        outputs[k] = NULL;
     const og_tensor **borrowed = og_calloc((size_t)g->n_values + 1, sizeof *borrowed);
     og_tensor **owned = og_calloc((size_t)g->n_values + 1, sizeof *owned);
     og_status st = OG_OK;
@@ -178,8 +190,6 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
         st = og_err(OG_ERR_NOMEM, "out of memory starting a run");
         goto done;
     }
-    for (int k = 0; k < g->n_outputs; k++)
-        outputs[k] = NULL;
     if ((st = bind_inputs(p, n_inputs, inputs, borrowed)))
         goto done;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -203,7 +213,7 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
             in[k] = &in_ti[k];
         }
         for (int k = 0; k < n->n_outputs; k++)
-            out[k] = &out_ti[k];
+            out[k] = n->outputs[k] >= 0 ? &out_ti[k] : NULL;
         size_t ws = 0;
         if ((st = og_node_infer(g, n, in, out, &ws)))
             goto done;

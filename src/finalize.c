@@ -109,6 +109,10 @@ static og_status resolve_nodes(og_graph *g)
         if (n->n_outputs < n->op->min_outputs || n->n_outputs > n->op->max_outputs)
             return og_err(OG_ERR_INVALID_GRAPH, "node '%s' (%s): has %d outputs, expected %d to %d", what, n->op_type,
                           n->n_outputs, n->op->min_outputs, n->op->max_outputs);
+        for (int k = 0; k < n->op->min_inputs; k++)
+            if (n->inputs[k] < 0)
+                return og_err(OG_ERR_INVALID_GRAPH, "node '%s' (%s): required input %d is omitted (empty name)", what,
+                              n->op_type, k);
         og_free(n->params);
         n->params = og_calloc(1, n->op->params_size ? n->op->params_size : 1);
         if (!n->params)
@@ -215,11 +219,26 @@ static og_status topo_sort(og_graph *g)
         }
     }
     if (tail < n) {
-        int stuck = 0;
-        while (stuck < n && pending[stuck] == 0)
-            stuck++;
-        st = og_err(OG_ERR_INVALID_GRAPH, "graph has a cycle through node '%s' (%s)", g->nodes[stuck].name,
-                    g->nodes[stuck].op_type);
+        /* Every unordered node waits on an unordered producer; walking back
+         * through those must revisit a node, and that node is on a cycle.
+         * A negated count marks a visited node. */
+        int at = 0;
+        while (pending[at] == 0)
+            at++;
+        while (pending[at] > 0) {
+            pending[at] = -pending[at];   /* visited */
+            const og_node *node = &g->nodes[at];
+            for (int k = 0; k < node->n_inputs; k++) {
+                int v = node->inputs[k];
+                int p = v >= 0 ? g->values[v].producer : -1;
+                if (p >= 0 && pending[p] != 0) {
+                    at = p;
+                    break;
+                }
+            }
+        }
+        st = og_err(OG_ERR_INVALID_GRAPH, "graph has a cycle through node '%s' (%s)", g->nodes[at].name,
+                    g->nodes[at].op_type);
         goto done;
     }
     og_free(g->order);

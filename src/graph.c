@@ -1,6 +1,7 @@
 /* graph.c — the graph IR: values by name (hashed), nodes, inputs,
  * initializers, outputs, opsets and metadata; the builder and inspection
  * API. Validation and shape inference live in finalize.c. */
+#include <stdio.h>
 #include <string.h>
 #include "internal.h"
 
@@ -81,6 +82,12 @@ static og_status push_index(int **arr, int *n, int *cap, int v)
 
 static bool valid_name(const char *s) { return s && s[0]; }
 
+#define OG_NEED_GRAPH(g)                                                      \
+    do {                                                                      \
+        if (!(g))                                                             \
+            return og_err(OG_ERR_INVALID_ARG, "%s: graph is NULL", __func__); \
+    } while (0)
+
 og_status og_graph_create(og_graph **out)
 {
     *out = og_calloc(1, sizeof(og_graph));
@@ -151,6 +158,7 @@ static const char *norm_domain(const char *d)
 
 og_status og_graph_set_opset(og_graph *g, const char *domain, int64_t version)
 {
+    OG_NEED_GRAPH(g);
     domain = norm_domain(domain);
     og_status st = og_grow((void **)&g->opsets, &g->cap_opsets, g->n_opsets + 1, sizeof(og_opset_id));
     if (st)
@@ -168,23 +176,48 @@ og_status og_graph_set_opset(og_graph *g, const char *domain, int64_t version)
     return OG_OK;
 }
 
+/* Records a declared type. A value declared twice (say as a graph input and
+ * again as a graph output or in value_info) must be declared compatibly;
+ * the result keeps what either declaration knows. */
 static og_status set_type(og_value *val, og_dtype dtype, int rank, const int64_t *dims,
                           const char *const *dim_params)
 {
+    char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
     if (rank > OG_MAX_RANK)
         return og_err(OG_ERR_LIMIT, "value '%s': rank %d exceeds the maximum %d", val->name, rank, OG_MAX_RANK);
     if (rank > 0 && !dims)
         return og_err(OG_ERR_INVALID_ARG, "value '%s': dims is NULL for rank %d", val->name, rank);
-    val->ti.dtype = dtype;
-    val->ti.shape.rank = rank < 0 ? -1 : rank;
-    for (int k = 0; k < rank; k++) {
-        val->ti.shape.dims[k] = dims[k] < 0 ? -1 : dims[k];
-        og_free(val->dim_param[k]);
-        val->dim_param[k] = NULL;
-        if (dim_params && dim_params[k] && dim_params[k][0] &&
+    if (dtype != OG_UNDEFINED && og_dtype_size(dtype) == 0)
+        return og_err(OG_ERR_UNSUPPORTED, "value '%s': element type %s (%d) is not supported", val->name,
+                      og_dtype_name(dtype), (int)dtype);
+    og_tinfo ti = { dtype, { rank < 0 ? -1 : rank, { 0 } } };
+    for (int k = 0; k < rank; k++)
+        ti.shape.dims[k] = dims[k] < 0 ? -1 : dims[k];
+    og_tinfo *have = &val->ti;
+    if (val->declared) {
+        bool clash = (have->dtype && dtype && have->dtype != dtype) ||
+                     (have->shape.rank >= 0 && rank >= 0 && have->shape.rank != rank);
+        for (int k = 0; !clash && have->shape.rank >= 0 && k < rank; k++)
+            clash = have->shape.dims[k] >= 0 && ti.shape.dims[k] >= 0 && have->shape.dims[k] != ti.shape.dims[k];
+        if (clash)
+            return og_err(OG_ERR_SHAPE, "value '%s' is declared as %s %s and again as %s %s", val->name,
+                          og_dtype_name(have->dtype), og_shape_str(&have->shape, a, sizeof a),
+                          og_dtype_name(dtype), og_shape_str(&ti.shape, b, sizeof b));
+        if (!have->dtype)
+            have->dtype = dtype;
+        if (have->shape.rank < 0)
+            *have = (og_tinfo){ have->dtype, ti.shape };
+        else
+            for (int k = 0; k < rank; k++)
+                if (have->shape.dims[k] < 0)
+                    have->shape.dims[k] = ti.shape.dims[k];
+    } else {
+        *have = ti;
+    }
+    for (int k = 0; k < rank && k < have->shape.rank; k++)
+        if (!val->dim_param[k] && dim_params && dim_params[k] && dim_params[k][0] &&
             !(val->dim_param[k] = og_strdup(dim_params[k])))
             return og_err(OG_ERR_NOMEM, "out of memory copying dim_param of '%s'", val->name);
-    }
     val->declared = true;
     return OG_OK;
 }
@@ -192,8 +225,11 @@ static og_status set_type(og_value *val, og_dtype dtype, int rank, const int64_t
 og_status og_graph_add_input(og_graph *g, const char *name, og_dtype dtype, int rank, const int64_t *dims,
                              const char *const *dim_params)
 {
+    OG_NEED_GRAPH(g);
     if (!valid_name(name))
         return og_err(OG_ERR_INVALID_GRAPH, "graph input has an empty name");
+    if (dtype == OG_UNDEFINED)
+        return og_err(OG_ERR_INVALID_ARG, "graph input '%s' needs an element type", name);
     int v;
     og_status st = og_graph_intern_value(g, name, &v);
     if (st)
@@ -209,9 +245,10 @@ og_status og_graph_add_input(og_graph *g, const char *name, og_dtype dtype, int 
     return OG_OK;
 }
 
-og_status og_graph_declare_type(og_graph *g, const char *name, og_dtype dtype, int rank, const int64_t *dims,
-                                const char *const *dim_params)
+og_status og_graph_declare_value(og_graph *g, const char *name, og_dtype dtype, int rank, const int64_t *dims,
+                                 const char *const *dim_params)
 {
+    OG_NEED_GRAPH(g);
     if (!valid_name(name))
         return og_err(OG_ERR_INVALID_GRAPH, "value_info has an empty name");
     int v;
@@ -224,6 +261,7 @@ og_status og_graph_declare_type(og_graph *g, const char *name, og_dtype dtype, i
 
 og_status og_graph_add_initializer(og_graph *g, const char *name, const og_tensor *t)
 {
+    OG_NEED_GRAPH(g);
     if (!valid_name(name))
         return og_err(OG_ERR_INVALID_GRAPH, "initializer has an empty name");
     if (!t)
@@ -252,6 +290,7 @@ og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain
                             const char *const *inputs, int n_outputs, const char *const *outputs, int n_attrs,
                             const og_attr *attrs)
 {
+    OG_NEED_GRAPH(g);
     if (!valid_name(op_type))
         return og_err(OG_ERR_INVALID_GRAPH, "node '%s' has no op_type", name ? name : "");
     if (n_inputs < 0 || n_outputs < 0 || n_attrs < 0 || (n_inputs && !inputs) || (n_outputs && !outputs) ||
@@ -265,7 +304,15 @@ og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain
     og_node *n = &g->nodes[idx];
     og_strset names = { 0 };   /* attribute names seen, for duplicates */
     memset(n, 0, sizeof *n);
-    n->name = og_strdup(name ? name : "");
+    n->unnamed = !valid_name(name);
+    if (n->unnamed) {
+        char label[96];
+        const char *first = n_outputs > 0 && outputs[0] ? outputs[0] : "";
+        snprintf(label, sizeof label, "#%d->%.80s", idx, first);
+        n->name = og_strdup(label);
+    } else {
+        n->name = og_strdup(name);
+    }
     n->op_type = og_strdup(op_type);
     n->domain = og_strdup(norm_domain(domain));
     n->inputs = og_calloc((size_t)n_inputs + 1, sizeof(int));
@@ -295,6 +342,12 @@ og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain
                         n->name, op_type);
             goto fail;
         }
+        for (int j = 0; j < k; j++)
+            if (n->outputs[j] == v) {
+                st = og_err(OG_ERR_INVALID_GRAPH, "node '%s' (%s): value '%s' is both output %d and output %d",
+                            n->name, op_type, outputs[k], j, k);
+                goto fail;
+            }
         n->outputs[k] = v;
     }
     for (int k = 0; k < n_attrs; k++) {
@@ -331,6 +384,7 @@ fail:
 
 og_status og_graph_add_output(og_graph *g, const char *name)
 {
+    OG_NEED_GRAPH(g);
     if (!valid_name(name))
         return og_err(OG_ERR_INVALID_GRAPH, "graph output has an empty name");
     int v;
@@ -394,7 +448,7 @@ og_status og_graph_node(const og_graph *g, int k, const char **op_type, const ch
     if (op_type)
         *op_type = g->nodes[k].op_type;
     if (name)
-        *name = g->nodes[k].name;
+        *name = g->nodes[k].unnamed ? "" : g->nodes[k].name;
     return OG_OK;
 }
 
@@ -428,15 +482,54 @@ static og_status replace_str(char **dst, const char *src)
 
 og_status og_graph_set_producer(og_graph *g, const char *name, const char *version)
 {
+    OG_NEED_GRAPH(g);
     og_status st = replace_str(&g->producer_name, name);
     return st ? st : replace_str(&g->producer_version, version);
 }
 
-og_status og_graph_set_name(og_graph *g, const char *name) { return replace_str(&g->graph_name, name); }
-og_status og_graph_set_doc(og_graph *g, const char *doc) { return replace_str(&g->graph_doc, doc); }
+og_status og_graph_set_name(og_graph *g, const char *name)
+{
+    OG_NEED_GRAPH(g);
+    return replace_str(&g->graph_name, name);
+}
+
+og_status og_graph_set_model(og_graph *g, int64_t ir_version, int64_t model_version, const char *domain,
+                             const char *doc)
+{
+    OG_NEED_GRAPH(g);
+    og_status st;
+    if ((st = replace_str(&g->model_domain, domain)) || (st = replace_str(&g->model_doc, doc)))
+        return st;
+    g->ir_version = ir_version;
+    g->model_version = model_version;
+    return OG_OK;
+}
+
+og_status og_graph_set_node_doc(og_graph *g, int k, const char *doc)
+{
+    OG_NEED_GRAPH(g);
+    if (k < 0 || k >= g->n_nodes)
+        return og_err(OG_ERR_INVALID_ARG, "node index %d is outside 0..%d", k, g->n_nodes - 1);
+    return replace_str(&g->nodes[k].doc_string, doc);
+}
+
+og_status og_graph_set_value_doc(og_graph *g, const char *name, const char *doc)
+{
+    OG_NEED_GRAPH(g);
+    int v = og_graph_find_value(g, name);
+    if (v < 0)
+        return og_err(OG_ERR_INVALID_ARG, "graph has no value named '%s'", name ? name : "(null)");
+    return replace_str(&g->values[v].doc_string, doc);
+}
+og_status og_graph_set_doc(og_graph *g, const char *doc)
+{
+    OG_NEED_GRAPH(g);
+    return replace_str(&g->graph_doc, doc);
+}
 
 og_status og_graph_add_metadata(og_graph *g, const char *key, const char *value)
 {
+    OG_NEED_GRAPH(g);
     if (!valid_name(key))
         return og_err(OG_ERR_INVALID_ARG, "metadata key is empty");
     og_status st = og_grow((void **)&g->meta, &g->cap_meta, g->n_meta + 1, sizeof(og_kv));

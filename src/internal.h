@@ -90,7 +90,9 @@ typedef struct og_value {
 
 struct og_op;
 typedef struct og_node {
-    char *name;                 /* never NULL ("" if unnamed) */
+    char *name;                 /* never NULL; for an unnamed node a label "#<index>-><first output>"
+                                 * so messages can point at it (saved as "") */
+    bool unnamed;
     char *op_type;
     char *domain;               /* "" for the default domain */
     char *doc_string;
@@ -131,10 +133,6 @@ struct og_graph {
 int og_graph_find_value(const og_graph *g, const char *name);
 /* Index of the value named `name`, creating an empty one if needed. */
 og_status og_graph_intern_value(og_graph *g, const char *name, int *index);
-/* Declares the type of an existing value (used by the loader for value_info
- * and graph outputs with types); later inference must agree with it. */
-og_status og_graph_declare_type(og_graph *g, const char *name, og_dtype dtype, int rank,
-                                const int64_t *dims, const char *const *dim_params);
 /* Deep copy of attributes into IR form and back out again. */
 og_status og_ir_attr_copy(og_ir_attr *dst, const og_attr *src);
 void og_ir_attr_clear(og_ir_attr *a);

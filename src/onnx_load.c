@@ -70,16 +70,6 @@ og_status og_io_read_file(const char *path, uint8_t **data, size_t *size)
 }
 
 /* Replaces *dst with a copy of src (NULL stays NULL). */
-static og_status set_str(char **dst, const char *src)
-{
-    char *c = NULL;
-    if (src && !(c = og_strdup(src)))
-        return og_err(OG_ERR_NOMEM, "out of memory");
-    og_free(*dst);
-    *dst = c;
-    return OG_OK;
-}
-
 /* ---- types -------------------------------------------------------------- */
 
 typedef struct vtype {
@@ -145,15 +135,15 @@ static og_status read_type(const Onnx__ValueInfoProto *vi, const char *where, vt
 
 static og_status declare(og_graph *g, const char *name, const vtype *vt)
 {
-    return og_graph_declare_type(g, name, vt->dtype, vt->rank, vt->dims, vt->params);
+    return og_graph_declare_value(g, name, vt->dtype, vt->rank, vt->dims, vt->params);
 }
 
 static og_status set_value_doc(og_graph *g, const char *name, const char *doc)
 {
-    int k;
-    if (!doc || !doc[0] || (k = og_graph_find_value(g, name)) < 0)
+    og_value_info vi;
+    if (!doc || !doc[0] || og_graph_value(g, name, &vi) != OG_OK)
         return OG_OK;
-    return set_str(&g->values[k].doc_string, doc);
+    return og_graph_set_value_doc(g, name, doc);
 }
 
 /* ---- attributes --------------------------------------------------------- */
@@ -222,6 +212,7 @@ static og_status attr_from_proto(const Onnx__AttributeProto *a, const char *wher
     int type = a->has_type ? (int)a->type : guess_attr_type(a);
     out->name = a->name;
     out->type = (og_attr_type)type;
+    out->doc_string = a->doc_string && a->doc_string[0] ? a->doc_string : NULL;
     switch (type) {
     case OG_ATTR_FLOAT: out->f = a->f; return OG_OK;
     case OG_ATTR_INT: out->i = a->i; return OG_OK;
@@ -229,6 +220,7 @@ static og_status attr_from_proto(const Onnx__AttributeProto *a, const char *wher
         if (!(tmp->s = bytes_dup(a->s)))
             return og_err(OG_ERR_NOMEM, "%s: out of memory", where);
         out->s = tmp->s;
+        out->s_len = a->s.len;   /* ONNX strings are bytes and may hold NUL */
         return OG_OK;
     case OG_ATTR_FLOATS: out->floats = a->floats; out->count = (int64_t)a->n_floats; return OG_OK;
     case OG_ATTR_INTS: out->ints = a->ints; out->count = (int64_t)a->n_ints; return OG_OK;
@@ -263,25 +255,6 @@ static og_status attr_from_proto(const Onnx__AttributeProto *a, const char *wher
         return og_err(OG_ERR_PARSE, "%s: type %d is not an AttributeProto.AttributeType (0..14)",
                       where, type);
     }
-}
-
-/* Copies what og_graph_add_node cannot carry: doc strings and strings with
- * embedded NUL bytes (og_attr.s is NUL-terminated). */
-static og_status attr_fixups(og_ir_attr *ir, const Onnx__AttributeProto *a)
-{
-    if (strcmp(ir->name, a->name) != 0)
-        return OG_OK;    /* the builder reordered them; nothing to attach */
-    if (ir->type == OG_ATTR_STRING && ir->s && a->s.len && memchr(a->s.data, 0, a->s.len)) {
-        char *s = bytes_dup(a->s);
-        if (!s)
-            return og_err(OG_ERR_NOMEM, "out of memory");
-        og_free(ir->s);
-        ir->s = s;
-        ir->s_len = a->s.len;
-    }
-    if (a->doc_string && a->doc_string[0])
-        return set_str(&ir->doc_string, a->doc_string);
-    return OG_OK;
 }
 
 /* ---- model -------------------------------------------------------------- */
@@ -331,13 +304,8 @@ static og_status add_node(og_graph *g, const Onnx__ModelProto *m, const Onnx__No
         if (st != OG_OK)
             og_err_prefix("graph.node[%d]: ", idx);
     }
-    if (st == OG_OK) {
-        og_node *node = &g->nodes[g->n_nodes - 1];
-        if (n->doc_string && n->doc_string[0])
-            st = set_str(&node->doc_string, n->doc_string);
-        for (int k = 0; st == OG_OK && k < node->n_attrs && k < (int)n->n_attribute; k++)
-            st = attr_fixups(&node->attrs[k], n->attribute[k]);
-    }
+    if (st == OG_OK && n->doc_string && n->doc_string[0])
+        st = og_graph_set_node_doc(g, og_graph_num_nodes(g) - 1, n->doc_string);
     for (size_t k = 0; tmp && k < n->n_attribute; k++)
         attr_tmp_clear(&tmp[k]);
     og_free(tmp);
@@ -362,11 +330,10 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g)
     if (!m->has_ir_version)
         return og_err(OG_ERR_PARSE, "ModelProto.ir_version is missing");
 
-    g->ir_version = m->ir_version;
-    g->model_version = m->has_model_version ? m->model_version : 0;
-    if ((st = set_str(&g->producer_name, m->producer_name)) || (st = set_str(&g->producer_version, m->producer_version))
-        || (st = set_str(&g->model_domain, m->domain)) || (st = set_str(&g->model_doc, m->doc_string))
-        || (st = set_str(&g->graph_name, gp->name)) || (st = set_str(&g->graph_doc, gp->doc_string)))
+    if ((st = og_graph_set_model(g, m->ir_version, m->has_model_version ? m->model_version : 0, m->domain,
+                                 m->doc_string)) ||
+        (st = og_graph_set_producer(g, m->producer_name, m->producer_version)) ||
+        (st = og_graph_set_name(g, gp->name)) || (st = og_graph_set_doc(g, gp->doc_string)))
         return st;
     for (size_t k = 0; k < m->n_opset_import; k++) {
         const Onnx__OperatorSetIdProto *o = m->opset_import[k];
@@ -423,7 +390,8 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g)
         if ((st = read_type(vi, where, &vt)))
             return st;
         /* value_info about a value no node produces says nothing we can use. */
-        if (!vt.typed || og_graph_find_value(g, vi->name) < 0)
+        og_value_info known;
+        if (!vt.typed || og_graph_value(g, vi->name, &known) != OG_OK)
             continue;
         if ((st = declare(g, vi->name, &vt)))
             return og_err_prefix("%s: ", where);

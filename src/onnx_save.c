@@ -241,7 +241,7 @@ static og_status node(enc *e, const og_graph *g, const og_node *n, Onnx__NodePro
     onnx__node_proto__init(np);
     *out = np;
     np->op_type = n->op_type;
-    np->name = nonempty(n->name);
+    np->name = n->unnamed ? NULL : nonempty(n->name);
     np->domain = nonempty(n->domain);
     np->doc_string = nonempty(n->doc_string);
     TAKE(np->input, (size_t)n->n_inputs);

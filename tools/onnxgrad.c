@@ -464,8 +464,12 @@ static int run_model(const char *model, const char *outdir, feeds *f)
     int n_out = 0, rc = EXIT_FAIL;
     og_status st;
 
-    if ((st = og_model_load_file(model, &g)) || (st = og_plan_create(g, &p))) {
+    if ((st = og_model_load_file(model, &g))) {
         rc = fail_og(st);
+        goto done;
+    }
+    if ((st = og_plan_create(g, &p))) {
+        rc = fail("%s: %s", model, og_errmsg());
         goto done;
     }
     n_out = og_graph_num_outputs(g);
@@ -475,7 +479,7 @@ static int run_model(const char *model, const char *outdir, feeds *f)
         goto done;
     }
     if ((st = og_plan_run(p, f->n, (const og_tensor *const *)f->t, outs))) {
-        rc = fail_og(st);
+        rc = fail("%s: %s", model, og_errmsg());
         goto done;
     }
     if (make_dirs(outdir))

@@ -45,12 +45,14 @@ typedef struct og_attr {
     og_attr_type type;
     float f;                 /* OG_ATTR_FLOAT */
     int64_t i;               /* OG_ATTR_INT */
-    const char *s;           /* OG_ATTR_STRING, NUL-terminated */
+    const char *s;           /* OG_ATTR_STRING */
+    size_t s_len;            /* bytes of s; 0 means strlen(s) (ONNX strings are bytes) */
     const float *floats;     /* OG_ATTR_FLOATS */
     const int64_t *ints;     /* OG_ATTR_INTS */
     const char *const *strings; /* OG_ATTR_STRINGS */
     int64_t count;           /* element count of floats/ints/strings */
     const og_tensor *t;      /* OG_ATTR_TENSOR */
+    const char *doc_string;  /* may be NULL */
 } og_attr;
 
 og_attr og_attr_int(const char *name, int64_t v);
@@ -91,6 +93,13 @@ og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain
 /* Marks a value as a graph output (in call order). */
 og_status og_graph_add_output(og_graph *g, const char *name);
 
+/* Declares the type of any value — a graph output or an intermediate —
+ * as ONNX value_info does; same conventions as og_graph_add_input. A value
+ * declared more than once must be declared compatibly; inference must then
+ * agree with the declaration. */
+og_status og_graph_declare_value(og_graph *g, const char *name, og_dtype dtype, int rank,
+                                 const int64_t *dims, const char *const *dim_params);
+
 /* Validates the graph (opsets, known ops, attributes, single producers, no
  * dangling inputs, no cycles), orders nodes topologically and infers the
  * dtype and shape of every value. Call after building and before running
@@ -129,6 +138,12 @@ og_status og_graph_set_producer(og_graph *g, const char *name, const char *versi
 og_status og_graph_set_name(og_graph *g, const char *name);
 og_status og_graph_set_doc(og_graph *g, const char *doc);
 og_status og_graph_add_metadata(og_graph *g, const char *key, const char *value);
+/* ModelProto fields: ir_version (default 8), model_version, domain, doc_string. */
+og_status og_graph_set_model(og_graph *g, int64_t ir_version, int64_t model_version, const char *domain,
+                             const char *doc);
+/* Doc string of node k (insertion order) and of the value `name`. */
+og_status og_graph_set_node_doc(og_graph *g, int k, const char *doc);
+og_status og_graph_set_value_doc(og_graph *g, const char *name, const char *doc);
 
 #ifdef __cplusplus
 }

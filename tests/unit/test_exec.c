@@ -214,6 +214,56 @@ START_TEST(plan_needs_finalized_graph)
 }
 END_TEST
 
+/* Hand-filled tensors are checked before anything is read from them. */
+START_TEST(bad_tensor_structs_are_refused)
+{
+    og_graph *g = relu_chain(1, 2);
+    og_plan *p;
+    og_tensor *x, *y;
+    OG_CHECK(og_plan_create(g, &p));
+    OG_CHECK(og_tensor_create(OG_FLOAT, 1, (int64_t[]){ 2 }, &x));
+    x->rank = 40;
+    OG_CHECK_FAILS(og_plan_run(p, 1, (const og_tensor *const[]){ x }, &y), OG_ERR_INVALID_ARG, "rank 40");
+    x->rank = -1;
+    OG_CHECK_FAILS(og_plan_run(p, 1, (const og_tensor *const[]){ x }, &y), OG_ERR_INVALID_ARG, "rank -1");
+    x->rank = 1;
+    x->numel = 1000;
+    OG_CHECK_FAILS(og_plan_run(p, 1, (const og_tensor *const[]){ x }, &y), OG_ERR_INVALID_ARG,
+                   "numel is 1000, but its dims hold 2");
+    ck_assert_ptr_null(y);
+    x->numel = 2;
+    og_tensor_free(x);
+    og_plan_free(p);
+    og_graph_free(g);
+}
+END_TEST
+
+/* An unwanted optional output is NULL for the kernel at run time too. */
+START_TEST(unwanted_output_at_old_opset)
+{
+    og_graph *g;
+    int64_t dims[3] = { 1, 1, 4 };
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 7));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 3, dims, NULL));
+    OG_CHECK(og_graph_add_node(g, "MaxPool", NULL, "p", 1, (const char *[]){ "x" }, 2, (const char *[]){ "y", "" }, 1,
+                               (og_attr[]){ og_attr_ints("kernel_shape", 1, (int64_t[]){ 2 }) }));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_plan *p;
+    og_tensor *x, *y;
+    OG_CHECK(og_plan_create(g, &p));
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 3, dims, (float[]){ 1, 3, 2, 0 }, &x));
+    OG_CHECK(og_plan_run(p, 1, (const og_tensor *const[]){ x }, &y));
+    ck_assert_int_eq(y->numel, 3);
+    ck_assert(((float *)y->data)[0] == 3 && ((float *)y->data)[2] == 2);
+    og_tensor_free(x);
+    og_tensor_free(y);
+    og_plan_free(p);
+    og_graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("exec");
@@ -224,6 +274,8 @@ int main(void)
     tcase_add_test(tc, initializer_can_be_overridden);
     tcase_add_test(tc, input_passed_through_is_copied);
     tcase_add_test(tc, plan_needs_finalized_graph);
+    tcase_add_test(tc, bad_tensor_structs_are_refused);
+    tcase_add_test(tc, unwanted_output_at_old_opset);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }

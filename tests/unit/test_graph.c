@@ -238,7 +238,7 @@ START_TEST(declared_shape_must_agree)
     og_graph *g = new_graph();
     OG_CHECK(relu(g, "r", "x", "y"));
     OG_CHECK(og_graph_add_output(g, "y"));
-    OG_CHECK(og_graph_declare_type(g, "y", OG_FLOAT, 2, (int64_t[]){ 2, 4 }, NULL));
+    OG_CHECK(og_graph_declare_value(g, "y", OG_FLOAT, 2, (int64_t[]){ 2, 4 }, NULL));
     OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_SHAPE, "output 'y' has shape [2,3], but the model declares [2,4]");
     og_graph_free(g);
 
@@ -252,6 +252,80 @@ START_TEST(declared_shape_must_agree)
     OG_CHECK(og_graph_add_output(g, "y"));
     OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_SHAPE, "initializer 'w' is float [3], but the model declares it double");
     og_graph_free(g);
+}
+END_TEST
+
+START_TEST(omitted_required_input)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "r", 1, (const char *[]){ "" }, 1, (const char *[]){ "y" }, 0, NULL));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_INVALID_GRAPH, "node 'r' (Relu): required input 0 is omitted");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(same_value_twice_in_one_node)
+{
+    og_graph *g = new_graph();
+    OG_CHECK_FAILS(og_graph_add_node(g, "MaxPool", NULL, "p", 1, (const char *[]){ "x" }, 2,
+                                     (const char *[]){ "y", "y" }, 0, NULL),
+                   OG_ERR_INVALID_GRAPH, "value 'y' is both output 0 and output 1");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(conflicting_declarations)
+{
+    og_graph *g = new_graph();
+    OG_CHECK_FAILS(og_graph_declare_value(g, "x", OG_DOUBLE, 2, (int64_t[]){ 3, 4 }, NULL), OG_ERR_SHAPE,
+                   "value 'x' is declared as float [2,3] and again as double [3,4]");
+    /* A compatible redeclaration keeps what both know. */
+    OG_CHECK(og_graph_declare_value(g, "x", OG_UNDEFINED, -1, NULL, NULL));
+    og_value_info vi;
+    OG_CHECK(og_graph_value(g, "x", &vi));
+    ck_assert_int_eq(vi.dtype, OG_FLOAT);
+    ck_assert_int_eq(vi.rank, 2);
+    OG_CHECK_FAILS(og_graph_add_input(g, "h", OG_FLOAT16, 1, (int64_t[]){ 2 }, NULL), OG_ERR_UNSUPPORTED, "float16");
+    OG_CHECK_FAILS(og_graph_add_input(g, "u", OG_UNDEFINED, 1, (int64_t[]){ 2 }, NULL), OG_ERR_INVALID_ARG,
+                   "needs an element type");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(cycle_names_a_node_on_it)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(relu(g, "down", "p", "z"));   /* waits on the cycle, is not on it */
+    OG_CHECK(relu(g, "a", "q", "p"));
+    OG_CHECK(relu(g, "b", "p", "q"));
+    OG_CHECK(og_graph_add_output(g, "z"));
+    og_status st = og_graph_finalize(g);
+    ck_assert_int_eq(st, OG_ERR_INVALID_GRAPH);
+    ck_assert_msg(strstr(og_errmsg(), "node 'a'") || strstr(og_errmsg(), "node 'b'"), "%s", og_errmsg());
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(unnamed_nodes_are_labelled_in_messages)
+{
+    og_graph *g = new_graph();
+    OG_CHECK(relu(g, "", "x", "h"));
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, NULL, 2, (const char *[]){ "h", "h" }, 1, (const char *[]){ "y" },
+                               0, NULL));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_INVALID_GRAPH, "node '#1->y' (Relu): has 2 inputs");
+    const char *name;
+    OG_CHECK(og_graph_node(g, 1, NULL, &name));
+    ck_assert_str_eq(name, "");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(null_graph_is_an_error)
+{
+    OG_CHECK_FAILS(og_graph_add_output(NULL, "y"), OG_ERR_INVALID_ARG, "graph is NULL");
+    OG_CHECK_FAILS(og_graph_finalize(NULL), OG_ERR_INVALID_ARG, "graph is NULL");
 }
 END_TEST
 
@@ -294,6 +368,12 @@ int main(void)
     tcase_add_test(tc, duplicate_declarations);
     tcase_add_test(tc, no_outputs);
     tcase_add_test(tc, declared_shape_must_agree);
+    tcase_add_test(tc, omitted_required_input);
+    tcase_add_test(tc, same_value_twice_in_one_node);
+    tcase_add_test(tc, conflicting_declarations);
+    tcase_add_test(tc, cycle_names_a_node_on_it);
+    tcase_add_test(tc, unnamed_nodes_are_labelled_in_messages);
+    tcase_add_test(tc, null_graph_is_an_error);
     tcase_add_test(tc, long_chain);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
