@@ -23,11 +23,11 @@ typedef struct og_allocator {
  * default. Not thread-safe: call it before using the library. Memory must be
  * freed by the allocator that made it, so switch only when nothing
  * allocated by the previous one is alive. */
-void og_set_allocator(const og_allocator *a);
+OG_API void og_set_allocator(const og_allocator *a);
 
 /* Frees memory that an onnxgrad function handed to the caller with the note
  * "free with og_free" (e.g. og_model_save_memory's buffer). */
-void og_free(void *ptr);
+OG_API void og_free(void *ptr);
 
 #ifdef __cplusplus
 }

@@ -18,12 +18,12 @@ typedef struct og_plan og_plan;
 
 /* Plans a finalized graph. The graph must outlive the plan and stay
  * unchanged. Ownership: *out is the caller's; free with og_plan_free. */
-og_status og_plan_create(const og_graph *g, og_plan **out);
+OG_API og_status og_plan_create(const og_graph *g, og_plan **out);
 
-void og_plan_free(og_plan *p);
+OG_API void og_plan_free(og_plan *p);
 
 /* Number of inputs a run must bind: graph inputs without an initializer. */
-int og_plan_num_feeds(const og_plan *p);
+OG_API int og_plan_num_feeds(const og_plan *p);
 
 /* Runs the graph. Each of the n_inputs tensors binds to the graph input of
  * the same name when its name is set and matches, otherwise to the next
@@ -32,7 +32,7 @@ int og_plan_num_feeds(const og_plan *p);
  * outputs must have og_graph_num_outputs() slots; each receives a new
  * tensor named after its graph output. Ownership: the caller frees each
  * output with og_tensor_free; on failure no outputs are returned. */
-og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs,
+OG_API og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs,
                       og_tensor **outputs);
 
 #ifdef __cplusplus

@@ -55,56 +55,56 @@ typedef struct og_attr {
     const char *doc_string;  /* may be NULL */
 } og_attr;
 
-og_attr og_attr_int(const char *name, int64_t v);
-og_attr og_attr_float(const char *name, float v);
-og_attr og_attr_string(const char *name, const char *v);
-og_attr og_attr_ints(const char *name, int64_t count, const int64_t *v);
-og_attr og_attr_floats(const char *name, int64_t count, const float *v);
-og_attr og_attr_tensor(const char *name, const og_tensor *t);
+OG_API og_attr og_attr_int(const char *name, int64_t v);
+OG_API og_attr og_attr_float(const char *name, float v);
+OG_API og_attr og_attr_string(const char *name, const char *v);
+OG_API og_attr og_attr_ints(const char *name, int64_t count, const int64_t *v);
+OG_API og_attr og_attr_floats(const char *name, int64_t count, const float *v);
+OG_API og_attr og_attr_tensor(const char *name, const og_tensor *t);
 
 /* An empty graph with ir_version 8 and no opset imports.
  * Ownership: *out is the caller's; free with og_graph_free. */
-og_status og_graph_create(og_graph **out);
+OG_API og_status og_graph_create(og_graph **out);
 
 /* Frees the graph and everything it owns. NULL is allowed. */
-void og_graph_free(og_graph *g);
+OG_API void og_graph_free(og_graph *g);
 
 /* Imports `domain` ("" or "ai.onnx" is the default domain) at `version`. */
-og_status og_graph_set_opset(og_graph *g, const char *domain, int64_t version);
+OG_API og_status og_graph_set_opset(og_graph *g, const char *domain, int64_t version);
 
 /* Declares a graph input. dims[k] < 0 means unknown; dim_params (may be
  * NULL, or hold NULL entries) names symbolic dims such as "N". rank < 0
  * means the rank is unknown. */
-og_status og_graph_add_input(og_graph *g, const char *name, og_dtype dtype, int rank,
+OG_API og_status og_graph_add_input(og_graph *g, const char *name, og_dtype dtype, int rank,
                              const int64_t *dims, const char *const *dim_params);
 
 /* Adds an initializer named `name` (the tensor's own name is ignored). The
  * tensor is copied. */
-og_status og_graph_add_initializer(og_graph *g, const char *name, const og_tensor *t);
+OG_API og_status og_graph_add_initializer(og_graph *g, const char *name, const og_tensor *t);
 
 /* Adds a node. Input names may be "" for an omitted optional input; output
  * names may be "" for an output that is not wanted. `name` may be NULL or
  * "". `domain` NULL means the default domain. Attributes are copied. */
-og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain, const char *name,
+OG_API og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain, const char *name,
                             int n_inputs, const char *const *inputs,
                             int n_outputs, const char *const *outputs,
                             int n_attrs, const og_attr *attrs);
 
 /* Marks a value as a graph output (in call order). */
-og_status og_graph_add_output(og_graph *g, const char *name);
+OG_API og_status og_graph_add_output(og_graph *g, const char *name);
 
 /* Declares the type of any value — a graph output or an intermediate —
  * as ONNX value_info does; same conventions as og_graph_add_input. A value
  * declared more than once must be declared compatibly; inference must then
  * agree with the declaration. */
-og_status og_graph_declare_value(og_graph *g, const char *name, og_dtype dtype, int rank,
+OG_API og_status og_graph_declare_value(og_graph *g, const char *name, og_dtype dtype, int rank,
                                  const int64_t *dims, const char *const *dim_params);
 
 /* Validates the graph (opsets, known ops, attributes, single producers, no
  * dangling inputs, no cycles), orders nodes topologically and infers the
  * dtype and shape of every value. Call after building and before running
  * or saving; adding anything afterwards un-finalizes the graph. */
-og_status og_graph_finalize(og_graph *g);
+OG_API og_status og_graph_finalize(og_graph *g);
 
 /* --- inspection ------------------------------------------------------- */
 
@@ -116,34 +116,34 @@ typedef struct og_value_info {
     const char *const *dim_params; /* rank entries; NULL where none */
 } og_value_info;
 
-int og_graph_num_inputs(const og_graph *g);
-int og_graph_num_outputs(const og_graph *g);
-int og_graph_num_nodes(const og_graph *g);
-int og_graph_num_initializers(const og_graph *g);
+OG_API int og_graph_num_inputs(const og_graph *g);
+OG_API int og_graph_num_outputs(const og_graph *g);
+OG_API int og_graph_num_nodes(const og_graph *g);
+OG_API int og_graph_num_initializers(const og_graph *g);
 /* Pointers stay valid until the graph is changed or freed. */
-og_status og_graph_input(const og_graph *g, int k, og_value_info *info);
-og_status og_graph_output(const og_graph *g, int k, og_value_info *info);
+OG_API og_status og_graph_input(const og_graph *g, int k, og_value_info *info);
+OG_API og_status og_graph_output(const og_graph *g, int k, og_value_info *info);
 /* The initializer tensor is owned by the graph. */
-og_status og_graph_initializer(const og_graph *g, int k, const og_tensor **t);
+OG_API og_status og_graph_initializer(const og_graph *g, int k, const og_tensor **t);
 /* Node k in insertion order: op type and name (owned by the graph). */
-og_status og_graph_node(const og_graph *g, int k, const char **op_type, const char **name);
+OG_API og_status og_graph_node(const og_graph *g, int k, const char **op_type, const char **name);
 /* Opset imports: count, and the k-th (domain "" is the default domain). */
-int og_graph_num_opsets(const og_graph *g);
-og_status og_graph_opset(const og_graph *g, int k, const char **domain, int64_t *version);
+OG_API int og_graph_num_opsets(const og_graph *g);
+OG_API og_status og_graph_opset(const og_graph *g, int k, const char **domain, int64_t *version);
 /* Looks up any value (input, initializer, intermediate, output) by name. */
-og_status og_graph_value(const og_graph *g, const char *name, og_value_info *info);
+OG_API og_status og_graph_value(const og_graph *g, const char *name, og_value_info *info);
 
 /* Model metadata (strings are copied; NULL clears). */
-og_status og_graph_set_producer(og_graph *g, const char *name, const char *version);
-og_status og_graph_set_name(og_graph *g, const char *name);
-og_status og_graph_set_doc(og_graph *g, const char *doc);
-og_status og_graph_add_metadata(og_graph *g, const char *key, const char *value);
+OG_API og_status og_graph_set_producer(og_graph *g, const char *name, const char *version);
+OG_API og_status og_graph_set_name(og_graph *g, const char *name);
+OG_API og_status og_graph_set_doc(og_graph *g, const char *doc);
+OG_API og_status og_graph_add_metadata(og_graph *g, const char *key, const char *value);
 /* ModelProto fields: ir_version (default 8), model_version, domain, doc_string. */
-og_status og_graph_set_model(og_graph *g, int64_t ir_version, int64_t model_version, const char *domain,
+OG_API og_status og_graph_set_model(og_graph *g, int64_t ir_version, int64_t model_version, const char *domain,
                              const char *doc);
 /* Doc string of node k (insertion order) and of the value `name`. */
-og_status og_graph_set_node_doc(og_graph *g, int k, const char *doc);
-og_status og_graph_set_value_doc(og_graph *g, const char *name, const char *doc);
+OG_API og_status og_graph_set_node_doc(og_graph *g, int k, const char *doc);
+OG_API og_status og_graph_set_value_doc(og_graph *g, const char *name, const char *doc);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,14 @@
 extern "C" {
 #endif
 
+/* Marks the library's public functions; everything else stays hidden in
+ * the shared library. */
+#if defined(__GNUC__) || defined(__clang__)
+#define OG_API __attribute__((visibility("default")))
+#else
+#define OG_API
+#endif
+
 typedef enum og_status {
     OG_OK = 0,
     OG_ERR_INVALID_ARG = 1,   /* a caller passed something unusable */
@@ -27,14 +35,14 @@ typedef enum og_status {
 } og_status;
 
 /* Short stable name of a status code, e.g. "OG_ERR_SHAPE". Never NULL. */
-const char *og_status_name(og_status s);
+OG_API const char *og_status_name(og_status s);
 
 /* Message of the most recent failure in this thread ("" if none).
  * Owned by the library; do not free. */
-const char *og_errmsg(void);
+OG_API const char *og_errmsg(void);
 
 /* Status code of the most recent failure in this thread (OG_OK if none). */
-og_status og_errcode(void);
+OG_API og_status og_errcode(void);
 
 #ifdef __cplusplus
 }

@@ -49,31 +49,31 @@ typedef struct og_tensor {
 
 /* Bytes per element of a supported numeric dtype; 0 if onnxgrad cannot hold
  * that dtype in a tensor (string, complex, float16, ...). */
-size_t og_dtype_size(og_dtype t);
+OG_API size_t og_dtype_size(og_dtype t);
 
 /* ONNX name of the dtype, e.g. "float", "int64". Never NULL. */
-const char *og_dtype_name(og_dtype t);
+OG_API const char *og_dtype_name(og_dtype t);
 
 /* Creates a zero-filled tensor. dims may be NULL when rank is 0; negative
  * dims, rank > OG_MAX_RANK and sizes that overflow are errors.
  * Ownership: *out is the caller's; free with og_tensor_free. */
-og_status og_tensor_create(og_dtype dtype, int rank, const int64_t *dims, og_tensor **out);
+OG_API og_status og_tensor_create(og_dtype dtype, int rank, const int64_t *dims, og_tensor **out);
 
 /* Like og_tensor_create, then copies numel elements from `data`. */
-og_status og_tensor_create_from(og_dtype dtype, int rank, const int64_t *dims,
+OG_API og_status og_tensor_create_from(og_dtype dtype, int rank, const int64_t *dims,
                                 const void *data, og_tensor **out);
 
 /* Deep copy (data and name). Ownership: *out is the caller's. */
-og_status og_tensor_clone(const og_tensor *t, og_tensor **out);
+OG_API og_status og_tensor_clone(const og_tensor *t, og_tensor **out);
 
 /* Replaces the tensor's name with a copy of `name` (NULL clears it). */
-og_status og_tensor_set_name(og_tensor *t, const char *name);
+OG_API og_status og_tensor_set_name(og_tensor *t, const char *name);
 
 /* Frees the tensor, its data and its name. NULL is allowed. */
-void og_tensor_free(og_tensor *t);
+OG_API void og_tensor_free(og_tensor *t);
 
 /* Size in bytes of numel elements of dtype, overflow-checked. */
-og_status og_tensor_nbytes(og_dtype dtype, int rank, const int64_t *dims,
+OG_API og_status og_tensor_nbytes(og_dtype dtype, int rank, const int64_t *dims,
                            int64_t *numel, size_t *nbytes);
 
 #ifdef __cplusplus
