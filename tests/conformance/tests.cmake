@@ -19,3 +19,14 @@ add_test(NAME conformance
          COMMAND og_conformance_runner ${OG_ONNX_DATA_DIR}/node
                  ${CMAKE_CURRENT_LIST_DIR}/cases.txt)
 set_tests_properties(conformance PROPERTIES FIXTURES_REQUIRED og_onnx_data TIMEOUT 600)
+
+# The same cases under valgrind: kernels must never read uninitialised
+# memory (AddressSanitizer does not see that).
+find_program(OG_VALGRIND valgrind)
+if(OG_VALGRIND AND NOT OG_SANITIZE)
+  add_test(NAME conformance_valgrind
+           COMMAND ${OG_VALGRIND} -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+                   $<TARGET_FILE:og_conformance_runner> ${OG_ONNX_DATA_DIR}/node ${CMAKE_CURRENT_LIST_DIR}/cases.txt)
+  set_tests_properties(conformance_valgrind PROPERTIES FIXTURES_REQUIRED og_onnx_data TIMEOUT 600
+                       ENVIRONMENT OPENBLAS_NUM_THREADS=1)
+endif()
