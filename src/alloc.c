@@ -24,6 +24,45 @@ static void *counted(void *p)
     return p;
 }
 
+/* The parse-memory budget (OG_LIMIT_PARSE_MEMORY_*): while active, every
+ * byte requested counts against it (frees do not give it back, so it
+ * bounds the total a load asks for, an upper bound on its peak). */
+static _Thread_local bool budget_on, budget_hit;
+static _Thread_local size_t budget_left;
+
+void og_alloc_budget_begin(size_t bytes)
+{
+    budget_on = true;
+    budget_hit = false;
+    budget_left = bytes;
+}
+
+void og_alloc_budget_grant(size_t bytes)
+{
+    if (budget_on)
+        budget_left = budget_left > SIZE_MAX - bytes ? SIZE_MAX : budget_left + bytes;
+}
+
+bool og_alloc_budget_end(void)
+{
+    bool hit = budget_hit;
+    budget_on = budget_hit = false;
+    return hit;
+}
+
+/* False (and the budget marked exhausted) when n bytes do not fit. */
+static bool take(size_t n)
+{
+    if (!budget_on)
+        return true;
+    if (n > budget_left) {
+        budget_hit = true;
+        return false;
+    }
+    budget_left -= n;
+    return true;
+}
+
 void og_set_allocator(const og_allocator *a)
 {
     if (a && a->alloc && a->realloc && a->free)
@@ -32,12 +71,12 @@ void og_set_allocator(const og_allocator *a)
         hook = (og_allocator){ default_alloc, default_realloc, default_free, NULL };
 }
 
-void *og_malloc(size_t n) { return counted(hook.alloc(hook.user, n)); }
+void *og_malloc(size_t n) { return counted(take(n) ? hook.alloc(hook.user, n) : NULL); }
 
 void *og_calloc(size_t count, size_t size)
 {
     size_t n;
-    if (__builtin_mul_overflow(count, size, &n))
+    if (__builtin_mul_overflow(count, size, &n) || !take(n))
         return counted(NULL);
     void *p = counted(hook.alloc(hook.user, n));
     if (p)
@@ -45,7 +84,7 @@ void *og_calloc(size_t count, size_t size)
     return p;
 }
 
-void *og_realloc(void *p, size_t n) { return counted(hook.realloc(hook.user, p, n)); }
+void *og_realloc(void *p, size_t n) { return counted(take(n) ? hook.realloc(hook.user, p, n) : NULL); }
 
 void og_free(void *p)
 {

@@ -44,6 +44,60 @@ static og_status reserve_workspace(og_plan *p, size_t bytes)
     return OG_OK;
 }
 
+static size_t tensor_bytes(const og_tensor *t) { return t ? (size_t)t->numel * og_dtype_size(t->dtype) : 0; }
+
+static og_status over_budget(const og_node *n, size_t live, size_t need, size_t ws, int64_t limit)
+{
+    return og_err(OG_ERR_LIMIT, "node '%s' (%s): running needs %zu bytes of tensors alive at once plus %zu "
+                  "bytes of kernel workspace, over the plan memory limit of %lld bytes (OG_LIMIT_PLAN_BYTES)",
+                  n->name, n->op_type, live + need, ws, (long long)limit);
+}
+
+/* Bytes of a value's tensor when its shape is known statically; false if not. */
+static bool static_bytes(const og_value *val, size_t *bytes)
+{
+    if (val->ti.dtype == OG_UNDEFINED || !og_shape_known(&val->ti.shape))
+        return false;
+    return og_tensor_nbytes(val->ti.dtype, val->ti.shape.rank, val->ti.shape.dims, NULL, bytes) == OG_OK;
+}
+
+/* Replays the run's allocations (outputs made, inputs released after their
+ * last use) on static shapes, so a graph that cannot fit the budget is
+ * refused before anything runs. Graphs with unknown shapes are checked
+ * node by node in og_plan_run instead. */
+static og_status check_static_budget(const og_plan *p, size_t ws)
+{
+    const og_graph *g = p->g;
+    int64_t limit = og_limit_get(OG_LIMIT_PLAN_BYTES);
+    size_t live = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const og_node *n = &g->nodes[g->order[i]];
+        size_t need = 0, b;
+        for (int k = 0; k < n->n_outputs; k++) {
+            if (n->outputs[k] < 0)
+                continue;
+            if (!static_bytes(&g->values[n->outputs[k]], &b))
+                return OG_OK;
+            need = need + b < need ? SIZE_MAX : need + b;
+        }
+        if (live > SIZE_MAX - need || live + need > (uint64_t)limit || ws > (uint64_t)limit - (live + need))
+            return over_budget(n, live, need, ws, limit);
+        live += need;
+        for (int k = 0; k < n->n_inputs; k++) {
+            int v = n->inputs[k];
+            if (v >= 0 && p->last_use[v] == i && !p->is_output[v] && !g->values[v].initializer
+                && !g->values[v].is_input && static_bytes(&g->values[v], &b))
+                live -= b;
+        }
+        for (int k = 0; k < n->n_outputs; k++) {
+            int v = n->outputs[k];
+            if (v >= 0 && p->last_use[v] < 0 && !p->is_output[v] && static_bytes(&g->values[v], &b))
+                live -= b;
+        }
+    }
+    return OG_OK;
+}
+
 og_status og_plan_create(const og_graph *g, og_plan **out)
 {
     *out = NULL;
@@ -94,9 +148,10 @@ og_status og_plan_create(const og_graph *g, og_plan **out)
             biggest = n;
         }
     }
-    og_status st = reserve_workspace(p, ws);
-    if (st) {
+    og_status st = check_static_budget(p, ws);
+    if (st == OG_OK && (st = reserve_workspace(p, ws)))
         og_err_prefix("node '%s' (%s): ", biggest->name, biggest->op_type);
+    if (st) {
         og_plan_free(p);
         return st;
     }
@@ -176,6 +231,26 @@ static void tinfo_of(const og_tensor *t, og_tinfo *ti)
     memcpy(ti->shape.dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
 }
 
+/* A node's concrete output must fit what the graph says of the value (its
+ * declaration merged with load-time inference): inputs with unknown dims
+ * can otherwise produce an output shaped unlike the one the model declares. */
+static og_status check_static_type(const og_node *n, const og_value *val, const og_tinfo *got)
+{
+    char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
+    const og_tinfo *have = &val->ti;
+    if (have->dtype != OG_UNDEFINED && have->dtype != got->dtype)
+        return og_err(OG_ERR_SHAPE, "node '%s' (%s): output '%s' is %s, but the graph says %s", n->name,
+                      n->op_type, val->name, og_dtype_name(got->dtype), og_dtype_name(have->dtype));
+    bool clash = have->shape.rank >= 0 && have->shape.rank != got->shape.rank;
+    for (int k = 0; !clash && have->shape.rank >= 0 && k < got->shape.rank; k++)
+        clash = have->shape.dims[k] >= 0 && have->shape.dims[k] != got->shape.dims[k];
+    if (clash)
+        return og_err(OG_ERR_SHAPE, "node '%s' (%s): output '%s' has shape %s, but the graph says %s", n->name,
+                      n->op_type, val->name, og_shape_str(&got->shape, a, sizeof a),
+                      og_shape_str(&have->shape, b, sizeof b));
+    return OG_OK;
+}
+
 og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, og_tensor **outputs)
 {
     if (!p || !outputs || (n_inputs && !inputs))
@@ -192,6 +267,8 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
     }
     if ((st = bind_inputs(p, n_inputs, inputs, borrowed)))
         goto done;
+    int64_t limit = og_limit_get(OG_LIMIT_PLAN_BYTES);
+    size_t live = 0;   /* bytes of the tensors this run holds */
     for (int i = 0; i < g->n_nodes; i++) {
         const og_node *n = &g->nodes[g->order[i]];
         og_kernel_call kc;
@@ -214,9 +291,22 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
         }
         for (int k = 0; k < n->n_outputs; k++)
             out[k] = n->outputs[k] >= 0 ? &out_ti[k] : NULL;
-        size_t ws = 0;
+        size_t ws = 0, need = 0;
         if ((st = og_node_infer(g, n, in, out, &ws)))
             goto done;
+        for (int k = 0; k < n->n_outputs; k++)
+            if (out[k] && (st = check_static_type(n, &g->values[n->outputs[k]], out[k])))
+                goto done;
+        for (int k = 0; k < n->n_outputs; k++) {
+            size_t b;
+            if (out[k] && og_tensor_nbytes(out_ti[k].dtype, out_ti[k].shape.rank, out_ti[k].shape.dims, NULL, &b) == OG_OK)
+                need = need + b < need ? SIZE_MAX : need + b;
+        }
+        size_t ws_after = ws > p->workspace_bytes ? ws : p->workspace_bytes;
+        if (live > SIZE_MAX - need || live + need > (uint64_t)limit || ws_after > (uint64_t)limit - (live + need)) {
+            st = over_budget(n, live, need, ws_after, limit);
+            goto done;
+        }
         if ((st = reserve_workspace(p, ws))) {
             og_err_prefix("node '%s' (%s): ", n->name, n->op_type);
             goto done;
@@ -235,21 +325,25 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
         kc.workspace_bytes = p->workspace_bytes;
         st = n->op->run(&kc);
         for (int k = 0; k < n->n_outputs; k++)
-            if (n->outputs[k] >= 0)
+            if (n->outputs[k] >= 0) {
                 owned[n->outputs[k]] = kc.out[k];
+                live += tensor_bytes(kc.out[k]);
+            }
         if (st)
             goto done;
         /* Release what no later node reads. */
         for (int k = 0; k < n->n_inputs; k++) {
             int v = n->inputs[k];
             if (v >= 0 && p->last_use[v] == i && !p->is_output[v] && owned[v]) {
+                live -= tensor_bytes(owned[v]);
                 og_tensor_free(owned[v]);
                 owned[v] = NULL;
             }
         }
         for (int k = 0; k < n->n_outputs; k++) {
             int v = n->outputs[k];
-            if (v >= 0 && p->last_use[v] < 0 && !p->is_output[v]) {
+            if (v >= 0 && p->last_use[v] < 0 && !p->is_output[v] && owned[v]) {
+                live -= tensor_bytes(owned[v]);
                 og_tensor_free(owned[v]);
                 owned[v] = NULL;
             }

@@ -63,6 +63,20 @@ og_status og_node_infer(const og_graph *g, const og_node *node, const og_tinfo *
     og_status st = node->op->infer(&c);
     if (workspace_bytes)
         *workspace_bytes = c.workspace_bytes;
+    /* Every tensor the graph can make passes through here, so this bounds
+     * them all before the planner or a kernel allocates anything. */
+    for (int k = 0; k < node->n_outputs && st == OG_OK; k++) {
+        if (!out[k] || !og_shape_known(&out[k]->shape))
+            continue;   /* unknown shapes are checked when the tensor is made */
+        int64_t numel = 1;
+        for (int d = 0; d < out[k]->shape.rank; d++)
+            if (!og_mul_ok(numel, out[k]->shape.dims[d], &numel))
+                numel = INT64_MAX;
+        char what[256], sh[OG_SHAPE_STR_MAX];
+        snprintf(what, sizeof what, "node '%s' (%s): output '%s' of shape %s", node->name, node->op_type,
+                 c.out_names[k], og_shape_str(&out[k]->shape, sh, sizeof sh));
+        st = og_check_numel_limit(numel, what);
+    }
     return st;
 }
 

@@ -71,6 +71,21 @@ og_status og_graph_intern_value(og_graph *g, const char *name, int *index)
     return OG_OK;
 }
 
+og_status og_graph_reserve(og_graph *g, int64_t nodes, int64_t values)
+{
+    if (nodes < 0 || values < 0 || nodes > (1 << 30) || values > (1 << 30))
+        return OG_OK;   /* og_grow reports the real limit when they are added */
+    og_status st;
+    int hash_cap = g->hash_cap ? g->hash_cap : 64;
+    while ((int64_t)hash_cap < 2 * (values + 1))
+        hash_cap *= 2;
+    if (hash_cap > g->hash_cap && (st = rehash(g, hash_cap)))
+        return st;
+    if ((st = og_grow((void **)&g->values, &g->cap_values, (int)values, sizeof(og_value))))
+        return st;
+    return og_grow((void **)&g->nodes, &g->cap_nodes, (int)nodes, sizeof(og_node));
+}
+
 static og_status push_index(int **arr, int *n, int *cap, int v)
 {
     og_status st = og_grow((void **)arr, cap, *n + 1, sizeof(int));
@@ -118,8 +133,9 @@ void og_graph_free(og_graph *g)
     for (int v = 0; v < g->n_values; v++) {
         og_value *val = &g->values[v];
         og_free(val->name);
-        for (int k = 0; k < OG_MAX_RANK; k++)
+        for (int k = 0; val->dim_param && k < OG_MAX_RANK; k++)
             og_free(val->dim_param[k]);
+        og_free(val->dim_param);
         og_tensor_free(val->initializer);
         og_free(val->doc_string);
     }
@@ -185,6 +201,8 @@ static og_status set_type(og_value *val, og_dtype dtype, int rank, const int64_t
     char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
     if (rank > OG_MAX_RANK)
         return og_err(OG_ERR_LIMIT, "value '%s': rank %d exceeds the maximum %d", val->name, rank, OG_MAX_RANK);
+    if (og_check_rank_limit(rank, "value") != OG_OK)
+        return og_err_prefix("'%s' ", val->name);
     if (rank > 0 && !dims)
         return og_err(OG_ERR_INVALID_ARG, "value '%s': dims is NULL for rank %d", val->name, rank);
     if (dtype != OG_UNDEFINED && og_dtype_size(dtype) == 0)
@@ -214,10 +232,15 @@ static og_status set_type(og_value *val, og_dtype dtype, int rank, const int64_t
     } else {
         *have = ti;
     }
-    for (int k = 0; k < rank && k < have->shape.rank; k++)
-        if (!val->dim_param[k] && dim_params && dim_params[k] && dim_params[k][0] &&
-            !(val->dim_param[k] = og_strdup(dim_params[k])))
+    for (int k = 0; k < rank && k < have->shape.rank; k++) {
+        if (!dim_params || !dim_params[k] || !dim_params[k][0] || (val->dim_param && val->dim_param[k]))
+            continue;
+        /* Most values have no symbolic dims: the table is made on first use. */
+        if (!val->dim_param && !(val->dim_param = og_calloc(OG_MAX_RANK, sizeof(char *))))
             return og_err(OG_ERR_NOMEM, "out of memory copying dim_param of '%s'", val->name);
+        if (!(val->dim_param[k] = og_strdup(dim_params[k])))
+            return og_err(OG_ERR_NOMEM, "out of memory copying dim_param of '%s'", val->name);
+    }
     val->declared = true;
     return OG_OK;
 }
@@ -408,7 +431,8 @@ static void fill_info(const og_value *v, og_value_info *info)
     info->dtype = v->ti.dtype;
     info->rank = v->ti.shape.rank;
     info->dims = v->ti.shape.dims;
-    info->dim_params = (const char *const *)v->dim_param;
+    static const char *const none[OG_MAX_RANK];
+    info->dim_params = v->dim_param ? (const char *const *)v->dim_param : none;
 }
 
 int og_graph_num_inputs(const og_graph *g) { return g->n_inputs; }

@@ -19,6 +19,22 @@ char *og_strdup(const char *s);               /* NULL in -> NULL out */
 og_status og_grow(void **arr, int *cap, int need, size_t elem_size);
 /* Allocations that failed so far in this thread (see alloc.c). */
 unsigned long og_alloc_failures(void);
+
+/* Parse-memory budget of the calling thread: between begin and end, every
+ * allocation request counts against `bytes` and one that does not fit
+ * fails (returns NULL) as if out of memory. grant() adds to it (external
+ * data, whose size the file does not bound). end() says whether any
+ * request was refused, so the caller can report OG_ERR_LIMIT. */
+void og_alloc_budget_begin(size_t bytes);
+void og_alloc_budget_grant(size_t bytes);
+bool og_alloc_budget_end(void);
+
+/* The current value of a limit (onnxgrad/limits.h), read atomically. */
+int64_t og_limit_get(og_limit_id id);
+/* OG_ERR_LIMIT, with a message starting "<what>: ", when a tensor's rank
+ * or element count is over OG_LIMIT_RANK / OG_LIMIT_TENSOR_ELEMENTS. */
+og_status og_check_rank_limit(int rank, const char *what);
+og_status og_check_numel_limit(int64_t numel, const char *what);
 /* The hook as a protobuf-c allocator (its allocator_data is unused). */
 struct ProtobufCAllocator;
 struct ProtobufCAllocator *og_protobuf_allocator(void);
@@ -78,7 +94,7 @@ typedef struct og_ir_attr {
 typedef struct og_value {
     char *name;
     og_tinfo ti;                        /* declared or inferred */
-    char *dim_param[OG_MAX_RANK];       /* symbolic dim names from the model, owned, may be NULL */
+    char **dim_param;                   /* NULL, or OG_MAX_RANK symbolic dim names (owned, may be NULL) */
     int producer;                       /* node index; -1 for graph inputs/initializers */
     int producer_slot;                  /* output slot in the producer */
     og_tensor *initializer;             /* owned; NULL if not an initializer */
@@ -130,6 +146,9 @@ struct og_graph {
 };
 
 /* Index of the value named `name`, or -1. */
+/* Makes room for this many nodes and values in all, so a loader that
+ * knows the counts avoids regrowing (and copying) the arrays. */
+og_status og_graph_reserve(og_graph *g, int64_t nodes, int64_t values);
 int og_graph_find_value(const og_graph *g, const char *name);
 /* Index of the value named `name`, creating an empty one if needed. */
 og_status og_graph_intern_value(og_graph *g, const char *name, int *index);

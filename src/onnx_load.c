@@ -5,71 +5,23 @@
  * a loaded graph and a built one are validated by the same code in
  * og_graph_finalize. Only metadata the builder has no call for is written
  * straight into the IR structs. The protobuf-c message is freed before
- * returning: nothing in the IR points into it.
+ * returning: nothing in the IR points into it. Tensors with external data
+ * are read from their files (external_data.c) during the conversion.
  *
  * Dropped on load (see the README, "Unknown fields"): unknown fields,
  * FunctionProto and TrainingInfoProto lists, quantization annotations,
  * denotations and doc strings of tensors. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <protobuf-c/protobuf-c.h>
 #include "onnx.pb-c.h"
+#include "external_data.h"
+#include "io.h"
 #include "wire_scan.h"
 
-og_status og_io_read_file(const char *path, uint8_t **data, size_t *size)
-{
-    *data = NULL;
-    *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return og_err(OG_ERR_IO, "cannot open: %s", strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return og_err(OG_ERR_IO, "cannot stat: %s", strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return og_err(OG_ERR_IO, "not a regular file");
-    }
-    if ((uint64_t)sb.st_size > OG_MAX_FILE_BYTES) {
-        close(fd);
-        return og_err(OG_ERR_LIMIT, "file is %" PRIu64 " bytes; protobuf files are at most 2 GiB "
-                      "(%zu bytes)", (uint64_t)sb.st_size, OG_MAX_FILE_BYTES);
-    }
-    size_t n = (size_t)sb.st_size, got = 0;
-    uint8_t *buf = og_malloc(n ? n : 1);
-    if (!buf) {
-        close(fd);
-        return og_err(OG_ERR_NOMEM, "out of memory reading %zu bytes", n);
-    }
-    while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            int e = errno;
-            og_free(buf);
-            close(fd);
-            return r == 0 ? og_err(OG_ERR_IO, "file shrank while reading (%zu of %zu bytes)", got, n)
-                          : og_err(OG_ERR_IO, "read failed: %s", strerror(e));
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    *data = buf;
-    *size = n;
-    return OG_OK;
-}
-
-/* Replaces *dst with a copy of src (NULL stays NULL). */
 /* ---- types -------------------------------------------------------------- */
 
 typedef struct vtype {
@@ -116,6 +68,9 @@ static og_status read_type(const Onnx__ValueInfoProto *vi, const char *where, vt
     if (tt->shape->n_dim > OG_MAX_RANK)
         return og_err(OG_ERR_UNSUPPORTED, "%s: rank %zu, onnxgrad supports at most %d", where,
                       tt->shape->n_dim, OG_MAX_RANK);
+    og_status st = og_check_rank_limit((int)tt->shape->n_dim, where);
+    if (st)
+        return st;
     out->rank = (int)tt->shape->n_dim;
     for (int k = 0; k < out->rank; k++) {
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[k];
@@ -200,8 +155,8 @@ static int guess_attr_type(const Onnx__AttributeProto *a)
     return OG_ATTR_UNDEFINED;
 }
 
-static og_status attr_from_proto(const Onnx__AttributeProto *a, const char *where, og_attr *out,
-                                 attr_tmp *tmp)
+static og_status attr_from_proto(const Onnx__AttributeProto *a, const char *where, og_extdata_ctx *ext,
+                                 og_attr *out, attr_tmp *tmp)
 {
     memset(out, 0, sizeof *out);
     if (!a->name || !a->name[0])
@@ -238,7 +193,7 @@ static og_status attr_from_proto(const Onnx__AttributeProto *a, const char *wher
             return og_err(OG_ERR_PARSE, "%s: type is TENSOR but field t is missing", where);
         char w[420];
         snprintf(w, sizeof w, "%s.t", where);
-        og_status st = og_tensor_from_proto(a->t, w, &tmp->t);
+        og_status st = og_tensor_from_proto_ext(a->t, w, ext, &tmp->t);
         out->t = tmp->t;
         return st;
     }
@@ -270,7 +225,8 @@ static bool calls_function(const Onnx__ModelProto *m, const Onnx__NodeProto *n)
     return false;
 }
 
-static og_status add_node(og_graph *g, const Onnx__ModelProto *m, const Onnx__NodeProto *n, int idx)
+static og_status add_node(og_graph *g, const Onnx__ModelProto *m, const Onnx__NodeProto *n, int idx,
+                          og_extdata_ctx *ext)
 {
     char where[300];
     if (!n->op_type || !n->op_type[0])
@@ -295,7 +251,7 @@ static og_status add_node(og_graph *g, const Onnx__ModelProto *m, const Onnx__No
         char aw[400];
         const Onnx__AttributeProto *a = n->attribute[k];
         snprintf(aw, sizeof aw, "%s.attribute[%zu] '%s'", where, k, a->name ? a->name : "");
-        st = attr_from_proto(a, aw, &attrs[k], &tmp[k]);
+        st = attr_from_proto(a, aw, ext, &attrs[k], &tmp[k]);
     }
     if (st == OG_OK) {
         st = og_graph_add_node(g, n->op_type, n->domain, n->name, (int)n->n_input,
@@ -320,7 +276,7 @@ static og_status check_name(const char *name, const char *what, size_t k)
     return OG_OK;
 }
 
-static og_status convert(const Onnx__ModelProto *m, og_graph *g)
+static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx *ext)
 {
     const Onnx__GraphProto *gp = m->graph;
     og_status st;
@@ -371,15 +327,20 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g)
         if ((st = check_name(tp->name, "initializer", k)))
             return st;
         snprintf(where, sizeof where, "graph.initializer[%zu] '%s'", k, tp->name);
-        if ((st = og_tensor_from_proto(tp, where, &t)))
+        if ((st = og_tensor_from_proto_ext(tp, where, ext, &t)))
             return st;
         st = og_graph_add_initializer(g, tp->name, t);
         og_tensor_free(t);
         if (st)
             return og_err_prefix("%s: ", where);
     }
+    size_t values = gp->n_input + gp->n_initializer;
     for (size_t k = 0; k < gp->n_node; k++)
-        if ((st = add_node(g, m, gp->node[k], (int)k)))
+        values += gp->node[k]->n_output;
+    if ((st = og_graph_reserve(g, (int64_t)gp->n_node, (int64_t)values)))
+        return st;
+    for (size_t k = 0; k < gp->n_node; k++)
+        if ((st = add_node(g, m, gp->node[k], (int)k, ext)))
             return st;
     for (size_t k = 0; k < gp->n_value_info; k++) {
         const Onnx__ValueInfoProto *vi = gp->value_info[k];
@@ -416,17 +377,45 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g)
     return OG_OK;
 }
 
-static og_status load(const void *data, size_t size, og_graph **out)
+static og_status parse_memory_error(size_t need, size_t budget, int64_t factor, size_t size, int64_t base)
+{
+    char needs[64] = "more than";
+    if (need)
+        snprintf(needs, sizeof needs, "about %zu bytes,", need);
+    return og_err(OG_ERR_LIMIT, "decoding needs %s over the parse-memory limit of %zu bytes (%lld x %zu file "
+                  "bytes + %lld; OG_LIMIT_PARSE_MEMORY_FACTOR, OG_LIMIT_PARSE_MEMORY_BASE)", needs, budget,
+                  (long long)factor, size, (long long)base);
+}
+
+/* ext says where external data is found (its base_dir may be NULL). */
+static og_status load(const void *data, size_t size, og_extdata_ctx *ext, og_graph **out)
 {
     if (size == 0)
         return og_err(OG_ERR_PARSE, "empty (0 bytes); expected an ONNX ModelProto");
-    if (size > OG_MAX_FILE_BYTES)
-        return og_err(OG_ERR_LIMIT, "%zu bytes; ONNX protobuf models are at most 2 GiB", size);
-    og_status st = og_wire_scan(data, size, OG_WIRE_MODEL);
+    int64_t limit = og_limit_get(OG_LIMIT_FILE_BYTES);
+    if ((uint64_t)size > (uint64_t)limit)
+        return og_err(OG_ERR_LIMIT, "model is %zu bytes, over the limit of %" PRId64 " bytes "
+                      "(OG_LIMIT_FILE_BYTES)", size, limit);
+    size_t decoded = 0;
+    og_status st = og_wire_scan_ex(data, size, OG_WIRE_MODEL, &decoded);
     if (st != OG_OK)
         return st;
+    /* protobuf-c's structs for a message of empty fields can be a hundred
+     * times its bytes; decoding may ask for at most factor * size + base. */
+    int64_t factor = og_limit_get(OG_LIMIT_PARSE_MEMORY_FACTOR), base = og_limit_get(OG_LIMIT_PARSE_MEMORY_BASE);
+    size_t budget;
+    if (__builtin_mul_overflow((size_t)factor, size, &budget) || __builtin_add_overflow(budget, (size_t)base, &budget))
+        budget = SIZE_MAX;
+    if (decoded > budget)   /* the scan's estimate: refuse before protobuf-c allocates it */
+        return parse_memory_error(decoded, budget, factor, size, base);
+    og_alloc_budget_begin(budget);
     unsigned long failed_before = og_alloc_failures();
     Onnx__ModelProto *m = onnx__model_proto__unpack(og_protobuf_allocator(), size, data);
+    if (og_alloc_budget_end()) {
+        if (m)
+            onnx__model_proto__free_unpacked(m, og_protobuf_allocator());
+        return parse_memory_error(0, budget, factor, size, base);
+    }
     if (!m && og_alloc_failures() != failed_before)
         return og_err(OG_ERR_NOMEM, "out of memory decoding the ModelProto (%zu bytes)", size);
     if (!m)
@@ -435,7 +424,7 @@ static og_status load(const void *data, size_t size, og_graph **out)
     og_graph *g = NULL;
     st = og_graph_create(&g);
     if (st == OG_OK)
-        st = convert(m, g);
+        st = convert(m, g, ext);
     onnx__model_proto__free_unpacked(m, og_protobuf_allocator());
     if (st == OG_OK)
         st = og_graph_finalize(g);
@@ -449,12 +438,29 @@ static og_status load(const void *data, size_t size, og_graph **out)
 
 og_status og_model_load_memory(const void *data, size_t size, og_graph **out)
 {
+    return og_model_load_memory_ex(data, size, NULL, out);
+}
+
+og_status og_model_load_memory_ex(const void *data, size_t size, const og_load_options *opts,
+                                  og_graph **out)
+{
     if (!out)
         return og_err(OG_ERR_INVALID_ARG, "og_model_load_memory: out is NULL");
     *out = NULL;
     if (!data && size > 0)
         return og_err(OG_ERR_INVALID_ARG, "og_model_load_memory: data is NULL");
-    return load(data, size, out);
+    /* struct_size tells which fields the caller's header had; fields past
+     * it keep their defaults. */
+    if (opts && opts->struct_size < sizeof(size_t))
+        return og_err(OG_ERR_INVALID_ARG, "og_model_load_memory_ex: opts->struct_size is %zu; initialize "
+                      "the options with OG_LOAD_OPTIONS_INIT", opts->struct_size);
+    const char *base = opts && opts->struct_size >= offsetof(og_load_options, base_dir) + sizeof(char *)
+                       ? opts->base_dir : NULL;
+    og_extdata_ctx ext;
+    og_extdata_ctx_init(&ext, base, base ? strlen(base) : 0);
+    og_status st = load(data, size, &ext, out);
+    og_extdata_ctx_close(&ext);
+    return st;
 }
 
 og_status og_model_load_file(const char *path, og_graph **out)
@@ -466,7 +472,16 @@ og_status og_model_load_file(const char *path, og_graph **out)
     size_t size;
     og_status st = og_io_read_file(path, &data, &size);
     if (st == OG_OK) {
-        st = load(data, size, out);
+        /* External data lives in the model file's directory: the path up
+         * to its last '/' ("/" for a file in the root, "." for none). */
+        const char *slash = strrchr(path, '/');
+        og_extdata_ctx ext;
+        if (!slash)
+            og_extdata_ctx_init(&ext, ".", 1);
+        else
+            og_extdata_ctx_init(&ext, path, slash == path ? 1 : (size_t)(slash - path));
+        st = load(data, size, &ext, out);
+        og_extdata_ctx_close(&ext);
         og_free(data);
     }
     return st == OG_OK ? OG_OK : og_err_prefix("%s: ", path);

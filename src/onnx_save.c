@@ -3,94 +3,41 @@
  * The protobuf-c structs are built on the side, borrowing strings and
  * tensor data from the IR (packing only reads them), packed once, and
  * released. The output is deterministic: the same graph always encodes to
- * the same bytes, so load -> save reproduces a saved file exactly. */
+ * the same bytes, so load -> save reproduces a saved file exactly.
+ *
+ * With external data (og_model_save_file_ex), large initializers are
+ * written to a data file at aligned offsets instead of raw_data; the data
+ * file and the model are committed together (io.c). */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
-#include <fcntl.h>
-#include <stdatomic.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 #include <protobuf-c/protobuf-c.h>
 #include "onnx.pb-c.h"
+#include "external_data.h"
+#include "io.h"
 #include "wire_scan.h"
 
-/* ---- atomic file writes --------------------------------------------------- */
-
-static og_status write_all(int fd, const uint8_t *p, size_t n, const char *tmp)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n > ((size_t)1 << 30) ? ((size_t)1 << 30) : n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return og_err(OG_ERR_IO, "writing temporary file '%s' failed: %s", tmp,
-                          w < 0 ? strerror(errno) : "no progress");
-        p += w;
-        n -= (size_t)w;
-    }
-    return OG_OK;
-}
-
-og_status og_io_write_file_atomic(const char *path, const void *data, size_t size)
-{
-    static atomic_uint counter;
-    size_t n = strlen(path);
-    char *tmp = og_malloc(n + 48);
-    if (!tmp)
-        return og_err(OG_ERR_NOMEM, "out of memory");
-    /* O_EXCL makes the name ours; the pid and counter make clashes rare.
-     * Created 0666 so the umask decides the final permissions. */
-    int fd = -1;
-    for (int attempt = 0; attempt < 100 && fd < 0; attempt++) {
-        snprintf(tmp, n + 48, "%s.tmp-%ld-%u", path, (long)getpid(), atomic_fetch_add(&counter, 1));
-        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (fd < 0 && errno != EEXIST) {
-            og_status st = og_err(OG_ERR_IO, "cannot create temporary file '%s': %s", tmp, strerror(errno));
-            og_free(tmp);
-            return st;
-        }
-    }
-    if (fd < 0) {
-        og_free(tmp);
-        return og_err(OG_ERR_IO, "cannot create a unique temporary file next to it");
-    }
-    og_status st = write_all(fd, data, size, tmp);
-    if (st == OG_OK && fsync(fd) != 0)
-        st = og_err(OG_ERR_IO, "fsync of temporary file '%s' failed: %s", tmp, strerror(errno));
-    if (close(fd) != 0 && st == OG_OK)
-        st = og_err(OG_ERR_IO, "closing temporary file '%s' failed: %s", tmp, strerror(errno));
-    if (st == OG_OK && rename(tmp, path) != 0)
-        st = og_err(OG_ERR_IO, "renaming temporary file '%s' over the target failed: %s", tmp,
-                    strerror(errno));
-    if (st != OG_OK) {
-        unlink(tmp);
-        og_free(tmp);
-        return st;
-    }
-    og_free(tmp);
-    /* Make the rename itself durable; failure here loses nothing already
-     * written, so it is not reported. */
-    char *dir = og_strdup(path);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        const char *d = slash ? (slash == dir ? "/" : (*slash = '\0', dir)) : ".";
-        int dfd = open(d, O_RDONLY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd);
-            close(dfd);
-        }
-        og_free(dir);
-    }
-    return OG_OK;
-}
-
 /* ---- encoding --------------------------------------------------------- */
+
+/* One initializer stored in the external data file. */
+typedef struct ext_tensor {
+    const uint8_t *data;   /* little-endian bytes, borrowed from the TensorProto */
+    size_t len;
+    uint64_t offset;
+} ext_tensor;
+
+/* Data-file offsets are multiples of this, so a reader may mmap them. */
+#define EXT_ALIGN 4096
 
 /* Everything allocated for one save, freed together. */
 typedef struct enc {
     void **blocks; int n_blocks, cap_blocks;
     Onnx__TensorProto **tensors; int n_tensors, cap_tensors;   /* need og_tensor_proto_release */
+    const char *ext_file;    /* external data file name; NULL: everything inline */
+    size_t ext_min;          /* initializers of at least this many bytes go there */
+    ext_tensor *ext; int n_ext, cap_ext;   /* in file order */
+    uint64_t ext_end;        /* bytes of the data file so far */
 } enc;
 
 static void *take(enc *e, size_t count, size_t size)
@@ -113,6 +60,7 @@ static void enc_free(enc *e)
         og_free(e->blocks[k]);
     og_free(e->tensors);
     og_free(e->blocks);
+    og_free(e->ext);
 }
 
 #define NOMEM() og_err(OG_ERR_NOMEM, "out of memory encoding the model")
@@ -133,6 +81,42 @@ static og_status tensor_proto(enc *e, const og_tensor *t, const char *name, Onnx
     e->tensors[e->n_tensors++] = tp;
     *out = tp;
     return og_tensor_to_proto(t, name, tp);
+}
+
+/* Moves an initializer's raw_data to the external data file when it is
+ * big enough: records where it goes and writes location/offset/length. */
+static og_status externalize(enc *e, Onnx__TensorProto *tp)
+{
+    size_t len = tp->raw_data.len;
+    if (!e->ext_file || len == 0 || len < e->ext_min)
+        return OG_OK;
+    uint64_t off = (e->ext_end + EXT_ALIGN - 1) / EXT_ALIGN * EXT_ALIGN;
+    if (og_grow((void **)&e->ext, &e->cap_ext, e->n_ext + 1, sizeof *e->ext) != OG_OK)
+        return NOMEM();
+    e->ext[e->n_ext++] = (ext_tensor){ tp->raw_data.data, len, off };
+    e->ext_end = off + len;
+
+    Onnx__StringStringEntryProto *kv, **kvp;
+    char *num;
+    TAKE(kv, 3);
+    TAKE(kvp, 3);
+    TAKE(num, 48);
+    snprintf(num, 24, "%" PRIu64, off);
+    snprintf(num + 24, 24, "%zu", len);
+    static const char *const keys[3] = { "location", "offset", "length" };
+    const char *vals[3] = { e->ext_file, num, num + 24 };
+    for (int k = 0; k < 3; k++) {
+        onnx__string_string_entry_proto__init(&kv[k]);
+        kv[k].key = (char *)keys[k];
+        kv[k].value = (char *)vals[k];
+        kvp[k] = &kv[k];
+    }
+    tp->external_data = kvp;
+    tp->n_external_data = 3;
+    tp->has_data_location = 1;
+    tp->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    tp->has_raw_data = 0;   /* raw_data.data stays for og_tensor_proto_release */
+    return OG_OK;
 }
 
 /* A value's type: elem_type when known, shape when the rank is known; a
@@ -175,7 +159,7 @@ static og_status value_info(enc *e, const og_value *v, Onnx__ValueInfoProto **ou
     for (int k = 0; k < rank; k++) {
         Onnx__TensorShapeProto__Dimension *d = &dims[k];
         onnx__tensor_shape_proto__dimension__init(d);
-        if (v->dim_param[k] && v->dim_param[k][0]) {
+        if (v->dim_param && v->dim_param[k] && v->dim_param[k][0]) {
             d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
             d->dim_param = v->dim_param[k];
         } else if (v->ti.shape.dims[k] >= 0) {
@@ -339,7 +323,8 @@ static og_status encode(enc *e, const og_graph *g, Onnx__ModelProto *m, Onnx__Gr
     TAKE(gp->initializer, (size_t)g->n_inits);
     for (int k = 0; k < g->n_inits; k++) {
         const og_value *v = &g->values[g->inits[k]];
-        if ((st = tensor_proto(e, v->initializer, v->name, &gp->initializer[k])))
+        if ((st = tensor_proto(e, v->initializer, v->name, &gp->initializer[k])) ||
+            (st = externalize(e, gp->initializer[k])))
             return og_err_prefix("initializer '%s': ", v->name);
     }
     gp->n_initializer = (size_t)g->n_inits;
@@ -376,6 +361,40 @@ static og_status encode(enc *e, const og_graph *g, Onnx__ModelProto *m, Onnx__Gr
     return OG_OK;
 }
 
+static og_status check_saveable(const og_graph *g, const char *fn)
+{
+    if (!g->finalized)
+        return og_err(OG_ERR_INVALID_ARG, "%s: the graph is not finalized; call og_graph_finalize first", fn);
+    return OG_OK;
+}
+
+/* Encodes g into a new buffer (og_free). e says which initializers go to
+ * the external data file; their bytes stay in e until enc_free. */
+static og_status pack(enc *e, const og_graph *g, uint8_t **data, size_t *size)
+{
+    Onnx__ModelProto m;
+    Onnx__GraphProto gp;
+    og_status st = encode(e, g, &m, &gp);
+    if (st != OG_OK)
+        return st;
+    size_t n = protobuf_c_message_get_packed_size(&m.base);
+    if (n > OG_MAX_FILE_BYTES && e->ext_file)
+        return og_err(OG_ERR_LIMIT, "even with initializers of %zu bytes or more stored in '%s', the model "
+                      "encodes to %zu bytes, over protobuf's 2 GiB limit; lower external_min_bytes", e->ext_min,
+                      e->ext_file, n);
+    if (n > OG_MAX_FILE_BYTES)
+        return og_err(OG_ERR_LIMIT, "the model encodes to %zu bytes, over protobuf's 2 GiB limit; save it with "
+                      "og_model_save_file_ex and an external_data_file so large initializers are stored "
+                      "outside the model", n);
+    uint8_t *buf = og_malloc(n ? n : 1);
+    if (!buf)
+        return og_err(OG_ERR_NOMEM, "out of memory for the %zu-byte encoded model", n);
+    protobuf_c_message_pack(&m.base, buf);
+    *data = buf;
+    *size = n;
+    return OG_OK;
+}
+
 og_status og_model_save_memory(const og_graph *g, void **data, size_t *size)
 {
     if (!g || !data || !size)
@@ -383,41 +402,90 @@ og_status og_model_save_memory(const og_graph *g, void **data, size_t *size)
                       !g ? "graph" : !data ? "data" : "size");
     *data = NULL;
     *size = 0;
-    if (!g->finalized)
-        return og_err(OG_ERR_INVALID_ARG, "og_model_save_memory: the graph is not finalized; "
-                      "call og_graph_finalize first");
+    og_status st = check_saveable(g, "og_model_save_memory");
+    if (st != OG_OK)
+        return st;
     enc e = {0};
-    Onnx__ModelProto m;
-    Onnx__GraphProto gp;
-    og_status st = encode(&e, g, &m, &gp);
-    if (st == OG_OK) {
-        size_t n = protobuf_c_message_get_packed_size(&m.base);
-        uint8_t *buf = NULL;
-        if (n > OG_MAX_FILE_BYTES)
-            st = og_err(OG_ERR_LIMIT, "the model encodes to %zu bytes; protobuf files are at most "
-                        "2 GiB and external data is not supported yet", n);
-        else if (!(buf = og_malloc(n ? n : 1)))
-            st = og_err(OG_ERR_NOMEM, "out of memory for the %zu-byte encoded model", n);
-        if (st == OG_OK) {
-            protobuf_c_message_pack(&m.base, buf);
-            *data = buf;
-            *size = n;
-        }
-    }
+    uint8_t *buf = NULL;
+    st = pack(&e, g, &buf, size);
     enc_free(&e);
+    *data = buf;
     return st;
 }
 
 og_status og_model_save_file(const og_graph *g, const char *path)
 {
-    if (!path)
-        return og_err(OG_ERR_INVALID_ARG, "og_model_save_file: path is NULL");
-    void *data;
-    size_t size;
-    og_status st = og_model_save_memory(g, &data, &size);
-    if (st == OG_OK) {
-        st = og_io_write_file_atomic(path, data, size);
-        og_free(data);
+    return og_model_save_file_ex(g, path, NULL);
+}
+
+/* The data file, then the model, committed as a pair (io.h). */
+static og_status write_with_data(const enc *e, const char *data_path, const char *path, const uint8_t *model,
+                                 size_t model_size)
+{
+    static const uint8_t zeros[EXT_ALIGN];
+    og_io_atomic dw = { .fd = -1 }, mw = { .fd = -1 };
+    og_status st = og_io_atomic_begin(&dw, data_path);
+    for (int k = 0; st == OG_OK && k < e->n_ext; k++) {
+        const ext_tensor *x = &e->ext[k];
+        if (x->offset > dw.size)
+            st = og_io_atomic_write(&dw, zeros, (size_t)(x->offset - dw.size));
+        if (st == OG_OK)
+            st = og_io_atomic_write(&dw, x->data, x->len);
     }
+    if (st == OG_OK)
+        st = og_io_atomic_begin(&mw, path);
+    if (st == OG_OK)
+        st = og_io_atomic_write(&mw, model, model_size);
+    if (st == OG_OK)
+        return og_io_atomic_commit_pair(&dw, &mw);
+    og_io_atomic_abort(&dw);
+    og_io_atomic_abort(&mw);
+    return st;
+}
+
+og_status og_model_save_file_ex(const og_graph *g, const char *path, const og_save_options *opts)
+{
+    const char *fn = opts ? "og_model_save_file_ex" : "og_model_save_file";
+    if (!g || !path)
+        return og_err(OG_ERR_INVALID_ARG, "%s: %s is NULL", fn, !g ? "graph" : "path");
+    if (opts && opts->struct_size < sizeof(size_t))
+        return og_err(OG_ERR_INVALID_ARG, "%s: opts->struct_size is %zu; initialize the options with "
+                      "OG_SAVE_OPTIONS_INIT", fn, opts->struct_size);
+    /* Fields past struct_size (an older caller) keep their defaults. */
+    const char *ext_file = opts && opts->struct_size >= offsetof(og_save_options, external_data_file) +
+                           sizeof(char *) ? opts->external_data_file : NULL;
+    size_t ext_min = opts && opts->struct_size >= offsetof(og_save_options, external_min_bytes) +
+                     sizeof(size_t) ? opts->external_min_bytes : 1024;
+    og_status st = check_saveable(g, "og_model_save_memory");
+    if (st != OG_OK)
+        return og_err_prefix("%s: ", path);
+
+    char *data_path = NULL;
+    if (ext_file) {
+        const char *why = og_extdata_name_problem(ext_file);
+        if (why)
+            return og_err(OG_ERR_INVALID_ARG, "%s: %s: external_data_file '%.200s': %s; the data file must be "
+                          "inside the model's directory", path, fn, ext_file, why);
+        const char *slash = strrchr(path, '/');
+        size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
+        if (strcmp(path + dir_len, ext_file) == 0)
+            return og_err(OG_ERR_INVALID_ARG, "%s: %s: external_data_file '%s' is the model file itself", path,
+                          fn, ext_file);
+        if (!(data_path = og_malloc(dir_len + strlen(ext_file) + 1)))
+            return og_err(OG_ERR_NOMEM, "%s: out of memory", path);
+        memcpy(data_path, path, dir_len);
+        strcpy(data_path + dir_len, ext_file);
+    }
+    enc e = { .ext_file = ext_file, .ext_min = ext_min ? ext_min : 1 };
+    uint8_t *data = NULL;
+    size_t size = 0;
+    st = pack(&e, g, &data, &size);
+    if (st == OG_OK && e.n_ext > 0)
+        st = write_with_data(&e, data_path, path, data, size);
+    else if (st == OG_OK)
+        st = og_io_write_file_atomic(path, data, size);
+    og_free(data);
+    enc_free(&e);
+    og_free(data_path);
     return st == OG_OK ? OG_OK : og_err_prefix("%s: ", path);
 }

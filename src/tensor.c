@@ -31,6 +31,9 @@ og_status og_tensor_nbytes(og_dtype dtype, int rank, const int64_t *dims, int64_
         return og_err(OG_ERR_UNSUPPORTED, "tensor dtype %s (%d) is not supported", og_dtype_name(dtype), (int)dtype);
     if (rank < 0 || rank > OG_MAX_RANK)
         return og_err(OG_ERR_LIMIT, "tensor rank %d is outside 0..%d", rank, OG_MAX_RANK);
+    og_status st = og_check_rank_limit(rank, "tensor");
+    if (st)
+        return st;
     int64_t n = 1;
     for (int k = 0; k < rank; k++) {
         if (dims[k] < 0)
@@ -38,6 +41,8 @@ og_status og_tensor_nbytes(og_dtype dtype, int rank, const int64_t *dims, int64_
         if (!og_mul_ok(n, dims[k], &n))
             return og_err(OG_ERR_LIMIT, "tensor element count overflows at dim %d", k);
     }
+    if ((st = og_check_numel_limit(n, "tensor")))
+        return st;
     int64_t b;
     if (!og_mul_ok(n, (int64_t)es, &b) || (uint64_t)b > SIZE_MAX)
         return og_err(OG_ERR_LIMIT, "tensor of %lld %s elements is too large", (long long)n, og_dtype_name(dtype));

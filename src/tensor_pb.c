@@ -3,12 +3,17 @@
  *
  * The conversion is shared with the model loader (initializers, TENSOR
  * attributes) and saver. Every size a file states is checked against the
- * data actually present before anything is allocated. */
+ * data actually present before anything is allocated. Tensors of a model
+ * may keep their data in an external file (external_data.c); a lone .pb
+ * tensor may not. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <protobuf-c/protobuf-c.h>
 #include "onnx.pb-c.h"
+#include "external_data.h"
+#include "io.h"
 #include "wire_scan.h"
 
 /* ONNX stores tensor data little-endian; copies swap on big-endian hosts. */
@@ -122,18 +127,50 @@ static og_status fill_typed(const Onnx__TensorProto *tp, const char *where, og_t
     return OG_OK;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+/* External data is read straight into the tensor, then put in host order. */
+static void swap_in_place(void *data, size_t n_elems, size_t esize)
+{
+    uint8_t *p = data;
+    for (size_t k = 0; k < n_elems; k++, p += esize)
+        for (size_t b = 0; b < esize / 2; b++) {
+            uint8_t c = p[b];
+            p[b] = p[esize - 1 - b];
+            p[esize - 1 - b] = c;
+        }
+}
+#endif
+
 og_status og_tensor_from_proto(const Onnx__TensorProto *tp, const char *where, og_tensor **out)
 {
+    return og_tensor_from_proto_ext(tp, where, NULL, out);
+}
+
+og_status og_tensor_from_proto_ext(const Onnx__TensorProto *tp, const char *where, og_extdata_ctx *ext,
+                                   og_tensor **out)
+{
     *out = NULL;
-    if ((tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-        || tp->n_external_data > 0) {
+    if (tp->has_data_location && tp->data_location != ONNX__TENSOR_PROTO__DATA_LOCATION__DEFAULT
+        && tp->data_location != ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+        return og_err(OG_ERR_PARSE, "%s: data_location %d is neither DEFAULT (0) nor EXTERNAL (1)", where,
+                      (int)tp->data_location);
+    /* The file system is touched only once the tensor's size is known. */
+    bool external = og_extdata_present(tp);
+    og_extdata_ref ref = { 0 };
+    int ext_fd = -1;
+    if (external && !ext) {
         const char *loc = NULL;
         for (size_t k = 0; k < tp->n_external_data; k++)
             if (tp->external_data[k]->key && strcmp(tp->external_data[k]->key, "location") == 0)
                 loc = tp->external_data[k]->value;
         return og_err(OG_ERR_UNSUPPORTED, "%s: data is stored in an external file%s%s%s; "
-                      "external data is not supported yet", where,
+                      "external data is not supported in single-tensor .pb files, only in models", where,
                       loc ? " ('" : "", loc ? loc : "", loc ? "')" : "");
+    }
+    if (external) {
+        og_status est = og_extdata_parse(tp, where, &ref);
+        if (est != OG_OK)
+            return est;
     }
     if (tp->segment)
         return og_err(OG_ERR_UNSUPPORTED, "%s: segmented tensors (TensorProto.segment) are not supported",
@@ -151,6 +188,9 @@ og_status og_tensor_from_proto(const Onnx__TensorProto *tp, const char *where, o
     if (tp->n_dims > OG_MAX_RANK)
         return og_err(OG_ERR_UNSUPPORTED, "%s: rank %zu, onnxgrad supports at most %d", where,
                       tp->n_dims, OG_MAX_RANK);
+    og_status lst = og_check_rank_limit((int)tp->n_dims, where);
+    if (lst)
+        return lst;
 
     char dbuf[OG_SHAPE_STR_MAX];
     int64_t numel = 1, nbytes;
@@ -188,21 +228,42 @@ og_status og_tensor_from_proto(const Onnx__TensorProto *tp, const char *where, o
     if (have != T_NONE && typed_count(tp, have) != (size_t)numel)
         return og_err(OG_ERR_PARSE, "%s: %s has %zu values, expected %" PRId64 " (dims %s)", where,
                       typed_name[have], typed_count(tp, have), numel, dims_str(tp, dbuf, sizeof dbuf));
-    if (!tp->has_raw_data && have == T_NONE && numel > 0)
+    if (!external && !tp->has_raw_data && have == T_NONE && numel > 0)
         return og_err(OG_ERR_PARSE, "%s: no data: expected %" PRId64 " %s values in raw_data or %s",
                       where, numel, og_dtype_name(dt), typed_name[want]);
 
+    if ((lst = og_check_numel_limit(numel, where)))
+        return lst;
     int64_t dims[OG_MAX_RANK];
     for (size_t k = 0; k < tp->n_dims; k++)
         dims[k] = tp->dims[k];
     og_tensor *t;
-    og_status st = og_tensor_create(dt, (int)tp->n_dims, dims, &t);
-    if (st != OG_OK)
+    og_status st;
+    if (external) {
+        if ((st = og_extdata_open(ext, &ref, where, (uint64_t)nbytes, &ext_fd)) != OG_OK)
+            return st;
+        /* The file does not bound these bytes, so the parse-memory budget
+         * grows by them: the tensor and the graph's copy of it. */
+        og_alloc_budget_grant((size_t)nbytes);
+        og_alloc_budget_grant((size_t)nbytes);
+    }
+    st = og_tensor_create(dt, (int)tp->n_dims, dims, &t);
+    if (st != OG_OK) {
+        if (ext_fd >= 0)
+            close(ext_fd);
         return og_err_prefix("%s: ", where);
-    if (tp->has_raw_data)
+    }
+    if (external) {
+        st = og_extdata_read(ext_fd, &ref, where, t->data, (size_t)nbytes);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        if (st == OG_OK)
+            swap_in_place(t->data, (size_t)numel, esize);
+#endif
+    } else if (tp->has_raw_data) {
         copy_le(t->data, tp->raw_data.data, (size_t)numel, esize);
-    else if (numel > 0)
+    } else if (numel > 0) {
         st = fill_typed(tp, where, t);
+    }
     if (st == OG_OK && tp->name && tp->name[0] && og_tensor_set_name(t, tp->name) != OG_OK)
         st = og_err_prefix("%s: ", where);
     if (st != OG_OK) {
@@ -271,8 +332,10 @@ og_status og_tensor_load_pb_memory(const void *data, size_t size, og_tensor **ou
         return og_err(OG_ERR_INVALID_ARG, "og_tensor_load_pb_memory: data is NULL");
     if (size == 0)
         return og_err(OG_ERR_PARSE, "empty (0 bytes); expected a TensorProto");
-    if (size > OG_MAX_FILE_BYTES)
-        return og_err(OG_ERR_LIMIT, "%zu bytes; a TensorProto is at most 2 GiB", size);
+    int64_t limit = og_limit_get(OG_LIMIT_FILE_BYTES);
+    if ((uint64_t)size > (uint64_t)limit)
+        return og_err(OG_ERR_LIMIT, "TensorProto is %zu bytes, over the limit of %" PRId64 " bytes "
+                      "(OG_LIMIT_FILE_BYTES)", size, limit);
     og_status st = og_wire_scan(data, size, OG_WIRE_TENSOR);
     if (st != OG_OK)
         return st;

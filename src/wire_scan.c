@@ -4,7 +4,7 @@
  * Why: protobuf-c 1.4.1 recurses once per nested message with no limit (a
  * 34 KB file nested 5,000 deep overflows the stack) and a failed unpack
  * says nothing about what or where. This walk uses an explicit stack, so
- * its depth is bounded by OG_WIRE_MAX_DEPTH, and it reports the byte
+ * its depth is bounded by OG_LIMIT_NESTING_DEPTH, and it reports the byte
  * offset and the field path of the first problem.
  *
  * The table below mirrors schemas/onnx.proto: for every message, each
@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include "onnx.pb-c.h"
 #include "wire_scan.h"
 
 enum kind {
@@ -163,6 +164,22 @@ static const msg_desc messages[] = {
     [M_FUNCTION] = MSG("FunctionProto", f_function),
 };
 
+/* protobuf-c's struct for each message, for the decode-memory estimate. */
+static const size_t msg_bytes[] = {
+    [M_MODEL] = sizeof(Onnx__ModelProto), [M_GRAPH] = sizeof(Onnx__GraphProto),
+    [M_NODE] = sizeof(Onnx__NodeProto), [M_ATTR] = sizeof(Onnx__AttributeProto),
+    [M_VALUE_INFO] = sizeof(Onnx__ValueInfoProto), [M_TRAINING] = sizeof(Onnx__TrainingInfoProto),
+    [M_STRING_PAIR] = sizeof(Onnx__StringStringEntryProto), [M_TENSOR_ANNOTATION] = sizeof(Onnx__TensorAnnotation),
+    [M_TENSOR] = sizeof(Onnx__TensorProto), [M_SEGMENT] = sizeof(Onnx__TensorProto__Segment),
+    [M_SPARSE] = sizeof(Onnx__SparseTensorProto), [M_SHAPE] = sizeof(Onnx__TensorShapeProto),
+    [M_DIM] = sizeof(Onnx__TensorShapeProto__Dimension), [M_TYPE] = sizeof(Onnx__TypeProto),
+    [M_TYPE_TENSOR] = sizeof(Onnx__TypeProto__Tensor), [M_TYPE_SEQUENCE] = sizeof(Onnx__TypeProto__Sequence),
+    [M_TYPE_MAP] = sizeof(Onnx__TypeProto__Map), [M_TYPE_OPTIONAL] = sizeof(Onnx__TypeProto__Optional),
+    [M_TYPE_SPARSE] = sizeof(Onnx__TypeProto__SparseTensor), [M_OPSET] = sizeof(Onnx__OperatorSetIdProto),
+    [M_FUNCTION] = sizeof(Onnx__FunctionProto),
+};
+_Static_assert(sizeof msg_bytes / sizeof msg_bytes[0] == sizeof messages / sizeof messages[0], "msg_bytes");
+
 _Static_assert(sizeof f_attr / sizeof f_attr[0] <= MAX_FIELDS, "raise MAX_FIELDS");
 _Static_assert(sizeof f_tensor / sizeof f_tensor[0] <= MAX_FIELDS, "raise MAX_FIELDS");
 
@@ -177,8 +194,10 @@ typedef struct frame {
 
 typedef struct scanner {
     const uint8_t *p;
-    frame st[OG_WIRE_MAX_DEPTH];
     int depth;                   /* frames in use */
+    int max_depth;               /* OG_LIMIT_NESTING_DEPTH when the scan began */
+    size_t decoded;              /* estimate of what protobuf-c will allocate */
+    frame st[];                  /* max_depth frames */
 } scanner;
 
 /* "graph.node[12].attribute[3]" + "." + leaf (leaf may be NULL). */
@@ -296,16 +315,51 @@ static og_status check_packed(const scanner *s, const field_desc *f, size_t star
     return OG_OK;
 }
 
+static void add(size_t *acc, size_t n) { *acc = *acc > SIZE_MAX - n ? SIZE_MAX : *acc + n; }
+
+/* What protobuf-c allocates for one occurrence of field f (NULL: unknown,
+ * kept as a ProtobufCMessageUnknownField) with a wire payload of len
+ * bytes: a struct per sub-message, a copy per string or bytes, element
+ * arrays per repeated scalar (a packed varint can hold len elements), and
+ * a slot in the parent's array per repeated entry. */
+static size_t decoded_bytes(const field_desc *f, unsigned wt, size_t len)
+{
+    if (!f)
+        return sizeof(ProtobufCMessageUnknownField) + len;
+    size_t slot = f->repeated ? sizeof(void *) : 0, n;
+    switch (f->kind) {
+    case K_MSG: return msg_bytes[f->sub] + slot;
+    case K_LEN: return len + 1 + slot;
+    case K_BYTES: return len + (f->repeated ? sizeof(ProtobufCBinaryData) : 0);
+    case K_PVARINT: case K_PI32: case K_PI64:
+        if (wt != 2)
+            return sizeof(uint64_t);
+        n = f->kind == K_PVARINT ? len : f->kind == K_PI32 ? len / 4 : len / 8;
+        return n > SIZE_MAX / sizeof(uint64_t) ? SIZE_MAX : n * sizeof(uint64_t);
+    default: return 0;   /* scalars live in the struct */
+    }
+}
+
 og_status og_wire_scan(const uint8_t *data, size_t size, og_wire_root root)
 {
-    /* A frame table of ~10 KB: kept off the C stack so deep callers and
-     * small thread stacks are not at risk. */
-    scanner *s = og_calloc(1, sizeof *s);
+    return og_wire_scan_ex(data, size, root, NULL);
+}
+
+og_status og_wire_scan_ex(const uint8_t *data, size_t size, og_wire_root root, size_t *decoded)
+{
+    /* The frame table (~10 KB at the default depth) is kept off the C
+     * stack so deep callers and small thread stacks are not at risk. */
+    int max_depth = (int)og_limit_get(OG_LIMIT_NESTING_DEPTH);
+    if (max_depth < 1)
+        max_depth = 1;
+    scanner *s = og_calloc(1, sizeof *s + (size_t)max_depth * sizeof(frame));
     if (!s)
         return og_err(OG_ERR_NOMEM, "out of memory scanning %zu bytes", size);
     s->p = data;
+    s->max_depth = max_depth;
     s->depth = 1;
     s->st[0].msg = root == OG_WIRE_TENSOR ? M_TENSOR : M_MODEL;
+    s->decoded = msg_bytes[s->st[0].msg];
     s->st[0].field = -1;
     s->st[0].end = size;
 
@@ -360,6 +414,8 @@ og_status og_wire_scan(const uint8_t *data, size_t size, og_wire_root root)
             break;
         }
         uint32_t occurrence = f ? fr->seen[fi]++ : 0;
+        if (wt != 2)
+            add(&s->decoded, decoded_bytes(f, wt, 8));
         size_t left = fr->end - pos;
         uint64_t v;
         switch (wt) {
@@ -398,9 +454,11 @@ og_status og_wire_scan(const uint8_t *data, size_t size, og_wire_root root)
                 break;
             }
             size_t len = (size_t)v;
+            add(&s->decoded, decoded_bytes(f, wt, len));
             if (f && f->kind == K_MSG) {
-                if (s->depth >= OG_WIRE_MAX_DEPTH) {
-                    snprintf(what, sizeof what, "messages nested more than %d deep", OG_WIRE_MAX_DEPTH);
+                if (s->depth >= s->max_depth) {
+                    snprintf(what, sizeof what, "messages nested more than %d deep "
+                             "(OG_LIMIT_NESTING_DEPTH)", s->max_depth);
                     st = fail(s, OG_ERR_LIMIT, at, leaf, what);
                     break;
                 }
@@ -423,6 +481,8 @@ og_status og_wire_scan(const uint8_t *data, size_t size, og_wire_root root)
         }
         }
     }
+    if (decoded)
+        *decoded = s->decoded;
     og_free(s);
     return st;
 }

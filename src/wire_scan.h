@@ -14,36 +14,28 @@ typedef enum og_wire_root {
     OG_WIRE_TENSOR     /* TensorProto (.pb) */
 } og_wire_root;
 
-/* Deepest message nesting accepted (the top-level message is depth 1).
- * A subgraph costs 3 levels (GraphProto > NodeProto > AttributeProto), so
- * this allows about 30 levels of nested control flow. */
-#define OG_WIRE_MAX_DEPTH 100
-
 /* Walks the protobuf wire format of data[0..size) without recursion and
  * without trusting any length: varints are at most 10 bytes, tags carry a
  * field number in 1..2^29-1 and a wire type of 0, 1, 2 or 5, every length
  * stays inside its enclosing message, known fields have the wire type the
  * ONNX schema gives them (packed or not for repeated scalars), and nesting
- * stays within OG_WIRE_MAX_DEPTH. Unknown fields are checked for framing
+ * stays within OG_LIMIT_NESTING_DEPTH (a subgraph costs 3 levels:
+ * GraphProto > NodeProto > AttributeProto, so the default 100 allows about
+ * 30 levels of nested control flow). Unknown fields are checked for framing
  * only. On failure returns OG_ERR_PARSE (OG_ERR_LIMIT for depth) with a
  * message "byte N: <field path>: ..." such as
  * "byte 812: graph.node[12].attribute[3].t.dims: ...". Only then is it safe
  * to hand the bytes to protobuf-c, which has no nesting limit. */
 og_status og_wire_scan(const uint8_t *data, size_t size, og_wire_root root);
+/* Same, and on success sets *decoded (when not NULL) to an estimate of the
+ * bytes protobuf-c will allocate decoding the buffer (structs, copies,
+ * arrays), so a hostile file can be refused before it costs that. */
+og_status og_wire_scan_ex(const uint8_t *data, size_t size, og_wire_root root, size_t *decoded);
 
-/* Largest file the loaders read; protobuf itself cannot describe more. */
+/* The largest message protobuf can describe (2 GiB): the savers refuse to
+ * encode more. Loaders check OG_LIMIT_FILE_BYTES instead. File reading and
+ * atomic writes are in io.h. */
 #define OG_MAX_FILE_BYTES ((size_t)2 << 30)
-
-/* Reads a whole file. Rejects files larger than OG_MAX_FILE_BYTES.
- * Ownership: *data is the caller's (og_free); a 0-byte file gives a
- * non-NULL *data with *size 0. Messages do not name the file: callers
- * prefix it. */
-og_status og_io_read_file(const char *path, uint8_t **data, size_t *size);
-
-/* Writes `size` bytes to `path` atomically: a uniquely named temporary
- * file in the same directory is written, fsynced and renamed over `path`.
- * On failure the temporary file is removed and `path` is untouched. */
-og_status og_io_write_file_atomic(const char *path, const void *data, size_t size);
 
 /* TensorProto <-> og_tensor. `where` names the tensor for messages
  * ("graph.initializer[3] 'W'"). from_proto checks dims, sizes and counts

@@ -28,6 +28,7 @@
 #include "onnxgrad/graph.h"
 #include "onnxgrad/exec.h"
 #include "onnxgrad/onnx_io.h"
+#include "onnxgrad/limits.h"
 
 #define OG_VERSION_STRING "0.1.0"
 

@@ -297,6 +297,56 @@ case("x_many_opsets.onnx")(_many_opsets)
 case("x_many_metadata.onnx")(_many_metadata)
 case("x_long_cycle.onnx")(_long_cycle)
 
+
+# -- resources: limits (onnxgrad/limits.h). A `<stem>.limits` file lowers a
+# limit for one case (see runner.c), so "over the limit" needs no 2 GiB file.
+LIMITS = {}
+
+
+def _empty_attrs(n=1 << 20):
+    # 2 MB of empty AttributeProtos (2 bytes each) on one node: protobuf-c
+    # allocates a ~150-byte struct per entry, ~100x the file. The
+    # parse-memory limit (8 x file + 64 MiB) must stop it cleanly. Written
+    # as raw bytes: GraphProto.node (1) and ModelProto.graph (7) merge.
+    node = helper.make_node("Relu", ["x"], ["y"], name="relu0").SerializeToString() + b"\x2a\x00" * n
+    g = relu_graph(nodes=[])
+    m = relu_model()
+    m.ClearField("graph")
+    return b(m) + ld(7, b(g) + ld(1, node))
+
+
+def _chain(n):
+    # n Relus in a line, valid: must load (and answer) in linear time,
+    # without recursion.
+    nodes = [helper.make_node("Relu", [f"h{i}" if i else "x"], [f"h{i + 1}" if i + 1 < n else "y"])
+             for i in range(n)]
+    return b(relu_model(nodes=nodes))
+
+
+case("x_empty_attrs_2mb.onnx")(_empty_attrs)
+# Linear: ten times the nodes may cost at most 25 times the time (page
+# faults and a busy machine make it noisy; quadratic work would be 100x).
+# Memory: decoding stays within the parse-memory limit, but the IR costs
+# ~400 bytes per value and ~250 per node, more than 8x these 25-byte nodes
+# (README, "Reliability"); the 10^6 chain is allowed 1 GB in all.
+case("x_chain_1e5.onnx")(lambda: _chain(10 ** 5))
+LIMITS["x_chain_1e5.onnx"] = "time_ms 3000\n"
+case("x_chain_1e6.onnx")(lambda: _chain(10 ** 6))
+LIMITS["x_chain_1e6.onnx"] = "time_ms 30000\nlinear_vs x_chain_1e5.onnx 25\nmemory_bytes 1000000000\n"
+case("w_over_file_limit.onnx")(lambda: b(relu_model(nodes=[helper.make_node(
+    "Relu", ["x"], ["y"], name="relu0", doc_string="d" * 2000)])))
+LIMITS["w_over_file_limit.onnx"] = "OG_LIMIT_FILE_BYTES 1024\n"
+case("w_over_depth_limit.onnx")(lambda: b(conv_model()))   # graph.initializer.dims is depth 3
+LIMITS["w_over_depth_limit.onnx"] = "OG_LIMIT_NESTING_DEPTH 2\n"
+case("t_over_rank_limit.onnx")(lambda: b(with_init(numpy_helper.from_array(np.ones((1, 1, 1, 1, 2), np.float32), "k"))))
+LIMITS["t_over_rank_limit.onnx"] = "OG_LIMIT_RANK 4\n"
+case("t_over_element_limit.onnx")(lambda: b(with_init(numpy_helper.from_array(np.ones((64, 64), np.float32), "k"))))
+LIMITS["t_over_element_limit.onnx"] = "OG_LIMIT_TENSOR_ELEMENTS 1000\n"
+# Inference alone sees a [2^21, 2^21] product: 2^42 elements.
+case("a_gemm_output_2_42.onnx")(lambda: b(model(helper.make_graph(
+    [helper.make_node("Gemm", ["a", "b"], ["y"], name="gemm0")], "g",
+    [vi("a", [1 << 21, 1]), vi("b", [1, 1 << 21])], [vi("y", None)]))))
+
 # -- attributes --
 
 case("a_group_float.onnx")(lambda: b(conv_model(extra_attrs=[helper.make_attribute("group", 1.0)])))
@@ -473,7 +523,16 @@ def _run_huge_workspace(out):
     return b(conv_model(x_shape=(1, 64, 1 << 14, 1 << 14), w_shape=(1, 64, 3, 3), attrs={"pads": [1, 1, 1, 1]}))
 
 
+def _run_plan_budget(out):
+    # Static shapes: Conv to a [1,256,8192,8192] float output (64 GiB) is
+    # over the 16 GiB plan budget; og_plan_create refuses it before any
+    # allocation, so the input is never read.
+    _save_input(out + ".input.pb", np.ones((1, 1, 4, 4), np.float32))
+    return b(conv_model(x_shape=(1, 3, 8192, 8192), w_shape=(256, 3, 3, 3), attrs={"pads": [1, 1, 1, 1]}))
+
+
 SIDE = {
+    "r_plan_budget.onnx": _run_plan_budget,
     "r_input_shape.onnx": _run_shape,
     "r_input_dtype.onnx": _run_dtype,
     "r_conv_channels.onnx": _run_conv_channels,
@@ -481,6 +540,93 @@ SIDE = {
     "r_conv_too_small.onnx": _run_conv_too_small,
     "r_huge_workspace.onnx": _run_huge_workspace,
 }
+
+
+# ---- external data ----------------------------------------------------------
+# e_*.onnx: an initializer 'k' (float [4], 16 bytes) whose data is external.
+# The data files live in OUTDIR/ext/ (a directory, so the runner does not
+# take them for cases): w.bin holds the 16 bytes; sub/w.bin a copy;
+# link.bin -> w.bin and linkdir -> sub are symbolic links; fifo is a FIFO;
+# hard_a.bin and hard_b.bin are one file with two links. Device files need
+# root to create (mknod); tests/unit/test_external.c covers them when it
+# can. The cases go through SIDE because its functions receive the output
+# stem, which says where OUTDIR is; they write no .input.pb, so the runner
+# only loads them. e_ok.onnx shows the fixtures themselves are sound.
+
+def _ext_fixtures(out):
+    ext = os.path.join(out, "ext")
+    if os.path.isdir(ext):
+        return
+    os.makedirs(os.path.join(ext, "sub"))
+    data = np.arange(1, 5, dtype=np.float32).tobytes()
+    for name in ("w.bin", os.path.join("sub", "w.bin"), "hard_a.bin"):
+        with open(os.path.join(ext, name), "wb") as f:
+            f.write(data)
+    os.link(os.path.join(ext, "hard_a.bin"), os.path.join(ext, "hard_b.bin"))
+    os.symlink("w.bin", os.path.join(ext, "link.bin"))
+    os.symlink("sub", os.path.join(ext, "linkdir"))
+    os.mkfifo(os.path.join(ext, "fifo"))
+
+
+def _ext_tensor(entries, data_location=TensorProto.EXTERNAL, raw=None):
+    t = TensorProto()
+    t.name = "k"
+    t.data_type = F
+    t.dims.extend([4])
+    if data_location is not None:
+        t.data_location = data_location
+    for key, value in entries:
+        e = t.external_data.add()
+        e.key, e.value = key, value
+    if raw is not None:
+        t.raw_data = raw
+    return t
+
+
+def _ext_case(entries, **kw):
+    def make(stem):
+        _ext_fixtures(os.path.dirname(stem))
+        ents = entries(os.path.dirname(stem)) if callable(entries) else entries
+        return b(with_init(_ext_tensor(ents, **kw)))
+    return make
+
+
+def _ext_nul(stem):
+    # "ext/w.bin\0zz": a C string reads "ext/w.bin"; the wire scan refuses it.
+    _ext_fixtures(os.path.dirname(stem))
+    return b(with_init(_ext_tensor([("location", "ext/w.binQzz")]))).replace(b"w.binQzz", b"w.bin\x00zz")
+
+
+_LOC = [("location", "ext/w.bin")]
+EXTERNAL_CASES = {
+    "e_ok.onnx": _ext_case([("location", "ext/w.bin"), ("offset", "0"), ("length", "16")]),
+    "e_dotdot.onnx": _ext_case([("location", "../secret.bin")]),
+    "e_dotdot_inner.onnx": _ext_case([("location", "ext/../ext/w.bin")]),
+    "e_absolute.onnx": _ext_case(lambda out: [("location", os.path.abspath(os.path.join(out, "ext", "w.bin")))]),
+    "e_empty_name.onnx": _ext_case([("location", "")]),
+    "e_nul_name.onnx": _ext_nul,
+    "e_backslash.onnx": _ext_case([("location", "ext\\w.bin")]),
+    "e_empty_component.onnx": _ext_case([("location", "ext//w.bin")]),
+    "e_symlink_file.onnx": _ext_case([("location", "ext/link.bin")]),
+    "e_symlink_dir.onnx": _ext_case([("location", "ext/linkdir/w.bin")]),
+    "e_fifo.onnx": _ext_case([("location", "ext/fifo")]),
+    "e_directory.onnx": _ext_case([("location", "ext/sub")]),
+    "e_hardlink.onnx": _ext_case([("location", "ext/hard_a.bin")]),
+    "e_missing.onnx": _ext_case([("location", "ext/nope.bin")]),
+    "e_past_end.onnx": _ext_case(_LOC + [("offset", "8"), ("length", "16")]),
+    "e_past_end_no_length.onnx": _ext_case(_LOC + [("offset", "4")]),
+    "e_unknown_key.onnx": _ext_case(_LOC + [("basepath", "/etc")]),
+    "e_two_locations.onnx": _ext_case(_LOC + [("location", "ext/sub/w.bin")]),
+    "e_length_mismatch.onnx": _ext_case(_LOC + [("length", "12")]),
+    "e_negative_offset.onnx": _ext_case(_LOC + [("offset", "-4")]),
+    "e_offset_overflow.onnx": _ext_case(_LOC + [("offset", "99999999999999999999")]),
+    "e_no_data_location.onnx": _ext_case(_LOC, data_location=None),
+    "e_location_flag_only.onnx": _ext_case([]),
+    "e_raw_and_external.onnx": _ext_case(_LOC, raw=b"\0" * 16),
+}
+for _name, _fn in EXTERNAL_CASES.items():
+    assert _name not in SIDE and _name not in CASES, _name
+    SIDE[_name] = _fn
 
 
 def main():
@@ -501,6 +647,9 @@ def main():
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)
         n += 1
+    for name, text in LIMITS.items():
+        with open(os.path.join(out, name[:name.rindex(".")] + ".limits"), "w") as f:
+            f.write(text)
     print(f"gen_cases.py: wrote {n} cases to {out}")
 
 

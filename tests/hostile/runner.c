@@ -28,7 +28,15 @@
  * would: no hostile file here may need that much, so a library that asks
  * must cope with the refusal.
  * Files in CASEDIR without an expectation are failures too, so the
- * generator and EXPECT cannot drift apart. */
+ * generator and EXPECT cannot drift apart; subdirectories are not cases
+ * (they hold the data files of the external-data cases).
+ *
+ * External data: memory loads of models pass CASEDIR as
+ * og_load_options.base_dir, so they see what the file load sees. An
+ * `e_*.onnx` case (external data) is also loaded from memory without a base
+ * directory: that must fail with OG_ERR_INVALID_ARG "needs a base
+ * directory", unless its expectation is OG_ERR_PARSE (found in the model's
+ * bytes before any file is needed), which it must then match. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <stdarg.h>
@@ -36,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <onnxgrad/onnxgrad.h>
 
@@ -53,16 +62,34 @@ static long max_bytes = -1;   /* --max-bytes; -1: no limit */
 static long live_blocks;      /* allocations not yet freed */
 static long n_calls;          /* alloc + realloc calls since the last reset */
 static long fail_at;          /* 1-based call that fails; 0: none */
+static bool fail_sticky;      /* every call from fail_at on fails, not just that one */
 static bool injected;         /* a failure was injected since the last reset */
 
 static bool should_fail(void)
 {
     n_calls++;
-    if (fail_at && n_calls == fail_at) {
+    if (fail_at && (n_calls == fail_at || (fail_sticky && n_calls > fail_at))) {
         injected = true;
         return true;
     }
     return false;
+}
+
+/* Each block carries its size in a 16-byte header, so the bytes alive (and
+ * their peak during a case) are known: a case must stay within the memory
+ * limit, not only free what it took. */
+#define HDR 16
+static size_t live_bytes, peak_bytes;
+
+static void *track(unsigned char *base, size_t n)
+{
+    if (!base)
+        return NULL;
+    memcpy(base, &n, sizeof n);
+    live_bytes += n;
+    if (live_bytes > peak_bytes)
+        peak_bytes = live_bytes;
+    return base + HDR;
 }
 
 static void *cnt_alloc(void *user, size_t n)
@@ -70,36 +97,114 @@ static void *cnt_alloc(void *user, size_t n)
     (void)user;
     if (should_fail() || n > ALLOC_CAP)
         return NULL;
-    void *p = malloc(n ? n : 1);
+    unsigned char *p = malloc(n + HDR);
     if (p)
         live_blocks++;
-    return p;
+    return track(p, n);
 }
 
 static void *cnt_realloc(void *user, void *ptr, size_t n)
 {
     (void)user;
+    if (!ptr)
+        return cnt_alloc(user, n);
     if (should_fail() || n > ALLOC_CAP)
         return NULL;
-    void *p = realloc(ptr, n ? n : 1);
-    if (p && !ptr)
-        live_blocks++;
-    return p;
+    unsigned char *base = (unsigned char *)ptr - HDR;
+    size_t old;
+    memcpy(&old, base, sizeof old);
+    unsigned char *p = realloc(base, n + HDR);
+    if (!p)
+        return NULL;
+    live_bytes -= old;
+    return track(p, n);
 }
 
 static void cnt_free(void *user, void *ptr)
 {
     (void)user;
     if (ptr) {
+        unsigned char *base = (unsigned char *)ptr - HDR;
+        size_t n;
+        memcpy(&n, base, sizeof n);
+        live_bytes -= n;
         live_blocks--;
-        free(ptr);
+        free(base);
     }
+}
+
+/* ---- per-case limits ----------------------------------------------------- */
+
+/* A case may come with `<stem>.limits`: lines "<OG_LIMIT_NAME> <value>"
+ * applied (og_limit) for that case only, and "time_ms <N>" raising its time
+ * allowance, for the few cases whose point is size (the 10^6-node chain). */
+static const struct { const char *name; og_limit_id id; } limit_names[] = {
+    { "OG_LIMIT_FILE_BYTES", OG_LIMIT_FILE_BYTES },
+    { "OG_LIMIT_NESTING_DEPTH", OG_LIMIT_NESTING_DEPTH },
+    { "OG_LIMIT_RANK", OG_LIMIT_RANK },
+    { "OG_LIMIT_TENSOR_ELEMENTS", OG_LIMIT_TENSOR_ELEMENTS },
+    { "OG_LIMIT_PARSE_MEMORY_FACTOR", OG_LIMIT_PARSE_MEMORY_FACTOR },
+    { "OG_LIMIT_PARSE_MEMORY_BASE", OG_LIMIT_PARSE_MEMORY_BASE },
+    { "OG_LIMIT_PLAN_BYTES", OG_LIMIT_PLAN_BYTES },
+};
+
+static double case_time_limit_ms;
+static long long case_memory_limit;  /* bytes a case may hold at its peak; 0: the default rule */
+static char linear_vs[256];      /* "linear_vs <case> <factor>": time at most factor x that case's */
+static double linear_factor;
+
+static void apply_limits(const char *case_path)
+{
+    char path[4096], name[64];
+    long long value;
+    case_time_limit_ms = TIME_LIMIT_MS;
+    linear_vs[0] = '\0';
+    case_memory_limit = 0;
+    og_limits_reset();
+    const char *dot = strrchr(case_path, '.');
+    snprintf(path, sizeof path, "%.*s.limits", (int)(dot ? dot - case_path : (long)strlen(case_path)), case_path);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fscanf(f, "%63s", name) == 1) {
+        if (strcmp(name, "linear_vs") == 0) {
+            if (fscanf(f, "%255s %lf", linear_vs, &linear_factor) != 2) {
+                fprintf(stderr, "%s: linear_vs needs a case and a factor\n", path);
+                exit(2);
+            }
+            continue;
+        }
+        if (fscanf(f, "%lld", &value) != 1) {
+            fprintf(stderr, "%s: '%s' needs a value\n", path, name);
+            exit(2);
+        }
+        bool known = false;
+        if (strcmp(name, "time_ms") == 0) {
+            case_time_limit_ms = (double)value;
+            known = true;
+        }
+        if (strcmp(name, "memory_bytes") == 0) {
+            case_memory_limit = value;
+            known = true;
+        }
+        for (size_t k = 0; k < sizeof limit_names / sizeof limit_names[0]; k++)
+            if (strcmp(name, limit_names[k].name) == 0) {
+                og_limit(limit_names[k].id, value);
+                known = true;
+            }
+        if (!known) {
+            fprintf(stderr, "%s: unknown limit '%s'\n", path, name);
+            exit(2);
+        }
+    }
+    fclose(f);
 }
 
 /* ---- cases --------------------------------------------------------------- */
 
 typedef struct expect {
     char *file;
+    double ms;                /* best time from a file, once run */
     og_status status;
     char *needle[MAX_NEEDLES];
     int n_needles;
@@ -112,6 +217,9 @@ typedef struct outcome {
     bool out_not_null;        /* *out was not NULL after a failure */
     const char *stage;        /* where it stopped: "load", "plan", "input", "run" */
 } outcome;
+
+static expect *all_cases;        /* for linear_vs */
+static int n_all_cases;
 
 static char *xstrdup(const char *s)
 {
@@ -248,6 +356,9 @@ static void exercise_file(const char *path, const char *sidecar, outcome *o)
     o->ms = now_ms() - t0;
 }
 
+/* base_dir of model memory loads (external data); NULL: none. */
+static const char *memory_base_dir;
+
 /* The same bytes through og_*_load_memory. */
 static void exercise_memory(const unsigned char *data, size_t size, bool tensor, outcome *o)
 {
@@ -263,7 +374,9 @@ static void exercise_memory(const unsigned char *data, size_t size, bool tensor,
             o->out_not_null = t != NULL;
     } else {
         og_graph *g = (og_graph *)1;
-        st = og_model_load_memory(data, size, &g);
+        og_load_options lo = OG_LOAD_OPTIONS_INIT;
+        lo.base_dir = memory_base_dir;
+        st = og_model_load_memory_ex(data, size, &lo, &g);
         if (st == OG_OK)
             og_graph_free(g);
         else
@@ -277,7 +390,7 @@ static void exercise_memory(const unsigned char *data, size_t size, bool tensor,
  * the fastest of a few attempts. */
 static void retime_file(const char *path, const char *sidecar, outcome *o)
 {
-    for (int k = 0; k < RETRIES && time_limit && o->ms > TIME_LIMIT_MS; k++) {
+    for (int k = 0; k < RETRIES && time_limit && o->ms > case_time_limit_ms; k++) {
         outcome again;
         exercise_file(path, sidecar, &again);
         if (again.ms < o->ms)
@@ -315,8 +428,8 @@ static void check_outcome(const expect *e, const outcome *o, const char *how)
         problem("%s: empty error message", how);
     if (o->out_not_null)
         problem("%s: *out not NULL after a failure", how);
-    if (time_limit && o->ms > TIME_LIMIT_MS)
-        problem("%s: took %.1f ms (limit %.0f)", how, o->ms, TIME_LIMIT_MS);
+    if (time_limit && o->ms > case_time_limit_ms)
+        problem("%s: took %.1f ms (limit %.0f)", how, o->ms, case_time_limit_ms);
 }
 
 /* One case, normal mode. Returns true when it passed. */
@@ -325,6 +438,7 @@ static bool run_case(const char *dir, expect *e)
     char path[4096], sidecar[4096];
     problems[0] = '\0';
     snprintf(path, sizeof path, "%s/%s", dir, e->file);
+    apply_limits(path);
     bool tensor = ends_with(e->file, ".pb");
     bool has_side = false;
     if (!tensor && ends_with(e->file, ".onnx")) {
@@ -338,11 +452,35 @@ static bool run_case(const char *dir, expect *e)
 
     outcome of, om;
     long before = live_blocks;
+    size_t bytes_before = live_bytes, file_bytes = 0;
+    peak_bytes = live_bytes;
     exercise_file(path, has_side ? sidecar : NULL, &of);
     if (live_blocks != before)
         problem("file: %ld block(s) leaked", live_blocks - before);
+    /* The memory limit: the file's bytes, plus what the parse-memory limit
+     * allows (8 x file + 64 MiB), plus the plan's budget for run cases. */
+    file_size(path, &file_bytes);
+    size_t mem_limit = case_memory_limit > 0 ? (size_t)case_memory_limit
+                                             : 9 * file_bytes + ((size_t)64 << 20) + (has_side ? ((size_t)1 << 20) : 0);
+    if (peak_bytes - bytes_before > mem_limit)
+        problem("file: held %zu bytes at its peak, over the case's memory limit of %zu", peak_bytes - bytes_before,
+                mem_limit);
     retime_file(path, has_side ? sidecar : NULL, &of);
     check_outcome(e, &of, "file");
+    e->ms = of.ms;
+    for (int k = 0; linear_vs[0] && k < n_all_cases; k++) {
+        const expect *base = &all_cases[k];
+        if (strcmp(base->file, linear_vs) != 0)
+            continue;
+        if (base->ms <= 0)
+            problem("linear_vs: %s has not run before this case", linear_vs);
+        else if (of.ms > linear_factor * base->ms)
+            problem("took %.1f ms, %.1f x the %.1f ms of %s (at most %g x: not linear)", of.ms, of.ms / base->ms,
+                    base->ms, linear_vs, linear_factor);
+        else
+            printf("     %.1f ms is %.1f x the %.1f ms of %s (at most %g x)\n", of.ms, of.ms / base->ms, base->ms,
+                   linear_vs, linear_factor);
+    }
     if (of.st != OG_OK && strcmp(of.stage, "load") == 0 && !strstr(of.msg, e->file))
         problem("file: message does not name the file");
 
@@ -353,16 +491,30 @@ static bool run_case(const char *dir, expect *e)
             problem("memory: cannot read %s", path);
         } else {
             before = live_blocks;
+            memory_base_dir = dir;
             exercise_memory(data, size, tensor, &om);
             if (live_blocks != before)
                 problem("memory: %ld block(s) leaked", live_blocks - before);
-            for (int k = 0; k < RETRIES && time_limit && om.ms > TIME_LIMIT_MS; k++) {
+            for (int k = 0; k < RETRIES && time_limit && om.ms > case_time_limit_ms; k++) {
                 outcome again;
                 exercise_memory(data, size, tensor, &again);
                 if (again.ms < om.ms)
                     om.ms = again.ms;
             }
             check_outcome(e, &om, "memory");
+            if (strncmp(e->file, "e_", 2) == 0 && !tensor) {
+                outcome on;
+                memory_base_dir = NULL;
+                before = live_blocks;
+                exercise_memory(data, size, false, &on);
+                if (live_blocks != before)
+                    problem("memory without base_dir: %ld block(s) leaked", live_blocks - before);
+                if (e->status == OG_ERR_PARSE)
+                    check_outcome(e, &on, "memory without base_dir");
+                else if (on.st != OG_ERR_INVALID_ARG || !strstr(on.msg, "needs a base directory"))
+                    problem("memory without base_dir: got %s (\"%s\"), expected OG_ERR_INVALID_ARG "
+                            "\"needs a base directory\"", og_status_name(on.st), on.msg);
+            }
             free(data);
         }
     }
@@ -382,14 +534,17 @@ static bool run_case_oom(const char *dir, expect *e)
     char path[4096], sidecar[4096];
     problems[0] = '\0';
     snprintf(path, sizeof path, "%s/%s", dir, e->file);
+    apply_limits(path);
     bool has_side = false;
     if (ends_with(e->file, ".onnx")) {
         snprintf(sidecar, sizeof sidecar, "%.*s.input.pb", (int)(strlen(path) - 5), path);
         has_side = file_exists(sidecar);
     }
     long points = 0;
+    for (int mode = 0; mode < 2 && !problems[0]; mode++)
     for (long k = 1; k <= OOM_MAX_POINTS; k++) {
         outcome o;
+        fail_sticky = mode == 1;
         long before = live_blocks;
         n_calls = 0;
         injected = false;
@@ -397,24 +552,25 @@ static bool run_case_oom(const char *dir, expect *e)
         exercise_file(path, has_side ? sidecar : NULL, &o);
         fail_at = 0;
         if (live_blocks != before)
-            problem("allocation %ld failing: %ld block(s) leaked (%s at %s: %s)", k, live_blocks - before,
+            problem("allocation %ld failing%s: %ld block(s) leaked (%s at %s: %s)", k, fail_sticky ? " and every later one" : "", live_blocks - before,
                     og_status_name(o.st), o.stage, o.msg);
         if (injected && o.st != e->status && o.st != OG_ERR_NOMEM)
-            problem("allocation %ld failing: got %s at %s (\"%s\"), expected %s or OG_ERR_NOMEM", k,
+            problem("allocation %ld failing%s: got %s at %s (\"%s\"), expected %s or OG_ERR_NOMEM", k, fail_sticky ? " and every later one" : "",
                     og_status_name(o.st), o.stage, o.msg, og_status_name(e->status));
         if (o.st != OG_OK && o.msg[0] == '\0')
-            problem("allocation %ld failing: empty error message", k);
+            problem("allocation %ld failing%s: empty error message", k, fail_sticky ? " and every later one" : "");
         if (o.out_not_null)
-            problem("allocation %ld failing: *out not NULL after a failure", k);
+            problem("allocation %ld failing%s: *out not NULL after a failure", k, fail_sticky ? " and every later one" : "");
         if (!injected)
             break;
-        points = k;
+        if (mode == 0)
+            points = k;
         if (problems[0])
             break;   /* the first broken path is enough to report */
     }
     bool ok = problems[0] == '\0';
     if (ok)
-        printf("PASS %s: %ld allocation failure points\n", e->file, points);
+        printf("PASS %s: %ld allocation points, each failed once and from then on\n", e->file, points);
     else
         printf("FAIL %s: %s\n", e->file, problems);
     fflush(stdout);
@@ -499,6 +655,8 @@ int main(int argc, char **argv)
     const char *dir = argv[1];
     static expect cases[MAX_CASES];
     int n = load_expect(argv[2], cases);
+    all_cases = cases;
+    n_all_cases = n;
 
     int passed = 0, failed = 0, skipped = 0;
     /* Every generated file needs an expectation. */
@@ -510,8 +668,13 @@ int main(int argc, char **argv)
     struct dirent *ent;
     while ((ent = readdir(d))) {
         const char *name = ent->d_name;
-        if (name[0] == '.' || ends_with(name, ".input.pb"))
+        if (name[0] == '.' || ends_with(name, ".input.pb") || ends_with(name, ".limits"))
             continue;
+        char sub[4096];
+        struct stat sb;
+        snprintf(sub, sizeof sub, "%s/%s", dir, name);
+        if (lstat(sub, &sb) == 0 && S_ISDIR(sb.st_mode))
+            continue;   /* data files of external-data cases */
         bool known = false;
         for (int k = 0; k < n && !known; k++)
             known = strcmp(cases[k].file, name) == 0;
@@ -538,6 +701,7 @@ int main(int argc, char **argv)
             failed++;
     }
     og_set_allocator(NULL);
+    og_limits_reset();
     if (live_blocks != 0) {
         printf("FAIL (all cases): %ld block(s) still allocated at exit\n", live_blocks);
         failed++;

@@ -25,7 +25,7 @@ typedef struct tin {
 /* Graph: default-domain `opset`, graph inputs "in0".. for the present
  * inputs, node NODE(op_type) -> "y", graph output "y"; finalized. *g is set
  * whenever og_graph_create succeeded; free it with og_graph_free. */
-static og_status build(og_graph **g, const char *op_type, int opset, int n_in, const tin *ins,
+static __attribute__((unused)) og_status build(og_graph **g, const char *op_type, int opset, int n_in, const tin *ins,
                        int n_attrs, const og_attr *attrs)
 {
     static const char *const names[MAX_IN] = {"in0", "in1", "in2", "in3"};
@@ -50,7 +50,7 @@ static og_status build(og_graph **g, const char *op_type, int opset, int n_in, c
 }
 
 /* build + plan + run on the inputs' data; on OG_OK *y is the caller's. */
-static og_status run(og_tensor **y, const char *op_type, int opset, int n_in, const tin *ins,
+static __attribute__((unused)) og_status run(og_tensor **y, const char *op_type, int opset, int n_in, const tin *ins,
                      int n_attrs, const og_attr *attrs)
 {
     og_graph *g = NULL;
@@ -79,7 +79,7 @@ done:
 }
 
 /* Finalize must fail with `code`, naming the node and containing `needle`. */
-static void expect_fail(og_status code, const char *needle, const char *op_type, int opset, int n_in,
+static __attribute__((unused)) void expect_fail(og_status code, const char *needle, const char *op_type, int opset, int n_in,
                         const tin *ins, int n_attrs, const og_attr *attrs)
 {
     og_graph *g;
@@ -94,7 +94,7 @@ static void expect_fail(og_status code, const char *needle, const char *op_type,
 }
 
 /* The finalized "y" must have this dtype and shape (-1: unknown dim). */
-static void expect_shape(og_dtype dtype, int rank, const int64_t *dims, const char *op_type, int opset,
+static __attribute__((unused)) void expect_shape(og_dtype dtype, int rank, const int64_t *dims, const char *op_type, int opset,
                          int n_in, const tin *ins, int n_attrs, const og_attr *attrs)
 {
     og_graph *g;

@@ -514,6 +514,40 @@ START_TEST(conv_errors)
 }
 END_TEST
 
+/* NaN and Inf are values, not errors: they reach every output whose window
+ * holds them, as in PyTorch (a 0 weight does not hide a NaN: 0 * NaN is
+ * NaN), and Inf - Inf makes NaN. X 3x3, W 2x2 of ones:
+ *   X = [NaN 1 1; 1 1 1; 1 1 Inf] -> Y = [NaN 4; 4 Inf]
+ *   W = [0 1; 1 1] gives the same NaN at (0,0). */
+START_TEST(conv_nan_inf_propagate)
+{
+    const float inf = (float)INFINITY, nan = (float)NAN;
+    const float x[9] = { nan, 1, 1, 1, 1, 1, 1, 1, inf }, w1[4] = { 1, 1, 1, 1 }, w0[4] = { 0, 1, 1, 1 };
+    int64_t xd[4] = { 1, 1, 3, 3 }, wd[4] = { 1, 1, 2, 2 };
+    og_tensor *y;
+    for (int k = 0; k < 2; k++) {
+        OG_CHECK(run(&y, OG_FLOAT, 4, xd, x, wd, k ? w0 : w1, NULL, NULL, 0, NULL));
+        const float *v = y->data;
+        ck_assert_msg(isnan(v[0]), "Y[0] = %g, expected NaN", v[0]);
+        ck_assert_float_eq(v[1], k ? 3.0f : 4.0f);
+        ck_assert_float_eq(v[2], k ? 3.0f : 4.0f);
+        ck_assert_msg(isinf(v[3]) && v[3] > 0, "Y[3] = %g, expected +Inf", v[3]);
+        og_tensor_free(y);
+    }
+    /* 1-D, float64: [Inf, Inf] with W = [1, -1] is Inf - Inf = NaN; a bias
+     * of NaN poisons every output. */
+    const double xi[3] = { INFINITY, INFINITY, 2 }, wm[2] = { 1, -1 }, bn[1] = { NAN }, b0[1] = { 0 };
+    int64_t xd1[3] = { 1, 1, 3 }, wd1[3] = { 1, 1, 2 }, bd[1] = { 1 };
+    OG_CHECK(run(&y, OG_DOUBLE, 3, xd1, xi, wd1, wm, bd, b0, 0, NULL));
+    ck_assert(isnan(((const double *)y->data)[0]));
+    ck_assert(isinf(((const double *)y->data)[1]));
+    og_tensor_free(y);
+    OG_CHECK(run(&y, OG_DOUBLE, 3, xd1, xi, wd1, wm, bd, bn, 0, NULL));
+    ck_assert(isnan(((const double *)y->data)[0]) && isnan(((const double *)y->data)[1]));
+    og_tensor_free(y);
+}
+END_TEST
+
 static Suite *conv_suite(void)
 {
     Suite *s = suite_create("Conv");
@@ -533,6 +567,7 @@ static Suite *conv_suite(void)
     tcase_add_test(tc, conv_kernel_fills_input);
     tcase_add_test(tc, conv_unknown_dims);
     tcase_add_test(tc, conv_errors);
+    tcase_add_test(tc, conv_nan_inf_propagate);
     suite_add_tcase(s, tc);
     return s;
 }

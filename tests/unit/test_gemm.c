@@ -169,6 +169,33 @@ START_TEST(gemm_beta_zero_ignores_c)
 }
 END_TEST
 
+/* NaN and Inf in A, B or C (beta != 0) reach exactly the outputs they
+ * feed, as in PyTorch: A = [[NaN, 1], [1, 1]], B = I, C = [0, Inf]
+ * (broadcast over rows) -> Y = [[NaN, NaN], [1, Inf]]: Y[0,1] holds
+ * NaN * 0, which is NaN (a BLAS must not skip the zero). */
+START_TEST(gemm_nan_inf_propagate)
+{
+    for (int d = 0; d < 2; d++) {
+        const double a[4] = {NAN, 1, 1, 1}, b[4] = {1, 0, 0, 1}, c[2] = {0, INFINITY};
+        const float af[4] = {NAN, 1, 1, 1}, bf[4] = {1, 0, 0, 1}, cf[2] = {0, INFINITY};
+        int64_t d2[2] = {2, 2}, dc[1] = {2};
+        og_dtype dt = d ? OG_DOUBLE : OG_FLOAT;
+        og_tensor *y;
+        OG_CHECK(run(&y, "Gemm", 17, 3,
+                     (tin[]){{dt, 2, d2, d ? (const void *)a : af}, {dt, 2, d2, d ? (const void *)b : bf},
+                             {dt, 1, dc, d ? (const void *)c : cf}}, 0, NULL));
+        double v[4];
+        for (int i = 0; i < 4; i++)
+            v[i] = d ? ((const double *)y->data)[i] : ((const float *)y->data)[i];
+        ck_assert_msg(isnan(v[0]), "Y[0,0] = %g, expected NaN", v[0]);
+        ck_assert_msg(isnan(v[1]), "Y[0,1] = %g, expected NaN", v[1]);
+        ck_assert_msg(v[2] == 1.0, "Y[1,0] = %g, expected 1", v[2]);
+        ck_assert_msg(isinf(v[3]) && v[3] > 0, "Y[1,1] = %g, expected +Inf", v[3]);
+        og_tensor_free(y);
+    }
+}
+END_TEST
+
 /* K = 0: the product is empty, Y = beta * C. M = 0: Y is [0,N]. */
 START_TEST(gemm_empty_dims)
 {
@@ -329,6 +356,7 @@ static Suite *gemm_suite(void)
     tcase_add_test(tc, gemm_hand_worked);
     tcase_add_loop_test(tc, gemm_sweep, 0, 4);
     tcase_add_test(tc, gemm_beta_zero_ignores_c);
+    tcase_add_test(tc, gemm_nan_inf_propagate);
     tcase_add_test(tc, gemm_empty_dims);
     tcase_add_test(tc, gemm_c_vector_when_m_equals_n);
     suite_add_tcase(s, tc);

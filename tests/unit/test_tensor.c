@@ -54,7 +54,11 @@ START_TEST(rejects_overflowing_dims)
     int64_t dims[3] = { INT64_C(1) << 40, INT64_C(1) << 40, 4 };
     OG_CHECK_FAILS(og_tensor_create(OG_FLOAT, 3, dims, &t), OG_ERR_LIMIT, "overflow");
     int64_t big[1] = { INT64_C(1) << 61 };
+    OG_CHECK_FAILS(og_tensor_create(OG_DOUBLE, 1, big, &t), OG_ERR_LIMIT, "OG_LIMIT_TENSOR_ELEMENTS");
+    /* Past the element limit, the byte count itself must not overflow. */
+    int64_t old = og_limit(OG_LIMIT_TENSOR_ELEMENTS, INT64_MAX);
     OG_CHECK_FAILS(og_tensor_create(OG_DOUBLE, 1, big, &t), OG_ERR_LIMIT, "too large");
+    og_limit(OG_LIMIT_TENSOR_ELEMENTS, old);
 }
 END_TEST
 

@@ -1,0 +1,58 @@
+/* limits.c — the process-wide limits of onnxgrad/limits.h. */
+#include <stdatomic.h>
+#include "internal.h"
+
+typedef struct limit_def {
+    int64_t def, max;
+} limit_def;
+
+static const limit_def defs[OG_LIMIT_COUNT] = {
+    [OG_LIMIT_FILE_BYTES] = { (int64_t)2 << 30, (int64_t)2 << 30 },
+    [OG_LIMIT_NESTING_DEPTH] = { 100, 1000 },
+    [OG_LIMIT_RANK] = { OG_MAX_RANK, OG_MAX_RANK },
+    [OG_LIMIT_TENSOR_ELEMENTS] = { (int64_t)1 << 40, INT64_MAX },
+    [OG_LIMIT_PARSE_MEMORY_FACTOR] = { 8, 1 << 20 },
+    [OG_LIMIT_PARSE_MEMORY_BASE] = { (int64_t)64 << 20, INT64_MAX },
+    [OG_LIMIT_PLAN_BYTES] = { (int64_t)16 << 30, INT64_MAX },
+};
+
+static _Atomic int64_t current[OG_LIMIT_COUNT] = {
+    (int64_t)2 << 30, 100, OG_MAX_RANK, (int64_t)1 << 40, 8, (int64_t)64 << 20, (int64_t)16 << 30,
+};
+
+int64_t og_limit(og_limit_id id, int64_t value)
+{
+    if ((int)id < 0 || id >= OG_LIMIT_COUNT)
+        return -1;
+    if (value < 0)
+        return atomic_load(&current[id]);
+    if (value > defs[id].max)
+        value = defs[id].max;
+    return atomic_exchange(&current[id], value);
+}
+
+void og_limits_reset(void)
+{
+    for (int k = 0; k < OG_LIMIT_COUNT; k++)
+        atomic_store(&current[k], defs[k].def);
+}
+
+int64_t og_limit_get(og_limit_id id) { return atomic_load(&current[id]); }
+
+og_status og_check_rank_limit(int rank, const char *what)
+{
+    int64_t max = og_limit_get(OG_LIMIT_RANK);
+    if (rank > max)
+        return og_err(OG_ERR_LIMIT, "%s: rank %d is over the limit of %lld (OG_LIMIT_RANK)", what, rank,
+                      (long long)max);
+    return OG_OK;
+}
+
+og_status og_check_numel_limit(int64_t numel, const char *what)
+{
+    int64_t max = og_limit_get(OG_LIMIT_TENSOR_ELEMENTS);
+    if (numel > max)
+        return og_err(OG_ERR_LIMIT, "%s: %lld elements, over the limit of %lld (OG_LIMIT_TENSOR_ELEMENTS)",
+                      what, (long long)numel, (long long)max);
+    return OG_OK;
+}

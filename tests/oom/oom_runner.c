@@ -1,0 +1,437 @@
+/* oom_runner.c — allocation-failure injection over every fixture model.
+ *
+ *   og_oom_runner NODE_DIR CASES.txt TMPDIR
+ *
+ * For each conformance case listed in CASES.txt (NODE_DIR/<case>/model.onnx
+ * with test_data_set_0/input_*.pb), and for a Conv->Relu->MaxPool->Flatten->
+ * Gemm graph built through the C API, the whole life of a model — build or
+ * load (which validates and infers shapes), plan, run, save to memory, save
+ * to a file — is replayed with allocation N failing, for N = 1, 2, ...
+ * until a replay sees no injected failure, in two modes: the Nth
+ * allocation alone fails ("once"), and every allocation from the Nth on
+ * fails ("from then on"). Each replay must:
+ *   - return OG_OK or OG_ERR_NOMEM, never anything else, with a message;
+ *   - leave out-pointers NULL on failure;
+ *   - leak nothing (a counting allocator tracks every live block);
+ *   - leave what it was handed usable: after a failed run or save, the
+ *     same plan and graph, with allocation working again, must run to the
+ *     reference outputs and save the reference bytes;
+ *   - never leave a half-written or temporary file behind a failed save.
+ * Prints the allocation points exercised per model and in total. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <onnxgrad/onnxgrad.h>
+
+#define MAX_POINTS 200000
+#define MAX_FEEDS 8
+#define MAX_OUTS 8
+
+/* ---- the failing, counting allocator -------------------------------------- */
+
+static long live_blocks, n_calls, fail_at;
+static bool sticky, injected;
+
+static bool should_fail(void)
+{
+    n_calls++;
+    if (fail_at && (n_calls == fail_at || (sticky && n_calls > fail_at))) {
+        injected = true;
+        return true;
+    }
+    return false;
+}
+
+static void *a_alloc(void *u, size_t n)
+{
+    (void)u;
+    if (should_fail())
+        return NULL;
+    void *p = malloc(n ? n : 1);
+    live_blocks += p != NULL;
+    return p;
+}
+
+static void *a_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    if (should_fail())
+        return NULL;
+    void *q = realloc(p, n ? n : 1);
+    live_blocks += q && !p;
+    return q;
+}
+
+static void a_free(void *u, void *p)
+{
+    (void)u;
+    if (p) {
+        live_blocks--;
+        free(p);
+    }
+}
+
+static void arm(long at, bool from_then_on)
+{
+    n_calls = 0;
+    injected = false;
+    fail_at = at;
+    sticky = from_then_on;
+}
+
+static void disarm(void) { fail_at = 0; }
+
+/* ---- reporting ------------------------------------------------------------ */
+
+static int failures;
+static char current[512];
+
+static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("FAIL %s: ", current);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    failures++;
+}
+
+/* OG_OK, or OG_ERR_NOMEM with a message; anything else is a bug. */
+static bool acceptable(og_status st, const char *step, long k)
+{
+    if (st == OG_OK)
+        return true;
+    if (st != OG_ERR_NOMEM) {
+        fail("allocation %ld failing%s: %s returned %s: %s", k, sticky ? " and on" : "", step,
+             og_status_name(st), og_errmsg());
+        return false;
+    }
+    if (!og_errmsg()[0])
+        fail("allocation %ld failing: %s: OG_ERR_NOMEM without a message", k, step);
+    return true;
+}
+
+/* ---- one model ------------------------------------------------------------- */
+
+typedef struct fixture {
+    char model_path[4096];              /* "" for the built-in graph */
+    og_tensor *feeds[MAX_FEEDS];
+    int n_feeds;
+    og_tensor *want[MAX_OUTS];          /* reference outputs, computed without injection */
+    int n_outs;
+    void *saved;                        /* reference encoding */
+    size_t saved_size;
+    char save_path[4096];
+} fixture;
+
+/* Conv -> Relu -> MaxPool -> Flatten -> Gemm on [1,2,6,6], through the
+ * builder API, so graph building is exercised as well as loading. */
+static og_status build_chain(og_graph **out)
+{
+    og_graph *g = NULL;
+    og_tensor *w = NULL, *gw = NULL;
+    int64_t xd[4] = { 1, 2, 6, 6 }, wd[4] = { 3, 2, 3, 3 }, gd[2] = { 27, 4 };
+    og_status st;
+    *out = NULL;
+    if ((st = og_graph_create(&g)) || (st = og_graph_set_opset(g, "", 17))
+        || (st = og_graph_add_input(g, "x", OG_FLOAT, 4, xd, NULL))
+        || (st = og_tensor_create(OG_FLOAT, 4, wd, &w)) || (st = og_tensor_create(OG_FLOAT, 2, gd, &gw)))
+        goto done;
+    for (int64_t k = 0; k < w->numel; k++)
+        ((float *)w->data)[k] = (float)((k * 7) % 11 - 5) / 8.0f;
+    for (int64_t k = 0; k < gw->numel; k++)
+        ((float *)gw->data)[k] = (float)((k * 5) % 13 - 6) / 16.0f;
+    og_attr conv_attrs[1] = { og_attr_ints("pads", 4, (const int64_t[]){ 1, 1, 1, 1 }) };
+    og_attr pool_attrs[2] = { og_attr_ints("kernel_shape", 2, (const int64_t[]){ 2, 2 }),
+                              og_attr_ints("strides", 2, (const int64_t[]){ 2, 2 }) };
+    if ((st = og_graph_add_initializer(g, "w", w)) || (st = og_graph_add_initializer(g, "gw", gw))
+        || (st = og_graph_add_node(g, "Conv", NULL, "conv", 2, (const char *[]){ "x", "w" }, 1,
+                                   (const char *[]){ "c" }, 1, conv_attrs))
+        || (st = og_graph_add_node(g, "Relu", NULL, "relu", 1, (const char *[]){ "c" }, 1, (const char *[]){ "r" }, 0, NULL))
+        || (st = og_graph_add_node(g, "MaxPool", NULL, "pool", 1, (const char *[]){ "r" }, 1, (const char *[]){ "p" },
+                                   2, pool_attrs))
+        || (st = og_graph_add_node(g, "Flatten", NULL, "flat", 1, (const char *[]){ "p" }, 1, (const char *[]){ "f" }, 0, NULL))
+        || (st = og_graph_add_node(g, "Gemm", NULL, "gemm", 2, (const char *[]){ "f", "gw" }, 1,
+                                   (const char *[]){ "y" }, 0, NULL))
+        || (st = og_graph_add_output(g, "y")) || (st = og_graph_finalize(g)))
+        goto done;
+    *out = g;
+    g = NULL;
+done:
+    og_tensor_free(w);
+    og_tensor_free(gw);
+    og_graph_free(g);
+    return st;
+}
+
+static og_status open_model(const fixture *fx, og_graph **g)
+{
+    return fx->model_path[0] ? og_model_load_file(fx->model_path, g) : build_chain(g);
+}
+
+static bool same_tensor(const og_tensor *a, const og_tensor *b)
+{
+    return a && b && a->dtype == b->dtype && a->rank == b->rank
+        && memcmp(a->dims, b->dims, sizeof(int64_t) * (size_t)a->rank) == 0
+        && memcmp(a->data, b->data, (size_t)a->numel * og_dtype_size(a->dtype)) == 0;
+}
+
+static bool file_equals(const char *path, const void *data, size_t size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    bool ok = true;
+    unsigned char buf[65536];
+    size_t off = 0, n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (off + n > size || memcmp(buf, (const char *)data + off, n) != 0)
+            ok = false;
+        off += n;
+    }
+    fclose(f);
+    return ok && off == size;
+}
+
+/* Entries of dir other than `keep`: temporary files a save left behind. */
+static int stray_files(const char *dir, const char *keep)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (e->d_name[0] != '.' && strcmp(e->d_name, keep) != 0)
+            n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Runs p and compares with the reference; frees the outputs. */
+static og_status run_and_check(og_plan *p, const fixture *fx, bool compare, bool *match)
+{
+    og_tensor *outs[MAX_OUTS] = { 0 };
+    og_status st = og_plan_run(p, fx->n_feeds, (const og_tensor *const *)fx->feeds, outs);
+    *match = true;
+    for (int k = 0; k < fx->n_outs; k++) {
+        if (st != OG_OK && outs[k])
+            fail("og_plan_run failed but left output %d set", k);
+        if (st == OG_OK && compare && !same_tensor(outs[k], fx->want[k]))
+            *match = false;
+        og_tensor_free(outs[k]);
+    }
+    return st;
+}
+
+/* One full life of the model with the allocator armed. Returns false to
+ * stop the sweep (a bug was reported). */
+static bool one_life(fixture *fx, long k, const char *dir, const char *file_name)
+{
+    og_graph *g = (og_graph *)1;
+    og_status st = open_model(fx, &g);
+    if (!acceptable(st, fx->model_path[0] ? "load" : "build", k))
+        return false;
+    if (st != OG_OK) {
+        if (g && fx->model_path[0])
+            fail("allocation %ld failing: load failed but *out is not NULL", k);
+        return true;
+    }
+    og_plan *p = (og_plan *)1;
+    st = og_plan_create(g, &p);
+    if (!acceptable(st, "og_plan_create", k)) {
+        og_graph_free(g);
+        return false;
+    }
+    if (st != OG_OK && p)
+        fail("allocation %ld failing: og_plan_create failed but *out is not NULL", k);
+    if (st == OG_OK) {
+        bool match;
+        st = run_and_check(p, fx, true, &match);
+        if (!acceptable(st, "og_plan_run", k)) {
+            og_plan_free(p);
+            og_graph_free(g);
+            return false;
+        }
+        if (st == OG_OK && !match)
+            fail("allocation %ld failing: run succeeded with wrong outputs", k);
+        if (st != OG_OK) {
+            /* The plan must survive a failed run. */
+            long saved_at = fail_at;
+            disarm();
+            if (run_and_check(p, fx, true, &match) != OG_OK || !match)
+                fail("allocation %ld failing: after a failed run, the plan no longer runs correctly: %s", k,
+                     og_errmsg());
+            fail_at = saved_at;
+        }
+        og_plan_free(p);
+    }
+    void *data = (void *)1;
+    size_t size = 1;
+    st = og_model_save_memory(g, &data, &size);
+    if (!acceptable(st, "og_model_save_memory", k)) {
+        og_graph_free(g);
+        return false;
+    }
+    if (st == OG_OK) {
+        if (size != fx->saved_size || memcmp(data, fx->saved, size) != 0)
+            fail("allocation %ld failing: save_memory succeeded with different bytes", k);
+        og_free(data);
+    } else if (data) {
+        fail("allocation %ld failing: save_memory failed but *data is not NULL", k);
+    }
+    /* The target holds the reference bytes from the start; a failed save
+     * must leave exactly them and no temporary file. */
+    st = og_model_save_file(g, fx->save_path);
+    if (!acceptable(st, "og_model_save_file", k)) {
+        og_graph_free(g);
+        return false;
+    }
+    if (!file_equals(fx->save_path, fx->saved, fx->saved_size))
+        fail("allocation %ld failing: after save_file (%s) the file is not the reference bytes", k,
+             og_status_name(st));
+    if (stray_files(dir, file_name))
+        fail("allocation %ld failing: save_file left a temporary file in %s", k, dir);
+    og_graph_free(g);
+    return true;
+}
+
+/* Computes the reference (no injection) and sweeps both modes. Returns the
+ * number of allocation points (once mode). */
+static long sweep(fixture *fx, const char *tmpdir, int index)
+{
+    char dir[3072];
+    snprintf(dir, sizeof dir, "%s/oom-%d", tmpdir, index);
+    mkdir(dir, 0777);
+    const char *file_name = "model.onnx";
+    snprintf(fx->save_path, sizeof fx->save_path, "%s/%s", dir, file_name);
+
+    og_graph *g;
+    og_plan *p;
+    if (open_model(fx, &g) != OG_OK) {
+        fail("reference load: %s", og_errmsg());
+        return 0;
+    }
+    fx->n_outs = og_graph_num_outputs(g);
+    if (fx->n_outs > MAX_OUTS || og_plan_create(g, &p) != OG_OK) {
+        fail("reference plan: %s", og_errmsg());
+        og_graph_free(g);
+        return 0;
+    }
+    if (og_plan_run(p, fx->n_feeds, (const og_tensor *const *)fx->feeds, fx->want) != OG_OK)
+        fail("reference run: %s", og_errmsg());
+    og_plan_free(p);
+    if (og_model_save_memory(g, &fx->saved, &fx->saved_size) != OG_OK
+        || og_model_save_file(g, fx->save_path) != OG_OK)
+        fail("reference save: %s", og_errmsg());
+    og_graph_free(g);
+    if (failures)
+        return 0;
+
+    long points = 0;
+    for (int mode = 0; mode < 2; mode++) {
+        for (long k = 1; k <= MAX_POINTS; k++) {
+            long before = live_blocks;
+            int failures_before = failures;
+            arm(k, mode == 1);
+            bool go_on = one_life(fx, k, dir, file_name);
+            bool hit = injected;
+            disarm();
+            if (live_blocks != before)
+                fail("allocation %ld failing%s: %ld block(s) leaked", k, mode ? " and on" : "", live_blocks - before);
+            if (!go_on || failures != failures_before || !hit) {
+                if (mode == 0)
+                    points = hit ? k : k - 1;
+                break;
+            }
+        }
+    }
+    og_free(fx->saved);
+    fx->saved = NULL;
+    for (int k = 0; k < fx->n_outs; k++)
+        og_tensor_free(fx->want[k]);
+    unlink(fx->save_path);
+    rmdir(dir);
+    return points;
+}
+
+static void free_feeds(fixture *fx)
+{
+    for (int k = 0; k < fx->n_feeds; k++)
+        og_tensor_free(fx->feeds[k]);
+    fx->n_feeds = 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: og_oom_runner NODE_DIR CASES.txt TMPDIR\n");
+        return 2;
+    }
+    FILE *f = fopen(argv[2], "r");
+    if (!f) {
+        fprintf(stderr, "%s: %s\n", argv[2], strerror(errno));
+        return 2;
+    }
+    og_set_allocator(&(og_allocator){ a_alloc, a_realloc, a_free, NULL });
+    long total = 0;
+    int models = 0;
+
+    static fixture fx;
+    memset(&fx, 0, sizeof fx);
+    snprintf(current, sizeof current, "built-in chain");
+    int64_t xd[4] = { 1, 2, 6, 6 };
+    if (og_tensor_create(OG_FLOAT, 4, xd, &fx.feeds[0]) != OG_OK)
+        return 2;
+    for (int64_t k = 0; k < fx.feeds[0]->numel; k++)
+        ((float *)fx.feeds[0]->data)[k] = (float)((k * 3) % 7 - 3);
+    fx.n_feeds = 1;
+    long pts = sweep(&fx, argv[3], models++);
+    printf("%s %s: %ld allocation points\n", failures ? "FAIL" : "PASS", current, pts);
+    total += pts;
+    free_feeds(&fx);
+
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n \t")] = '\0';
+        if (!line[0] || line[0] == '#')
+            continue;
+        memset(&fx, 0, sizeof fx);
+        snprintf(current, sizeof current, "%s", line);
+        snprintf(fx.model_path, sizeof fx.model_path, "%s/%s/model.onnx", argv[1], line);
+        int before = failures;
+        for (int k = 0; k < MAX_FEEDS; k++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s/test_data_set_0/input_%d.pb", argv[1], line, k);
+            if (access(path, R_OK) != 0)
+                break;
+            if (og_tensor_load_pb(path, &fx.feeds[fx.n_feeds]) != OG_OK) {
+                fail("reading %s: %s", path, og_errmsg());
+                break;
+            }
+            fx.n_feeds++;
+        }
+        pts = sweep(&fx, argv[3], models++);
+        free_feeds(&fx);
+        printf("%s %s: %ld allocation points\n", failures != before ? "FAIL" : "PASS", line, pts);
+        fflush(stdout);
+        total += pts;
+    }
+    fclose(f);
+    og_set_allocator(NULL);
+    if (live_blocks != 0) {
+        printf("FAIL: %ld block(s) still allocated at exit\n", live_blocks);
+        failures++;
+    }
+    printf("%d models, %ld allocation points exercised (each failed once, and from then on), %d failures\n",
+           models, total, failures);
+    return failures ? 1 : 0;
+}
