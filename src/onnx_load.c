@@ -377,16 +377,6 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
     return OG_OK;
 }
 
-static og_status parse_memory_error(size_t need, size_t budget, int64_t factor, size_t size, int64_t base)
-{
-    char needs[64] = "more than";
-    if (need)
-        snprintf(needs, sizeof needs, "about %zu bytes,", need);
-    return og_err(OG_ERR_LIMIT, "decoding needs %s over the parse-memory limit of %zu bytes (%lld x %zu file "
-                  "bytes + %lld; OG_LIMIT_PARSE_MEMORY_FACTOR, OG_LIMIT_PARSE_MEMORY_BASE)", needs, budget,
-                  (long long)factor, size, (long long)base);
-}
-
 /* ext says where external data is found (its base_dir may be NULL). */
 static og_status load(const void *data, size_t size, og_extdata_ctx *ext, og_graph **out)
 {
@@ -396,31 +386,11 @@ static og_status load(const void *data, size_t size, og_extdata_ctx *ext, og_gra
     if ((uint64_t)size > (uint64_t)limit)
         return og_err(OG_ERR_LIMIT, "model is %zu bytes, over the limit of %" PRId64 " bytes "
                       "(OG_LIMIT_FILE_BYTES)", size, limit);
-    size_t decoded = 0;
-    og_status st = og_wire_scan_ex(data, size, OG_WIRE_MODEL, &decoded);
+    ProtobufCMessage *msg;
+    og_status st = og_wire_decode(data, size, OG_WIRE_MODEL, &msg);
     if (st != OG_OK)
         return st;
-    /* protobuf-c's structs for a message of empty fields can be a hundred
-     * times its bytes; decoding may ask for at most factor * size + base. */
-    int64_t factor = og_limit_get(OG_LIMIT_PARSE_MEMORY_FACTOR), base = og_limit_get(OG_LIMIT_PARSE_MEMORY_BASE);
-    size_t budget;
-    if (__builtin_mul_overflow((size_t)factor, size, &budget) || __builtin_add_overflow(budget, (size_t)base, &budget))
-        budget = SIZE_MAX;
-    if (decoded > budget)   /* the scan's estimate: refuse before protobuf-c allocates it */
-        return parse_memory_error(decoded, budget, factor, size, base);
-    og_alloc_budget_begin(budget);
-    unsigned long failed_before = og_alloc_failures();
-    Onnx__ModelProto *m = onnx__model_proto__unpack(og_protobuf_allocator(), size, data);
-    if (og_alloc_budget_end()) {
-        if (m)
-            onnx__model_proto__free_unpacked(m, og_protobuf_allocator());
-        return parse_memory_error(0, budget, factor, size, base);
-    }
-    if (!m && og_alloc_failures() != failed_before)
-        return og_err(OG_ERR_NOMEM, "out of memory decoding the ModelProto (%zu bytes)", size);
-    if (!m)
-        return og_err(OG_ERR_PARSE, "protobuf-c could not decode the ModelProto (%zu bytes, framing "
-                      "valid)", size);
+    Onnx__ModelProto *m = (Onnx__ModelProto *)msg;
     og_graph *g = NULL;
     st = og_graph_create(&g);
     if (st == OG_OK)

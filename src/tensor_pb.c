@@ -336,16 +336,11 @@ og_status og_tensor_load_pb_memory(const void *data, size_t size, og_tensor **ou
     if ((uint64_t)size > (uint64_t)limit)
         return og_err(OG_ERR_LIMIT, "TensorProto is %zu bytes, over the limit of %" PRId64 " bytes "
                       "(OG_LIMIT_FILE_BYTES)", size, limit);
-    og_status st = og_wire_scan(data, size, OG_WIRE_TENSOR);
+    ProtobufCMessage *msg;
+    og_status st = og_wire_decode(data, size, OG_WIRE_TENSOR, &msg);
     if (st != OG_OK)
         return st;
-    unsigned long failed_before = og_alloc_failures();
-    Onnx__TensorProto *tp = onnx__tensor_proto__unpack(og_protobuf_allocator(), size, data);
-    if (!tp && og_alloc_failures() != failed_before)
-        return og_err(OG_ERR_NOMEM, "out of memory decoding the TensorProto (%zu bytes)", size);
-    if (!tp)
-        return og_err(OG_ERR_PARSE, "protobuf-c could not decode the TensorProto (%zu bytes, framing "
-                      "valid)", size);
+    Onnx__TensorProto *tp = (Onnx__TensorProto *)msg;
     char where[300];
     snprintf(where, sizeof where, "tensor '%s'", tp->name ? tp->name : "");
     st = og_tensor_from_proto(tp, where, out);

@@ -32,6 +32,16 @@ og_status og_wire_scan(const uint8_t *data, size_t size, og_wire_root root);
  * arrays), so a hostile file can be refused before it costs that. */
 og_status og_wire_scan_ex(const uint8_t *data, size_t size, og_wire_root root, size_t *decoded);
 
+/* Scans the bytes, then decodes them with protobuf-c under the
+ * parse-memory budget (OG_LIMIT_PARSE_MEMORY_FACTOR x size +
+ * OG_LIMIT_PARSE_MEMORY_BASE, counted through the allocator hook and
+ * checked first against the scan's estimate). Errors: the scan's,
+ * OG_ERR_LIMIT over budget, OG_ERR_NOMEM, OG_ERR_PARSE. Ownership: *out
+ * is the caller's (protobuf_c_message_free_unpacked with
+ * og_protobuf_allocator()). */
+struct ProtobufCMessage;
+og_status og_wire_decode(const uint8_t *data, size_t size, og_wire_root root, struct ProtobufCMessage **out);
+
 /* The largest message protobuf can describe (2 GiB): the savers refuse to
  * encode more. Loaders check OG_LIMIT_FILE_BYTES instead. File reading and
  * atomic writes are in io.h. */

@@ -478,6 +478,10 @@ case("p_truncated.pb")(lambda: numpy_helper.from_array(np.ones((4, 4), np.float3
 case("p_bad_dtype.pb")(lambda: raw_tensor("t", 99, [1], b"\0" * 4).SerializeToString())
 case("p_raw_size.pb")(lambda: raw_tensor("t", F, [3], b"\0" * 4).SerializeToString())
 case("p_model_as_tensor.pb")(lambda: BASE)
+# 10,000 empty external_data entries (2 bytes each) cost protobuf-c ~48 bytes
+# each; with the 64 MiB allowance set to 0, 8 x 20 KB is not enough.
+case("p_parse_budget.pb")(lambda: raw_tensor("t", F, [1], b"\0" * 4).SerializeToString() + b"\x6a\x00" * 10000)
+LIMITS["p_parse_budget.pb"] = "OG_LIMIT_PARSE_MEMORY_BASE 0\n"
 
 # -- run time (model loads; the sidecar input must be rejected) --
 

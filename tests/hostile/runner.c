@@ -468,7 +468,7 @@ static bool run_case(const char *dir, expect *e)
     retime_file(path, has_side ? sidecar : NULL, &of);
     check_outcome(e, &of, "file");
     e->ms = of.ms;
-    for (int k = 0; linear_vs[0] && k < n_all_cases; k++) {
+    for (int k = 0; time_limit && linear_vs[0] && k < n_all_cases; k++) {
         const expect *base = &all_cases[k];
         if (strcmp(base->file, linear_vs) != 0)
             continue;
