@@ -13,6 +13,7 @@ expects the model to load and the run with that input to fail.
 Run with Debian's /usr/bin/python3 (python3-onnx 1.12, numpy).
 """
 import os
+import stat
 import random
 import sys
 
@@ -570,6 +571,12 @@ def _ext_fixtures(out):
     os.symlink("w.bin", os.path.join(ext, "link.bin"))
     os.symlink("sub", os.path.join(ext, "linkdir"))
     os.mkfifo(os.path.join(ext, "fifo"))
+    # A character device (like /dev/null) needs root; where mknod is not
+    # allowed, a symlink to /dev/null stands in (refused as a symlink).
+    try:
+        os.mknod(os.path.join(ext, "null"), stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    except OSError:
+        os.symlink("/dev/null", os.path.join(ext, "null"))
 
 
 def _ext_tensor(entries, data_location=TensorProto.EXTERNAL, raw=None):
@@ -615,6 +622,7 @@ EXTERNAL_CASES = {
     "e_symlink_dir.onnx": _ext_case([("location", "ext/linkdir/w.bin")]),
     "e_fifo.onnx": _ext_case([("location", "ext/fifo")]),
     "e_directory.onnx": _ext_case([("location", "ext/sub")]),
+    "e_device.onnx": _ext_case([("location", "ext/null")]),
     "e_hardlink.onnx": _ext_case([("location", "ext/hard_a.bin")]),
     "e_missing.onnx": _ext_case([("location", "ext/nope.bin")]),
     "e_past_end.onnx": _ext_case(_LOC + [("offset", "8"), ("length", "16")]),
