@@ -536,8 +536,19 @@ def _run_plan_budget(out):
     return b(conv_model(x_shape=(1, 3, 8192, 8192), w_shape=(256, 3, 3, 3), attrs={"pads": [1, 1, 1, 1]}))
 
 
+def _run_declared_intermediate(out):
+    # Found by fuzz_run (tests/fuzz/crashes/run/): x is [1,N] and the model
+    # declares the intermediate h as [1,3]; fed [1,4], h would be [1,4].
+    # The run must refuse, not hand back a shape the graph contradicts.
+    _save_input(out + ".input.pb", np.ones((1, 4), np.float32))
+    return b(relu_model(nodes=[helper.make_node("Relu", ["x"], ["h"], name="relu0"),
+                               helper.make_node("Relu", ["h"], ["y"], name="relu1")],
+                        inputs=[vi("x", [1, "N"])], outputs=[vi("y", None)], value_info=[vi("h", [1, 3])]))
+
+
 SIDE = {
     "r_plan_budget.onnx": _run_plan_budget,
+    "r_declared_intermediate.onnx": _run_declared_intermediate,
     "r_input_shape.onnx": _run_shape,
     "r_input_dtype.onnx": _run_dtype,
     "r_conv_channels.onnx": _run_conv_channels,
