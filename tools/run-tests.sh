@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds onnxgrad and runs every test (unit, conformance, CLI, hostile
-# inputs, install). With --sanitize: the same suite under ASan + UBSan.
+# inputs, allocation failures, install), then replays the fuzz corpus and
+# every saved crash reproducer through the libFuzzer targets (clang build).
+# With --sanitize: the ctest suite under ASan + UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -18,3 +20,7 @@ cmake -S . -B "$build" "${flags[@]}" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 cd "$build"
 ctest --output-on-failure -j"$(nproc)"
+cd ..
+if [ "$build" = build ]; then
+  bash tools/run-fuzz.sh replay
+fi
