@@ -22,6 +22,8 @@
 #include "io.h"
 #include "wire_scan.h"
 
+#define OG_MAX_IR_VERSION 11
+
 /* ---- types -------------------------------------------------------------- */
 
 typedef struct vtype {
@@ -155,6 +157,28 @@ static int guess_attr_type(const Onnx__AttributeProto *a)
     return OG_ATTR_UNDEFINED;
 }
 
+/* The value fields an AttributeProto has set, as an array of the types
+ * they hold; ONNX says exactly one (none for an empty list). */
+static int attr_fields_set(const Onnx__AttributeProto *a, int *types)
+{
+    int n = 0;
+    if (a->has_f) types[n++] = OG_ATTR_FLOAT;
+    if (a->has_i) types[n++] = OG_ATTR_INT;
+    if (a->has_s) types[n++] = OG_ATTR_STRING;
+    if (a->t) types[n++] = OG_ATTR_TENSOR;
+    if (a->g) types[n++] = OG_ATTR_GRAPH;
+    if (a->sparse_tensor) types[n++] = OG_ATTR_SPARSE_TENSOR;
+    if (a->tp) types[n++] = OG_ATTR_TYPE_PROTO;
+    if (a->n_floats) types[n++] = OG_ATTR_FLOATS;
+    if (a->n_ints) types[n++] = OG_ATTR_INTS;
+    if (a->n_strings) types[n++] = OG_ATTR_STRINGS;
+    if (a->n_tensors) types[n++] = OG_ATTR_TENSORS;
+    if (a->n_graphs) types[n++] = OG_ATTR_GRAPHS;
+    if (a->n_sparse_tensors) types[n++] = OG_ATTR_SPARSE_TENSORS;
+    if (a->n_type_protos) types[n++] = OG_ATTR_TYPE_PROTOS;
+    return n;
+}
+
 static og_status attr_from_proto(const Onnx__AttributeProto *a, const char *where, og_extdata_ctx *ext,
                                  og_attr *out, attr_tmp *tmp)
 {
@@ -165,6 +189,17 @@ static og_status attr_from_proto(const Onnx__AttributeProto *a, const char *wher
         return og_err(OG_ERR_UNSUPPORTED, "%s: refers to function attribute '%s' (ref_attr_name), "
                       "which is only meaningful inside a FunctionProto", where, a->ref_attr_name);
     int type = a->has_type ? (int)a->type : guess_attr_type(a);
+    int set[16], n_set = attr_fields_set(a, set);
+    bool is_list = type >= OG_ATTR_FLOATS && type <= OG_ATTR_GRAPHS;
+    is_list = is_list || type == OG_ATTR_SPARSE_TENSORS || type == OG_ATTR_TYPE_PROTOS;
+    if (n_set > 1)
+        return og_err(OG_ERR_PARSE, "%s: both %s and %s values are set; an attribute holds exactly one value",
+                      where, attr_type_name(set[0]), attr_type_name(set[1]));
+    if (n_set == 1 && set[0] != type && type > OG_ATTR_UNDEFINED && type <= OG_ATTR_TYPE_PROTOS)
+        return og_err(OG_ERR_PARSE, "%s: type is %s, but a %s value is set", where, attr_type_name(type),
+                      attr_type_name(set[0]));
+    if (n_set == 0 && !is_list && type > OG_ATTR_UNDEFINED && type <= OG_ATTR_TYPE_PROTOS)
+        return og_err(OG_ERR_PARSE, "%s: type is %s, but no value is set", where, attr_type_name(type));
     out->name = a->name;
     out->type = (og_attr_type)type;
     out->doc_string = a->doc_string && a->doc_string[0] ? a->doc_string : NULL;
@@ -285,6 +320,13 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
         return og_err(OG_ERR_PARSE, "ModelProto.graph is missing (no graph in the model)");
     if (!m->has_ir_version)
         return og_err(OG_ERR_PARSE, "ModelProto.ir_version is missing");
+    /* IR 11 is the newest the ONNX project has defined (ONNX 1.18); a later
+     * one may change meanings this loader cannot know. */
+    if (m->ir_version < 1)
+        return og_err(OG_ERR_PARSE, "ModelProto.ir_version is %" PRId64 "; IR versions start at 1", m->ir_version);
+    if (m->ir_version > OG_MAX_IR_VERSION)
+        return og_err(OG_ERR_UNSUPPORTED, "ModelProto.ir_version %" PRId64 " is newer than onnxgrad reads (1..%d)",
+                      m->ir_version, OG_MAX_IR_VERSION);
 
     if ((st = og_graph_set_model(g, m->ir_version, m->has_model_version ? m->model_version : 0, m->domain,
                                  m->doc_string)) ||

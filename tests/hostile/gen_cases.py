@@ -391,6 +391,47 @@ def _attr_no_name():
     return b(conv_model(extra_attrs=[a]))
 
 
+def _attr_two_values():
+    # type INT with both i and f set: which one is meant is unknowable.
+    a = helper.make_attribute("group", 1)
+    a.f = 2.0
+    return b(conv_model(extra_attrs=[a]))
+
+
+def _trunc_packed():
+    # A packed int64 dims field whose last varint has its continuation bit
+    # set: the field's length holds, the value inside it is cut short.
+    t = raw_tensor("k", F, [2, 2], b"\0" * 16)
+    data = b(with_init(t))
+    dims = b"\x08\x02\x08\x02"   # TensorProto.dims [2, 2], unpacked (proto2)
+    assert data.count(dims) == 1
+    return data.replace(dims, b"\x0a\x02\x02\x82")   # same length, packed, cut short
+
+
+def _ir_version(v):
+    m = relu_model()
+    m.ir_version = v
+    return b(m)
+
+
+case("a_two_value_fields.onnx")(_attr_two_values)
+case("w_trunc_packed.onnx")(_trunc_packed)
+case("g_ir_version_0.onnx")(lambda: _ir_version(0))
+case("g_ir_version_99.onnx")(lambda: _ir_version(99))
+case("a_strides_len.onnx")(lambda: b(conv_model(attrs={"strides": [1, 1, 1]})))
+case("a_dilations_len.onnx")(lambda: b(conv_model(attrs={"dilations": [1]})))
+case("a_pads_len.onnx")(lambda: b(conv_model(attrs={"pads": [1, 1]})))
+case("a_w_spatial_rank.onnx")(lambda: b(conv_model(w_shape=(2, 3, 3))))
+case("a_negative_stride.onnx")(lambda: b(conv_model(attrs={"strides": [-1, 1]})))
+case("a_negative_dilation.onnx")(lambda: b(conv_model(attrs={"dilations": [1, -2]})))
+case("a_negative_kernel.onnx")(lambda: b(conv_model(attrs={"kernel_shape": [-3, 3]})))
+case("a_negative_group.onnx")(lambda: b(conv_model(attrs={"group": -1})))
+case("a_ceil_mode_2.onnx")(lambda: b(model(helper.make_graph(
+    [helper.make_node("MaxPool", ["x"], ["y"], name="pool0", kernel_shape=[2, 2], ceil_mode=2)], "g",
+    [vi("x", [1, 1, 4, 4])], [vi("y", None)]))))
+case("a_trans_a_2.onnx")(lambda: b(model(helper.make_graph(
+    [helper.make_node("Gemm", ["a", "b"], ["y"], name="gemm0", transA=2)], "g",
+    [vi("a", [2, 2]), vi("b", [2, 2])], [vi("y", None)]))))
 case("a_graph_attr.onnx")(_attr_graph)
 case("a_type_99.onnx")(_attr_type_99)
 case("a_no_name.onnx")(_attr_no_name)
