@@ -159,6 +159,16 @@ og_status og_plan_create(const og_graph *g, og_plan **out)
     return OG_OK;
 }
 
+/* A shape the graph holds (dims < 0 unknown, rank < 0 unknown) against a
+ * concrete one. */
+static bool shape_clashes(const og_shape *have, const og_shape *got)
+{
+    bool clash = have->rank >= 0 && have->rank != got->rank;
+    for (int k = 0; !clash && have->rank >= 0 && k < got->rank; k++)
+        clash = have->dims[k] >= 0 && have->dims[k] != got->dims[k];
+    return clash;
+}
+
 static og_status check_feed(const og_value *val, const og_tensor *t)
 {
     char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
@@ -177,10 +187,7 @@ static og_status check_feed(const og_value *val, const og_tensor *t)
     if (val->ti.dtype != OG_UNDEFINED && val->ti.dtype != t->dtype)
         return og_err(OG_ERR_SHAPE, "input '%s': got a %s tensor, expected %s", val->name, og_dtype_name(t->dtype),
                       og_dtype_name(val->ti.dtype));
-    bool clash = val->ti.shape.rank >= 0 && val->ti.shape.rank != t->rank;
-    for (int k = 0; !clash && val->ti.shape.rank >= 0 && k < t->rank; k++)
-        clash = val->ti.shape.dims[k] >= 0 && val->ti.shape.dims[k] != t->dims[k];
-    if (clash)
+    if (shape_clashes(&val->ti.shape, &got))
         return og_err(OG_ERR_SHAPE, "input '%s': got shape %s, expected %s", val->name, og_shape_str(&got, a, sizeof a),
                       og_shape_str(&val->ti.shape, b, sizeof b));
     if (!t->data)
@@ -241,10 +248,7 @@ static og_status check_static_type(const og_node *n, const og_value *val, const 
     if (have->dtype != OG_UNDEFINED && have->dtype != got->dtype)
         return og_err(OG_ERR_SHAPE, "node '%s' (%s): output '%s' is %s, but the graph says %s", n->name,
                       n->op_type, val->name, og_dtype_name(got->dtype), og_dtype_name(have->dtype));
-    bool clash = have->shape.rank >= 0 && have->shape.rank != got->shape.rank;
-    for (int k = 0; !clash && have->shape.rank >= 0 && k < got->shape.rank; k++)
-        clash = have->shape.dims[k] >= 0 && have->shape.dims[k] != got->shape.dims[k];
-    if (clash)
+    if (shape_clashes(&have->shape, &got->shape))
         return og_err(OG_ERR_SHAPE, "node '%s' (%s): output '%s' has shape %s, but the graph says %s", n->name,
                       n->op_type, val->name, og_shape_str(&got->shape, a, sizeof a),
                       og_shape_str(&have->shape, b, sizeof b));

@@ -422,12 +422,6 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
 /* ext says where external data is found (its base_dir may be NULL). */
 static og_status load(const void *data, size_t size, og_extdata_ctx *ext, og_graph **out)
 {
-    if (size == 0)
-        return og_err(OG_ERR_PARSE, "empty (0 bytes); expected an ONNX ModelProto");
-    int64_t limit = og_limit_get(OG_LIMIT_FILE_BYTES);
-    if ((uint64_t)size > (uint64_t)limit)
-        return og_err(OG_ERR_LIMIT, "model is %zu bytes, over the limit of %" PRId64 " bytes "
-                      "(OG_LIMIT_FILE_BYTES)", size, limit);
     ProtobufCMessage *msg;
     og_status st = og_wire_decode(data, size, OG_WIRE_MODEL, &msg);
     if (st != OG_OK)

@@ -330,12 +330,6 @@ og_status og_tensor_load_pb_memory(const void *data, size_t size, og_tensor **ou
     *out = NULL;
     if (!data && size > 0)
         return og_err(OG_ERR_INVALID_ARG, "og_tensor_load_pb_memory: data is NULL");
-    if (size == 0)
-        return og_err(OG_ERR_PARSE, "empty (0 bytes); expected a TensorProto");
-    int64_t limit = og_limit_get(OG_LIMIT_FILE_BYTES);
-    if ((uint64_t)size > (uint64_t)limit)
-        return og_err(OG_ERR_LIMIT, "TensorProto is %zu bytes, over the limit of %" PRId64 " bytes "
-                      "(OG_LIMIT_FILE_BYTES)", size, limit);
     ProtobufCMessage *msg;
     og_status st = og_wire_decode(data, size, OG_WIRE_TENSOR, &msg);
     if (st != OG_OK)

@@ -504,6 +504,13 @@ og_status og_wire_decode(const uint8_t *data, size_t size, og_wire_root root, Pr
     const char *what = root == OG_WIRE_TENSOR ? "TensorProto" : "ModelProto";
     const ProtobufCMessageDescriptor *desc =
         root == OG_WIRE_TENSOR ? &onnx__tensor_proto__descriptor : &onnx__model_proto__descriptor;
+    if (size == 0)
+        return og_err(OG_ERR_PARSE, "empty (0 bytes); expected %s", root == OG_WIRE_TENSOR ? "a TensorProto"
+                                                                                           : "an ONNX ModelProto");
+    int64_t limit = og_limit_get(OG_LIMIT_FILE_BYTES);
+    if ((uint64_t)size > (uint64_t)limit)
+        return og_err(OG_ERR_LIMIT, "%s is %zu bytes, over the limit of %" PRId64 " bytes (OG_LIMIT_FILE_BYTES)",
+                      root == OG_WIRE_TENSOR ? "TensorProto" : "model", size, limit);
     size_t decoded = 0;
     og_status st = og_wire_scan_ex(data, size, root, &decoded);
     if (st != OG_OK)

@@ -32,7 +32,8 @@ og_status og_wire_scan(const uint8_t *data, size_t size, og_wire_root root);
  * arrays), so a hostile file can be refused before it costs that. */
 og_status og_wire_scan_ex(const uint8_t *data, size_t size, og_wire_root root, size_t *decoded);
 
-/* Scans the bytes, then decodes them with protobuf-c under the
+/* Refuses an empty buffer or one over OG_LIMIT_FILE_BYTES, scans the
+ * bytes, then decodes them with protobuf-c under the
  * parse-memory budget (OG_LIMIT_PARSE_MEMORY_FACTOR x size +
  * OG_LIMIT_PARSE_MEMORY_BASE, counted through the allocator hook and
  * checked first against the scan's estimate). Errors: the scan's,

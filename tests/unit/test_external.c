@@ -27,27 +27,6 @@
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static void *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = malloc(n ? (size_t)n : 1);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return b;
-}
-
-static void write_all(const char *path, const void *d, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(d, 1, n, f), n);
-    fclose(f);
-}
 
 static float w_value(int k) { return (float)k * 0.25f - 100.0f; }
 
@@ -120,7 +99,7 @@ static void setup(void)
     og_save_options so = ext_opts("weights.bin");
     OG_CHECK(og_model_save_file_ex(g, MODEL, &so));
     og_graph_free(g);
-    base = read_all(MODEL, &base_size);
+    base = og_test_read_file(MODEL, &base_size);
 }
 
 static void teardown(void)
@@ -136,7 +115,7 @@ START_TEST(round_trip_gives_same_tensors_results_and_bytes)
     og_graph *g = gemm_model(), *back;
     /* W went to weights.bin at offset 0; C stayed in the model. */
     size_t n;
-    void *data = read_all(WEIGHTS, &n);
+    void *data = og_test_read_file(WEIGHTS, &n);
     ck_assert_uint_eq(n, 64 * 32 * sizeof(float));
     ck_assert_float_eq(((float *)data)[5], w_value(5));
     free(data);
@@ -161,7 +140,7 @@ START_TEST(round_trip_gives_same_tensors_results_and_bytes)
      * data file's name, and the same data. */
     og_save_options so = ext_opts("weights.bin");
     OG_CHECK(og_model_save_file_ex(back, DIR_ "/again.onnx", &so));
-    void *again = read_all(DIR_ "/again.onnx", &n);
+    void *again = og_test_read_file(DIR_ "/again.onnx", &n);
     ck_assert_uint_eq(n, base_size);
     ck_assert(memcmp(again, base, n) == 0);
     free(again);
@@ -178,7 +157,7 @@ START_TEST(data_file_in_a_subdirectory_and_alignment)
     so.external_min_bytes = 1;   /* C too: W at 0, C at the next 4096 boundary */
     OG_CHECK(og_model_save_file_ex(g, DIR_ "/sub.onnx", &so));
     size_t n;
-    void *data = read_all(DIR_ "/data/all.bin", &n);
+    void *data = og_test_read_file(DIR_ "/data/all.bin", &n);
     ck_assert_uint_eq(n, 8192 + 128);
     ck_assert_float_eq(((float *)data)[8192 / 4 + 3], 3.0f);
     free(data);
@@ -197,14 +176,14 @@ START_TEST(data_file_in_a_subdirectory_and_alignment)
     void *mem;
     OG_CHECK(og_model_save_memory(g, &mem, &n));
     size_t fn;
-    void *file = read_all(DIR_ "/inline.onnx", &fn);
+    void *file = og_test_read_file(DIR_ "/inline.onnx", &fn);
     ck_assert_uint_eq(n, fn);
     ck_assert(memcmp(mem, file, n) == 0);
     free(file);
     og_free(mem);
     /* NULL options: og_model_save_file. */
     OG_CHECK(og_model_save_file_ex(g, DIR_ "/inline2.onnx", NULL));
-    file = read_all(DIR_ "/inline2.onnx", &fn);
+    file = og_test_read_file(DIR_ "/inline2.onnx", &fn);
     ck_assert_uint_eq(n, fn);
     free(file);
     og_graph_free(g);
@@ -273,7 +252,7 @@ static const char py_script[] =
 
 static int run_python(const char *mode, const char *path)
 {
-    write_all(DIR_ "/ext_check.py", py_script, sizeof py_script - 1);
+    og_test_write_file(DIR_ "/ext_check.py", py_script, sizeof py_script - 1);
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 " DIR_ "/ext_check.py %s '%s'", mode, path);
     int rc = system(cmd);
@@ -404,7 +383,7 @@ static void write_variant(const char *path, const variant *v)
     size_t n = protobuf_c_message_get_packed_size(&m->base);
     uint8_t *buf = malloc(n);
     protobuf_c_message_pack(&m->base, buf);
-    write_all(path, buf, n);
+    og_test_write_file(path, buf, n);
     free(buf);
     *tp = saved;
     onnx__model_proto__free_unpacked(m, NULL);
@@ -430,7 +409,7 @@ START_TEST(rejected_in_the_model)
                   "variant %d: message '%s' lacks '%s'", _i, og_errmsg(), v->needle);
     /* From memory with the base directory: the same verdict. */
     size_t n;
-    void *bytes = read_all(DIR_ "/bad.onnx", &n);
+    void *bytes = og_test_read_file(DIR_ "/bad.onnx", &n);
     og_load_options lo = OG_LOAD_OPTIONS_INIT;
     lo.base_dir = DIR_;
     OG_CHECK_FAILS(og_model_load_memory_ex(bytes, n, &lo, &g), v->st, v->needle);
@@ -449,7 +428,7 @@ START_TEST(nul_and_overlong_locations)
         ;
     ck_assert_uint_lt(at + 11, base_size + 1);
     b[at + 7] = '\0';
-    write_all(DIR_ "/nul.onnx", b, base_size);
+    og_test_write_file(DIR_ "/nul.onnx", b, base_size);
     free(b);
     og_graph *g;
     OG_CHECK_FAILS(og_model_load_file(DIR_ "/nul.onnx", &g), OG_ERR_PARSE,
@@ -498,7 +477,7 @@ START_TEST(attribute_tensors_are_checked_too)
     size_t n = protobuf_c_message_get_packed_size(&m->base);
     uint8_t *buf = malloc(n);
     protobuf_c_message_pack(&m->base, buf);
-    write_all(DIR_ "/attr.onnx", buf, n);
+    og_test_write_file(DIR_ "/attr.onnx", buf, n);
     /* A valid location reads the data; the attribute is then unknown to Gemm. */
     loc.value = "weights.bin";
     Onnx__StringStringEntryProto off, len, *three[3] = { &loc, &off, &len };
@@ -514,7 +493,7 @@ START_TEST(attribute_tensors_are_checked_too)
     n = protobuf_c_message_get_packed_size(&m->base);
     buf = malloc(n);
     protobuf_c_message_pack(&m->base, buf);
-    write_all(DIR_ "/attr_ok.onnx", buf, n);
+    og_test_write_file(DIR_ "/attr_ok.onnx", buf, n);
     free(buf);
     *node = saved;
     onnx__model_proto__free_unpacked(m, NULL);
@@ -544,8 +523,8 @@ static og_status load_at(const char *location, og_graph **g)
 static void copy_file(const char *from, const char *to)
 {
     size_t n;
-    void *d = read_all(from, &n);
-    write_all(to, d, n);
+    void *d = og_test_read_file(from, &n);
+    og_test_write_file(to, d, n);
     free(d);
 }
 
@@ -619,10 +598,10 @@ START_TEST(data_running_to_the_end_of_the_file)
     og_graph *g;
     /* No length: the rest of the file must be exactly the tensor. */
     size_t n;
-    uint8_t *d = read_all(WEIGHTS, &n);
+    uint8_t *d = og_test_read_file(WEIGHTS, &n);
     uint8_t *longer = calloc(1, n + 8);
     memcpy(longer + 8, d, n);
-    write_all(DIR_ "/long.bin", longer, n + 8);
+    og_test_write_file(DIR_ "/long.bin", longer, n + 8);
     OG_CHECK_FAILS(load_at("long.bin", &g), OG_ERR_IO,
                    "external data 'long.bin': no length given, so the data runs to the end of the file: 8200 bytes "
                    "after offset 0, expected 8192 (the tensor's size)");
@@ -630,7 +609,7 @@ START_TEST(data_running_to_the_end_of_the_file)
     write_variant(DIR_ "/at.onnx", &v);
     OG_CHECK(og_model_load_file(DIR_ "/at.onnx", &g));
     og_graph_free(g);
-    write_all(DIR_ "/short.bin", d, n - 1);
+    og_test_write_file(DIR_ "/short.bin", d, n - 1);
     OG_CHECK_FAILS(load_at("short.bin", &g), OG_ERR_IO, "= 8192 is past the end of the file (8191 bytes)");
     free(longer);
     free(d);
@@ -683,7 +662,7 @@ START_TEST(single_tensor_pb_refuses_external_data)
     t.external_data = &locp;
     uint8_t buf[256];
     size_t n = protobuf_c_message_pack(&t.base, buf);
-    write_all(DIR_ "/t.pb", buf, n);
+    og_test_write_file(DIR_ "/t.pb", buf, n);
     og_tensor *out;
     OG_CHECK_FAILS(og_tensor_load_pb(DIR_ "/t.pb", &out), OG_ERR_UNSUPPORTED,
                    "tensor 't': data is stored in an external file ('weights.bin'); external data is not supported "

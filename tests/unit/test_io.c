@@ -26,27 +26,6 @@ static char *tmp_path(const char *name)
     return p;
 }
 
-static void *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *b = malloc(n ? (size_t)n : 1);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *size = (size_t)n;
-    return b;
-}
-
-static void write_all(const char *path, const void *d, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(d, 1, n, f), n);
-    fclose(f);
-}
 
 /* Number of entries in the tmp dir whose name starts with `prefix` and
  * contains ".tmp-" (left-over temporary files). */
@@ -373,7 +352,7 @@ START_TEST(model_file_round_trip)
     void *d;
     size_t n, fn;
     OG_CHECK(og_model_save_memory(back, &d, &n));
-    void *f = read_all(path, &fn);
+    void *f = og_test_read_file(path, &fn);
     ck_assert_uint_eq(n, fn);
     ck_assert(memcmp(d, f, n) == 0);
     free(f);
@@ -425,7 +404,7 @@ START_TEST(failed_save_leaves_old_file)
     /* A write that fails half way (file size limit, works even as root):
      * the old file keeps its bytes and no temp file is left. */
     const char *path = tmp_path("io_keep_old.onnx");
-    write_all(path, old, strlen(old));
+    og_test_write_file(path, old, strlen(old));
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -439,7 +418,7 @@ START_TEST(failed_save_leaves_old_file)
     waitpid(pid, &status, 0);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child save did not fail as expected");
     size_t n;
-    char *now = read_all(path, &n);
+    char *now = og_test_read_file(path, &n);
     ck_assert_uint_eq(n, strlen(old));
     ck_assert(memcmp(now, old, n) == 0);
     free(now);
@@ -502,7 +481,7 @@ END_TEST
 START_TEST(load_errors_name_the_file)
 {
     const char *path = tmp_path("io_garbage.onnx");
-    write_all(path, "\x3a\x05\x00", 3);
+    og_test_write_file(path, "\x3a\x05\x00", 3);
     og_graph *g;
     OG_CHECK_FAILS(og_model_load_file(path, &g), OG_ERR_PARSE,
                    "io_garbage.onnx: byte 1: graph: length 5 runs past the end");
@@ -520,7 +499,7 @@ START_TEST(load_errors_name_the_file)
     void *d;
     size_t n;
     OG_CHECK(og_model_save_memory(b, &d, &n));
-    write_all(path, d, n);
+    og_test_write_file(path, d, n);
     og_free(d);
     og_status st = og_model_load_file(path, &g);
     ck_assert_int_ne(st, OG_OK);
