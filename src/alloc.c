@@ -24,43 +24,72 @@ static void *counted(void *p)
     return p;
 }
 
-/* The parse-memory budget (OG_LIMIT_PARSE_MEMORY_*): while active, every
- * byte requested counts against it (frees do not give it back, so it
- * bounds the total a load asks for, an upper bound on its peak). */
-static _Thread_local bool budget_on, budget_hit;
-static _Thread_local size_t budget_left;
+/* Every block carries its size in a header, so frees can be accounted:
+ * the parse-memory budget below counts live bytes, i.e. the peak a load
+ * reaches, not the sum of all it ever asked for. 16 bytes keep malloc's
+ * alignment. */
+#define HDR 16
+
+/* The parse-memory budget (OG_LIMIT_PARSE_MEMORY_*) of the calling thread.
+ * Nested begin/end pairs share the outermost budget. */
+static _Thread_local int budget_depth;
+static _Thread_local bool budget_hit;
+static _Thread_local int64_t budget_left;
 
 void og_alloc_budget_begin(size_t bytes)
 {
-    budget_on = true;
-    budget_hit = false;
-    budget_left = bytes;
+    if (budget_depth++ == 0) {
+        budget_hit = false;
+        budget_left = bytes > INT64_MAX ? INT64_MAX : (int64_t)bytes;
+    }
 }
 
 void og_alloc_budget_grant(size_t bytes)
 {
-    if (budget_on)
-        budget_left = budget_left > SIZE_MAX - bytes ? SIZE_MAX : budget_left + bytes;
+    if (budget_depth > 0)
+        budget_left = (uint64_t)budget_left + bytes > INT64_MAX ? INT64_MAX : budget_left + (int64_t)bytes;
 }
 
 bool og_alloc_budget_end(void)
 {
     bool hit = budget_hit;
-    budget_on = budget_hit = false;
+    if (budget_depth > 0 && --budget_depth == 0)
+        budget_hit = false;
     return hit;
 }
 
-/* False (and the budget marked exhausted) when n bytes do not fit. */
+/* False (and the budget marked exhausted) when n more bytes do not fit. */
 static bool take(size_t n)
 {
-    if (!budget_on)
+    if (budget_depth == 0)
         return true;
-    if (n > budget_left) {
+    if (n > (uint64_t)INT64_MAX || (int64_t)n > budget_left) {
         budget_hit = true;
         return false;
     }
-    budget_left -= n;
+    budget_left -= (int64_t)n;
     return true;
+}
+
+static void give_back(size_t n)
+{
+    if (budget_depth > 0)
+        budget_left = budget_left > INT64_MAX - (int64_t)n ? INT64_MAX : budget_left + (int64_t)n;
+}
+
+static void *wrap(void *base, size_t n)
+{
+    if (!base)
+        return NULL;
+    memcpy(base, &n, sizeof n);
+    return (char *)base + HDR;
+}
+
+static size_t size_of(const void *p)
+{
+    size_t n;
+    memcpy(&n, (const char *)p - HDR, sizeof n);
+    return n;
 }
 
 void og_set_allocator(const og_allocator *a)
@@ -71,25 +100,52 @@ void og_set_allocator(const og_allocator *a)
         hook = (og_allocator){ default_alloc, default_realloc, default_free, NULL };
 }
 
-void *og_malloc(size_t n) { return counted(take(n) ? hook.alloc(hook.user, n) : NULL); }
+void *og_malloc(size_t n)
+{
+    /* The budget counts the header too: it is memory the load holds. */
+    if (n > SIZE_MAX - HDR || !take(n + HDR))
+        return counted(NULL);
+    void *p = wrap(hook.alloc(hook.user, n + HDR), n);
+    if (!p)
+        give_back(n + HDR);
+    return counted(p);
+}
 
 void *og_calloc(size_t count, size_t size)
 {
     size_t n;
-    if (__builtin_mul_overflow(count, size, &n) || !take(n))
+    if (__builtin_mul_overflow(count, size, &n))
         return counted(NULL);
-    void *p = counted(hook.alloc(hook.user, n));
+    void *p = og_malloc(n);
     if (p)
         memset(p, 0, n);
     return p;
 }
 
-void *og_realloc(void *p, size_t n) { return counted(take(n) ? hook.realloc(hook.user, p, n) : NULL); }
+void *og_realloc(void *p, size_t n)
+{
+    if (!p)
+        return og_malloc(n);
+    size_t old = size_of(p);
+    if (n > SIZE_MAX - HDR || (n > old && !take(n - old)))
+        return counted(NULL);
+    void *q = wrap(hook.realloc(hook.user, (char *)p - HDR, n + HDR), n);
+    if (!q) {
+        if (n > old)
+            give_back(n - old);
+        return counted(NULL);
+    }
+    if (n < old)
+        give_back(old - n);
+    return q;
+}
 
 void og_free(void *p)
 {
-    if (p)
-        hook.free(hook.user, p);
+    if (!p)
+        return;
+    give_back(size_of(p) + HDR);
+    hook.free(hook.user, (char *)p - HDR);
 }
 
 char *og_strdup(const char *s)

@@ -56,9 +56,11 @@ static og_status over_budget(const og_node *n, size_t live, size_t need, size_t 
 /* Bytes of a value's tensor when its shape is known statically; false if not. */
 static bool static_bytes(const og_value *val, size_t *bytes)
 {
-    if (val->ti.dtype == OG_UNDEFINED || !og_shape_known(&val->ti.shape))
+    og_tinfo ti;
+    og_value_get(val, &ti);
+    if (ti.dtype == OG_UNDEFINED || !og_shape_known(&ti.shape))
         return false;
-    return og_tensor_nbytes(val->ti.dtype, val->ti.shape.rank, val->ti.shape.dims, NULL, bytes) == OG_OK;
+    return og_tensor_nbytes(ti.dtype, ti.shape.rank, ti.shape.dims, NULL, bytes) == OG_OK;
 }
 
 /* Replays the run's allocations (outputs made, inputs released after their
@@ -133,11 +135,12 @@ og_status og_plan_create(const og_graph *g, og_plan **out)
     for (int i = 0; i < g->n_nodes; i++) {
         const og_node *n = &g->nodes[g->order[i]];
         const og_tinfo *in[OG_MAX_IO] = { 0 };
-        og_tinfo outs[OG_MAX_IO], *o[OG_MAX_IO] = { 0 };
+        og_tinfo ins[OG_MAX_IO], outs[OG_MAX_IO], *o[OG_MAX_IO] = { 0 };
         bool known = true;
         for (int k = 0; k < n->n_inputs; k++)
             if (n->inputs[k] >= 0) {
-                in[k] = &g->values[n->inputs[k]].ti;
+                og_value_get(&g->values[n->inputs[k]], &ins[k]);
+                in[k] = &ins[k];
                 known = known && og_shape_known(&in[k]->shape);
             }
         for (int k = 0; k < n->n_outputs; k++)
@@ -184,12 +187,14 @@ static og_status check_feed(const og_value *val, const og_tensor *t)
                       val->name, (long long)t->numel, (long long)numel);
     og_shape got = { t->rank, { 0 } };
     memcpy(got.dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
-    if (val->ti.dtype != OG_UNDEFINED && val->ti.dtype != t->dtype)
+    og_tinfo want;
+    og_value_get(val, &want);
+    if (want.dtype != OG_UNDEFINED && want.dtype != t->dtype)
         return og_err(OG_ERR_SHAPE, "input '%s': got a %s tensor, expected %s", val->name, og_dtype_name(t->dtype),
-                      og_dtype_name(val->ti.dtype));
-    if (shape_clashes(&val->ti.shape, &got))
+                      og_dtype_name(want.dtype));
+    if (shape_clashes(&want.shape, &got))
         return og_err(OG_ERR_SHAPE, "input '%s': got shape %s, expected %s", val->name, og_shape_str(&got, a, sizeof a),
-                      og_shape_str(&val->ti.shape, b, sizeof b));
+                      og_shape_str(&want.shape, b, sizeof b));
     if (!t->data)
         return og_err(OG_ERR_INVALID_ARG, "input '%s': tensor has no data", val->name);
     return OG_OK;
@@ -244,7 +249,8 @@ static void tinfo_of(const og_tensor *t, og_tinfo *ti)
 static og_status check_static_type(const og_node *n, const og_value *val, const og_tinfo *got)
 {
     char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
-    const og_tinfo *have = &val->ti;
+    og_tinfo have_ti, *have = &have_ti;
+    og_value_get(val, have);
     if (have->dtype != OG_UNDEFINED && have->dtype != got->dtype)
         return og_err(OG_ERR_SHAPE, "node '%s' (%s): output '%s' is %s, but the graph says %s", n->name,
                       n->op_type, val->name, og_dtype_name(got->dtype), og_dtype_name(have->dtype));

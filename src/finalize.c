@@ -128,8 +128,8 @@ static og_status resolve_nodes(og_graph *g)
                 return og_err(OG_ERR_INVALID_GRAPH, "node '%s' (%s): required input %d is omitted (empty name)", what,
                               n->op_type, k);
         og_free(n->params);
-        n->params = og_calloc(1, n->op->params_size ? n->op->params_size : 1);
-        if (!n->params)
+        n->params = n->op->params_size ? og_calloc(1, n->op->params_size) : NULL;
+        if (n->op->params_size && !n->params)
             return og_err(OG_ERR_NOMEM, "out of memory parsing attributes of node '%s'", what);
         og_status st = og_parse_attrs(n->op, n, n->opset, n->params);
         if (st)
@@ -271,21 +271,20 @@ done:
 static og_status merge_type(og_value *val, const og_tinfo *got, const og_node *n)
 {
     char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
-    og_tinfo *have = &val->ti;
-    if (!val->declared) {
-        *have = *got;
-        return OG_OK;
-    }
+    if (!val->declared)
+        return og_value_set(val, got);
+    og_tinfo have_ti, *have = &have_ti;
+    og_value_get(val, have);
     if (have->dtype != OG_UNDEFINED && got->dtype != OG_UNDEFINED && have->dtype != got->dtype)
         return og_err(OG_ERR_SHAPE, "node '%s' (%s): output '%s' is %s, but the model declares %s", n->name,
                       n->op_type, val->name, og_dtype_name(got->dtype), og_dtype_name(have->dtype));
     if (have->dtype == OG_UNDEFINED)
         have->dtype = got->dtype;
     if (got->shape.rank < 0)
-        return OG_OK;
+        return og_value_set(val, have);
     if (have->shape.rank < 0) {
         have->shape = got->shape;
-        return OG_OK;
+        return og_value_set(val, have);
     }
     bool clash = have->shape.rank != got->shape.rank;
     for (int k = 0; !clash && k < got->shape.rank; k++)
@@ -297,7 +296,7 @@ static og_status merge_type(og_value *val, const og_tinfo *got, const og_node *n
     for (int k = 0; k < got->shape.rank; k++)
         if (have->shape.dims[k] < 0)
             have->shape.dims[k] = got->shape.dims[k];
-    return OG_OK;
+    return og_value_set(val, have);
 }
 
 static og_status seed_initializers(og_graph *g)
@@ -306,22 +305,24 @@ static og_status seed_initializers(og_graph *g)
     for (int k = 0; k < g->n_inits; k++) {
         og_value *val = &g->values[g->inits[k]];
         const og_tensor *t = val->initializer;
-        og_tinfo ti = { t->dtype, { t->rank, { 0 } } };
+        og_tinfo ti = { t->dtype, { t->rank, { 0 } } }, have;
         memcpy(ti.shape.dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
+        og_value_get(val, &have);
         if (val->declared) {
-            bool clash = (val->ti.dtype != OG_UNDEFINED && val->ti.dtype != t->dtype) ||
-                         (val->ti.shape.rank >= 0 && val->ti.shape.rank != t->rank);
-            for (int d = 0; !clash && d < t->rank && val->ti.shape.rank >= 0; d++)
-                clash = val->ti.shape.dims[d] >= 0 && val->ti.shape.dims[d] != t->dims[d];
+            bool clash = (have.dtype != OG_UNDEFINED && have.dtype != t->dtype) ||
+                         (have.shape.rank >= 0 && have.shape.rank != t->rank);
+            for (int d = 0; !clash && d < t->rank && have.shape.rank >= 0; d++)
+                clash = have.shape.dims[d] >= 0 && have.shape.dims[d] != t->dims[d];
             if (clash)
                 return og_err(OG_ERR_SHAPE, "initializer '%s' is %s %s, but the model declares it %s %s", val->name,
                               og_dtype_name(t->dtype), og_shape_str(&ti.shape, a, sizeof a),
-                              og_dtype_name(val->ti.dtype), og_shape_str(&val->ti.shape, b, sizeof b));
+                              og_dtype_name(have.dtype), og_shape_str(&have.shape, b, sizeof b));
         }
         /* A graph input with an initializer may be overridden at run time,
          * so its declared (possibly looser) type stays what the graph says. */
-        if (!val->is_input || !val->declared)
-            val->ti = ti;
+        og_status st;
+        if ((!val->is_input || !val->declared) && (st = og_value_set(val, &ti)))
+            return st;
     }
     return OG_OK;
 }
@@ -331,10 +332,13 @@ static og_status infer_all(og_graph *g)
     for (int i = 0; i < g->n_nodes; i++) {
         og_node *n = &g->nodes[g->order[i]];
         const og_tinfo *in[OG_MAX_IO] = { 0 };
-        og_tinfo outs[OG_MAX_IO];
+        og_tinfo ins[OG_MAX_IO], outs[OG_MAX_IO];
         og_tinfo *out[OG_MAX_IO] = { 0 };
         for (int k = 0; k < n->n_inputs; k++)
-            in[k] = n->inputs[k] >= 0 ? &g->values[n->inputs[k]].ti : NULL;
+            if (n->inputs[k] >= 0) {
+                og_value_get(&g->values[n->inputs[k]], &ins[k]);
+                in[k] = &ins[k];
+            }
         for (int k = 0; k < n->n_outputs; k++)
             out[k] = n->outputs[k] >= 0 ? &outs[k] : NULL;
         og_status st = og_node_infer(g, n, in, out, NULL);

@@ -61,7 +61,7 @@ og_status og_graph_intern_value(og_graph *g, const char *name, int *index)
     memset(val, 0, sizeof *val);
     if (!(val->name = og_strdup(name)))
         return og_err(OG_ERR_NOMEM, "out of memory copying value name '%s'", name);
-    val->ti.shape.rank = -1;
+    val->rank = -1;
     val->producer = -1;
     size_t mask = (size_t)g->hash_cap - 1, i = name_hash(name) & mask;
     while (g->hash[i])
@@ -71,19 +71,28 @@ og_status og_graph_intern_value(og_graph *g, const char *name, int *index)
     return OG_OK;
 }
 
-og_status og_graph_reserve(og_graph *g, int64_t nodes, int64_t values)
+void og_value_get(const og_value *v, og_tinfo *ti)
 {
-    if (nodes < 0 || values < 0 || nodes > (1 << 30) || values > (1 << 30))
-        return OG_OK;   /* og_grow reports the real limit when they are added */
-    og_status st;
-    int hash_cap = g->hash_cap ? g->hash_cap : 64;
-    while ((int64_t)hash_cap < 2 * (values + 1))
-        hash_cap *= 2;
-    if (hash_cap > g->hash_cap && (st = rehash(g, hash_cap)))
-        return st;
-    if ((st = og_grow((void **)&g->values, &g->cap_values, (int)values, sizeof(og_value))))
-        return st;
-    return og_grow((void **)&g->nodes, &g->cap_nodes, (int)nodes, sizeof(og_node));
+    ti->dtype = v->dtype;
+    ti->shape.rank = v->rank;
+    if (v->rank > 0)
+        memcpy(ti->shape.dims, og_value_dims(v), sizeof(int64_t) * (size_t)v->rank);
+}
+
+og_status og_value_set(og_value *v, const og_tinfo *ti)
+{
+    int rank = ti->shape.rank;
+    if (rank > OG_VALUE_INLINE_RANK) {
+        /* Sized for any rank at once, so a later set never reallocates. */
+        if (!v->big_dims && !(v->big_dims = og_malloc(sizeof(int64_t) * OG_MAX_RANK)))
+            return og_err(OG_ERR_NOMEM, "out of memory storing the shape of '%s'", v->name);
+        memcpy(v->big_dims, ti->shape.dims, sizeof(int64_t) * (size_t)rank);
+    } else if (rank > 0) {
+        memcpy(v->small_dims, ti->shape.dims, sizeof(int64_t) * (size_t)rank);
+    }
+    v->dtype = ti->dtype;
+    v->rank = rank;
+    return OG_OK;
 }
 
 static og_status push_index(int **arr, int *n, int *cap, int v)
@@ -115,11 +124,8 @@ og_status og_graph_create(og_graph **out)
 static void free_node(og_node *n)
 {
     og_free(n->name);
-    og_free(n->op_type);
-    og_free(n->domain);
     og_free(n->doc_string);
-    og_free(n->inputs);
-    og_free(n->outputs);
+    og_free(n->inputs);   /* outputs share its allocation */
     for (int k = 0; k < n->n_attrs; k++)
         og_ir_attr_clear(&n->attrs[k]);
     og_free(n->attrs);
@@ -136,6 +142,7 @@ void og_graph_free(og_graph *g)
         for (int k = 0; val->dim_param && k < OG_MAX_RANK; k++)
             og_free(val->dim_param[k]);
         og_free(val->dim_param);
+        og_free(val->big_dims);
         og_tensor_free(val->initializer);
         og_free(val->doc_string);
     }
@@ -153,6 +160,10 @@ void og_graph_free(og_graph *g)
     og_free(g->opsets);
     og_free(g->meta);
     og_strset_clear(&g->opset_domains);
+    og_strset_clear(&g->interned_set);
+    for (int k = 0; k < g->n_interned; k++)
+        og_free(g->interned[k]);
+    og_free(g->interned);
     og_strset_clear(&g->meta_keys);
     og_free(g->inputs);
     og_free(g->inits);
@@ -211,7 +222,8 @@ static og_status set_type(og_value *val, og_dtype dtype, int rank, const int64_t
     og_tinfo ti = { dtype, { rank < 0 ? -1 : rank, { 0 } } };
     for (int k = 0; k < rank; k++)
         ti.shape.dims[k] = dims[k] < 0 ? -1 : dims[k];
-    og_tinfo *have = &val->ti;
+    og_tinfo have_ti, *have = &have_ti;
+    og_value_get(val, have);
     if (val->declared) {
         bool clash = (have->dtype && dtype && have->dtype != dtype) ||
                      (have->shape.rank >= 0 && rank >= 0 && have->shape.rank != rank);
@@ -232,6 +244,9 @@ static og_status set_type(og_value *val, og_dtype dtype, int rank, const int64_t
     } else {
         *have = ti;
     }
+    og_status st = og_value_set(val, have);
+    if (st)
+        return st;
     for (int k = 0; k < rank && k < have->shape.rank; k++) {
         if (!dim_params || !dim_params[k] || !dim_params[k][0] || (val->dim_param && val->dim_param[k]))
             continue;
@@ -282,31 +297,56 @@ og_status og_graph_declare_value(og_graph *g, const char *name, og_dtype dtype, 
     return set_type(&g->values[v], dtype, rank, dims, dim_params);
 }
 
+og_status og_graph_adopt_initializer(og_graph *g, const char *name, og_tensor *t)
+{
+    og_status st = OG_OK;
+    int v;
+    if (!valid_name(name))
+        st = og_err(OG_ERR_INVALID_GRAPH, "initializer has an empty name");
+    else if ((st = og_graph_intern_value(g, name, &v)))
+        ;
+    else if (g->values[v].initializer)
+        st = og_err(OG_ERR_INVALID_GRAPH, "initializer '%s' is defined twice", name);
+    else if (!(st = og_tensor_set_name(t, name)))
+        st = push_index(&g->inits, &g->n_inits, &g->cap_inits, v);
+    if (st) {
+        og_tensor_free(t);
+        return st;
+    }
+    g->values[v].initializer = t;
+    g->finalized = false;
+    return OG_OK;
+}
+
 og_status og_graph_add_initializer(og_graph *g, const char *name, const og_tensor *t)
 {
     OG_NEED_GRAPH(g);
-    if (!valid_name(name))
-        return og_err(OG_ERR_INVALID_GRAPH, "initializer has an empty name");
     if (!t)
-        return og_err(OG_ERR_INVALID_ARG, "initializer '%s': tensor is NULL", name);
-    int v;
-    og_status st = og_graph_intern_value(g, name, &v);
-    if (st)
-        return st;
-    og_value *val = &g->values[v];
-    if (val->initializer)
-        return og_err(OG_ERR_INVALID_GRAPH, "initializer '%s' is defined twice", name);
+        return og_err(OG_ERR_INVALID_ARG, "initializer '%s': tensor is NULL", name ? name : "");
     og_tensor *copy;
-    if ((st = og_tensor_clone(t, &copy)))
-        return og_err_prefix("initializer '%s': ", name);
-    if ((st = og_tensor_set_name(copy, name)) ||
-        (st = push_index(&g->inits, &g->n_inits, &g->cap_inits, v))) {
-        og_tensor_free(copy);
-        return st;
+    og_status st = og_tensor_clone(t, &copy);
+    if (st)
+        return og_err_prefix("initializer '%s': ", name ? name : "");
+    return og_graph_adopt_initializer(g, name, copy);
+}
+
+/* Op types and domains repeat across nodes: the graph keeps one copy of
+ * each (a graph of a million nodes has a handful of op types). NULL when
+ * out of memory. */
+static const char *intern(og_graph *g, const char *s)
+{
+    const char *have = og_strset_get(&g->interned_set, s);
+    if (have)
+        return have;
+    char *copy = og_strdup(s);
+    bool dup;
+    if (!copy || og_grow((void **)&g->interned, &g->cap_interned, g->n_interned + 1, sizeof(char *))
+        || og_strset_add(&g->interned_set, copy, &dup)) {
+        og_free(copy);
+        return NULL;
     }
-    g->values[v].initializer = copy;
-    g->finalized = false;
-    return OG_OK;
+    g->interned[g->n_interned++] = copy;
+    return copy;
 }
 
 og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain, const char *name, int n_inputs,
@@ -336,12 +376,13 @@ og_status og_graph_add_node(og_graph *g, const char *op_type, const char *domain
     } else {
         n->name = og_strdup(name);
     }
-    n->op_type = og_strdup(op_type);
-    n->domain = og_strdup(norm_domain(domain));
-    n->inputs = og_calloc((size_t)n_inputs + 1, sizeof(int));
-    n->outputs = og_calloc((size_t)n_outputs + 1, sizeof(int));
-    n->attrs = og_calloc((size_t)n_attrs + 1, sizeof(og_ir_attr));
-    if (!n->name || !n->op_type || !n->domain || !n->inputs || !n->outputs || !n->attrs) {
+    n->op_type = intern(g, op_type);
+    n->domain = intern(g, norm_domain(domain));
+    /* Inputs and outputs share one allocation; most nodes have no attributes. */
+    n->inputs = og_calloc((size_t)n_inputs + (size_t)n_outputs + 1, sizeof(int));
+    n->outputs = n->inputs ? n->inputs + n_inputs : NULL;
+    n->attrs = n_attrs ? og_calloc((size_t)n_attrs, sizeof(og_ir_attr)) : NULL;
+    if (!n->name || !n->op_type || !n->domain || !n->inputs || (n_attrs && !n->attrs)) {
         st = og_err(OG_ERR_NOMEM, "out of memory adding node '%s'", name ? name : "");
         goto fail;
     }
@@ -428,9 +469,9 @@ og_status og_graph_add_output(og_graph *g, const char *name)
 static void fill_info(const og_value *v, og_value_info *info)
 {
     info->name = v->name;
-    info->dtype = v->ti.dtype;
-    info->rank = v->ti.shape.rank;
-    info->dims = v->ti.shape.dims;
+    info->dtype = v->dtype;
+    info->rank = v->rank;
+    info->dims = og_value_dims(v);
     static const char *const none[OG_MAX_RANK];
     info->dim_params = v->dim_param ? (const char *const *)v->dim_param : none;
 }

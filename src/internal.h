@@ -52,6 +52,7 @@ void og_err_clear(void);
 typedef struct og_strset { const char **slots; size_t cap, n; } og_strset;
 /* Adds `key` (not copied: it must outlive the set) unless present. */
 og_status og_strset_add(og_strset *set, const char *key, bool *was_present);
+const char *og_strset_get(const og_strset *set, const char *key);   /* the stored key, or NULL */
 void og_strset_clear(og_strset *set);
 
 /* ---- checked integer arithmetic ----------------------------------------- */
@@ -91,9 +92,17 @@ typedef struct og_ir_attr {
     char *doc_string;
 } og_ir_attr;
 
+/* A value's type is stored compactly (a graph may hold millions of
+ * values): dims of rank <= OG_VALUE_INLINE_RANK live in the struct, larger
+ * ones in an owned array. Read and write it with og_value_get/og_value_set. */
+#define OG_VALUE_INLINE_RANK 4
+
 typedef struct og_value {
     char *name;
-    og_tinfo ti;                        /* declared or inferred */
+    og_dtype dtype;                     /* declared or inferred; OG_UNDEFINED: unknown */
+    int rank;                           /* -1: unknown */
+    int64_t small_dims[OG_VALUE_INLINE_RANK]; /* dims when rank <= OG_VALUE_INLINE_RANK */
+    int64_t *big_dims;                  /* owned; dims when rank > OG_VALUE_INLINE_RANK */
     char **dim_param;                   /* NULL, or OG_MAX_RANK symbolic dim names (owned, may be NULL) */
     int producer;                       /* node index; -1 for graph inputs/initializers */
     int producer_slot;                  /* output slot in the producer */
@@ -109,8 +118,8 @@ typedef struct og_node {
     char *name;                 /* never NULL; for an unnamed node a label "#<index>-><first output>"
                                  * so messages can point at it (saved as "") */
     bool unnamed;
-    char *op_type;
-    char *domain;               /* "" for the default domain */
+    const char *op_type;        /* interned: owned by the graph (og_graph.interned) */
+    const char *domain;         /* interned; "" for the default domain */
     char *doc_string;
     int n_inputs;
     int *inputs;                /* value indices; -1 for an omitted optional input */
@@ -135,6 +144,8 @@ struct og_graph {
     og_opset_id *opsets; int n_opsets, cap_opsets;
     og_kv *meta; int n_meta, cap_meta;
     og_strset opset_domains, meta_keys;  /* borrow opsets[].domain, meta[].key */
+    char **interned; int n_interned, cap_interned;  /* one copy of each op type and node domain */
+    og_strset interned_set;             /* borrows interned[] */
     og_value *values; int n_values, cap_values;
     int *hash; int hash_cap;            /* open addressing, value index + 1, 0 = empty */
     og_node *nodes; int n_nodes, cap_nodes;
@@ -146,9 +157,17 @@ struct og_graph {
 };
 
 /* Index of the value named `name`, or -1. */
-/* Makes room for this many nodes and values in all, so a loader that
- * knows the counts avoids regrowing (and copying) the arrays. */
-og_status og_graph_reserve(og_graph *g, int64_t nodes, int64_t values);
+/* og_graph_add_initializer without the copy: takes ownership of t, which
+ * is freed on failure. */
+og_status og_graph_adopt_initializer(og_graph *g, const char *name, og_tensor *t);
+/* The value's type as inference sees it, and back. og_value_set may
+ * allocate (OG_ERR_NOMEM). og_value_dims points into the value. */
+void og_value_get(const og_value *v, og_tinfo *ti);
+og_status og_value_set(og_value *v, const og_tinfo *ti);
+static inline const int64_t *og_value_dims(const og_value *v)
+{
+    return v->rank > OG_VALUE_INLINE_RANK ? v->big_dims : v->small_dims;
+}
 int og_graph_find_value(const og_graph *g, const char *name);
 /* Index of the value named `name`, creating an empty one if needed. */
 og_status og_graph_intern_value(og_graph *g, const char *name, int *index);

@@ -363,6 +363,10 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
         if ((st = set_value_doc(g, vi->name, vi->doc_string)))
             return st;
     }
+    /* Initializers and nodes are released from the decoded message as soon
+     * as they are in the IR, so a load's peak is about one copy of the
+     * model, not two (protobuf-c frees NULL entries as nothing). */
+    Onnx__GraphProto *consumed = (Onnx__GraphProto *)gp;
     for (size_t k = 0; k < gp->n_initializer; k++) {
         const Onnx__TensorProto *tp = gp->initializer[k];
         og_tensor *t;
@@ -371,19 +375,17 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
         snprintf(where, sizeof where, "graph.initializer[%zu] '%s'", k, tp->name);
         if ((st = og_tensor_from_proto_ext(tp, where, ext, &t)))
             return st;
-        st = og_graph_add_initializer(g, tp->name, t);
-        og_tensor_free(t);
-        if (st)
+        if ((st = og_graph_adopt_initializer(g, tp->name, t)))
             return og_err_prefix("%s: ", where);
+        protobuf_c_message_free_unpacked(&consumed->initializer[k]->base, og_protobuf_allocator());
+        consumed->initializer[k] = NULL;
     }
-    size_t values = gp->n_input + gp->n_initializer;
-    for (size_t k = 0; k < gp->n_node; k++)
-        values += gp->node[k]->n_output;
-    if ((st = og_graph_reserve(g, (int64_t)gp->n_node, (int64_t)values)))
-        return st;
-    for (size_t k = 0; k < gp->n_node; k++)
+    for (size_t k = 0; k < gp->n_node; k++) {
         if ((st = add_node(g, m, gp->node[k], (int)k, ext)))
             return st;
+        protobuf_c_message_free_unpacked(&consumed->node[k]->base, og_protobuf_allocator());
+        consumed->node[k] = NULL;
+    }
     for (size_t k = 0; k < gp->n_value_info; k++) {
         const Onnx__ValueInfoProto *vi = gp->value_info[k];
         vtype vt;
@@ -419,8 +421,29 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
     return OG_OK;
 }
 
-/* ext says where external data is found (its base_dir may be NULL). */
+static og_status decode_and_build(const void *data, size_t size, og_extdata_ctx *ext, og_graph **out);
+
+/* ext says where external data is found (its base_dir may be NULL). The
+ * whole load — decoding, the IR, finalizing — runs under the parse-memory
+ * budget: the IR costs ~100 bytes per value and ~250 per node, so a file of
+ * tiny nodes must not buy more than the limit allows. External data the
+ * file does not hold is granted on top as it is read. */
 static og_status load(const void *data, size_t size, og_extdata_ctx *ext, og_graph **out)
+{
+    og_alloc_budget_begin(og_parse_budget(size));
+    og_status st = decode_and_build(data, size, ext, out);
+    if (og_alloc_budget_end()) {
+        if (st == OG_OK) {   /* a refusal some callee tolerated: still over the limit */
+            og_graph_free(*out);
+            *out = NULL;
+        }
+        if (st != OG_ERR_LIMIT)
+            st = og_parse_memory_error(0, size);
+    }
+    return st;
+}
+
+static og_status decode_and_build(const void *data, size_t size, og_extdata_ctx *ext, og_graph **out)
 {
     ProtobufCMessage *msg;
     og_status st = og_wire_decode(data, size, OG_WIRE_MODEL, &msg);

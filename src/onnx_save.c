@@ -130,7 +130,7 @@ static og_status value_info(enc *e, const og_value *v, Onnx__ValueInfoProto **ou
     vi->name = v->name;
     vi->doc_string = nonempty(v->doc_string);
     *out = vi;
-    if (v->ti.dtype == OG_UNDEFINED && v->ti.shape.rank < 0)
+    if (v->dtype == OG_UNDEFINED && v->rank < 0)
         return OG_OK;
     Onnx__TypeProto *tp;
     Onnx__TypeProto__Tensor *tt;
@@ -141,11 +141,12 @@ static og_status value_info(enc *e, const og_value *v, Onnx__ValueInfoProto **ou
     tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
     tp->tensor_type = tt;
     vi->type = tp;
-    if (v->ti.dtype != OG_UNDEFINED) {
+    if (v->dtype != OG_UNDEFINED) {
         tt->has_elem_type = 1;
-        tt->elem_type = (int32_t)v->ti.dtype;
+        tt->elem_type = (int32_t)v->dtype;
     }
-    int rank = v->ti.shape.rank;
+    int rank = v->rank;
+    const int64_t *vdims = og_value_dims(v);
     if (rank < 0)
         return OG_OK;
     if (rank > OG_MAX_RANK)
@@ -162,9 +163,9 @@ static og_status value_info(enc *e, const og_value *v, Onnx__ValueInfoProto **ou
         if (v->dim_param && v->dim_param[k] && v->dim_param[k][0]) {
             d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
             d->dim_param = v->dim_param[k];
-        } else if (v->ti.shape.dims[k] >= 0) {
+        } else if (vdims[k] >= 0) {
             d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-            d->dim_value = v->ti.shape.dims[k];
+            d->dim_value = vdims[k];
         }
         dimp[k] = d;
     }
@@ -224,7 +225,7 @@ static og_status node(enc *e, const og_graph *g, const og_node *n, Onnx__NodePro
     TAKE(np, 1);
     onnx__node_proto__init(np);
     *out = np;
-    np->op_type = n->op_type;
+    np->op_type = (char *)n->op_type;   /* packing only reads it */
     np->name = n->unnamed ? NULL : nonempty(n->name);
     np->domain = nonempty(n->domain);
     np->doc_string = nonempty(n->doc_string);
@@ -351,7 +352,7 @@ static og_status encode(enc *e, const og_graph *g, Onnx__ModelProto *m, Onnx__Gr
         const og_node *n = &g->nodes[order[k]];
         for (int j = 0; j < n->n_outputs; j++) {
             int v = n->outputs[j];
-            if (v < 0 || is_graph_output(g, v) || g->values[v].ti.dtype == OG_UNDEFINED)
+            if (v < 0 || is_graph_output(g, v) || g->values[v].dtype == OG_UNDEFINED)
                 continue;
             if ((st = value_info(e, &g->values[v], &gp->value_info[gp->n_value_info])))
                 return st;

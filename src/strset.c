@@ -42,6 +42,16 @@ og_status og_strset_add(og_strset *set, const char *key, bool *was_present)
     return OG_OK;
 }
 
+const char *og_strset_get(const og_strset *set, const char *key)
+{
+    if (!set->cap)
+        return NULL;
+    for (size_t i = str_hash(key) & (set->cap - 1); set->slots[i]; i = (i + 1) & (set->cap - 1))
+        if (strcmp(set->slots[i], key) == 0)
+            return set->slots[i];
+    return NULL;
+}
+
 void og_strset_clear(og_strset *set)
 {
     og_free(set->slots);

@@ -487,13 +487,22 @@ og_status og_wire_scan_ex(const uint8_t *data, size_t size, og_wire_root root, s
     return st;
 }
 
-static og_status parse_memory_error(size_t need, size_t budget, size_t size)
+size_t og_parse_budget(size_t size)
 {
-    char needs[64] = "more than";
+    size_t factor = (size_t)og_limit_get(OG_LIMIT_PARSE_MEMORY_FACTOR), budget;
+    if (__builtin_mul_overflow(factor, size, &budget)
+        || __builtin_add_overflow(budget, (size_t)og_limit_get(OG_LIMIT_PARSE_MEMORY_BASE), &budget))
+        budget = SIZE_MAX;
+    return budget;
+}
+
+og_status og_parse_memory_error(size_t need, size_t size)
+{
+    char needs[80] = "loading needs more memory than";
     if (need)
-        snprintf(needs, sizeof needs, "about %zu bytes,", need);
-    return og_err(OG_ERR_LIMIT, "decoding needs %s over the parse-memory limit of %zu bytes (%lld x %zu file "
-                  "bytes + %lld; OG_LIMIT_PARSE_MEMORY_FACTOR, OG_LIMIT_PARSE_MEMORY_BASE)", needs, budget,
+        snprintf(needs, sizeof needs, "decoding needs about %zu bytes, over", need);
+    return og_err(OG_ERR_LIMIT, "%s the parse-memory limit of %zu bytes (%lld x %zu file bytes + %lld; "
+                  "OG_LIMIT_PARSE_MEMORY_FACTOR, OG_LIMIT_PARSE_MEMORY_BASE)", needs, og_parse_budget(size),
                   (long long)og_limit_get(OG_LIMIT_PARSE_MEMORY_FACTOR), size,
                   (long long)og_limit_get(OG_LIMIT_PARSE_MEMORY_BASE));
 }
@@ -516,20 +525,18 @@ og_status og_wire_decode(const uint8_t *data, size_t size, og_wire_root root, Pr
     if (st != OG_OK)
         return st;
     /* protobuf-c's structs for a message of empty fields can be a hundred
-     * times its bytes; decoding may ask for at most factor * size + base. */
-    size_t factor = (size_t)og_limit_get(OG_LIMIT_PARSE_MEMORY_FACTOR), budget;
-    if (__builtin_mul_overflow(factor, size, &budget)
-        || __builtin_add_overflow(budget, (size_t)og_limit_get(OG_LIMIT_PARSE_MEMORY_BASE), &budget))
-        budget = SIZE_MAX;
-    if (decoded > budget)   /* the scan's estimate: refuse before protobuf-c allocates it */
-        return parse_memory_error(decoded, budget, size);
+     * times its bytes; the scan's estimate refuses that before protobuf-c
+     * allocates it, the allocator's count if the estimate fell short. */
+    size_t budget = og_parse_budget(size);
+    if (decoded > budget)
+        return og_parse_memory_error(decoded, size);
     og_alloc_budget_begin(budget);
     unsigned long failed_before = og_alloc_failures();
     ProtobufCMessage *m = protobuf_c_message_unpack(desc, og_protobuf_allocator(), size, data);
     if (og_alloc_budget_end()) {
         if (m)
             protobuf_c_message_free_unpacked(m, og_protobuf_allocator());
-        return parse_memory_error(0, budget, size);
+        return og_parse_memory_error(0, size);
     }
     if (!m && og_alloc_failures() != failed_before)
         return og_err(OG_ERR_NOMEM, "out of memory decoding the %s (%zu bytes)", what, size);

@@ -41,6 +41,13 @@ og_status og_wire_scan_ex(const uint8_t *data, size_t size, og_wire_root root, s
  * is the caller's (protobuf_c_message_free_unpacked with
  * og_protobuf_allocator()). */
 struct ProtobufCMessage;
+
+/* The parse-memory budget for a buffer of `size` bytes:
+ * OG_LIMIT_PARSE_MEMORY_FACTOR x size + OG_LIMIT_PARSE_MEMORY_BASE
+ * (saturating), and the OG_ERR_LIMIT for going over it (`need`: the
+ * scan's estimate, 0 when the allocator refused). */
+size_t og_parse_budget(size_t size);
+og_status og_parse_memory_error(size_t need, size_t size);
 og_status og_wire_decode(const uint8_t *data, size_t size, og_wire_root root, struct ProtobufCMessage **out);
 
 /* The largest message protobuf can describe (2 GiB): the savers refuse to

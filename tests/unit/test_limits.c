@@ -180,7 +180,7 @@ START_TEST(parse_memory_limit)
     og_graph *g;
     og_limit(OG_LIMIT_PARSE_MEMORY_FACTOR, 0);
     og_limit(OG_LIMIT_PARSE_MEMORY_BASE, 64);
-    OG_CHECK_FAILS(og_model_load_memory(data, size, &g), OG_ERR_LIMIT, "over the parse-memory limit of 64 bytes");
+    OG_CHECK_FAILS(og_model_load_memory(data, size, &g), OG_ERR_LIMIT, "the parse-memory limit of 64 bytes");
     ck_assert_ptr_null(g);
     og_limits_reset();
     OG_CHECK(og_model_load_memory(data, size, &g));
