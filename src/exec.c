@@ -135,18 +135,20 @@ og_status og_plan_create(const og_graph *g, og_plan **out)
     for (int i = 0; i < g->n_nodes; i++) {
         const og_node *n = &g->nodes[g->order[i]];
         const og_tinfo *in[OG_MAX_IO] = { 0 };
+        const og_tensor *vals[OG_MAX_IO] = { 0 };
         og_tinfo ins[OG_MAX_IO], outs[OG_MAX_IO], *o[OG_MAX_IO] = { 0 };
         bool known = true;
         for (int k = 0; k < n->n_inputs; k++)
             if (n->inputs[k] >= 0) {
                 og_value_get(&g->values[n->inputs[k]], &ins[k]);
                 in[k] = &ins[k];
+                vals[k] = og_value_data(&g->values[n->inputs[k]]);
                 known = known && og_shape_known(&in[k]->shape);
             }
         for (int k = 0; k < n->n_outputs; k++)
             o[k] = n->outputs[k] >= 0 ? &outs[k] : NULL;
         size_t need = 0;
-        if (known && og_node_infer(g, n, in, o, &need) == OG_OK && need > ws) {
+        if (known && og_node_infer(g, n, in, vals, o, &need) == OG_OK && need > ws) {
             ws = need;
             biggest = n;
         }
@@ -302,7 +304,7 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
         for (int k = 0; k < n->n_outputs; k++)
             out[k] = n->outputs[k] >= 0 ? &out_ti[k] : NULL;
         size_t ws = 0, need = 0;
-        if ((st = og_node_infer(g, n, in, out, &ws)))
+        if ((st = og_node_infer(g, n, in, kc.in, out, &ws)))
             goto done;
         for (int k = 0; k < n->n_outputs; k++)
             if (out[k] && (st = check_static_type(n, &g->values[n->outputs[k]], out[k])))

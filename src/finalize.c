@@ -39,7 +39,7 @@ bool og_shape_known(const og_shape *s)
 }
 
 og_status og_node_infer(const og_graph *g, const og_node *node, const og_tinfo *const *in,
-                        og_tinfo *const *out, size_t *workspace_bytes)
+                        const og_tensor *const *in_values, og_tinfo *const *out, size_t *workspace_bytes)
 {
     og_infer_call c;
     memset(&c, 0, sizeof c);
@@ -50,6 +50,7 @@ og_status og_node_infer(const og_graph *g, const og_node *node, const og_tinfo *
     c.n_out = node->n_outputs;
     for (int k = 0; k < node->n_inputs; k++) {
         c.in[k] = in[k];
+        c.in_value[k] = in_values ? in_values[k] : NULL;
         c.in_names[k] = node->inputs[k] >= 0 ? g->values[node->inputs[k]].name : "";
     }
     for (int k = 0; k < node->n_outputs; k++) {
@@ -327,26 +328,90 @@ static og_status seed_initializers(og_graph *g)
     return OG_OK;
 }
 
+/* Outputs of a node whose inputs are all known are computed at finalize
+ * when they are small int64 tensors (shapes, axes, pads): the ops that read
+ * such data for shape inference then see it. Bigger or other values are
+ * left to the executor. */
+#define OG_FOLD_MAX_ELEMENTS 4096
+
+static og_status fold_node(og_graph *g, const og_node *n, const og_tensor *const *in_values,
+                           og_tinfo *const *out, size_t ws)
+{
+    if (ws != 0 || !n->op->run)
+        return OG_OK;
+    for (int k = 0; k < n->n_inputs; k++)
+        if (n->inputs[k] >= 0 && !in_values[k])
+            return OG_OK;
+    bool any = false;
+    for (int k = 0; k < n->n_outputs; k++) {
+        if (!out[k])
+            continue;
+        int64_t numel = 1;
+        if (out[k]->dtype != OG_INT64 || !og_shape_known(&out[k]->shape))
+            return OG_OK;
+        for (int d = 0; d < out[k]->shape.rank; d++)
+            numel *= out[k]->shape.dims[d];   /* bounded by og_node_infer's limit check */
+        if (numel > OG_FOLD_MAX_ELEMENTS)
+            return OG_OK;
+        any = true;
+    }
+    if (!any)
+        return OG_OK;
+    og_kernel_call kc;
+    memset(&kc, 0, sizeof kc);
+    kc.node = n;
+    kc.params = n->params;
+    kc.opset = n->opset;
+    kc.n_in = n->n_inputs;
+    kc.n_out = n->n_outputs;
+    for (int k = 0; k < n->n_inputs; k++)
+        kc.in[k] = in_values[k];
+    og_status st = OG_OK;
+    for (int k = 0; k < n->n_outputs && !st; k++)
+        if (out[k])
+            st = og_tensor_create(out[k]->dtype, out[k]->shape.rank, out[k]->shape.dims, &kc.out[k]);
+    if (!st && (st = n->op->run(&kc)) == OG_OK)
+        for (int k = 0; k < n->n_outputs; k++)
+            if (kc.out[k]) {
+                g->values[n->outputs[k]].folded = kc.out[k];
+                kc.out[k] = NULL;
+            }
+    for (int k = 0; k < n->n_outputs; k++)
+        og_tensor_free(kc.out[k]);
+    if (st)
+        og_err_prefix("node '%s' (%s): computing it from constants: ", n->name, n->op_type);
+    return st;
+}
+
 static og_status infer_all(og_graph *g)
 {
+    for (int v = 0; v < g->n_values; v++) {
+        og_tensor_free(g->values[v].folded);
+        g->values[v].folded = NULL;
+    }
     for (int i = 0; i < g->n_nodes; i++) {
         og_node *n = &g->nodes[g->order[i]];
         const og_tinfo *in[OG_MAX_IO] = { 0 };
+        const og_tensor *vals[OG_MAX_IO] = { 0 };
         og_tinfo ins[OG_MAX_IO], outs[OG_MAX_IO];
         og_tinfo *out[OG_MAX_IO] = { 0 };
         for (int k = 0; k < n->n_inputs; k++)
             if (n->inputs[k] >= 0) {
                 og_value_get(&g->values[n->inputs[k]], &ins[k]);
                 in[k] = &ins[k];
+                vals[k] = og_value_data(&g->values[n->inputs[k]]);
             }
         for (int k = 0; k < n->n_outputs; k++)
             out[k] = n->outputs[k] >= 0 ? &outs[k] : NULL;
-        og_status st = og_node_infer(g, n, in, out, NULL);
+        size_t ws = 0;
+        og_status st = og_node_infer(g, n, in, vals, out, &ws);
         if (st)
             return st;
         for (int k = 0; k < n->n_outputs; k++)
             if (out[k] && (st = merge_type(&g->values[n->outputs[k]], out[k], n)))
                 return st;
+        if ((st = fold_node(g, n, vals, out, ws)))
+            return st;
     }
     return OG_OK;
 }

@@ -144,6 +144,7 @@ void og_graph_free(og_graph *g)
         og_free(val->dim_param);
         og_free(val->big_dims);
         og_tensor_free(val->initializer);
+        og_tensor_free(val->folded);
         og_free(val->doc_string);
     }
     for (int k = 0; k < g->n_nodes; k++)

@@ -107,6 +107,8 @@ typedef struct og_value {
     int producer;                       /* node index; -1 for graph inputs/initializers */
     int producer_slot;                  /* output slot in the producer */
     og_tensor *initializer;             /* owned; NULL if not an initializer */
+    og_tensor *folded;                  /* owned; the value when finalize could compute it from
+                                         * constants (small int64 data such as shapes), else NULL */
     bool is_input;                      /* declared in graph.input */
     bool is_output;                     /* listed in graph.output */
     bool declared;                      /* type/shape came from the model (input/value_info/output) */
@@ -169,6 +171,12 @@ static inline const int64_t *og_value_dims(const og_value *v)
     return v->rank > OG_VALUE_INLINE_RANK ? v->big_dims : v->small_dims;
 }
 int og_graph_find_value(const og_graph *g, const char *name);
+/* The value's data when it is fixed before running: an initializer that is
+ * not a graph input (those may be overridden), or what finalize folded. */
+static inline const og_tensor *og_value_data(const og_value *v)
+{
+    return v->initializer && !v->is_input ? v->initializer : v->folded;
+}
 /* Index of the value named `name`, creating an empty one if needed. */
 og_status og_graph_intern_value(og_graph *g, const char *name, int *index);
 /* Deep copy of attributes into IR form and back out again. */
@@ -217,6 +225,12 @@ typedef struct og_infer_call {
     int n_in;
     const og_tinfo *in[OG_MAX_IO];
     const char *in_names[OG_MAX_IO];
+    /* Input data when known: at run time always; at load time for
+     * initializers that cannot be overridden and values finalize folded
+     * (Constant outputs, shapes). Ops whose output shape depends on an
+     * input's data (Reshape, Slice, ...) read it here and leave the dims
+     * unknown when it is NULL. */
+    const og_tensor *in_value[OG_MAX_IO];
     int n_out;
     og_tinfo *out[OG_MAX_IO];
     const char *out_names[OG_MAX_IO];
@@ -239,6 +253,8 @@ typedef struct og_kernel_call {
     size_t workspace_bytes;
 } og_kernel_call;
 
+struct og_backward_call;
+
 typedef struct og_op {
     const char *name;
     const char *domain;         /* "" for the default ONNX domain */
@@ -252,10 +268,10 @@ typedef struct og_op {
     size_t params_size;
     og_status (*infer)(og_infer_call *c);
     og_status (*run)(const og_kernel_call *k);
-    /* Reverse-mode rule: emits standard ONNX nodes computing the input
-     * gradients from the output gradients. Filled in by the autodiff issue;
-     * NULL means the op has no backward rule yet. */
-    og_status (*backward)(void *ctx);
+    /* Reverse-mode rule (see og_backward_call below): emits standard ONNX
+     * nodes computing the input gradients from the output gradients. NULL:
+     * the op has no backward rule, and a gradient through it is an error. */
+    og_status (*backward)(struct og_backward_call *b);
 } og_op;
 
 /* Registry (src/registry.c): the op implementing (domain, name) — domain ""
@@ -270,7 +286,60 @@ og_status og_parse_attrs(const og_op *op, const og_node *node, int opset, void *
 /* Runs inference for one node on given input infos (used by finalize and by
  * the executor with concrete shapes). */
 og_status og_node_infer(const og_graph *g, const og_node *node, const og_tinfo *const *in,
-                        og_tinfo *const *out, size_t *workspace_bytes);
+                        const og_tensor *const *in_values, og_tinfo *const *out, size_t *workspace_bytes);
+
+/* ---- backward rules (src/autodiff.c) ------------------------------------
+ * og_graph_build_gradient copies the forward graph into a new graph, then
+ * visits the nodes that lie between the differentiated outputs and the
+ * tensors wanted, in reverse topological order, and calls each op's
+ * backward rule once. The rule emits standard ONNX nodes (opset 17) into the
+ * new graph through the og_grad_* calls below and names the gradient of
+ * every input it was asked for in din[]. Every name is a value of the new
+ * graph, which holds each forward value under its forward name. The engine
+ * sums gradients that fan in and checks each gradient's shape. */
+typedef struct og_grad_ctx og_grad_ctx;
+
+typedef struct og_backward_call {
+    og_grad_ctx *ctx;
+    const og_node *node;             /* the forward node: name, op_type, attrs */
+    const void *params;              /* its parsed attributes */
+    int opset;                       /* its opset in the forward graph */
+    int n_in, n_out;
+    const char *in[OG_MAX_IO];       /* forward input names; NULL when omitted */
+    og_tinfo in_info[OG_MAX_IO];     /* their inferred types (dims may be -1) */
+    const og_tensor *in_value[OG_MAX_IO]; /* input data known at build time, else NULL */
+    const char *out[OG_MAX_IO];      /* forward output names; NULL when unwanted */
+    og_tinfo out_info[OG_MAX_IO];    /* their inferred types (unwanted: OG_UNDEFINED, rank -1) */
+    const char *dout[OG_MAX_IO];     /* gradient flowing into output k; NULL: none (zero) */
+    bool need[OG_MAX_IO];            /* input k needs a gradient */
+    const char *din[OG_MAX_IO];      /* set by the rule for each needed input; NULL: zero */
+} og_backward_call;
+
+/* Adds a default-domain node of `op_type` to the gradient graph. Inputs are
+ * value names ("" or NULL: omitted). Each of the n_out outputs gets a fresh
+ * unique name, returned in outs[k] (owned by the context, valid until the
+ * build ends); pass n_out 0 / outs NULL for none. Attributes are copied. */
+og_status og_grad_emit(og_backward_call *b, const char *op_type, int n_in, const char *const *ins, int n_out,
+                       const char **outs, int n_attrs, const og_attr *attrs);
+/* A Constant node holding a 1-D int64 tensor of n values. */
+og_status og_grad_const_ints(og_backward_call *b, int64_t n, const int64_t *v, const char **out);
+/* A Constant node holding a rank-0 tensor of dtype (float or double). */
+og_status og_grad_const_scalar(og_backward_call *b, og_dtype dtype, double v, const char **out);
+/* The shape of value `name` (type ti) as a 1-D int64 value: a Constant when
+ * every dim is known, else a Shape node. */
+og_status og_grad_shape_of(og_backward_call *b, const char *name, const og_tinfo *ti, const char **out);
+/* Sums `grad` (type from) over the axes along which `target` (type to) was
+ * broadcast to `from` (numpy rules, right-aligned), then reshapes it to
+ * to's shape; *out is grad itself when the shapes already agree. Needs the
+ * dims involved known; else OG_ERR_UNSUPPORTED. */
+og_status og_grad_reduce_to(og_backward_call *b, const char *grad, const og_tinfo *from, const og_tinfo *to,
+                            const char **out);
+/* Name of forward output k of the node, adding it to the node's copy in
+ * the gradient graph when the forward graph did not want it (MaxPool's
+ * Indices). */
+og_status og_grad_forward_output(og_backward_call *b, int k, const char **out);
+/* A tensor of zeros with the type of value `name` (ConstantOfShape). */
+og_status og_grad_zeros_like(og_backward_call *b, const char *name, const og_tinfo *ti, const char **out);
 
 /* ---- conv/pool geometry (src/spatial.c), shared by Conv, MaxPool and
  * their backward rules. Resolves strides/dilations/pads/auto_pad for

@@ -29,6 +29,7 @@
 #include "onnxgrad/exec.h"
 #include "onnxgrad/onnx_io.h"
 #include "onnxgrad/limits.h"
+#include "onnxgrad/autodiff.h"
 
 #define OG_VERSION_STRING "0.1.0"
 
