@@ -189,11 +189,13 @@ void og_ir_attr_clear(og_ir_attr *a);
  * struct of params_size bytes (fields at the given offsets):
  *   OG_ATTR_INT    -> int64_t           OG_ATTR_FLOAT  -> float
  *   OG_ATTR_STRING -> const char *      OG_ATTR_INTS   -> og_ints
- *   OG_ATTR_FLOATS -> og_floats
+ *   OG_ATTR_FLOATS -> og_floats         OG_ATTR_STRINGS -> og_strings
+ *   OG_ATTR_TENSOR -> const og_tensor * (NULL when absent)
  * Pointers in params point into the node's attributes or at the spec's
  * default, and live as long as the node. */
 typedef struct og_ints { int64_t n; const int64_t *v; bool present; } og_ints;
 typedef struct og_floats { int64_t n; const float *v; bool present; } og_floats;
+typedef struct og_strings { int64_t n; const char *const *v; bool present; } og_strings;
 
 typedef struct og_attr_spec {
     const char *name;
@@ -208,6 +210,8 @@ typedef struct og_attr_spec {
     int since_version;          /* first opset with the attribute (0: all) */
     int until_version;          /* last opset with the attribute (0: still there) */
     const char *const *choices; /* STRING: NULL-terminated list of allowed values, or NULL */
+    bool track_present;         /* also store whether the node gave the attribute, as a */
+    size_t present_offset;      /* bool at this offset (INT/FLOAT have no other tell) */
 } og_attr_spec;
 
 #define OG_MAX_IO 16
