@@ -441,11 +441,33 @@ typedef struct og_spatial {
     int64_t pad_begin[OG_MAX_RANK];
     int64_t pad_end[OG_MAX_RANK];
     int64_t out[OG_MAX_RANK];
+    int64_t out_pad[OG_MAX_RANK];   /* ConvTranspose only: resolved output_padding (0 elsewhere) */
 } og_spatial;
 
 og_status og_spatial_resolve(og_spatial *s, const char *what, int n, const int64_t *in,
                              const int64_t *kernel, const og_ints *strides,
                              const og_ints *dilations, const og_ints *pads,
                              const char *auto_pad, bool ceil_mode);
+
+/* ConvTranspose geometry, the adjoint of a Conv with the same attributes:
+ * `in` are ConvTranspose's input sizes, s->out its output sizes, and per axis
+ *   out = stride*(in-1) + out_pad + (kernel-1)*dilation + 1 - pad_begin - pad_end.
+ * output_shape (n values), when present, fixes out and the pads follow from
+ * total = stride*(in-1) + output_padding + effective kernel - out: split
+ * with the odd cell at the end (NOTSET, VALID, SAME_UPPER) or at the
+ * beginning (SAME_LOWER); SAME_* without output_shape means out = in*stride.
+ * A negative total (out larger than the full result) leaves the pads 0 and
+ * adds -total to out_pad: zero cells at the end. So resolved pads are never
+ * negative, and Conv(dY) with pads [pad_begin, pad_end - out_pad] (a
+ * negative end pad meaning: drop that many trailing cells of dY) is this
+ * op's adjoint. Checks lengths (n, pads 2n), strides/dilations/kernel > 0,
+ * pads >= 0, 0 <= output_padding < stride or dilation, output_shape > 0,
+ * in >= 1, out >= 1, overflow. Unknown in (-1): out unknown unless
+ * output_shape gives it; pads and out_pad that depend on in are -1. */
+og_status og_spatial_resolve_transpose(og_spatial *s, const char *what, int n, const int64_t *in,
+                                       const int64_t *kernel, const og_ints *strides,
+                                       const og_ints *dilations, const og_ints *pads,
+                                       const og_ints *output_padding, const og_ints *output_shape,
+                                       const char *auto_pad);
 
 #endif
