@@ -57,7 +57,7 @@ static og_status gather_infer(og_infer_call *c)
 #define DEFINE_GATHER(T)                                                                  \
     static og_status gather_##T(elem_walk *w, int64_t n, const T *d, T *y)               \
     {                                                                                     \
-        int64_t off = 0;                                                                   \
+        int64_t off = 0;                                                                  \
         og_status st;                                                                     \
         for (int64_t q = 0; q < n; q++) {                                                 \
             if ((st = elem_walk_next(w, q, &off)) != OG_OK)                               \

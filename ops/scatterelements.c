@@ -108,7 +108,7 @@ enum { RED_NONE, RED_ADD, RED_MUL };
 #define DEFINE_SCATTER(T, NAME, ADD, MUL)                                                         \
     static og_status scatter_##NAME(elem_walk *w, int red, int64_t n, const T *u, T *y)          \
     {                                                                                             \
-        int64_t off = 0;                                                                           \
+        int64_t off = 0;                                                                          \
         og_status st;                                                                             \
         for (int64_t q = 0; q < n; q++) {                                                         \
             if ((st = elem_walk_next(w, q, &off)) != OG_OK)                                       \
