@@ -9,6 +9,7 @@
 #include <string.h>
 #include "onnxgrad/onnxgrad.h"
 #include "testutil.h"
+#include "gradtest.h"
 
 #define NODE "n1"
 
@@ -902,6 +903,281 @@ START_TEST(pad_errors)
 }
 END_TEST
 
+/* ===================================================================== */
+/* Backward rules, checked against float64 finite differences            */
+/* ===================================================================== */
+
+/* og_gradcheck with respect to "X" only (other float initializers, such
+ * as Pad's constant_value, get no gradient), with given input values. */
+static void grad_ok(const og_graph *g, int n_inputs, const og_tensor *const *inputs, uint64_t seed,
+                    const char *what)
+{
+    static const char *const wrt[1] = {"X"};
+    og_gradcheck_options o = {.n_wrt = 1, .wrt = wrt, .seed = seed, .n_inputs = n_inputs, .inputs = inputs};
+    og_gradcheck_report *r;
+    OG_CHECK(og_gradcheck(g, &o, &r));
+    for (int k = 0; k < r->n; k++) {
+        const og_gradcheck_entry *e = &r->entries[k];
+        ck_assert_msg(e->pass, "%s: gradient of '%s' wrong: element %lld analytic %.10g numeric %.10g", what,
+                      e->name, (long long)e->worst_index, e->worst_analytic, e->worst_numeric);
+        ck_assert_int_gt(e->checked, 0);
+    }
+    ck_assert(r->pass);
+    og_gradcheck_report_free(r);
+}
+
+/* X -> op(X, index inputs as int64 initializers) -> Y, opset 17. xdims
+ * may hold -1 (then the test gives X's value). */
+static og_graph *one_op(const char *op, int xrank, const int64_t *xdims, int n_idx, const int64_t *const *idx,
+                        const int64_t *idx_len, int n_attrs, const og_attr *attrs)
+{
+    static const char *const names[4] = {"I1", "I2", "I3", "I4"};
+    const char *ins[6] = {"X"};
+    og_graph *g = gt_graph();
+    gt_input(g, "X", OG_FLOAT, xrank, xdims);
+    for (int k = 0; k < n_idx; k++) {
+        ins[k + 1] = idx[k] ? names[k] : "";
+        if (idx[k])
+            gt_init(g, names[k], OG_INT64, 1, &idx_len[k], idx[k]);
+    }
+    ins[n_idx + 1] = NULL;
+    OG_CHECK(og_graph_add_node(g, op, NULL, NODE, n_idx + 1, ins, 1, (const char *const[]){"Y"}, n_attrs, attrs));
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    return g;
+}
+
+/* og_graph_build_gradient must refuse with `code` and `needle`. */
+static void grad_refused(const og_graph *g, og_status code, const char *needle)
+{
+    og_graph *gg = NULL;
+    og_grad_options o = {.n_seeded = 1, .seeded = (const char *const[]){"Y"}, .n_wrt = 1,
+                         .wrt = (const char *const[]){"X"}};
+    og_status st = og_graph_build_gradient(g, &o, &gg);
+    check_msg(st, code, needle, "gradient");
+    og_graph_free(gg);
+}
+
+START_TEST(rs_gradcheck)
+{
+    static const int64_t axes[][3] = {{0}, {1}, {0, 2}, {-1}, {2, 0, 1}};
+    static const int64_t n_axes[] = {0, 1, 2, 1, 3};
+    const int64_t xd[3] = {2, 3, 4};
+    for (size_t c = 0; c < sizeof n_axes / sizeof n_axes[0]; c++)
+        for (int keep = 0; keep <= 1; keep++)
+            for (int noop = 0; noop <= (n_axes[c] == 0); noop++) {
+                og_attr a[2] = {og_attr_int("keepdims", keep), og_attr_int("noop_with_empty_axes", noop)};
+                const int64_t *idx[1] = {axes[c]};
+                og_graph *g = one_op("ReduceSum", 3, xd, 1, idx, &n_axes[c], 2, a);
+                char what[96];
+                snprintf(what, sizeof what, "ReduceSum case %zu keepdims %d noop %d", c, keep, noop);
+                grad_ok(g, 0, NULL, 11 + c, what);
+                og_graph_free(g);
+            }
+    /* axes omitted: everything, to a scalar */
+    og_attr k0 = og_attr_int("keepdims", 0);
+    og_graph *g = one_op("ReduceSum", 3, xd, 0, NULL, NULL, 1, &k0);
+    grad_ok(g, 0, NULL, 3, "ReduceSum of everything");
+    og_graph_free(g);
+}
+END_TEST
+
+/* X's dims unknown when the gradient graph is built: the Reshape target
+ * comes from Shape(X) at run time. Axes fed at run time work with
+ * keepdims=1 (no Reshape needed) and are refused without. */
+START_TEST(rs_gradcheck_unknown)
+{
+    og_tensor *x;
+    OG_CHECK(og_tensor_create(OG_FLOAT, 3, DIMS(2, 3, 4), &x));
+    for (int i = 0; i < 24; i++)
+        ((float *)x->data)[i] = (float)((i * 7) % 11) / 5.0f - 1.0f;
+    og_attr k0 = og_attr_int("keepdims", 0);
+    const int64_t *idx[1] = {I64(1, -1)};
+    og_graph *g = one_op("ReduceSum", 3, DIMS(-1, 3, -1), 1, idx, (const int64_t[]){2}, 1, &k0);
+    grad_ok(g, 1, (const og_tensor *const[]){x}, 5, "ReduceSum with unknown dims");
+    og_graph_free(g);
+
+    for (int keep = 0; keep <= 1; keep++) {
+        og_attr kd = og_attr_int("keepdims", keep);
+        g = gt_graph();
+        gt_input(g, "X", OG_FLOAT, 3, DIMS(2, 3, 4));
+        gt_input(g, "A", OG_INT64, 1, DIMS(1));
+        gt_node(g, "ReduceSum", NODE, GT_NAMES("X", "A"), GT_NAMES("Y"), 1, &kd);
+        OG_CHECK(og_graph_add_output(g, "Y"));
+        OG_CHECK(og_graph_finalize(g));
+        if (keep) {
+            og_tensor *a;
+            OG_CHECK(og_tensor_create_from(OG_INT64, 1, DIMS(1), I64(1), &a));
+            grad_ok(g, 2, (const og_tensor *const[]){x, a}, 6, "ReduceSum with axes fed at run time");
+            og_tensor_free(a);
+        } else {
+            grad_refused(g, OG_ERR_UNSUPPORTED, "needs the axes 'A' known");
+        }
+        og_graph_free(g);
+    }
+    og_tensor_free(x);
+}
+END_TEST
+
+/* Old opsets whose attributes became inputs cannot be raised to the
+ * gradient graph's opset 17: refused, not silently changed. */
+START_TEST(old_attr_forms_refused_in_gradients)
+{
+    og_graph *g;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 11));
+    gt_input(g, "X", OG_FLOAT, 2, DIMS(2, 3));
+    og_attr a = og_attr_ints("axes", 1, I64(1));
+    gt_node(g, "ReduceSum", NODE, GT_NAMES("X"), GT_NAMES("Y"), 1, &a);
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    grad_refused(g, OG_ERR_UNSUPPORTED, "attribute 'axes' of opset 11 is an input from opset 13 on");
+    og_graph_free(g);
+
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 9));
+    gt_input(g, "X", OG_FLOAT, 2, DIMS(2, 3));
+    og_attr sa[2] = {og_attr_ints("starts", 1, I64(1)), og_attr_ints("ends", 1, I64(2))};
+    gt_node(g, "Slice", NODE, GT_NAMES("X"), GT_NAMES("Y"), 2, sa);
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    grad_refused(g, OG_ERR_UNSUPPORTED, "attribute 'starts' of opset 9 is an input from opset 10 on");
+    og_graph_free(g);
+
+    /* ReduceSum-11 without the attribute means the same at 17: fine */
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 11));
+    gt_input(g, "X", OG_FLOAT, 2, DIMS(2, 3));
+    gt_node(g, "ReduceSum", NODE, GT_NAMES("X"), GT_NAMES("Y"), 0, NULL);
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    grad_ok(g, 0, NULL, 4, "ReduceSum-11 without axes");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(sl_gradcheck)
+{
+    /* starts, ends, axes (NULL: omitted), steps (NULL: omitted), length */
+    static const struct {
+        int64_t s[3], e[3], a[3], st[3];
+        bool has_axes, has_steps;
+        int n;
+    } cases[] = {
+        {{1, 0, 2}, {3, 5, 5}, {0}, {0}, false, false, 3},                         /* default axes */
+        {{-3}, {-1}, {1}, {1}, true, true, 1},                                     /* negative starts/ends */
+        {{2, -4}, {INT64_MAX, 1000}, {2, 0}, {1, 1}, true, true, 2},               /* clamped ends */
+        {{-100, 1}, {2, INT64_MAX}, {-1, -2}, {1, 1}, true, false, 2},             /* clamped start, neg axes */
+        {{0}, {INT64_MAX}, {1}, {1}, true, true, 1},                               /* the whole axis */
+    };
+    const int64_t xd[3] = {4, 5, 6};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t n = cases[c].n;
+        const int64_t *idx[4] = {cases[c].s, cases[c].e, cases[c].has_axes ? cases[c].a : NULL,
+                                 cases[c].has_steps ? cases[c].st : NULL};
+        const int64_t len[4] = {n, n, n, n};
+        int n_idx = cases[c].has_steps ? 4 : cases[c].has_axes ? 3 : 2;
+        og_graph *g = one_op("Slice", 3, xd, n_idx, idx, len, 0, NULL);
+        char what[64];
+        snprintf(what, sizeof what, "Slice case %zu", c);
+        grad_ok(g, 0, NULL, 21 + c, what);
+        og_graph_free(g);
+    }
+    /* unknown dims are fine where the slice does not cut */
+    og_tensor *x;
+    OG_CHECK(og_tensor_create(OG_FLOAT, 2, DIMS(3, 4), &x));
+    const int64_t *idx[3] = {I64(1), I64(3), I64(1)};
+    og_graph *g = one_op("Slice", 2, DIMS(-1, 4), 3, idx, (const int64_t[]){1, 1, 1}, 0, NULL);
+    grad_ok(g, 1, (const og_tensor *const[]){x}, 9, "Slice with an unknown uncut dim");
+    og_graph_free(g);
+    og_tensor_free(x);
+}
+END_TEST
+
+START_TEST(sl_grad_refusals)
+{
+    const int64_t one = 1;
+    const int64_t *idx[4] = {I64(0), I64(4), I64(1), I64(2)};
+    og_graph *g = one_op("Slice", 2, DIMS(3, 4), 4, idx, (const int64_t[]){one, one, one, one}, 0, NULL);
+    grad_refused(g, OG_ERR_UNSUPPORTED, "steps other than 1 is not implemented; input steps 'I4' has 2");
+    og_graph_free(g);
+    idx[3] = I64(-1);
+    g = one_op("Slice", 2, DIMS(3, 4), 4, idx, (const int64_t[]){one, one, one, one}, 0, NULL);
+    grad_refused(g, OG_ERR_UNSUPPORTED, "steps other than 1");
+    og_graph_free(g);
+    /* the cut axis's dim unknown */
+    g = one_op("Slice", 2, DIMS(3, -1), 3, idx, (const int64_t[]){one, one, one}, 0, NULL);
+    grad_refused(g, OG_ERR_UNSUPPORTED, "known on the sliced axes, got shape [3,?] (axis 1 unknown)");
+    og_graph_free(g);
+    /* starts fed at run time */
+    g = gt_graph();
+    gt_input(g, "X", OG_FLOAT, 2, DIMS(3, 4));
+    gt_input(g, "S", OG_INT64, 1, DIMS(1));
+    gt_init(g, "E", OG_INT64, 1, DIMS(1), I64(2));
+    gt_node(g, "Slice", NODE, GT_NAMES("X", "S", "E"), GT_NAMES("Y"), 0, NULL);
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    grad_refused(g, OG_ERR_UNSUPPORTED, "needs input starts 'S' known");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(pad_gradcheck)
+{
+    static const int64_t pads[][4] = {
+        {1, 2, 0, 3},      /* padding */
+        {-1, 0, 0, -2},    /* cropping */
+        {2, -1, -1, 3},    /* both */
+        {-3, 4, 1, -4},    /* over-crop one side of axis 0, all of axis 1 cut then padded */
+    };
+    const int64_t xd[2] = {3, 4};
+    for (size_t c = 0; c < sizeof pads / sizeof pads[0]; c++) {
+        for (int with_value = 0; with_value <= 1; with_value++) {
+            og_graph *g = gt_graph();
+            gt_input(g, "X", OG_FLOAT, 2, xd);
+            gt_init(g, "P", OG_INT64, 1, DIMS(4), pads[c]);
+            gt_init(g, "V", OG_FLOAT, 0, NULL, F32(0.75f));
+            gt_node(g, "Pad", NODE, with_value ? GT_NAMES("X", "P", "V") : GT_NAMES("X", "P"), GT_NAMES("Y"),
+                    0, NULL);
+            OG_CHECK(og_graph_add_output(g, "Y"));
+            OG_CHECK(og_graph_finalize(g));
+            char what[64];
+            snprintf(what, sizeof what, "Pad case %zu%s", c, with_value ? " with constant_value" : "");
+            grad_ok(g, 0, NULL, 31 + c, what);
+            og_graph_free(g);
+        }
+    }
+    /* Pad-2's attribute form at opset 2 stays forward-only (refused in
+     * gradients, see old_attr_forms_refused_in_gradients); Pad-11 works */
+    og_graph *g = one_op("Pad", 3, DIMS(2, 3, 2), 1, (const int64_t *const[]){I64(0, 1, 1, 1, 0, 2)},
+                         (const int64_t[]){6}, 0, NULL);
+    grad_ok(g, 0, NULL, 41, "Pad 3-D");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(pad_grad_refusals)
+{
+    og_attr m = og_attr_string("mode", "reflect");
+    const int64_t *idx[1] = {I64(1, 1, 1, 1)};
+    og_graph *g = one_op("Pad", 2, DIMS(3, 4), 1, idx, (const int64_t[]){4}, 1, &m);
+    grad_refused(g, OG_ERR_UNSUPPORTED, "the gradient of mode reflect is not implemented");
+    og_graph_free(g);
+    m = og_attr_string("mode", "edge");
+    g = one_op("Pad", 2, DIMS(3, 4), 1, idx, (const int64_t[]){4}, 1, &m);
+    grad_refused(g, OG_ERR_UNSUPPORTED, "mode edge");
+    og_graph_free(g);
+    g = gt_graph();
+    gt_input(g, "X", OG_FLOAT, 2, DIMS(3, 4));
+    gt_input(g, "P", OG_INT64, 1, DIMS(4));
+    gt_node(g, "Pad", NODE, GT_NAMES("X", "P"), GT_NAMES("Y"), 0, NULL);
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    grad_refused(g, OG_ERR_UNSUPPORTED, "needs pads 'P' known");
+    og_graph_free(g);
+}
+END_TEST
+
 static Suite *reduceslice_suite(void)
 {
     Suite *s = suite_create("ReduceSum, Slice, Pad");
@@ -933,6 +1209,15 @@ static Suite *reduceslice_suite(void)
     tcase_add_test(pd, pad_infer_unknown);
     tcase_add_test(pd, pad_errors);
     suite_add_tcase(s, pd);
+    TCase *gr = tcase_create("backward");
+    tcase_add_test(gr, rs_gradcheck);
+    tcase_add_test(gr, rs_gradcheck_unknown);
+    tcase_add_test(gr, old_attr_forms_refused_in_gradients);
+    tcase_add_test(gr, sl_gradcheck);
+    tcase_add_test(gr, sl_grad_refusals);
+    tcase_add_test(gr, pad_gradcheck);
+    tcase_add_test(gr, pad_grad_refusals);
+    suite_add_tcase(s, gr);
     return s;
 }
 
