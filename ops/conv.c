@@ -348,6 +348,144 @@ static og_status conv_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* Transpose of `x` swapping axes 0 and 1 of a rank-`rank` tensor. */
+static og_status swap01(og_backward_call *b, const char *x, int rank, const char **out)
+{
+    int64_t perm[OG_MAX_RANK];
+    for (int i = 0; i < rank; i++)
+        perm[i] = i;
+    perm[0] = 1;
+    perm[1] = 0;
+    og_attr a = og_attr_ints("perm", rank, perm);
+    return og_grad_emit(b, "Transpose", 1, &x, 1, out, 1, &a);
+}
+
+static og_status reshape(og_backward_call *b, const char *x, int rank, const int64_t *dims, const char **out)
+{
+    const char *ins[2] = { x, NULL };
+    og_status st = og_grad_const_ints(b, rank, dims, &ins[1]);
+    return st ? st : og_grad_emit(b, "Reshape", 2, ins, 1, out, 0, NULL);
+}
+
+/* dW[m, c, j] = sum over n, o of dY[n, m, o] X[n, g*Cg + c, o*s + j*d - pb]:
+ * a Conv of X (batch and channels swapped, so the batch is summed as
+ * channels) with dY as the kernel, strides and dilations exchanged. Groups
+ * become the Conv's groups: X [N, G*Cg, D] -> [Cg, G*N, D] by reshape and
+ * transpose, dY [N, G*Mg, O] -> [G*Mg, N, O]. Input cells past the last
+ * window (r = (D + pb + pe - e) mod s of them) are cut from the end padding;
+ * what the padding cannot absorb is cropped from the result. */
+static og_status conv_grad_w(og_backward_call *b, const conv_geom *g, const char **out)
+{
+    int rank = g->rank, n = rank - 2;
+    og_status st;
+    const char *x = b->in[0], *dyt, *xt, *r;
+    int64_t pads[2 * OG_MAX_RANK], crop = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t eff = (g->sp.kernel[i] - 1) * g->sp.dilation[i] + 1;
+        int64_t rem = (g->sp.in[i] + g->sp.pad_begin[i] + g->sp.pad_end[i] - eff) % g->sp.stride[i];
+        pads[i] = g->sp.pad_begin[i];
+        pads[n + i] = g->sp.pad_end[i] >= rem ? g->sp.pad_end[i] - rem : 0;
+        crop = crop || g->sp.pad_end[i] < rem;
+    }
+    if ((st = swap01(b, b->dout[0], rank, &dyt)))
+        return st;
+    if (g->group == 1) {
+        if ((st = swap01(b, x, rank, &xt)))
+            return st;
+    } else {
+        int64_t dims[OG_MAX_RANK + 1], perm[OG_MAX_RANK + 1];
+        dims[0] = -1;
+        dims[1] = g->group;
+        dims[2] = g->Cg;
+        for (int i = 0; i < n; i++)
+            dims[3 + i] = g->sp.in[i];
+        for (int i = 0; i < rank + 1; i++)
+            perm[i] = i;
+        perm[0] = 2;
+        perm[2] = 0;
+        og_attr pa = og_attr_ints("perm", rank + 1, perm);
+        if ((st = reshape(b, x, rank + 1, dims, &xt)) ||
+            (st = og_grad_emit(b, "Transpose", 1, &xt, 1, &xt, 1, &pa)))
+            return st;
+        dims[0] = g->Cg;
+        dims[1] = -1;
+        for (int i = 0; i < n; i++)
+            dims[2 + i] = g->sp.in[i];
+        if ((st = reshape(b, xt, rank, dims, &xt)))
+            return st;
+    }
+    og_attr at[4] = { og_attr_ints("strides", n, g->sp.dilation), og_attr_ints("dilations", n, g->sp.stride),
+                      og_attr_ints("pads", 2 * n, pads), og_attr_int("group", g->group) };
+    const char *ins[2] = { xt, dyt };
+    if ((st = og_grad_emit(b, "Conv", 2, ins, 1, &r, 4, at)) || (st = swap01(b, r, rank, &r)))
+        return st;
+    if (crop) {
+        int64_t zeros[OG_MAX_RANK] = { 0 }, axes[OG_MAX_RANK];
+        const char *sl[4] = { r, NULL, NULL, NULL };
+        for (int i = 0; i < n; i++)
+            axes[i] = 2 + i;
+        if ((st = og_grad_const_ints(b, n, zeros, &sl[1])) || (st = og_grad_const_ints(b, n, g->sp.kernel, &sl[2])) ||
+            (st = og_grad_const_ints(b, n, axes, &sl[3])) || (st = og_grad_emit(b, "Slice", 4, sl, 1, &r, 0, NULL)))
+            return st;
+    }
+    *out = r;
+    return OG_OK;
+}
+
+/* Backward (the rules of the product brief, in standard ops):
+ * dX = ConvTranspose(dY, W) with the forward strides, dilations, group and
+ * resolved pads: the full convolution of the 180-degree rotated kernel with
+ * the stride-dilated, padded upstream gradient. output_padding gives back
+ * the r input cells the last window did not reach, so dX has X's shape.
+ * dW: conv_grad_w. dB = dY summed over batch and spatial axes. */
+static og_status conv_backward(og_backward_call *b)
+{
+    const conv_params *p = b->params;
+    char what[256];
+    snprintf(what, sizeof what, "node '%s' (Conv)", b->node->name);
+    const og_tinfo *x = &b->in_info[0], *w = &b->in_info[1];
+    bool known = x->shape.rank >= 3 && og_shape_known(&w->shape);
+    for (int i = 2; known && i < x->shape.rank; i++)
+        known = x->shape.dims[i] >= 0;
+    if (!known)
+        return og_err(OG_ERR_UNSUPPORTED, "%s: the gradient needs the spatial dims of X '%s' and the "
+                      "shape of W '%s' known", what, b->in[0], b->in[1]);
+    conv_geom g;
+    og_status st = conv_geometry(what, p, &x->shape, &w->shape, NULL, b->in, &g);
+    if (st)
+        return st;
+    int n = g.rank - 2;
+    if (b->need[0]) {
+        int64_t pads[2 * OG_MAX_RANK], outpad[OG_MAX_RANK];
+        for (int i = 0; i < n; i++) {
+            int64_t eff = (g.sp.kernel[i] - 1) * g.sp.dilation[i] + 1;
+            pads[i] = g.sp.pad_begin[i];
+            pads[n + i] = g.sp.pad_end[i];
+            outpad[i] = (g.sp.in[i] + g.sp.pad_begin[i] + g.sp.pad_end[i] - eff) % g.sp.stride[i];
+        }
+        og_attr at[6] = { og_attr_ints("strides", n, g.sp.stride), og_attr_ints("dilations", n, g.sp.dilation),
+                          og_attr_ints("pads", 2 * n, pads), og_attr_int("group", g.group),
+                          og_attr_ints("output_padding", n, outpad), og_attr_ints("kernel_shape", n, g.sp.kernel) };
+        const char *ins[2] = { b->dout[0], b->in[1] };
+        if ((st = og_grad_emit(b, "ConvTranspose", 2, ins, 1, &b->din[0], 6, at)))
+            return st;
+    }
+    if (b->need[1] && (st = conv_grad_w(b, &g, &b->din[1])))
+        return st;
+    if (b->n_in > 2 && b->need[2]) {
+        int64_t axes[OG_MAX_RANK];
+        axes[0] = 0;
+        for (int i = 0; i < n; i++)
+            axes[1 + i] = 2 + i;
+        const char *ins[2] = { b->dout[0], NULL };
+        og_attr keep = og_attr_int("keepdims", 0);
+        if ((st = og_grad_const_ints(b, n + 1, axes, &ins[1])) ||
+            (st = og_grad_emit(b, "ReduceSum", 2, ins, 1, &b->din[2], 1, &keep)))
+            return st;
+    }
+    return OG_OK;
+}
+
 const og_op og_op_conv = {
     .name = "Conv",
     .domain = "",
@@ -363,5 +501,5 @@ const og_op og_op_conv = {
     .params_size = sizeof(conv_params),
     .infer = conv_infer,
     .run = conv_run,
-    .backward = NULL,
+    .backward = conv_backward,
 };

@@ -265,6 +265,60 @@ static og_status gemm_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* Backward. With A' = op(A), B' = op(B): dA' = alpha dY B'^T and
+ * dB' = alpha A'^T dY, each written as one Gemm whose trans flags fold the
+ * transposes (a transposed operand's gradient is the transpose of the
+ * untransposed one's); dC = beta * dY summed over the axes C was broadcast
+ * along. beta = 0 means C never reaches Y: its gradient is zero. */
+static og_status gemm_backward(og_backward_call *b)
+{
+    const gemm_params *p = b->params;
+    og_attr at[3] = { og_attr_float("alpha", p->alpha), og_attr_int("transA", 0), og_attr_int("transB", 0) };
+    og_status st;
+    const char *dy = b->dout[0];
+    if (b->need[0]) {
+        const char *ins[2] = { dy, b->in[1] };
+        if (p->trans_a) {   /* dA = alpha B' dY^T */
+            ins[0] = b->in[1];
+            ins[1] = dy;
+            at[1].i = p->trans_b;
+            at[2].i = 1;
+        } else {            /* dA = alpha dY B'^T */
+            at[1].i = 0;
+            at[2].i = !p->trans_b;
+        }
+        if ((st = og_grad_emit(b, "Gemm", 2, ins, 1, &b->din[0], 3, at)))
+            return st;
+    }
+    if (b->need[1]) {
+        const char *ins[2] = { b->in[0], dy };
+        if (p->trans_b) {   /* dB = alpha dY^T A' */
+            ins[0] = dy;
+            ins[1] = b->in[0];
+            at[1].i = 1;
+            at[2].i = p->trans_a;
+        } else {            /* dB = alpha A'^T dY */
+            at[1].i = !p->trans_a;
+            at[2].i = 0;
+        }
+        if ((st = og_grad_emit(b, "Gemm", 2, ins, 1, &b->din[1], 3, at)))
+            return st;
+    }
+    if (b->n_in > 2 && b->need[2] && p->beta != 0) {
+        const char *dc;
+        if ((st = og_grad_reduce_to(b, dy, &b->out_info[0], &b->in_info[2], &dc)))
+            return st;
+        if (p->beta != 1) {
+            const char *ins[2] = { dc, NULL };
+            if ((st = og_grad_const_scalar(b, b->in_info[2].dtype, p->beta, &ins[1])) ||
+                (st = og_grad_emit(b, "Mul", 2, ins, 1, &dc, 0, NULL)))
+                return st;
+        }
+        b->din[2] = dc;
+    }
+    return OG_OK;
+}
+
 const og_op og_op_gemm = {
     .name = "Gemm",
     .domain = "",
@@ -278,5 +332,5 @@ const og_op og_op_gemm = {
     .params_size = sizeof(gemm_params),
     .infer = gemm_infer,
     .run = gemm_run,
-    .backward = NULL,
+    .backward = gemm_backward,
 };
