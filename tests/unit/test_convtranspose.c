@@ -3,7 +3,8 @@
  * auto_pad, kernel_shape, group incl. depthwise), 1-D/2-D/3-D against a
  * naive scatter reference, float64, opsets 1/11/17, the adjoint identity
  * with Conv, the shared geometry helper, inferred shapes with unknown dims,
- * and the errors finalize must report. */
+ * the errors finalize must report, and the backward rule against finite
+ * differences (og_gradcheck) over an attribute sweep. */
 #include <check.h>
 #include <math.h>
 #include <stdbool.h>
@@ -13,6 +14,7 @@
 #include "internal.h"
 #include "onnxgrad/onnxgrad.h"
 #include "testutil.h"
+#include "gradtest.h"
 
 #define NODE "convt_node"
 
@@ -814,6 +816,161 @@ START_TEST(convt_errors)
 }
 END_TEST
 
+/* ---- backward rule ------------------------------------------------------ */
+
+static uint64_t sweep_state = 12345;
+static int64_t rnd(int64_t lo, int64_t hi)   /* uniform in [lo, hi] */
+{
+    sweep_state = sweep_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return lo + (int64_t)((sweep_state >> 33) % (uint64_t)(hi - lo + 1));
+}
+
+/* One ConvTranspose node X, W[, B] -> Y checked by og_gradcheck. */
+static void gradcheck_node(int n, const int64_t *xd, const int64_t *wd, int64_t M, bool bias, int n_attrs,
+                           const og_attr *attrs, uint64_t seed, const char *what)
+{
+    og_graph *g = gt_graph();
+    gt_input(g, "X", OG_FLOAT, n + 2, xd);
+    gt_input(g, "W", OG_FLOAT, n + 2, wd);
+    if (bias)
+        gt_input(g, "B", OG_FLOAT, 1, (const int64_t[]){ M });
+    gt_node(g, "ConvTranspose", NODE, bias ? GT_NAMES("X", "W", "B") : GT_NAMES("X", "W"), GT_NAMES("Y"), n_attrs,
+            attrs);
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    gt_gradcheck(g, 1, 24, seed, what);
+    og_graph_free(g);
+}
+
+/* 1-D/2-D/3-D, strides 1-3, dilations 1-2, output_padding, group 1 / 2 /
+ * channels, with and without bias, and five ways to set the padding:
+ * explicit (often asymmetric) pads, output_shape (below, at and above the
+ * full size), SAME_UPPER, SAME_LOWER, VALID. */
+START_TEST(convt_gradient_sweep)
+{
+    static const char *const kinds[] = { "pads", "output_shape", "SAME_UPPER", "SAME_LOWER", "VALID" };
+    for (int iter = 0; iter < 45; iter++) {
+        int n = 1 + iter % 3, grp_kind = iter / 3 % 3, kind = iter / 9 % 5;
+        bool bias = iter % 2;
+        int64_t C = grp_kind == 0 ? 2 : 4, group = grp_kind == 0 ? 1 : grp_kind == 1 ? 2 : 4;
+        int64_t Mg = group == 4 ? 1 : rnd(1, 2), M = Mg * group;
+        int64_t xd[5] = { rnd(1, 2), C }, wd[5] = { C, Mg }, strides[3], dil[3], pads[6], op[3], os[3];
+        for (int i = 0; i < n; i++) {
+            int64_t k = rnd(1, n == 3 ? 2 : 3);
+            strides[i] = rnd(1, 3);
+            dil[i] = rnd(1, 2);
+            op[i] = rnd(0, (strides[i] > dil[i] ? strides[i] : dil[i]) - 1);
+            wd[2 + i] = k;
+            xd[2 + i] = rnd(1, n == 3 ? 3 : 4);
+            int64_t full = strides[i] * (xd[2 + i] - 1) + op[i] + (k - 1) * dil[i] + 1;
+            pads[i] = rnd(0, 2);
+            pads[n + i] = rnd(0, 2);
+            while (pads[i] + pads[n + i] >= full)   /* keep at least one output cell */
+                pads[pads[i] > 0 ? i : n + i]--;
+            os[i] = full + rnd(-2, 2);
+            if (os[i] < 1)
+                os[i] = 1;
+        }
+        og_attr at[7] = { og_attr_ints("strides", n, strides), og_attr_ints("dilations", n, dil),
+                          og_attr_int("group", group), og_attr_ints("output_padding", n, op) };
+        int n_at = 4;
+        if (kind == 0)
+            at[n_at++] = og_attr_ints("pads", 2 * n, pads);
+        else if (kind == 1)
+            at[n_at++] = og_attr_ints("output_shape", n, os);
+        else
+            at[n_at++] = og_attr_string("auto_pad", kinds[kind]);
+        char what[160];
+        snprintf(what, sizeof what, "ConvTranspose %dD group %lld stride %lld dil %lld outpad %lld %s%s", n,
+                 (long long)group, (long long)strides[0], (long long)dil[0], (long long)op[0], kinds[kind],
+                 bias ? " bias" : "");
+        gradcheck_node(n, xd, wd, M, bias, n_at, at, (uint64_t)iter + 1, what);
+    }
+}
+END_TEST
+
+/* Hand-picked corners: output_padding past the stride (allowed below the
+ * dilation), an output_shape two cells past the full result with pads
+ * that the output_shape overrides, a kernel narrower than the stride, and
+ * pads that cut into the kernel's first taps. */
+START_TEST(convt_gradient_corners)
+{
+    {
+        int64_t xd[3] = { 2, 2, 4 }, wd[3] = { 2, 3, 2 }, s1[1] = { 1 }, d3[1] = { 3 }, op2[1] = { 2 };
+        og_attr at[3] = { og_attr_ints("strides", 1, s1), og_attr_ints("dilations", 1, d3),
+                          og_attr_ints("output_padding", 1, op2) };
+        gradcheck_node(1, xd, wd, 3, true, 3, at, 7, "output_padding 2 with stride 1, dilation 3");
+    }
+    {
+        int64_t xd[4] = { 1, 2, 3, 2 }, wd[4] = { 2, 2, 3, 2 }, s2[2] = { 2, 3 }, os[2] = { 9, 8 },
+                p[4] = { 1, 1, 1, 1 };
+        og_attr at[3] = { og_attr_ints("strides", 2, s2), og_attr_ints("output_shape", 2, os),
+                          og_attr_ints("pads", 4, p) };
+        gradcheck_node(2, xd, wd, 2, false, 3, at, 8, "output_shape past the full result, pads ignored");
+    }
+    {
+        int64_t xd[3] = { 1, 3, 5 }, wd[3] = { 3, 1, 1 }, s3[1] = { 3 }, op1[1] = { 2 };
+        og_attr at[3] = { og_attr_ints("strides", 1, s3), og_attr_ints("output_padding", 1, op1),
+                          og_attr_int("group", 3) };
+        gradcheck_node(1, xd, wd, 3, true, 3, at, 9, "depthwise 1x1 kernel, stride 3");
+    }
+    {
+        int64_t xd[5] = { 1, 2, 2, 3, 2 }, wd[5] = { 2, 2, 3, 3, 2 }, p[6] = { 2, 0, 1, 1, 2, 0 };
+        og_attr at[1] = { og_attr_ints("pads", 6, p) };
+        gradcheck_node(3, xd, wd, 2, true, 1, at, 10, "3-D pads cutting the first taps");
+    }
+}
+END_TEST
+
+/* The rule's shape: dX is one Conv, dW a Conv between Transposes, dB a
+ * ReduceSum; a crop (Slice) appears only when output_padding exceeds the
+ * end pad. Unknown spatial dims with derived pads are refused. */
+START_TEST(convt_gradient_graph)
+{
+    int64_t xd[4] = { 1, 2, 3, 3 }, wd[4] = { 2, 2, 3, 3 }, s2[2] = { 2, 2 }, op1[2] = { 1, 1 };
+    for (int with_op = 0; with_op < 2; with_op++) {
+        og_graph *g = gt_graph(), *gg;
+        gt_input(g, "X", OG_FLOAT, 4, xd);
+        gt_input(g, "W", OG_FLOAT, 4, wd);
+        gt_input(g, "B", OG_FLOAT, 1, (const int64_t[]){ 2 });
+        og_attr at[2] = { og_attr_ints("strides", 2, s2), og_attr_ints("output_padding", 2, op1) };
+        gt_node(g, "ConvTranspose", NODE, GT_NAMES("X", "W", "B"), GT_NAMES("Y"), 1 + with_op, at);
+        OG_CHECK(og_graph_add_output(g, "Y"));
+        OG_CHECK(og_graph_finalize(g));
+        og_grad_options o = { .n_seeded = 1, .seeded = GT_NAMES("Y") };
+        OG_CHECK(og_graph_build_gradient(g, &o, &gg));
+        int convs = 0, slices = 0, transposes = 0, reducesums = 0;
+        for (int k = 0; k < og_graph_num_nodes(gg); k++) {
+            const char *op, *name;
+            OG_CHECK(og_graph_node(gg, k, &op, &name));
+            convs += strcmp(op, "Conv") == 0;
+            slices += strcmp(op, "Slice") == 0;
+            transposes += strcmp(op, "Transpose") == 0;
+            reducesums += strcmp(op, "ReduceSum") == 0;
+        }
+        ck_assert_int_eq(convs, 2);
+        ck_assert_int_eq(slices, with_op);
+        ck_assert_int_eq(transposes, 3);
+        ck_assert_int_eq(reducesums, 1);
+        og_graph_free(gg);
+        og_graph_free(g);
+    }
+    {   /* SAME_UPPER over unknown spatial dims: the pads are unknown */
+        og_graph *g = gt_graph(), *gg;
+        int64_t xu[4] = { 1, 2, -1, 3 };
+        gt_input(g, "X", OG_FLOAT, 4, xu);
+        gt_input(g, "W", OG_FLOAT, 4, wd);
+        og_attr a = og_attr_string("auto_pad", "SAME_UPPER");
+        gt_node(g, "ConvTranspose", NODE, GT_NAMES("X", "W"), GT_NAMES("Y"), 1, &a);
+        OG_CHECK(og_graph_add_output(g, "Y"));
+        OG_CHECK(og_graph_finalize(g));
+        og_grad_options o = { .n_seeded = 1, .seeded = GT_NAMES("Y") };
+        OG_CHECK_FAILS(og_graph_build_gradient(g, &o, &gg), OG_ERR_UNSUPPORTED, "pads known");
+        og_graph_free(g);
+    }
+}
+END_TEST
+
 static Suite *convt_suite(void)
 {
     Suite *s = suite_create("ConvTranspose");
@@ -835,6 +992,9 @@ static Suite *convt_suite(void)
     tcase_add_test(tc, convt_geometry_helper);
     tcase_add_test(tc, convt_unknown_dims);
     tcase_add_test(tc, convt_errors);
+    tcase_add_test(tc, convt_gradient_sweep);
+    tcase_add_test(tc, convt_gradient_corners);
+    tcase_add_test(tc, convt_gradient_graph);
     suite_add_tcase(s, tc);
     return s;
 }
