@@ -237,6 +237,10 @@ START_TEST(gradcheck_unknown_dims)
     og_attr same[2] = { og_attr_ints("kernel_shape", 2, (const int64_t[]){ 3, 2 }),
                         og_attr_string("auto_pad", "SAME_UPPER") };
     check_pool(4, decl, 2, same, false, x, 31);
+    /* storage_order 1 with SAME and unknown pads: the second MaxPool keeps auto_pad */
+    og_attr same_so[3] = { og_attr_ints("kernel_shape", 2, (const int64_t[]){ 2, 3 }),
+                           og_attr_string("auto_pad", "SAME_LOWER"), og_attr_int("storage_order", 1) };
+    check_pool(4, decl, 3, same_so, false, x, 32);
     og_tensor_free(x);
 }
 END_TEST
