@@ -339,8 +339,11 @@ static og_status maxpool_backward(og_backward_call *b)
             pads[n + a] = sp.pad_end[a];
             pads_known = pads_known && sp.pad_begin[a] >= 0 && sp.pad_end[a] >= 0;
         }
+        /* auto_pad modes ignore ceil_mode (src/spatial.c); explicit pads must too */
+        bool notset = strcmp(p->auto_pad, "NOTSET") == 0;
         og_attr at[5] = { og_attr_ints("kernel_shape", n, sp.kernel), og_attr_ints("strides", n, sp.stride),
-                          og_attr_ints("dilations", n, sp.dilation), og_attr_int("ceil_mode", p->ceil_mode),
+                          og_attr_ints("dilations", n, sp.dilation),
+                          og_attr_int("ceil_mode", notset || !pads_known ? p->ceil_mode : 0),
                           pads_known ? og_attr_ints("pads", 2 * n, pads) : og_attr_string("auto_pad", p->auto_pad) };
         const char *outs[2];
         if ((st = og_grad_emit(b, "MaxPool", 1, &b->in[0], 2, outs, 5, at)))
