@@ -342,7 +342,7 @@ static og_status maxpool_backward(og_backward_call *b)
             pads[n + a] = sp.pad_end[a];
             pads_known = pads_known && sp.pad_begin[a] >= 0 && sp.pad_end[a] >= 0;
         }
-        /* auto_pad modes ignore ceil_mode (src/spatial.c); explicit pads must too */
+        /* auto_pad sizes ignore ceil_mode; resolved into explicit pads they come out of floor */
         bool notset = strcmp(p->auto_pad, "NOTSET") == 0;
         og_attr at[5] = { og_attr_ints("kernel_shape", n, sp.kernel), og_attr_ints("strides", n, sp.stride),
                           og_attr_ints("dilations", n, sp.dilation),
