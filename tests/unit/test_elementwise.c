@@ -115,8 +115,8 @@ START_TEST(bcast_shape_mismatch)
 {
     og_shape y;
     OG_CHECK_FAILS(bshape(2, (og_shape[]){shp(2, (int64_t[]){2, 3}), shp(1, (int64_t[]){4})}, &y), OG_ERR_SHAPE,
-                   "node 'n' (Test): cannot broadcast A 'a' of shape [2,3] with B 'b' of shape [4]: axis 1 "
-                   "(right-aligned, of 2) is 3 against 4; expected equal dims or 1");
+                   "node 'n' (Test): cannot broadcast A 'a' of shape [2,3] with B 'b' of shape [4]: output axis 1 "
+                   "of 2 (shapes right-aligned) is 3 against 4; expected equal dims or 1");
     /* three-way: the pair that clashes is named, even past an unknown dim */
     OG_CHECK_FAILS(bshape(3, (og_shape[]){shp(1, (int64_t[]){-1}), shp(2, (int64_t[]){2, 5}), shp(1, (int64_t[]){6})},
                           &y),
