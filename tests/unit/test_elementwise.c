@@ -865,6 +865,21 @@ START_TEST(relu_gradient_values)
 }
 END_TEST
 
+/* Summing a gradient back over broadcast axes needs the dims: with a
+ * symbolic batch dim the rule refuses, naming the node. */
+START_TEST(broadcast_gradient_unknown_dims)
+{
+    og_graph *g, *gg = NULL;
+    OG_CHECK(build(&g, "Add", 17, 2, (tin[]){{OG_FLOAT, 2, (int64_t[]){-1, 3}, NULL}, {OG_FLOAT, 1, (int64_t[]){3}, NULL}},
+                   0, NULL));
+    const char *seeded[1] = {"y"};
+    og_grad_options o = {.n_seeded = 1, .seeded = seeded};
+    OG_CHECK_FAILS(og_graph_build_gradient(g, &o, &gg), OG_ERR_UNSUPPORTED, "node '" NODE "' (Add)");
+    ck_assert_ptr_null(gg);
+    og_graph_free(g);
+}
+END_TEST
+
 static Suite *elementwise_suite(void)
 {
     Suite *s = suite_create("Elementwise");
@@ -895,6 +910,7 @@ static Suite *elementwise_suite(void)
     tcase_add_test(tc, expand_gradients);
     tcase_add_test(tc, relu_gradients);
     tcase_add_test(tc, relu_gradient_values);
+    tcase_add_test(tc, broadcast_gradient_unknown_dims);
     suite_add_tcase(s, tc);
     return s;
 }
