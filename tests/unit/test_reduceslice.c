@@ -1187,6 +1187,25 @@ START_TEST(pad_grad_refusals)
 }
 END_TEST
 
+/* Second order: the rules' own graphs (Expand, Reshape, Pad) differentiate again. */
+START_TEST(second_order)
+{
+    og_attr k0 = og_attr_int("keepdims", 0);
+    og_graph *g = one_op("ReduceSum", 3, DIMS(2, 3, 4), 1, (const int64_t *const[]){I64(0, 2)},
+                         (const int64_t[]){2}, 1, &k0);
+    gt_gradcheck(g, 2, 0, 51, "ReduceSum second order");
+    og_graph_free(g);
+    g = one_op("Slice", 2, DIMS(4, 5), 3, (const int64_t *const[]){I64(1, -4), I64(3, INT64_MAX), I64(0, 1)},
+               (const int64_t[]){2, 2, 2}, 0, NULL);
+    gt_gradcheck(g, 2, 0, 52, "Slice second order");
+    og_graph_free(g);
+    g = one_op("Pad", 2, DIMS(3, 4), 1, (const int64_t *const[]){I64(1, -1, -2, 2)}, (const int64_t[]){4}, 0,
+               NULL);
+    gt_gradcheck(g, 2, 0, 53, "Pad second order");
+    og_graph_free(g);
+}
+END_TEST
+
 static Suite *reduceslice_suite(void)
 {
     Suite *s = suite_create("ReduceSum, Slice, Pad");
@@ -1226,6 +1245,7 @@ static Suite *reduceslice_suite(void)
     tcase_add_test(gr, sl_grad_refusals);
     tcase_add_test(gr, pad_gradcheck);
     tcase_add_test(gr, pad_grad_refusals);
+    tcase_add_test(gr, second_order);
     suite_add_tcase(s, gr);
     return s;
 }
