@@ -955,6 +955,34 @@ START_TEST(convt_gradient_graph)
         og_graph_free(gg);
         og_graph_free(g);
     }
+    {   /* explicit pads need no sizes: group 1 over unknown batch and
+         * spatial dims builds, and checks on concrete inputs */
+        og_graph *g = gt_graph();
+        int64_t xu[4] = { -1, 2, -1, -1 }, xc[4] = { 2, 2, 3, 2 }, p[4] = { 1, 0, 0, 2 };
+        double xv[24], wv[36];
+        for (int i = 0; i < 24; i++) xv[i] = uniform();
+        for (int i = 0; i < 36; i++) wv[i] = uniform();
+        gt_input(g, "X", OG_FLOAT, 4, xu);
+        gt_input(g, "W", OG_FLOAT, 4, wd);
+        og_attr at[3] = { og_attr_ints("strides", 2, s2), og_attr_ints("output_padding", 2, op1),
+                          og_attr_ints("pads", 4, p) };
+        gt_node(g, "ConvTranspose", NODE, GT_NAMES("X", "W"), GT_NAMES("Y"), 3, at);
+        OG_CHECK(og_graph_add_output(g, "Y"));
+        OG_CHECK(og_graph_finalize(g));
+        og_tensor *in[2];
+        OG_CHECK(og_tensor_create_from(OG_DOUBLE, 4, xc, xv, &in[0]));
+        OG_CHECK(og_tensor_create_from(OG_DOUBLE, 4, wd, wv, &in[1]));
+        og_gradcheck_options o = { .seed = 5, .n_inputs = 2, .inputs = (const og_tensor *const *)in };
+        og_gradcheck_report *r;
+        OG_CHECK(og_gradcheck(g, &o, &r));
+        ck_assert_msg(r->pass, "gradcheck over unknown dims failed");
+        ck_assert_int_eq(r->n, 2);
+        ck_assert_int_eq(r->entries[0].checked, 24);
+        og_gradcheck_report_free(r);
+        og_tensor_free(in[0]);
+        og_tensor_free(in[1]);
+        og_graph_free(g);
+    }
     {   /* SAME_UPPER over unknown spatial dims: the pads are unknown */
         og_graph *g = gt_graph(), *gg;
         int64_t xu[4] = { 1, 2, -1, 3 };
