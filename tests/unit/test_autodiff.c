@@ -2,6 +2,8 @@
  * (numbers checked by hand), randomised gradchecks over the attributes of
  * Conv, MaxPool, Gemm and Relu, fan-in, a whole CNN chain, saving and
  * reloading a gradient graph, second order, and bad requests. */
+#include <sys/wait.h>
+#include <unistd.h>
 #include "gradtest.h"
 
 /* ---- worked examples ---------------------------------------------------- */
@@ -332,6 +334,15 @@ START_TEST(cnn_chain_gradcheck_and_reload)
     og_graph *gg, *back;
     OG_CHECK(og_graph_build_gradient(g, &o, &gg));
     ck_assert_int_eq(og_graph_num_outputs(gg), 1 + 6);
+    /* ONNX's own checker accepts it: standard ops only, opset 17 */
+    const char *path = OG_TEST_TMP_DIR "/cnn.grad.onnx";
+    OG_CHECK(og_model_save_file(gg, path));
+    ck_assert_msg(access("/usr/bin/python3", X_OK) == 0, "/usr/bin/python3 is required");
+    int rc = system("/usr/bin/python3 " OG_TEST_SRC_DIR "/tools/check_model.py check '" OG_TEST_TMP_DIR
+                    "/cnn.grad.onnx' >/dev/null");
+    ck_assert_msg(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
+                  "onnx.checker.check_model(full_check=True) refused the gradient graph (exit %d; 2: no python3-onnx)",
+                  WIFEXITED(rc) ? WEXITSTATUS(rc) : -1);
     void *bytes;
     size_t size;
     OG_CHECK(og_model_save_memory(gg, &bytes, &size));
