@@ -142,35 +142,40 @@ og_status og_grad_reduce_to(og_backward_call *b, const char *grad, const og_tinf
     if (f->rank < 0 || t->rank < 0 || t->rank > f->rank)
         return og_err(OG_ERR_UNSUPPORTED, "node '%s' (%s): cannot sum a gradient of shape %s back to shape %s",
                       b->node->name, b->node->op_type, og_shape_str(f, fs, sizeof fs), og_shape_str(t, ts, sizeof ts));
-    int64_t axes[OG_MAX_RANK];
+    /* Axes the target lacks are summed away; an axis where the target is 1
+     * is summed keeping it (harmless if the source is 1 too). Only a target
+     * dim that is unknown while the source's is not 1 is ambiguous: it may
+     * have been broadcast or not. */
+    int64_t axes[OG_MAX_RANK], lead_axes[OG_MAX_RANK];
     int n_axes = 0, lead = f->rank - t->rank;
-    for (int a = 0; a < f->rank; a++) {
-        int64_t td = a < lead ? 1 : t->dims[a - lead], fd = f->dims[a];
-        if (a >= lead && td == fd && td >= 0)
+    for (int a = 0; a < lead; a++)
+        lead_axes[a] = a;
+    for (int a = lead; a < f->rank; a++) {
+        int64_t td = t->dims[a - lead], fd = f->dims[a];
+        if (fd == 1 || (td >= 0 && td == fd))
             continue;
+        if (td == 1) {
+            axes[n_axes++] = a;
+            continue;
+        }
         if (td < 0 || fd < 0)
             return og_err(OG_ERR_UNSUPPORTED, "node '%s' (%s): summing a gradient of shape %s back to shape %s "
-                          "needs the dims known", b->node->name, b->node->op_type, og_shape_str(f, fs, sizeof fs),
-                          og_shape_str(t, ts, sizeof ts));
-        if (td != 1)
-            return og_err(OG_ERR_INTERNAL, "node '%s' (%s): shape %s does not broadcast to %s", b->node->name,
-                          b->node->op_type, og_shape_str(t, ts, sizeof ts), og_shape_str(f, fs, sizeof fs));
-        axes[n_axes++] = a;
+                          "needs axis %d known (it may or may not have been broadcast)", b->node->name,
+                          b->node->op_type, og_shape_str(f, fs, sizeof fs), og_shape_str(t, ts, sizeof ts), a);
+        return og_err(OG_ERR_INTERNAL, "node '%s' (%s): shape %s does not broadcast to %s", b->node->name,
+                      b->node->op_type, og_shape_str(t, ts, sizeof ts), og_shape_str(f, fs, sizeof fs));
     }
     *out = grad;
     og_status st;
-    if (n_axes > 0) {
-        const char *ins[2];
-        og_attr keep = og_attr_int("keepdims", 1);
-        ins[0] = grad;
-        if ((st = og_grad_const_ints(b, n_axes, axes, &ins[1])) ||
-            (st = og_grad_emit(b, "ReduceSum", 2, ins, 1, out, 1, &keep)))
-            return st;
-    }
-    if (lead > 0) {
+    const int64_t *lists[2] = { axes, lead_axes };
+    int counts[2] = { n_axes, lead };
+    for (int pass = 0; pass < 2; pass++) {   /* kept axes first, so the indices stay valid */
+        if (counts[pass] == 0)
+            continue;
         const char *ins[2] = { *out, NULL };
-        if ((st = og_grad_const_ints(b, t->rank, t->dims, &ins[1])) ||
-            (st = og_grad_emit(b, "Reshape", 2, ins, 1, out, 0, NULL)))
+        og_attr keep = og_attr_int("keepdims", pass == 0);
+        if ((st = og_grad_const_ints(b, counts[pass], lists[pass], &ins[1])) ||
+            (st = og_grad_emit(b, "ReduceSum", 2, ins, 1, out, 1, &keep)))
             return st;
     }
     return OG_OK;

@@ -334,10 +334,11 @@ og_status og_grad_const_scalar(og_backward_call *b, og_dtype dtype, double v, co
 /* The shape of value `name` (type ti) as a 1-D int64 value: a Constant when
  * every dim is known, else a Shape node. */
 og_status og_grad_shape_of(og_backward_call *b, const char *name, const og_tinfo *ti, const char **out);
-/* Sums `grad` (type from) over the axes along which `target` (type to) was
- * broadcast to `from` (numpy rules, right-aligned), then reshapes it to
- * to's shape; *out is grad itself when the shapes already agree. Needs the
- * dims involved known; else OG_ERR_UNSUPPORTED. */
+/* Sums `grad` (type from) over the axes along which a tensor of type `to`
+ * was broadcast to `from` (numpy rules, right-aligned): leading axes `to`
+ * lacks, and axes where `to` has 1; *out is grad itself when nothing was
+ * broadcast. An axis where `to`'s dim is unknown and `from`'s is not 1 is
+ * ambiguous: OG_ERR_UNSUPPORTED. */
 og_status og_grad_reduce_to(og_backward_call *b, const char *grad, const og_tinfo *from, const og_tinfo *to,
                             const char **out);
 /* Name of forward output k of the node, adding it to the node's copy in
