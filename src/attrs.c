@@ -163,6 +163,10 @@ og_status og_parse_attrs(const og_op *op, const og_node *node, int opset, void *
         if (!a && spec->required && spec_in_version(spec, opset))
             return og_err(OG_ERR_ATTR, "node '%s' (%s): required attribute '%s' is missing", node->name,
                           node->op_type, spec->name);
+        if (spec->track_present) {
+            bool given = a != NULL;
+            memcpy(base + spec->present_offset, &given, sizeof given);
+        }
         switch (spec->type) {
         case OG_ATTR_INT: {
             int64_t v = a ? a->i : spec->def_i;
@@ -202,6 +206,18 @@ og_status og_parse_attrs(const og_op *op, const og_node *node, int opset, void *
             og_floats v = { 0, NULL, false };
             if (a)
                 v = (og_floats){ a->count, a->floats, true };
+            memcpy(field, &v, sizeof v);
+            break;
+        }
+        case OG_ATTR_STRINGS: {
+            og_strings v = { 0, NULL, false };
+            if (a)
+                v = (og_strings){ a->count, (const char *const *)a->strings, true };
+            memcpy(field, &v, sizeof v);
+            break;
+        }
+        case OG_ATTR_TENSOR: {
+            const og_tensor *v = a ? a->t : NULL;   /* no default: NULL when absent */
             memcpy(field, &v, sizeof v);
             break;
         }

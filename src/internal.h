@@ -189,11 +189,13 @@ void og_ir_attr_clear(og_ir_attr *a);
  * struct of params_size bytes (fields at the given offsets):
  *   OG_ATTR_INT    -> int64_t           OG_ATTR_FLOAT  -> float
  *   OG_ATTR_STRING -> const char *      OG_ATTR_INTS   -> og_ints
- *   OG_ATTR_FLOATS -> og_floats
+ *   OG_ATTR_FLOATS -> og_floats         OG_ATTR_STRINGS -> og_strings
+ *   OG_ATTR_TENSOR -> const og_tensor * (NULL when absent)
  * Pointers in params point into the node's attributes or at the spec's
  * default, and live as long as the node. */
 typedef struct og_ints { int64_t n; const int64_t *v; bool present; } og_ints;
 typedef struct og_floats { int64_t n; const float *v; bool present; } og_floats;
+typedef struct og_strings { int64_t n; const char *const *v; bool present; } og_strings;
 
 typedef struct og_attr_spec {
     const char *name;
@@ -208,6 +210,8 @@ typedef struct og_attr_spec {
     int since_version;          /* first opset with the attribute (0: all) */
     int until_version;          /* last opset with the attribute (0: still there) */
     const char *const *choices; /* STRING: NULL-terminated list of allowed values, or NULL */
+    bool track_present;         /* also store whether the node gave the attribute, as a */
+    size_t present_offset;      /* bool at this offset (INT/FLOAT have no other tell) */
 } og_attr_spec;
 
 #define OG_MAX_IO 16
@@ -341,6 +345,87 @@ og_status og_grad_forward_output(og_backward_call *b, int k, const char **out);
 /* A tensor of zeros with the type of value `name` (ConstantOfShape). */
 og_status og_grad_zeros_like(og_backward_call *b, const char *name, const og_tinfo *ti, const char **out);
 
+/* ---- numpy-style (multidirectional) broadcasting (src/broadcast.c) ------
+ * Shared by the elementwise ops (and Expand). Shapes align on the right, a
+ * missing leading dim counts as 1, and along each axis the dims must be
+ * equal or 1; the output takes the larger.
+ *
+ * og_broadcast_shape: the output shape of n (1..OG_BCAST_MAX) shapes, for
+ * infer. An unknown rank gives an unknown rank. Along an axis with an
+ * unknown dim (-1), a known dim other than 1 fixes the output dim (the
+ * unknown one must be 1 or equal to it); otherwise (only 1s and unknowns)
+ * the dim is unknown. Known dims that clash are OG_ERR_SHAPE:
+ *   "<what>: cannot broadcast <role> '<name>' of shape [..] with <role>
+ *    '<name>' of shape [..]: axis d (right-aligned) is x against y; ..."
+ * `what` names the node ("node 'a1' (Add)"); roles ("A", "B") and names
+ * (the tensors) are per input; names may be NULL. */
+#define OG_BCAST_MAX 3
+og_status og_broadcast_shape(const char *what, int n, const og_shape *const *in, const char *const *roles,
+                             const char *const *names, og_shape *out);
+
+/* Row-by-row iteration of an output against its broadcast inputs, for
+ * kernels. og_bcast_begin drops axes of size 1 and merges adjacent axes
+ * that every operand walks in step, so equal shapes become one flat row
+ * and [3,4,5] + [5] becomes 12 rows of 5. Each row has dims[rank-1]
+ * elements; along it operand k moves strides[k][rank-1] elements (0 when
+ * broadcast); the row starts at output offset `row` and operand offsets
+ * off[k]. og_bcast_next_row advances the odometer (no division per
+ * element) and returns false after the last row. Every input must
+ * broadcast to the output's shape (else OG_ERR_INTERNAL: infer should have
+ * said). With numel 0 there are no rows:
+ *     for (bool more = it.numel > 0; more; more = og_bcast_next_row(&it)) ... */
+typedef struct og_bcast {
+    int n;                                      /* operands */
+    int rank;                                   /* merged axes, >= 1 */
+    int64_t numel;                              /* output elements */
+    int64_t dims[OG_MAX_RANK];                  /* merged output dims */
+    int64_t strides[OG_BCAST_MAX][OG_MAX_RANK]; /* in elements; 0 along broadcast axes */
+    int64_t idx[OG_MAX_RANK];                   /* odometer over axes 0..rank-2 */
+    int64_t off[OG_BCAST_MAX];                  /* operand offsets where the row starts */
+    int64_t row;                                /* output offset where the row starts */
+} og_bcast;
+
+og_status og_bcast_begin(og_bcast *it, const char *what, const og_tensor *out, int n, const og_tensor *const *in);
+bool og_bcast_next_row(og_bcast *it);
+
+/* The usual binary kernel over og_bcast rows: Y[i] = EXPR(a, b) with
+ * a, b the operands' elements (types TA, TB) and Y of type TY. The rows
+ * where an operand is contiguous or a repeated scalar get their own plain
+ * loops so the compiler can vectorise them. */
+#define OG_BCAST_BINARY(it, TA, adata, TB, bdata, TY, ydata, EXPR)                  \
+    do {                                                                            \
+        const TA *a_base_ = (const TA *)(adata);                                    \
+        const TB *b_base_ = (const TB *)(bdata);                                    \
+        TY *y_base_ = (TY *)(ydata);                                                \
+        const int64_t len_ = (it)->dims[(it)->rank - 1];                            \
+        const int64_t sa_ = (it)->strides[0][(it)->rank - 1];                       \
+        const int64_t sb_ = (it)->strides[1][(it)->rank - 1];                       \
+        for (bool more_ = (it)->numel > 0; more_; more_ = og_bcast_next_row(it)) {  \
+            const TA *pa_ = a_base_ + (it)->off[0];                                 \
+            const TB *pb_ = b_base_ + (it)->off[1];                                 \
+            TY *py_ = y_base_ + (it)->row;                                          \
+            if (sa_ == 1 && sb_ == 1) {                                             \
+                for (int64_t i_ = 0; i_ < len_; i_++) {                             \
+                    TA a = pa_[i_]; TB b = pb_[i_]; py_[i_] = (EXPR);               \
+                }                                                                   \
+            } else if (sa_ == 1 && sb_ == 0) {                                      \
+                const TB b = pb_[0];                                                \
+                for (int64_t i_ = 0; i_ < len_; i_++) {                             \
+                    TA a = pa_[i_]; py_[i_] = (EXPR);                               \
+                }                                                                   \
+            } else if (sa_ == 0 && sb_ == 1) {                                      \
+                const TA a = pa_[0];                                                \
+                for (int64_t i_ = 0; i_ < len_; i_++) {                             \
+                    TB b = pb_[i_]; py_[i_] = (EXPR);                               \
+                }                                                                   \
+            } else {                                                                \
+                for (int64_t i_ = 0; i_ < len_; i_++) {                             \
+                    TA a = pa_[i_ * sa_]; TB b = pb_[i_ * sb_]; py_[i_] = (EXPR);   \
+                }                                                                   \
+            }                                                                       \
+        }                                                                           \
+    } while (0)
+
 /* ---- conv/pool geometry (src/spatial.c), shared by Conv, MaxPool and
  * their backward rules. Resolves strides/dilations/pads/auto_pad for
  * n spatial axes and computes output sizes. Unknown input sizes (-1) give
@@ -356,11 +441,33 @@ typedef struct og_spatial {
     int64_t pad_begin[OG_MAX_RANK];
     int64_t pad_end[OG_MAX_RANK];
     int64_t out[OG_MAX_RANK];
+    int64_t out_pad[OG_MAX_RANK];   /* ConvTranspose only: resolved output_padding (0 elsewhere) */
 } og_spatial;
 
 og_status og_spatial_resolve(og_spatial *s, const char *what, int n, const int64_t *in,
                              const int64_t *kernel, const og_ints *strides,
                              const og_ints *dilations, const og_ints *pads,
                              const char *auto_pad, bool ceil_mode);
+
+/* ConvTranspose geometry, the adjoint of a Conv with the same attributes:
+ * `in` are ConvTranspose's input sizes, s->out its output sizes, and per axis
+ *   out = stride*(in-1) + out_pad + (kernel-1)*dilation + 1 - pad_begin - pad_end.
+ * output_shape (n values), when present, fixes out and the pads follow from
+ * total = stride*(in-1) + output_padding + effective kernel - out: split
+ * with the odd cell at the end (NOTSET, VALID, SAME_UPPER) or at the
+ * beginning (SAME_LOWER); SAME_* without output_shape means out = in*stride.
+ * A negative total (out larger than the full result) leaves the pads 0 and
+ * adds -total to out_pad: zero cells at the end. So resolved pads are never
+ * negative, and Conv(dY) with pads [pad_begin, pad_end - out_pad] (a
+ * negative end pad meaning: drop that many trailing cells of dY) is this
+ * op's adjoint. Checks lengths (n, pads 2n), strides/dilations/kernel > 0,
+ * pads >= 0, 0 <= output_padding < stride or dilation, output_shape > 0,
+ * in >= 1, out >= 1, overflow. Unknown in (-1): out unknown unless
+ * output_shape gives it; pads and out_pad that depend on in are -1. */
+og_status og_spatial_resolve_transpose(og_spatial *s, const char *what, int n, const int64_t *in,
+                                       const int64_t *kernel, const og_ints *strides,
+                                       const og_ints *dilations, const og_ints *pads,
+                                       const og_ints *output_padding, const og_ints *output_shape,
+                                       const char *auto_pad);
 
 #endif

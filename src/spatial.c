@@ -1,6 +1,6 @@
-/* spatial.c — conv/pool geometry shared by Conv, MaxPool and their backward
- * rules: strides, dilations, pads and auto_pad resolved into per-axis begin
- * and end pads, and the output size of each spatial axis.
+/* spatial.c — conv/pool geometry shared by Conv, MaxPool, ConvTranspose and
+ * their backward rules: strides, dilations, pads and auto_pad resolved into
+ * per-axis begin and end pads, and the output size of each spatial axis.
  *
  * For one axis with input size `in`, kernel `k`, stride `s`, dilation `d`
  * and effective kernel e = (k-1)*d + 1:
@@ -14,7 +14,12 @@
  * other than NOTSET give the same sizes with or without ceil_mode.
  *
  * An input size or kernel size of -1 means "unknown" and makes that output
- * size unknown (-1); SAME pads of such an axis are unknown (-1) too. */
+ * size unknown (-1); SAME pads of such an axis are unknown (-1) too.
+ *
+ * ConvTranspose runs the other way (og_spatial_resolve_transpose): `in` is
+ * its input, the output is stride*(in-1) + output_padding + e minus the
+ * pads, or output_shape / in*stride (SAME_*) with the pads derived from it;
+ * see internal.h for the split. */
 #include <string.h>
 #include "internal.h"
 
@@ -35,6 +40,68 @@ static og_status overflow(const char *what, int axis)
                                "(pads, dilations or kernel far too large)", what, axis);
 }
 
+/* The auto_pad mode, with the attribute lengths and the pads/auto_pad
+ * exclusion both ops share. */
+static og_status resolve_mode(const char *what, int n, const og_ints *strides, const og_ints *dilations,
+                              const og_ints *pads, const char *auto_pad, pad_mode *mode)
+{
+    og_status st;
+    if (n < 1 || n > OG_MAX_RANK)
+        return og_err(OG_ERR_SHAPE, "%s: %d spatial axes, expected 1..%d", what, n, OG_MAX_RANK);
+    if (!auto_pad || strcmp(auto_pad, "NOTSET") == 0)
+        *mode = PAD_NOTSET;
+    else if (strcmp(auto_pad, "VALID") == 0)
+        *mode = PAD_VALID;
+    else if (strcmp(auto_pad, "SAME_UPPER") == 0)
+        *mode = PAD_SAME_UPPER;
+    else if (strcmp(auto_pad, "SAME_LOWER") == 0)
+        *mode = PAD_SAME_LOWER;
+    else
+        return og_err(OG_ERR_ATTR, "%s: attribute 'auto_pad' is \"%s\", expected NOTSET, SAME_UPPER, "
+                                   "SAME_LOWER or VALID", what, auto_pad);
+
+    if ((st = check_len(what, "strides", strides, n)) || (st = check_len(what, "dilations", dilations, n)) ||
+        (st = check_len(what, "pads", pads, 2 * (int64_t)n)))
+        return st;
+    /* ONNX: explicit pads "cannot be used simultaneously with auto_pad". */
+    if (pads && pads->present && *mode != PAD_NOTSET)
+        return og_err(OG_ERR_ATTR, "%s: attribute 'pads' is given together with auto_pad \"%s\"; "
+                                   "expected auto_pad NOTSET when pads are explicit", what, auto_pad);
+    return OG_OK;
+}
+
+/* Axis i's kernel, stride, dilation and explicit pads, checked; *eff is
+ * the effective kernel (k-1)*d + 1, or -1 when the kernel is unknown. */
+static og_status axis_values(const char *what, int n, int i, const int64_t *kernel, const og_ints *strides,
+                             const og_ints *dilations, const og_ints *pads, og_spatial *s, int64_t *eff)
+{
+    int64_t k = kernel[i];
+    int64_t st_i = strides && strides->present ? strides->v[i] : 1;
+    int64_t d = dilations && dilations->present ? dilations->v[i] : 1;
+    int64_t pb = pads && pads->present ? pads->v[i] : 0;
+    int64_t pe = pads && pads->present ? pads->v[n + i] : 0;
+    if (k == 0 || k < -1)
+        return og_err(OG_ERR_SHAPE, "%s: kernel size of spatial axis %d is %lld, expected > 0", what, i,
+                      (long long)k);
+    if (st_i <= 0)
+        return og_err(OG_ERR_ATTR, "%s: strides[%d] is %lld, expected > 0", what, i, (long long)st_i);
+    if (d <= 0)
+        return og_err(OG_ERR_ATTR, "%s: dilations[%d] is %lld, expected > 0", what, i, (long long)d);
+    if (pb < 0 || pe < 0)
+        return og_err(OG_ERR_ATTR, "%s: pads for spatial axis %d are [%lld, %lld], expected >= 0", what, i,
+                      (long long)pb, (long long)pe);
+    s->kernel[i] = k;
+    s->stride[i] = st_i;
+    s->dilation[i] = d;
+    s->pad_begin[i] = pb;
+    s->pad_end[i] = pe;
+    s->out[i] = -1;
+    *eff = -1;
+    if (k > 0 && (!og_mul_ok(k - 1, d, eff) || !og_add_ok(*eff, 1, eff)))
+        return overflow(what, i);
+    return OG_OK;
+}
+
 og_status og_spatial_resolve(og_spatial *s, const char *what, int n, const int64_t *in,
                              const int64_t *kernel, const og_ints *strides,
                              const og_ints *dilations, const og_ints *pads,
@@ -44,60 +111,17 @@ og_status og_spatial_resolve(og_spatial *s, const char *what, int n, const int64
     if (!s || !in || !kernel || !what)
         return og_err(OG_ERR_INTERNAL, "og_spatial_resolve: NULL argument");
     memset(s, 0, sizeof *s);
-    if (n < 1 || n > OG_MAX_RANK)
-        return og_err(OG_ERR_SHAPE, "%s: %d spatial axes, expected 1..%d", what, n, OG_MAX_RANK);
+    pad_mode mode;
+    if ((st = resolve_mode(what, n, strides, dilations, pads, auto_pad, &mode)))
+        return st;
     s->n = n;
 
-    pad_mode mode;
-    if (!auto_pad || strcmp(auto_pad, "NOTSET") == 0)
-        mode = PAD_NOTSET;
-    else if (strcmp(auto_pad, "VALID") == 0)
-        mode = PAD_VALID;
-    else if (strcmp(auto_pad, "SAME_UPPER") == 0)
-        mode = PAD_SAME_UPPER;
-    else if (strcmp(auto_pad, "SAME_LOWER") == 0)
-        mode = PAD_SAME_LOWER;
-    else
-        return og_err(OG_ERR_ATTR, "%s: attribute 'auto_pad' is \"%s\", expected NOTSET, SAME_UPPER, "
-                                   "SAME_LOWER or VALID", what, auto_pad);
-
-    if ((st = check_len(what, "strides", strides, n)) || (st = check_len(what, "dilations", dilations, n)) ||
-        (st = check_len(what, "pads", pads, 2 * (int64_t)n)))
-        return st;
-    /* ONNX: explicit pads "cannot be used simultaneously with auto_pad". */
-    if (pads && pads->present && mode != PAD_NOTSET)
-        return og_err(OG_ERR_ATTR, "%s: attribute 'pads' is given together with auto_pad \"%s\"; "
-                                   "expected auto_pad NOTSET when pads are explicit", what, auto_pad);
-
     for (int i = 0; i < n; i++) {
-        int64_t k = kernel[i];
-        int64_t st_i = strides && strides->present ? strides->v[i] : 1;
-        int64_t d = dilations && dilations->present ? dilations->v[i] : 1;
-        int64_t pb = pads && pads->present ? pads->v[i] : 0;
-        int64_t pe = pads && pads->present ? pads->v[n + i] : 0;
-        if (k == 0 || k < -1)
-            return og_err(OG_ERR_SHAPE, "%s: kernel size of spatial axis %d is %lld, expected > 0", what, i,
-                          (long long)k);
-        if (st_i <= 0)
-            return og_err(OG_ERR_ATTR, "%s: strides[%d] is %lld, expected > 0", what, i, (long long)st_i);
-        if (d <= 0)
-            return og_err(OG_ERR_ATTR, "%s: dilations[%d] is %lld, expected > 0", what, i, (long long)d);
-        if (pb < 0 || pe < 0)
-            return og_err(OG_ERR_ATTR, "%s: pads for spatial axis %d are [%lld, %lld], expected >= 0", what, i,
-                          (long long)pb, (long long)pe);
-        s->kernel[i] = k;
-        s->stride[i] = st_i;
-        s->dilation[i] = d;
+        int64_t eff, st_i, k, d, pb, pe;
+        if ((st = axis_values(what, n, i, kernel, strides, dilations, pads, s, &eff)))
+            return st;
+        k = s->kernel[i], st_i = s->stride[i], d = s->dilation[i], pb = s->pad_begin[i], pe = s->pad_end[i];
         s->in[i] = in[i] < 0 ? -1 : in[i];
-        s->pad_begin[i] = pb;
-        s->pad_end[i] = pe;
-        s->out[i] = -1;
-
-        int64_t eff = -1;
-        if (k > 0) {
-            if (!og_mul_ok(k - 1, d, &eff) || !og_add_ok(eff, 1, &eff))
-                return overflow(what, i);
-        }
         if (mode == PAD_SAME_UPPER || mode == PAD_SAME_LOWER) {
             s->pad_begin[i] = s->pad_end[i] = -1;
             if (s->in[i] < 0 || eff < 0)
@@ -139,6 +163,93 @@ og_status og_spatial_resolve(og_spatial *s, const char *what, int n, const int64
                 out++;
         }
         s->out[i] = out;
+    }
+    return OG_OK;
+}
+
+og_status og_spatial_resolve_transpose(og_spatial *s, const char *what, int n, const int64_t *in,
+                                       const int64_t *kernel, const og_ints *strides,
+                                       const og_ints *dilations, const og_ints *pads,
+                                       const og_ints *output_padding, const og_ints *output_shape,
+                                       const char *auto_pad)
+{
+    og_status st;
+    if (!s || !in || !kernel || !what)
+        return og_err(OG_ERR_INTERNAL, "og_spatial_resolve_transpose: NULL argument");
+    memset(s, 0, sizeof *s);
+    pad_mode mode;
+    if ((st = resolve_mode(what, n, strides, dilations, pads, auto_pad, &mode)) ||
+        (st = check_len(what, "output_padding", output_padding, n)) ||
+        (st = check_len(what, "output_shape", output_shape, n)))
+        return st;
+    s->n = n;
+    bool has_shape = output_shape && output_shape->present;
+    bool derived = has_shape || mode == PAD_SAME_UPPER || mode == PAD_SAME_LOWER;
+
+    for (int i = 0; i < n; i++) {
+        int64_t eff;
+        if ((st = axis_values(what, n, i, kernel, strides, dilations, pads, s, &eff)))
+            return st;
+        int64_t st_i = s->stride[i], d = s->dilation[i];
+        int64_t op = output_padding && output_padding->present ? output_padding->v[i] : 0;
+        /* The spec: "less than the corresponding stride/dilation"; like
+         * PyTorch, either bound will do. */
+        if (op < 0 || (op >= st_i && op >= d))
+            return og_err(OG_ERR_ATTR, "%s: output_padding[%d] is %lld, expected >= 0 and less than "
+                                       "stride %lld or dilation %lld", what, i, (long long)op, (long long)st_i,
+                          (long long)d);
+        if (has_shape && output_shape->v[i] <= 0)
+            return og_err(OG_ERR_ATTR, "%s: output_shape[%d] is %lld, expected > 0", what, i,
+                          (long long)output_shape->v[i]);
+        if (in[i] == 0)
+            return og_err(OG_ERR_SHAPE, "%s: spatial axis %d has input size 0, expected >= 1", what, i);
+        s->in[i] = in[i] < 0 ? -1 : in[i];
+        s->out_pad[i] = op;
+
+        /* full = stride*(in-1) + output_padding + effective kernel: the
+         * output before any cell is cut away as padding. */
+        int64_t full = -1;
+        if (s->in[i] > 0 && eff > 0 &&
+            (!og_mul_ok(st_i, s->in[i] - 1, &full) || !og_add_ok(full, op, &full) || !og_add_ok(full, eff, &full)))
+            return overflow(what, i);
+
+        if (!derived) {
+            int64_t pb = s->pad_begin[i], pe = s->pad_end[i], both;
+            if (!og_add_ok(pb, pe, &both))
+                return overflow(what, i);
+            if (full < 0)
+                continue;
+            if (full - both < 1)
+                return og_err(OG_ERR_SHAPE, "%s: spatial axis %d: pads %lld + %lld remove the whole output of "
+                                            "size %lld (stride %lld * (input %lld - 1) + output_padding %lld + "
+                                            "effective kernel %lld); expected pads < %lld", what, i,
+                              (long long)pb, (long long)pe, (long long)full, (long long)st_i,
+                              (long long)s->in[i], (long long)op, (long long)eff, (long long)full);
+            s->out[i] = full - both;
+            continue;
+        }
+
+        int64_t out = -1;
+        if (has_shape)
+            out = output_shape->v[i];
+        else if (s->in[i] > 0 && !og_mul_ok(s->in[i], st_i, &out))
+            return overflow(what, i);
+        s->out[i] = out;
+        s->pad_begin[i] = s->pad_end[i] = -1;
+        if (full < 0) {
+            s->out_pad[i] = -1;
+            continue;
+        }
+        int64_t total = full - out;   /* both >= 1: no overflow */
+        if (total < 0) {
+            s->pad_begin[i] = s->pad_end[i] = 0;
+            if (!og_add_ok(op, -total, &s->out_pad[i]))
+                return overflow(what, i);
+            continue;
+        }
+        int64_t small = total / 2, big = total - small;
+        s->pad_begin[i] = mode == PAD_SAME_LOWER ? big : small;
+        s->pad_end[i] = mode == PAD_SAME_LOWER ? small : big;
     }
     return OG_OK;
 }

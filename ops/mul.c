@@ -1,0 +1,131 @@
+/* Mul — elementwise product C = A * B with numpy-style (multidirectional)
+ * broadcasting: A and B align on the right and each dim pair must be equal
+ * or contain a 1. A and B share one numeric type, which C has too.
+ * https://github.com/onnx/onnx/blob/main/docs/Operators.md#Mul
+ *
+ * Versions: 7 (broadcasting always on; float types, int32, int64, uint32,
+ * uint64), 13 (bfloat16), 14 (int8, int16, uint8, uint16). Opsets 1 and 6
+ * had `broadcast`/`axis` attributes instead; onnxgrad starts at 7.
+ * float16/bfloat16 cannot be held and are refused as unsupported. Integer
+ * products wrap around modulo 2^bits, as in numpy; NaN propagates (and
+ * 0 * inf is NaN).
+ *
+ * Backward: dA = dC * B and dB = dC * A, each summed over the axes along
+ * which that input was broadcast (then reshaped to its shape). */
+#include <stdio.h>
+#include "internal.h"
+
+/* The tensor's name for messages; "?" when the caller did not supply names. */
+static const char *in_name(const og_infer_call *c, int k)
+{
+    return c->in_names[k] != NULL ? c->in_names[k] : "?";
+}
+
+static bool mul_type_allowed(og_dtype t, int opset)
+{
+    switch (t) {
+    case OG_FLOAT: case OG_DOUBLE: case OG_INT32: case OG_INT64: case OG_UINT32: case OG_UINT64:
+        return true;
+    case OG_INT8: case OG_INT16: case OG_UINT8: case OG_UINT16:
+        return opset >= 14;
+    default:
+        return false;
+    }
+}
+
+static og_status mul_infer(og_infer_call *c)
+{
+    const char *node = c->node->name;
+    static const char *const roles[2] = {"A", "B"};
+    og_dtype t = OG_UNDEFINED;
+
+    for (int k = 0; k < 2; k++) {
+        og_dtype u = c->in[k]->dtype;
+        if (u == OG_UNDEFINED)
+            continue;
+        if (u == OG_FLOAT16 || u == OG_BFLOAT16)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Mul): input %s '%s' has type %s, which onnxgrad "
+                          "cannot hold", node, roles[k], in_name(c, k), og_dtype_name(u));
+        if (!mul_type_allowed(u, c->opset))
+            return og_err(OG_ERR_SHAPE, "node '%s' (Mul): input %s '%s' has type %s, expected %s at opset %d",
+                          node, roles[k], in_name(c, k), og_dtype_name(u),
+                          c->opset >= 14 ? "float, double or an integer type"
+                                         : "float, double, int32, int64, uint32 or uint64 "
+                                           "(8- and 16-bit integers need opset >= 14)", c->opset);
+        if (t == OG_UNDEFINED)
+            t = u;
+        else if (u != t)
+            return og_err(OG_ERR_SHAPE, "node '%s' (Mul): inputs must share one type: A '%s' is %s, "
+                          "expected B '%s' to be %s too, got %s", node, in_name(c, 0), og_dtype_name(t),
+                          in_name(c, 1), og_dtype_name(t), og_dtype_name(u));
+    }
+
+    char what[256];
+    snprintf(what, sizeof what, "node '%s' (Mul)", node);
+    og_shape y;
+    const og_shape *in[2] = {&c->in[0]->shape, &c->in[1]->shape};
+    og_status st = og_broadcast_shape(what, 2, in, roles, c->in_names, &y);
+    if (st != OG_OK)
+        return st;
+    c->workspace_bytes = 0;
+    if (c->out[0] != NULL) {
+        c->out[0]->dtype = t;
+        c->out[0]->shape = y;
+    }
+    return OG_OK;
+}
+
+/* Integers multiply in the unsigned type U of at least their width (and at
+ * least int's, so uint16 * uint16 does not promote to a signed int that
+ * overflows), so overflow wraps instead of being undefined behaviour. */
+#define MUL_FLOAT(T) OG_BCAST_BINARY(&it, T, a->data, T, b->data, T, y->data, a * b)
+#define MUL_INT(T, U) OG_BCAST_BINARY(&it, T, a->data, T, b->data, T, y->data, (T)((U)a * (U)b))
+
+static og_status mul_run(const og_kernel_call *k)
+{
+    const og_tensor *a = k->in[0], *b = k->in[1];
+    og_tensor *y = k->out[0];
+    og_bcast it;
+    char what[256];
+    og_status st;
+
+    if (y == NULL)
+        return OG_OK;
+    snprintf(what, sizeof what, "node '%s' (Mul)", k->node->name);
+    if (a->dtype != y->dtype || b->dtype != y->dtype)
+        return og_err(OG_ERR_INTERNAL, "%s: kernel got types %s * %s -> %s, which inference should have refused",
+                      what, og_dtype_name(a->dtype), og_dtype_name(b->dtype), og_dtype_name(y->dtype));
+    if ((st = og_bcast_begin(&it, what, y, 2, (const og_tensor *const[]){a, b})) != OG_OK)
+        return st;
+    switch (y->dtype) {
+    case OG_FLOAT:  MUL_FLOAT(float); break;
+    case OG_DOUBLE: MUL_FLOAT(double); break;
+    case OG_INT8:   MUL_INT(int8_t, uint32_t); break;
+    case OG_INT16:  MUL_INT(int16_t, uint32_t); break;
+    case OG_INT32:  MUL_INT(int32_t, uint32_t); break;
+    case OG_INT64:  MUL_INT(int64_t, uint64_t); break;
+    case OG_UINT8:  MUL_INT(uint8_t, uint32_t); break;
+    case OG_UINT16: MUL_INT(uint16_t, uint32_t); break;
+    case OG_UINT32: MUL_INT(uint32_t, uint32_t); break;
+    case OG_UINT64: MUL_INT(uint64_t, uint64_t); break;
+    default:
+        return og_err(OG_ERR_UNSUPPORTED, "%s: no kernel for type %s", what, og_dtype_name(y->dtype));
+    }
+    return OG_OK;
+}
+
+const og_op og_op_mul = {
+    .name = "Mul",
+    .domain = "",
+    .since_version = 7,
+    .min_inputs = 2, .max_inputs = 2,
+    .min_outputs = 1, .max_outputs = 1,
+    .diff_inputs = 0x3,
+    .diff_outputs = 0x1,
+    .attrs = NULL,
+    .n_attrs = 0,
+    .params_size = 0,
+    .infer = mul_infer,
+    .run = mul_run,
+    .backward = NULL,
+};

@@ -1,0 +1,187 @@
+/* Transpose — permutes the axes of `data`: output axis i is input axis
+ * perm[i], so out.shape[i] = in.shape[perm[i]]. `perm` must be a
+ * permutation of 0..r-1; without it the axes are reversed (a matrix's
+ * ordinary transpose).
+ * https://github.com/onnx/onnx/blob/main/docs/Operators.md#Transpose
+ *
+ * Versions: 1, 13 (bfloat16). Every type onnxgrad holds is moved as bytes
+ * of its size. With an unknown input rank a given perm still fixes the
+ * output rank.
+ * Backward: dX = Transpose(dY, perm⁻¹). */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+
+typedef struct transpose_params {
+    og_ints perm;
+} transpose_params;
+
+static const og_attr_spec transpose_attrs[] = {
+    {.name = "perm", .type = OG_ATTR_INTS, .offset = offsetof(transpose_params, perm)},
+};
+
+/* The tensor's name for messages; "?" when the caller did not supply names. */
+static const char *in_name(const og_infer_call *c, int k)
+{
+    return c->in_names[k] != NULL ? c->in_names[k] : "?";
+}
+
+/* The permutation for an input of rank r (-1: unknown) into perm[]; *n is
+ * its length, -1 when neither the rank nor `perm` says. */
+static og_status transpose_perm(const og_infer_call *c, const transpose_params *p, int r, int *perm, int *n)
+{
+    const char *node = c->node->name;
+
+    if (!p->perm.present) {
+        *n = r;
+        for (int i = 0; i < r; i++)
+            perm[i] = r - 1 - i;
+        return OG_OK;
+    }
+    if (r >= 0 && p->perm.n != r)
+        return og_err(OG_ERR_ATTR, "node '%s' (Transpose): perm has %lld entries, expected %d (the rank "
+                      "of data '%s')", node, (long long)p->perm.n, r, in_name(c, 0));
+    if (p->perm.n > OG_MAX_RANK)
+        return og_err(OG_ERR_ATTR, "node '%s' (Transpose): perm has %lld entries, expected at most %d",
+                      node, (long long)p->perm.n, OG_MAX_RANK);
+    int at[OG_MAX_RANK];   /* at[axis]: where perm names it, -1 if not yet */
+    *n = (int)p->perm.n;
+    for (int i = 0; i < *n; i++)
+        at[i] = -1;
+    for (int i = 0; i < *n; i++) {
+        int64_t a = p->perm.v[i];
+        if (a < 0 || a >= *n)
+            return og_err(OG_ERR_ATTR, "node '%s' (Transpose): perm[%d] is %lld, expected an axis in "
+                          "[0, %d]", node, i, (long long)a, *n - 1);
+        if (at[a] >= 0)
+            return og_err(OG_ERR_ATTR, "node '%s' (Transpose): perm names axis %lld twice (positions %d "
+                          "and %d); expected a permutation of 0..%d", node, (long long)a, at[a], i, *n - 1);
+        at[a] = i;
+        perm[i] = (int)a;
+    }
+    return OG_OK;
+}
+
+static og_status transpose_infer(og_infer_call *c)
+{
+    const og_tinfo *x = c->in[0];
+    int perm[OG_MAX_RANK], n = -1;
+    og_status st;
+
+    if (x->dtype != OG_UNDEFINED && og_dtype_size(x->dtype) == 0)
+        return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Transpose): input data '%s' has type %s, which "
+                      "onnxgrad cannot hold", c->node->name, in_name(c, 0), og_dtype_name(x->dtype));
+    if ((st = transpose_perm(c, c->params, x->shape.rank, perm, &n)) != OG_OK)
+        return st;
+    c->workspace_bytes = 0;
+    og_tinfo *y = c->out[0];
+    if (y == NULL)
+        return OG_OK;
+    y->dtype = x->dtype;
+    y->shape.rank = n;
+    for (int i = 0; i < n; i++)
+        y->shape.dims[i] = x->shape.rank >= 0 ? x->shape.dims[perm[i]] : -1;
+    return OG_OK;
+}
+
+/* Walks the output in order, like an odometer over its (merged) axes: the
+ * innermost axis is a strided gather from the input, and each carry moves
+ * the input offset by one axis's stride instead of recomputing it. */
+#define TRANSPOSE_LOOP(T)                                                          \
+    do {                                                                           \
+        const T *src = (const T *)in->data;                                        \
+        T *dst = (T *)out->data;                                                   \
+        int64_t idx[OG_MAX_RANK] = {0}, off = 0;                                   \
+        const int64_t inner = dims[m - 1], step = strides[m - 1];                  \
+        for (int64_t o = 0; o < numel; o += inner) {                               \
+            for (int64_t j = 0; j < inner; j++)                                    \
+                dst[o + j] = src[off + j * step];                                  \
+            for (int d = m - 2; d >= 0; d--) {                                     \
+                off += strides[d];                                                 \
+                if (++idx[d] < dims[d])                                            \
+                    break;                                                         \
+                off -= strides[d] * dims[d];                                       \
+                idx[d] = 0;                                                        \
+            }                                                                      \
+        }                                                                          \
+    } while (0)
+
+static og_status transpose_run(const og_kernel_call *k)
+{
+    const og_tensor *in = k->in[0];
+    og_tensor *out = k->out[0];
+    const transpose_params *p = k->params;
+    const int r = in->rank;
+    int64_t in_stride[OG_MAX_RANK];
+    int64_t dims[OG_MAX_RANK], strides[OG_MAX_RANK];   /* merged output axes, input strides */
+    int m = 0;
+
+    if (out == NULL)
+        return OG_OK;
+    if (out->rank != r || out->numel != in->numel || out->dtype != in->dtype ||
+        (p->perm.present && p->perm.n != r))
+        return og_err(OG_ERR_INTERNAL, "node '%s' (Transpose): output is %s of rank %d with %lld "
+                      "elements, expected %s of rank %d with %lld", k->node->name,
+                      og_dtype_name(out->dtype), out->rank, (long long)out->numel,
+                      og_dtype_name(in->dtype), r, (long long)in->numel);
+    const int64_t numel = in->numel;
+    if (numel == 0)
+        return OG_OK;
+    /* row-major strides of the input (products of dims: bounded by numel) */
+    int64_t s = 1;
+    for (int d = r - 1; d >= 0; d--) {
+        in_stride[d] = s;
+        s *= in->dims[d];
+    }
+    /* Output axis i reads input axis perm[i]. Size-1 axes are dropped, and
+     * neighbours that are also neighbours in the input are merged, so a
+     * transpose that moves only unit axes becomes one contiguous copy. */
+    for (int i = 0; i < r; i++) {
+        int a = p->perm.present ? (int)p->perm.v[i] : r - 1 - i;
+        if (a < 0 || a >= r || out->dims[i] != in->dims[a])
+            return og_err(OG_ERR_INTERNAL, "node '%s' (Transpose): output dim %d is %lld, expected "
+                          "input dim %d", k->node->name, i, (long long)out->dims[i], a);
+        if (in->dims[a] == 1)
+            continue;
+        if (m > 0 && strides[m - 1] == in_stride[a] * in->dims[a]) {
+            dims[m - 1] *= in->dims[a];
+            strides[m - 1] = in_stride[a];
+            continue;
+        }
+        dims[m] = in->dims[a];
+        strides[m] = in_stride[a];
+        m++;
+    }
+    if (m == 0) {   /* a scalar or all-ones shape: one element */
+        dims[0] = 1;
+        strides[0] = 1;
+        m = 1;
+    }
+    switch (og_dtype_size(in->dtype)) {
+    case 1: TRANSPOSE_LOOP(uint8_t); break;
+    case 2: TRANSPOSE_LOOP(uint16_t); break;
+    case 4: TRANSPOSE_LOOP(uint32_t); break;
+    case 8: TRANSPOSE_LOOP(uint64_t); break;
+    default:
+        return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Transpose): no kernel for type %s",
+                      k->node->name, og_dtype_name(in->dtype));
+    }
+    return OG_OK;
+}
+
+const og_op og_op_transpose = {
+    .name = "Transpose",
+    .domain = "",
+    .since_version = 1,
+    .min_inputs = 1, .max_inputs = 1,
+    .min_outputs = 1, .max_outputs = 1,
+    .diff_inputs = 0x1,
+    .diff_outputs = 0x1,
+    .attrs = transpose_attrs,
+    .n_attrs = (int)(sizeof transpose_attrs / sizeof transpose_attrs[0]),
+    .params_size = sizeof(transpose_params),
+    .infer = transpose_infer,
+    .run = transpose_run,
+    .backward = NULL,
+};
