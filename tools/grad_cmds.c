@@ -546,8 +546,8 @@ static void on_progress(void *user, int64_t done, int64_t total)
     double t = seconds_since(&p->start);
     if (t < p->next)
         return;
-    fprintf(stderr, "%sonnxgrad: gradcheck: %" PRId64 " of %" PRId64 " finite differences done (%.0f s)%s",
-            p->tty ? "\r" : "", done, total, t, p->tty ? "" : "\n");
+    fprintf(stderr, "%sonnxgrad: gradcheck: %" PRId64 " of %" PRId64 " finite differences (%d%%), %.0f s%s",
+            p->tty ? "\r" : "", done, total, total > 0 ? (int)(100 * done / total) : 0, t, p->tty ? "" : "\n");
     fflush(stderr);
     p->next = t + (p->tty ? 0.25 : PROGRESS_EVERY);
     p->shown = true;
@@ -674,13 +674,21 @@ static void json_string(const char *s)
     putchar('"');
 }
 
-/* JSON has no NaN or infinity: those are null. */
+/* The shortest of %.15g..%.17g that reads back as v (so 1e-06 is not
+ * 9.9999999999999995e-07). JSON has no NaN or infinity: those are null. */
 static void json_number(double v)
 {
-    if (isfinite(v))
-        printf("%.17g", v);
-    else
+    if (!isfinite(v)) {
         fputs("null", stdout);
+        return;
+    }
+    char buf[32];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, stdout);
 }
 
 static void print_json(const grad_args *a, const og_graph *g, const og_gradcheck_report *r, int n_failed)
