@@ -11,9 +11,10 @@
     helpers.py make-grad-models DIR models for the gradient commands, their
                                     inputs, seeds and numpy-computed gradients
                                     (see make_grad_models)
-    helpers.py check-gradcheck-json FILE N PASS
+    helpers.py check-gradcheck-json FILE N PASS [MODEL]
                                     FILE is one JSON object reporting N tensors
-                                    and pass == PASS (true/false)
+                                    and pass == PASS (true/false); with MODEL,
+                                    named after its float inputs/initializers
 """
 import sys
 
@@ -84,8 +85,9 @@ def make_grad_models(out_dir):
     chain.onnx   x[2,3] -> Gemm(W1,B1) -> Relu -> Gemm(W3,B3) -> y[2,2]
     nodep.onnx   y = Where(Greater(x, 0), a, b): y[1] does not depend on x
                  through a differentiable path
+    odd_names.onnx  a Gemm whose input and weight names need JSON escaping
     data/input_0.pb (x), data/input_1.pb (ids), seeds/z.pb (u, the upstream
-    gradient of z), unnamed/z.pb (u without a name), and the gradients
+    gradient of z), unnamed/z.pb (u without a name), empty/, and the gradients
     numpy gives: ref/loss_<t>.pb (loss seeded with 1) and ref/seed_<t>.pb
     (z seeded with u) for t in x, W1, B1, W2, B2."""
     import os
@@ -150,7 +152,15 @@ def make_grad_models(out_dir):
         for name, g in grads.items():
             os.makedirs(os.path.join(out_dir, "ref"), exist_ok=True)
             save_pb(os.path.join(out_dir, "ref", "%s_%s.pb" % (tag, name)), g.astype(f32), name)
-    for sub, name in (("data", None), ("seeds", "z"), ("unnamed", "")):
+    # Names JSON must escape: a quote, a backslash, a tab, non-ASCII.
+    odd = 'x "q"\\\t\u00e9\u2028'
+    named = helper.make_graph(
+        [helper.make_node("Gemm", [odd, "W\\1"], ["z"], alpha=0.5)],
+        "odd_names", [info(odd, TensorProto.FLOAT, [1, 3])], [info("z", TensorProto.FLOAT, [1, 1])],
+        [numpy_helper.from_array(w1[:, :1].copy(), "W\\1")])
+    save(helper.make_model(named, opset_imports=opset), "odd_names.onnx")
+
+    for sub in ("data", "seeds", "unnamed", "empty"):
         os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
     save_pb(os.path.join(out_dir, "data", "input_0.pb"), x, "x")
     save_pb(os.path.join(out_dir, "data", "input_1.pb"), ids, "ids")
@@ -158,10 +168,20 @@ def make_grad_models(out_dir):
     save_pb(os.path.join(out_dir, "unnamed", "z.pb"), u, "")
 
 
-def check_gradcheck_json(path, n, passed):
+def check_gradcheck_json(path, n, passed, model=None):
+    """The report is one JSON object with n tensors and pass == passed;
+    given the model, the tensors are its float inputs, then its float
+    initializers, by name."""
     import json
     with open(path) as f:
         report = json.load(f)
+    if model is not None:
+        g = onnx.load(model).graph
+        want = [v.name for v in g.input if v.type.tensor_type.elem_type == TensorProto.FLOAT]
+        want += [t.name for t in g.initializer if t.data_type == TensorProto.FLOAT]
+        got = [t["name"] for t in report["tensors"]]
+        if got != want:
+            sys.exit("tensors %r, expected %r" % (got, want))
     want = passed == "true"
     if report["pass"] is not want:
         sys.exit("pass is %r, expected %r" % (report["pass"], want))
