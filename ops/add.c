@@ -112,6 +112,18 @@ static og_status add_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* dA = dC and dB = dC, each summed over the axes its input was broadcast
+ * along (nothing to emit when the shapes agree). */
+static og_status add_backward(og_backward_call *b)
+{
+    og_status st;
+    for (int k = 0; k < 2; k++)
+        if (b->need[k] && b->dout[0] != NULL &&
+            (st = og_grad_reduce_to(b, b->dout[0], &b->out_info[0], &b->in_info[k], &b->din[k])) != OG_OK)
+            return st;
+    return OG_OK;
+}
+
 const og_op og_op_add = {
     .name = "Add",
     .domain = "",
@@ -125,5 +137,5 @@ const og_op og_op_add = {
     .params_size = 0,
     .infer = add_infer,
     .run = add_run,
-    .backward = NULL,
+    .backward = add_backward,
 };

@@ -10,17 +10,17 @@
  * first, unlike Conv), the optional B is [M] and Y is [N, M, O1..On] with
  *     O = stride*(D-1) + output_padding + (k-1)*dilation + 1 - pad_begin - pad_end.
  * output_shape, when given, fixes O and the pads follow from it (pads are
- * then ignored); SAME_UPPER/SAME_LOWER mean O = D*stride. The geometry,
- * shared with Conv's backward rule, lives in og_spatial_resolve_transpose
- * (src/spatial.c), which says how derived pads split.
+ * then ignored); SAME_UPPER/SAME_LOWER mean O = D*stride. The geometry
+ * lives in og_spatial_resolve_transpose (src/spatial.c, there for Conv's
+ * backward rule too), which says how derived pads split.
  *
  * Versions 1 and 11 have the same attributes. The spec's text for deriving
  * pads from output_shape swapped between them (version 1 puts the odd cell
  * at the end unless SAME_UPPER, version 11 at the beginning unless
  * SAME_UPPER); we follow auto_pad's own description for SAME_* (odd cell at
  * the end for SAME_UPPER, the beginning for SAME_LOWER) and, for NOTSET,
- * version 1's text, ONNX Runtime and the ONNX reference implementation: the
- * odd cell at the end. An output_shape larger than the full result adds
+ * version 1's text and ONNX Runtime: the odd cell at the end (the ONNX
+ * reference implementation puts all of it at the end). An output_shape larger than the full result adds
  * zero cells at the end (the official test_convtranspose_output_shape).
  *
  * Kernel: per (batch, group), one GEMM W_g^T * X_g writes a column buffer
@@ -28,13 +28,9 @@
  * column entry into the output cell it lands on, skipping cells cut away as
  * padding; Y starts as the bias. float32 and float64.
  *
- * Backward (Y = ConvTranspose(X, W, B), e = pad_end - out_pad per axis):
- *   dX = Conv(dY', W) with the same strides, dilations and group and pads
- *        [pad_begin, max(e, 0)], where dY' is dY without its last -e cells
- *        on axes where e < 0 (cells no X position reaches);
- *   dW = Conv of dY' (batch and channel axes swapped) by X (likewise) with
- *        strides = dilations and dilations = strides: see convt_backward;
- *   dB = ReduceSum(dY, axes [0, 2, 3, ...]). */
+ * Backward (convt_backward): dX is a Conv of dY by W with the same
+ * attributes, dW a Conv of dY by X with strides and dilations exchanged,
+ * dB a ReduceSum of dY; all standard ops. */
 #include <cblas.h>
 #include <limits.h>
 #include <stddef.h>
@@ -373,6 +369,158 @@ static og_status convt_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* Transpose of `x` (rank `rank`) by `perm`. */
+static og_status transpose(og_backward_call *b, const char *x, int rank, const int64_t *perm, const char **out)
+{
+    og_attr a = og_attr_ints("perm", rank, perm);
+    return og_grad_emit(b, "Transpose", 1, &x, 1, out, 1, &a);
+}
+
+/* Transpose swapping axes 0 and 1. */
+static og_status swap01(og_backward_call *b, const char *x, int rank, const char **out)
+{
+    int64_t perm[OG_MAX_RANK];
+    for (int i = 0; i < rank; i++)
+        perm[i] = i;
+    perm[0] = 1;
+    perm[1] = 0;
+    return transpose(b, x, rank, perm, out);
+}
+
+static og_status reshape(og_backward_call *b, const char *x, int rank, const int64_t *dims, const char **out)
+{
+    const char *ins[2] = { x, NULL };
+    og_status st = og_grad_const_ints(b, rank, dims, &ins[1]);
+    return st ? st : og_grad_emit(b, "Reshape", 2, ins, 1, out, 0, NULL);
+}
+
+/* x [N, G*K, S...] (S: n sizes) -> [K, G*N, S...] when lead_k, else
+ * [G*K, N, S...]: the group's block of K channels moves next to (lead_k)
+ * or stays ahead of the batch. With G == 1 this is one swap of axes 0, 1. */
+static og_status regroup(og_backward_call *b, const char *x, int n, int64_t G, int64_t K, const int64_t *S,
+                         bool lead_k, const char **out)
+{
+    int rank = n + 2;
+    if (G == 1)
+        return swap01(b, x, rank, out);
+    int64_t dims[OG_MAX_RANK + 1], perm[OG_MAX_RANK + 1];
+    og_status st;
+    dims[0] = -1;   /* the batch may be unknown */
+    dims[1] = G;
+    dims[2] = K;
+    for (int i = 0; i < n; i++) {
+        dims[3 + i] = S[i];
+        perm[3 + i] = 3 + i;
+    }
+    /* [N, G, K, S] -> [K, G, N, S] or [G, K, N, S] */
+    perm[0] = lead_k ? 2 : 1;
+    perm[1] = lead_k ? 1 : 2;
+    perm[2] = 0;
+    if ((st = reshape(b, x, rank + 1, dims, out)) || (st = transpose(b, *out, rank + 1, perm, out)))
+        return st;
+    int64_t gk;
+    if (!og_mul_ok(G, K, &gk))
+        return og_err(OG_ERR_LIMIT, "ConvTranspose backward: group * channels overflows int64");
+    dims[0] = lead_k ? K : gk;
+    dims[1] = -1;
+    for (int i = 0; i < n; i++)
+        dims[2 + i] = S[i];
+    return reshape(b, *out, rank, dims, out);
+}
+
+/* Backward, in standard ops. Per axis let e = pad_end - out_pad: the cells
+ * of Y past stride*(D-1) + effective kernel - pad_begin (output_padding, an
+ * output_shape larger than the full result) depend on neither X nor W, so
+ * dY' is dY without its last -e cells where e < 0, and elsewhere e is the
+ * end padding a Conv over dY needs for its windows to end exactly there.
+ *   dX = Conv(dY', W; strides, dilations, group, pads [pad_begin, max(e,0)])
+ *        (W [C, M/group, k] is Conv's [out, in/group, k] layout), of X's size;
+ *   dW[c, m, j] = sum over n, i of X[n, c, i] dY'[n, m, i*s + j*d - pb]:
+ *        a Conv sliding over dY' with X as the kernel, batch and channel
+ *        axes swapped so the batch is summed like channels, strides and
+ *        dilations exchanged: Conv(dY' as [M/G, G*N, O'], X as [C, N, D];
+ *        group G, strides = dilations, dilations = strides, the same pads)
+ *        is [M/G, C, k], swapped to [C, M/G, k];
+ *   dB = ReduceSum(dY, axes [0, 2, 3, ...]). */
+static og_status convt_backward(og_backward_call *b)
+{
+    const convt_params *p = b->params;
+    char what[256];
+    snprintf(what, sizeof what, "node '%s' (ConvTranspose)", b->node->name);
+    const og_tinfo *x = &b->in_info[0], *w = &b->in_info[1];
+    const char *dy = b->dout[0];
+    og_status st;
+    if (!dy)   /* no gradient reaches Y: every input gradient is zero */
+        return OG_OK;
+    convt_geom g;
+    if ((st = convt_geometry(what, p, &x->shape, &w->shape, NULL, b->in, &g)))
+        return st;
+    int n = g.rank - 2;
+    bool known = g.rank >= 3;
+    for (int i = 0; known && i < n; i++)
+        known = g.sp.pad_begin[i] >= 0 && g.sp.pad_end[i] >= 0 && g.sp.out_pad[i] >= 0;
+    if (!known)
+        return og_err(OG_ERR_UNSUPPORTED, "%s: the gradient needs the rank of X '%s' and the pads known (X's "
+                      "spatial dims when pads come from output_shape or auto_pad)", what, b->in[0]);
+
+    int64_t pads[2 * OG_MAX_RANK], ends[OG_MAX_RANK], axes[OG_MAX_RANK], zeros[OG_MAX_RANK] = { 0 },
+            out_kept[OG_MAX_RANK];
+    int n_crop = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t e = g.sp.pad_end[i] - g.sp.out_pad[i];
+        pads[i] = g.sp.pad_begin[i];
+        pads[n + i] = e > 0 ? e : 0;
+        out_kept[i] = g.sp.out[i] >= 0 ? g.sp.out[i] + (e < 0 ? e : 0) : -1;
+        if (e < 0) {
+            ends[n_crop] = e;   /* negative: counted from the end */
+            axes[n_crop++] = 2 + i;
+        }
+    }
+    const char *dyc = dy;
+    if (n_crop > 0) {
+        const char *sl[4] = { dy, NULL, NULL, NULL };
+        if ((st = og_grad_const_ints(b, n_crop, zeros, &sl[1])) || (st = og_grad_const_ints(b, n_crop, ends, &sl[2])) ||
+            (st = og_grad_const_ints(b, n_crop, axes, &sl[3])) || (st = og_grad_emit(b, "Slice", 4, sl, 1, &dyc, 0, NULL)))
+            return st;
+    }
+
+    if (b->need[0]) {
+        og_attr at[4] = { og_attr_ints("strides", n, g.sp.stride), og_attr_ints("dilations", n, g.sp.dilation),
+                          og_attr_ints("pads", 2 * n, pads), og_attr_int("group", g.group) };
+        const char *ins[2] = { dyc, b->in[1] };
+        if ((st = og_grad_emit(b, "Conv", 2, ins, 1, &b->din[0], 4, at)))
+            return st;
+    }
+    if (b->need[1]) {
+        bool dims_known = g.group == 1 || (g.Cg >= 0 && g.Mg >= 0);
+        for (int i = 0; dims_known && g.group > 1 && i < n; i++)
+            dims_known = g.sp.in[i] >= 0 && out_kept[i] >= 0;
+        if (!dims_known)
+            return og_err(OG_ERR_UNSUPPORTED, "%s: the gradient of W '%s' with group %lld needs the channels and "
+                          "spatial dims of X '%s' and W known", what, b->in[1], (long long)g.group, b->in[0]);
+        const char *a, *xk, *z;
+        og_attr at[4] = { og_attr_ints("strides", n, g.sp.dilation), og_attr_ints("dilations", n, g.sp.stride),
+                          og_attr_ints("pads", 2 * n, pads), og_attr_int("group", g.group) };
+        if ((st = regroup(b, dyc, n, g.group, g.Mg, out_kept, true, &a)) ||
+            (st = regroup(b, b->in[0], n, g.group, g.Cg, g.sp.in, false, &xk)) ||
+            (st = og_grad_emit(b, "Conv", 2, (const char *const[]){ a, xk }, 1, &z, 4, at)) ||
+            (st = swap01(b, z, g.rank, &b->din[1])))
+            return st;
+    }
+    if (b->n_in > 2 && b->in[2] && b->need[2]) {
+        int64_t raxes[OG_MAX_RANK];
+        raxes[0] = 0;
+        for (int i = 0; i < n; i++)
+            raxes[1 + i] = 2 + i;
+        const char *ins[2] = { dy, NULL };
+        og_attr keep = og_attr_int("keepdims", 0);
+        if ((st = og_grad_const_ints(b, n + 1, raxes, &ins[1])) ||
+            (st = og_grad_emit(b, "ReduceSum", 2, ins, 1, &b->din[2], 1, &keep)))
+            return st;
+    }
+    return OG_OK;
+}
+
 const og_op og_op_convtranspose = {
     .name = "ConvTranspose",
     .domain = "",
@@ -388,5 +536,5 @@ const og_op og_op_convtranspose = {
     .params_size = sizeof(convt_params),
     .infer = convt_infer,
     .run = convt_run,
-    .backward = NULL,
+    .backward = convt_backward,
 };

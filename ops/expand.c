@@ -129,6 +129,14 @@ static og_status expand_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* dinput = dOutput summed over the axes input was broadcast along. */
+static og_status expand_backward(og_backward_call *b)
+{
+    if (!b->need[0] || b->dout[0] == NULL)
+        return OG_OK;
+    return og_grad_reduce_to(b, b->dout[0], &b->out_info[0], &b->in_info[0], &b->din[0]);
+}
+
 const og_op og_op_expand = {
     .name = "Expand",
     .domain = "",
@@ -142,5 +150,5 @@ const og_op og_op_expand = {
     .params_size = 0,
     .infer = expand_infer,
     .run = expand_run,
-    .backward = NULL,
+    .backward = expand_backward,
 };

@@ -5,7 +5,8 @@
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#Flatten
  *
  * Versions: 1 (float types; axis in [0, r]), 9 (every tensor type),
- * 11 (negative axis in [-r, -1] counts from the back), 13 (bfloat16). */
+ * 11 (negative axis in [-r, -1] counts from the back), 13 (bfloat16).
+ * Backward: dX = Reshape(dY, shape of X). */
 #include <stddef.h>
 #include <string.h>
 #include "internal.h"
@@ -122,6 +123,21 @@ static og_status flatten_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* Backward: dX = Reshape(dY, shape of X). allowzero=1 so that a 0 in X's
+ * shape (an empty tensor) is taken literally, not as "copy dY's dim". */
+static og_status flatten_backward(og_backward_call *b)
+{
+    const char *ins[2] = { b->dout[0], NULL };
+    og_attr az = og_attr_int("allowzero", 1);
+    og_status st;
+
+    if (!b->need[0] || b->dout[0] == NULL)
+        return OG_OK;
+    if ((st = og_grad_shape_of(b, b->in[0], &b->in_info[0], &ins[1])) != OG_OK)
+        return st;
+    return og_grad_emit(b, "Reshape", 2, ins, 1, &b->din[0], 1, &az);
+}
+
 const og_op og_op_flatten = {
     .name = "Flatten",
     .domain = "",
@@ -135,5 +151,5 @@ const og_op og_op_flatten = {
     .params_size = sizeof(flatten_params),
     .infer = flatten_infer,
     .run = flatten_run,
-    .backward = NULL,
+    .backward = flatten_backward,
 };

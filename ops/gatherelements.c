@@ -13,7 +13,7 @@
  * the bound, raised before data is read through it. On every axis but
  * `axis` an indices dim may be at most the data dim (elements_axis.h).
  *
- * Backward: see gather_backward below. */
+ * Backward: for data (gather_backward). */
 #include <stddef.h>
 #include <string.h>
 #include "internal.h"
@@ -101,6 +101,24 @@ static og_status gather_run(const og_kernel_call *k)
     }
 }
 
+/* Backward: every output element came from one data element, so d data
+ * collects dY at the positions the indices name, adding where several
+ * indices name the same one: ScatterElements(zeros like data, indices, dY,
+ * reduction "add"). */
+static og_status gather_backward(og_backward_call *b)
+{
+    const gather_params *p = b->params;
+    og_attr at[2] = { og_attr_int("axis", p->axis), og_attr_string("reduction", "add") };
+    const char *ins[3] = { NULL, b->in[1], b->dout[0] };
+    og_status st;
+
+    if (!b->need[0])
+        return OG_OK;
+    if ((st = og_grad_zeros_like(b, b->in[0], &b->in_info[0], &ins[0])))
+        return st;
+    return og_grad_emit(b, "ScatterElements", 3, ins, 1, &b->din[0], 2, at);
+}
+
 const og_op og_op_gatherelements = {
     .name = "GatherElements",
     .domain = "",
@@ -114,5 +132,5 @@ const og_op og_op_gatherelements = {
     .params_size = sizeof(gather_params),
     .infer = gather_infer,
     .run = gather_run,
-    .backward = NULL,
+    .backward = gather_backward,
 };

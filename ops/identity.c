@@ -46,6 +46,14 @@ static og_status identity_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* Backward: dX = dY, the gradient itself (no node needed). */
+static og_status identity_backward(og_backward_call *b)
+{
+    if (b->need[0])
+        b->din[0] = b->dout[0];
+    return OG_OK;
+}
+
 const og_op og_op_identity = {
     .name = "Identity",
     .domain = "",
@@ -59,5 +67,5 @@ const og_op og_op_identity = {
     .params_size = 0,
     .infer = identity_infer,
     .run = identity_run,
-    .backward = NULL,
+    .backward = identity_backward,
 };

@@ -252,6 +252,116 @@ static og_status maxpool_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* The gradient routes through Indices, and a window lying wholly in
+ * padding has index -1, which ScatterElements would read as the last
+ * element; refuse such geometry. Per axis, a window starting on a real cell
+ * is never empty, so only those starting in the begin padding (pb <=
+ * (k-1)*d unless the first is empty) and a last window starting past the
+ * input can be. With an unknown input size it is
+ * safe when no window starts in the begin padding, or every one that does
+ * reaches cell 0 (dilation 1 and pb <= k-1), and the last window cannot
+ * start past the input (ceil_mode and SAME drop such a window; NOTSET
+ * floor keeps one only when pe > (k-1)*d). */
+static og_status maxpool_grad_windows_ok(const char *what, const maxpool_params *p, const og_spatial *s,
+                                         const char *x_name)
+{
+    bool same = strcmp(p->auto_pad, "SAME_UPPER") == 0 || strcmp(p->auto_pad, "SAME_LOWER") == 0;
+    for (int a = 0; a < s->n; a++) {
+        int64_t k = s->kernel[a], st = s->stride[a], d = s->dilation[a], in = s->in[a];
+        int64_t pb = s->pad_begin[a], pe = s->pad_end[a], span = (k - 1) * d;   /* fits: spatial checked it */
+        if (in < 0 || pb < 0) {
+            bool begin_ok = pb == 0 || (d == 1 && (same || pb <= k - 1));
+            bool end_ok = same || p->ceil_mode || pe <= span;
+            if (begin_ok && end_ok)
+                continue;
+            return og_err(OG_ERR_UNSUPPORTED, "%s: the gradient needs spatial dim %d of X '%s' known: with pads "
+                          "[%lld, %lld], dilation %lld and kernel %lld a window might lie wholly in the padding",
+                          what, a, x_name, (long long)pb, (long long)pe, (long long)d, (long long)k);
+        }
+        bool empty = pb > span || (s->out[a] - 1) * st - pb >= in;
+        /* With d <= in, a window starting at -pb' (0 < pb' <= pb <= span)
+         * reaches cell ceil(pb'/d)*d - pb' < d <= in: not empty. */
+        int64_t n_begin = pb / st + (pb % st != 0);
+        if (!empty && d > in && n_begin > (1 << 20))
+            return og_err(OG_ERR_UNSUPPORTED, "%s: spatial axis %d: %lld windows start in the padding, too many "
+                          "to check for one lying wholly in it", what, a, (long long)n_begin);
+        for (int64_t o = 0; !empty && d > in && o < s->out[a] && o < n_begin; o++) {
+            int64_t lo, hi;
+            valid_range(o * st - pb, d, k, in, &lo, &hi);
+            empty = lo >= hi;
+        }
+        if (empty)
+            return og_err(OG_ERR_UNSUPPORTED, "%s: no gradient when a window lies wholly in the padding (spatial "
+                          "axis %d: input %lld, kernel %lld, stride %lld, dilation %lld, pads [%lld, %lld]); its "
+                          "Indices entry is -1", what, a, (long long)in, (long long)k, (long long)st, (long long)d,
+                          (long long)pb, (long long)pe);
+    }
+    return OG_OK;
+}
+
+static og_status reshape_to(og_backward_call *b, const char *x, const char *shape, const char **out)
+{
+    const char *ins[2] = { x, shape };
+    return og_grad_emit(b, "Reshape", 2, ins, 1, out, 0, NULL);
+}
+
+/* Backward: dX = dY routed to the arg-max of each window, summed where
+ * windows overlap, as in PyTorch (ties go to the first maximum, the one
+ * Indices names). Indices hold flat offsets into X, so on flattened
+ * tensors dX = ScatterElements(zeros, Indices, dY, reduction "add"),
+ * reshaped to X's shape. storage_order 1 indices are column-major; a
+ * second MaxPool with storage_order 0 (explicit resolved pads when known)
+ * gives the row-major ones. */
+static og_status maxpool_backward(og_backward_call *b)
+{
+    const maxpool_params *p = b->params;
+    const og_tinfo *x = &b->in_info[0];
+    char what[256];
+    snprintf(what, sizeof what, "node '%s' (MaxPool)", b->node->name);
+    if (!b->need[0] || !b->dout[0])
+        return OG_OK;
+    int rank;
+    og_spatial sp;
+    og_status st = maxpool_geometry(what, p, &x->shape, b->in[0], &rank, &sp);
+    if (st || (st = maxpool_grad_windows_ok(what, p, &sp, b->in[0])))
+        return st;
+
+    const char *idx;
+    if (p->storage_order == 0) {
+        if ((st = og_grad_forward_output(b, 1, &idx)))
+            return st;
+    } else {
+        int n = sp.n;
+        bool pads_known = true;
+        int64_t pads[2 * OG_MAX_RANK];
+        for (int a = 0; a < n; a++) {
+            pads[a] = sp.pad_begin[a];
+            pads[n + a] = sp.pad_end[a];
+            pads_known = pads_known && sp.pad_begin[a] >= 0 && sp.pad_end[a] >= 0;
+        }
+        /* auto_pad sizes ignore ceil_mode; resolved into explicit pads they come out of floor */
+        bool notset = strcmp(p->auto_pad, "NOTSET") == 0;
+        og_attr at[5] = { og_attr_ints("kernel_shape", n, sp.kernel), og_attr_ints("strides", n, sp.stride),
+                          og_attr_ints("dilations", n, sp.dilation),
+                          og_attr_int("ceil_mode", notset || !pads_known ? p->ceil_mode : 0),
+                          pads_known ? og_attr_ints("pads", 2 * n, pads) : og_attr_string("auto_pad", p->auto_pad) };
+        const char *outs[2];
+        if ((st = og_grad_emit(b, "MaxPool", 1, &b->in[0], 2, outs, 5, at)))
+            return st;
+        idx = outs[1];
+    }
+    const int64_t minus1 = -1;
+    const char *flat, *zeros, *shape, *ins[3];
+    og_attr at[2] = { og_attr_int("axis", 0), og_attr_string("reduction", "add") };
+    if ((st = og_grad_const_ints(b, 1, &minus1, &flat)) || (st = og_grad_zeros_like(b, b->in[0], x, &zeros)) ||
+        (st = reshape_to(b, zeros, flat, &ins[0])) || (st = reshape_to(b, idx, flat, &ins[1])) ||
+        (st = reshape_to(b, b->dout[0], flat, &ins[2])) ||
+        (st = og_grad_emit(b, "ScatterElements", 3, ins, 1, &ins[0], 2, at)) ||
+        (st = og_grad_shape_of(b, b->in[0], x, &shape)))
+        return st;
+    return reshape_to(b, ins[0], shape, &b->din[0]);
+}
+
 const og_op og_op_maxpool = {
     .name = "MaxPool",
     .domain = "",
@@ -267,5 +377,5 @@ const og_op og_op_maxpool = {
     .params_size = sizeof(maxpool_params),
     .infer = maxpool_infer,
     .run = maxpool_run,
-    .backward = NULL,
+    .backward = maxpool_backward,
 };

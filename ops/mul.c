@@ -114,6 +114,22 @@ static og_status mul_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* dA = dC * B and dB = dC * A: each product has C's shape (the other
+ * input broadcasts to it), then is summed back to its input's shape. */
+static og_status mul_backward(og_backward_call *b)
+{
+    og_status st;
+    for (int k = 0; k < 2; k++) {
+        if (!b->need[k] || b->dout[0] == NULL)
+            continue;
+        const char *ins[2] = {b->dout[0], b->in[1 - k]}, *prod;
+        if ((st = og_grad_emit(b, "Mul", 2, ins, 1, &prod, 0, NULL)) != OG_OK ||
+            (st = og_grad_reduce_to(b, prod, &b->out_info[0], &b->in_info[k], &b->din[k])) != OG_OK)
+            return st;
+    }
+    return OG_OK;
+}
+
 const og_op og_op_mul = {
     .name = "Mul",
     .domain = "",
@@ -127,5 +143,5 @@ const og_op og_op_mul = {
     .params_size = 0,
     .infer = mul_infer,
     .run = mul_run,
-    .backward = NULL,
+    .backward = mul_backward,
 };

@@ -50,9 +50,9 @@ static const og_attr_spec pad_attrs[] = {
     {.name = "mode", .type = OG_ATTR_STRING, .offset = offsetof(pad_params, mode),
      .def_s = "constant", .choices = pad_modes},
     {.name = "pads", .type = OG_ATTR_INTS, .offset = offsetof(pad_params, pads), .required = true,
-     .since_version = 2, .until_version = 10},
+     .since_version = 2, .until_version = 10, .to_input = true},
     {.name = "value", .type = OG_ATTR_FLOAT, .offset = offsetof(pad_params, value), .def_f = 0.0f,
-     .since_version = 2, .until_version = 10},
+     .since_version = 2, .until_version = 10, .to_input = true},
 };
 
 typedef enum { PAD_CONSTANT, PAD_REFLECT, PAD_EDGE } pad_mode;
@@ -351,6 +351,49 @@ static og_status pad_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* Constant mode: output o of an axis is input o - begin or the constant,
+ * so the adjoint sends dY[o] back to dX[o - begin]: dX = Pad(dY, -pads)
+ * with zeros, which crops where the forward padded and pads (with zero
+ * gradient) where it cropped. The pads must be known when the graph is
+ * built. Edge and reflect modes would need a scatter-add: refused. */
+static og_status pad_backward(og_backward_call *b)
+{
+    const pad_params *p = b->params;
+    const char *node = b->node->name;
+    const int64_t *pads;
+    int64_t n;
+
+    if (!b->need[0])
+        return OG_OK;
+    if (pad_mode_of(p) != PAD_CONSTANT)
+        return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Pad): the gradient of mode %s is not implemented "
+                      "(constant mode only)", node, p->mode);
+    if (b->opset < 11) {
+        pads = p->pads.v;
+        n = p->pads.n;
+    } else {
+        const og_tensor *v = b->in_value[1];
+        if (v == NULL || v->dtype != OG_INT64 || v->rank != 1)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Pad): the gradient needs pads '%s' known when "
+                          "the gradient graph is built (an initializer or a constant)", node, b->in[1]);
+        pads = v->data;
+        n = v->numel;
+    }
+    int64_t neg[2 * OG_MAX_RANK];
+    if (n > 2 * OG_MAX_RANK)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (Pad): %lld pads for at most %d axes", node, (long long)n,
+                      OG_MAX_RANK);
+    for (int64_t i = 0; i < n; i++) {
+        if (pads[i] == INT64_MIN)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Pad): the gradient negates the pads, and "
+                          "pads[%lld] is INT64_MIN", node, (long long)i);
+        neg[i] = -pads[i];
+    }
+    const char *ins[2] = {b->dout[0], NULL};
+    og_status st = og_grad_const_ints(b, n, neg, &ins[1]);
+    return st ? st : og_grad_emit(b, "Pad", 2, ins, 1, &b->din[0], 0, NULL);
+}
+
 const og_op og_op_pad = {
     .name = "Pad",
     .domain = "",
@@ -364,5 +407,5 @@ const og_op og_op_pad = {
     .params_size = sizeof(pad_params),
     .infer = pad_infer,
     .run = pad_run,
-    .backward = NULL,
+    .backward = pad_backward,
 };

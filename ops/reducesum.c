@@ -39,7 +39,7 @@ typedef struct reducesum_params {
 
 static const og_attr_spec reducesum_attrs[] = {
     {.name = "axes", .type = OG_ATTR_INTS, .offset = offsetof(reducesum_params, axes),
-     .since_version = 1, .until_version = 12},
+     .since_version = 1, .until_version = 12, .to_input = true},
     {.name = "keepdims", .type = OG_ATTR_INT, .offset = offsetof(reducesum_params, keepdims),
      .def_i = 1, .has_range = true, .min_i = 0, .max_i = 1},
     {.name = "noop_with_empty_axes", .type = OG_ATTR_INT,
@@ -321,6 +321,78 @@ static og_status reducesum_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* dX = Expand(Reshape(dY, X's shape with the reduced axes as 1), Shape(X)).
+ * With keepdims dY already has that shape (and an identity has X's), so
+ * only the Expand remains and the axes need not be known. Without
+ * keepdims the Reshape target is a constant when X's dims are known, else
+ * Shape(X) * keep + reduced, with 0/1 masks per axis. */
+static og_status reducesum_backward(og_backward_call *b)
+{
+    const reducesum_params *p = b->params;
+    const char *node = b->node->name;
+    const og_tinfo *x = &b->in_info[0];
+    int r = x->shape.rank;
+    const char *dy = b->dout[0], *shape, *ins[2];
+    og_status st;
+
+    if (!b->need[0])
+        return OG_OK;
+    if (!p->keepdims) {
+        rs_source src = {0};
+        rs_axes ax;
+        if (r < 0)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (ReduceSum): the gradient with keepdims=0 needs "
+                          "the rank of data '%s' known", node, b->in[0]);
+        if (b->opset < 13) {
+            src = (rs_source){.from_attr = true, .present = p->axes.present, .n = p->axes.n,
+                              .v = p->axes.v};
+        } else if (b->n_in > 1 && b->in[1] != NULL) {
+            const og_tensor *v = b->in_value[1];
+            const og_tinfo *ai = &b->in_info[1];
+            src = (rs_source){.present = true, .name = b->in[1], .n = -1};
+            if (v != NULL && v->dtype == OG_INT64 && v->rank == 1) {
+                src.n = v->numel;
+                src.v = v->data;
+            } else if (ai->shape.rank == 1) {
+                src.n = ai->shape.dims[0];
+            }
+        }
+        if ((st = rs_resolve(node, p, b->opset, r, &src, &ax)) != OG_OK)
+            return st;
+        if (!ax.known)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (ReduceSum): the gradient with keepdims=0 needs "
+                          "the axes '%s' known when the gradient graph is built (an initializer or a "
+                          "constant)", node, b->in[1]);
+        if (!ax.noop) {
+            int64_t dims[OG_MAX_RANK], keep[OG_MAX_RANK], red[OG_MAX_RANK];
+            for (int d = 0; d < r; d++) {
+                dims[d] = ax.reduce[d] ? 1 : x->shape.dims[d];
+                keep[d] = !ax.reduce[d];
+                red[d] = ax.reduce[d];
+            }
+            ins[0] = dy;
+            if (og_shape_known(&x->shape)) {
+                st = og_grad_const_ints(b, r, dims, &ins[1]);
+            } else {
+                const char *m[2];
+                if ((st = og_grad_emit(b, "Shape", 1, &b->in[0], 1, &m[0], 0, NULL)) ||
+                    (st = og_grad_const_ints(b, r, keep, &m[1])) ||
+                    (st = og_grad_emit(b, "Mul", 2, m, 1, &m[0], 0, NULL)) ||
+                    (st = og_grad_const_ints(b, r, red, &m[1])))
+                    return st;
+                st = og_grad_emit(b, "Add", 2, m, 1, &ins[1], 0, NULL);
+            }
+            if (st || (st = og_grad_emit(b, "Reshape", 2, ins, 1, &dy, 0, NULL)))
+                return st;
+        }
+    }
+    if ((st = og_grad_shape_of(b, b->in[0], x, &shape)))
+        return st;
+    ins[0] = dy;
+    ins[1] = shape;
+    return og_grad_emit(b, "Expand", 2, ins, 1, &b->din[0], 0, NULL);
+}
+
 const og_op og_op_reducesum = {
     .name = "ReduceSum",
     .domain = "",
@@ -334,5 +406,5 @@ const og_op og_op_reducesum = {
     .params_size = sizeof(reducesum_params),
     .infer = reducesum_infer,
     .run = reducesum_run,
-    .backward = NULL,
+    .backward = reducesum_backward,
 };

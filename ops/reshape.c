@@ -207,6 +207,21 @@ static og_status reshape_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* Backward: dX = Reshape(dY, shape of X). allowzero=1 so that a 0 in X's
+ * shape (an empty tensor) is taken literally, not as "copy dY's dim". */
+static og_status reshape_backward(og_backward_call *b)
+{
+    const char *ins[2] = { b->dout[0], NULL };
+    og_attr az = og_attr_int("allowzero", 1);
+    og_status st;
+
+    if (!b->need[0] || b->dout[0] == NULL)
+        return OG_OK;
+    if ((st = og_grad_shape_of(b, b->in[0], &b->in_info[0], &ins[1])) != OG_OK)
+        return st;
+    return og_grad_emit(b, "Reshape", 2, ins, 1, &b->din[0], 1, &az);
+}
+
 const og_op og_op_reshape = {
     .name = "Reshape",
     .domain = "",
@@ -220,5 +235,5 @@ const og_op og_op_reshape = {
     .params_size = sizeof(reshape_params),
     .infer = reshape_infer,
     .run = reshape_run,
-    .backward = NULL,
+    .backward = reshape_backward,
 };

@@ -19,7 +19,8 @@
  * and "mul" logical and (numpy's + and * on bools); signed integers wrap on
  * overflow.
  *
- * Backward: see scatter_backward below. */
+ * Backward: for data and updates, reductions "none" and "add"
+ * (scatter_backward). */
 #include <stddef.h>
 #include <string.h>
 #include "internal.h"
@@ -173,6 +174,43 @@ static og_status scatter_run(const og_kernel_call *k)
     }
 }
 
+/* Backward. Reduction "add": output = data + (updates summed into their
+ * positions), so d data = dY and d updates = GatherElements(dY, indices).
+ * Reduction "none": a position an update overwrote no longer depends on
+ * data, so d data = dY with those positions zeroed, ScatterElements(dY,
+ * indices, zeros like updates), and d updates = GatherElements(dY,
+ * indices). With duplicate indices the last update wins the forward, but
+ * every duplicate gets the gradient here, as in PyTorch's scatter. "mul"
+ * has no rule (the product of the other factors would need a division or
+ * a cumulative product). */
+static og_status scatter_backward(og_backward_call *b)
+{
+    const scatter_params *p = b->params;
+    const char *dy = b->dout[0];
+    og_attr axis = og_attr_int("axis", p->axis);
+    og_status st;
+
+    if (strcmp(p->reduction, "mul") == 0)
+        return og_err(OG_ERR_UNSUPPORTED, "node '%s' (ScatterElements): no gradient for reduction \"mul\"; "
+                      "expected reduction \"none\" or \"add\"", b->node->name);
+    if (b->need[0]) {
+        if (strcmp(p->reduction, "add") == 0) {
+            b->din[0] = dy;
+        } else {
+            const char *ins[3] = { dy, b->in[1], NULL };
+            if ((st = og_grad_zeros_like(b, b->in[2], &b->in_info[2], &ins[2])) ||
+                (st = og_grad_emit(b, "ScatterElements", 3, ins, 1, &b->din[0], 1, &axis)))
+                return st;
+        }
+    }
+    if (b->need[2]) {
+        const char *ins[2] = { dy, b->in[1] };
+        if ((st = og_grad_emit(b, "GatherElements", 2, ins, 1, &b->din[2], 1, &axis)))
+            return st;
+    }
+    return OG_OK;
+}
+
 const og_op og_op_scatterelements = {
     .name = "ScatterElements",
     .domain = "",
@@ -186,5 +224,5 @@ const og_op og_op_scatterelements = {
     .params_size = sizeof(scatter_params),
     .infer = scatter_infer,
     .run = scatter_run,
-    .backward = NULL,
+    .backward = scatter_backward,
 };

@@ -37,11 +37,11 @@ typedef struct slice_params {
 
 static const og_attr_spec slice_attrs[] = {
     {.name = "starts", .type = OG_ATTR_INTS, .offset = offsetof(slice_params, starts),
-     .required = true, .since_version = 1, .until_version = 9},
+     .required = true, .since_version = 1, .until_version = 9, .to_input = true},
     {.name = "ends", .type = OG_ATTR_INTS, .offset = offsetof(slice_params, ends),
-     .required = true, .since_version = 1, .until_version = 9},
+     .required = true, .since_version = 1, .until_version = 9, .to_input = true},
     {.name = "axes", .type = OG_ATTR_INTS, .offset = offsetof(slice_params, axes),
-     .since_version = 1, .until_version = 9},
+     .since_version = 1, .until_version = 9, .to_input = true},
 };
 
 enum { SL_STARTS, SL_ENDS, SL_AXES, SL_STEPS, SL_N };
@@ -68,9 +68,11 @@ static bool sl_known(const sl_vec *s)
     return s->known;
 }
 
-/* Per axis of the data: first index, step and output size (-1 unknown). */
+/* Per axis of the data: first index, step and output size (-1 unknown),
+ * and whether starts/ends name the axis at all. */
 typedef struct sl_plan {
     int64_t start[OG_MAX_RANK], step[OG_MAX_RANK], size[OG_MAX_RANK];
+    bool cut[OG_MAX_RANK];
 } sl_plan;
 
 /* The spec's clamping for one axis of known size dim. Both clamped bounds
@@ -117,6 +119,7 @@ static og_status sl_resolve(const char *node, int opset, int r, const int64_t *d
         pl->start[d] = 0;
         pl->step[d] = 1;
         pl->size[d] = dims[d];
+        pl->cut[d] = false;
     }
     if (r < 0)
         return OG_OK;
@@ -157,6 +160,7 @@ static og_status sl_resolve(const char *node, int opset, int r, const int64_t *d
                           "repeats axis %lld (at position %lld); expected each axis at most once",
                           node, ax->label, (long long)sl_get(ax, i), (long long)i);
         seen[a] = true;
+        pl->cut[a] = true;
         if (!values || dims[a] < 0) {
             pl->size[a] = dims[a] == 0 ? 0 : -1;
             continue;
@@ -334,6 +338,58 @@ static og_status slice_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* dX = Pad(dY, pads) with zeros: on each axis pads put back the
+ * start elements cut before the slice and the dim - (start + size) cut
+ * after it. Only for steps of 1 (strided slices would need a scatter),
+ * with starts/ends/axes known when the graph is built and X's dims known
+ * on the sliced axes. */
+static og_status slice_backward(og_backward_call *b)
+{
+    const slice_params *p = b->params;
+    const char *node = b->node->name;
+    const og_tinfo *x = &b->in_info[0];
+    const og_tinfo *info[OG_MAX_IO];
+    int r = x->shape.rank;
+    sl_vec v[SL_N];
+    sl_plan pl;
+    og_status st;
+
+    if (!b->need[0])
+        return OG_OK;
+    for (int k = 0; k < b->n_in; k++)
+        info[k] = b->in[k] != NULL ? &b->in_info[k] : NULL;
+    sl_vectors(p, b->opset, b->n_in, info, b->in_value, b->in, v);
+    for (int k = 0; k < SL_N; k++)
+        if (v[k].present && !sl_known(&v[k]))
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Slice): the gradient needs %s known when the "
+                          "gradient graph is built (an initializer or a constant)", node, v[k].label);
+    for (int64_t i = 0; v[SL_STEPS].present && i < v[SL_STEPS].n; i++)
+        if (sl_get(&v[SL_STEPS], i) != 1)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Slice): the gradient of a slice with steps "
+                          "other than 1 is not implemented; %s has %lld at position %lld", node,
+                          v[SL_STEPS].label, (long long)sl_get(&v[SL_STEPS], i), (long long)i);
+    if (r < 0)
+        return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Slice): the gradient needs the rank of data '%s' "
+                      "known", node, b->in[0]);
+    if ((st = sl_resolve(node, b->opset, r, x->shape.dims, v, &pl)) != OG_OK)
+        return st;
+    int64_t pads[2 * OG_MAX_RANK];
+    for (int d = 0; d < r; d++) {
+        if (pl.cut[d] && (x->shape.dims[d] < 0 || pl.size[d] < 0)) {
+            char buf[OG_SHAPE_STR_MAX];
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Slice): the gradient needs the dims of data "
+                          "'%s' known on the sliced axes, got shape %s (axis %d unknown)", node,
+                          b->in[0], og_shape_str(&x->shape, buf, sizeof buf), d);
+        }
+        pads[d] = pl.cut[d] ? pl.start[d] : 0;
+        pads[r + d] = pl.cut[d] ? x->shape.dims[d] - pl.start[d] - pl.size[d] : 0;
+    }
+    const char *ins[2] = {b->dout[0], NULL};
+    if ((st = og_grad_const_ints(b, 2 * r, pads, &ins[1])))
+        return st;
+    return og_grad_emit(b, "Pad", 2, ins, 1, &b->din[0], 0, NULL);
+}
+
 const og_op og_op_slice = {
     .name = "Slice",
     .domain = "",
@@ -347,5 +403,5 @@ const og_op og_op_slice = {
     .params_size = sizeof(slice_params),
     .infer = slice_infer,
     .run = slice_run,
-    .backward = NULL,
+    .backward = slice_backward,
 };

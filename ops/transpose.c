@@ -170,6 +170,27 @@ static og_status transpose_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* Backward: dX = Transpose(dY, perm⁻¹), where perm⁻¹[perm[i]] = i. The
+ * default (reversed) order is its own inverse. */
+static og_status transpose_backward(og_backward_call *b)
+{
+    const transpose_params *p = b->params;
+    int64_t inv[OG_MAX_RANK];
+
+    if (!b->need[0] || b->dout[0] == NULL)
+        return OG_OK;
+    if (!p->perm.present)
+        return og_grad_emit(b, "Transpose", 1, &b->dout[0], 1, &b->din[0], 0, NULL);
+    /* infer checked that perm is a permutation of 0..n-1 with n <= OG_MAX_RANK */
+    for (int64_t i = 0; i < p->perm.n; i++) {
+        if (p->perm.n > OG_MAX_RANK || p->perm.v[i] < 0 || p->perm.v[i] >= p->perm.n)
+            return og_err(OG_ERR_INTERNAL, "node '%s' (Transpose): perm was not checked", b->node->name);
+        inv[p->perm.v[i]] = i;
+    }
+    og_attr a = og_attr_ints("perm", p->perm.n, inv);
+    return og_grad_emit(b, "Transpose", 1, &b->dout[0], 1, &b->din[0], 1, &a);
+}
+
 const og_op og_op_transpose = {
     .name = "Transpose",
     .domain = "",
@@ -183,5 +204,5 @@ const og_op og_op_transpose = {
     .params_size = sizeof(transpose_params),
     .infer = transpose_infer,
     .run = transpose_run,
-    .backward = NULL,
+    .backward = transpose_backward,
 };

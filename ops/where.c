@@ -109,6 +109,28 @@ static og_status where_run(const og_kernel_call *k)
     return OG_OK;
 }
 
+/* dX = Where(condition, dOut, 0) and dY = Where(condition, 0, dOut): each
+ * has dOut's shape (condition and the scalar broadcast to it), then is
+ * summed back to its input's shape. */
+static og_status where_backward(og_backward_call *b)
+{
+    const char *zero = NULL;
+    og_status st;
+    if (b->dout[0] == NULL)
+        return OG_OK;
+    for (int k = 1; k < 3; k++) {
+        if (!b->need[k])
+            continue;
+        if (zero == NULL && (st = og_grad_const_scalar(b, b->out_info[0].dtype, 0.0, &zero)) != OG_OK)
+            return st;
+        const char *ins[3] = {b->in[0], k == 1 ? b->dout[0] : zero, k == 1 ? zero : b->dout[0]}, *picked;
+        if ((st = og_grad_emit(b, "Where", 3, ins, 1, &picked, 0, NULL)) != OG_OK ||
+            (st = og_grad_reduce_to(b, picked, &b->out_info[0], &b->in_info[k], &b->din[k])) != OG_OK)
+            return st;
+    }
+    return OG_OK;
+}
+
 const og_op og_op_where = {
     .name = "Where",
     .domain = "",
@@ -122,5 +144,5 @@ const og_op og_op_where = {
     .params_size = 0,
     .infer = where_infer,
     .run = where_run,
-    .backward = NULL,
+    .backward = where_backward,
 };

@@ -508,10 +508,10 @@ static og_status seed_input(og_grad_ctx *c, int v)
 }
 
 /* The gradient of wrt tensor v as a graph output "<v>_grad". */
-static og_status output_gradient(og_grad_ctx *c, og_backward_call *b, int v)
+static og_status output_gradient(og_grad_ctx *c, og_backward_call *b, int v, bool allow_unused)
 {
     const og_value *val = &c->fwd->values[v];
-    if (!c->reaches[v])
+    if (!c->reaches[v] && !allow_unused)
         return og_err(OG_ERR_INVALID_ARG, "gradient of '%s' requested, but no differentiated output depends on it "
                       "(through differentiable inputs)", val->name);
     og_status st;
@@ -601,7 +601,7 @@ og_status og_graph_build_gradient(const og_graph *g, const og_grad_options *o, o
             goto done;
     c.cur = NULL;
     for (int k = 0; k < n_wrt; k++)
-        if ((st = output_gradient(&c, &engine, wrt[k])))
+        if ((st = output_gradient(&c, &engine, wrt[k], o->allow_unused)))
             goto done;
     if ((st = og_graph_finalize(c.gg))) {
         og_err_prefix("gradient graph: ");

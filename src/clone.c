@@ -44,17 +44,18 @@ static og_status declare(og_graph *dst, const og_value *v, bool to_double, bool 
 
 /* Attribute of a node, as the builder takes it. Attributes the op's schema
  * retires before `opset` are dropped (Relu-1's consumed_inputs, Gemm-6's
- * broadcast), so a node keeps its meaning under the newer opset. */
-static bool retired(const og_node *n, const char *name, int opset)
+ * broadcast), so a node keeps its meaning under the newer opset; the spec
+ * of such an attribute is returned, NULL for one that stays. */
+static const og_attr_spec *retired(const og_node *n, const char *name, int opset)
 {
     if (!n->op)
-        return false;
+        return NULL;
     for (int k = 0; k < n->op->n_attrs; k++) {
         const og_attr_spec *s = &n->op->attrs[k];
         if (strcmp(s->name, name) == 0)
-            return s->until_version != 0 && s->until_version < opset;
+            return s->until_version != 0 && s->until_version < opset ? s : NULL;
     }
-    return false;
+    return NULL;
 }
 
 static og_status copy_node(og_graph *dst, const og_graph *src, const og_node *n, const og_clone_options *o)
@@ -78,7 +79,15 @@ static og_status copy_node(og_graph *dst, const og_graph *src, const og_node *n,
     int na = 0;
     for (int k = 0; k < n->n_attrs; k++) {
         const og_ir_attr *a = &n->attrs[k];
-        if (o->default_opset && retired(n, a->name, o->default_opset))
+        const og_attr_spec *gone = o->default_opset ? retired(n, a->name, o->default_opset) : NULL;
+        if (gone && gone->to_input) {
+            /* dropping it would change what the node computes */
+            st = og_err(OG_ERR_UNSUPPORTED, "node '%s' (%s): attribute '%s' of opset %d is an input from opset "
+                        "%d on; raising the node to opset %d (as gradient graphs do) is not implemented",
+                        n->name, n->op_type, a->name, n->opset, gone->until_version + 1, o->default_opset);
+            goto done;
+        }
+        if (gone)
             continue;
         attrs[na] = (og_attr){ .name = a->name, .type = a->type, .f = a->f, .i = a->i, .s = a->s,
                                .s_len = a->s_len, .floats = a->floats, .ints = a->ints,

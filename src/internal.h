@@ -212,6 +212,8 @@ typedef struct og_attr_spec {
     const char *const *choices; /* STRING: NULL-terminated list of allowed values, or NULL */
     bool track_present;         /* also store whether the node gave the attribute, as a */
     size_t present_offset;      /* bool at this offset (INT/FLOAT have no other tell) */
+    bool to_input;              /* after until_version the value became an input (ReduceSum's
+                                 * axes): a copy raised past it must not silently drop it */
 } og_attr_spec;
 
 #define OG_MAX_IO 16

@@ -37,7 +37,7 @@ static og_status check_len(const char *what, const char *name, const og_ints *a,
 static og_status overflow(const char *what, int axis)
 {
     return og_err(OG_ERR_ATTR, "%s: spatial axis %d: size arithmetic overflows int64 "
-                               "(pads, dilations or kernel far too large)", what, axis);
+                               "(strides, dilations, pads or kernel far too large)", what, axis);
 }
 
 /* The auto_pad mode, with the attribute lengths and the pads/auto_pad

@@ -40,6 +40,10 @@ typedef struct og_grad_options {
     const char *const *seeded;
     int n_wrt;
     const char *const *wrt;
+    /* A wrt tensor that no differentiated output depends on is an error,
+     * unless allow_unused: then its gradient is zeros (as PyTorch's
+     * allow_unused with materialize_grads). */
+    bool allow_unused;
 } og_grad_options;
 
 /* Builds the gradient graph of the finalized graph g. Its inputs are g's
@@ -47,7 +51,8 @@ typedef struct og_grad_options {
  * are g's; its outputs are g's outputs, then the gradient of each wrt
  * tensor, named "<tensor>_grad" (made unique), of the tensor's type.
  * Errors: unknown or non-float names, a loss with more than one element, a
- * wrt tensor the differentiated outputs do not depend on, an op on the path
+ * wrt tensor the differentiated outputs do not depend on (unless
+ * allow_unused), an op on the path
  * without a backward rule (naming the node).
  * Ownership: *out is the caller's; free with og_graph_free. */
 OG_API og_status og_graph_build_gradient(const og_graph *g, const og_grad_options *opts, og_graph **out);

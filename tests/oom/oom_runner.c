@@ -5,8 +5,9 @@
  * For each conformance case listed in CASES.txt (NODE_DIR/<case>/model.onnx
  * with test_data_set_0/input_*.pb), and for a Conv->Relu->MaxPool->Flatten->
  * Gemm graph built through the C API, the whole life of a model — build or
- * load (which validates and infers shapes), plan, run, save to memory, save
- * to a file — is replayed with allocation N failing, for N = 1, 2, ...
+ * load (which validates and infers shapes), plan, run, build the gradient
+ * graph (every float output seeded, every float input and initializer
+ * differentiated) and run it, save to memory, save to a file — is replayed with allocation N failing, for N = 1, 2, ...
  * until a replay sees no injected failure, in two modes: the Nth
  * allocation alone fails ("once"), and every allocation from the Nth on
  * fails ("from then on"). Each replay must:
@@ -33,6 +34,7 @@
 #define MAX_POINTS 200000
 #define MAX_FEEDS 8
 #define MAX_OUTS 8
+#define MAX_GRAD_OUTS 24
 
 /* ---- the failing, counting allocator -------------------------------------- */
 
@@ -128,6 +130,14 @@ typedef struct fixture {
     int n_feeds;
     og_tensor *want[MAX_OUTS];          /* reference outputs, computed without injection */
     int n_outs;
+    /* The gradient phase, when the model has something to differentiate. */
+    bool has_grad;
+    int n_seeded;
+    const char *seeded[MAX_OUTS];       /* float outputs (names owned by the reference graph copy) */
+    char seeded_names[MAX_OUTS][256];
+    og_tensor *seeds[MAX_OUTS];         /* named after the gradient graph's seed inputs */
+    og_tensor *gwant[MAX_GRAD_OUTS];    /* reference outputs of the gradient graph */
+    int n_gouts;
     void *saved;                        /* reference encoding */
     size_t saved_size;
     char save_path[4096];
@@ -232,6 +242,142 @@ static og_status run_and_check(og_plan *p, const fixture *fx, bool compare, bool
     return st;
 }
 
+/* Runs the gradient graph's plan on the feeds and seeds; compares. */
+static og_status run_grad_and_check(og_plan *p, const fixture *fx, bool *match)
+{
+    const og_tensor *feeds[MAX_FEEDS + MAX_OUTS];
+    og_tensor *outs[MAX_GRAD_OUTS] = { 0 };
+    int n = 0;
+    for (int k = 0; k < fx->n_feeds; k++)
+        feeds[n++] = fx->feeds[k];
+    for (int k = 0; k < fx->n_seeded; k++)
+        feeds[n++] = fx->seeds[k];
+    og_status st = og_plan_run(p, n, feeds, outs);
+    *match = true;
+    for (int k = 0; k < fx->n_gouts; k++) {
+        if (st != OG_OK && outs[k])
+            fail("gradient run failed but left output %d set", k);
+        if (st == OG_OK && !same_tensor(outs[k], fx->gwant[k]))
+            *match = false;
+        og_tensor_free(outs[k]);
+    }
+    return st;
+}
+
+static og_grad_options grad_options(const fixture *fx)
+{
+    return (og_grad_options){ .n_seeded = fx->n_seeded, .seeded = fx->seeded };
+}
+
+/* Builds, plans and runs the gradient graph with the allocator armed. */
+static bool grad_life(fixture *fx, og_graph *g, long k)
+{
+    og_grad_options o = grad_options(fx);
+    og_graph *gg = (og_graph *)1;
+    og_status st = og_graph_build_gradient(g, &o, &gg);
+    if (!acceptable(st, "og_graph_build_gradient", k))
+        return false;
+    if (st != OG_OK) {
+        if (gg)
+            fail("allocation %ld failing: og_graph_build_gradient failed but *out is not NULL", k);
+        return true;
+    }
+    og_plan *p;
+    st = og_plan_create(gg, &p);
+    if (!acceptable(st, "og_plan_create (gradient graph)", k)) {
+        og_graph_free(gg);
+        return false;
+    }
+    if (st == OG_OK) {
+        bool match;
+        st = run_grad_and_check(p, fx, &match);
+        if (!acceptable(st, "og_plan_run (gradient graph)", k)) {
+            og_plan_free(p);
+            og_graph_free(gg);
+            return false;
+        }
+        if (st == OG_OK && !match)
+            fail("allocation %ld failing: gradient run succeeded with wrong outputs", k);
+        if (st != OG_OK) {
+            long saved_at = fail_at;
+            disarm();
+            if (run_grad_and_check(p, fx, &match) != OG_OK || !match)
+                fail("allocation %ld failing: after a failed gradient run, the plan no longer runs correctly: %s",
+                     k, og_errmsg());
+            fail_at = saved_at;
+        }
+        og_plan_free(p);
+    }
+    og_graph_free(gg);
+    return true;
+}
+
+/* The reference gradient outputs, or has_grad false when the model has
+ * nothing differentiable (no float output, or no float input reaching
+ * one) or a backward rule refuses it. */
+static void grad_reference(fixture *fx, const og_graph *g)
+{
+    fx->has_grad = false;
+    fx->n_seeded = 0;
+    for (int k = 0; k < og_graph_num_outputs(g) && k < MAX_OUTS; k++) {
+        og_value_info vi;
+        if (og_graph_output(g, k, &vi) == OG_OK && (vi.dtype == OG_FLOAT || vi.dtype == OG_DOUBLE)) {
+            snprintf(fx->seeded_names[fx->n_seeded], sizeof fx->seeded_names[0], "%s", vi.name);
+            fx->seeded[fx->n_seeded] = fx->seeded_names[fx->n_seeded];
+            fx->n_seeded++;
+        }
+    }
+    if (fx->n_seeded == 0) {
+        printf("  %s: no gradient phase: no float output\n", current);
+        return;
+    }
+    og_grad_options o = grad_options(fx);
+    og_graph *gg;
+    og_plan *p;
+    if (og_graph_build_gradient(g, &o, &gg) != OG_OK) {
+        printf("  %s: no gradient phase: %s\n", current, og_errmsg());
+        return;
+    }
+    fx->n_gouts = og_graph_num_outputs(gg);
+    if (fx->n_gouts > MAX_GRAD_OUTS || og_plan_create(gg, &p) != OG_OK) {
+        fail("reference gradient plan: %s", og_errmsg());
+        og_graph_free(gg);
+        return;
+    }
+    int n_in = og_graph_num_inputs(gg);
+    for (int k = 0; k < fx->n_seeded; k++) {
+        og_value_info vi;
+        og_graph_input(gg, n_in - fx->n_seeded + k, &vi);
+        /* the seed takes the shape the forward run gave the output */
+        int idx = 0;
+        for (int j = 0; j < fx->n_outs; j++)
+            if (fx->want[j] && fx->want[j]->name && strcmp(fx->want[j]->name, fx->seeded[k]) == 0)
+                idx = j;
+        const og_tensor *y = fx->want[idx];
+        og_tensor_create(y->dtype, y->rank, y->dims, &fx->seeds[k]);
+        og_tensor_set_name(fx->seeds[k], vi.name);
+        for (int64_t i = 0; i < y->numel; i++) {
+            double v = (double)((i * 7 + k) % 11 - 5) / 4.0;
+            if (y->dtype == OG_FLOAT)
+                ((float *)fx->seeds[k]->data)[i] = (float)v;
+            else
+                ((double *)fx->seeds[k]->data)[i] = v;
+        }
+    }
+    const og_tensor *feeds[MAX_FEEDS + MAX_OUTS];
+    int n = 0;
+    for (int k = 0; k < fx->n_feeds; k++)
+        feeds[n++] = fx->feeds[k];
+    for (int k = 0; k < fx->n_seeded; k++)
+        feeds[n++] = fx->seeds[k];
+    if (og_plan_run(p, n, feeds, fx->gwant) != OG_OK)
+        fail("reference gradient run: %s", og_errmsg());
+    else
+        fx->has_grad = true;
+    og_plan_free(p);
+    og_graph_free(gg);
+}
+
 /* One full life of the model with the allocator armed. Returns false to
  * stop the sweep (a bug was reported). */
 static bool one_life(fixture *fx, long k, const char *dir, const char *file_name)
@@ -273,6 +419,10 @@ static bool one_life(fixture *fx, long k, const char *dir, const char *file_name
             fail_at = saved_at;
         }
         og_plan_free(p);
+    }
+    if (fx->has_grad && !grad_life(fx, g, k)) {
+        og_graph_free(g);
+        return false;
     }
     void *data = (void *)1;
     size_t size = 1;
@@ -329,6 +479,7 @@ static long sweep(fixture *fx, const char *tmpdir, int index)
     if (og_plan_run(p, fx->n_feeds, (const og_tensor *const *)fx->feeds, fx->want) != OG_OK)
         fail("reference run: %s", og_errmsg());
     og_plan_free(p);
+    grad_reference(fx, g);
     if (og_model_save_memory(g, &fx->saved, &fx->saved_size) != OG_OK
         || og_model_save_file(g, fx->save_path) != OG_OK)
         fail("reference save: %s", og_errmsg());
@@ -358,6 +509,10 @@ static long sweep(fixture *fx, const char *tmpdir, int index)
     fx->saved = NULL;
     for (int k = 0; k < fx->n_outs; k++)
         og_tensor_free(fx->want[k]);
+    for (int k = 0; k < fx->n_seeded; k++)
+        og_tensor_free(fx->seeds[k]);
+    for (int k = 0; fx->has_grad && k < fx->n_gouts; k++)
+        og_tensor_free(fx->gwant[k]);
     unlink(fx->save_path);
     rmdir(dir);
     return points;
@@ -383,7 +538,7 @@ int main(int argc, char **argv)
     }
     og_set_allocator(&(og_allocator){ a_alloc, a_realloc, a_free, NULL });
     long total = 0;
-    int models = 0;
+    int models = 0, with_grad = 0;
 
     static fixture fx;
     memset(&fx, 0, sizeof fx);
@@ -395,7 +550,8 @@ int main(int argc, char **argv)
         ((float *)fx.feeds[0]->data)[k] = (float)((k * 3) % 7 - 3);
     fx.n_feeds = 1;
     long pts = sweep(&fx, argv[3], models++);
-    printf("%s %s: %ld allocation points\n", failures ? "FAIL" : "PASS", current, pts);
+    printf("%s %s: %ld allocation points%s\n", failures ? "FAIL" : "PASS", current, pts,
+           fx.has_grad ? " (with gradients)" : "");
     total += pts;
     free_feeds(&fx);
 
@@ -421,7 +577,9 @@ int main(int argc, char **argv)
         }
         pts = sweep(&fx, argv[3], models++);
         free_feeds(&fx);
-        printf("%s %s: %ld allocation points\n", failures != before ? "FAIL" : "PASS", line, pts);
+        printf("%s %s: %ld allocation points%s\n", failures != before ? "FAIL" : "PASS", line, pts,
+               fx.has_grad ? " (with gradients)" : "");
+        with_grad += fx.has_grad;
         fflush(stdout);
         total += pts;
     }
@@ -431,7 +589,7 @@ int main(int argc, char **argv)
         printf("FAIL: %ld block(s) still allocated at exit\n", live_blocks);
         failures++;
     }
-    printf("%d models, %ld allocation points exercised (each failed once, and from then on), %d failures\n",
-           models, total, failures);
+    printf("%d models (%d with a gradient phase, plus the built-in chain), %ld allocation points exercised "
+           "(each failed once, and from then on), %d failures\n", models, with_grad, total, failures);
     return failures ? 1 : 0;
 }

@@ -689,6 +689,200 @@ START_TEST(expand_errors)
 }
 END_TEST
 
+/* ---- gradients: og_gradcheck (float64 central differences) --------------- */
+
+/* Checks every float input's gradient of the finalized one-output graph g;
+ * `given` fixes inputs by name (the others are random in [-1, 1]). */
+static void expect_gradcheck(og_graph *g, int order, int n_given, const og_tensor *const *given)
+{
+    og_gradcheck_options o = {.order = order, .seed = 12345, .n_inputs = n_given, .inputs = given};
+    og_gradcheck_report *r;
+    OG_CHECK(og_gradcheck(g, &o, &r));
+    for (int k = 0; k < r->n; k++) {
+        const og_gradcheck_entry *e = &r->entries[k];
+        ck_assert_msg(e->pass, "gradient of '%s' (order %d): element %lld analytic %g, numeric %g (abs err %g)",
+                      e->name, order, (long long)e->worst_index, e->worst_analytic, e->worst_numeric,
+                      e->max_abs_err);
+        ck_assert_int_eq(e->checked, e->numel);
+    }
+    ck_assert(r->pass);
+    ck_assert_int_gt(r->n, 0);
+    og_gradcheck_report_free(r);
+}
+
+/* Gradient graphs also use Identity, Constant, ReduceSum and Reshape, which
+ * arrive from other branches; until they are registered the gradient tests
+ * say so and skip. */
+static bool have_grad_ops(void)
+{
+    static const char *const need[] = {"Identity", "Constant", "ReduceSum", "Reshape"};
+    for (size_t k = 0; k < sizeof need / sizeof need[0]; k++)
+        if (og_op_find("", need[k]) == NULL) {
+            fprintf(stderr, "test_elementwise: gradient test skipped: op %s is not registered\n", need[k]);
+            return false;
+        }
+    return true;
+}
+
+static void gradcheck_node(const char *op, int opset, int n_in, const tin *ins, int n_given,
+                           const og_tensor *const *given)
+{
+    og_graph *g;
+    OG_CHECK(build(&g, op, opset, n_in, ins, 0, NULL));
+    expect_gradcheck(g, 1, n_given, given);
+    og_graph_free(g);
+}
+
+/* Same shapes, a row, a column, a scalar, rank 0, both sides broadcast
+ * (run at alternating opsets: the gradient graph is opset 17 either way). */
+static const struct { int ra; int64_t da[3]; int rb; int64_t db[3]; } bcast_pairs[] = {
+    {2, {2, 3}, 2, {2, 3}},
+    {3, {2, 3, 4}, 1, {4}},
+    {2, {3, 1}, 2, {3, 4}},
+    {2, {2, 3}, 0, {0}},
+    {1, {1}, 2, {2, 2}},
+    {3, {2, 1, 4}, 2, {3, 1}},
+};
+#define N_PAIRS (sizeof bcast_pairs / sizeof bcast_pairs[0])
+
+START_TEST(add_mul_gradients)
+{
+    if (!have_grad_ops())
+        return;
+    static const char *const ops[2] = {"Add", "Mul"};
+    for (int o = 0; o < 2; o++)
+        for (size_t k = 0; k < N_PAIRS; k++)
+            gradcheck_node(ops[o], k % 2 ? 7 : 14, 2,
+                           (tin[]){{OG_FLOAT, bcast_pairs[k].ra, bcast_pairs[k].da, NULL},
+                                   {OG_FLOAT, bcast_pairs[k].rb, bcast_pairs[k].db, NULL}},
+                           0, NULL);
+}
+END_TEST
+
+/* x * x: the two gradients fan in (2x). */
+START_TEST(mul_square)
+{
+    if (!have_grad_ops())
+        return;
+    og_graph *g;
+    int64_t d3[1] = {3};
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 1, d3, NULL));
+    OG_CHECK(og_graph_add_node(g, "Mul", NULL, NODE, 2, (const char *[]){"x", "x"}, 1, (const char *[]){"y"}, 0, NULL));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    expect_gradcheck(g, 1, 0, NULL);
+    og_graph_free(g);
+}
+END_TEST
+
+/* condition [[T,F,T],[F,F,T]] (or broadcast forms of it) against X and Y of
+ * each broadcast shape: the gradient flows to X where true, to Y where false. */
+START_TEST(where_gradients)
+{
+    if (!have_grad_ops())
+        return;
+    og_tensor *c;
+    OG_CHECK(og_tensor_create_from(OG_BOOL, 2, (int64_t[]){2, 3}, (uint8_t[]){1, 0, 1, 0, 0, 1}, &c));
+    OG_CHECK(og_tensor_set_name(c, "in0"));
+    static const struct { int rx; int64_t dx[2]; int ry; int64_t dy[2]; } cases[] = {
+        {2, {2, 3}, 2, {2, 3}}, {1, {3}, 2, {2, 3}}, {2, {2, 1}, 0, {0}}, {1, {1}, 2, {1, 3}}, {2, {2, 3}, 1, {1}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+        gradcheck_node("Where", k % 2 ? 9 : 16, 3,
+                       (tin[]){{OG_BOOL, 2, (int64_t[]){2, 3}, NULL}, {OG_FLOAT, cases[k].rx, cases[k].dx, NULL},
+                               {OG_FLOAT, cases[k].ry, cases[k].dy, NULL}},
+                       1, (const og_tensor *const[]){c});
+    og_tensor_free(c);
+    /* the condition broadcast too: [3,1] picks whole rows of a [3,4] output */
+    OG_CHECK(og_tensor_create_from(OG_BOOL, 2, (int64_t[]){3, 1}, (uint8_t[]){0, 1, 0}, &c));
+    OG_CHECK(og_tensor_set_name(c, "in0"));
+    gradcheck_node("Where", 17, 3,
+                   (tin[]){{OG_BOOL, 2, (int64_t[]){3, 1}, NULL}, {OG_FLOAT, 1, (int64_t[]){4}, NULL},
+                           {OG_FLOAT, 0, NULL, NULL}},
+                   1, (const og_tensor *const[]){c});
+    og_tensor_free(c);
+}
+END_TEST
+
+START_TEST(expand_gradients)
+{
+    if (!have_grad_ops())
+        return;
+    static const struct { int rx; int64_t dx[3]; int64_t n; int64_t shape[3]; } cases[] = {
+        {2, {3, 1}, 3, {2, 1, 6}},   /* new leading axis and a stretched one */
+        {2, {3, 1}, 2, {1, 4}},      /* a 1 in shape keeps x's dim */
+        {1, {4}, 1, {4}},            /* no change: the gradient passes through */
+        {0, {0}, 2, {2, 3}},         /* scalar */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        og_graph *g;
+        OG_CHECK(build_expand(&g, k % 2 ? 8 : 13, OG_FLOAT, cases[k].rx, cases[k].dx, cases[k].n, cases[k].shape));
+        expect_gradcheck(g, 1, 0, NULL);
+        og_graph_free(g);
+    }
+}
+END_TEST
+
+/* Relu's gradient is 1 where x > 0, 0 where x < 0; inputs kept away from
+ * the kink at 0 so finite differences are exact. */
+START_TEST(relu_gradients)
+{
+    if (!have_grad_ops())
+        return;
+    og_graph *g;
+    og_tensor *x;
+    int64_t d23[2] = {2, 3};
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 2, d23, (float[]){-0.9f, 0.2f, -0.1f, 0.7f, 1.5f, -2.0f}, &x));
+    OG_CHECK(og_tensor_set_name(x, "in0"));
+    OG_CHECK(build(&g, "Relu", 17, 1, (tin[]){{OG_FLOAT, 2, d23, NULL}}, 0, NULL));
+    expect_gradcheck(g, 1, 1, (const og_tensor *const[]){x});
+    og_graph_free(g);
+    /* opset 6 Relu, double input */
+    OG_CHECK(build(&g, "Relu", 6, 1, (tin[]){{OG_DOUBLE, 2, d23, NULL}}, 0, NULL));
+    expect_gradcheck(g, 1, 1, (const og_tensor *const[]){x});
+    og_graph_free(g);
+    og_tensor_free(x);
+}
+END_TEST
+
+/* Relu's gradient graph reads Relu's output, not its input, and the
+ * gradient at exactly 0 is 0: with x = [-1, 0, 2] and dY = [5, 6, 7],
+ * dX = [0, 0, 7]. */
+START_TEST(relu_gradient_values)
+{
+    if (!have_grad_ops())
+        return;
+    og_graph *g, *gg;
+    int64_t d3[1] = {3};
+    OG_CHECK(build(&g, "Relu", 17, 1, (tin[]){{OG_FLOAT, 1, d3, NULL}}, 0, NULL));
+    const char *seeded[1] = {"y"};
+    og_grad_options o = {.n_seeded = 1, .seeded = seeded};
+    OG_CHECK(og_graph_build_gradient(g, &o, &gg));
+    og_tensor *x, *u, *grad;
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, d3, (float[]){-1, 0, 2}, &x));
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, d3, (float[]){5, 6, 7}, &u));
+    OG_CHECK(og_gradients(g, &o, 1, (const og_tensor *const[]){x}, (const og_tensor *const[]){u}, &grad));
+    expect_floats(grad, 3, (float[]){0, 0, 7});
+    og_tensor_free(grad);
+    /* Greater and Where in the gradient graph, no Relu of x besides the forward one */
+    int relus = 0, greaters = 0;
+    for (int k = 0; k < og_graph_num_nodes(gg); k++) {
+        const char *op, *name;
+        OG_CHECK(og_graph_node(gg, k, &op, &name));
+        relus += strcmp(op, "Relu") == 0;
+        greaters += strcmp(op, "Greater") == 0;
+    }
+    ck_assert_int_eq(relus, 1);
+    ck_assert_int_eq(greaters, 1);
+    og_tensor_free(x);
+    og_tensor_free(u);
+    og_graph_free(gg);
+    og_graph_free(g);
+}
+END_TEST
+
 static Suite *elementwise_suite(void)
 {
     Suite *s = suite_create("Elementwise");
@@ -713,6 +907,12 @@ static Suite *elementwise_suite(void)
     tcase_add_test(tc, expand_values);
     tcase_add_test(tc, expand_inference);
     tcase_add_test(tc, expand_errors);
+    tcase_add_test(tc, add_mul_gradients);
+    tcase_add_test(tc, mul_square);
+    tcase_add_test(tc, where_gradients);
+    tcase_add_test(tc, expand_gradients);
+    tcase_add_test(tc, relu_gradients);
+    tcase_add_test(tc, relu_gradient_values);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,12 +1,14 @@
 /* test_scatter.c — ScatterElements and GatherElements: the spec's worked
  * examples and small hand-checked cases (axis, negative axis and indices,
  * duplicates, each reduction), every dtype, int32 and int64 indices,
- * unknown-dim inference, and every error with its message. */
+ * unknown-dim inference, and every error with its message; the backward
+ * rules by hand and against float64 finite differences (og_gradcheck). */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include "onnxgrad/onnxgrad.h"
+#include "onnxgrad/autodiff.h"
 #include "testutil.h"
 
 #define NODE "sc_node"
@@ -470,6 +472,186 @@ START_TEST(gather_errors)
 }
 END_TEST
 
+/* ---- backward rules --------------------------------------------------------- */
+
+/* Graph: float inputs "data" (dims dd) and, for ScatterElements, "updates"
+ * (dims di); int64 initializer "idx" (dims di, values idx); NODE -> "y". */
+static og_graph *grad_graph(const char *op, int opset, int rd, const int64_t *dd, int ri, const int64_t *di,
+                            const int64_t *idx, int n_attrs, const og_attr *attrs)
+{
+    og_graph *g;
+    og_tensor *it;
+    bool scatter = strcmp(op, "ScatterElements") == 0;
+    const char *ins[3] = { "data", "idx", "updates" }, *out[1] = { "y" };
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", opset));
+    OG_CHECK(og_graph_add_input(g, "data", OG_FLOAT, rd, dd, NULL));
+    if (scatter)
+        OG_CHECK(og_graph_add_input(g, "updates", OG_FLOAT, ri, di, NULL));
+    OG_CHECK(og_tensor_create_from(OG_INT64, ri, di, idx, &it));
+    OG_CHECK(og_graph_add_initializer(g, "idx", it));
+    og_tensor_free(it);
+    OG_CHECK(og_graph_add_node(g, op, NULL, NODE, scatter ? 3 : 2, ins, 1, out, n_attrs, attrs));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    return g;
+}
+
+/* og_gradcheck over every float input must pass; `given` fixes inputs
+ * whose declared dims are unknown. */
+static void gradcheck_given(og_graph *g, int n_given, const og_tensor *const *given, uint64_t seed)
+{
+    og_gradcheck_options o = { .seed = seed, .n_inputs = n_given, .inputs = given };
+    og_gradcheck_report *r;
+    OG_CHECK(og_gradcheck(g, &o, &r));
+    for (int k = 0; k < r->n; k++)
+        ck_assert_msg(r->entries[k].pass, "%s: element %lld analytic %g numeric %g", r->entries[k].name,
+                      (long long)r->entries[k].worst_index, r->entries[k].worst_analytic,
+                      r->entries[k].worst_numeric);
+    ck_assert(r->pass);
+    og_gradcheck_report_free(r);
+    og_graph_free(g);
+}
+
+static void gradcheck_graph(og_graph *g, uint64_t seed)
+{
+    gradcheck_given(g, 0, NULL, seed);
+}
+
+/* Gradients of "data" (and "updates") for the given inputs and dy. */
+static void grads_of(og_graph *g, int n_in, const og_tensor *const *in, const og_tensor *dy, og_tensor **grads)
+{
+    og_grad_options o = { .n_seeded = 1, .seeded = (const char *const[]){ "y" } };
+    OG_CHECK(og_gradients(g, &o, n_in, in, &dy, grads));
+    og_graph_free(g);
+}
+
+/* By hand: data [4], indices [1, 3], updates [a, b], dY = [1, 2, 3, 4].
+ * none: positions 1 and 3 are overwritten, so d data = [1, 0, 3, 0] and
+ * d updates = [2, 4]; add: d data = dY, d updates = [2, 4]. */
+START_TEST(scatter_grad_by_hand)
+{
+    const int64_t d4[1] = { 4 }, d2[1] = { 2 };
+    const char *reds[2] = { "none", "add" };
+    const float want_data[2][4] = { { 1, 0, 3, 0 }, { 1, 2, 3, 4 } };
+    og_tensor *data, *upd, *dy;
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, d4, (const float[]){ 9, 9, 9, 9 }, &data));
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, d2, (const float[]){ 5, 6 }, &upd));
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, d4, (const float[]){ 1, 2, 3, 4 }, &dy));
+    OG_CHECK(og_tensor_set_name(data, "data"));
+    OG_CHECK(og_tensor_set_name(upd, "updates"));
+    for (int r = 0; r < 2; r++) {
+        og_attr red = og_attr_string("reduction", reds[r]);
+        og_tensor *g[2];
+        grads_of(grad_graph("ScatterElements", 16, 1, d4, 1, d2, (const int64_t[]){ 1, -1 }, 1, &red), 2,
+                 (const og_tensor *const[]){ data, upd }, dy, g);
+        expect_floats(g[0], 4, want_data[r]);
+        expect_floats(g[1], 2, (const float[]){ 2, 4 });
+        og_tensor_free(g[0]);
+        og_tensor_free(g[1]);
+    }
+    og_tensor_free(data);
+    og_tensor_free(upd);
+    og_tensor_free(dy);
+}
+END_TEST
+
+/* By hand: data [3], indices [0, 0, 2] (a duplicate), dY = [1, 2, 3]:
+ * d data = [1 + 2, 0, 3]. */
+START_TEST(gather_grad_by_hand)
+{
+    const int64_t d3[1] = { 3 };
+    og_tensor *data, *dy, *g;
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, d3, (const float[]){ 7, 8, 9 }, &data));
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, d3, (const float[]){ 1, 2, 3 }, &dy));
+    grads_of(grad_graph("GatherElements", 13, 1, d3, 1, d3, (const int64_t[]){ 0, 0, 2 }, 0, NULL), 1,
+             (const og_tensor *const *)&data, dy, &g);
+    expect_floats(g, 3, (const float[]){ 3, 0, 3 });
+    og_tensor_free(g);
+    og_tensor_free(data);
+    og_tensor_free(dy);
+}
+END_TEST
+
+/* Finite differences: reduction none (distinct indices per column, axis 0,
+ * opset 11 and 16), none along axis 1 and -1 with indices shorter than
+ * data, add with duplicates. */
+START_TEST(scatter_gradcheck)
+{
+    const int64_t dd[2] = { 3, 4 }, di[2] = { 2, 4 }, dj[2] = { 2, 3 };
+    const int64_t perm[8] = { 2, 0, 1, 1, 0, 2, -3, 2 };   /* per column: 2,0 | 0,2 | 1,0 | 1,2 */
+    const int64_t cols[6] = { 3, 0, -3, 2, 1, 0 };        /* per row: 3,0,1 | 2,1,0 */
+    const int64_t dup[8] = { 0, 0, 1, 1, 0, 2, 1, 1 };
+    og_attr ax1 = og_attr_int("axis", 1), axm1 = og_attr_int("axis", -1);
+    og_attr add[2] = { og_attr_string("reduction", "add"), og_attr_int("axis", 0) };
+    gradcheck_graph(grad_graph("ScatterElements", 11, 2, dd, 2, di, perm, 0, NULL), 1);
+    gradcheck_graph(grad_graph("ScatterElements", 16, 2, dd, 2, di, perm, 0, NULL), 2);
+    gradcheck_graph(grad_graph("ScatterElements", 16, 2, dd, 2, dj, cols, 1, &ax1), 3);
+    gradcheck_graph(grad_graph("ScatterElements", 13, 2, dd, 2, dj, cols, 1, &axm1), 4);
+    gradcheck_graph(grad_graph("ScatterElements", 16, 2, dd, 2, di, dup, 2, add), 5);
+    /* updates and data with unknown dims: zeros come from a Shape node */
+    const int64_t du[2] = { -1, 4 }, dq[2] = { 3, -1 };
+    og_tensor *data, *upd;
+    OG_CHECK(og_tensor_create(OG_FLOAT, 2, dd, &data));
+    OG_CHECK(og_tensor_create(OG_FLOAT, 2, di, &upd));
+    for (int i = 0; i < 12; i++)
+        ((float *)data->data)[i] = (float)i / 7.0f - 0.8f;
+    for (int i = 0; i < 8; i++)
+        ((float *)upd->data)[i] = 0.5f - (float)i / 5.0f;
+    OG_CHECK(og_tensor_set_name(data, "data"));
+    OG_CHECK(og_tensor_set_name(upd, "updates"));
+    og_graph *g;
+    og_tensor *it;
+    const char *ins[3] = { "data", "idx", "updates" }, *out[1] = { "y" };
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 16));
+    OG_CHECK(og_graph_add_input(g, "data", OG_FLOAT, 2, dq, NULL));
+    OG_CHECK(og_graph_add_input(g, "updates", OG_FLOAT, 2, du, NULL));
+    OG_CHECK(og_tensor_create_from(OG_INT64, 2, di, perm, &it));
+    OG_CHECK(og_graph_add_initializer(g, "idx", it));
+    og_tensor_free(it);
+    OG_CHECK(og_graph_add_node(g, "ScatterElements", NULL, NODE, 3, ins, 1, out, 0, NULL));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    gradcheck_given(g, 2, (const og_tensor *const[]){ data, upd }, 6);
+    og_tensor_free(data);
+    og_tensor_free(upd);
+}
+END_TEST
+
+/* Finite differences: axis 0, 1 and -1, duplicates, indices longer than
+ * data along the axis, 3-D with shorter indices. */
+START_TEST(gather_gradcheck)
+{
+    const int64_t dd[2] = { 3, 4 }, di[2] = { 5, 4 }, d3[3] = { 2, 3, 4 }, i3[3] = { 2, 2, 5 };
+    const int64_t idx[20] = { 0, 1, 2, 0, 2, 2, 1, 1, -1, 0, 0, 2, 1, 1, 1, 1, 0, -3, 2, 0 };
+    int64_t idx3[20];
+    for (int i = 0; i < 20; i++)
+        idx3[i] = (i * 7) % 4 - 1;   /* in [-1, 2] for axis 2 of size 4 */
+    og_attr ax0 = og_attr_int("axis", 0), axm1 = og_attr_int("axis", -1);
+    gradcheck_graph(grad_graph("GatherElements", 11, 2, dd, 2, di, idx, 1, &ax0), 11);
+    gradcheck_graph(grad_graph("GatherElements", 13, 3, d3, 3, i3, idx3, 1, &axm1), 12);
+    const int64_t d33[2] = { 3, 3 }, i32[2] = { 3, 2 };
+    const int64_t idx1[6] = { 2, 2, 0, 1, 1, 1 };
+    og_attr ax1 = og_attr_int("axis", 1);
+    gradcheck_graph(grad_graph("GatherElements", 13, 2, d33, 2, i32, idx1, 1, &ax1), 13);
+}
+END_TEST
+
+/* Reduction mul has no rule: the build names the node. */
+START_TEST(scatter_grad_mul_refused)
+{
+    const int64_t d2[1] = { 2 };
+    og_attr mul = og_attr_string("reduction", "mul");
+    og_graph *g = grad_graph("ScatterElements", 16, 1, d2, 1, d2, (const int64_t[]){ 0, 1 }, 1, &mul), *gg = NULL;
+    og_grad_options o = { .n_seeded = 1, .seeded = (const char *const[]){ "y" } };
+    OG_CHECK_FAILS(og_graph_build_gradient(g, &o, &gg), OG_ERR_UNSUPPORTED, "node '" NODE "' (ScatterElements)");
+    ck_assert_ptr_nonnull(strstr(og_errmsg(), "mul"));
+    ck_assert_ptr_null(gg);
+    og_graph_free(g);
+}
+END_TEST
+
 static Suite *scatter_suite(void)
 {
     Suite *s = suite_create("ScatterElements/GatherElements");
@@ -488,6 +670,11 @@ static Suite *scatter_suite(void)
     tcase_add_test(tc, gather_types);
     tcase_add_test(tc, gather_infer);
     tcase_add_test(tc, gather_errors);
+    tcase_add_test(tc, scatter_grad_by_hand);
+    tcase_add_test(tc, gather_grad_by_hand);
+    tcase_add_test(tc, scatter_gradcheck);
+    tcase_add_test(tc, gather_gradcheck);
+    tcase_add_test(tc, scatter_grad_mul_refused);
     suite_add_tcase(s, tc);
     return s;
 }

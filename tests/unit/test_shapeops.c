@@ -1,7 +1,9 @@
 /* test_shapeops.c — Reshape, Transpose, Shape, Identity, Constant and
  * ConstantOfShape: worked examples, every attribute and dtype, each error
- * with its status and message, unknown dims, and load-time folding (a
- * Constant feeding Reshape's shape gives a known output after finalize). */
+ * with its status and message, unknown dims, load-time folding (a
+ * Constant feeding Reshape's shape gives a known output after finalize),
+ * and the backward rules of Reshape, Transpose, Identity and Flatten
+ * against float64 finite differences (og_gradcheck). */
 #include <check.h>
 #include <stdint.h>
 #include <string.h>
@@ -773,6 +775,194 @@ START_TEST(constantofshape_unknown)
 }
 END_TEST
 
+/* ---- backward rules (og_gradcheck: float64 finite differences) ---------- */
+
+/* gradcheck of g (order 1 or 2) must run and pass; `inputs` fix the
+ * non-float inputs and any input with unknown dims. */
+static void gradcheck_ok(const og_graph *g, int order, int n_inputs, const og_tensor *const *inputs,
+                         const char *what)
+{
+    og_gradcheck_options o = {.order = order, .seed = 17, .n_inputs = n_inputs, .inputs = inputs};
+    og_gradcheck_report *r;
+    og_status st = og_gradcheck(g, &o, &r);
+    ck_assert_msg(st == OG_OK, "%s: gradcheck could not run: %s", what, og_errmsg());
+    for (int k = 0; k < r->n; k++) {
+        const og_gradcheck_entry *e = &r->entries[k];
+        ck_assert_msg(e->pass, "%s: gradient of '%s' wrong at %lld: analytic %.10g numeric %.10g", what, e->name,
+                      (long long)e->worst_index, e->worst_analytic, e->worst_numeric);
+        ck_assert_int_gt(e->checked, 0);
+    }
+    ck_assert_msg(r->n > 0 && r->pass, "%s: no gradient checked", what);
+    og_gradcheck_report_free(r);
+}
+
+/* Graph x (float, xd) -> NODE(op_type, attrs) -> y at opset 17, with an
+ * optional int64 initializer "s" as the node's second input. */
+static og_graph *grad_graph(const char *op_type, int x_rank, const int64_t *xd, int64_t n_s, const int64_t *s,
+                            int n_attrs, const og_attr *attrs)
+{
+    og_graph *g;
+    og_tensor *t;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, x_rank, xd, NULL));
+    if (s != NULL) {
+        OG_CHECK(og_tensor_create_from(OG_INT64, 1, &n_s, s, &t));
+        OG_CHECK(og_graph_add_initializer(g, "s", t));
+        og_tensor_free(t);
+    }
+    OG_CHECK(og_graph_add_node(g, op_type, NULL, NODE, s != NULL ? 2 : 1, (const char *[]){"x", "s"}, 1,
+                               (const char *[]){"y"}, n_attrs, attrs));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    return g;
+}
+
+START_TEST(reshape_gradient)
+{
+    int64_t xd[3] = {2, 3, 4};
+    static const struct { int n; int64_t s[3]; } shapes[] = {
+        {2, {4, -1}}, {1, {24}}, {3, {0, 4, 3}}, {3, {-1, 1, 2}},
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        og_graph *g = grad_graph("Reshape", 3, xd, shapes[k].n, shapes[k].s, 0, NULL);
+        gradcheck_ok(g, 1, 0, NULL, "Reshape");
+        og_graph_free(g);
+    }
+}
+END_TEST
+
+/* Shape data and X's dims unknown when the gradient graph is built: the
+ * rule takes X's shape with a Shape node. */
+START_TEST(reshape_gradient_unknown_shape)
+{
+    og_graph *g;
+    int64_t xd[2] = {-1, 6}, sd[1] = {3}, rd[2] = {2, 6}, n3 = 3;
+    const int64_t s[3] = {3, 2, 2};
+    float x[12];
+    for (int i = 0; i < 12; i++)
+        x[i] = (float)i / 7.0f - 0.5f;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 2, xd, NULL));
+    OG_CHECK(og_graph_add_input(g, "s", OG_INT64, 1, sd, NULL));
+    OG_CHECK(og_graph_add_node(g, "Reshape", NULL, NODE, 2, (const char *[]){"x", "s"}, 1, (const char *[]){"y"},
+                               0, NULL));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_tensor *in[2];
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 2, rd, x, &in[0]));
+    OG_CHECK(og_tensor_set_name(in[0], "x"));
+    OG_CHECK(og_tensor_create_from(OG_INT64, 1, &n3, s, &in[1]));
+    OG_CHECK(og_tensor_set_name(in[1], "s"));
+    gradcheck_ok(g, 1, 2, (const og_tensor *const *)in, "Reshape, unknown shape");
+    og_tensor_free(in[0]);
+    og_tensor_free(in[1]);
+    og_graph_free(g);
+}
+END_TEST
+
+/* Empty tensors: the gradient Reshape must read a 0 in X's shape
+ * literally. Flatten [2,3,0] at axis 1 gives [2,0]; read as "copy", the 0
+ * at position 2 of [2,3,0] would point past dY's rank. Reshape [2,0] to
+ * [0,5] (allowzero=1); read as "copy", [2,0] would take dY's 5. */
+static void empty_gradient(const char *op_type, int xr, const int64_t *xd, int yr, const int64_t *yd, int64_t n_s,
+                           const int64_t *s, int n_attrs, const og_attr *attrs)
+{
+    og_graph *g = grad_graph(op_type, xr, xd, n_s, s, n_attrs, attrs);
+    og_tensor *x, *dy, *dx = NULL;
+    OG_CHECK(og_tensor_create(OG_FLOAT, xr, xd, &x));
+    OG_CHECK(og_tensor_create(OG_FLOAT, yr, yd, &dy));
+    og_grad_options o = {.n_seeded = 1, .seeded = (const char *[]){"y"}};
+    OG_CHECK(og_gradients(g, &o, 1, (const og_tensor *const[]){x}, (const og_tensor *const[]){dy}, &dx));
+    expect_tensor(dx, OG_FLOAT, xr, xd, NULL);
+    og_tensor_free(dx);
+    og_tensor_free(dy);
+    og_tensor_free(x);
+    og_graph_free(g);
+}
+
+START_TEST(gradient_empty)
+{
+    int64_t xd[3] = {2, 3, 0}, yd[2] = {2, 0};
+    og_attr a = og_attr_int("axis", 1);
+    empty_gradient("Flatten", 3, xd, 2, yd, 0, NULL, 1, &a);
+    int64_t xd2[2] = {2, 0}, yd2[2] = {0, 5};
+    const int64_t s[2] = {0, 5};
+    og_attr az = og_attr_int("allowzero", 1);
+    empty_gradient("Reshape", 2, xd2, 2, yd2, 2, s, 1, &az);
+}
+END_TEST
+
+START_TEST(transpose_gradient)
+{
+    int64_t xd[3] = {2, 3, 4};
+    static const int64_t perms[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+    for (int k = 0; k < 6; k++) {
+        og_attr a = og_attr_ints("perm", 3, perms[k]);
+        og_graph *g = grad_graph("Transpose", 3, xd, 0, NULL, 1, &a);
+        gradcheck_ok(g, 1, 0, NULL, "Transpose");
+        og_graph_free(g);
+    }
+    og_graph *g = grad_graph("Transpose", 3, xd, 0, NULL, 0, NULL);
+    gradcheck_ok(g, 1, 0, NULL, "Transpose (default perm)");
+    og_graph_free(g);
+    int64_t xd4[4] = {2, 1, 3, 2};
+    const int64_t p4[4] = {3, 0, 2, 1};
+    og_attr a4 = og_attr_ints("perm", 4, p4);
+    g = grad_graph("Transpose", 4, xd4, 0, NULL, 1, &a4);
+    gradcheck_ok(g, 1, 0, NULL, "Transpose (rank 4)");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(identity_gradient)
+{
+    int64_t xd[2] = {3, 2};
+    og_graph *g = grad_graph("Identity", 2, xd, 0, NULL, 0, NULL);
+    gradcheck_ok(g, 1, 0, NULL, "Identity");
+    og_graph_free(g);
+}
+END_TEST
+
+START_TEST(flatten_gradient)
+{
+    int64_t xd[3] = {2, 3, 4};
+    for (int axis = -3; axis <= 3; axis++) {
+        og_attr a = og_attr_int("axis", axis);
+        og_graph *g = grad_graph("Flatten", 3, xd, 0, NULL, 1, &a);
+        gradcheck_ok(g, 1, 0, NULL, "Flatten");
+        og_graph_free(g);
+    }
+}
+END_TEST
+
+/* x -> Transpose -> Reshape (shape from a Constant) -> Identity -> Flatten.
+ * (These rules are linear in dY and do not read x, so there is no second
+ * order to check: the engine rightly refuses order 2 for them.) */
+START_TEST(shapeops_chain_gradient)
+{
+    og_graph *g;
+    int64_t xd[3] = {2, 3, 2};
+    const int64_t perm[3] = {2, 0, 1}, s[2] = {3, -1};
+    og_attr ap = og_attr_ints("perm", 3, perm), as = og_attr_ints("value_ints", 2, s), af = og_attr_int("axis", 0);
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 3, xd, NULL));
+    OG_CHECK(og_graph_add_node(g, "Transpose", NULL, "t", 1, (const char *[]){"x"}, 1, (const char *[]){"xt"}, 1, &ap));
+    OG_CHECK(og_graph_add_node(g, "Constant", NULL, "c", 0, NULL, 1, (const char *[]){"s"}, 1, &as));
+    OG_CHECK(og_graph_add_node(g, "Reshape", NULL, "r", 2, (const char *[]){"xt", "s"}, 1, (const char *[]){"xr"},
+                               0, NULL));
+    OG_CHECK(og_graph_add_node(g, "Identity", NULL, "i", 1, (const char *[]){"xr"}, 1, (const char *[]){"xi"}, 0,
+                               NULL));
+    OG_CHECK(og_graph_add_node(g, "Flatten", NULL, "f", 1, (const char *[]){"xi"}, 1, (const char *[]){"y"}, 1, &af));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    gradcheck_ok(g, 1, 0, NULL, "chain");
+    og_graph_free(g);
+}
+END_TEST
+
 static Suite *shapeops_suite(void)
 {
     Suite *s = suite_create("ShapeOps");
@@ -806,6 +996,16 @@ static Suite *shapeops_suite(void)
     tcase_add_test(tc, constantofshape_values);
     tcase_add_test(tc, constantofshape_errors);
     tcase_add_test(tc, constantofshape_unknown);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("backward");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, reshape_gradient);
+    tcase_add_test(tc, reshape_gradient_unknown_shape);
+    tcase_add_test(tc, gradient_empty);
+    tcase_add_test(tc, transpose_gradient);
+    tcase_add_test(tc, identity_gradient);
+    tcase_add_test(tc, flatten_gradient);
+    tcase_add_test(tc, shapeops_chain_gradient);
     suite_add_tcase(s, tc);
     return s;
 }
