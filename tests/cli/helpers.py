@@ -26,9 +26,8 @@ from onnx import TensorProto, helper, numpy_helper
 INTERMEDIATES = {"conv": 4, "relu1": 4, "pool": 4, "flat": 2, "gemm": 2}
 
 
-def make_model(out_dir):
-    import os
-    rng = np.random.default_rng(7)
+def make_cnn_graph(rng, batch):
+    """Conv -> Relu -> MaxPool -> Flatten -> Gemm -> Relu on x[batch,1,5,5]."""
     w = rng.standard_normal((2, 1, 3, 3)).astype(np.float32)
     b = rng.standard_normal(2).astype(np.float32)
     w2 = rng.standard_normal((8, 3)).astype(np.float32)
@@ -41,12 +40,19 @@ def make_model(out_dir):
         helper.make_node("Gemm", ["flat", "W2", "B2"], ["gemm"]),
         helper.make_node("Relu", ["gemm"], ["y"]),
     ]
-    graph = helper.make_graph(
+    return helper.make_graph(
         nodes, "cli_cnn",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 5, 5])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 1, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 3])],
         [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B"),
          numpy_helper.from_array(w2, "W2"), numpy_helper.from_array(b2, "B2")])
+
+
+def make_model(out_dir):
+    import os
+    rng = np.random.default_rng(7)
+    graph = make_cnn_graph(rng, "N")
+    w, b, w2, b2 = (numpy_helper.to_array(t) for t in graph.initializer)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -86,8 +92,10 @@ def make_grad_models(out_dir):
     nodep.onnx   y = Where(Greater(x, 0), a, b): y[1] does not depend on x
                  through a differentiable path
     odd_names.onnx  a Gemm whose input and weight names need JSON escaping
+    cnn2.onnx    make_model's CNN with the batch fixed at 2
     data/input_0.pb (x), data/input_1.pb (ids), seeds/z.pb (u, the upstream
-    gradient of z), unnamed/z.pb (u without a name), empty/, and the gradients
+    gradient of z), unnamed/z.pb (u without a name), ones/z.pb (ones), empty/,
+    and the gradients
     numpy gives: ref/loss_<t>.pb (loss seeded with 1) and ref/seed_<t>.pb
     (z seeded with u) for t in x, W1, B1, W2, B2."""
     import os
@@ -160,12 +168,17 @@ def make_grad_models(out_dir):
         [numpy_helper.from_array(w1[:, :1].copy(), "W\\1")])
     save(helper.make_model(named, opset_imports=opset), "odd_names.onnx")
 
-    for sub in ("data", "seeds", "unnamed", "empty"):
+    # The CNN of make_model with a fixed batch of 2, for gradcheck's random inputs.
+    cnn = make_cnn_graph(rng, 2)
+    save(helper.make_model(cnn, opset_imports=[helper.make_opsetid("", 13)]), "cnn2.onnx")
+
+    for sub in ("data", "seeds", "unnamed", "empty", "ones"):
         os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
     save_pb(os.path.join(out_dir, "data", "input_0.pb"), x, "x")
     save_pb(os.path.join(out_dir, "data", "input_1.pb"), ids, "ids")
     save_pb(os.path.join(out_dir, "seeds", "z.pb"), u, "z")
     save_pb(os.path.join(out_dir, "unnamed", "z.pb"), u, "")
+    save_pb(os.path.join(out_dir, "ones", "z.pb"), np.ones((2, 1), dtype=f32), "ones")
 
 
 def check_gradcheck_json(path, n, passed, model=None):
