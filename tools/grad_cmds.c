@@ -414,8 +414,50 @@ static int load_seed_dir(const char *dir, cli_feeds *f)
     return rc;
 }
 
+static void format_dims(char *buf, size_t size, int rank, const int64_t *dims)
+{
+    size_t n = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < rank && n < size; d++)
+        n += dims[d] < 0 ? (size_t)snprintf(buf + n, size - n, d ? ",?" : "?")
+                         : (size_t)snprintf(buf + n, size - n, d ? ",%" PRId64 : "%" PRId64, dims[d]);
+    if (n < size)
+        snprintf(buf + n, size - n, "]");
+}
+
+/* A seed must have its output's type. Checked here so the message names
+ * the output the user seeded, not the gradient graph's "<output>_grad"
+ * input; names that are not outputs are left to the library. */
+static int check_seed(const char *model, const og_graph *g, const og_tensor *t)
+{
+    og_value_info vi;
+    int k = 0, n = og_graph_num_outputs(g);
+    for (; k < n; k++)
+        if (og_graph_output(g, k, &vi) == OG_OK && vi.name && !strcmp(vi.name, t->name))
+            break;
+    if (k == n)
+        return EXIT_OK;
+    bool bad = vi.dtype != OG_UNDEFINED && vi.dtype != t->dtype;
+    bad = bad || (vi.rank >= 0 && vi.rank != t->rank);
+    for (int d = 0; !bad && vi.rank >= 0 && d < vi.rank; d++)
+        bad = vi.dims[d] >= 0 && vi.dims[d] != t->dims[d];
+    if (!bad)
+        return EXIT_OK;
+    char got[512], want[512];
+    format_dims(got, sizeof got, t->rank, t->dims);
+    if (vi.rank >= 0)
+        format_dims(want, sizeof want, vi.rank, vi.dims);
+    else
+        snprintf(want, sizeof want, "[?...]");
+    return cli_fail("%s: the seed of output '%s' is %s %s; the output is %s %s", model, t->name,
+                    og_dtype_name(t->dtype), got, og_dtype_name(vi.dtype), want);
+}
+
 static int grad_run(const grad_args *a, const og_graph *g, const cli_feeds *in, const cli_feeds *seeds)
 {
+    for (int k = 0; k < seeds->n; k++)
+        if (check_seed(a->model, g, seeds->t[k]))
+            return EXIT_FAIL;
+
     const char **seeded = calloc((size_t)seeds->n + 1, sizeof *seeded);
     og_tensor **grads = NULL;
     int n_wrt = 0, rc = EXIT_FAIL;
