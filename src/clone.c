@@ -149,13 +149,21 @@ og_status og_graph_clone(const og_graph *src, const og_clone_options *o, og_grap
             goto fail;
     for (int k = 0; k < src->n_inputs; k++) {
         const og_value *v = &src->values[src->inputs[k]];
-        if ((st = declare(g, v, o->to_double, true)))
+        const og_tensor *frozen = o->freeze ? o->freeze(o->user, v->name) : NULL;
+        og_tensor *t;
+        if (frozen) {
+            if ((st = tensor_copy(frozen, o->to_double, &t)) || (st = og_graph_adopt_initializer(g, v->name, t)))
+                goto fail;
+        } else if ((st = declare(g, v, o->to_double, true))) {
             goto fail;
+        }
     }
     for (int k = 0; k < src->n_inits; k++) {
         const og_value *v = &src->values[src->inits[k]];
         bool lift = o->lift && o->lift(o->user, v->name);
         og_tensor *t;
+        if (o->freeze && v->is_input && o->freeze(o->user, v->name))
+            continue;   /* frozen above */
         if (lift && !v->is_input) {
             og_tinfo ti = { v->initializer->dtype, { v->initializer->rank, { 0 } } };
             memcpy(ti.shape.dims, v->initializer->dims, sizeof(int64_t) * (size_t)ti.shape.rank);

@@ -10,6 +10,9 @@ typedef struct og_clone_options {
     /* Initializers for which lift() is true become plain graph inputs of
      * the same type (their data is not copied). */
     bool (*lift)(void *user, const char *name);
+    /* Graph inputs for which freeze() gives a tensor become initializers
+     * holding (a copy of) it: constants for the copy. */
+    const og_tensor *(*freeze)(void *user, const char *name);
     void *user;
 } og_clone_options;
 

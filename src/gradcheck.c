@@ -281,38 +281,76 @@ void og_gradcheck_report_free(og_gradcheck_report *r)
     og_free(r);
 }
 
-typedef struct name_list { int n; const char *const *names; } name_list;
+/* What the check's copy of the graph needs to know: the wrt names (whose
+ * initializers are lifted into inputs) and the caller's value for each
+ * input of the original graph (integer ones are frozen into constants, so
+ * rules that need shapes or axes at build time see them). */
+typedef struct binding {
+    const og_graph *g;
+    int n_wrt;
+    const char *const *wrt;
+    const og_tensor **given;   /* per input of g: the caller's tensor, or NULL */
+} binding;
 
-static bool in_list(void *user, const char *name)
+static bool lift_wrt(void *user, const char *name)
 {
-    const name_list *l = user;
-    for (int k = 0; k < l->n; k++)
-        if (strcmp(l->names[k], name) == 0)
+    const binding *b = user;
+    for (int k = 0; k < b->n_wrt; k++)
+        if (strcmp(b->wrt[k], name) == 0)
             return true;
     return false;
 }
 
-/* The value of feed `v` of the double graph: the caller's tensor (by name,
- * else the next unnamed one), an initializer of the original graph, or
- * random. Ownership: *out is the caller's. */
-static og_status feed_value(const og_graph *orig, const og_graph *gd, int v, const og_gradcheck_options *o,
-                            int *next_unnamed, uint64_t *rng, og_tensor **out)
+static const og_tensor *given_value(const binding *b, const char *name)
+{
+    for (int k = 0; k < b->g->n_inputs; k++)
+        if (strcmp(b->g->values[b->g->inputs[k]].name, name) == 0)
+            return b->given[k];
+    return NULL;
+}
+
+static const og_tensor *freeze_integer(void *user, const char *name)
+{
+    const og_tensor *t = given_value(user, name);
+    return t && t->dtype != OG_FLOAT && t->dtype != OG_DOUBLE ? t : NULL;
+}
+
+/* Binds the caller's tensors to g's inputs as og_plan_run would: by name,
+ * else in order to the inputs without an initializer. */
+static og_status bind_given(binding *b, const og_gradcheck_options *o)
+{
+    const og_graph *g = b->g;
+    for (int i = 0; i < o->n_inputs; i++) {
+        const og_tensor *t = o->inputs[i];
+        if (!t)
+            return og_err(OG_ERR_INVALID_ARG, "gradcheck: input %d is NULL", i);
+        int k = 0;
+        while (t->name && k < g->n_inputs && strcmp(g->values[g->inputs[k]].name, t->name) != 0)
+            k++;
+        if (!t->name || k == g->n_inputs)
+            for (k = 0; k < g->n_inputs && (b->given[k] || g->values[g->inputs[k]].initializer); k++)
+                ;
+        if (k == g->n_inputs)
+            return og_err(OG_ERR_INVALID_ARG, "gradcheck: input %d%s%s%s matches no unbound graph input", i,
+                          t->name ? " '" : "", t->name ? t->name : "", t->name ? "'" : "");
+        if (b->given[k])
+            return og_err(OG_ERR_INVALID_ARG, "gradcheck: graph input '%s' is given twice",
+                          g->values[g->inputs[k]].name);
+        b->given[k] = t;
+    }
+    return OG_OK;
+}
+
+/* The value of feed `v` of the double graph: the caller's tensor, an
+ * initializer of the original graph (a lifted wrt), or random in [-1, 1].
+ * Ownership: *out is the caller's. */
+static og_status feed_value(const binding *b, const og_graph *gd, int v, uint64_t *rng, og_tensor **out)
 {
     const og_value *val = &gd->values[v];
-    const og_tensor *given = NULL;
-    for (int k = 0; k < o->n_inputs && !given; k++)
-        if (o->inputs[k] && o->inputs[k]->name && strcmp(o->inputs[k]->name, val->name) == 0)
-            given = o->inputs[k];
-    int ov = og_graph_find_value(orig, val->name);
-    const og_tensor *init = ov >= 0 ? orig->values[ov].initializer : NULL;
-    if (!given && !init)
-        while (*next_unnamed < o->n_inputs && !given) {
-            const og_tensor *t = o->inputs[(*next_unnamed)++];
-            if (t && (!t->name || og_graph_find_value(gd, t->name) < 0))
-                given = t;
-        }
-    if (!given)
-        given = init;
+    const og_tensor *given = given_value(b, val->name);
+    int ov = og_graph_find_value(b->g, val->name);
+    if (!given && ov >= 0)
+        given = b->g->values[ov].initializer;
     og_status st;
     if (given) {
         if (given->dtype == OG_FLOAT) {
@@ -375,6 +413,7 @@ og_status og_gradcheck(const og_graph *g, const og_gradcheck_options *opts, og_g
     const char **outs = og_calloc((size_t)g->n_outputs + (size_t)n_wrt + 1, sizeof *outs);
     og_graph *gd = NULL, *g1 = NULL;
     og_tensor **feeds = NULL;
+    binding bind = { 0 };
     int n_feeds = 0, n_outs = 0;
     og_gradcheck_report *r = og_calloc(1, sizeof *r);
     if (!wrt || !outs || !r) {
@@ -383,8 +422,14 @@ og_status og_gradcheck(const og_graph *g, const og_gradcheck_options *opts, og_g
     }
     for (int k = 0; k < n_wrt; k++)
         og_grad_wrt_name(g, &go, k, &wrt[k]);
-    name_list lift = { n_wrt, wrt };
-    og_clone_options co = { .to_double = true, .lift = in_list, .user = &lift };
+    bind = (binding){ g, n_wrt, wrt, og_calloc((size_t)g->n_inputs + 1, sizeof(const og_tensor *)) };
+    if (!bind.given) {
+        st = og_err(OG_ERR_NOMEM, "out of memory checking gradients");
+        goto done;
+    }
+    if ((st = bind_given(&bind, &o)))
+        goto done;
+    og_clone_options co = { .to_double = true, .lift = lift_wrt, .freeze = freeze_integer, .user = &bind };
     if ((st = og_graph_clone(g, &co, &gd)) || (st = og_graph_finalize(gd))) {
         og_err_prefix("converting the model to double: ");
         goto done;
@@ -401,12 +446,11 @@ og_status og_gradcheck(const og_graph *g, const og_gradcheck_options *opts, og_g
         st = og_err(OG_ERR_NOMEM, "out of memory checking gradients");
         goto done;
     }
-    int next_unnamed = 0;
     for (int k = 0; k < gd->n_inputs; k++) {
         int v = gd->inputs[k];
         if (gd->values[v].initializer)
             continue;   /* an overridable initializer keeps its value */
-        if ((st = feed_value(g, gd, v, &o, &next_unnamed, &x.rng, &feeds[n_feeds])))
+        if ((st = feed_value(&bind, gd, v, &x.rng, &feeds[n_feeds])))
             goto done;
         n_feeds++;
     }
@@ -447,6 +491,7 @@ done:
     for (int k = 0; feeds && k < n_feeds; k++)
         og_tensor_free(feeds[k]);
     og_free(feeds);
+    og_free(bind.given);
     og_free(wrt);
     og_free(outs);
     og_graph_free(gd);
