@@ -16,7 +16,10 @@
  * yields -inf (the dtype's lowest value for integers) and Indices -1.
  *
  * Versions: storage_order and Indices from opset 8, dilations and ceil_mode
- * from 10, int8/uint8 from 12. */
+ * from 10, int8/uint8 from 12.
+ *
+ * Backward (maxpool_backward): dY goes to each window's first maximum
+ * through Indices, summed over overlapping windows. */
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -254,14 +257,14 @@ static og_status maxpool_run(const og_kernel_call *k)
 
 /* The gradient routes through Indices, and a window lying wholly in
  * padding has index -1, which ScatterElements would read as the last
- * element; refuse such geometry. Per axis, a window starting on a real cell
- * is never empty, so only those starting in the begin padding (pb <=
- * (k-1)*d unless the first is empty) and a last window starting past the
- * input can be. With an unknown input size it is
- * safe when no window starts in the begin padding, or every one that does
- * reaches cell 0 (dilation 1 and pb <= k-1), and the last window cannot
- * start past the input (ceil_mode and SAME drop such a window; NOTSET
- * floor keeps one only when pe > (k-1)*d). */
+ * element: refuse such geometry. Per axis, a window starting on a real
+ * cell is never empty, so only those starting in the begin padding (all
+ * fine when pb <= (k-1)*d and d <= in; checked one by one when d > in) and
+ * a last window starting past the input can be. With the input size
+ * unknown it is safe when no window starts in the begin padding, or every
+ * one that does reaches cell 0 (dilation 1 and pb <= k-1, which SAME pads
+ * are), and the last window cannot start past the input (ceil_mode and
+ * SAME never keep one; NOTSET floor does only when pe > (k-1)*d). */
 static og_status maxpool_grad_windows_ok(const char *what, const maxpool_params *p, const og_spatial *s,
                                          const char *x_name)
 {

@@ -13,7 +13,8 @@
  * data's type; integer types), 13 (bool, string, bfloat16). onnxgrad
  * implements 2, 11 and 13 (Pad-1 with its `paddings` attribute is not
  * implemented) for every type it holds; float16, bfloat16, string and
- * complex are refused.
+ * complex are refused. Pad-2's attribute form is forward-only: gradient
+ * graphs use opset 17.
  *
  * Semantics where the spec leaves room: in constant mode output element o
  * of an axis is input element o - begin when that exists, else the
@@ -31,8 +32,9 @@
  * that lies inside the input is one memcpy, the padding around it is
  * filled element by element.
  *
- * Backward (constant mode): dX = Pad(dY, -pads) with zeros, which crops
- * where the forward padded and pads where it cropped. */
+ * Backward (constant mode, pads known when the gradient graph is built):
+ * dX = Pad(dY, -pads) with zeros, which crops where the forward padded and
+ * pads where it cropped. constant_value gets no gradient. */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>

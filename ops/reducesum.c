@@ -7,7 +7,9 @@
  *
  * Versions: 1 (`axes` attribute, non-negative axes), 11 (negative axes),
  * 13 (axes become an optional int64 input; noop_with_empty_axes; bfloat16).
- * onnxgrad implements all three. Types: float, double, int32, int64, uint32,
+ * onnxgrad implements all three; the axes attribute is forward-only, as
+ * gradient graphs are raised to opset 17 where it no longer exists (the
+ * copy refuses it rather than dropping it). Types: float, double, int32, int64, uint32,
  * uint64; float16/bfloat16 are valid ONNX that onnxgrad cannot hold.
  *
  * Semantics where the spec leaves room: a repeated axis is an error (the
@@ -25,7 +27,8 @@
  * of Y (kept).
  *
  * Backward: dX = Expand(Reshape(dY, X's shape with reduced axes as 1),
- * Shape(X)); the Reshape is skipped when keepdims = 1. */
+ * Shape(X)); the Reshape is skipped when keepdims = 1. Without keepdims
+ * the axes must be known when the gradient graph is built. */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +72,24 @@ static bool rs_type_ok(og_dtype t)
 {
     return t == OG_FLOAT || t == OG_DOUBLE || t == OG_INT32 || t == OG_INT64 || t == OG_UINT32 ||
            t == OG_UINT64;
+}
+
+/* The axes of a node: the attribute before opset 13, else the optional
+ * input (present unless omitted): its data when `value` holds it, else
+ * its length when its type `info` (may be NULL) says. */
+static rs_source rs_source_of(const reducesum_params *p, int opset, bool present, const og_tinfo *info,
+                              const og_tensor *value, const char *name)
+{
+    if (opset < 13)
+        return (rs_source){.from_attr = true, .present = p->axes.present, .n = p->axes.n, .v = p->axes.v};
+    rs_source src = {.present = present, .name = name, .n = -1};
+    if (value != NULL && value->dtype == OG_INT64 && value->rank == 1) {
+        src.n = value->numel;
+        src.v = value->data;
+    } else if (info != NULL && info->shape.rank == 1) {
+        src.n = info->shape.dims[0];
+    }
+    return src;
 }
 
 /* Resolves the source against an input of rank r (-1: unknown). */
@@ -122,7 +143,6 @@ static og_status reducesum_infer(og_infer_call *c)
     const char *xname = c->in_names[0] ? c->in_names[0] : "?";
     og_dtype t = x->dtype;
     int r = x->shape.rank;
-    rs_source src = {0};
     rs_axes ax;
     og_status st;
 
@@ -135,14 +155,11 @@ static og_status reducesum_infer(og_infer_call *c)
         return og_err(OG_ERR_SHAPE, "node '%s' (ReduceSum): input data '%s' has type %s, expected "
                       "float, double, int32, int64, uint32 or uint64", node, xname, og_dtype_name(t));
 
-    if (c->opset < 13) {
-        if (c->n_in > 1)
-            return og_err(OG_ERR_INVALID_GRAPH, "node '%s' (ReduceSum): has %d inputs, expected 1 at "
-                          "opset %d (axes is an attribute before opset 13)", node, c->n_in, c->opset);
-        src = (rs_source){.from_attr = true, .present = p->axes.present, .n = p->axes.n,
-                          .v = p->axes.v};
-    } else if (axes_in != NULL) {
-        const char *an = c->in_names[1] ? c->in_names[1] : "?";
+    const char *an = c->n_in > 1 && c->in_names[1] ? c->in_names[1] : "?";
+    if (c->opset < 13 && c->n_in > 1)
+        return og_err(OG_ERR_INVALID_GRAPH, "node '%s' (ReduceSum): has %d inputs, expected 1 at "
+                      "opset %d (axes is an attribute before opset 13)", node, c->n_in, c->opset);
+    if (axes_in != NULL) {
         char buf[OG_SHAPE_STR_MAX];
         if (axes_in->dtype != OG_UNDEFINED && axes_in->dtype != OG_INT64)
             return og_err(OG_ERR_SHAPE, "node '%s' (ReduceSum): input axes '%s' has type %s, expected "
@@ -150,15 +167,9 @@ static og_status reducesum_infer(og_infer_call *c)
         if (axes_in->shape.rank >= 0 && axes_in->shape.rank != 1)
             return og_err(OG_ERR_SHAPE, "node '%s' (ReduceSum): input axes '%s' has shape %s, expected "
                           "a 1-D tensor", node, an, og_shape_str(&axes_in->shape, buf, sizeof buf));
-        const og_tensor *v = c->in_value[1];
-        src = (rs_source){.present = true, .name = an, .n = -1};
-        if (v != NULL && v->dtype == OG_INT64 && v->rank == 1) {
-            src.n = v->numel;
-            src.v = v->data;
-        } else if (axes_in->shape.rank == 1) {
-            src.n = axes_in->shape.dims[0];
-        }
     }
+    rs_source src = rs_source_of(p, c->opset, axes_in != NULL, axes_in,
+                                 c->n_in > 1 ? c->in_value[1] : NULL, an);
     if ((st = rs_resolve(node, p, c->opset, r, &src, &ax)) != OG_OK)
         return st;
 
@@ -234,21 +245,12 @@ static og_status reducesum_run(const og_kernel_call *k)
     const og_tensor *axes = k->n_in > 1 ? k->in[1] : NULL;
     og_tensor *out = k->out[0];
     const char *node = k->node->name;
-    rs_source src = {0};
     rs_axes ax;
     og_status st;
 
     if (out == NULL)
         return OG_OK;
-    if (k->opset < 13)
-        src = (rs_source){.from_attr = true, .present = p->axes.present, .n = p->axes.n,
-                          .v = p->axes.v};
-    else if (axes != NULL) {
-        if (axes->dtype != OG_INT64 || axes->rank != 1)
-            return og_err(OG_ERR_INTERNAL, "node '%s' (ReduceSum): axes reached the kernel as %s of "
-                          "rank %d, expected 1-D int64", node, og_dtype_name(axes->dtype), axes->rank);
-        src = (rs_source){.present = true, .name = "axes", .n = axes->numel, .v = axes->data};
-    }
+    rs_source src = rs_source_of(p, k->opset, axes != NULL, NULL, axes, "axes");
     if ((st = rs_resolve(node, p, k->opset, in->rank, &src, &ax)) != OG_OK)
         return st;
     if (!ax.known || out->dtype != in->dtype)
@@ -338,25 +340,13 @@ static og_status reducesum_backward(og_backward_call *b)
     if (!b->need[0])
         return OG_OK;
     if (!p->keepdims) {
-        rs_source src = {0};
         rs_axes ax;
         if (r < 0)
             return og_err(OG_ERR_UNSUPPORTED, "node '%s' (ReduceSum): the gradient with keepdims=0 needs "
                           "the rank of data '%s' known", node, b->in[0]);
-        if (b->opset < 13) {
-            src = (rs_source){.from_attr = true, .present = p->axes.present, .n = p->axes.n,
-                              .v = p->axes.v};
-        } else if (b->n_in > 1 && b->in[1] != NULL) {
-            const og_tensor *v = b->in_value[1];
-            const og_tinfo *ai = &b->in_info[1];
-            src = (rs_source){.present = true, .name = b->in[1], .n = -1};
-            if (v != NULL && v->dtype == OG_INT64 && v->rank == 1) {
-                src.n = v->numel;
-                src.v = v->data;
-            } else if (ai->shape.rank == 1) {
-                src.n = ai->shape.dims[0];
-            }
-        }
+        bool present = b->n_in > 1 && b->in[1] != NULL;
+        rs_source src = rs_source_of(p, b->opset, present, present ? &b->in_info[1] : NULL,
+                                     present ? b->in_value[1] : NULL, present ? b->in[1] : "");
         if ((st = rs_resolve(node, p, b->opset, r, &src, &ax)) != OG_OK)
             return st;
         if (!ax.known)

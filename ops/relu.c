@@ -5,7 +5,9 @@
  * Versions: 1 (float types, legacy `consumed_inputs` attribute), 6 (the
  * attribute dropped), 13 (bfloat16 added), 14 (int8/int16/int32/int64 added).
  * onnxgrad cannot hold float16/bfloat16 tensors, so those are rejected as
- * unsupported. NaN inputs stay NaN, as in PyTorch and numpy's maximum. */
+ * unsupported. NaN inputs stay NaN, as in PyTorch and numpy's maximum.
+ *
+ * Backward: dX = Where(Y > 0, dY, 0), read from the output Y; 0 at X = 0. */
 #include <stddef.h>
 #include "internal.h"
 

@@ -12,11 +12,13 @@
  * become int32/int64 inputs, plus optional steps), 11 (negative axes in
  * [-r, r-1]), 13 (bfloat16). onnxgrad implements all of them, for every
  * type it holds (float16, bfloat16, string and complex are refused).
+ * Slice-1's attribute form is forward-only: gradient graphs use opset 17.
  *
  * Semantics where the spec leaves room: a repeated axis is an error (the
- * spec calls it undefined). Errors in starts/ends/axes/steps are
+ * spec calls it undefined). Bad values in starts/ends/axes/steps are
  * OG_ERR_ATTR when they come from attributes and OG_ERR_INVALID_ARG when
- * they come from input data. When starts/ends/axes/steps are not known at
+ * they come from input data; lengths and types that do not fit are
+ * OG_ERR_SHAPE. When starts/ends/axes/steps are not known at
  * load time the sliced dims (all dims, when the axes are unknown) are
  * unknown; the rank is always the input's.
  *
@@ -25,7 +27,8 @@
  * 1, else block by block.
  *
  * Backward (steps all 1): dX = Pad(dY, pads) with zeros, where pads put
- * back what the slice cut off on each side. */
+ * back what the slice cut off on each side; starts/ends/axes/steps must be
+ * known when the gradient graph is built, and X's dims on the cut axes. */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -61,11 +64,6 @@ typedef struct sl_vec {
 static int64_t sl_get(const sl_vec *s, int64_t i)
 {
     return s->v64 ? s->v64[i] : (int64_t)s->v32[i];
-}
-
-static bool sl_known(const sl_vec *s)
-{
-    return s->known;
 }
 
 /* Per axis of the data: first index, step and output size (-1 unknown),
@@ -129,13 +127,13 @@ static og_status sl_resolve(const char *node, int opset, int r, const int64_t *d
                       "elements, expected at most %d (the rank of data, each axis at most once)",
                       node, s->label, (long long)n, r);
     }
-    if (sp->present && sl_known(sp))
+    if (sp->present && sp->known)
         for (int64_t i = 0; i < sp->n; i++)
             if (sl_get(sp, i) == 0)
                 return og_err(sp->from_attr ? OG_ERR_ATTR : OG_ERR_INVALID_ARG, "node '%s' (Slice): "
                               "%s has 0 at position %lld, expected a nonzero step", node, sp->label,
                               (long long)i);
-    bool axes_known = ax->present ? sl_known(ax) : n >= 0;
+    bool axes_known = ax->present ? ax->known : n >= 0;
     if (!axes_known || n < 0) {
         /* which axes are cut is unknown: any dim may change (0 stays 0) */
         if (n != 0)
@@ -145,7 +143,7 @@ static og_status sl_resolve(const char *node, int opset, int r, const int64_t *d
     }
     bool seen[OG_MAX_RANK] = {false};
     int64_t lo = opset >= 11 ? -(int64_t)r : 0;
-    bool values = sl_known(st) && sl_known(en) && (!sp->present || sl_known(sp));
+    bool values = st->known && en->known && (!sp->present || sp->known);
     for (int64_t i = 0; i < n; i++) {
         int64_t a = ax->present ? sl_get(ax, i) : i;
         if (a < lo || a >= r)
@@ -360,7 +358,7 @@ static og_status slice_backward(og_backward_call *b)
         info[k] = b->in[k] != NULL ? &b->in_info[k] : NULL;
     sl_vectors(p, b->opset, b->n_in, info, b->in_value, b->in, v);
     for (int k = 0; k < SL_N; k++)
-        if (v[k].present && !sl_known(&v[k]))
+        if (v[k].present && !v[k].known)
             return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Slice): the gradient needs %s known when the "
                           "gradient graph is built (an initializer or a constant)", node, v[k].label);
     for (int64_t i = 0; v[SL_STEPS].present && i < v[SL_STEPS].n; i++)

@@ -34,7 +34,7 @@ og_status og_broadcast_shape(const char *what, int n, const og_shape *const *in,
         if (in[k]->rank > rank)
             rank = in[k]->rank;
     }
-    out->rank = rank;
+    og_shape y = {.rank = rank};   /* built aside: out may be one of the inputs */
     for (int j = 0; j < rank; j++) {
         /* the first known dim other than 1 decides; which input gave it is
          * kept for the message */
@@ -55,7 +55,7 @@ og_status og_broadcast_shape(const char *what, int n, const og_shape *const *in,
             } else if (v != d) {
                 char b1[OG_SHAPE_STR_MAX], b2[OG_SHAPE_STR_MAX];
                 return og_err(OG_ERR_SHAPE, "%s: cannot broadcast %s '%s' of shape %s with %s '%s' of shape %s: "
-                              "axis %d (right-aligned, of %d) is %lld against %lld; expected equal dims or 1",
+                              "output axis %d of %d (shapes right-aligned) is %lld against %lld; expected equal dims or 1",
                               what, str_or(roles, from, "input"), str_or(names, from, "?"),
                               og_shape_str(in[from], b1, sizeof b1), str_or(roles, k, "input"),
                               str_or(names, k, "?"), og_shape_str(in[k], b2, sizeof b2), rank - 1 - j, rank,
@@ -63,8 +63,9 @@ og_status og_broadcast_shape(const char *what, int n, const og_shape *const *in,
             }
         }
         /* only 1s and unknowns: the unknowns may be anything */
-        out->dims[rank - 1 - j] = from < 0 && unknown ? -1 : d;
+        y.dims[rank - 1 - j] = from < 0 && unknown ? -1 : d;
     }
+    *out = y;
     return OG_OK;
 }
 

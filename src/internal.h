@@ -358,7 +358,8 @@ og_status og_grad_zeros_like(og_backward_call *b, const char *name, const og_tin
  * unknown one must be 1 or equal to it); otherwise (only 1s and unknowns)
  * the dim is unknown. Known dims that clash are OG_ERR_SHAPE:
  *   "<what>: cannot broadcast <role> '<name>' of shape [..] with <role>
- *    '<name>' of shape [..]: axis d (right-aligned) is x against y; ..."
+ *    '<name>' of shape [..]: output axis d of r (shapes right-aligned) is
+ *    x against y; expected equal dims or 1"
  * `what` names the node ("node 'a1' (Add)"); roles ("A", "B") and names
  * (the tensors) are per input; names may be NULL. */
 #define OG_BCAST_MAX 3
@@ -390,8 +391,9 @@ typedef struct og_bcast {
 og_status og_bcast_begin(og_bcast *it, const char *what, const og_tensor *out, int n, const og_tensor *const *in);
 bool og_bcast_next_row(og_bcast *it);
 
-/* The usual binary kernel over og_bcast rows: Y[i] = EXPR(a, b) with
- * a, b the operands' elements (types TA, TB) and Y of type TY. The rows
+/* The usual binary kernel over og_bcast rows: Y[i] = EXPR, where EXPR
+ * names the two operands' elements `a` (type TA) and `b` (type TB); Y is
+ * of type TY. The rows
  * where an operand is contiguous or a repeated scalar get their own plain
  * loops so the compiler can vectorise them. */
 #define OG_BCAST_BINARY(it, TA, adata, TB, bdata, TY, ydata, EXPR)                  \

@@ -424,6 +424,12 @@ static bool one_life(fixture *fx, long k, const char *dir, const char *file_name
         og_graph_free(g);
         return false;
     }
+    /* Saving is exercised by the replays whose failure falls inside it; once
+     * the failure has happened earlier, a save (and its fsync) adds nothing. */
+    if (injected) {
+        og_graph_free(g);
+        return true;
+    }
     void *data = (void *)1;
     size_t size = 1;
     st = og_model_save_memory(g, &data, &size);

@@ -827,7 +827,7 @@ static int64_t rnd(int64_t lo, int64_t hi)   /* uniform in [lo, hi] */
 
 /* One ConvTranspose node X, W[, B] -> Y checked by og_gradcheck. */
 static void gradcheck_node(int n, const int64_t *xd, const int64_t *wd, int64_t M, bool bias, int n_attrs,
-                           const og_attr *attrs, uint64_t seed, const char *what)
+                           const og_attr *attrs, int order, uint64_t seed, const char *what)
 {
     og_graph *g = gt_graph();
     gt_input(g, "X", OG_FLOAT, n + 2, xd);
@@ -838,14 +838,15 @@ static void gradcheck_node(int n, const int64_t *xd, const int64_t *wd, int64_t 
             attrs);
     OG_CHECK(og_graph_add_output(g, "Y"));
     OG_CHECK(og_graph_finalize(g));
-    gt_gradcheck(g, 1, 24, seed, what);
+    gt_gradcheck(g, order, order == 1 ? 24 : 12, seed, what);
     og_graph_free(g);
 }
 
 /* 1-D/2-D/3-D, strides 1-3, dilations 1-2, output_padding, group 1 / 2 /
  * channels, with and without bias, and five ways to set the padding:
  * explicit (often asymmetric) pads, output_shape (below, at and above the
- * full size), SAME_UPPER, SAME_LOWER, VALID. */
+ * full size), SAME_UPPER, SAME_LOWER, VALID; every fourth also at second
+ * order. */
 START_TEST(convt_gradient_sweep)
 {
     static const char *const kinds[] = { "pads", "output_shape", "SAME_UPPER", "SAME_LOWER", "VALID" };
@@ -884,7 +885,11 @@ START_TEST(convt_gradient_sweep)
         snprintf(what, sizeof what, "ConvTranspose %dD group %lld stride %lld dil %lld outpad %lld %s%s", n,
                  (long long)group, (long long)strides[0], (long long)dil[0], (long long)op[0], kinds[kind],
                  bias ? " bias" : "");
-        gradcheck_node(n, xd, wd, M, bias, n_at, at, (uint64_t)iter + 1, what);
+        gradcheck_node(n, xd, wd, M, bias, n_at, at, 1, (uint64_t)iter + 1, what);
+        if (iter % 4 == 0) {   /* and the gradient graph's own gradient */
+            strcat(what, " (second order)");
+            gradcheck_node(n, xd, wd, M, bias, n_at, at, 2, (uint64_t)iter + 100, what);
+        }
     }
 }
 END_TEST
@@ -899,26 +904,47 @@ START_TEST(convt_gradient_corners)
         int64_t xd[3] = { 2, 2, 4 }, wd[3] = { 2, 3, 2 }, s1[1] = { 1 }, d3[1] = { 3 }, op2[1] = { 2 };
         og_attr at[3] = { og_attr_ints("strides", 1, s1), og_attr_ints("dilations", 1, d3),
                           og_attr_ints("output_padding", 1, op2) };
-        gradcheck_node(1, xd, wd, 3, true, 3, at, 7, "output_padding 2 with stride 1, dilation 3");
+        gradcheck_node(1, xd, wd, 3, true, 3, at, 1, 7, "output_padding 2 with stride 1, dilation 3");
     }
     {
         int64_t xd[4] = { 1, 2, 3, 2 }, wd[4] = { 2, 2, 3, 2 }, s2[2] = { 2, 3 }, os[2] = { 9, 8 },
                 p[4] = { 1, 1, 1, 1 };
         og_attr at[3] = { og_attr_ints("strides", 2, s2), og_attr_ints("output_shape", 2, os),
                           og_attr_ints("pads", 4, p) };
-        gradcheck_node(2, xd, wd, 2, false, 3, at, 8, "output_shape past the full result, pads ignored");
+        gradcheck_node(2, xd, wd, 2, false, 3, at, 1, 8, "output_shape past the full result, pads ignored");
     }
     {
         int64_t xd[3] = { 1, 3, 5 }, wd[3] = { 3, 1, 1 }, s3[1] = { 3 }, op1[1] = { 2 };
         og_attr at[3] = { og_attr_ints("strides", 1, s3), og_attr_ints("output_padding", 1, op1),
                           og_attr_int("group", 3) };
-        gradcheck_node(1, xd, wd, 3, true, 3, at, 9, "depthwise 1x1 kernel, stride 3");
+        gradcheck_node(1, xd, wd, 3, true, 3, at, 1, 9, "depthwise 1x1 kernel, stride 3");
     }
     {
         int64_t xd[5] = { 1, 2, 2, 3, 2 }, wd[5] = { 2, 2, 3, 3, 2 }, p[6] = { 2, 0, 1, 1, 2, 0 };
         og_attr at[1] = { og_attr_ints("pads", 6, p) };
-        gradcheck_node(3, xd, wd, 2, true, 1, at, 10, "3-D pads cutting the first taps");
+        gradcheck_node(3, xd, wd, 2, true, 1, at, 1, 10, "3-D pads cutting the first taps");
     }
+}
+END_TEST
+
+/* Second order: the gradient graph (Convs, Transposes, Reshapes, Slice,
+ * ReduceSum) differentiated again, back through Conv's rule, which emits
+ * ConvTranspose. Group 2 with a crop (output_padding past the end pad). */
+START_TEST(convt_gradient_second_order)
+{
+    int64_t xd[4] = { 1, 4, 3, 2 }, wd[4] = { 4, 1, 2, 3 }, s2[2] = { 2, 1 }, d[2] = { 1, 2 }, op[2] = { 1, 1 },
+            p[4] = { 1, 0, 0, 1 };
+    og_attr at[5] = { og_attr_ints("strides", 2, s2), og_attr_ints("dilations", 2, d),
+                      og_attr_ints("output_padding", 2, op), og_attr_ints("pads", 4, p), og_attr_int("group", 2) };
+    og_graph *g = gt_graph();
+    gt_input(g, "X", OG_FLOAT, 4, xd);
+    gt_input(g, "W", OG_FLOAT, 4, wd);
+    gt_input(g, "B", OG_FLOAT, 1, (const int64_t[]){ 2 });
+    gt_node(g, "ConvTranspose", NODE, GT_NAMES("X", "W", "B"), GT_NAMES("Y"), 5, at);
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    gt_gradcheck(g, 2, 16, 21, "second order ConvTranspose group 2");
+    og_graph_free(g);
 }
 END_TEST
 
@@ -953,6 +979,34 @@ START_TEST(convt_gradient_graph)
         ck_assert_int_eq(transposes, 3);
         ck_assert_int_eq(reducesums, 1);
         og_graph_free(gg);
+        og_graph_free(g);
+    }
+    {   /* explicit pads need no sizes: group 1 over unknown batch and
+         * spatial dims builds, and checks on concrete inputs */
+        og_graph *g = gt_graph();
+        int64_t xu[4] = { -1, 2, -1, -1 }, xc[4] = { 2, 2, 3, 2 }, p[4] = { 1, 0, 0, 2 };
+        double xv[24], wv[36];
+        for (int i = 0; i < 24; i++) xv[i] = uniform();
+        for (int i = 0; i < 36; i++) wv[i] = uniform();
+        gt_input(g, "X", OG_FLOAT, 4, xu);
+        gt_input(g, "W", OG_FLOAT, 4, wd);
+        og_attr at[3] = { og_attr_ints("strides", 2, s2), og_attr_ints("output_padding", 2, op1),
+                          og_attr_ints("pads", 4, p) };
+        gt_node(g, "ConvTranspose", NODE, GT_NAMES("X", "W"), GT_NAMES("Y"), 3, at);
+        OG_CHECK(og_graph_add_output(g, "Y"));
+        OG_CHECK(og_graph_finalize(g));
+        og_tensor *in[2];
+        OG_CHECK(og_tensor_create_from(OG_DOUBLE, 4, xc, xv, &in[0]));
+        OG_CHECK(og_tensor_create_from(OG_DOUBLE, 4, wd, wv, &in[1]));
+        og_gradcheck_options o = { .seed = 5, .n_inputs = 2, .inputs = (const og_tensor *const *)in };
+        og_gradcheck_report *r;
+        OG_CHECK(og_gradcheck(g, &o, &r));
+        ck_assert_msg(r->pass, "gradcheck over unknown dims failed");
+        ck_assert_int_eq(r->n, 2);
+        ck_assert_int_eq(r->entries[0].checked, 24);
+        og_gradcheck_report_free(r);
+        og_tensor_free(in[0]);
+        og_tensor_free(in[1]);
         og_graph_free(g);
     }
     {   /* SAME_UPPER over unknown spatial dims: the pads are unknown */
@@ -994,6 +1048,7 @@ static Suite *convt_suite(void)
     tcase_add_test(tc, convt_errors);
     tcase_add_test(tc, convt_gradient_sweep);
     tcase_add_test(tc, convt_gradient_corners);
+    tcase_add_test(tc, convt_gradient_second_order);
     tcase_add_test(tc, convt_gradient_graph);
     suite_add_tcase(s, tc);
     return s;

@@ -192,6 +192,14 @@ START_TEST(gradcheck_2d_storage_order)
     og_attr same[3] = { og_attr_ints("kernel_shape", 2, (const int64_t[]){ 3, 3 }),
                         og_attr_string("auto_pad", "SAME_LOWER"), og_attr_int("storage_order", 1) };
     check_pool(4, xd, 3, same, false, NULL, 8);
+    /* auto_pad ignores ceil_mode; the second MaxPool's explicit pads must not round up */
+    const char *modes[3] = { "VALID", "SAME_UPPER", "SAME_LOWER" };
+    for (int m = 0; m < 3; m++) {
+        og_attr ceil[5] = { og_attr_ints("kernel_shape", 2, (const int64_t[]){ 2, 3 }),
+                            og_attr_ints("strides", 2, (const int64_t[]){ 2, 2 }), og_attr_string("auto_pad", modes[m]),
+                            og_attr_int("ceil_mode", 1), og_attr_int("storage_order", 1) };
+        check_pool(4, xd, 5, ceil, false, NULL, 50 + (uint64_t)m);
+    }
 }
 END_TEST
 
@@ -242,6 +250,32 @@ START_TEST(gradcheck_unknown_dims)
                            og_attr_string("auto_pad", "SAME_LOWER"), og_attr_int("storage_order", 1) };
     check_pool(4, decl, 3, same_so, false, x, 32);
     og_tensor_free(x);
+}
+END_TEST
+
+/* Second order through the nodes the rule emits (Reshape,
+ * ScatterElements): X*X pooled, so the first gradient depends on X. */
+START_TEST(gradcheck_second_order)
+{
+    const int64_t xd[4] = { 1, 2, 5, 4 };
+    og_graph *g;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "X", OG_FLOAT, 4, xd, NULL));
+    OG_CHECK(og_graph_add_node(g, "Mul", NULL, "sq", 2, (const char *const[]){ "X", "X" }, 1,
+                               (const char *const[]){ "X2" }, 0, NULL));
+    og_attr at[3] = { og_attr_ints("kernel_shape", 2, (const int64_t[]){ 3, 2 }),
+                      og_attr_ints("pads", 4, (const int64_t[]){ 1, 1, 1, 0 }), og_attr_int("storage_order", 1) };
+    OG_CHECK(og_graph_add_node(g, "MaxPool", NULL, NODE, 1, (const char *const[]){ "X2" }, 1,
+                               (const char *const[]){ "Y" }, 3, at));
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_gradcheck_options o = { .seed = 60, .order = 2 };
+    og_gradcheck_report *r;
+    OG_CHECK(og_gradcheck(g, &o, &r));
+    ck_assert_msg(r->pass, "second-order gradcheck failed");
+    og_gradcheck_report_free(r);
+    og_graph_free(g);
 }
 END_TEST
 
@@ -338,6 +372,7 @@ static Suite *maxpool_grad_suite(void)
     tcase_add_test(tc, gradcheck_auto_pad);
     tcase_add_test(tc, gradcheck_3d);
     tcase_add_test(tc, gradcheck_unknown_dims);
+    tcase_add_test(tc, gradcheck_second_order);
     tcase_add_test(tc, gradients_double);
     tcase_add_test(tc, refuses_window_in_padding);
     tcase_add_test(tc, dilated_pads_accepted);

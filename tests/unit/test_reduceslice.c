@@ -1044,6 +1044,16 @@ START_TEST(old_attr_forms_refused_in_gradients)
     grad_refused(g, OG_ERR_UNSUPPORTED, "attribute 'starts' of opset 9 is an input from opset 10 on");
     og_graph_free(g);
 
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 2));
+    gt_input(g, "X", OG_FLOAT, 2, DIMS(2, 3));
+    og_attr pa = og_attr_ints("pads", 4, I64(1, 0, 0, 1));
+    gt_node(g, "Pad", NODE, GT_NAMES("X"), GT_NAMES("Y"), 1, &pa);
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    grad_refused(g, OG_ERR_UNSUPPORTED, "attribute 'pads' of opset 2 is an input from opset 11 on");
+    og_graph_free(g);
+
     /* ReduceSum-11 without the attribute means the same at 17: fine */
     OG_CHECK(og_graph_create(&g));
     OG_CHECK(og_graph_set_opset(g, "", 11));
@@ -1147,8 +1157,7 @@ START_TEST(pad_gradcheck)
             og_graph_free(g);
         }
     }
-    /* Pad-2's attribute form at opset 2 stays forward-only (refused in
-     * gradients, see old_attr_forms_refused_in_gradients); Pad-11 works */
+    /* 3-D, pads on every side */
     og_graph *g = one_op("Pad", 3, DIMS(2, 3, 2), 1, (const int64_t *const[]){I64(0, 1, 1, 1, 0, 2)},
                          (const int64_t[]){6}, 0, NULL);
     grad_ok(g, 0, NULL, 41, "Pad 3-D");
@@ -1174,6 +1183,25 @@ START_TEST(pad_grad_refusals)
     OG_CHECK(og_graph_add_output(g, "Y"));
     OG_CHECK(og_graph_finalize(g));
     grad_refused(g, OG_ERR_UNSUPPORTED, "needs pads 'P' known");
+    og_graph_free(g);
+}
+END_TEST
+
+/* Second order: the rules' own graphs (Expand, Reshape, Pad) differentiate again. */
+START_TEST(second_order)
+{
+    og_attr k0 = og_attr_int("keepdims", 0);
+    og_graph *g = one_op("ReduceSum", 3, DIMS(2, 3, 4), 1, (const int64_t *const[]){I64(0, 2)},
+                         (const int64_t[]){2}, 1, &k0);
+    gt_gradcheck(g, 2, 0, 51, "ReduceSum second order");
+    og_graph_free(g);
+    g = one_op("Slice", 2, DIMS(4, 5), 3, (const int64_t *const[]){I64(1, -4), I64(3, INT64_MAX), I64(0, 1)},
+               (const int64_t[]){2, 2, 2}, 0, NULL);
+    gt_gradcheck(g, 2, 0, 52, "Slice second order");
+    og_graph_free(g);
+    g = one_op("Pad", 2, DIMS(3, 4), 1, (const int64_t *const[]){I64(1, -1, -2, 2)}, (const int64_t[]){4}, 0,
+               NULL);
+    gt_gradcheck(g, 2, 0, 53, "Pad second order");
     og_graph_free(g);
 }
 END_TEST
@@ -1217,6 +1245,7 @@ static Suite *reduceslice_suite(void)
     tcase_add_test(gr, sl_grad_refusals);
     tcase_add_test(gr, pad_gradcheck);
     tcase_add_test(gr, pad_grad_refusals);
+    tcase_add_test(gr, second_order);
     suite_add_tcase(s, gr);
     return s;
 }

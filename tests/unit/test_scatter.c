@@ -497,11 +497,39 @@ static og_graph *grad_graph(const char *op, int opset, int rd, const int64_t *dd
     return g;
 }
 
-/* og_gradcheck over every float input must pass; `given` fixes inputs
- * whose declared dims are unknown. */
-static void gradcheck_given(og_graph *g, int n_given, const og_tensor *const *given, uint64_t seed)
+/* For second order (the op is linear in its float inputs): the op applied
+ * to data*data (and updates*updates), at opset 16, rank 2. */
+static og_graph *squared_graph(const char *op, const int64_t *dd, const int64_t *di, const int64_t *idx, int n_attrs,
+                               const og_attr *attrs)
 {
-    og_gradcheck_options o = { .seed = seed, .n_inputs = n_given, .inputs = given };
+    og_graph *g;
+    og_tensor *it;
+    bool scatter = strcmp(op, "ScatterElements") == 0;
+    const char *ins[3] = { "d2", "idx", "u2" }, *out[1] = { "y" };
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 16));
+    OG_CHECK(og_graph_add_input(g, "data", OG_FLOAT, 2, dd, NULL));
+    OG_CHECK(og_graph_add_node(g, "Mul", NULL, "sq_d", 2, (const char *const[]){ "data", "data" }, 1,
+                               (const char *const[]){ "d2" }, 0, NULL));
+    if (scatter) {
+        OG_CHECK(og_graph_add_input(g, "updates", OG_FLOAT, 2, di, NULL));
+        OG_CHECK(og_graph_add_node(g, "Mul", NULL, "sq_u", 2, (const char *const[]){ "updates", "updates" }, 1,
+                                   (const char *const[]){ "u2" }, 0, NULL));
+    }
+    OG_CHECK(og_tensor_create_from(OG_INT64, 2, di, idx, &it));
+    OG_CHECK(og_graph_add_initializer(g, "idx", it));
+    og_tensor_free(it);
+    OG_CHECK(og_graph_add_node(g, op, NULL, NODE, scatter ? 3 : 2, ins, 1, out, n_attrs, attrs));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    return g;
+}
+
+/* og_gradcheck (order 1 or 2) over every float input must pass; `given`
+ * fixes inputs whose declared dims are unknown. */
+static void gradcheck_order(og_graph *g, int order, int n_given, const og_tensor *const *given, uint64_t seed)
+{
+    og_gradcheck_options o = { .seed = seed, .order = order, .n_inputs = n_given, .inputs = given };
     og_gradcheck_report *r;
     OG_CHECK(og_gradcheck(g, &o, &r));
     for (int k = 0; k < r->n; k++)
@@ -515,7 +543,7 @@ static void gradcheck_given(og_graph *g, int n_given, const og_tensor *const *gi
 
 static void gradcheck_graph(og_graph *g, uint64_t seed)
 {
-    gradcheck_given(g, 0, NULL, seed);
+    gradcheck_order(g, 1, 0, NULL, seed);
 }
 
 /* Gradients of "data" (and "updates") for the given inputs and dy. */
@@ -575,7 +603,7 @@ END_TEST
 
 /* Finite differences: reduction none (distinct indices per column, axis 0,
  * opset 11 and 16), none along axis 1 and -1 with indices shorter than
- * data, add with duplicates. */
+ * data, add with duplicates; second order for add and none. */
 START_TEST(scatter_gradcheck)
 {
     const int64_t dd[2] = { 3, 4 }, di[2] = { 2, 4 }, dj[2] = { 2, 3 };
@@ -589,6 +617,9 @@ START_TEST(scatter_gradcheck)
     gradcheck_graph(grad_graph("ScatterElements", 16, 2, dd, 2, dj, cols, 1, &ax1), 3);
     gradcheck_graph(grad_graph("ScatterElements", 13, 2, dd, 2, dj, cols, 1, &axm1), 4);
     gradcheck_graph(grad_graph("ScatterElements", 16, 2, dd, 2, di, dup, 2, add), 5);
+    /* second order, through the rules of the nodes these rules emit */
+    gradcheck_order(squared_graph("ScatterElements", dd, di, dup, 2, add), 2, 0, NULL, 7);
+    gradcheck_order(squared_graph("ScatterElements", dd, di, perm, 0, NULL), 2, 0, NULL, 8);
     /* updates and data with unknown dims: zeros come from a Shape node */
     const int64_t du[2] = { -1, 4 }, dq[2] = { 3, -1 };
     og_tensor *data, *upd;
@@ -613,14 +644,14 @@ START_TEST(scatter_gradcheck)
     OG_CHECK(og_graph_add_node(g, "ScatterElements", NULL, NODE, 3, ins, 1, out, 0, NULL));
     OG_CHECK(og_graph_add_output(g, "y"));
     OG_CHECK(og_graph_finalize(g));
-    gradcheck_given(g, 2, (const og_tensor *const[]){ data, upd }, 6);
+    gradcheck_order(g, 1, 2, (const og_tensor *const[]){ data, upd }, 6);
     og_tensor_free(data);
     og_tensor_free(upd);
 }
 END_TEST
 
 /* Finite differences: axis 0, 1 and -1, duplicates, indices longer than
- * data along the axis, 3-D with shorter indices. */
+ * data along the axis, 3-D with shorter indices; second order. */
 START_TEST(gather_gradcheck)
 {
     const int64_t dd[2] = { 3, 4 }, di[2] = { 5, 4 }, d3[3] = { 2, 3, 4 }, i3[3] = { 2, 2, 5 };
@@ -635,6 +666,7 @@ START_TEST(gather_gradcheck)
     const int64_t idx1[6] = { 2, 2, 0, 1, 1, 1 };
     og_attr ax1 = og_attr_int("axis", 1);
     gradcheck_graph(grad_graph("GatherElements", 13, 2, d33, 2, i32, idx1, 1, &ax1), 13);
+    gradcheck_order(squared_graph("GatherElements", dd, di, idx, 1, &ax0), 2, 0, NULL, 14);
 }
 END_TEST
 
