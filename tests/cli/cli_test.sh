@@ -163,5 +163,208 @@ expect_fail "run: missing feed" 1 "$CLI" run "$CONV/model.onnx" -i "x=$CONV/test
 expect_fail "run: wrong shape" 1 "$CLI" run "$CONV/model.onnx" -i "x=$CONV/test_data_set_0/input_1.pb" \
     -i "W=$CONV/test_data_set_0/input_0.pb" -o "$TMP/o"
 
+# ---- gradients: grad, gradient-graph, gradcheck --------------------------
+GM=$TMP/grad
+mkdir -p "$GM"
+if "$PY" "$HELPERS" make-grad-models "$GM" >"$OUT" 2>"$ERR"; then ok "make the gradient models"; else not_ok "make the gradient models"; fi
+MLP=$GM/mlp.onnx
+NO=$GM/not-written
+
+# expect_err DESC FRAGMENT: the last command's stderr line holds FRAGMENT.
+expect_err() {
+    if grep -qF -- "$2" "$ERR"; then ok "$1"; else not_ok "$1: stderr without '$2'"; fi
+}
+
+for args in "grad --help" "gradient-graph --help" "gradcheck --help" "gradcheck -h" "help grad" \
+            "help gradient-graph" "help gradcheck" "grad model.onnx --loss l --help"; do
+    # shellcheck disable=SC2086 # word splitting of $args is intended
+    expect_ok "onnxgrad $args" "$CLI" $args
+    cmd=${args#help }
+    cmd=${cmd%% *}
+    if grep -q "^usage: onnxgrad $cmd MODEL.onnx" "$OUT"; then ok "onnxgrad $args prints usage"; else not_ok "onnxgrad $args prints usage"; fi
+done
+expect_ok "main help" "$CLI" --help
+expect_out "main help lists grad" '  grad  .*'
+expect_out "main help lists gradient-graph" '  gradient-graph  .*'
+expect_out "main help lists gradcheck" '  gradcheck  .*'
+
+# Usage errors: exit 2, one line, nothing written.
+expect_fail "grad: missing -o" 2 "$CLI" grad "$MLP" --loss loss
+expect_err "grad: missing -o names it" "missing -o OUTDIR"
+expect_fail "grad: missing model" 2 "$CLI" grad --loss loss -o "$NO"
+expect_fail "grad: nothing to differentiate" 2 "$CLI" grad "$MLP" -o "$NO"
+expect_fail "grad: --loss with --seeds" 2 "$CLI" grad "$MLP" --loss loss --seeds "$GM/seeds" -o "$NO"
+expect_err "grad: --loss with --seeds says so" "--loss cannot be combined"
+expect_fail "grad: --loss with --seed" 2 "$CLI" grad "$MLP" --loss loss --seed "z=$GM/seeds/z.pb" -o "$NO"
+expect_fail "grad: --seed without NAME=" 2 "$CLI" grad "$MLP" --seed "$GM/seeds/z.pb" -o "$NO"
+expect_fail "grad: --loss twice" 2 "$CLI" grad "$MLP" --loss loss --loss z -o "$NO"
+expect_fail "grad: empty name in --wrt" 2 "$CLI" grad "$MLP" --loss loss --wrt W1,,B1 -o "$NO"
+expect_fail "grad: --wrt without a value" 2 "$CLI" grad "$MLP" --loss loss -o "$NO" --wrt
+expect_fail "grad: a gradcheck option" 2 "$CLI" grad "$MLP" --loss loss --order 2 -o "$NO"
+expect_fail "gradient-graph: missing -o" 2 "$CLI" gradient-graph "$MLP" --loss loss
+expect_fail "gradient-graph: nothing to differentiate" 2 "$CLI" gradient-graph "$MLP" -o "$NO.onnx"
+expect_fail "gradient-graph: --loss with --seed-inputs" 2 "$CLI" gradient-graph "$MLP" --loss loss --seed-inputs z -o "$NO.onnx"
+expect_fail "gradient-graph: --inputs is not an option" 2 "$CLI" gradient-graph "$MLP" --loss loss --inputs "$GM/data" -o "$NO.onnx"
+expect_fail "gradcheck: -o is not an option" 2 "$CLI" gradcheck "$MLP" -o "$NO"
+expect_fail "gradcheck: missing model" 2 "$CLI" gradcheck --fast
+for bad in "--order 3" "--order 0" "--order x" "--eps 0" "--eps -1e-3" "--eps abc" "--eps nan" "--eps inf" \
+           "--atol -1" "--atol 1e-3x" "--rtol -0.5" "--rtol nan" "--max-elements 0" "--max-elements 1.5" \
+           "--max-elements -2" "--seed -1" "--seed x" "--seed 18446744073709551616" "--seed 1.0" "--eps"; do
+    # shellcheck disable=SC2086 # word splitting of $bad is intended
+    expect_fail "gradcheck: bad $bad" 2 "$CLI" gradcheck "$MLP" $bad
+    opt=${bad%% *}
+    expect_err "gradcheck: bad $bad names the option" "$opt"
+done
+if [ ! -e "$NO" ] && [ ! -e "$NO.onnx" ]; then ok "usage errors write nothing"; else not_ok "usage errors write nothing"; fi
+
+# Requests the model cannot satisfy: exit 1, one line naming the problem.
+expect_fail "grad: unknown loss" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --loss nope -o "$NO"
+expect_err "grad: unknown loss is named" "loss 'nope'"
+expect_fail "grad: non-scalar loss" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --loss z -o "$NO"
+expect_err "grad: non-scalar loss message" "exactly one element"
+expect_fail "grad: --wrt an int64 input" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --loss loss --wrt ids -o "$NO"
+expect_err "grad: --wrt int64 message" "'ids' is int64"
+expect_fail "grad: --wrt an unknown tensor" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --loss loss --wrt W9 -o "$NO"
+expect_err "grad: --wrt unknown message" "'W9'"
+expect_fail "grad: --wrt an intermediate" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --loss loss --wrt h -o "$NO"
+expect_err "grad: --wrt intermediate message" "neither a graph input nor an initializer"
+expect_fail "grad: a path only through Greater" 1 "$CLI" grad "$GM/nodep.onnx" --loss y --wrt x -o "$NO"
+expect_err "grad: does-not-depend message" "no differentiated output depends on it"
+expect_fail "grad: seed without a name" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --seeds "$GM/unnamed" -o "$NO"
+expect_err "grad: unnamed seed message" "no TensorProto name"
+expect_fail "grad: seeds dir without .pb" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --seeds "$GM/empty" -o "$NO"
+expect_fail "grad: seeds dir missing" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --seeds "$GM/nodir" -o "$NO"
+expect_fail "grad: seed for a non-output" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --seed "x=$GM/seeds/z.pb" -o "$NO"
+expect_err "grad: non-output seed message" "not a graph output"
+expect_fail "grad: seed of the wrong shape" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --seed "z=$GM/data/input_0.pb" -o "$NO"
+expect_err "grad: wrong seed shape message" "the seed of output 'z' is float [2,3]; the output is float [2,1]"
+expect_fail "grad: seed of the wrong dtype" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --seed "z=$GM/data/input_1.pb" -o "$NO"
+expect_err "grad: wrong seed dtype message" "the seed of output 'z' is int64 [2]"
+expect_fail "grad: missing input" 1 "$CLI" grad "$MLP" --loss loss -o "$NO"
+expect_fail "grad: missing model file" 1 "$CLI" grad "$GM/none.onnx" --loss loss -o "$NO"
+expect_fail "gradient-graph: unknown loss" 1 "$CLI" gradient-graph "$MLP" --loss nope -o "$NO.onnx"
+expect_fail "gradient-graph: unknown seeded output" 1 "$CLI" gradient-graph "$MLP" --seed-inputs z,nope -o "$NO.onnx"
+expect_err "gradient-graph: unknown seeded output named" "'nope'"
+expect_fail "gradcheck: symbolic dim without inputs" 1 "$CLI" gradcheck "$CNN/cnn.onnx"
+expect_err "gradcheck: symbolic dim named" "'N'"
+expect_fail "gradcheck: --wrt an int64 input" 1 "$CLI" gradcheck "$MLP" --inputs "$GM/data" --wrt ids
+if [ ! -e "$NO" ] && [ ! -e "$NO.onnx" ]; then ok "failed commands write nothing"; else not_ok "failed commands write nothing"; fi
+
+# grad: loss seeded with 1, against numpy; default order x, W1, B1, W2, B2.
+expect_ok "grad --loss" "$CLI" grad "$MLP" --inputs "$GM/data" --loss loss -o "$GM/g_loss"
+k=0
+for t in x W1 B1 W2 B2; do
+    expect_same "grad --loss: grad_$k is d loss/d $t" "$GM/g_loss/grad_$k.pb" "$GM/ref/loss_$t.pb" "$t"
+    k=$((k + 1))
+done
+if [ ! -e "$GM/g_loss/grad_5.pb" ]; then ok "grad: one file per wrt tensor"; else not_ok "grad: one file per wrt tensor"; fi
+expect_ok "grad --wrt W2,x" "$CLI" grad "$MLP" --inputs "$GM/data" --loss loss --wrt W2,x -o "$GM/g_wrt"
+expect_same "grad --wrt: grad_0 is W2's" "$GM/g_wrt/grad_0.pb" "$GM/ref/loss_W2.pb" W2
+expect_same "grad --wrt: grad_1 is x's" "$GM/g_wrt/grad_1.pb" "$GM/ref/loss_x.pb" x
+if [ ! -e "$GM/g_wrt/grad_2.pb" ]; then ok "grad --wrt: two files"; else not_ok "grad --wrt: two files"; fi
+expect_ok "grad --wrt repeated" "$CLI" grad "$MLP" --inputs "$GM/data" --loss loss --wrt B1 --wrt=W1 -o "$GM/g_wrt2"
+expect_same "grad --wrt repeated: grad_1 is W1's" "$GM/g_wrt2/grad_1.pb" "$GM/ref/loss_W1.pb" W1
+
+# grad: z seeded with u, from a seeds dir and with --seed (inputs by -i).
+expect_ok "grad --seeds" "$CLI" grad "$MLP" --inputs "$GM/data" --seeds "$GM/seeds" -o "$GM/g_seeds"
+expect_ok "grad --seed" "$CLI" grad "$MLP" -i "ids=$GM/data/input_1.pb" -i "x=$GM/data/input_0.pb" \
+    --seed "z=$GM/seeds/z.pb" -o "$GM/g_seed"
+k=0
+for t in x W1 B1 W2 B2; do
+    expect_same "grad --seeds: d<u,z>/d $t" "$GM/g_seeds/grad_$k.pb" "$GM/ref/seed_$t.pb" "$t"
+    expect_same "grad --seed: d<u,z>/d $t" "$GM/g_seed/grad_$k.pb" "$GM/ref/seed_$t.pb" "$t"
+    k=$((k + 1))
+done
+# Seeding z with ones through --seed (over the --seeds tensor) is --loss.
+expect_ok "grad --seed replaces a --seeds tensor" "$CLI" grad "$MLP" --inputs "$GM/data" --seeds "$GM/seeds" \
+    --seed "z=$GM/ones/z.pb" --wrt B2,W1 -o "$GM/g_seed2"
+expect_same "grad --seed over --seeds: d sum(z)/d B2" "$GM/g_seed2/grad_0.pb" "$GM/ref/loss_B2.pb" B2
+expect_same "grad --seed over --seeds: d sum(z)/d W1" "$GM/g_seed2/grad_1.pb" "$GM/ref/loss_W1.pb" W1
+
+# gradient-graph: a valid ONNX model that onnxgrad reloads and runs.
+expect_ok "gradient-graph --loss" "$CLI" gradient-graph "$MLP" --loss loss -o "$GM/gg.onnx"
+if "$PY" "$(dirname "$HELPERS")/../tools/check_model.py" check "$GM/gg.onnx" >"$OUT" 2>"$ERR"; then
+    ok "gradient graph passes onnx.checker (full_check)"
+else
+    not_ok "gradient graph passes onnx.checker (full_check)"
+fi
+expect_ok "info on the gradient graph" "$CLI" info "$GM/gg.onnx"
+expect_out "gradient graph: opset 17" '  ai.onnx 17'
+expect_out "gradient graph: forward output kept" '  loss: float \[1,1\]'
+expect_out "gradient graph: x_grad output" '  x_grad: float \[2,3\]'
+expect_out "gradient graph: W1_grad output" '  W1_grad: float \[3,4\]'
+expect_out "gradient graph: B2_grad output" '  B2_grad: float \[1\]'
+expect_ok "run the gradient graph" "$CLI" run "$GM/gg.onnx" --inputs "$GM/data" -o "$GM/gg_out"
+expect_same "gradient graph output 2 is d loss/d x" "$GM/gg_out/output_2.pb" "$GM/ref/loss_x.pb" x_grad
+expect_same "gradient graph output 3 is d loss/d W1" "$GM/gg_out/output_3.pb" "$GM/ref/loss_W1.pb" W1_grad
+expect_ok "gradient-graph --seed-inputs --wrt" "$CLI" gradient-graph "$MLP" --seed-inputs z --wrt W1 -o "$GM/gg2.onnx"
+if "$PY" "$(dirname "$HELPERS")/../tools/check_model.py" check "$GM/gg2.onnx" >"$OUT" 2>"$ERR"; then
+    ok "seeded gradient graph passes onnx.checker (full_check)"
+else
+    not_ok "seeded gradient graph passes onnx.checker (full_check)"
+fi
+expect_ok "info on the seeded gradient graph" "$CLI" info "$GM/gg2.onnx"
+expect_out "seeded gradient graph: seed input" '  z_grad: float \[2,1\]'
+expect_out "seeded gradient graph: W1_grad output" '  W1_grad: float \[3,4\]'
+expect_ok "run the seeded gradient graph" "$CLI" run "$GM/gg2.onnx" --inputs "$GM/data" \
+    -i "z_grad=$GM/seeds/z.pb" -o "$GM/gg2_out"
+expect_same "seeded gradient graph output 2 is d<u,z>/d W1" "$GM/gg2_out/output_2.pb" "$GM/ref/seed_W1.pb" W1_grad
+
+# gradcheck on the CNN (Conv -> Relu -> MaxPool -> Flatten -> Gemm -> Relu),
+# batch fixed so the library makes random inputs.
+CNN2=$GM/cnn2.onnx
+expect_ok "gradcheck the CNN" "$CLI" gradcheck "$CNN2"
+expect_out "gradcheck: header" "gradcheck $CNN2: order 1, eps 1e-06, atol 1e-05, rtol 0.001, seed 0"
+expect_out "gradcheck: x line" '  x: 50/50 elements, max abs error .*, worst \[[01],0,[0-4],[0-4]\] analytic .* numeric .*  PASS'
+expect_out "gradcheck: W line" '  W: 18/18 elements, .*, worst \[[01],0,[0-2],[0-2]\] analytic .*  PASS'
+expect_out "gradcheck: B line" '  B: 2/2 elements, .*  PASS'
+expect_out "gradcheck: W2 line" '  W2: 24/24 elements, .*  PASS'
+expect_out "gradcheck: B2 line" '  B2: 3/3 elements, .*  PASS'
+expect_out "gradcheck: summary" 'PASS: 5 of 5 tensors passed, 97 elements compared'
+expect_ok "gradcheck --inputs" "$CLI" gradcheck "$CNN2" --inputs "$CNN/data" --seed 2
+expect_out "gradcheck --inputs: summary" 'PASS: 5 of 5 tensors passed, 97 elements compared'
+expect_ok "gradcheck --json" "$CLI" gradcheck "$CNN2" --json
+cp "$OUT" "$GM/check.json"
+if "$PY" "$HELPERS" check-gradcheck-json "$GM/check.json" 5 true "$CNN2" >"$OUT" 2>"$ERR"; then
+    ok "gradcheck --json parses, 5 tensors, pass"
+else
+    not_ok "gradcheck --json parses, 5 tensors, pass"
+fi
+expect_ok "gradcheck --fast" "$CLI" gradcheck "$CNN2" --fast --seed 3
+expect_out "gradcheck --fast: W line" '  W: 1 random projection of 18 elements, .*  PASS'
+expect_out "gradcheck --fast: summary" 'PASS: 5 of 5 tensors passed, 5 projections compared'
+expect_ok "gradcheck --max-elements --wrt" "$CLI" gradcheck "$CNN2" -i "x=$CNN/data/input_0.pb" \
+    --wrt W2,W --max-elements 4 --seed 12345678901234567890
+expect_out "gradcheck --max-elements: W2 line first" '  W2: 4/24 elements, .*  PASS'
+expect_out "gradcheck --max-elements: W line" '  W: 4/18 elements, .*  PASS'
+expect_out "gradcheck --max-elements: summary" 'PASS: 2 of 2 tensors passed, 8 elements compared'
+expect_ok "gradcheck with an int64 input given" "$CLI" gradcheck "$MLP" --inputs "$GM/data"
+expect_out "gradcheck with an int64 input: summary" 'PASS: 5 of 5 tensors passed, 27 elements compared'
+expect_fail "gradcheck: an int64 input not given" 1 "$CLI" gradcheck "$MLP"
+expect_err "gradcheck: the int64 input is named" "'ids'"
+expect_ok "gradcheck --order 2 (Gemm -> Relu -> Gemm)" "$CLI" gradcheck "$GM/chain.onnx" --order 2
+expect_out "gradcheck --order 2: the seed is checked too" '  y_grad: 4/4 elements, .*  PASS'
+expect_out "gradcheck --order 2: summary" 'PASS: 6 of 6 tensors passed, 36 elements compared'
+expect_ok "gradcheck: names JSON must escape" "$CLI" gradcheck "$GM/odd_names.onnx" --json
+cp "$OUT" "$GM/odd.json"
+if "$PY" "$HELPERS" check-gradcheck-json "$GM/odd.json" 2 true "$GM/odd_names.onnx" >"$OUT" 2>"$ERR"; then
+    ok "gradcheck --json escapes names"
+else
+    not_ok "gradcheck --json escapes names"
+fi
+
+# A failing check: tolerances no finite difference meets.
+expect_fail "gradcheck fails with tiny tolerances" 1 "$CLI" gradcheck "$CNN2" --atol 1e-30 --rtol 1e-30 --eps 1e-1
+expect_err "gradcheck failure line" "gradcheck failed: 5 of 5 tensors"
+expect_out "gradcheck failure: FAIL lines" '  W: 18/18 elements, .*  FAIL'
+expect_out "gradcheck failure: summary" 'FAIL: 5 of 5 tensors failed, 97 elements compared'
+expect_fail "gradcheck --json fails too" 1 "$CLI" gradcheck "$CNN2" --atol 0 --rtol 0 --eps 1e-1 --json
+cp "$OUT" "$GM/fail.json"
+if "$PY" "$HELPERS" check-gradcheck-json "$GM/fail.json" 5 false >"$OUT" 2>"$ERR"; then
+    ok "failing gradcheck --json parses, pass false"
+else
+    not_ok "failing gradcheck --json parses, pass false"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -8,6 +8,13 @@
                                     (rtol 1e-3, atol 1e-5), and name if given
     helpers.py check-converted FILE passes onnx.checker and records the
                                     inferred intermediate shapes as value_info
+    helpers.py make-grad-models DIR models for the gradient commands, their
+                                    inputs, seeds and numpy-computed gradients
+                                    (see make_grad_models)
+    helpers.py check-gradcheck-json FILE N PASS [MODEL]
+                                    FILE is one JSON object reporting N tensors
+                                    and pass == PASS (true/false); with MODEL,
+                                    named after its float inputs/initializers
 """
 import sys
 
@@ -19,9 +26,8 @@ from onnx import TensorProto, helper, numpy_helper
 INTERMEDIATES = {"conv": 4, "relu1": 4, "pool": 4, "flat": 2, "gemm": 2}
 
 
-def make_model(out_dir):
-    import os
-    rng = np.random.default_rng(7)
+def make_cnn_graph(rng, batch):
+    """Conv -> Relu -> MaxPool -> Flatten -> Gemm -> Relu on x[batch,1,5,5]."""
     w = rng.standard_normal((2, 1, 3, 3)).astype(np.float32)
     b = rng.standard_normal(2).astype(np.float32)
     w2 = rng.standard_normal((8, 3)).astype(np.float32)
@@ -34,12 +40,19 @@ def make_model(out_dir):
         helper.make_node("Gemm", ["flat", "W2", "B2"], ["gemm"]),
         helper.make_node("Relu", ["gemm"], ["y"]),
     ]
-    graph = helper.make_graph(
+    return helper.make_graph(
         nodes, "cli_cnn",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 5, 5])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 1, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 3])],
         [numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B"),
          numpy_helper.from_array(w2, "W2"), numpy_helper.from_array(b2, "B2")])
+
+
+def make_model(out_dir):
+    import os
+    rng = np.random.default_rng(7)
+    graph = make_cnn_graph(rng, "N")
+    w, b, w2, b2 = (numpy_helper.to_array(t) for t in graph.initializer)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)
@@ -63,6 +76,139 @@ def make_model(out_dir):
     for name, arr, file in (("x", x, "input_0.pb"), ("y", y, "output_0.pb")):
         with open(os.path.join(data, file), "wb") as f:
             f.write(numpy_helper.from_array(arr, name).SerializeToString())
+
+
+def save_pb(path, arr, name):
+    with open(path, "wb") as f:
+        f.write(numpy_helper.from_array(arr, name).SerializeToString())
+
+
+def make_grad_models(out_dir):
+    """Writes into out_dir:
+    mlp.onnx     x[2,3] -> Gemm(W1,B1) -> Relu -> Gemm(W2,B2) -> z[2,1]
+                 -> ReduceSum -> loss[1,1]; outputs loss, z; a second input
+                 ids (int64, unused) that has no gradient
+    chain.onnx   x[2,3] -> Gemm(W1,B1) -> Relu -> Gemm(W3,B3) -> y[2,2]
+    nodep.onnx   y = Where(Greater(x, 0), a, b): y[1] does not depend on x
+                 through a differentiable path
+    odd_names.onnx  a Gemm whose input and weight names need JSON escaping
+    cnn2.onnx    make_model's CNN with the batch fixed at 2
+    data/input_0.pb (x), data/input_1.pb (ids), seeds/z.pb (u, the upstream
+    gradient of z), unnamed/z.pb (u without a name), ones/z.pb (ones), empty/,
+    and the gradients
+    numpy gives: ref/loss_<t>.pb (loss seeded with 1) and ref/seed_<t>.pb
+    (z seeded with u) for t in x, W1, B1, W2, B2."""
+    import os
+    rng = np.random.default_rng(11)
+    f32 = np.float32
+    x = rng.standard_normal((2, 3)).astype(f32)
+    w1 = rng.standard_normal((3, 4)).astype(f32)
+    b1 = rng.standard_normal(4).astype(f32)
+    w2 = rng.standard_normal((4, 1)).astype(f32)
+    b2 = rng.standard_normal(1).astype(f32)
+    w3 = rng.standard_normal((4, 2)).astype(f32)
+    b3 = rng.standard_normal(2).astype(f32)
+    u = rng.standard_normal((2, 1)).astype(f32)
+    ids = np.array([1, 2], dtype=np.int64)
+
+    def info(name, dtype, shape):
+        return helper.make_tensor_value_info(name, dtype, shape)
+
+    def save(model, file):
+        model.ir_version = 8
+        onnx.checker.check_model(model, full_check=True)
+        onnx.save(model, os.path.join(out_dir, file))
+
+    opset = [helper.make_opsetid("", 17)]
+    mlp = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "W1", "B1"], ["h"]),
+         helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("Gemm", ["r", "W2", "B2"], ["z"]),
+         helper.make_node("ReduceSum", ["z"], ["loss"], keepdims=1)],
+        "mlp", [info("x", TensorProto.FLOAT, [2, 3]), info("ids", TensorProto.INT64, [2])],
+        [info("loss", TensorProto.FLOAT, [1, 1]), info("z", TensorProto.FLOAT, [2, 1])],
+        [numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(b1, "B1"),
+         numpy_helper.from_array(w2, "W2"), numpy_helper.from_array(b2, "B2")])
+    save(helper.make_model(mlp, opset_imports=opset), "mlp.onnx")
+
+    chain = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "W1", "B1"], ["h"]),
+         helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("Gemm", ["r", "W3", "B3"], ["y"])],
+        "chain", [info("x", TensorProto.FLOAT, [2, 3])], [info("y", TensorProto.FLOAT, [2, 2])],
+        [numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(b1, "B1"),
+         numpy_helper.from_array(w3, "W3"), numpy_helper.from_array(b3, "B3")])
+    save(helper.make_model(chain, opset_imports=opset), "chain.onnx")
+
+    zero = numpy_helper.from_array(np.zeros(1, dtype=f32), "zero")
+    nodep = helper.make_graph(
+        [helper.make_node("Greater", ["x", "zero"], ["c"]),
+         helper.make_node("Where", ["c", "a", "b"], ["y"])],
+        "nodep", [info("x", TensorProto.FLOAT, [1]), info("a", TensorProto.FLOAT, [1]),
+                  info("b", TensorProto.FLOAT, [1])],
+        [info("y", TensorProto.FLOAT, [1])], [zero])
+    save(helper.make_model(nodep, opset_imports=opset), "nodep.onnx")
+
+    # Gradients by hand, in float64.
+    xd, w1d, b1d, w2d, b2d = (a.astype(np.float64) for a in (x, w1, b1, w2, b2))
+    h = xd @ w1d + b1d
+    r = np.maximum(h, 0)
+    for tag, dz in (("loss", np.ones((2, 1))), ("seed", u.astype(np.float64))):
+        dh = (dz @ w2d.T) * (h > 0)
+        grads = {"x": dh @ w1d.T, "W1": xd.T @ dh, "B1": dh.sum(0),
+                 "W2": r.T @ dz, "B2": dz.sum(0)}
+        for name, g in grads.items():
+            os.makedirs(os.path.join(out_dir, "ref"), exist_ok=True)
+            save_pb(os.path.join(out_dir, "ref", "%s_%s.pb" % (tag, name)), g.astype(f32), name)
+    # Names JSON must escape: a quote, a backslash, a tab, non-ASCII.
+    odd = 'x "q"\\\t\u00e9\u2028'
+    named = helper.make_graph(
+        [helper.make_node("Gemm", [odd, "W\\1"], ["z"], alpha=0.5)],
+        "odd_names", [info(odd, TensorProto.FLOAT, [1, 3])], [info("z", TensorProto.FLOAT, [1, 1])],
+        [numpy_helper.from_array(w1[:, :1].copy(), "W\\1")])
+    save(helper.make_model(named, opset_imports=opset), "odd_names.onnx")
+
+    # The CNN of make_model with a fixed batch of 2, for gradcheck's random inputs.
+    cnn = make_cnn_graph(rng, 2)
+    save(helper.make_model(cnn, opset_imports=[helper.make_opsetid("", 13)]), "cnn2.onnx")
+
+    for sub in ("data", "seeds", "unnamed", "empty", "ones"):
+        os.makedirs(os.path.join(out_dir, sub), exist_ok=True)
+    save_pb(os.path.join(out_dir, "data", "input_0.pb"), x, "x")
+    save_pb(os.path.join(out_dir, "data", "input_1.pb"), ids, "ids")
+    save_pb(os.path.join(out_dir, "seeds", "z.pb"), u, "z")
+    save_pb(os.path.join(out_dir, "unnamed", "z.pb"), u, "")
+    save_pb(os.path.join(out_dir, "ones", "z.pb"), np.ones((2, 1), dtype=f32), "ones")
+
+
+def check_gradcheck_json(path, n, passed, model=None):
+    """The report is one JSON object with n tensors and pass == passed;
+    given the model, the tensors are its float inputs, then its float
+    initializers, by name."""
+    import json
+    with open(path) as f:
+        report = json.load(f)
+    if model is not None:
+        g = onnx.load(model).graph
+        want = [v.name for v in g.input if v.type.tensor_type.elem_type == TensorProto.FLOAT]
+        want += [t.name for t in g.initializer if t.data_type == TensorProto.FLOAT]
+        got = [t["name"] for t in report["tensors"]]
+        if got != want:
+            sys.exit("tensors %r, expected %r" % (got, want))
+    want = passed == "true"
+    if report["pass"] is not want:
+        sys.exit("pass is %r, expected %r" % (report["pass"], want))
+    if len(report["tensors"]) != int(n) or report["tensors_checked"] != int(n):
+        sys.exit("%d tensors reported, expected %s" % (len(report["tensors"]), n))
+    for t in report["tensors"]:
+        for key in ("name", "shape", "numel", "checked", "max_abs_err", "max_rel_err",
+                    "worst_index", "analytic", "numeric", "pass"):
+            if key not in t:
+                sys.exit("tensor entry without %r: %s" % (key, t))
+        if t["checked"] and t["worst_index"] is not None:
+            idx = np.ravel_multi_index(tuple(t["worst_index"]), tuple(t["shape"]))
+            if idx != t["worst_flat_index"]:
+                sys.exit("worst_index %s does not match flat %s" % (t["worst_index"], t["worst_flat_index"]))
 
 
 def load(path):
@@ -107,6 +253,10 @@ def main():
         compare(*args)
     elif cmd == "check-converted":
         check_converted(*args)
+    elif cmd == "make-grad-models":
+        make_grad_models(*args)
+    elif cmd == "check-gradcheck-json":
+        check_gradcheck_json(*args)
     else:
         sys.exit("unknown command %r" % cmd)
 

@@ -1,0 +1,883 @@
+/* grad_cmds.c — the autodiff subcommands of `onnxgrad`:
+ *
+ *     onnxgrad grad MODEL.onnx ... (--loss NAME | --seeds DIR | --seed NAME=FILE.pb ...) -o OUTDIR
+ *     onnxgrad gradient-graph MODEL.onnx (--loss NAME | --seed-inputs NAMES) -o OUT.onnx
+ *     onnxgrad gradcheck MODEL.onnx ... [--order 1|2] [--eps E] [--json] ...
+ *
+ * Thin over the public API: og_gradients, og_graph_build_gradient +
+ * og_model_save_file, og_gradcheck. Exit status as for every subcommand:
+ * 0 success, 1 failure with one stderr line, 2 usage error. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "grad_cmds.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <float.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_util.h"
+
+/* ---- help --------------------------------------------------------------- */
+
+static const char HELP_GRAD[] =
+    "usage: onnxgrad grad MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]...\n"
+    "           (--loss NAME | --seeds DIR | --seed NAME=FILE.pb...)\n"
+    "           [--wrt NAME,NAME...] -o OUTDIR\n"
+    "\n"
+    "Runs MODEL.onnx forward and backward and writes OUTDIR/grad_<k>.pb, one\n"
+    "TensorProto per --wrt tensor in that order, named after the tensor it is\n"
+    "the gradient of. OUTDIR is created if missing.\n"
+    "\n"
+    "what to differentiate (one of):\n"
+    "  --loss NAME            an output with exactly one element; its gradient is 1\n"
+    "  --seeds DIR            each DIR/*.pb is the upstream gradient of the output\n"
+    "                         its TensorProto is named after\n"
+    "  --seed NAME=FILE.pb    the upstream gradient of the output NAME (repeatable;\n"
+    "                         replaces a --seeds tensor of that name)\n"
+    "\n"
+    "options:\n"
+    "  --wrt NAME,NAME...     graph inputs and initializers to differentiate with\n"
+    "                         respect to (repeatable); default: every float input,\n"
+    "                         then every float initializer\n"
+    "  --inputs DIR           read DIR/input_0.pb, input_1.pb, ... (bound by\n"
+    "                         TensorProto name, else by position)\n"
+    "  -i, --input NAME=FILE  bind the TensorProto in FILE to the input NAME\n"
+    "                         (repeatable; replaces a --inputs tensor of that name)\n"
+    "  -o, --output DIR       the directory to write the gradients to (required)\n"
+    "  -h, --help             show this help\n";
+
+static const char HELP_GRADIENT_GRAPH[] =
+    "usage: onnxgrad gradient-graph MODEL.onnx (--loss NAME | --seed-inputs NAME,NAME...)\n"
+    "           [--wrt NAME,NAME...] -o OUT.onnx\n"
+    "\n"
+    "Saves the gradient graph of MODEL.onnx (forward and backward, standard ONNX\n"
+    "ops, opset 17). Its inputs are the model's inputs, then one per seeded\n"
+    "output; its outputs are the model's outputs, then \"<tensor>_grad\" for each\n"
+    "--wrt tensor.\n"
+    "\n"
+    "what to differentiate (one of):\n"
+    "  --loss NAME              an output with exactly one element; its gradient is 1\n"
+    "  --seed-inputs NAME,...   outputs whose upstream gradients become graph\n"
+    "                           inputs named \"<output>_grad\"\n"
+    "\n"
+    "options:\n"
+    "  --wrt NAME,NAME...       graph inputs and initializers to differentiate with\n"
+    "                           respect to (repeatable); default: every float input,\n"
+    "                           then every float initializer\n"
+    "  -o, --output FILE        the model to write (required)\n"
+    "  -h, --help               show this help\n";
+
+static const char HELP_GRADCHECK[] =
+    "usage: onnxgrad gradcheck MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]...\n"
+    "           [--wrt NAME,NAME...] [--order 1|2] [--eps E] [--atol A] [--rtol R]\n"
+    "           [--fast] [--seed N] [--max-elements K] [--json]\n"
+    "\n"
+    "Checks the gradients of MODEL.onnx against central finite differences in\n"
+    "float64, with a random upstream gradient for each float output. Prints, per\n"
+    "--wrt tensor, the elements checked, the largest absolute and relative\n"
+    "errors, the worst element with its analytic and numeric values, and PASS or\n"
+    "FAIL; then a summary. An element passes when\n"
+    "|analytic - numeric| <= atol + rtol * |numeric|. Exit status 0 when every\n"
+    "element passes, 1 otherwise. Inputs not given are random in [-1, 1]; their\n"
+    "dims must then be known.\n"
+    "\n"
+    "options:\n"
+    "  --wrt NAME,NAME...     tensors to check (repeatable); default: every float\n"
+    "                         input, then every float initializer\n"
+    "  --inputs DIR           read DIR/input_0.pb, input_1.pb, ...\n"
+    "  -i, --input NAME=FILE  bind the TensorProto in FILE to the input NAME\n"
+    "  --order 1|2            2: check the gradient graph's own gradients (default 1)\n"
+    "  --eps E                finite-difference step, > 0 (default 1e-6)\n"
+    "  --atol A               absolute tolerance, >= 0 (default 1e-5)\n"
+    "  --rtol R               relative tolerance, >= 0 (default 1e-3)\n"
+    "  --fast                 compare one random projection per tensor instead of\n"
+    "                         every element\n"
+    "  --seed N               seed of the random inputs, upstream gradients and\n"
+    "                         samples (default 0)\n"
+    "  --max-elements K       check at most K elements of each tensor, sampled\n"
+    "                         evenly (default: all)\n"
+    "  --json                 print the report as one JSON object\n"
+    "  -h, --help             show this help\n";
+
+const char *grad_cmds_help(const char *cmd)
+{
+    if (!strcmp(cmd, "grad"))
+        return HELP_GRAD;
+    if (!strcmp(cmd, "gradient-graph"))
+        return HELP_GRADIENT_GRAPH;
+    if (!strcmp(cmd, "gradcheck"))
+        return HELP_GRADCHECK;
+    return NULL;
+}
+
+/* ---- option parsing ----------------------------------------------------- */
+
+/* The commands, as bits: which command accepts which option. */
+enum { C_GRAD = 1, C_GRAPH = 2, C_CHECK = 4 };
+
+typedef enum opt_id {
+    O_OUTPUT, O_INPUTS, O_INPUT, O_LOSS, O_SEEDS, O_SEED_PB, O_SEED_INPUTS, O_WRT,
+    O_ORDER, O_EPS, O_ATOL, O_RTOL, O_SEED_N, O_MAX_ELEMENTS, O_FAST, O_JSON
+} opt_id;
+
+static const struct opt_desc {
+    const char *s, *l;
+    unsigned cmds;
+    bool flag;                /* takes no value */
+    opt_id id;
+} OPTS[] = {
+    { "-o", "--output", C_GRAD | C_GRAPH, false, O_OUTPUT },
+    { NULL, "--inputs", C_GRAD | C_CHECK, false, O_INPUTS },
+    { "-i", "--input", C_GRAD | C_CHECK, false, O_INPUT },
+    { NULL, "--loss", C_GRAD | C_GRAPH, false, O_LOSS },
+    { NULL, "--seeds", C_GRAD, false, O_SEEDS },
+    { NULL, "--seed", C_GRAD, false, O_SEED_PB },
+    { NULL, "--seed-inputs", C_GRAPH, false, O_SEED_INPUTS },
+    { NULL, "--wrt", C_GRAD | C_GRAPH | C_CHECK, false, O_WRT },
+    { NULL, "--order", C_CHECK, false, O_ORDER },
+    { NULL, "--eps", C_CHECK, false, O_EPS },
+    { NULL, "--atol", C_CHECK, false, O_ATOL },
+    { NULL, "--rtol", C_CHECK, false, O_RTOL },
+    { NULL, "--seed", C_CHECK, false, O_SEED_N },
+    { NULL, "--max-elements", C_CHECK, false, O_MAX_ELEMENTS },
+    { NULL, "--fast", C_CHECK, true, O_FAST },
+    { NULL, "--json", C_CHECK, true, O_JSON },
+};
+
+/* A growable list of names (pointers into argv). */
+typedef struct name_list {
+    const char **names;
+    int n, cap;
+} name_list;
+
+static int names_push(name_list *l, const char *name)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 8;
+        const char **p = realloc(l->names, (size_t)cap * sizeof *p);
+        if (!p)
+            return cli_fail("out of memory");
+        l->names = p;
+        l->cap = cap;
+    }
+    l->names[l->n++] = name;
+    return EXIT_OK;
+}
+
+/* One parsed command line. */
+typedef struct grad_args {
+    const char *cmd;
+    unsigned cmd_bit;
+    bool help;
+    const char *model, *out, *indir, *loss, *seeds_dir;
+    name_list specs;          /* -i NAME=FILE */
+    name_list seed_specs;     /* --seed NAME=FILE (grad) */
+    name_list seeded;         /* --seed-inputs (gradient-graph) */
+    name_list wrt;
+    /* gradcheck */
+    int order;
+    double eps, atol, rtol;
+    bool fast, json;
+    uint64_t seed;
+    int64_t max_elements;
+} grad_args;
+
+static void args_free(grad_args *a)
+{
+    free(a->specs.names);
+    free(a->seed_specs.names);
+    free(a->seeded.names);
+    free(a->wrt.names);
+}
+
+/* Splits "a,b,c" in place (argv strings are the program's to modify) and
+ * appends the names to l. */
+static int split_names(grad_args *a, const char *opt, char *v, name_list *l)
+{
+    for (char *p = v;;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (!*p)
+            return cli_usage_error(a->cmd, "%s expects NAME,NAME,...; got an empty name", opt);
+        if (names_push(l, p))
+            return EXIT_FAIL;
+        if (!comma)
+            return EXIT_OK;
+        p = comma + 1;
+    }
+}
+
+/* A finite number >= min (> min when strict). */
+static int parse_double(grad_args *a, const char *opt, const char *v, double min, bool strict, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (end == v || *end || errno == ERANGE || !isfinite(d) || d < min || (strict && d == min))
+        return cli_usage_error(a->cmd, "%s expects a number %s %g, got '%s'", opt, strict ? ">" : ">=", min, v);
+    *out = d;
+    return EXIT_OK;
+}
+
+static int parse_u64(grad_args *a, const char *opt, const char *v, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    /* strtoull accepts a sign (and negates): only digits are a count */
+    unsigned long long u = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
+    if (!(v[0] >= '0' && v[0] <= '9') || *end || errno == ERANGE || u < min || u > max) {
+        if (min == 0)
+            return cli_usage_error(a->cmd, "%s expects an unsigned integer, got '%s'", opt, v);
+        return cli_usage_error(a->cmd, "%s expects an integer >= %" PRIu64 ", got '%s'", opt, min, v);
+    }
+    *out = u;
+    return EXIT_OK;
+}
+
+static int take_value(grad_args *a, opt_id id, const char *opt, char *v)
+{
+    uint64_t u;
+    switch (id) {
+    case O_OUTPUT:
+        a->out = v;
+        return EXIT_OK;
+    case O_INPUTS:
+        if (a->indir)
+            return cli_usage_error(a->cmd, "--inputs given twice");
+        a->indir = v;
+        return EXIT_OK;
+    case O_SEEDS:
+        if (a->seeds_dir)
+            return cli_usage_error(a->cmd, "--seeds given twice");
+        a->seeds_dir = v;
+        return EXIT_OK;
+    case O_LOSS:
+        if (a->loss)
+            return cli_usage_error(a->cmd, "--loss given twice");
+        a->loss = v;
+        return EXIT_OK;
+    case O_INPUT:
+    case O_SEED_PB:
+        if (!strchr(v, '=') || v[0] == '=')
+            return cli_usage_error(a->cmd, "%s expects NAME=FILE.pb, got '%s'", opt, v);
+        return names_push(id == O_INPUT ? &a->specs : &a->seed_specs, v);
+    case O_SEED_INPUTS:
+        return split_names(a, opt, v, &a->seeded);
+    case O_WRT:
+        return split_names(a, opt, v, &a->wrt);
+    case O_ORDER:
+        if (strcmp(v, "1") && strcmp(v, "2"))
+            return cli_usage_error(a->cmd, "--order expects 1 or 2, got '%s'", v);
+        a->order = v[0] - '0';
+        return EXIT_OK;
+    case O_EPS:
+        return parse_double(a, opt, v, 0, true, &a->eps);
+    case O_ATOL:
+        return parse_double(a, opt, v, 0, false, &a->atol);
+    case O_RTOL:
+        return parse_double(a, opt, v, 0, false, &a->rtol);
+    case O_SEED_N:
+        return parse_u64(a, opt, v, 0, UINT64_MAX, &a->seed);
+    case O_MAX_ELEMENTS:
+        if (parse_u64(a, opt, v, 1, INT64_MAX, &u))
+            return EXIT_USAGE;
+        a->max_elements = (int64_t)u;
+        return EXIT_OK;
+    case O_FAST:
+        a->fast = true;
+        return EXIT_OK;
+    case O_JSON:
+        a->json = true;
+        return EXIT_OK;
+    }
+    return EXIT_OK;
+}
+
+/* Parses argv (argv[0] is the command) into *a. --help prints the help and
+ * sets a->help. */
+static int parse_args(int argc, char **argv, grad_args *a)
+{
+    for (int k = 1; k < argc; k++) {
+        char *arg = argv[k];
+        if (cli_is_help(arg)) {
+            fputs(grad_cmds_help(a->cmd), stdout);
+            a->help = true;
+            return EXIT_OK;
+        }
+        const struct opt_desc *d = NULL;
+        const char *v = NULL;
+        for (size_t j = 0; j < sizeof OPTS / sizeof OPTS[0] && !d; j++) {
+            if (!(OPTS[j].cmds & a->cmd_bit))
+                continue;
+            if (OPTS[j].flag) {
+                if (!strcmp(arg, OPTS[j].l))
+                    d = &OPTS[j];
+                continue;
+            }
+            int r = cli_opt_value(argc, argv, &k, OPTS[j].s, OPTS[j].l, &v);
+            if (r < 0)
+                return cli_usage_error(a->cmd, "option '%s' needs a value", arg);
+            if (r > 0)
+                d = &OPTS[j];
+        }
+        if (d) {
+            int rc = take_value(a, d->id, d->l, (char *)v);
+            if (rc)
+                return rc;
+        } else if (arg[0] == '-' && arg[1]) {
+            return cli_usage_error(a->cmd, "unknown option '%s'", arg);
+        } else if (a->model) {
+            return cli_usage_error(a->cmd, "unexpected argument '%s'", arg);
+        } else {
+            a->model = arg;
+        }
+    }
+    if (!a->model)
+        return cli_usage_error(a->cmd, "missing the model");
+    return EXIT_OK;
+}
+
+/* ---- grad --------------------------------------------------------------- */
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Loads every DIR/ *.pb, in file-name order; each must be named after the
+ * output it seeds, and no output twice. */
+static int load_seed_dir(const char *dir, cli_feeds *f)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return cli_fail("%s: %s", dir, strerror(errno));
+    char **files = NULL;
+    int n = 0, cap = 0, rc = EXIT_OK;
+    struct dirent *e;
+    while (rc == EXIT_OK && (e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 3, ".pb"))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            char **p = realloc(files, (size_t)cap * sizeof *p);
+            if (!p) {
+                rc = cli_fail("out of memory");
+                break;
+            }
+            files = p;
+        }
+        if (!(files[n] = strdup(e->d_name)))
+            rc = cli_fail("out of memory");
+        else
+            n++;
+    }
+    closedir(d);
+    if (rc == EXIT_OK && n == 0)
+        rc = cli_fail("%s holds no .pb files (one upstream gradient per output, named after it)", dir);
+    if (rc == EXIT_OK)
+        qsort(files, (size_t)n, sizeof *files, cmp_str);
+    for (int k = 0; k < n && rc == EXIT_OK; k++) {
+        char path[4096];
+        og_tensor *t;
+        og_status st;
+        if ((rc = cli_path_join(path, sizeof path, dir, files[k])))
+            break;
+        if ((st = og_tensor_load_pb(path, &t))) {
+            rc = cli_fail_og(st);
+            break;
+        }
+        if (!t->name || !*t->name) {
+            og_tensor_free(t);
+            rc = cli_fail("%s: the seed has no TensorProto name; name it after the output it seeds", path);
+            break;
+        }
+        for (int j = 0; j < f->n && rc == EXIT_OK; j++)
+            if (!strcmp(f->t[j]->name, t->name))
+                rc = cli_fail("%s: a second seed for output '%s'", path, t->name);
+        if (rc)
+            og_tensor_free(t);
+        else
+            rc = cli_feeds_push(f, t);
+    }
+    for (int k = 0; k < n; k++)
+        free(files[k]);
+    free(files);
+    return rc;
+}
+
+static void format_dims(char *buf, size_t size, int rank, const int64_t *dims)
+{
+    size_t n = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < rank && n < size; d++)
+        n += dims[d] < 0 ? (size_t)snprintf(buf + n, size - n, d ? ",?" : "?")
+                         : (size_t)snprintf(buf + n, size - n, d ? ",%" PRId64 : "%" PRId64, dims[d]);
+    if (n < size)
+        snprintf(buf + n, size - n, "]");
+}
+
+/* A seed must have its output's type. Checked here so the message names
+ * the output the user seeded, not the gradient graph's "<output>_grad"
+ * input; names that are not outputs are left to the library. */
+static int check_seed(const char *model, const og_graph *g, const og_tensor *t)
+{
+    og_value_info vi;
+    int k = 0, n = og_graph_num_outputs(g);
+    for (; k < n; k++)
+        if (og_graph_output(g, k, &vi) == OG_OK && vi.name && !strcmp(vi.name, t->name))
+            break;
+    if (k == n)
+        return EXIT_OK;
+    bool bad = vi.dtype != OG_UNDEFINED && vi.dtype != t->dtype;
+    bad = bad || (vi.rank >= 0 && vi.rank != t->rank);
+    for (int d = 0; !bad && vi.rank >= 0 && d < vi.rank; d++)
+        bad = vi.dims[d] >= 0 && vi.dims[d] != t->dims[d];
+    if (!bad)
+        return EXIT_OK;
+    char got[512], want[512];
+    format_dims(got, sizeof got, t->rank, t->dims);
+    if (vi.rank >= 0)
+        format_dims(want, sizeof want, vi.rank, vi.dims);
+    else
+        snprintf(want, sizeof want, "[?...]");
+    return cli_fail("%s: the seed of output '%s' is %s %s; the output is %s %s", model, t->name,
+                    og_dtype_name(t->dtype), got, og_dtype_name(vi.dtype), want);
+}
+
+static int grad_run(const grad_args *a, const og_graph *g, const cli_feeds *in, const cli_feeds *seeds)
+{
+    for (int k = 0; k < seeds->n; k++)
+        if (check_seed(a->model, g, seeds->t[k]))
+            return EXIT_FAIL;
+
+    const char **seeded = calloc((size_t)seeds->n + 1, sizeof *seeded);
+    og_tensor **grads = NULL;
+    int n_wrt = 0, rc = EXIT_FAIL;
+    og_status st;
+    if (!seeded)
+        return cli_fail("out of memory");
+    for (int k = 0; k < seeds->n; k++)
+        seeded[k] = seeds->t[k]->name;
+    og_grad_options o = { .loss = a->loss, .n_seeded = seeds->n, .seeded = seeded,
+                          .n_wrt = a->wrt.n, .wrt = a->wrt.names };
+    if ((st = og_grad_wrt_count(g, &o, &n_wrt))) {
+        rc = cli_fail_og_in(a->model, st);
+        goto done;
+    }
+    if (!(grads = calloc((size_t)n_wrt + 1, sizeof *grads))) {
+        rc = cli_fail("out of memory");
+        goto done;
+    }
+    if ((st = og_gradients(g, &o, in->n, (const og_tensor *const *)in->t, (const og_tensor *const *)seeds->t,
+                           grads))) {
+        rc = cli_fail_og_in(a->model, st);
+        goto done;
+    }
+    rc = cli_save_tensors(a->out, "grad_", n_wrt, grads);
+done:
+    for (int k = 0; grads && k < n_wrt; k++)
+        og_tensor_free(grads[k]);
+    free(grads);
+    free(seeded);
+    return rc;
+}
+
+int cmd_grad(int argc, char **argv)
+{
+    grad_args a = { .cmd = "grad", .cmd_bit = C_GRAD };
+    int rc = parse_args(argc, argv, &a);
+    if (rc || a.help)
+        goto done;
+    bool seeding = a.seeds_dir || a.seed_specs.n > 0;
+    if (!a.out)
+        rc = cli_usage_error(a.cmd, "missing -o OUTDIR");
+    else if (a.loss && seeding)
+        rc = cli_usage_error(a.cmd, "--loss cannot be combined with --seeds or --seed");
+    else if (!a.loss && !seeding)
+        rc = cli_usage_error(a.cmd, "name what to differentiate: --loss NAME, --seeds DIR or --seed NAME=FILE.pb");
+    if (rc)
+        goto done;
+
+    og_graph *g = NULL;
+    cli_feeds in = { 0 }, seeds = { 0 };
+    og_status st = og_model_load_file(a.model, &g);
+    if (st)
+        rc = cli_fail_og(st);
+    if (!rc)
+        rc = cli_load_feeds(a.indir, a.specs.n, a.specs.names, &in);
+    if (!rc && a.seeds_dir)
+        rc = load_seed_dir(a.seeds_dir, &seeds);
+    if (!rc)
+        rc = cli_load_feeds(NULL, a.seed_specs.n, a.seed_specs.names, &seeds);
+    if (!rc)
+        rc = grad_run(&a, g, &in, &seeds);
+    cli_feeds_free(&in);
+    cli_feeds_free(&seeds);
+    og_graph_free(g);
+done:
+    args_free(&a);
+    return rc;
+}
+
+/* ---- gradient-graph ----------------------------------------------------- */
+
+int cmd_gradient_graph(int argc, char **argv)
+{
+    grad_args a = { .cmd = "gradient-graph", .cmd_bit = C_GRAPH };
+    int rc = parse_args(argc, argv, &a);
+    if (rc || a.help)
+        goto done;
+    if (!a.out)
+        rc = cli_usage_error(a.cmd, "missing -o OUT.onnx");
+    else if (a.loss && a.seeded.n > 0)
+        rc = cli_usage_error(a.cmd, "--loss cannot be combined with --seed-inputs");
+    else if (!a.loss && a.seeded.n == 0)
+        rc = cli_usage_error(a.cmd, "name what to differentiate: --loss NAME or --seed-inputs NAME,NAME...");
+    if (rc)
+        goto done;
+
+    og_graph *g = NULL, *gg = NULL;
+    og_grad_options o = { .loss = a.loss, .n_seeded = a.seeded.n, .seeded = a.seeded.names,
+                          .n_wrt = a.wrt.n, .wrt = a.wrt.names };
+    og_status st = og_model_load_file(a.model, &g);
+    if (st)
+        rc = cli_fail_og(st);
+    else if ((st = og_graph_build_gradient(g, &o, &gg)))
+        rc = cli_fail_og_in(a.model, st);
+    else if ((st = og_model_save_file(gg, a.out)))
+        rc = cli_fail_og(st);
+    og_graph_free(gg);
+    og_graph_free(g);
+done:
+    args_free(&a);
+    return rc;
+}
+
+/* ---- gradcheck: progress ------------------------------------------------ */
+
+/* Progress appears only once a check has run PROGRESS_AFTER seconds, so
+ * quick checks keep stderr empty: on a terminal as one rewritten line, else
+ * as a line every PROGRESS_EVERY seconds. */
+#define PROGRESS_AFTER 2.0
+#define PROGRESS_EVERY 10.0
+
+typedef struct progress_state {
+    struct timespec start;
+    double next;              /* seconds since start of the next report */
+    bool tty, shown;
+} progress_state;
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + 1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+static void on_progress(void *user, int64_t done, int64_t total)
+{
+    progress_state *p = user;
+    double t = seconds_since(&p->start);
+    if (t < p->next)
+        return;
+    fprintf(stderr, "%sonnxgrad: gradcheck: %" PRId64 " of %" PRId64 " finite differences (%d%%), %.0f s%s",
+            p->tty ? "\r" : "", done, total, total > 0 ? (int)(100 * done / total) : 0, t, p->tty ? "" : "\n");
+    fflush(stderr);
+    p->next = t + (p->tty ? 0.25 : PROGRESS_EVERY);
+    p->shown = true;
+}
+
+static void progress_end(progress_state *p)
+{
+    if (p->shown && p->tty)
+        fputs("\r\033[K", stderr);   /* erase the progress line */
+}
+
+/* ---- gradcheck: report -------------------------------------------------- */
+
+/* The dims of a checked tensor, for printing a flat index as a multi-index:
+ * the model's declared dims, one unknown dim completed from numel. Order-2
+ * checks also differentiate the seeds "<output>_grad", which have the dims
+ * of their output. Returns the rank, or -1 when the dims cannot be known. */
+static int tensor_dims(const og_graph *g, const char *name, int64_t numel, int64_t *dims)
+{
+    og_value_info vi;
+    if (og_graph_value(g, name, &vi) != OG_OK) {
+        size_t n = strlen(name);
+        char base[1024];
+        if (n <= 5 || n - 5 >= sizeof base || strcmp(name + n - 5, "_grad"))
+            return -1;
+        memcpy(base, name, n - 5);
+        base[n - 5] = '\0';
+        if (og_graph_value(g, base, &vi) != OG_OK)
+            return -1;
+    }
+    if (vi.rank < 0)
+        return -1;
+    int unknown = -1;
+    int64_t known = 1;
+    for (int d = 0; d < vi.rank; d++) {
+        dims[d] = vi.dims[d];
+        if (dims[d] >= 0)
+            known *= dims[d];
+        else if (unknown >= 0)
+            return -1;
+        else
+            unknown = d;
+    }
+    if (unknown >= 0) {
+        if (known <= 0 || numel % known)
+            return -1;
+        dims[unknown] = numel / known;
+    } else if (known != numel) {
+        return -1;
+    }
+    return vi.rank;
+}
+
+/* The multi-index of flat index `flat` (row-major) of a tensor with dims. */
+static void unravel(int64_t flat, int rank, const int64_t *dims, int64_t *idx)
+{
+    for (int d = rank - 1; d >= 0; d--) {
+        idx[d] = dims[d] > 0 ? flat % dims[d] : 0;
+        flat = dims[d] > 0 ? flat / dims[d] : 0;
+    }
+}
+
+/* "[i,j,k]" for flat index i of a tensor with these dims (rank from
+ * tensor_dims), else "[i] (flat)". */
+static void format_index(char *buf, size_t size, int rank, const int64_t *dims, int64_t flat)
+{
+    if (rank < 0) {
+        snprintf(buf, size, "[%" PRId64 "] (flat)", flat);
+        return;
+    }
+    int64_t idx[OG_MAX_RANK];
+    unravel(flat, rank, dims, idx);
+    size_t n = (size_t)snprintf(buf, size, "[");
+    for (int d = 0; d < rank && n < size; d++)
+        n += (size_t)snprintf(buf + n, size - n, d ? ",%" PRId64 : "%" PRId64, idx[d]);
+    if (n < size)
+        snprintf(buf + n, size - n, "]");
+}
+
+/* A JSON array of n integers. */
+static void json_ints(int n, const int64_t *v)
+{
+    putchar('[');
+    for (int k = 0; k < n; k++)
+        printf(k ? ", %" PRId64 : "%" PRId64, v[k]);
+    putchar(']');
+}
+
+static void json_string(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    putchar('"');
+    while (*p) {
+        unsigned c = *p;
+        if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+            p++;
+        } else if (c < 0x20) {
+            printf("\\u%04x", c);
+            p++;
+        } else if (c < 0x80) {
+            putchar((int)c);
+            p++;
+        } else {
+            /* Copy a well-formed UTF-8 sequence; any other byte becomes
+             * U+FFFD so the output stays valid JSON. */
+            int len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
+            bool ok = len > 0;
+            for (int k = 1; ok && k < len; k++)
+                ok = (p[k] & 0xC0) == 0x80;
+            if (ok && len == 3)   /* no overlongs, no surrogates */
+                ok = !(c == 0xE0 && p[1] < 0xA0) && !(c == 0xED && p[1] >= 0xA0);
+            if (ok && len == 4)
+                ok = !(c == 0xF0 && p[1] < 0x90) && !(c == 0xF4 && p[1] >= 0x90);
+            if (ok) {
+                fwrite(p, 1, (size_t)len, stdout);
+                p += len;
+            } else {
+                fputs("\\ufffd", stdout);
+                p++;
+            }
+        }
+    }
+    putchar('"');
+}
+
+/* The shortest of %.15g..%.17g that reads back as v (so 1e-06 is not
+ * 9.9999999999999995e-07). JSON has no NaN or infinity: those are null. */
+static void json_number(double v)
+{
+    if (!isfinite(v)) {
+        fputs("null", stdout);
+        return;
+    }
+    char buf[32];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, stdout);
+}
+
+static void print_json(const grad_args *a, const og_graph *g, const og_gradcheck_report *r, int n_failed)
+{
+    printf("{\"model\": ");
+    json_string(a->model);
+    printf(", \"order\": %d, \"eps\": ", a->order);
+    json_number(a->eps);
+    printf(", \"atol\": ");
+    json_number(a->atol);
+    printf(", \"rtol\": ");
+    json_number(a->rtol);
+    printf(", \"fast\": %s, \"seed\": %" PRIu64 ", \"max_elements\": ", a->fast ? "true" : "false", a->seed);
+    if (a->max_elements > 0)
+        printf("%" PRId64, a->max_elements);
+    else
+        fputs("null", stdout);
+    printf(",\n \"pass\": %s, \"tensors_checked\": %d, \"tensors_failed\": %d,\n \"tensors\": [",
+           r->pass ? "true" : "false", r->n, n_failed);
+    for (int k = 0; k < r->n; k++) {
+        const og_gradcheck_entry *e = &r->entries[k];
+        int64_t dims[OG_MAX_RANK];
+        int rank = tensor_dims(g, e->name, e->numel, dims);
+        printf("%s\n  {\"name\": ", k ? "," : "");
+        json_string(e->name);
+        printf(", \"shape\": ");
+        if (rank >= 0)
+            json_ints(rank, dims);
+        else
+            fputs("null", stdout);
+        printf(", \"numel\": %" PRId64 ", \"checked\": %" PRId64 ", \"max_abs_err\": ", e->numel, e->checked);
+        json_number(e->checked ? e->max_abs_err : 0);
+        printf(", \"max_rel_err\": ");
+        json_number(e->checked ? e->max_rel_err : 0);
+        printf(", \"worst_index\": ");
+        if (e->checked && e->worst_index >= 0 && rank >= 0) {
+            int64_t idx[OG_MAX_RANK];
+            unravel(e->worst_index, rank, dims, idx);
+            json_ints(rank, idx);
+        } else {
+            fputs("null", stdout);
+        }
+        printf(", \"worst_flat_index\": ");
+        if (e->checked && e->worst_index >= 0)
+            printf("%" PRId64, e->worst_index);
+        else
+            fputs("null", stdout);
+        printf(", \"analytic\": ");
+        json_number(e->checked ? e->worst_analytic : NAN);
+        printf(", \"numeric\": ");
+        json_number(e->checked ? e->worst_numeric : NAN);
+        printf(", \"pass\": %s}", e->pass ? "true" : "false");
+    }
+    printf("\n ]}\n");
+}
+
+static void print_text(const grad_args *a, const og_graph *g, const og_gradcheck_report *r, int n_failed)
+{
+    printf("gradcheck %s: order %d, eps %g, atol %g, rtol %g, seed %" PRIu64 "%s", a->model, a->order, a->eps,
+           a->atol, a->rtol, a->seed, a->fast ? ", fast" : "");
+    if (a->max_elements > 0 && !a->fast)
+        printf(", at most %" PRId64 " elements per tensor", a->max_elements);
+    putchar('\n');
+    int64_t compared = 0;
+    for (int k = 0; k < r->n; k++) {
+        const og_gradcheck_entry *e = &r->entries[k];
+        const char *verdict = e->pass ? "PASS" : "FAIL";
+        compared += e->checked;
+        if (e->checked == 0) {
+            printf("  %s: 0/%" PRId64 " elements  %s\n", e->name, e->numel, verdict);
+            continue;
+        }
+        if (a->fast) {
+            printf("  %s: %" PRId64 " random projection of %" PRId64 " elements, abs error %.3g, rel error %.3g, "
+                   "analytic %.9g numeric %.9g  %s\n", e->name, e->checked, e->numel, e->max_abs_err,
+                   e->max_rel_err, e->worst_analytic, e->worst_numeric, verdict);
+            continue;
+        }
+        int64_t dims[OG_MAX_RANK];
+        char idx[1024];
+        format_index(idx, sizeof idx, tensor_dims(g, e->name, e->numel, dims), dims, e->worst_index);
+        printf("  %s: %" PRId64 "/%" PRId64 " elements, max abs error %.3g, max rel error %.3g, worst %s "
+               "analytic %.9g numeric %.9g  %s\n", e->name, e->checked, e->numel, e->max_abs_err, e->max_rel_err,
+               idx, e->worst_analytic, e->worst_numeric, verdict);
+    }
+    if (r->pass)
+        printf("PASS: %d of %d tensors passed, %" PRId64 " %s compared\n", r->n, r->n, compared,
+               a->fast ? "projections" : "elements");
+    else
+        printf("FAIL: %d of %d tensors failed, %" PRId64 " %s compared\n", n_failed, r->n, compared,
+               a->fast ? "projections" : "elements");
+}
+
+/* ---- gradcheck ---------------------------------------------------------- */
+
+static int gradcheck_run(const grad_args *a, const og_graph *g, const cli_feeds *in)
+{
+    progress_state prog = { .next = PROGRESS_AFTER, .tty = isatty(STDERR_FILENO) != 0 };
+    clock_gettime(CLOCK_MONOTONIC, &prog.start);
+    /* The library reads a tolerance of 0 as "the default"; an explicit 0
+     * asks for exact agreement, which the smallest positive double gives. */
+    og_gradcheck_options o = {
+        .n_wrt = a->wrt.n, .wrt = a->wrt.names, .order = a->order, .eps = a->eps,
+        .atol = a->atol > 0 ? a->atol : DBL_TRUE_MIN, .rtol = a->rtol > 0 ? a->rtol : DBL_TRUE_MIN,
+        .fast = a->fast, .seed = a->seed, .max_elements = a->max_elements,
+        .n_inputs = in->n, .inputs = (const og_tensor *const *)in->t,
+        .progress = on_progress, .user = &prog,
+    };
+    og_gradcheck_report *r = NULL;
+    og_status st = og_gradcheck(g, &o, &r);
+    progress_end(&prog);
+    if (st)
+        return cli_fail_og_in(a->model, st);
+    int n_failed = 0;
+    for (int k = 0; k < r->n; k++)
+        n_failed += !r->entries[k].pass;
+    if (a->json)
+        print_json(a, g, r, n_failed);
+    else
+        print_text(a, g, r, n_failed);
+    fflush(stdout);
+    int rc = r->pass ? EXIT_OK
+                     : cli_fail("gradcheck failed: %d of %d tensors do not match their finite differences",
+                                n_failed, r->n);
+    og_gradcheck_report_free(r);
+    return rc;
+}
+
+int cmd_gradcheck(int argc, char **argv)
+{
+    /* The library's defaults, spelled out so the report can print them. */
+    grad_args a = { .cmd = "gradcheck", .cmd_bit = C_CHECK, .order = 1, .eps = 1e-6, .atol = 1e-5, .rtol = 1e-3 };
+    int rc = parse_args(argc, argv, &a);
+    if (rc || a.help)
+        goto done;
+    og_graph *g = NULL;
+    cli_feeds in = { 0 };
+    og_status st = og_model_load_file(a.model, &g);
+    if (st)
+        rc = cli_fail_og(st);
+    if (!rc)
+        rc = cli_load_feeds(a.indir, a.specs.n, a.specs.names, &in);
+    if (!rc)
+        rc = gradcheck_run(&a, g, &in);
+    cli_feeds_free(&in);
+    og_graph_free(g);
+done:
+    args_free(&a);
+    return rc;
+}
