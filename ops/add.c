@@ -119,7 +119,7 @@ static og_status add_backward(og_backward_call *b)
     og_status st;
     for (int k = 0; k < 2; k++)
         if (b->need[k] && b->dout[0] != NULL &&
-            (st = og_grad_reduce_to(b, b->dout[0], &b->out_info[0], &b->in_info[k], &b->din[k])) != OG_OK)
+            (st = og_grad_unbroadcast(b, k, b->dout[0], &b->din[k])) != OG_OK)
             return st;
     return OG_OK;
 }

@@ -124,7 +124,7 @@ static og_status mul_backward(og_backward_call *b)
             continue;
         const char *ins[2] = {b->dout[0], b->in[1 - k]}, *prod;
         if ((st = og_grad_emit(b, "Mul", 2, ins, 1, &prod, 0, NULL)) != OG_OK ||
-            (st = og_grad_reduce_to(b, prod, &b->out_info[0], &b->in_info[k], &b->din[k])) != OG_OK)
+            (st = og_grad_unbroadcast(b, k, prod, &b->din[k])) != OG_OK)
             return st;
     }
     return OG_OK;

@@ -125,7 +125,7 @@ static og_status where_backward(og_backward_call *b)
             return st;
         const char *ins[3] = {b->in[0], k == 1 ? b->dout[0] : zero, k == 1 ? zero : b->dout[0]}, *picked;
         if ((st = og_grad_emit(b, "Where", 3, ins, 1, &picked, 0, NULL)) != OG_OK ||
-            (st = og_grad_reduce_to(b, picked, &b->out_info[0], &b->in_info[k], &b->din[k])) != OG_OK)
+            (st = og_grad_unbroadcast(b, k, picked, &b->din[k])) != OG_OK)
             return st;
     }
     return OG_OK;

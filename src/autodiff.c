@@ -134,8 +134,12 @@ og_status og_grad_zeros_like(og_backward_call *b, const char *name, const og_tin
     return st;
 }
 
-og_status og_grad_reduce_to(og_backward_call *b, const char *grad, const og_tinfo *from, const og_tinfo *to,
-                            const char **out)
+/* target_name: the tensor summed back to, when known. An axis where its
+ * dim is unknown is then taken as not broadcast (a symbolic batch N against
+ * N), and a Reshape to its run-time shape makes a wrong guess an error
+ * instead of a gradient of the wrong shape. */
+static og_status reduce_core(og_backward_call *b, const char *grad, const og_tinfo *from, const og_tinfo *to,
+                             const char *target_name, const char **out)
 {
     char fs[OG_SHAPE_STR_MAX], ts[OG_SHAPE_STR_MAX];
     const og_shape *f = &from->shape, *t = &to->shape;
@@ -148,6 +152,7 @@ og_status og_grad_reduce_to(og_backward_call *b, const char *grad, const og_tinf
      * have been broadcast or not. */
     int64_t axes[OG_MAX_RANK], lead_axes[OG_MAX_RANK];
     int n_axes = 0, lead = f->rank - t->rank;
+    bool assumed = false;
     for (int a = 0; a < lead; a++)
         lead_axes[a] = a;
     for (int a = lead; a < f->rank; a++) {
@@ -156,6 +161,10 @@ og_status og_grad_reduce_to(og_backward_call *b, const char *grad, const og_tinf
             continue;
         if (td == 1) {
             axes[n_axes++] = a;
+            continue;
+        }
+        if (td < 0 && target_name) {
+            assumed = true;
             continue;
         }
         if (td < 0 || fd < 0)
@@ -178,7 +187,24 @@ og_status og_grad_reduce_to(og_backward_call *b, const char *grad, const og_tinf
             (st = og_grad_emit(b, "ReduceSum", 2, ins, 1, out, 1, &keep)))
             return st;
     }
+    if (assumed) {
+        const char *ins[2] = { *out, NULL };
+        if ((st = og_grad_emit(b, "Shape", 1, &target_name, 1, &ins[1], 0, NULL)) ||
+            (st = og_grad_emit(b, "Reshape", 2, ins, 1, out, 0, NULL)))
+            return st;
+    }
     return OG_OK;
+}
+
+og_status og_grad_reduce_to(og_backward_call *b, const char *grad, const og_tinfo *from, const og_tinfo *to,
+                            const char **out)
+{
+    return reduce_core(b, grad, from, to, NULL, out);
+}
+
+og_status og_grad_unbroadcast(og_backward_call *b, int k, const char *grad, const char **out)
+{
+    return reduce_core(b, grad, &b->out_info[0], &b->in_info[k], b->in[k], out);
 }
 
 og_status og_grad_forward_output(og_backward_call *b, int k, const char **out)

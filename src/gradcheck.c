@@ -183,6 +183,49 @@ static og_status check_tensor(check_ctx *x, og_plan *p, const check_case *cc, og
     return OG_OK;
 }
 
+/* A random upstream gradient for output `name` of g, named `seed_name`:
+ * its shape is the declared one, or (unknown dims) what one forward run on
+ * the feeds gives. Ownership: *out is the caller's. */
+static og_status random_seed(check_ctx *x, const og_graph *g, og_tensor *const *feeds, int n_feeds,
+                             const char *name, const char *seed_name, og_tensor **out)
+{
+    og_value_info vi;
+    og_status st = og_graph_value(g, name, &vi);
+    if (st)
+        return st;
+    int64_t dims[OG_MAX_RANK];
+    int rank = vi.rank;
+    bool known = rank >= 0;
+    for (int d = 0; known && d < rank; d++)
+        known = (dims[d] = vi.dims[d]) >= 0;
+    if (!known) {
+        og_plan *p;
+        og_tensor **outs = og_calloc((size_t)g->n_outputs + 1, sizeof *outs);
+        if (!outs)
+            return og_err(OG_ERR_NOMEM, "out of memory checking gradients");
+        if (!(st = og_plan_create(g, &p))) {
+            if (!(st = og_plan_run(p, n_feeds, (const og_tensor *const *)feeds, outs))) {
+                const og_tensor *y = outs[output_index(g, name)];
+                rank = y->rank;
+                memcpy(dims, y->dims, sizeof(int64_t) * (size_t)rank);
+            }
+            og_plan_free(p);
+        }
+        for (int j = 0; j < g->n_outputs; j++)
+            og_tensor_free(outs[j]);
+        og_free(outs);
+        if (st)
+            return st;
+    }
+    if ((st = og_tensor_create(OG_DOUBLE, rank, dims, out)) || (st = og_tensor_set_name(*out, seed_name))) {
+        og_tensor_free(*out);
+        *out = NULL;
+        return st;
+    }
+    fill_random(*out, &x->rng);
+    return OG_OK;
+}
+
 static og_status check_run(check_ctx *x, const check_case *cc, og_gradcheck_report *r)
 {
     og_graph *gg = NULL;
@@ -205,28 +248,9 @@ static og_status check_run(check_ctx *x, const check_case *cc, og_gradcheck_repo
     for (int k = 0; k < cc->n_feeds; k++)
         feeds[k] = cc->feeds[k];
     for (int k = 0; k < cc->n_outs; k++) {
-        og_value_info vi;
-        og_graph_value(cc->g, cc->outs[k], &vi);
-        /* The output's shape comes from one forward run when it has unknown dims. */
-        int64_t dims[OG_MAX_RANK];
-        bool known = vi.rank >= 0;
-        for (int d = 0; known && d < vi.rank; d++)
-            known = (dims[d] = vi.dims[d]) >= 0;
-        if (!known) {
-            if ((st = og_plan_run(pf, cc->n_feeds, (const og_tensor *const *)cc->feeds, outs_f)))
-                goto done;
-            const og_tensor *y = outs_f[output_index(cc->g, cc->outs[k])];
-            vi.rank = y->rank;
-            memcpy(dims, y->dims, sizeof(int64_t) * (size_t)y->rank);
-            for (int j = 0; j < cc->g->n_outputs; j++) {
-                og_tensor_free(outs_f[j]);
-                outs_f[j] = NULL;
-            }
-        }
-        if ((st = og_tensor_create(OG_DOUBLE, vi.rank, dims, &u[k])) ||
-            (st = og_tensor_set_name(u[k], gg->values[gg->inputs[cc->g->n_inputs + k]].name)))
+        if ((st = random_seed(x, cc->g, cc->feeds, cc->n_feeds, cc->outs[k],
+                              gg->values[gg->inputs[cc->g->n_inputs + k]].name, &u[k])))
             goto done;
-        fill_random(u[k], &x->rng);
         feeds[cc->n_feeds + k] = u[k];
     }
     if (!(outs_g = og_calloc((size_t)gg->n_outputs, sizeof *outs_g))) {
@@ -464,22 +488,16 @@ og_status og_gradcheck(const og_graph *g, const og_gradcheck_options *opts, og_g
         /* The gradient graph becomes the model: inputs and seeds in, first
          * gradients out; differentiate those with respect to both. */
         og_grad_options g1o = { .n_seeded = n_outs, .seeded = outs, .n_wrt = n_wrt, .wrt = wrt };
+        int n_feeds_gd = n_feeds;
         if ((st = og_graph_build_gradient(gd, &g1o, &g1)))
             goto done;
         int n_wrt2 = n_wrt;
         for (int k = 0; k < n_outs; k++) {
-            const og_value *sv = &g1->values[g1->inputs[gd->n_inputs + k]];
-            og_tinfo ti;
-            og_value_get(sv, &ti);
-            if (!og_shape_known(&ti.shape)) {
-                st = og_err(OG_ERR_UNSUPPORTED, "gradcheck --order 2: output '%s' has unknown dims", outs[k]);
+            const char *seed_name = g1->values[g1->inputs[gd->n_inputs + k]].name;
+            if ((st = random_seed(&x, gd, feeds, n_feeds_gd, outs[k], seed_name, &feeds[n_feeds])))
                 goto done;
-            }
-            if ((st = og_tensor_create(OG_DOUBLE, ti.shape.rank, ti.shape.dims, &feeds[n_feeds])) ||
-                (st = og_tensor_set_name(feeds[n_feeds], sv->name)))
-                goto done;
-            fill_random(feeds[n_feeds++], &x.rng);
-            wrt[n_wrt2++] = sv->name;
+            n_feeds++;
+            wrt[n_wrt2++] = seed_name;
         }
         const char **gouts = outs + n_outs;
         for (int k = 0; k < n_wrt; k++)

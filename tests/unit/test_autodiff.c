@@ -399,6 +399,42 @@ START_TEST(second_order_conv_relu_gemm)
 }
 END_TEST
 
+/* A symbolic batch dim: biases broadcast over it are summed back, and the
+ * checks (both orders) take the batch from the given input. */
+START_TEST(symbolic_batch)
+{
+    og_graph *g = gt_graph();
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 2, (const int64_t[]){ -1, 3 }, (const char *const[]){ "N", NULL }));
+    gt_input(g, "w1", OG_FLOAT, 2, (const int64_t[]){ 3, 4 });
+    gt_input(g, "b1", OG_FLOAT, 1, (const int64_t[]){ 4 });
+    gt_input(g, "w2", OG_FLOAT, 2, (const int64_t[]){ 4, 2 });
+    gt_node(g, "Gemm", "fc1", GT_NAMES("x", "w1", "b1"), GT_NAMES("h"), 0, NULL);
+    gt_node(g, "Relu", "relu", GT_NAMES("h"), GT_NAMES("r"), 0, NULL);
+    gt_node(g, "Gemm", "fc2", GT_NAMES("r", "w2"), GT_NAMES("y"), 0, NULL);
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_tensor *x;
+    OG_CHECK(og_tensor_create(OG_FLOAT, 2, (const int64_t[]){ 5, 3 }, &x));
+    OG_CHECK(og_tensor_set_name(x, "x"));
+    for (int i = 0; i < 15; i++)
+        ((float *)x->data)[i] = (float)((i * 7) % 11) / 5.0f - 1.0f;
+    for (int order = 1; order <= 2; order++) {
+        og_gradcheck_options o = { .order = order, .seed = 3, .n_inputs = 1, .inputs = (const og_tensor *const[]){ x } };
+        og_gradcheck_report *r;
+        OG_CHECK(og_gradcheck(g, &o, &r));
+        ck_assert_msg(r->pass, "order %d failed", order);
+        ck_assert_int_eq(r->entries[0].numel, 15);   /* x, with N = 5 */
+        og_gradcheck_report_free(r);
+    }
+    /* without a value for x, the check names the symbolic dim */
+    og_gradcheck_options o = { .seed = 3 };
+    og_gradcheck_report *r;
+    OG_CHECK_FAILS(og_gradcheck(g, &o, &r), OG_ERR_INVALID_ARG, "input 'x': dim 0 ('N') is symbolic or unknown");
+    og_tensor_free(x);
+    og_graph_free(g);
+}
+END_TEST
+
 /* ---- bad requests ------------------------------------------------------------ */
 
 START_TEST(bad_requests)
@@ -456,6 +492,7 @@ int main(void)
     tcase_add_test(tc, fan_in_is_summed);
     tcase_add_test(tc, cnn_chain_gradcheck_and_reload);
     tcase_add_test(tc, second_order_conv_relu_gemm);
+    tcase_add_test(tc, symbolic_batch);
     tcase_add_test(tc, bad_requests);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
