@@ -14,12 +14,6 @@
 #include <stdio.h>
 #include "internal.h"
 
-/* The tensor's name for messages; "?" when the caller did not supply names. */
-static const char *in_name(const og_infer_call *c, int k)
-{
-    return c->in_names[k] != NULL ? c->in_names[k] : "?";
-}
-
 static bool greater_type_allowed(og_dtype t, int opset)
 {
     switch (t) {
@@ -35,43 +29,9 @@ static bool greater_type_allowed(og_dtype t, int opset)
 
 static og_status greater_infer(og_infer_call *c)
 {
-    const char *node = c->node->name;
-    static const char *const roles[2] = {"A", "B"};
-    og_dtype t = OG_UNDEFINED;
-
-    for (int k = 0; k < 2; k++) {
-        og_dtype u = c->in[k]->dtype;
-        if (u == OG_UNDEFINED)
-            continue;
-        if (u == OG_FLOAT16 || u == OG_BFLOAT16)
-            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Greater): input %s '%s' has type %s, which onnxgrad "
-                          "cannot hold", node, roles[k], in_name(c, k), og_dtype_name(u));
-        if (!greater_type_allowed(u, c->opset))
-            return og_err(OG_ERR_SHAPE, "node '%s' (Greater): input %s '%s' has type %s, expected %s at opset %d",
-                          node, roles[k], in_name(c, k), og_dtype_name(u),
-                          c->opset >= 9 ? "float, double or an integer type"
-                                        : "float or double (integer types need opset >= 9)", c->opset);
-        if (t == OG_UNDEFINED)
-            t = u;
-        else if (u != t)
-            return og_err(OG_ERR_SHAPE, "node '%s' (Greater): inputs must share one type: A '%s' is %s, "
-                          "expected B '%s' to be %s too, got %s", node, in_name(c, 0), og_dtype_name(t),
-                          in_name(c, 1), og_dtype_name(t), og_dtype_name(u));
-    }
-
-    char what[256];
-    snprintf(what, sizeof what, "node '%s' (Greater)", node);
-    og_shape y;
-    const og_shape *in[2] = {&c->in[0]->shape, &c->in[1]->shape};
-    og_status st = og_broadcast_shape(what, 2, in, roles, c->in_names, &y);
-    if (st != OG_OK)
-        return st;
-    c->workspace_bytes = 0;
-    if (c->out[0] != NULL) {
-        c->out[0]->dtype = OG_BOOL;   /* whatever the inputs' type, even unknown */
-        c->out[0]->shape = y;
-    }
-    return OG_OK;
+    return og_broadcast_binary_infer(c, greater_type_allowed,
+                                     c->opset >= 9 ? "float, double or an integer type"
+                                                    : "float or double (integer types need opset >= 9)", OG_BOOL);
 }
 
 /* bool is one byte holding 0 or 1 */

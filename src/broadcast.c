@@ -7,6 +7,7 @@
  * axis the dims must be equal or 1, and the output takes the larger (so a
  * 0 against a 1 gives 0). */
 #include <string.h>
+#include <stdio.h>
 #include "internal.h"
 
 static const char *str_or(const char *const *v, int k, const char *dflt)
@@ -155,4 +156,43 @@ bool og_bcast_next_row(og_bcast *it)
             it->off[k] -= it->strides[k][d] * (it->dims[d] - 1);
     }
     return false;
+}
+
+og_status og_broadcast_binary_infer(og_infer_call *c, bool (*allowed)(og_dtype t, int opset), const char *expected,
+                                    og_dtype out_dtype)
+{
+    static const char *const roles[2] = { "A", "B" };
+    const char *node = c->node->name, *op = c->node->op_type;
+    og_dtype t = OG_UNDEFINED;
+    for (int k = 0; k < 2; k++) {
+        og_dtype u = c->in[k]->dtype;
+        const char *name = str_or(c->in_names, k, "?");
+        if (u == OG_UNDEFINED)
+            continue;
+        if (u == OG_FLOAT16 || u == OG_BFLOAT16)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (%s): input %s '%s' has type %s, which onnxgrad "
+                          "cannot hold", node, op, roles[k], name, og_dtype_name(u));
+        if (!allowed(u, c->opset))
+            return og_err(OG_ERR_SHAPE, "node '%s' (%s): input %s '%s' has type %s, expected %s at opset %d", node,
+                          op, roles[k], name, og_dtype_name(u), expected, c->opset);
+        if (t == OG_UNDEFINED)
+            t = u;
+        else if (u != t)
+            return og_err(OG_ERR_SHAPE, "node '%s' (%s): inputs must share one type: A '%s' is %s, expected B '%s' "
+                          "to be %s too, got %s", node, op, str_or(c->in_names, 0, "?"), og_dtype_name(t), name,
+                          og_dtype_name(t), og_dtype_name(u));
+    }
+    char what[256];
+    snprintf(what, sizeof what, "node '%s' (%s)", node, op);
+    og_shape y;
+    const og_shape *in[2] = { &c->in[0]->shape, &c->in[1]->shape };
+    og_status st = og_broadcast_shape(what, 2, in, roles, c->in_names, &y);
+    if (st != OG_OK)
+        return st;
+    c->workspace_bytes = 0;
+    if (c->out[0] != NULL) {
+        c->out[0]->dtype = out_dtype != OG_UNDEFINED ? out_dtype : t;
+        c->out[0]->shape = y;
+    }
+    return OG_OK;
 }

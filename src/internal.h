@@ -370,6 +370,12 @@ og_status og_grad_zeros_like(og_backward_call *b, const char *name, const og_tin
  * `what` names the node ("node 'a1' (Add)"); roles ("A", "B") and names
  * (the tensors) are per input; names may be NULL. */
 #define OG_BCAST_MAX 3
+/* Shape inference of a binary op with broadcasting (Add, Mul, Greater): A
+ * and B share one type that allowed() accepts at the node's opset
+ * (`expected` says which, for messages); the output has the broadcast
+ * shape and out_dtype, or the inputs' type when out_dtype is OG_UNDEFINED. */
+og_status og_broadcast_binary_infer(og_infer_call *c, bool (*allowed)(og_dtype t, int opset), const char *expected,
+                                    og_dtype out_dtype);
 og_status og_broadcast_shape(const char *what, int n, const og_shape *const *in, const char *const *roles,
                              const char *const *names, og_shape *out);
 
