@@ -59,32 +59,6 @@ static const char *name_of(const char *const *names, int k)
     return names && names[k] ? names[k] : "";
 }
 
-static bool float_dtype(og_dtype t) { return t == OG_FLOAT || t == OG_DOUBLE; }
-
-static og_status check_dtype(const char *what, const char *role, const char *name, og_dtype t)
-{
-    if (t == OG_UNDEFINED || float_dtype(t))
-        return OG_OK;
-    return og_err(t == OG_FLOAT16 || t == OG_BFLOAT16 ? OG_ERR_UNSUPPORTED : OG_ERR_SHAPE,
-                  "%s: %s '%s' has dtype %s, expected float or double", what, role, name, og_dtype_name(t));
-}
-
-/* Product of n sizes, -1 if any is unknown, overflow-checked. */
-static og_status product(const char *what, const int64_t *v, int n, int64_t start, int64_t *r)
-{
-    int64_t p = start;
-    for (int i = 0; i < n; i++) {
-        if (v[i] < 0 || p < 0) {
-            *r = -1;
-            return OG_OK;
-        }
-        if (!og_mul_ok(p, v[i], &p))
-            return og_err(OG_ERR_LIMIT, "%s: tensor size overflows int64", what);
-    }
-    *r = p;
-    return OG_OK;
-}
-
 static og_status conv_geometry(const char *what, const conv_params *p, const og_shape *xs, const og_shape *ws,
                                const og_shape *bs, const char *const *names, conv_geom *g)
 {
@@ -170,8 +144,9 @@ static og_status conv_geometry(const char *what, const conv_params *p, const og_
     if ((st = og_spatial_resolve(&g->sp, what, n, in, kernel, &p->strides, &p->dilations, &p->pads, p->auto_pad,
                                  false)))
         return st;
-    if ((st = product(what, g->sp.kernel, n, g->Cg, &g->K)) || (st = product(what, g->sp.out, n, 1, &g->P)) ||
-        (st = product(what, g->sp.in, n, 1, &g->in_plane)))
+    if ((st = og_size_product(what, g->sp.kernel, n, g->Cg, &g->K)) ||
+        (st = og_size_product(what, g->sp.out, n, 1, &g->P)) ||
+        (st = og_size_product(what, g->sp.in, n, 1, &g->in_plane)))
         return st;
     g->pointwise = true;
     for (int i = 0; i < n; i++)
@@ -187,22 +162,9 @@ static og_status conv_infer(og_infer_call *c)
     char what[256];
     snprintf(what, sizeof what, "node '%s' (Conv)", c->node->name);
     og_status st;
-    if (!x || !w)
-        return og_err(OG_ERR_INVALID_GRAPH, "%s: inputs X and W are required, got %s omitted", what,
-                      !x ? "X" : "W");
-    if ((st = check_dtype(what, "input X", name_of(c->in_names, 0), x->dtype)) ||
-        (st = check_dtype(what, "input W", name_of(c->in_names, 1), w->dtype)) ||
-        (b && (st = check_dtype(what, "input B", name_of(c->in_names, 2), b->dtype))))
+    og_dtype dt;
+    if ((st = og_conv_dtype(what, c, &dt)))
         return st;
-    og_dtype dt = x->dtype != OG_UNDEFINED ? x->dtype : w->dtype;
-    if (dt != OG_UNDEFINED && w->dtype != OG_UNDEFINED && w->dtype != dt)
-        return og_err(OG_ERR_SHAPE, "%s: input W '%s' has dtype %s, expected %s (the dtype of X)", what,
-                      name_of(c->in_names, 1), og_dtype_name(w->dtype), og_dtype_name(dt));
-    if (b && dt != OG_UNDEFINED && b->dtype != OG_UNDEFINED && b->dtype != dt)
-        return og_err(OG_ERR_SHAPE, "%s: input B '%s' has dtype %s, expected %s (the dtype of X)", what,
-                      name_of(c->in_names, 2), og_dtype_name(b->dtype), og_dtype_name(dt));
-    if (dt == OG_UNDEFINED && b)
-        dt = b->dtype;
 
     conv_geom g;
     if ((st = conv_geometry(what, p, &x->shape, &w->shape, b ? &b->shape : NULL, c->in_names, &g)))
@@ -332,7 +294,7 @@ static og_status conv_run(const og_kernel_call *k)
         return st;
     /* Infer was run on these shapes; re-check what the loops rely on. */
     bool ok = y->dtype == x->dtype && w->dtype == x->dtype && (!b || b->dtype == x->dtype) &&
-              float_dtype(x->dtype) && y->rank == g.rank && y->dims[0] == g.N && y->dims[1] == g.M;
+              (x->dtype == OG_FLOAT || x->dtype == OG_DOUBLE) && y->rank == g.rank && y->dims[0] == g.N && y->dims[1] == g.M;
     for (int i = 0; ok && i < g.rank - 2; i++)
         ok = y->dims[2 + i] == g.sp.out[i];
     if (!ok)
@@ -346,25 +308,6 @@ static og_status conv_run(const og_kernel_call *k)
     else
         conv_double(&g, x->data, w->data, b ? b->data : NULL, y->data, k->workspace);
     return OG_OK;
-}
-
-/* Transpose of `x` swapping axes 0 and 1 of a rank-`rank` tensor. */
-static og_status swap01(og_backward_call *b, const char *x, int rank, const char **out)
-{
-    int64_t perm[OG_MAX_RANK];
-    for (int i = 0; i < rank; i++)
-        perm[i] = i;
-    perm[0] = 1;
-    perm[1] = 0;
-    og_attr a = og_attr_ints("perm", rank, perm);
-    return og_grad_emit(b, "Transpose", 1, &x, 1, out, 1, &a);
-}
-
-static og_status reshape(og_backward_call *b, const char *x, int rank, const int64_t *dims, const char **out)
-{
-    const char *ins[2] = { x, NULL };
-    og_status st = og_grad_const_ints(b, rank, dims, &ins[1]);
-    return st ? st : og_grad_emit(b, "Reshape", 2, ins, 1, out, 0, NULL);
 }
 
 /* dW[m, c, j] = sum over n, o of dY[n, m, o] X[n, g*Cg + c, o*s + j*d - pb]:
@@ -387,37 +330,13 @@ static og_status conv_grad_w(og_backward_call *b, const conv_geom *g, const char
         pads[n + i] = g->sp.pad_end[i] >= rem ? g->sp.pad_end[i] - rem : 0;
         crop = crop || g->sp.pad_end[i] < rem;
     }
-    if ((st = swap01(b, b->dout[0], rank, &dyt)))
+    if ((st = og_grad_swap01(b, b->dout[0], rank, &dyt)) ||
+        (st = og_grad_channels_first(b, x, n, g->group, g->Cg, g->sp.in, &xt)))
         return st;
-    if (g->group == 1) {
-        if ((st = swap01(b, x, rank, &xt)))
-            return st;
-    } else {
-        int64_t dims[OG_MAX_RANK + 1], perm[OG_MAX_RANK + 1];
-        dims[0] = -1;
-        dims[1] = g->group;
-        dims[2] = g->Cg;
-        for (int i = 0; i < n; i++)
-            dims[3 + i] = g->sp.in[i];
-        for (int i = 0; i < rank + 1; i++)
-            perm[i] = i;
-        perm[0] = 2;
-        perm[2] = 0;
-        og_attr pa = og_attr_ints("perm", rank + 1, perm);
-        if ((st = reshape(b, x, rank + 1, dims, &xt)) ||
-            (st = og_grad_emit(b, "Transpose", 1, &xt, 1, &xt, 1, &pa)))
-            return st;
-        dims[0] = g->Cg;
-        dims[1] = -1;
-        for (int i = 0; i < n; i++)
-            dims[2 + i] = g->sp.in[i];
-        if ((st = reshape(b, xt, rank, dims, &xt)))
-            return st;
-    }
     og_attr at[4] = { og_attr_ints("strides", n, g->sp.dilation), og_attr_ints("dilations", n, g->sp.stride),
                       og_attr_ints("pads", 2 * n, pads), og_attr_int("group", g->group) };
     const char *ins[2] = { xt, dyt };
-    if ((st = og_grad_emit(b, "Conv", 2, ins, 1, &r, 4, at)) || (st = swap01(b, r, rank, &r)))
+    if ((st = og_grad_emit(b, "Conv", 2, ins, 1, &r, 4, at)) || (st = og_grad_swap01(b, r, rank, &r)))
         return st;
     if (crop) {
         int64_t zeros[OG_MAX_RANK] = { 0 }, axes[OG_MAX_RANK];
@@ -472,17 +391,8 @@ static og_status conv_backward(og_backward_call *b)
     }
     if (b->need[1] && (st = conv_grad_w(b, &g, &b->din[1])))
         return st;
-    if (b->n_in > 2 && b->need[2]) {
-        int64_t axes[OG_MAX_RANK];
-        axes[0] = 0;
-        for (int i = 0; i < n; i++)
-            axes[1 + i] = 2 + i;
-        const char *ins[2] = { b->dout[0], NULL };
-        og_attr keep = og_attr_int("keepdims", 0);
-        if ((st = og_grad_const_ints(b, n + 1, axes, &ins[1])) ||
-            (st = og_grad_emit(b, "ReduceSum", 2, ins, 1, &b->din[2], 1, &keep)))
-            return st;
-    }
+    if (b->n_in > 2 && b->need[2] && (st = og_grad_conv_bias(b, b->dout[0], g.rank, &b->din[2])))
+        return st;
     return OG_OK;
 }
 

@@ -80,32 +80,6 @@ static const char *name_of(const char *const *names, int k)
     return names && names[k] ? names[k] : "";
 }
 
-static bool float_dtype(og_dtype t) { return t == OG_FLOAT || t == OG_DOUBLE; }
-
-static og_status check_dtype(const char *what, const char *role, const char *name, og_dtype t)
-{
-    if (t == OG_UNDEFINED || float_dtype(t))
-        return OG_OK;
-    return og_err(t == OG_FLOAT16 || t == OG_BFLOAT16 ? OG_ERR_UNSUPPORTED : OG_ERR_SHAPE,
-                  "%s: %s '%s' has dtype %s, expected float or double", what, role, name, og_dtype_name(t));
-}
-
-/* Product of n sizes times start, -1 if any is unknown, overflow-checked. */
-static og_status product(const char *what, const int64_t *v, int n, int64_t start, int64_t *r)
-{
-    int64_t p = start;
-    for (int i = 0; i < n; i++) {
-        if (v[i] < 0 || p < 0) {
-            *r = -1;
-            return OG_OK;
-        }
-        if (!og_mul_ok(p, v[i], &p))
-            return og_err(OG_ERR_LIMIT, "%s: tensor size overflows int64", what);
-    }
-    *r = p;
-    return OG_OK;
-}
-
 static og_status convt_geometry(const char *what, const convt_params *p, const og_shape *xs, const og_shape *ws,
                                 const og_shape *bs, const char *const *names, convt_geom *g)
 {
@@ -196,8 +170,10 @@ static og_status convt_geometry(const char *what, const convt_params *p, const o
     if ((st = og_spatial_resolve_transpose(&g->sp, what, n, in, kernel, &p->strides, &p->dilations, &p->pads,
                                            &p->output_padding, &p->output_shape, p->auto_pad)))
         return st;
-    if ((st = product(what, g->sp.kernel, n, 1, &g->Kk)) || (st = product(what, g->sp.kernel, n, g->Mg, &g->rows)) ||
-        (st = product(what, g->sp.in, n, 1, &g->in_plane)) || (st = product(what, g->sp.out, n, 1, &g->out_plane)))
+    if ((st = og_size_product(what, g->sp.kernel, n, 1, &g->Kk)) ||
+        (st = og_size_product(what, g->sp.kernel, n, g->Mg, &g->rows)) ||
+        (st = og_size_product(what, g->sp.in, n, 1, &g->in_plane)) ||
+        (st = og_size_product(what, g->sp.out, n, 1, &g->out_plane)))
         return st;
     return OG_OK;
 }
@@ -209,22 +185,9 @@ static og_status convt_infer(og_infer_call *c)
     char what[256];
     snprintf(what, sizeof what, "node '%s' (ConvTranspose)", c->node->name);
     og_status st;
-    if (!x || !w)
-        return og_err(OG_ERR_INVALID_GRAPH, "%s: inputs X and W are required, got %s omitted", what,
-                      !x ? "X" : "W");
-    if ((st = check_dtype(what, "input X", name_of(c->in_names, 0), x->dtype)) ||
-        (st = check_dtype(what, "input W", name_of(c->in_names, 1), w->dtype)) ||
-        (b && (st = check_dtype(what, "input B", name_of(c->in_names, 2), b->dtype))))
+    og_dtype dt;
+    if ((st = og_conv_dtype(what, c, &dt)))
         return st;
-    og_dtype dt = x->dtype != OG_UNDEFINED ? x->dtype : w->dtype;
-    if (dt != OG_UNDEFINED && w->dtype != OG_UNDEFINED && w->dtype != dt)
-        return og_err(OG_ERR_SHAPE, "%s: input W '%s' has dtype %s, expected %s (the dtype of X)", what,
-                      name_of(c->in_names, 1), og_dtype_name(w->dtype), og_dtype_name(dt));
-    if (b && dt != OG_UNDEFINED && b->dtype != OG_UNDEFINED && b->dtype != dt)
-        return og_err(OG_ERR_SHAPE, "%s: input B '%s' has dtype %s, expected %s (the dtype of X)", what,
-                      name_of(c->in_names, 2), og_dtype_name(b->dtype), og_dtype_name(dt));
-    if (dt == OG_UNDEFINED && b)
-        dt = b->dtype;
 
     convt_geom g;
     if ((st = convt_geometry(what, p, &x->shape, &w->shape, b ? &b->shape : NULL, c->in_names, &g)))
@@ -352,7 +315,7 @@ static og_status convt_run(const og_kernel_call *k)
         return st;
     /* Infer was run on these shapes; re-check what the loops rely on. */
     bool ok = y->dtype == x->dtype && w->dtype == x->dtype && (!b || b->dtype == x->dtype) &&
-              float_dtype(x->dtype) && y->rank == g.rank && y->dims[0] == g.N && y->dims[1] == g.M &&
+              (x->dtype == OG_FLOAT || x->dtype == OG_DOUBLE) && y->rank == g.rank && y->dims[0] == g.N && y->dims[1] == g.M &&
               g.rows >= 0 && g.in_plane >= 0 && g.out_plane >= 1;
     for (int i = 0; ok && i < g.rank - 2; i++)
         ok = y->dims[2 + i] == g.sp.out[i] && g.sp.pad_begin[i] >= 0;
@@ -367,65 +330,6 @@ static og_status convt_run(const og_kernel_call *k)
     else
         convt_double(&g, x->data, w->data, b ? b->data : NULL, y->data, k->workspace);
     return OG_OK;
-}
-
-/* Transpose of `x` (rank `rank`) by `perm`. */
-static og_status transpose(og_backward_call *b, const char *x, int rank, const int64_t *perm, const char **out)
-{
-    og_attr a = og_attr_ints("perm", rank, perm);
-    return og_grad_emit(b, "Transpose", 1, &x, 1, out, 1, &a);
-}
-
-/* Transpose swapping axes 0 and 1. */
-static og_status swap01(og_backward_call *b, const char *x, int rank, const char **out)
-{
-    int64_t perm[OG_MAX_RANK];
-    for (int i = 0; i < rank; i++)
-        perm[i] = i;
-    perm[0] = 1;
-    perm[1] = 0;
-    return transpose(b, x, rank, perm, out);
-}
-
-static og_status reshape(og_backward_call *b, const char *x, int rank, const int64_t *dims, const char **out)
-{
-    const char *ins[2] = { x, NULL };
-    og_status st = og_grad_const_ints(b, rank, dims, &ins[1]);
-    return st ? st : og_grad_emit(b, "Reshape", 2, ins, 1, out, 0, NULL);
-}
-
-/* x [N, G*K, S...] (S: n sizes) -> [K, G*N, S...] when lead_k, else
- * [G*K, N, S...]: the group's block of K channels moves next to (lead_k)
- * or stays ahead of the batch. With G == 1 this is one swap of axes 0, 1. */
-static og_status regroup(og_backward_call *b, const char *x, int n, int64_t G, int64_t K, const int64_t *S,
-                         bool lead_k, const char **out)
-{
-    int rank = n + 2;
-    if (G == 1)
-        return swap01(b, x, rank, out);
-    int64_t dims[OG_MAX_RANK + 1], perm[OG_MAX_RANK + 1];
-    og_status st;
-    dims[0] = -1;   /* the batch may be unknown */
-    dims[1] = G;
-    dims[2] = K;
-    for (int i = 0; i < n; i++) {
-        dims[3 + i] = S[i];
-        perm[3 + i] = 3 + i;
-    }
-    /* [N, G, K, S] -> [K, G, N, S] or [G, K, N, S] */
-    perm[0] = lead_k ? 2 : 1;
-    perm[1] = lead_k ? 1 : 2;
-    perm[2] = 0;
-    if ((st = reshape(b, x, rank + 1, dims, out)) || (st = transpose(b, *out, rank + 1, perm, out)))
-        return st;
-    int64_t gk;
-    if (!og_mul_ok(G, K, &gk))
-        return og_err(OG_ERR_LIMIT, "ConvTranspose backward: group * channels overflows int64");
-    dims[0] = lead_k ? K : gk;
-    dims[1] = -1;
-    for (int i = 0; i < n; i++)
-        dims[2 + i] = S[i];
-    return reshape(b, *out, rank, dims, out);
 }
 
 /* Backward, in standard ops. Per axis let e = pad_end - out_pad: the cells
@@ -501,23 +405,14 @@ static og_status convt_backward(og_backward_call *b)
         const char *a, *xk, *z;
         og_attr at[4] = { og_attr_ints("strides", n, g.sp.dilation), og_attr_ints("dilations", n, g.sp.stride),
                           og_attr_ints("pads", 2 * n, pads), og_attr_int("group", g.group) };
-        if ((st = regroup(b, dyc, n, g.group, g.Mg, out_kept, true, &a)) ||
-            (st = regroup(b, b->in[0], n, g.group, g.Cg, g.sp.in, false, &xk)) ||
+        if ((st = og_grad_channels_first(b, dyc, n, g.group, g.Mg, out_kept, &a)) ||
+            (st = og_grad_swap01(b, b->in[0], g.rank, &xk)) ||
             (st = og_grad_emit(b, "Conv", 2, (const char *const[]){ a, xk }, 1, &z, 4, at)) ||
-            (st = swap01(b, z, g.rank, &b->din[1])))
+            (st = og_grad_swap01(b, z, g.rank, &b->din[1])))
             return st;
     }
-    if (b->n_in > 2 && b->in[2] && b->need[2]) {
-        int64_t raxes[OG_MAX_RANK];
-        raxes[0] = 0;
-        for (int i = 0; i < n; i++)
-            raxes[1 + i] = 2 + i;
-        const char *ins[2] = { dy, NULL };
-        og_attr keep = og_attr_int("keepdims", 0);
-        if ((st = og_grad_const_ints(b, n + 1, raxes, &ins[1])) ||
-            (st = og_grad_emit(b, "ReduceSum", 2, ins, 1, &b->din[2], 1, &keep)))
-            return st;
-    }
+    if (b->n_in > 2 && b->in[2] && b->need[2] && (st = og_grad_conv_bias(b, dy, g.rank, &b->din[2])))
+        return st;
     return OG_OK;
 }
 

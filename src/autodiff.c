@@ -113,6 +113,29 @@ og_status og_grad_const_scalar(og_backward_call *b, og_dtype dtype, double v, co
     return emit_constant(b, t, out);
 }
 
+og_status og_grad_transpose(og_backward_call *b, const char *x, int rank, const int64_t *perm, const char **out)
+{
+    og_attr a = og_attr_ints("perm", rank, perm);
+    return og_grad_emit(b, "Transpose", 1, &x, 1, out, 1, &a);
+}
+
+og_status og_grad_swap01(og_backward_call *b, const char *x, int rank, const char **out)
+{
+    int64_t perm[OG_MAX_RANK];
+    for (int i = 0; i < rank; i++)
+        perm[i] = i;
+    perm[0] = 1;
+    perm[1] = 0;
+    return og_grad_transpose(b, x, rank, perm, out);
+}
+
+og_status og_grad_reshape(og_backward_call *b, const char *x, int rank, const int64_t *dims, const char **out)
+{
+    const char *ins[2] = { x, NULL };
+    og_status st = og_grad_const_ints(b, rank, dims, &ins[1]);
+    return st ? st : og_grad_emit(b, "Reshape", 2, ins, 1, out, 0, NULL);
+}
+
 og_status og_grad_shape_of(og_backward_call *b, const char *name, const og_tinfo *ti, const char **out)
 {
     if (og_shape_known(&ti->shape))

@@ -329,6 +329,11 @@ og_status og_grad_emit(og_backward_call *b, const char *op_type, int n_in, const
                        const char **outs, int n_attrs, const og_attr *attrs);
 /* A Constant node holding a 1-D int64 tensor of n values. */
 og_status og_grad_const_ints(og_backward_call *b, int64_t n, const int64_t *v, const char **out);
+/* Transpose of x (rank `rank`) by perm; the swap of axes 0 and 1; a
+ * Reshape of x to the constant shape dims (0 and -1 as Reshape reads them). */
+og_status og_grad_transpose(og_backward_call *b, const char *x, int rank, const int64_t *perm, const char **out);
+og_status og_grad_swap01(og_backward_call *b, const char *x, int rank, const char **out);
+og_status og_grad_reshape(og_backward_call *b, const char *x, int rank, const int64_t *dims, const char **out);
 /* A Constant node holding a rank-0 tensor of dtype (float or double). */
 og_status og_grad_const_scalar(og_backward_call *b, og_dtype dtype, double v, const char **out);
 /* The shape of value `name` (type ti) as a 1-D int64 value: a Constant when
@@ -460,6 +465,20 @@ typedef struct og_spatial {
     int64_t out[OG_MAX_RANK];
     int64_t out_pad[OG_MAX_RANK];   /* ConvTranspose only: resolved output_padding (0 elsewhere) */
 } og_spatial;
+
+/* Shared by Conv and ConvTranspose (src/spatial.c). og_size_product: start
+ * times n sizes, -1 if any is unknown, OG_ERR_LIMIT on overflow.
+ * og_conv_dtype: X and W present, X/W/B float or double and alike; *dt is
+ * their dtype (OG_UNDEFINED if none is known). */
+og_status og_size_product(const char *what, const int64_t *v, int n, int64_t start, int64_t *r);
+og_status og_conv_dtype(const char *what, const og_infer_call *c, og_dtype *dt);
+/* Backward pieces of the conv family: the bias gradient (dY summed over
+ * batch and spatial axes), and x [N, G*K, S...] (n spatial sizes S) laid out
+ * as [K, G*N, S...], so a grouped Conv over it sums the batch like channels
+ * (with G == 1, the swap of axes 0 and 1). */
+og_status og_grad_conv_bias(og_backward_call *b, const char *dy, int rank, const char **out);
+og_status og_grad_channels_first(og_backward_call *b, const char *x, int n, int64_t G, int64_t K, const int64_t *S,
+                                 const char **out);
 
 og_status og_spatial_resolve(og_spatial *s, const char *what, int n, const int64_t *in,
                              const int64_t *kernel, const og_ints *strides,

@@ -253,3 +253,87 @@ og_status og_spatial_resolve_transpose(og_spatial *s, const char *what, int n, c
     }
     return OG_OK;
 }
+
+/* ---- shared by Conv and ConvTranspose ---------------------------------- */
+
+og_status og_size_product(const char *what, const int64_t *v, int n, int64_t start, int64_t *r)
+{
+    int64_t p = start;
+    for (int i = 0; i < n; i++) {
+        if (v[i] < 0 || p < 0) {
+            *r = -1;
+            return OG_OK;
+        }
+        if (!og_mul_ok(p, v[i], &p))
+            return og_err(OG_ERR_LIMIT, "%s: tensor size overflows int64", what);
+    }
+    *r = p;
+    return OG_OK;
+}
+
+static const char *name_at(const og_infer_call *c, int k) { return c->in_names[k] ? c->in_names[k] : ""; }
+
+og_status og_conv_dtype(const char *what, const og_infer_call *c, og_dtype *dt)
+{
+    static const char *const roles[3] = { "X", "W", "B" };
+    const og_tinfo *x = c->in[0], *w = c->in[1], *b = c->n_in > 2 ? c->in[2] : NULL;
+    if (!x || !w)
+        return og_err(OG_ERR_INVALID_GRAPH, "%s: inputs X and W are required, got %s omitted", what, !x ? "X" : "W");
+    const og_tinfo *in[3] = { x, w, b };
+    *dt = OG_UNDEFINED;
+    for (int k = 0; k < 3; k++) {
+        og_dtype t = in[k] ? in[k]->dtype : OG_UNDEFINED;
+        if (t == OG_UNDEFINED)
+            continue;
+        if (t != OG_FLOAT && t != OG_DOUBLE)
+            return og_err(t == OG_FLOAT16 || t == OG_BFLOAT16 ? OG_ERR_UNSUPPORTED : OG_ERR_SHAPE,
+                          "%s: input %s '%s' has dtype %s, expected float or double", what, roles[k], name_at(c, k),
+                          og_dtype_name(t));
+        if (*dt == OG_UNDEFINED)
+            *dt = t;
+        else if (t != *dt)
+            return og_err(OG_ERR_SHAPE, "%s: input %s '%s' has dtype %s, expected %s (the dtype of %s)", what,
+                          roles[k], name_at(c, k), og_dtype_name(t), og_dtype_name(*dt),
+                          x->dtype != OG_UNDEFINED ? "X" : "W");
+    }
+    return OG_OK;
+}
+
+og_status og_grad_conv_bias(og_backward_call *b, const char *dy, int rank, const char **out)
+{
+    int64_t axes[OG_MAX_RANK];
+    axes[0] = 0;
+    for (int i = 2; i < rank; i++)
+        axes[i - 1] = i;
+    const char *ins[2] = { dy, NULL };
+    og_attr keep = og_attr_int("keepdims", 0);
+    og_status st = og_grad_const_ints(b, rank - 1, axes, &ins[1]);
+    return st ? st : og_grad_emit(b, "ReduceSum", 2, ins, 1, out, 1, &keep);
+}
+
+og_status og_grad_channels_first(og_backward_call *b, const char *x, int n, int64_t G, int64_t K, const int64_t *S,
+                                 const char **out)
+{
+    int rank = n + 2;
+    if (G == 1)
+        return og_grad_swap01(b, x, rank, out);
+    int64_t dims[OG_MAX_RANK + 1], perm[OG_MAX_RANK + 1];
+    og_status st;
+    dims[0] = -1;   /* the batch may be unknown */
+    dims[1] = G;
+    dims[2] = K;
+    for (int i = 0; i < n; i++) {
+        dims[3 + i] = S[i];
+        perm[3 + i] = 3 + i;
+    }
+    perm[0] = 2;   /* [N, G, K, S] -> [K, G, N, S] */
+    perm[1] = 1;
+    perm[2] = 0;
+    if ((st = og_grad_reshape(b, x, rank + 1, dims, out)) || (st = og_grad_transpose(b, *out, rank + 1, perm, out)))
+        return st;
+    dims[0] = K;
+    dims[1] = -1;
+    for (int i = 0; i < n; i++)
+        dims[2 + i] = S[i];
+    return og_grad_reshape(b, *out, rank, dims, out);
+}
