@@ -323,8 +323,9 @@ typedef struct og_backward_call {
 
 /* Adds a default-domain node of `op_type` to the gradient graph. Inputs are
  * value names ("" or NULL: omitted). Each of the n_out outputs gets a fresh
- * unique name, returned in outs[k] (owned by the context, valid until the
- * build ends); pass n_out 0 / outs NULL for none. Attributes are copied. */
+ * unique name, returned in outs[k] (owned by the gradient graph, valid
+ * while it lives); pass n_out 0 / outs NULL for none. Attributes are
+ * copied. */
 og_status og_grad_emit(og_backward_call *b, const char *op_type, int n_in, const char *const *ins, int n_out,
                        const char **outs, int n_attrs, const og_attr *attrs);
 /* A Constant node holding a 1-D int64 tensor of n values. */
@@ -343,7 +344,7 @@ og_status og_grad_shape_of(og_backward_call *b, const char *name, const og_tinfo
  * was broadcast to `from` (numpy rules, right-aligned): leading axes `to`
  * lacks, and axes where `to` has 1; *out is grad itself when nothing was
  * broadcast. An axis where `to`'s dim is unknown and `from`'s is not 1 is
- * ambiguous: OG_ERR_UNSUPPORTED. */
+ * ambiguous: OG_ERR_UNSUPPORTED (og_grad_unbroadcast resolves it). */
 og_status og_grad_reduce_to(og_backward_call *b, const char *grad, const og_tinfo *from, const og_tinfo *to,
                             const char **out);
 /* og_grad_reduce_to for the inputs of an op whose output is the numpy
