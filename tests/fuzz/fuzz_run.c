@@ -56,7 +56,8 @@ static bool has_initializer(const og_graph *g, const char *name)
 
 /* Makes the feeds; false (nothing allocated) when the model is skipped.
  * *all_known says whether the graph knew every input's shape, those with
- * an initializer included (their declared type may be looser). */
+ * an initializer included (their declared type may be looser), and no
+ * input is an integer tensor fed from the bytes. */
 static bool make_feeds(const og_graph *g, const uint8_t *data, size_t size, og_tensor **feeds,
                        int *n_feeds, bool *all_known)
 {
@@ -97,6 +98,11 @@ static bool make_feeds(const og_graph *g, const uint8_t *data, size_t size, og_t
         if (vi.dtype == OG_BOOL)
             for (int64_t e = 0; e < numel; e++)
                 bytes[e] &= 1;
+        /* An integer feed may be data that shapes the run (Reshape's shape,
+         * Slice's starts, ScatterElements' indices): load-time inference
+         * could not see it, and bad values are errors of the run. */
+        if (vi.dtype != OG_FLOAT && vi.dtype != OG_DOUBLE && vi.dtype != OG_BOOL)
+            *all_known = false;
         FUZZ_CHECK(og_tensor_set_name(t, vi.name) == OG_OK);
         feeds[(*n_feeds)++] = t;
     }
@@ -109,9 +115,10 @@ skip:
 }
 
 /* Checks the outputs of a run that returned `st` against the graph. With
- * every input shape known at load time, load-time inference already saw
- * the shapes the run sees: every output's type is known and the run can
- * fail only on a limit, never on a shape or attribute. */
+ * every input shape known at load time and no integer feed (which may be
+ * data that shapes the run), load-time inference already saw what the run
+ * sees: every output's type is known and the run can fail only on a limit,
+ * never on a shape or attribute. */
 static void check_outputs(const og_graph *g, og_status st, og_tensor **outs, bool all_known)
 {
     int n_out = og_graph_num_outputs(g);
