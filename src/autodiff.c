@@ -43,12 +43,11 @@ static bool float_type(og_dtype t) { return t == OG_FLOAT || t == OG_DOUBLE; }
 /* ---- names ---------------------------------------------------------------- */
 
 /* A name no value of the gradient graph has yet: `base`, else base_2, ... */
-static og_status unique_name(og_grad_ctx *c, const char *base, char *buf, size_t size)
+static void unique_name(og_grad_ctx *c, const char *base, char *buf, size_t size)
 {
     snprintf(buf, size, "%s", base);
     for (int k = 2; og_graph_find_value(c->gg, buf) >= 0; k++)
         snprintf(buf, size, "%.*s_%d", (int)size - 16, base, k);
-    return OG_OK;
 }
 
 static const char *value_name(const og_graph *g, int v) { return g->values[v].name; }
