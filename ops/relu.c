@@ -91,21 +91,22 @@ static og_status relu_run(const og_kernel_call *k)
     return OG_OK;
 }
 
-/* dX = Where(Y > 0, dY, 0), from Relu's output Y, so the gradient graph
- * need not keep X: Y > 0 exactly where X > 0. The gradient at X = 0 is 0
- * (PyTorch's choice), and NaN gives 0 too (NaN > 0 is false). Integer Relu
- * carries no gradient (the engine skips integer tensors). */
+/* dX = Where(Y <= 0, 0, dY), from Relu's output Y, so the gradient graph
+ * need not keep X: Y <= 0 exactly where X <= 0. This is PyTorch's
+ * threshold_backward: the gradient at X = 0 is 0, and where X is NaN (so
+ * is Y, and NaN <= 0 is false) the gradient passes. Integer Relu carries
+ * no gradient (the engine skips integer tensors). */
 static og_status relu_backward(og_backward_call *b)
 {
-    const char *y, *zero, *pos;
+    const char *y, *zero, *off;
     og_status st;
     if (!b->need[0] || b->dout[0] == NULL)
         return OG_OK;
     if ((st = og_grad_forward_output(b, 0, &y)) != OG_OK ||
         (st = og_grad_const_scalar(b, b->out_info[0].dtype, 0.0, &zero)) != OG_OK ||
-        (st = og_grad_emit(b, "Greater", 2, (const char *const[]){y, zero}, 1, &pos, 0, NULL)) != OG_OK)
+        (st = og_grad_emit(b, "LessOrEqual", 2, (const char *const[]){y, zero}, 1, &off, 0, NULL)) != OG_OK)
         return st;
-    return og_grad_emit(b, "Where", 3, (const char *const[]){pos, b->dout[0], zero}, 1, &b->din[0], 0, NULL);
+    return og_grad_emit(b, "Where", 3, (const char *const[]){off, zero, b->dout[0]}, 1, &b->din[0], 0, NULL);
 }
 
 const og_op og_op_relu = {

@@ -435,6 +435,104 @@ START_TEST(symbolic_batch)
 }
 END_TEST
 
+/* ---- NaN and Inf in the backward pass ------------------------------------------ */
+
+/* Gradients of a one-node graph (inputs "a", "b", "c" as given) for seed u. */
+static void one_node_grads(const char *op, int n_in, const og_tensor *const *ins, const og_tensor *u, int n_attrs,
+                           const og_attr *attrs, og_tensor **grads)
+{
+    static const char *const names[3] = { "a", "b", "c" };
+    og_graph *g = gt_graph();
+    for (int k = 0; k < n_in; k++)
+        gt_input(g, names[k], ins[k]->dtype, ins[k]->rank, ins[k]->dims);
+    OG_CHECK(og_graph_add_node(g, op, NULL, "n", n_in, names, 1, (const char *const[]){ "y" }, n_attrs, attrs));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_grad_options o = { .n_seeded = 1, .seeded = GT_NAMES("y") };
+    OG_CHECK(og_gradients(g, &o, n_in, ins, &u, grads));
+    og_graph_free(g);
+}
+
+static og_tensor *vec(int rank, const int64_t *dims, const float *v)
+{
+    og_tensor *t;
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, rank, dims, v, &t));
+    return t;
+}
+
+/* Bitwise-style comparison that treats NaN as equal to NaN. */
+static void expect_nan_aware(const og_tensor *t, const float *want, int n, const char *what)
+{
+    ck_assert_int_eq(t->numel, n);
+    for (int i = 0; i < n; i++) {
+        float got = ((const float *)t->data)[i];
+        ck_assert_msg((isnan(got) && isnan(want[i])) || got == want[i], "%s[%d] = %g, expected %g", what, i, got,
+                      want[i]);
+    }
+}
+
+/* NaN and Inf are values: they flow through the gradients as in PyTorch. */
+START_TEST(nan_and_inf_in_backward)
+{
+    const float inf = INFINITY, nan = NAN;
+    og_tensor *gr[3];
+
+    /* Relu (threshold_backward): the gradient passes where the output is
+     * NaN or +inf, stops where it is 0 (x <= 0, -inf), and a NaN upstream
+     * gradient is stopped there too */
+    const int64_t d5[1] = { 5 };
+    og_tensor *x = vec(1, d5, (const float[]){ nan, -inf, inf, 0, 2 });
+    og_tensor *u = vec(1, d5, (const float[]){ 1, 1, 1, nan, nan });
+    one_node_grads("Relu", 1, (const og_tensor *const[]){ x }, u, 0, NULL, gr);
+    expect_nan_aware(gr[0], (const float[]){ 1, 0, 1, 0, nan }, 5, "Relu dX");
+    og_tensor_free(gr[0]);
+    og_tensor_free(x);
+    og_tensor_free(u);
+
+    /* MaxPool: a NaN wins its window, so it takes the window's gradient */
+    const int64_t d4[3] = { 1, 1, 4 }, d2[3] = { 1, 1, 2 };
+    x = vec(3, d4, (const float[]){ 1, nan, 3, inf });
+    u = vec(3, d2, (const float[]){ 5, 7 });
+    og_attr pool[2] = { og_attr_ints("kernel_shape", 1, (const int64_t[]){ 2 }),
+                        og_attr_ints("strides", 1, (const int64_t[]){ 2 }) };
+    one_node_grads("MaxPool", 1, (const og_tensor *const[]){ x }, u, 2, pool, gr);
+    expect_nan_aware(gr[0], (const float[]){ 0, 5, 0, 7 }, 4, "MaxPool dX");
+    og_tensor_free(gr[0]);
+    og_tensor_free(x);
+    og_tensor_free(u);
+
+    /* Gemm: dA = dY B^T, dB = A^T dY; 0 * NaN is NaN (no BLAS shortcut) */
+    const int64_t d12[2] = { 1, 2 }, d21[2] = { 2, 1 }, d11[2] = { 1, 1 };
+    og_tensor *a = vec(2, d12, (const float[]){ nan, 1 }), *b = vec(2, d21, (const float[]){ 0, inf });
+    u = vec(2, d11, (const float[]){ 0 });
+    one_node_grads("Gemm", 2, (const og_tensor *const[]){ a, b }, u, 0, NULL, gr);
+    expect_nan_aware(gr[0], (const float[]){ 0, nan }, 2, "Gemm dA");   /* 0*0, 0*inf */
+    expect_nan_aware(gr[1], (const float[]){ nan, 0 }, 2, "Gemm dB");   /* nan*0, 1*0 */
+    og_tensor_free(gr[0]);
+    og_tensor_free(gr[1]);
+    og_tensor_free(a);
+    og_tensor_free(b);
+    og_tensor_free(u);
+
+    /* Conv 1-D: X = [inf, 1, 1], W = [1, 1], dY = [1, 1]:
+     * dW[j] = sum_o dY[o] X[o + j] = [inf, 2]; dX = [1, 2, 1]; dB = 2 */
+    const int64_t dx[3] = { 1, 1, 3 }, dw[3] = { 1, 1, 2 }, db[1] = { 1 };
+    x = vec(3, dx, (const float[]){ inf, 1, 1 });
+    og_tensor *w = vec(3, dw, (const float[]){ 1, 1 }), *bias = vec(1, db, (const float[]){ 0 });
+    u = vec(3, (const int64_t[]){ 1, 1, 2 }, (const float[]){ 1, 1 });
+    one_node_grads("Conv", 3, (const og_tensor *const[]){ x, w, bias }, u, 0, NULL, gr);
+    expect_nan_aware(gr[0], (const float[]){ 1, 2, 1 }, 3, "Conv dX");
+    expect_nan_aware(gr[1], (const float[]){ inf, 2 }, 2, "Conv dW");
+    expect_nan_aware(gr[2], (const float[]){ 2 }, 1, "Conv dB");
+    for (int k = 0; k < 3; k++)
+        og_tensor_free(gr[k]);
+    og_tensor_free(x);
+    og_tensor_free(w);
+    og_tensor_free(bias);
+    og_tensor_free(u);
+}
+END_TEST
+
 /* ---- bad requests ------------------------------------------------------------ */
 
 START_TEST(bad_requests)
@@ -493,6 +591,7 @@ int main(void)
     tcase_add_test(tc, cnn_chain_gradcheck_and_reload);
     tcase_add_test(tc, second_order_conv_relu_gemm);
     tcase_add_test(tc, symbolic_batch);
+    tcase_add_test(tc, nan_and_inf_in_backward);
     tcase_add_test(tc, bad_requests);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
