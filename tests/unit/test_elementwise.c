@@ -1,5 +1,5 @@
 /* test_elementwise.c — numpy-style broadcasting (src/broadcast.c) and the
- * ops built on it: Add, Mul, Greater, Where, Expand. Hand-checked
+ * ops built on it: Add, Mul, Greater, LessOrEqual, Where, Expand. Hand-checked
  * broadcasting examples (scalars, rank 0, size 0, three-way), the shape
  * error message, unknown dims, dtype rules per opset, integer wrap-around,
  * NaN, bool outputs, and Expand's data-dependent shape; then the backward
@@ -462,6 +462,36 @@ START_TEST(greater_values)
                  (tin[]){{OG_INT32, 1, d2, (int32_t[]){-7, 7}}, {OG_INT32, 1, d2, (int32_t[]){-8, 7}}}, 0, NULL));
     expect_bools(y, 2, (uint8_t[]){1, 0});
     og_tensor_free(y);
+}
+END_TEST
+
+/* LessOrEqual: the complement of Greater except at NaN, where both are
+ * false (what Relu's gradient relies on); exists from opset 12. */
+START_TEST(lessorequal_values)
+{
+    int64_t d22[2] = {2, 2}, d2[1] = {2}, d4[1] = {4};
+    og_tensor *y;
+    OG_CHECK(run(&y, "LessOrEqual", 16, 2,
+                 (tin[]){{OG_FLOAT, 2, d22, (float[]){1, 5, 3, 3}}, {OG_FLOAT, 1, d2, (float[]){2, 3}}}, 0, NULL));
+    expect_dims(y, 2, d22);
+    expect_bools(y, 4, (uint8_t[]){1, 0, 0, 1});
+    og_tensor_free(y);
+    OG_CHECK(run(&y, "LessOrEqual", 12, 2,
+                 (tin[]){{OG_DOUBLE, 1, d4, (double[]){NAN, 1, -INFINITY, -0.0}}, {OG_DOUBLE, 1, d4, (double[]){0, NAN, -1e308, 0.0}}},
+                 0, NULL));
+    expect_bools(y, 4, (uint8_t[]){0, 0, 1, 1});
+    og_tensor_free(y);
+    OG_CHECK(run(&y, "LessOrEqual", 12, 2,
+                 (tin[]){{OG_UINT8, 1, d2, (uint8_t[]){255, 0}}, {OG_UINT8, 0, NULL, (uint8_t[]){128}}}, 0, NULL));
+    expect_bools(y, 2, (uint8_t[]){0, 1});
+    og_tensor_free(y);
+    og_graph *g;
+    ck_assert_int_eq(build(&g, "LessOrEqual", 11, 2, (tin[]){{OG_FLOAT, 1, d2, NULL}, {OG_FLOAT, 1, d2, NULL}}, 0, NULL),
+                     OG_ERR_UNSUPPORTED);
+    og_graph_free(g);
+    OG_CHECK_FAILS(build(&g, "LessOrEqual", 16, 2, (tin[]){{OG_FLOAT, 1, d2, NULL}, {OG_INT64, 1, d2, NULL}}, 0, NULL),
+                   OG_ERR_SHAPE, "inputs must share one type");
+    og_graph_free(g);
 }
 END_TEST
 
@@ -932,6 +962,7 @@ static Suite *elementwise_suite(void)
     tcase_add_test(tc, arith_type_errors);
     tcase_add_test(tc, arith_unknown_dims);
     tcase_add_test(tc, greater_values);
+    tcase_add_test(tc, lessorequal_values);
     tcase_add_test(tc, greater_contract);
     tcase_add_test(tc, where_picks);
     tcase_add_test(tc, where_contract);
