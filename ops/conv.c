@@ -363,16 +363,30 @@ static og_status conv_backward(og_backward_call *b)
     char what[256];
     snprintf(what, sizeof what, "node '%s' (Conv)", b->node->name);
     const og_tinfo *x = &b->in_info[0], *w = &b->in_info[1];
-    bool known = x->shape.rank >= 3 && og_shape_known(&w->shape);
-    for (int i = 2; known && i < x->shape.rank; i++)
-        known = x->shape.dims[i] >= 0;
-    if (!known)
-        return og_err(OG_ERR_UNSUPPORTED, "%s: the gradient needs the spatial dims of X '%s' and the "
-                      "shape of W '%s' known", what, b->in[0], b->in[1]);
+    og_status st;
+    int rank = b->out_info[0].shape.rank;
+    /* dB needs nothing but dY's rank */
+    if (b->n_in > 2 && b->need[2]) {
+        if (rank < 3)
+            return og_err(OG_ERR_UNSUPPORTED, "%s: the gradient of B '%s' needs the rank of Y '%s' known", what,
+                          b->in[2], b->out[0]);
+        if ((st = og_grad_conv_bias(b, b->dout[0], rank, &b->din[2])))
+            return st;
+    }
+    if (!b->need[0] && !b->need[1])
+        return OG_OK;
+    /* X and W need the geometry: spatial sizes, kernel and resolved pads;
+     * the batch (and W's channel dim, unless groups regroup X) may be
+     * unknown, as in the gradient of a gradient where dY is a kernel */
     conv_geom g;
-    og_status st = conv_geometry(what, p, &x->shape, &w->shape, NULL, b->in, &g);
-    if (st)
+    if ((st = conv_geometry(what, p, &x->shape, &w->shape, NULL, b->in, &g)))
         return st;
+    bool known = g.rank >= 3 && (g.group == 1 || g.Cg >= 0);
+    for (int i = 0; known && i < g.rank - 2; i++)
+        known = g.sp.in[i] >= 0 && g.sp.kernel[i] >= 0 && g.sp.pad_begin[i] >= 0 && g.sp.pad_end[i] >= 0;
+    if (!known)
+        return og_err(OG_ERR_UNSUPPORTED, "%s: the gradient needs the spatial dims of X '%s' and of W '%s' known%s",
+                      what, b->in[0], b->in[1], g.group > 1 ? " (and W's channels, with groups)" : "");
     int n = g.rank - 2;
     if (b->need[0]) {
         int64_t pads[2 * OG_MAX_RANK], outpad[OG_MAX_RANK];
@@ -390,8 +404,6 @@ static og_status conv_backward(og_backward_call *b)
             return st;
     }
     if (b->need[1] && (st = conv_grad_w(b, &g, &b->din[1])))
-        return st;
-    if (b->n_in > 2 && b->need[2] && (st = og_grad_conv_bias(b, b->dout[0], g.rank, &b->din[2])))
         return st;
     return OG_OK;
 }

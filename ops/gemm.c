@@ -306,7 +306,7 @@ static og_status gemm_backward(og_backward_call *b)
     }
     if (b->n_in > 2 && b->need[2] && p->beta != 0) {
         const char *dc;
-        if ((st = og_grad_reduce_to(b, dy, &b->out_info[0], &b->in_info[2], &dc)))
+        if ((st = og_grad_unbroadcast(b, 2, dy, &dc)))
             return st;
         if (p->beta != 1) {
             const char *ins[2] = { dc, NULL };

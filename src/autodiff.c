@@ -66,10 +66,13 @@ og_status og_grad_emit(og_backward_call *b, const char *op_type, int n_in, const
     snprintf(base, sizeof base, "grad/%.400s/%s_%d", prefix, op_type, ++c->counter);
     unique_name(c, base, node_name, sizeof node_name);
     for (int k = 0; k < n_out; k++) {
+        char extra[540];
         if (k == 0)
             snprintf(names[k], sizeof names[k], "%s", node_name);
-        else
-            snprintf(names[k], sizeof names[k], "%s:%d", node_name, k);
+        else {
+            snprintf(extra, sizeof extra, "%.500s:%d", node_name, k);
+            unique_name(c, extra, names[k], sizeof names[k]);
+        }
         out_names[k] = names[k];
     }
     og_status st = og_graph_add_node(c->gg, op_type, "", node_name, n_in, ins, n_out, out_names, n_attrs, attrs);
@@ -678,12 +681,14 @@ og_status og_gradients(const og_graph *g, const og_grad_options *o, int n_inputs
 {
     og_status st = check_graph(g, o, "og_gradients");
     int n_wrt = 0;
+    if (!st && !grads)
+        st = og_err(OG_ERR_INVALID_ARG, "og_gradients: grads is NULL");
     if (st || (st = resolve_wrt(g, o, NULL, &n_wrt)))
         return st;
-    if (!grads || (n_inputs > 0 && !inputs) || (o->n_seeded > 0 && !seeds))
-        return og_err(OG_ERR_INVALID_ARG, "og_gradients: NULL argument");
-    for (int k = 0; k < n_wrt; k++)
+    for (int k = 0; k < n_wrt; k++)   /* on any failure, none are returned */
         grads[k] = NULL;
+    if ((n_inputs > 0 && !inputs) || (o->n_seeded > 0 && !seeds))
+        return og_err(OG_ERR_INVALID_ARG, "og_gradients: NULL argument");
     og_graph *gg = NULL;
     og_plan *p = NULL;
     int n_feed = n_inputs + (o->n_seeded > 0 ? o->n_seeded : 0), n_out = 0;

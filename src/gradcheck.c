@@ -274,7 +274,14 @@ static og_status check_run(check_ctx *x, const check_case *cc, og_gradcheck_repo
             goto done;
         }
         r->n++;
-        if ((st = check_tensor(x, pf, cc, u, outs_f, t, outs_g[first + j], e)))
+        const og_tensor *grad = outs_g[first + j];
+        if (grad->numel != t->numel || grad->dtype != OG_DOUBLE) {
+            st = og_err(OG_ERR_INTERNAL, "gradcheck: the gradient of '%s' has %lld %s elements, the tensor %lld "
+                        "double ones", cc->wrt[j], (long long)grad->numel, og_dtype_name(grad->dtype),
+                        (long long)t->numel);
+            goto done;
+        }
+        if ((st = check_tensor(x, pf, cc, u, outs_f, t, grad, e)))
             goto done;
         r->pass = r->pass && e->pass;
     }
@@ -368,7 +375,20 @@ static og_status bind_given(binding *b, const og_gradcheck_options *o)
 /* The value of feed `v` of the double graph: the caller's tensor, an
  * initializer of the original graph (a lifted wrt), or random in [-1, 1].
  * Ownership: *out is the caller's. */
+static og_status feed_value_into(const binding *b, const og_graph *gd, int v, uint64_t *rng, og_tensor **out);
+
 static og_status feed_value(const binding *b, const og_graph *gd, int v, uint64_t *rng, og_tensor **out)
+{
+    *out = NULL;
+    og_status st = feed_value_into(b, gd, v, rng, out);
+    if (st) {
+        og_tensor_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static og_status feed_value_into(const binding *b, const og_graph *gd, int v, uint64_t *rng, og_tensor **out)
 {
     const og_value *val = &gd->values[v];
     const og_tensor *given = given_value(b, val->name);
@@ -415,14 +435,16 @@ og_status og_gradcheck(const og_graph *g, const og_gradcheck_options *opts, og_g
         return og_err(OG_ERR_INVALID_ARG, "og_gradcheck: NULL argument");
     if (!g->finalized)
         return og_err(OG_ERR_INVALID_ARG, "og_gradcheck: the graph is not finalized (call og_graph_finalize)");
+    if (opts->n_inputs < 0 || (opts->n_inputs > 0 && !opts->inputs))
+        return og_err(OG_ERR_INVALID_ARG, "og_gradcheck: n_inputs is %d but inputs is NULL", opts->n_inputs);
     if (opts->order != 0 && opts->order != 1 && opts->order != 2)
         return og_err(OG_ERR_INVALID_ARG, "og_gradcheck: order %d, expected 1 or 2", opts->order);
     og_gradcheck_options o = *opts;
-    if (o.eps <= 0)
+    if (!(o.eps > 0))
         o.eps = 1e-6;
-    if (o.atol <= 0)
+    if (!(o.atol > 0))
         o.atol = 1e-5;
-    if (o.rtol <= 0)
+    if (!(o.rtol > 0))
         o.rtol = 1e-3;
     if (o.order == 0)
         o.order = 1;
@@ -445,7 +467,8 @@ og_status og_gradcheck(const og_graph *g, const og_gradcheck_options *opts, og_g
         goto done;
     }
     for (int k = 0; k < n_wrt; k++)
-        og_grad_wrt_name(g, &go, k, &wrt[k]);
+        if ((st = og_grad_wrt_name(g, &go, k, &wrt[k])))
+            goto done;
     bind = (binding){ g, n_wrt, wrt, og_calloc((size_t)g->n_inputs + 1, sizeof(const og_tensor *)) };
     if (!bind.given) {
         st = og_err(OG_ERR_NOMEM, "out of memory checking gradients");
@@ -472,8 +495,8 @@ og_status og_gradcheck(const og_graph *g, const og_gradcheck_options *opts, og_g
     }
     for (int k = 0; k < gd->n_inputs; k++) {
         int v = gd->inputs[k];
-        if (gd->values[v].initializer)
-            continue;   /* an overridable initializer keeps its value */
+        if (gd->values[v].initializer && !given_value(&bind, gd->values[v].name))
+            continue;   /* an overridable initializer keeps its value unless the caller gave one */
         if ((st = feed_value(&bind, gd, v, &x.rng, &feeds[n_feeds])))
             goto done;
         n_feeds++;

@@ -348,7 +348,7 @@ og_status og_grad_shape_of(og_backward_call *b, const char *name, const og_tinfo
 og_status og_grad_reduce_to(og_backward_call *b, const char *grad, const og_tinfo *from, const og_tinfo *to,
                             const char **out);
 /* og_grad_reduce_to for the inputs of an op whose output is the numpy
- * broadcast of its inputs (Add, Mul, Where): `grad` (of output 0's type)
+ * broadcast of its inputs (Add, Mul, Where; Gemm's C): `grad` (of output 0's type)
  * summed back to input k. An unknown dim of input k is taken as not
  * broadcast (a symbolic batch against itself), checked at run time by a
  * Reshape to input k's shape, which fails if the guess was wrong. */

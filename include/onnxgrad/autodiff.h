@@ -99,9 +99,9 @@ typedef struct og_gradcheck_options {
 } og_gradcheck_options;
 
 typedef struct og_gradcheck_entry {
-    char *name;                /* the wrt tensor ("<name>" or, with --fast, "<name> (projection)") */
+    char *name;                /* the wrt tensor */
     int64_t numel;             /* elements of the tensor */
-    int64_t checked;           /* elements (or projections) compared */
+    int64_t checked;           /* elements (or, with fast, projections) compared */
     double max_abs_err;        /* max |analytic - fd| */
     double max_rel_err;        /* max |analytic - fd| / max(|fd|, tiny) */
     int64_t worst_index;       /* flat index of the worst element (-1 for projections) */

@@ -426,6 +426,31 @@ START_TEST(symbolic_batch)
         ck_assert_int_eq(r->entries[0].numel, 15);   /* x, with N = 5 */
         og_gradcheck_report_free(r);
     }
+    /* a Conv with a symbolic batch, differentiated twice: the dW Conv of
+     * the gradient graph has dY (batch unknown) as its kernel */
+    og_graph *gc = gt_graph();
+    OG_CHECK(og_graph_add_input(gc, "img", OG_FLOAT, 4, (const int64_t[]){ -1, 1, 4, 4 },
+                                (const char *const[]){ "N", NULL, NULL, NULL }));
+    gt_input(gc, "k", OG_FLOAT, 4, (const int64_t[]){ 2, 1, 2, 2 });
+    gt_input(gc, "kb", OG_FLOAT, 1, (const int64_t[]){ 2 });
+    gt_node(gc, "Conv", "conv", GT_NAMES("img", "k", "kb"), GT_NAMES("c"), 0, NULL);
+    gt_node(gc, "Relu", "relu", GT_NAMES("c"), GT_NAMES("y"), 0, NULL);
+    OG_CHECK(og_graph_add_output(gc, "y"));
+    OG_CHECK(og_graph_finalize(gc));
+    og_tensor *img;
+    OG_CHECK(og_tensor_create(OG_FLOAT, 4, (const int64_t[]){ 3, 1, 4, 4 }, &img));
+    OG_CHECK(og_tensor_set_name(img, "img"));
+    for (int i = 0; i < 48; i++)
+        ((float *)img->data)[i] = (float)((i * 5) % 13) / 6.0f - 1.0f;
+    og_gradcheck_options oc = { .order = 2, .seed = 4, .max_elements = 12, .n_inputs = 1,
+                                .inputs = (const og_tensor *const[]){ img } };
+    og_gradcheck_report *rc;
+    OG_CHECK(og_gradcheck(gc, &oc, &rc));
+    ck_assert(rc->pass);
+    og_gradcheck_report_free(rc);
+    og_tensor_free(img);
+    og_graph_free(gc);
+
     /* without a value for x, the check names the symbolic dim */
     og_gradcheck_options o = { .seed = 3 };
     og_gradcheck_report *r;
@@ -533,6 +558,124 @@ START_TEST(nan_and_inf_in_backward)
 }
 END_TEST
 
+/* ---- og_gradcheck and og_gradients at their edges -------------------------------- */
+
+/* A value given for an input that also has an initializer is the one
+ * checked (its NaN makes the check fail; a wrong shape is an error). */
+START_TEST(gradcheck_uses_given_values)
+{
+    og_graph *g = gt_graph();
+    const int64_t d2[1] = { 2 };
+    gt_input(g, "x", OG_FLOAT, 1, d2);
+    gt_input(g, "s", OG_FLOAT, 1, d2);
+    gt_init(g, "s", OG_FLOAT, 1, d2, (const float[]){ 1, 1 });
+    gt_node(g, "Mul", "mul", GT_NAMES("x", "s"), GT_NAMES("y"), 0, NULL);
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_tensor *s_nan, *s_bad;
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, d2, (const float[]){ NAN, NAN }, &s_nan));
+    OG_CHECK(og_tensor_set_name(s_nan, "s"));
+    OG_CHECK(og_tensor_create(OG_FLOAT, 1, (const int64_t[]){ 5 }, &s_bad));
+    OG_CHECK(og_tensor_set_name(s_bad, "s"));
+    og_gradcheck_options o = { .n_wrt = 1, .wrt = GT_NAMES("x"), .n_inputs = 1,
+                               .inputs = (const og_tensor *const[]){ s_nan } };
+    og_gradcheck_report *r;
+    OG_CHECK(og_gradcheck(g, &o, &r));
+    ck_assert_msg(!r->pass, "a NaN scale must make the check fail");
+    og_gradcheck_report_free(r);
+    o.inputs = (const og_tensor *const[]){ s_bad };
+    OG_CHECK_FAILS(og_gradcheck(g, &o, &r), OG_ERR_SHAPE, "input 's': got shape [5], expected [2]");
+    o.inputs = NULL;
+    OG_CHECK_FAILS(og_gradcheck(g, &o, &r), OG_ERR_INVALID_ARG, "n_inputs is 1 but inputs is NULL");
+    og_tensor_free(s_nan);
+    og_tensor_free(s_bad);
+
+    /* og_gradients clears every slot when it fails, even on a bad argument */
+    og_tensor *grads[2] = { (og_tensor *)1, (og_tensor *)1 };
+    og_grad_options go = { .n_seeded = 1, .seeded = GT_NAMES("y") };
+    OG_CHECK_FAILS(og_gradients(g, &go, 1, NULL, NULL, grads), OG_ERR_INVALID_ARG, "NULL argument");
+    ck_assert_ptr_null(grads[0]);
+    ck_assert_ptr_null(grads[1]);
+    og_graph_free(g);
+}
+END_TEST
+
+/* Every allocation og_gradcheck makes fails in turn (once, and from then
+ * on): OG_OK or OG_ERR_NOMEM with a message, nothing leaked. */
+static long oom_live, oom_calls, oom_at;
+static bool oom_sticky, oom_hit;
+static bool oom_fail(void)
+{
+    oom_calls++;
+    if (oom_at && (oom_calls == oom_at || (oom_sticky && oom_calls > oom_at)))
+        return oom_hit = true;
+    return false;
+}
+static void *oom_alloc(void *u, size_t n)
+{
+    (void)u;
+    void *p = oom_fail() ? NULL : malloc(n ? n : 1);
+    oom_live += p != NULL;
+    return p;
+}
+static void *oom_realloc(void *u, void *p, size_t n)
+{
+    (void)u;
+    void *q = oom_fail() ? NULL : realloc(p, n ? n : 1);
+    oom_live += q && !p;
+    return q;
+}
+static void oom_free(void *u, void *p)
+{
+    (void)u;
+    oom_live -= p != NULL;
+    free(p);
+}
+
+START_TEST(gradcheck_allocation_failures)
+{
+    og_set_allocator(&(og_allocator){ oom_alloc, oom_realloc, oom_free, NULL });
+    og_graph *g = gt_graph();
+    gt_input(g, "a", OG_FLOAT, 2, (const int64_t[]){ 1, 2 });
+    gt_init(g, "w", OG_FLOAT, 2, (const int64_t[]){ 2, 1 }, (const float[]){ 0.5f, -1 });
+    gt_node(g, "Gemm", "fc", GT_NAMES("a", "w"), GT_NAMES("h"), 0, NULL);
+    gt_node(g, "Relu", "relu", GT_NAMES("h"), GT_NAMES("y"), 0, NULL);
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    long points = 0;
+    for (int order = 1; order <= 2; order++)
+        for (int sticky = 0; sticky < 2; sticky++)
+            for (long k = 1;; k++) {
+                long before = oom_live;
+                oom_calls = 0;
+                oom_hit = false;
+                oom_at = k;
+                oom_sticky = sticky;
+                og_gradcheck_options o = { .order = order, .seed = 9 };
+                og_gradcheck_report *r = (og_gradcheck_report *)1;
+                og_status st = og_gradcheck(g, &o, &r);
+                oom_at = 0;
+                ck_assert_msg(st == OG_OK || st == OG_ERR_NOMEM, "allocation %ld: %s: %s", k, og_status_name(st),
+                              og_errmsg());
+                if (st == OG_OK) {
+                    ck_assert(r->pass);
+                    og_gradcheck_report_free(r);
+                } else {
+                    ck_assert_ptr_null(r);
+                    ck_assert_msg(og_errmsg()[0] != '\0', "allocation %ld: no message", k);
+                }
+                ck_assert_msg(oom_live == before, "allocation %ld (order %d%s): %ld block(s) leaked", k, order,
+                              sticky ? ", from then on" : "", oom_live - before);
+                if (!oom_hit)
+                    break;
+                points++;
+            }
+    ck_assert_int_gt(points, 100);
+    og_graph_free(g);
+    og_set_allocator(NULL);
+}
+END_TEST
+
 /* ---- bad requests ------------------------------------------------------------ */
 
 START_TEST(bad_requests)
@@ -592,6 +735,8 @@ int main(void)
     tcase_add_test(tc, second_order_conv_relu_gemm);
     tcase_add_test(tc, symbolic_batch);
     tcase_add_test(tc, nan_and_inf_in_backward);
+    tcase_add_test(tc, gradcheck_uses_given_values);
+    tcase_add_test(tc, gradcheck_allocation_failures);
     tcase_add_test(tc, bad_requests);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
