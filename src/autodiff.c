@@ -196,8 +196,12 @@ static og_status reduce_core(og_backward_call *b, const char *grad, const og_tin
             return og_err(OG_ERR_UNSUPPORTED, "node '%s' (%s): summing a gradient of shape %s back to shape %s "
                           "needs axis %d known (it may or may not have been broadcast)", b->node->name,
                           b->node->op_type, og_shape_str(f, fs, sizeof fs), og_shape_str(t, ts, sizeof ts), a);
-        return og_err(OG_ERR_INTERNAL, "node '%s' (%s): shape %s does not broadcast to %s", b->node->name,
-                      b->node->op_type, og_shape_str(t, ts, sizeof ts), og_shape_str(f, fs, sizeof fs));
+        /* inference let it through only because the graph declares the
+         * output's shape while another operand's was unknown */
+        return og_err(OG_ERR_SHAPE, "node '%s' (%s): the graph gives output '%s' shape %s, but an input of shape "
+                      "%s cannot broadcast to it (axis %d)", b->node->name, b->node->op_type,
+                      b->out[0] ? b->out[0] : "?", og_shape_str(f, fs, sizeof fs), og_shape_str(t, ts, sizeof ts),
+                      a);
     }
     *out = grad;
     og_status st;

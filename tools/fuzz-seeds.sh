@@ -6,6 +6,7 @@
 #            models of the hostile catalogue
 #   run/     the conformance and hand-made models, and the hostile models
 #            that load
+#   grad/    the same models as run/
 #   tensor/  input_*.pb / output_*.pb of a handful of conformance cases and
 #            the hostile .pb files
 # The conformance data comes from Debian's python3-onnx through
@@ -26,8 +27,8 @@ rm -rf "$work/hostile" "$work/hand"
 "$py" tests/fuzz/gen_seeds.py "$work/hand"
 node=$work/onnx-test-data/node
 
-rm -rf "$corpus/load" "$corpus/run" "$corpus/tensor"
-mkdir -p "$corpus/load" "$corpus/run" "$corpus/tensor"
+rm -rf "$corpus/load" "$corpus/run" "$corpus/tensor" "$corpus/grad"
+mkdir -p "$corpus/load" "$corpus/run" "$corpus/tensor" "$corpus/grad"
 
 # Every case the conformance runner must pass, as load and run seeds.
 grep -v '^#' tests/conformance/cases.txt | grep . | while read -r c; do
@@ -63,5 +64,7 @@ for f in "$work"/hostile/*.pb; do
   if [ -s "$f" ]; then cp "$f" "$corpus/tensor/hostile_$(basename "$f")"; fi
 done
 
-echo "seed corpus: $(ls "$corpus/load" | wc -l) load, $(ls "$corpus/run" | wc -l) run," \
+cp "$corpus/run"/* "$corpus/grad/"
+
+echo "seed corpus: $(ls "$corpus/load" | wc -l) load, $(ls "$corpus/run" | wc -l) run, $(ls "$corpus/grad" | wc -l) grad," \
      "$(ls "$corpus/tensor" | wc -l) tensor files; $(du -sb "$corpus" | cut -f1) bytes"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz) with clang into build-fuzz and
 # runs them. Targets: load (og_model_load_memory + save + reload), run (load,
-# plan, run) and tensor (og_tensor_load_pb_memory).
+# plan, run), tensor (og_tensor_load_pb_memory) and grad (load, build the
+# gradient graph, plan, save + reload).
 #
 #   bash tools/run-fuzz.sh replay              every committed seed and crash
 #                                              reproducer once, per target
@@ -21,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 build=${OG_FUZZ_BUILD:-$root/build-fuzz}   # OG_FUZZ_BUILD: a separate build for long runs
-targets=(load run tensor)
+targets=(load run tensor grad)
 dict=$root/tests/fuzz/onnx.dict
 common=(-rss_limit_mb=2048 -timeout=10)
 fuzz_flags=(-seed=1 -max_len=65536 "-dict=$dict" "${common[@]}" -print_final_stats=1)
@@ -50,7 +51,7 @@ build_targets() {
   else
     cmake -S . -B "$build" -DOG_FUZZ=ON >/dev/null
   fi
-  if ! cmake --build "$build" -j"$(nproc)" --target fuzz_load fuzz_run fuzz_tensor >"$build/build.log" 2>&1; then
+  if ! cmake --build "$build" -j"$(nproc)" --target fuzz_load fuzz_run fuzz_tensor fuzz_grad >"$build/build.log" 2>&1; then
     tail -30 "$build/build.log"
     echo "build failed (log: $build/build.log)" >&2
     exit 1
@@ -60,7 +61,7 @@ build_targets() {
 bin() { echo "$build/tests/fuzz/fuzz_$1"; }
 
 check_target() {
-  case " ${targets[*]} " in *" $1 "*) ;; *) echo "unknown target '$1' (load, run, tensor)" >&2; exit 2 ;; esac
+  case " ${targets[*]} " in *" $1 "*) ;; *) echo "unknown target '$1' (load, run, tensor, grad)" >&2; exit 2 ;; esac
 }
 
 # Failing inputs of one target land here (outside the repo).

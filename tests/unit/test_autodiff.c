@@ -708,6 +708,20 @@ START_TEST(bad_requests)
     OG_CHECK_FAILS(og_graph_build_gradient(g, &none, &gg), OG_ERR_INVALID_ARG, "name a loss or at least one");
     ck_assert_ptr_null(gg);
 
+    /* a declared output shape that an input cannot broadcast to (found by
+     * fuzz_grad: the other operand's rank was unknown at load time) */
+    og_graph *h = gt_graph();
+    gt_input(h, "x", OG_FLOAT, 3, (const int64_t[]){ 3, 4, 19 });
+    OG_CHECK(og_graph_add_input(h, "y", OG_FLOAT, -1, NULL, NULL));
+    gt_node(h, "Add", "add", GT_NAMES("x", "y"), GT_NAMES("sum"), 0, NULL);
+    OG_CHECK(og_graph_declare_value(h, "sum", OG_FLOAT, 3, (const int64_t[]){ 3, 4, 5 }, NULL));
+    OG_CHECK(og_graph_add_output(h, "sum"));
+    OG_CHECK(og_graph_finalize(h));
+    og_grad_options oh = { .n_seeded = 1, .seeded = GT_NAMES("sum") };
+    OG_CHECK_FAILS(og_graph_build_gradient(h, &oh, &gg), OG_ERR_SHAPE,
+                   "the graph gives output 'sum' shape [3,4,5], but an input of shape [3,4,19] cannot broadcast");
+    og_graph_free(h);
+
     /* default wrt: every float input, in graph order */
     int n;
     const char *name;
