@@ -512,9 +512,17 @@ static og_status check_records(const og_grad_ctx *c)
         for (int d = 0; !bad && want.shape.rank >= 0 && d < got.shape.rank; d++)
             bad = want.shape.dims[d] >= 0 && got.shape.dims[d] >= 0 && want.shape.dims[d] != got.shape.dims[d];
         if (bad) {
+            /* A rule works from the output types the graph holds; when the
+             * model declared them and load-time inference could not check
+             * them (an operand of unknown shape), they can be what is wrong. */
             const og_node *n = &c->fwd->nodes[r->node];
-            return og_err(OG_ERR_INTERNAL, "node '%s' (%s): the backward rule gave '%s' the gradient '%s' of type "
-                          "%s %s, expected %s %s", n->name, n->op_type, c->fwd->values[r->value].name, r->name,
+            bool declared = false;
+            for (int o = 0; o < n->n_outputs; o++)
+                declared = declared || (n->outputs[o] >= 0 && c->fwd->values[n->outputs[o]].declared);
+            return og_err(declared ? OG_ERR_SHAPE : OG_ERR_INTERNAL, "node '%s' (%s): %s gave '%s' the gradient '%s' "
+                          "of type %s %s, expected %s %s", n->name, n->op_type,
+                          declared ? "the output shapes the model declares contradict its inputs: the backward rule"
+                                   : "the backward rule", c->fwd->values[r->value].name, r->name,
                           og_dtype_name(got.dtype), og_shape_str(&got.shape, a, sizeof a), og_dtype_name(want.dtype),
                           og_shape_str(&want.shape, b, sizeof b));
         }

@@ -721,6 +721,19 @@ START_TEST(bad_requests)
     OG_CHECK_FAILS(og_graph_build_gradient(h, &oh, &gg), OG_ERR_SHAPE,
                    "the graph gives output 'sum' shape [3,4,5], but an input of shape [3,4,19] cannot broadcast");
     og_graph_free(h);
+    /* the same through ReduceSum, caught by the engine's gradient type check */
+    h = gt_graph();
+    gt_input(h, "data", OG_FLOAT, 3, (const int64_t[]){ 3, -1, 10 });
+    gt_input(h, "axes", OG_INT64, 1, (const int64_t[]){ 1 });
+    og_attr keep = og_attr_int("keepdims", 1);
+    gt_node(h, "ReduceSum", "rs", GT_NAMES("data", "axes"), GT_NAMES("r"), 1, &keep);
+    OG_CHECK(og_graph_declare_value(h, "r", OG_FLOAT, 3, (const int64_t[]){ 3, 1, 2 }, NULL));
+    OG_CHECK(og_graph_add_output(h, "r"));
+    OG_CHECK(og_graph_finalize(h));
+    oh.seeded = GT_NAMES("r");
+    OG_CHECK_FAILS(og_graph_build_gradient(h, &oh, &gg), OG_ERR_SHAPE,
+                   "node 'rs' (ReduceSum): the output shapes the model declares contradict its inputs");
+    og_graph_free(h);
 
     /* default wrt: every float input, in graph order */
     int n;
