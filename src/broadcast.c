@@ -196,3 +196,44 @@ og_status og_broadcast_binary_infer(og_infer_call *c, bool (*allowed)(og_dtype t
     }
     return OG_OK;
 }
+
+/* bool is one byte holding 0 or 1 */
+#define OG_COMPARE(T, OP) OG_BCAST_BINARY(&it, T, a->data, T, b->data, uint8_t, y->data, (uint8_t)(a OP b))
+#define OG_COMPARE_TYPES(OP)                          \
+    switch (a->dtype) {                               \
+    case OG_FLOAT:  OG_COMPARE(float, OP); break;     \
+    case OG_DOUBLE: OG_COMPARE(double, OP); break;    \
+    case OG_INT8:   OG_COMPARE(int8_t, OP); break;    \
+    case OG_INT16:  OG_COMPARE(int16_t, OP); break;   \
+    case OG_INT32:  OG_COMPARE(int32_t, OP); break;   \
+    case OG_INT64:  OG_COMPARE(int64_t, OP); break;   \
+    case OG_UINT8:  OG_COMPARE(uint8_t, OP); break;   \
+    case OG_UINT16: OG_COMPARE(uint16_t, OP); break;  \
+    case OG_UINT32: OG_COMPARE(uint32_t, OP); break;  \
+    case OG_UINT64: OG_COMPARE(uint64_t, OP); break;  \
+    default:                                          \
+        return og_err(OG_ERR_UNSUPPORTED, "%s: no kernel for type %s", what, og_dtype_name(a->dtype)); \
+    }
+
+og_status og_broadcast_compare_run(const og_kernel_call *k, og_compare cmp)
+{
+    const og_tensor *a = k->in[0], *b = k->in[1];
+    og_tensor *y = k->out[0];
+    og_bcast it;
+    char what[256];
+    og_status st;
+    if (y == NULL)
+        return OG_OK;
+    snprintf(what, sizeof what, "node '%s' (%s)", k->node->name, k->node->op_type);
+    if (a->dtype != b->dtype || y->dtype != OG_BOOL)
+        return og_err(OG_ERR_INTERNAL, "%s: kernel got types %s and %s -> %s, which inference should have refused",
+                      what, og_dtype_name(a->dtype), og_dtype_name(b->dtype), og_dtype_name(y->dtype));
+    if ((st = og_bcast_begin(&it, what, y, 2, (const og_tensor *const[]){ a, b })) != OG_OK)
+        return st;
+    if (cmp == OG_CMP_GREATER) {
+        OG_COMPARE_TYPES(>)
+    } else {
+        OG_COMPARE_TYPES(<=)
+    }
+    return OG_OK;
+}

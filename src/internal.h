@@ -382,6 +382,10 @@ og_status og_grad_zeros_like(og_backward_call *b, const char *name, const og_tin
  * shape and out_dtype, or the inputs' type when out_dtype is OG_UNDEFINED. */
 og_status og_broadcast_binary_infer(og_infer_call *c, bool (*allowed)(og_dtype t, int opset), const char *expected,
                                     og_dtype out_dtype);
+/* The kernel of the comparisons (Greater, LessOrEqual): a bool output, true
+ * where the relation holds; false with NaN on either side, as IEEE 754 says. */
+typedef enum og_compare { OG_CMP_GREATER, OG_CMP_LESS_EQUAL } og_compare;
+og_status og_broadcast_compare_run(const og_kernel_call *k, og_compare cmp);
 og_status og_broadcast_shape(const char *what, int n, const og_shape *const *in, const char *const *roles,
                              const char *const *names, og_shape *out);
 
