@@ -12,7 +12,6 @@
  *
  * Backward: dA = dC * B and dB = dC * A, each summed over the axes along
  * which that input was broadcast (then reshaped to its shape). */
-#include <stdio.h>
 #include "internal.h"
 
 static bool mul_type_allowed(og_dtype t, int opset)
@@ -34,43 +33,9 @@ static og_status mul_infer(og_infer_call *c)
                                                      : "float, double, int32, int64, uint32 or uint64 (8- and 16-bit integers need opset >= 14)", OG_UNDEFINED);
 }
 
-/* Integers multiply in the unsigned type U of at least their width (and at
- * least int's, so uint16 * uint16 does not promote to a signed int that
- * overflows), so overflow wraps instead of being undefined behaviour. */
-#define MUL_FLOAT(T) OG_BCAST_BINARY(&it, T, a->data, T, b->data, T, y->data, a * b)
-#define MUL_INT(T, U) OG_BCAST_BINARY(&it, T, a->data, T, b->data, T, y->data, (T)((U)a * (U)b))
-
 static og_status mul_run(const og_kernel_call *k)
 {
-    const og_tensor *a = k->in[0], *b = k->in[1];
-    og_tensor *y = k->out[0];
-    og_bcast it;
-    char what[256];
-    og_status st;
-
-    if (y == NULL)
-        return OG_OK;
-    snprintf(what, sizeof what, "node '%s' (Mul)", k->node->name);
-    if (a->dtype != y->dtype || b->dtype != y->dtype)
-        return og_err(OG_ERR_INTERNAL, "%s: kernel got types %s * %s -> %s, which inference should have refused",
-                      what, og_dtype_name(a->dtype), og_dtype_name(b->dtype), og_dtype_name(y->dtype));
-    if ((st = og_bcast_begin(&it, what, y, 2, (const og_tensor *const[]){a, b})) != OG_OK)
-        return st;
-    switch (y->dtype) {
-    case OG_FLOAT:  MUL_FLOAT(float); break;
-    case OG_DOUBLE: MUL_FLOAT(double); break;
-    case OG_INT8:   MUL_INT(int8_t, uint32_t); break;
-    case OG_INT16:  MUL_INT(int16_t, uint32_t); break;
-    case OG_INT32:  MUL_INT(int32_t, uint32_t); break;
-    case OG_INT64:  MUL_INT(int64_t, uint64_t); break;
-    case OG_UINT8:  MUL_INT(uint8_t, uint32_t); break;
-    case OG_UINT16: MUL_INT(uint16_t, uint32_t); break;
-    case OG_UINT32: MUL_INT(uint32_t, uint32_t); break;
-    case OG_UINT64: MUL_INT(uint64_t, uint64_t); break;
-    default:
-        return og_err(OG_ERR_UNSUPPORTED, "%s: no kernel for type %s", what, og_dtype_name(y->dtype));
-    }
-    return OG_OK;
+    return og_broadcast_arith_run(k, OG_ARITH_MUL);
 }
 
 /* dA = dC * B and dB = dC * A: each product has C's shape (the other

@@ -237,3 +237,46 @@ og_status og_broadcast_compare_run(const og_kernel_call *k, og_compare cmp)
     }
     return OG_OK;
 }
+
+/* Integers compute in the unsigned type U of at least their width, so
+ * overflow wraps instead of being undefined behaviour. */
+#define OG_ARITH_FLOAT(T, OP) OG_BCAST_BINARY(&it, T, a->data, T, b->data, T, y->data, a OP b)
+#define OG_ARITH_INT(T, U, OP) OG_BCAST_BINARY(&it, T, a->data, T, b->data, T, y->data, (T)((U)a OP (U)b))
+#define OG_ARITH_TYPES(OP)                                        \
+    switch (y->dtype) {                                           \
+    case OG_FLOAT:  OG_ARITH_FLOAT(float, OP); break;             \
+    case OG_DOUBLE: OG_ARITH_FLOAT(double, OP); break;            \
+    case OG_INT8:   OG_ARITH_INT(int8_t, uint32_t, OP); break;    \
+    case OG_INT16:  OG_ARITH_INT(int16_t, uint32_t, OP); break;   \
+    case OG_INT32:  OG_ARITH_INT(int32_t, uint32_t, OP); break;   \
+    case OG_INT64:  OG_ARITH_INT(int64_t, uint64_t, OP); break;   \
+    case OG_UINT8:  OG_ARITH_INT(uint8_t, uint32_t, OP); break;   \
+    case OG_UINT16: OG_ARITH_INT(uint16_t, uint32_t, OP); break;  \
+    case OG_UINT32: OG_ARITH_INT(uint32_t, uint32_t, OP); break;  \
+    case OG_UINT64: OG_ARITH_INT(uint64_t, uint64_t, OP); break;  \
+    default:                                                      \
+        return og_err(OG_ERR_UNSUPPORTED, "%s: no kernel for type %s", what, og_dtype_name(y->dtype)); \
+    }
+
+og_status og_broadcast_arith_run(const og_kernel_call *k, og_arith op)
+{
+    const og_tensor *a = k->in[0], *b = k->in[1];
+    og_tensor *y = k->out[0];
+    og_bcast it;
+    char what[256];
+    og_status st;
+    if (y == NULL)
+        return OG_OK;
+    snprintf(what, sizeof what, "node '%s' (%s)", k->node->name, k->node->op_type);
+    if (a->dtype != y->dtype || b->dtype != y->dtype)
+        return og_err(OG_ERR_INTERNAL, "%s: kernel got types %s and %s -> %s, which inference should have refused",
+                      what, og_dtype_name(a->dtype), og_dtype_name(b->dtype), og_dtype_name(y->dtype));
+    if ((st = og_bcast_begin(&it, what, y, 2, (const og_tensor *const[]){ a, b })) != OG_OK)
+        return st;
+    if (op == OG_ARITH_ADD) {
+        OG_ARITH_TYPES(+)
+    } else {
+        OG_ARITH_TYPES(*)
+    }
+    return OG_OK;
+}

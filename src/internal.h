@@ -385,6 +385,9 @@ og_status og_broadcast_binary_infer(og_infer_call *c, bool (*allowed)(og_dtype t
 /* The kernel of the comparisons (Greater, LessOrEqual): a bool output, true
  * where the relation holds; false with NaN on either side, as IEEE 754 says. */
 typedef enum og_compare { OG_CMP_GREATER, OG_CMP_LESS_EQUAL } og_compare;
+/* The kernel of Add and Mul: A op B in the output's type; integers wrap. */
+typedef enum og_arith { OG_ARITH_ADD, OG_ARITH_MUL } og_arith;
+og_status og_broadcast_arith_run(const og_kernel_call *k, og_arith op);
 og_status og_broadcast_compare_run(const og_kernel_call *k, og_compare cmp);
 og_status og_broadcast_shape(const char *what, int n, const og_shape *const *in, const char *const *roles,
                              const char *const *names, og_shape *out);
