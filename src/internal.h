@@ -257,9 +257,57 @@ typedef struct og_kernel_call {
     og_tensor *out[OG_MAX_IO];
     void *workspace;
     size_t workspace_bytes;
+    /* Threads the kernel may use through og_parallel_for (kernel.h), each
+     * worker w with its own workspace_stride bytes at workspace + w *
+     * workspace_stride (the per-worker size select or infer asked for). */
+    int n_threads;
+    size_t workspace_stride;
+    void *state;                /* og_select_call.state, else NULL */
 } og_kernel_call;
 
 struct og_backward_call;
+
+/* Plan-time kernel choice. og_plan_create calls an op's `select` (and every
+ * pattern rooted at the node's op type, ops/patterns.def) once per node,
+ * with static shapes, before any run. It may pick a faster kernel than
+ * op->run for these shapes, attributes and the ISA, and may fuse: set
+ * inputs[k] to any value the node depends on (a value computed earlier, an
+ * input or an initializer) and n_in accordingly, and the kernel then gets
+ * those tensors in in[]; nodes whose outputs nobody reads any more are
+ * dropped from the plan. A matcher checks every attribute it relies on and
+ * returns OG_OK without setting `run` when it does not apply, so the plain
+ * kernel runs. */
+typedef struct og_select_call {
+    const og_graph *g;
+    const og_node *node;
+    const void *params;
+    int opset;
+    int n_in;
+    const og_tinfo *in[OG_MAX_IO];        /* static types of the node's inputs (NULL: omitted) */
+    const og_tensor *in_value[OG_MAX_IO]; /* data fixed before running (initializers, folded), else NULL */
+    int n_out;
+    const og_tinfo *out[OG_MAX_IO];
+    int n_threads;
+    /* set by select: */
+    og_status (*run)(const og_kernel_call *k);   /* NULL: not applicable */
+    const char *kernel_name;     /* for OG_LOG=plan: "conv_dw_avx512" */
+    size_t workspace_bytes;      /* scratch per worker */
+    void *state;                 /* kernel's planned data (og_kernel_call.state); freed with og_free */
+    int new_n_in;                /* inputs the kernel gets; 0: the node's own */
+    int new_inputs[OG_MAX_IO];   /* value indices, -1 omitted */
+} og_select_call;
+
+/* Matchers' view of the graph: the node producing value v (NULL for inputs
+ * and initializers), and how many nodes read v (a graph output counts as
+ * one more reader). */
+const og_node *og_value_producer(const og_graph *g, int v);
+int og_value_readers(const og_graph *g, int v);
+
+typedef struct og_pattern {
+    const char *root_op;         /* op type of the node the pattern ends in */
+    const char *name;
+    og_status (*select)(og_select_call *s);
+} og_pattern;
 
 typedef struct og_op {
     const char *name;
@@ -278,6 +326,11 @@ typedef struct og_op {
      * nodes computing the input gradients from the output gradients. NULL:
      * the op has no backward rule, and a gradient through it is an error. */
     og_status (*backward)(struct og_backward_call *b);
+    /* Optional plan-time choice of a faster kernel (og_select_call). */
+    og_status (*select)(og_select_call *s);
+    /* Output 0 is input 0's data under a new shape (Reshape, Flatten,
+     * Identity): the plan makes it a view, no copy. */
+    bool alias_out0_in0;
 } og_op;
 
 /* Registry (src/registry.c): the op implementing (domain, name) — domain ""
