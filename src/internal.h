@@ -288,6 +288,7 @@ typedef struct og_select_call {
     int n_out;
     const og_tinfo *out[OG_MAX_IO];
     int n_threads;
+    const int *readers;          /* per value: nodes reading it, +1 for a graph output */
     /* set by select: */
     og_status (*run)(const og_kernel_call *k);   /* NULL: not applicable */
     const char *kernel_name;     /* for OG_LOG=plan: "conv_dw_avx512" */
@@ -298,16 +299,20 @@ typedef struct og_select_call {
 } og_select_call;
 
 /* Matchers' view of the graph: the node producing value v (NULL for inputs
- * and initializers), and how many nodes read v (a graph output counts as
- * one more reader). */
-const og_node *og_value_producer(const og_graph *g, int v);
-int og_value_readers(const og_graph *g, int v);
+ * and initializers, and for v < 0). */
+static inline const og_node *og_value_producer(const og_graph *g, int v)
+{
+    return v >= 0 && g->values[v].producer >= 0 ? &g->nodes[g->values[v].producer] : NULL;
+}
 
 typedef struct og_pattern {
     const char *root_op;         /* op type of the node the pattern ends in */
     const char *name;
     og_status (*select)(og_select_call *s);
 } og_pattern;
+
+/* The k-th registered pattern, NULL past the end. */
+const og_pattern *og_pattern_at(int k);
 
 typedef struct og_op {
     const char *name;

@@ -32,6 +32,23 @@ const og_op *og_op_find(const char *domain, const char *name)
     return NULL;
 }
 
+#define OG_PATTERN(n) extern const og_pattern og_pattern_##n;
+#include "../ops/patterns.def"
+#undef OG_PATTERN
+
+/* A pattern list may be empty; the NULL end keeps the array valid. */
+static const og_pattern *const og_patterns[] = {
+#define OG_PATTERN(n) &og_pattern_##n,
+#include "../ops/patterns.def"
+#undef OG_PATTERN
+    NULL
+};
+
+const og_pattern *og_pattern_at(int k)
+{
+    return k >= 0 && k < (int)(sizeof og_patterns / sizeof og_patterns[0]) ? og_patterns[k] : NULL;
+}
+
 int og_op_count(void) { return (int)(sizeof og_ops / sizeof og_ops[0]); }
 
 const og_op *og_op_at(int k)
