@@ -1,0 +1,717 @@
+/* conv_fast.c — fast float32 convolution kernels chosen at plan time.
+ *
+ * Conv forward (og_conv_fast_select):
+ *   conv_igemm      implicit GEMM: per task (image, group, block of output
+ *                   pixels) Y[Mg, pixels] = W_g[Mg, Cg*R*S] * B, B packed by
+ *                   pack_fwd straight from X in the GEMM's panel layout (no
+ *                   im2col buffer; padding reads as zero; a stride-1 run of
+ *                   pixels inside one row is a memcpy).
+ *   conv_pointwise  1x1, stride 1, no pads: B is X itself, a plain matrix.
+ *   conv_depthwise  Cg == 1 (depthwise, with any channel multiplier, and
+ *                   single-channel inputs like LeNet's first layer, tiny
+ *                   C*R*S): a direct kernel, one output plane per task,
+ *                   row by row, each tap a multiply-add over a row segment
+ *                   (contiguous for stride 1, so GCC vectorises it).
+ * ConvTranspose (og_convt_fast_select), which is what dX of a Conv is:
+ *   convt_s1_igemm  stride 1: a correlation of X with the flipped kernel,
+ *                   input and output channels exchanged, begin pads
+ *                   (R-1)*d - pad: the forward implicit GEMM with a weight
+ *                   matrix rebuilt at the start of every run (weights
+ *                   change between training steps) into the plan's state.
+ *   convt_col       stride > 1: per task (image, group, block of output
+ *                   channels) col = W_g^T X_g for a block of input pixels,
+ *                   then scatter-added onto the output (col2im); the output
+ *                   channel blocks keep tasks from writing the same cells.
+ * Conv weight gradient (og_pattern_conv_grad_w, rooted at Transpose):
+ *   Transpose(1,0,2,3) <- Conv(Xt, dYt) <- Transpose(1,0,2,3) of X and of dY,
+ *   exactly what conv.c's backward rule emits for group 1, computed as
+ *   dW[M, C*R*S] = sum over images n of dY_n[M, P*Q] * B_n[P*Q, C*R*S] with
+ *   B_n the transposed im2col of X_n packed by pack_dw; tasks own blocks of
+ *   dW's columns and rows and add the images in order, so each dW element
+ *   is reduced by one task in a fixed order.
+ *
+ * Determinism: tasks come from the shape alone and each output element is
+ * computed by one task, so any thread count gives the same bits. Every
+ * kernel writes every output element. Scratch comes from the per-worker
+ * workspace (at most CF_MAX_WS bytes); the only plan-time allocation is the
+ * state (geometry, and the rebuilt weights of convt_s1_igemm). */
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+#include "kernel.h"
+#include "conv_fast.h"
+
+#define CF_MAX_WS ((size_t)8 << 20)
+#define CF_ALIGN(x) (((x) + 63) & ~(size_t)63)
+#define CF_MAX_PIX 2048   /* output pixels per forward task */
+
+typedef enum cf_kind { CF_IGEMM, CF_POINTWISE, CF_DEPTHWISE, CF_CONVT_S1, CF_CONVT_COL, CF_GRAD_W } cf_kind;
+
+typedef struct cf_state {
+    cf_kind kind;
+    og_cf_geom g;         /* the convolution run (for CF_CONVT_S1 the equivalent forward one) */
+    bool bias;
+    int64_t pix, n_pix;   /* forward: pixels per task, blocks per (image, group) */
+    int64_t mb, n_mb;     /* output-channel (dW: row) block and blocks */
+    int64_t jb, n_jb;     /* convt_col: input pixels per GEMM; dW: columns per task */
+    size_t gemm_ws;       /* bytes of GEMM scratch at the start of each worker's workspace */
+    /* shapes the kernel was planned for, re-checked at run time */
+    int rank;
+    int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
+    float *wt;            /* CF_CONVT_S1: [M, Cg*R*S] flipped weights, after this struct */
+} cf_state;
+
+static int64_t cf_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t cf_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+bool og_cf_geom_from(og_cf_geom *g, const og_spatial *sp, int64_t N, int64_t C, int64_t M, int64_t G)
+{
+    memset(g, 0, sizeof *g);
+    if (sp->n < 1 || sp->n > 2 || N < 0 || C < 1 || M < 1 || G < 1 || C % G || M % G)
+        return false;
+    int a = sp->n == 2 ? 0 : -1, b = sp->n - 1;   /* 1-D: the height axis is a unit one */
+    g->N = N, g->C = C, g->M = M, g->G = G, g->Cg = C / G, g->Mg = M / G;
+    g->H = a < 0 ? 1 : sp->in[a];
+    g->R = a < 0 ? 1 : sp->kernel[a];
+    g->P = a < 0 ? 1 : sp->out[a];
+    g->sh = a < 0 ? 1 : sp->stride[a];
+    g->dh = a < 0 ? 1 : sp->dilation[a];
+    g->ph = a < 0 ? 0 : sp->pad_begin[a];
+    g->W = sp->in[b], g->S = sp->kernel[b], g->Q = sp->out[b];
+    g->sw = sp->stride[b], g->dw = sp->dilation[b], g->pw = sp->pad_begin[b];
+    return g->H > 0 && g->W > 0 && g->R > 0 && g->S > 0 && g->P > 0 && g->Q > 0 && g->ph >= 0 && g->pw >= 0;
+}
+
+/* ---- shape checks ------------------------------------------------------- */
+
+static bool tinfo_float_known(const og_tinfo *t)
+{
+    return t && t->dtype == OG_FLOAT && og_shape_known(&t->shape) && t->shape.rank <= OG_MAX_RANK;
+}
+
+/* Allocates the state and records the planned shapes of in[0], in[1], out[0]. */
+static cf_state *state_new(og_select_call *s, size_t extra)
+{
+    cf_state *st = og_calloc(1, sizeof(cf_state) + extra);
+    if (!st)
+        return NULL;
+    st->rank = s->in[0]->shape.rank;
+    memcpy(st->xdims, s->in[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    memcpy(st->wdims, s->in[1]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    memcpy(st->ydims, s->out[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    return st;
+}
+
+static bool dims_eq(const og_tensor *t, int rank, const int64_t *d)
+{
+    if (!t || t->dtype != OG_FLOAT || t->rank != rank)
+        return false;
+    for (int i = 0; i < rank; i++)
+        if (t->dims[i] != d[i])
+            return false;
+    return true;
+}
+
+static og_status check_call(const og_kernel_call *k, const char *op, const cf_state *st)
+{
+    bool ok = st && k->n_in >= 2 && dims_eq(k->in[0], st->rank, st->xdims) &&
+              dims_eq(k->in[1], st->rank, st->wdims) && k->n_out >= 1 && dims_eq(k->out[0], st->rank, st->ydims);
+    if (ok && st->bias)
+        ok = k->n_in > 2 && k->in[2] && k->in[2]->dtype == OG_FLOAT && k->in[2]->numel == st->ydims[1];
+    if (ok && k->workspace_stride && k->n_threads > 1 && k->workspace_stride < st->gemm_ws)
+        ok = false;
+    if (!ok)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (%s): tensors do not match the shapes the fast kernel was "
+                                       "planned for", k->node->name, op);
+    return OG_OK;
+}
+
+/* ---- forward implicit GEMM ---------------------------------------------- */
+
+typedef struct fwd_pack {
+    const float *x;        /* the group's first input plane */
+    const og_cf_geom *g;
+    const int64_t *ih0, *iw0;   /* per task pixel: top-left input cell of its window */
+} fwd_pack;
+
+/* B[k, j] = X[c, ih0[j] + r*dh, iw0[j] + s*dw] for k = (c, r, s), written in
+ * panel order (kernel.h). */
+static void pack_fwd(void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst)
+{
+    const fwd_pack *ctx = vctx;
+    const og_cf_geom *g = ctx->g;
+    const int64_t H = g->H, W = g->W, RS = g->R * g->S, HW = H * W;
+    for (int64_t jp = 0; jp < nc; jp += nr) {
+        float *panel = dst + (jp / nr) * kc * nr;
+        int64_t w_ = cf_min(nr, nc - jp), ja = j0 + jp;
+        const int64_t *ih0 = ctx->ih0 + ja, *iw0 = ctx->iw0 + ja;
+        /* stride 1 and one output row: the window cells of the run are contiguous */
+        bool run = g->sw == 1 && ih0[0] == ih0[w_ - 1] && iw0[w_ - 1] - iw0[0] == w_ - 1;
+        int64_t c = k0 / RS, rs = k0 % RS, r = rs / g->S, s = rs % g->S;
+        for (int64_t kk = 0; kk < kc; kk++) {
+            float *d = panel + kk * nr;
+            const float *xc = ctx->x + c * HW;
+            int64_t oh = r * g->dh, ow = s * g->dw;
+            int64_t jj = 0;
+            if (run) {
+                int64_t ih = ih0[0] + oh, iw = iw0[0] + ow;
+                if ((uint64_t)ih >= (uint64_t)H) {
+                    for (; jj < w_; jj++)
+                        d[jj] = 0;
+                } else if (iw >= 0 && iw + w_ <= W) {
+                    memcpy(d, xc + ih * W + iw, sizeof(float) * (size_t)w_);
+                    jj = w_;
+                }
+            }
+            for (; jj < w_; jj++) {
+                int64_t ih = ih0[jj] + oh, iw = iw0[jj] + ow;
+                d[jj] = (uint64_t)ih < (uint64_t)H && (uint64_t)iw < (uint64_t)W ? xc[ih * W + iw] : 0.0f;
+            }
+            for (; jj < nr; jj++)
+                d[jj] = 0;
+            if (++s == g->S) {
+                s = 0;
+                if (++r == g->R) {
+                    r = 0;
+                    c++;
+                }
+            }
+        }
+    }
+}
+
+typedef struct fwd_job {
+    const cf_state *st;
+    const float *x, *w, *b;
+    float *y;
+    char *ws;
+    size_t stride;
+} fwd_job;
+
+static void fwd_task(void *arg, int64_t t, int worker)
+{
+    const fwd_job *j = arg;
+    const cf_state *st = j->st;
+    const og_cf_geom *g = &st->g;
+    int64_t PQ = g->P * g->Q, HW = g->H * g->W, K = g->Cg * g->R * g->S;
+    int64_t blk = t % st->n_pix, ng = t / st->n_pix, gi = ng % g->G, n = ng / g->G;
+    int64_t p0 = blk * st->pix, np = cf_min(st->pix, PQ - p0);
+    char *ws = j->ws + (size_t)worker * j->stride;
+    const float *xg = j->x + (n * g->C + gi * g->Cg) * HW;
+    float *yg = j->y + (n * g->M + gi * g->Mg) * PQ + p0;
+    og_gemm_b B = { 0 };
+    fwd_pack pk;
+    if (st->kind == CF_POINTWISE) {
+        B.data = xg + p0;
+        B.ld = HW;
+    } else {
+        int64_t *ih0 = (int64_t *)(ws + st->gemm_ws), *iw0 = ih0 + st->pix;
+        int64_t oh = p0 / g->Q, ow = p0 % g->Q;
+        for (int64_t i = 0; i < np; i++) {
+            ih0[i] = oh * g->sh - g->ph;
+            iw0[i] = ow * g->sw - g->pw;
+            if (++ow == g->Q) {
+                ow = 0;
+                oh++;
+            }
+        }
+        pk = (fwd_pack){ .x = xg, .g = g, .ih0 = ih0, .iw0 = iw0 };
+        B.pack = pack_fwd;
+        B.ctx = &pk;
+    }
+    og_sgemm(false, g->Mg, np, K, 1.0f, j->w + gi * g->Mg * K, K, &B, 0.0f, yg, PQ, ws);
+    if (j->b)
+        for (int64_t m = 0; m < g->Mg; m++) {
+            float bv = j->b[gi * g->Mg + m], *row = yg + m * PQ;
+            for (int64_t i = 0; i < np; i++)
+                row[i] += bv;
+        }
+}
+
+static void run_fwd(const og_kernel_call *k, const cf_state *st, const float *w)
+{
+    const og_cf_geom *g = &st->g;
+    fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
+                  .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
+    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->G * st->n_pix, fwd_task, &j);
+}
+
+/* ---- direct kernel for Cg == 1 ------------------------------------------ */
+
+/* y[q] += wv * x[q*sw] over q in [lo, hi): contiguous for stride 1. */
+static void axpy_row(float *restrict y, const float *restrict x, float wv, int64_t lo, int64_t hi, int64_t sw)
+{
+    if (sw == 1) {
+        for (int64_t q = lo; q < hi; q++)
+            y[q] += wv * x[q];
+    } else {
+        for (int64_t q = lo; q < hi; q++)
+            y[q] += wv * x[q * sw];
+    }
+}
+
+static void dw_task(void *arg, int64_t t, int worker)
+{
+    (void)worker;
+    const fwd_job *j = arg;
+    const og_cf_geom *g = &j->st->g;
+    int64_t mo = t % g->M, n = t / g->M, gi = mo / g->Mg;
+    const float *xc = j->x + (n * g->C + gi) * g->H * g->W, *wc = j->w + mo * g->R * g->S;
+    float *yc = j->y + t * g->P * g->Q;
+    float bv = j->b ? j->b[mo] : 0.0f;
+    for (int64_t p = 0; p < g->P; p++) {
+        float *row = yc + p * g->Q;
+        for (int64_t q = 0; q < g->Q; q++)
+            row[q] = bv;
+        for (int64_t r = 0; r < g->R; r++) {
+            int64_t ih = p * g->sh + r * g->dh - g->ph;
+            if (ih < 0 || ih >= g->H)
+                continue;
+            const float *xr = xc + ih * g->W;
+            for (int64_t s = 0; s < g->S; s++) {
+                /* output columns whose tap lands inside the row: 0 <= q*sw + off < W */
+                int64_t off = s * g->dw - g->pw;
+                int64_t lo = off >= 0 ? 0 : cf_cdiv(-off, g->sw);
+                int64_t hi = off > g->W - 1 ? 0 : cf_min(g->Q, (g->W - 1 - off) / g->sw + 1);
+                if (lo < hi)
+                    axpy_row(row, xr + off, wc[r * g->S + s], lo, hi, g->sw);
+            }
+        }
+    }
+}
+
+/* ---- ConvTranspose, stride > 1: GEMM then col2im ------------------------- */
+
+static void convt_col_task(void *arg, int64_t t, int worker)
+{
+    const fwd_job *j = arg;
+    const cf_state *st = j->st;
+    const og_cf_geom *g = &st->g;
+    int64_t HW = g->H * g->W, PQ = g->P * g->Q, RS = g->R * g->S, rows_all = g->Mg * RS;
+    int64_t mblk = t % st->n_mb, ng = t / st->n_mb, gi = ng % g->G, n = ng / g->G;
+    int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, g->Mg - m0), rows = mb * RS;
+    char *ws = j->ws + (size_t)worker * j->stride;
+    float *col = (float *)(ws + st->gemm_ws);
+    const float *xg = j->x + (n * g->C + gi * g->Cg) * HW;
+    const float *wg = j->w + gi * g->Cg * rows_all + m0 * RS;
+    float *yg = j->y + (n * g->M + gi * g->Mg + m0) * PQ;
+    for (int64_t m = 0; m < mb; m++) {
+        float bv = j->b ? j->b[gi * g->Mg + m0 + m] : 0.0f, *ym = yg + m * PQ;
+        for (int64_t i = 0; i < PQ; i++)
+            ym[i] = bv;
+    }
+    for (int64_t j0 = 0; j0 < HW; j0 += st->jb) {
+        int64_t nj = cf_min(st->jb, HW - j0);
+        og_sgemm_mat(true, false, rows, nj, g->Cg, 1.0f, wg, rows_all, xg + j0, HW, 0.0f, col, nj, ws);
+        for (int64_t row = 0; row < rows; row++) {
+            int64_t m = row / RS, rs = row % RS, r = rs / g->S, s = rs % g->S;
+            float *ym = yg + m * PQ;
+            const float *src = col + row * nj;
+            int64_t ih = (j0 / g->W), iw = j0 % g->W;
+            int64_t offh = r * g->dh - g->ph, offw = s * g->dw - g->pw;
+            for (int64_t i = 0; i < nj;) {
+                /* one input row segment at a time */
+                int64_t seg = cf_min(nj - i, g->W - iw);
+                int64_t oh = ih * g->sh + offh;
+                if ((uint64_t)oh < (uint64_t)g->P) {
+                    float *yr = ym + oh * g->Q;
+                    for (int64_t e = 0; e < seg; e++) {
+                        int64_t ow = (iw + e) * g->sw + offw;
+                        if ((uint64_t)ow < (uint64_t)g->Q)
+                            yr[ow] += src[i + e];
+                    }
+                }
+                i += seg;
+                iw = 0;
+                ih++;
+            }
+        }
+    }
+}
+
+/* ---- weight gradient ---------------------------------------------------- */
+
+/* The Conv in the middle of the pattern, in its own terms: input Xt
+ * [C, N, H, W], kernel dYt [M, N, P, Q] (g->R = P, g->S = Q), output
+ * [C, M, R', S'] (g->P = R', g->Q = S'). dW[m, (c, r', s')] sums over
+ * (n, p, q) X[n, c, r'*sh + p*dh - ph, s'*sw + q*dw - pw] * dY[n, m, p, q]. */
+typedef struct dw_pack {
+    const float *x;    /* image n of X */
+    const og_cf_geom *g;
+    int64_t jbase;     /* the task's first column */
+} dw_pack;
+
+static void pack_dw(void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst)
+{
+    const dw_pack *ctx = vctx;
+    const og_cf_geom *g = ctx->g;
+    const int64_t H = g->H, W = g->W, HW = H * W, RS = g->P * g->Q, Qk = g->S;
+    for (int64_t jp = 0; jp < nc; jp += nr) {
+        float *panel = dst + (jp / nr) * kc * nr;
+        int64_t w_ = cf_min(nr, nc - jp);
+        for (int64_t jj = 0; jj < nr; jj++) {
+            float *d = panel + jj;
+            if (jj >= w_) {
+                for (int64_t kk = 0; kk < kc; kk++)
+                    d[kk * nr] = 0;
+                continue;
+            }
+            int64_t col = ctx->jbase + j0 + jp + jj;
+            int64_t c = col / RS, rs = col % RS, r = rs / g->Q, s = rs % g->Q;
+            const float *xc = ctx->x + c * HW;
+            int64_t offh = r * g->sh - g->ph, offw = s * g->sw - g->pw;
+            int64_t p = k0 / Qk, q = k0 % Qk;
+            for (int64_t kk = 0; kk < kc;) {
+                int64_t seg = cf_min(Qk - q, kc - kk);
+                int64_t ih = p * g->dh + offh;
+                if ((uint64_t)ih >= (uint64_t)H) {
+                    for (int64_t e = 0; e < seg; e++)
+                        d[(kk + e) * nr] = 0;
+                } else {
+                    const float *xr = xc + ih * W;
+                    int64_t iw = q * g->dw + offw;
+                    for (int64_t e = 0; e < seg; e++, iw += g->dw)
+                        d[(kk + e) * nr] = (uint64_t)iw < (uint64_t)W ? xr[iw] : 0.0f;
+                }
+                kk += seg;
+                q = 0;
+                p++;
+            }
+        }
+    }
+}
+
+typedef struct gw_job {
+    const cf_state *st;
+    const float *x, *dy;
+    float *dw;
+    char *ws;
+    size_t stride;
+} gw_job;
+
+static void gw_task(void *arg, int64_t t, int worker)
+{
+    const gw_job *j = arg;
+    const cf_state *st = j->st;
+    const og_cf_geom *g = &st->g;
+    /* g->N: X's channels; g->C: the batch; g->M: dY's channels */
+    int64_t C = g->N, Nb = g->C, M = g->M, HW = g->H * g->W, PQ = g->R * g->S;
+    int64_t cols = C * g->P * g->Q;
+    int64_t jblk = t % st->n_jb, mblk = t / st->n_jb;
+    int64_t j0 = jblk * st->jb, nj = cf_min(st->jb, cols - j0);
+    int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, M - m0);
+    char *ws = j->ws + (size_t)worker * j->stride;
+    float *out = j->dw + m0 * cols + j0;
+    if (Nb == 0) {
+        for (int64_t m = 0; m < mb; m++)
+            memset(out + m * cols, 0, sizeof(float) * (size_t)nj);
+        return;
+    }
+    for (int64_t n = 0; n < Nb; n++) {
+        dw_pack pk = { .x = j->x + n * C * HW, .g = g, .jbase = j0 };
+        og_gemm_b B = { .pack = pack_dw, .ctx = &pk };
+        og_sgemm(false, mb, nj, PQ, 1.0f, j->dy + (n * M + m0) * PQ, PQ, &B, n ? 1.0f : 0.0f, out, cols, ws);
+    }
+}
+
+/* ---- run entry points --------------------------------------------------- */
+
+static og_status conv_fast_run(const og_kernel_call *k)
+{
+    const cf_state *st = k->state;
+    og_status e = check_call(k, "Conv", st);
+    if (e)
+        return e;
+    if (st->kind == CF_DEPTHWISE) {
+        const og_cf_geom *g = &st->g;
+        fwd_job j = { .st = st, .x = k->in[0]->data, .w = k->in[1]->data,
+                      .b = st->bias ? k->in[2]->data : NULL, .y = k->out[0]->data };
+        og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->M, dw_task, &j);
+        return OG_OK;
+    }
+    run_fwd(k, st, k->in[1]->data);
+    return OG_OK;
+}
+
+static og_status convt_fast_run(const og_kernel_call *k)
+{
+    cf_state *st = k->state;
+    og_status e = check_call(k, "ConvTranspose", st);
+    if (e)
+        return e;
+    const og_cf_geom *g = &st->g;
+    const float *w = k->in[1]->data;
+    if (st->kind == CF_CONVT_S1) {
+        /* ConvTranspose W [C, Mg, R, S] -> forward [M, Cg, R, S], flipped */
+        int64_t R = g->R, S = g->S, RS = R * S, K = g->Cg * RS;
+        for (int64_t gi = 0; gi < g->G; gi++)
+            for (int64_t c = 0; c < g->Cg; c++)
+                for (int64_t m = 0; m < g->Mg; m++) {
+                    const float *src = w + ((gi * g->Cg + c) * g->Mg + m) * RS;
+                    float *dst = st->wt + (gi * g->Mg + m) * K + c * RS;
+                    for (int64_t i = 0; i < RS; i++)
+                        dst[i] = src[RS - 1 - i];
+                }
+        run_fwd(k, st, st->wt);
+        return OG_OK;
+    }
+    fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
+                  .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
+    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->G * st->n_mb, convt_col_task, &j);
+    return OG_OK;
+}
+
+static og_status grad_w_run(const og_kernel_call *k)
+{
+    const cf_state *st = k->state;
+    bool ok = st && k->n_in == 2 && dims_eq(k->in[0], 4, st->xdims) && dims_eq(k->in[1], 4, st->wdims) &&
+              k->n_out >= 1 && dims_eq(k->out[0], 4, st->ydims);
+    if (!ok)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (Transpose, fused conv weight gradient): tensors do not match "
+                                       "the shapes the kernel was planned for", k->node->name);
+    gw_job j = { .st = st, .x = k->in[0]->data, .dy = k->in[1]->data, .dw = k->out[0]->data,
+                 .ws = k->workspace, .stride = k->workspace_stride };
+    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, st->n_jb * cf_cdiv(st->g.M, st->mb), gw_task, &j);
+    return OG_OK;
+}
+
+/* ---- select ------------------------------------------------------------- */
+
+/* Forward pixel blocks: the whole plane when small, else blocks of about
+ * CF_MAX_PIX / 4..CF_MAX_PIX; smaller blocks when images and groups alone
+ * give fewer than 8 tasks. From the shape only. */
+static void plan_pixels(cf_state *st)
+{
+    const og_cf_geom *g = &st->g;
+    int64_t PQ = g->P * g->Q, outer = g->N * g->G;
+    int64_t want = outer >= 8 ? 1 : cf_cdiv(8, outer > 0 ? outer : 1);
+    int64_t pix = cf_cdiv(PQ, want);
+    if (pix > CF_MAX_PIX)
+        pix = CF_MAX_PIX / 4;
+    if (pix < 64)
+        pix = PQ < 64 ? PQ : 64;
+    pix = cf_cdiv(pix, 16) * 16;
+    if (pix > PQ)
+        pix = PQ;
+    st->pix = pix;
+    st->n_pix = cf_cdiv(PQ, pix);
+}
+
+static og_status finish_fwd(og_select_call *s, cf_state *st, const char *name)
+{
+    plan_pixels(st);
+    st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
+    size_t ws = st->gemm_ws + (st->kind == CF_POINTWISE ? 0 : CF_ALIGN(2 * sizeof(int64_t) * (size_t)st->pix));
+    if (st->kind == CF_DEPTHWISE)
+        ws = 0, st->gemm_ws = 0;
+    if (ws > CF_MAX_WS) {
+        og_free(st);
+        return OG_OK;
+    }
+    s->state = st;
+    s->workspace_bytes = ws;
+    s->kernel_name = name;
+    return OG_OK;
+}
+
+static bool geom_sane(const og_cf_geom *g)
+{
+    /* sizes whose products the kernels form in int64 without checks */
+    const int64_t lim = (int64_t)1 << 40;
+    return g->N >= 1 && g->C >= 1 && g->M >= 1 && g->C * g->H * g->W < lim && g->M * g->P * g->Q < lim &&
+           g->Cg * g->R * g->S < lim && g->Mg * g->R * g->S < ((int64_t)1 << 31);
+}
+
+og_status og_conv_fast_select(og_select_call *s, const og_cf_geom *g, bool has_bias)
+{
+    if (!tinfo_float_known(s->in[0]) || !tinfo_float_known(s->in[1]) || !s->out[0] ||
+        !tinfo_float_known(s->out[0]) || (has_bias && !tinfo_float_known(s->in[2])) || !geom_sane(g))
+        return OG_OK;
+    cf_state *st = state_new(s, 0);
+    if (!st)
+        return og_err(OG_ERR_NOMEM, "node '%s' (Conv): out of memory planning the fast kernel", s->node->name);
+    st->g = *g;
+    st->bias = has_bias;
+    const char *name;
+    if (g->Cg == 1) {
+        st->kind = CF_DEPTHWISE;
+        name = g->G > 1 ? "conv_depthwise" : "conv_direct_c1";
+    } else if (g->R == 1 && g->S == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && g->P == g->H &&
+               g->Q == g->W) {
+        st->kind = CF_POINTWISE;
+        name = "conv_pointwise";
+    } else {
+        st->kind = CF_IGEMM;
+        name = "conv_igemm";
+    }
+    og_status e = finish_fwd(s, st, name);
+    if (!e && s->state)
+        s->run = conv_fast_run;
+    return e;
+}
+
+og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_bias)
+{
+    if (!tinfo_float_known(s->in[0]) || !tinfo_float_known(s->in[1]) || !s->out[0] ||
+        !tinfo_float_known(s->out[0]) || (has_bias && !tinfo_float_known(s->in[2])) || !geom_sane(g))
+        return OG_OK;
+    if (g->sh == 1 && g->sw == 1) {
+        /* the equivalent forward convolution: channels exchanged, kernel flipped */
+        og_cf_geom f = *g;
+        f.ph = (g->R - 1) * g->dh - g->ph;
+        f.pw = (g->S - 1) * g->dw - g->pw;
+        size_t wbytes = sizeof(float) * (size_t)(g->C * g->Mg * g->R * g->S);
+        cf_state *st = state_new(s, CF_ALIGN(wbytes) + 64);
+        if (!st)
+            return og_err(OG_ERR_NOMEM, "node '%s' (ConvTranspose): out of memory planning the fast kernel",
+                          s->node->name);
+        st->g = f;
+        st->bias = has_bias;
+        st->kind = CF_CONVT_S1;
+        st->wt = (float *)(((uintptr_t)(st + 1) + 63) & ~(uintptr_t)63);
+        og_status e = finish_fwd(s, st, "convt_s1_igemm");
+        if (!e && s->state)
+            s->run = convt_fast_run;
+        return e;
+    }
+    cf_state *st = state_new(s, 0);
+    if (!st)
+        return og_err(OG_ERR_NOMEM, "node '%s' (ConvTranspose): out of memory planning the fast kernel",
+                      s->node->name);
+    st->g = *g;
+    st->bias = has_bias;
+    st->kind = CF_CONVT_COL;
+    int64_t RS = g->R * g->S, outer = g->N * g->G;
+    /* output-channel blocks: enough tasks for a few threads, and a column
+     * buffer of at most ~2 MiB with at least 16 pixels */
+    int64_t mb = outer >= 8 ? g->Mg : cf_cdiv(g->Mg, cf_cdiv(8, outer));
+    int64_t mb_cap = ((int64_t)1 << 19) / (16 * RS);
+    if (mb > mb_cap)
+        mb = mb_cap > 0 ? mb_cap : 1;
+    if (mb < 1)
+        mb = 1;
+    st->mb = mb;
+    st->n_mb = cf_cdiv(g->Mg, mb);
+    int64_t jb = ((int64_t)1 << 19) / (mb * RS);
+    jb = jb < 16 ? 16 : jb;
+    st->jb = cf_min(jb, g->H * g->W);
+    st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
+    size_t ws = st->gemm_ws + CF_ALIGN(sizeof(float) * (size_t)(mb * RS * st->jb));
+    if (ws > CF_MAX_WS) {
+        og_free(st);
+        return OG_OK;
+    }
+    s->state = st;
+    s->workspace_bytes = ws;
+    s->kernel_name = "convt_col";
+    s->run = convt_fast_run;
+    return OG_OK;
+}
+
+/* ---- the weight-gradient pattern ---------------------------------------- */
+
+static void value_tinfo(const og_graph *g, int v, og_tinfo *ti)
+{
+    og_value_get(&g->values[v], ti);
+}
+
+/* A Transpose node swapping axes 0 and 1 of a rank-4 tensor, its output
+ * read by one node only. */
+static bool is_swap01(const og_node *n, const int *readers)
+{
+    if (!n || strcmp(n->op_type, "Transpose") != 0 || n->domain[0] || n->n_inputs != 1 || n->n_outputs != 1 ||
+        n->outputs[0] < 0 || n->inputs[0] < 0 || readers[n->outputs[0]] != 1)
+        return false;
+    for (int a = 0; a < n->n_attrs; a++) {
+        const og_ir_attr *at = &n->attrs[a];
+        if (strcmp(at->name, "perm") == 0)
+            return at->type == OG_ATTR_INTS && at->count == 4 && at->ints[0] == 1 && at->ints[1] == 0 &&
+                   at->ints[2] == 2 && at->ints[3] == 3;
+    }
+    return false;   /* no perm: the axes are reversed */
+}
+
+static og_status grad_w_select(og_select_call *s)
+{
+    const og_node *root = s->node;
+    /* the root's own output may have any readers; check its perm only */
+    if (!root || strcmp(root->op_type, "Transpose") != 0 || root->domain[0] || root->n_inputs != 1)
+        return OG_OK;
+    bool perm_ok = false;
+    for (int a = 0; a < root->n_attrs; a++)
+        if (strcmp(root->attrs[a].name, "perm") == 0) {
+            const og_ir_attr *at = &root->attrs[a];
+            perm_ok = at->type == OG_ATTR_INTS && at->count == 4 && at->ints[0] == 1 && at->ints[1] == 0 &&
+                      at->ints[2] == 2 && at->ints[3] == 3;
+        }
+    if (!perm_ok || root->inputs[0] < 0 || s->readers[root->inputs[0]] != 1)
+        return OG_OK;
+    const og_node *conv = og_value_producer(s->g, root->inputs[0]);
+    if (!conv || strcmp(conv->op_type, "Conv") != 0 || conv->domain[0] || conv->n_outputs != 1 ||
+        conv->n_inputs < 2 || (conv->n_inputs > 2 && conv->inputs[2] >= 0) || conv->inputs[0] < 0 ||
+        conv->inputs[1] < 0)
+        return OG_OK;
+    const og_node *tx = og_value_producer(s->g, conv->inputs[0]), *tdy = og_value_producer(s->g, conv->inputs[1]);
+    if (!is_swap01(tx, s->readers) || !is_swap01(tdy, s->readers) || tx == tdy)
+        return OG_OK;
+    og_tinfo xt, dyt, xi, dyi, zo;
+    value_tinfo(s->g, conv->inputs[0], &xt);
+    value_tinfo(s->g, conv->inputs[1], &dyt);
+    value_tinfo(s->g, tx->inputs[0], &xi);
+    value_tinfo(s->g, tdy->inputs[0], &dyi);
+    value_tinfo(s->g, root->inputs[0], &zo);
+    if (!tinfo_float_known(&xt) || !tinfo_float_known(&dyt) || !tinfo_float_known(&xi) ||
+        !tinfo_float_known(&dyi) || !tinfo_float_known(&zo) || xt.shape.rank != 4 || !s->out[0] ||
+        !tinfo_float_known(s->out[0]) || s->out[0]->shape.rank != 4)
+        return OG_OK;
+    og_cf_geom g;
+    if (!og_conv_node_geom(conv, &xt.shape, &dyt.shape, &g) || g.G != 1)
+        return OG_OK;
+    /* g in the Conv's terms: N = X's channels, C = the batch, M = dY's channels */
+    const int64_t *xd = xi.shape.dims, *dd = dyi.shape.dims, *od = s->out[0]->shape.dims;
+    if (xd[0] != g.C || xd[1] != g.N || xd[2] != g.H || xd[3] != g.W || dd[0] != g.C || dd[1] != g.M ||
+        dd[2] != g.R || dd[3] != g.S || od[0] != g.M || od[1] != g.N || od[2] != g.P || od[3] != g.Q)
+        return OG_OK;
+    if (g.N < 1 || g.M < 1 || g.N * g.P * g.Q >= ((int64_t)1 << 40) || g.C * g.M * g.R * g.S >= ((int64_t)1 << 40))
+        return OG_OK;
+    cf_state *st = og_calloc(1, sizeof *st);
+    if (!st)
+        return og_err(OG_ERR_NOMEM, "node '%s' (Transpose): out of memory planning the conv weight gradient",
+                      root->name);
+    st->kind = CF_GRAD_W;
+    st->g = g;
+    st->rank = 4;
+    memcpy(st->xdims, xd, sizeof(int64_t) * 4);
+    memcpy(st->wdims, dd, sizeof(int64_t) * 4);
+    memcpy(st->ydims, od, sizeof(int64_t) * 4);
+    /* column blocks of dW (multiples of 16, up to 256), then row blocks
+     * when the columns alone give fewer than 8 tasks */
+    int64_t cols = g.N * g.P * g.Q;
+    int64_t jb = cf_cdiv(cf_cdiv(cols, 8), 16) * 16;
+    if (jb > 256)
+        jb = 256;
+    if (jb > cols)
+        jb = cols;
+    st->jb = jb;
+    st->n_jb = cf_cdiv(cols, jb);
+    int64_t mb = g.M;
+    if (st->n_jb < 8 && g.M >= 32)
+        mb = cf_cdiv(g.M, cf_min(cf_cdiv(8, st->n_jb), g.M / 16));
+    st->mb = mb;
+    st->n_mb = cf_cdiv(g.M, mb);
+    st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
+    s->state = st;
+    s->workspace_bytes = st->gemm_ws;
+    s->kernel_name = "conv_grad_w_igemm";
+    s->run = grad_w_run;
+    s->new_n_in = 2;
+    s->new_inputs[0] = tx->inputs[0];
+    s->new_inputs[1] = tdy->inputs[0];
+    return OG_OK;
+}
+
+const og_pattern og_pattern_conv_grad_w = {
+    .root_op = "Transpose",
+    .name = "conv_grad_w",
+    .select = grad_w_select,
+};
