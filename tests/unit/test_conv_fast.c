@@ -218,6 +218,16 @@ static void ref_run(const og_graph *g, int n_feeds, og_tensor *const *feeds, og_
         og_tensor_free(fd[k]);
 }
 
+/* The graph through the real plan (og_plan_create_ex) at n_threads. */
+static void plan_run(const og_graph *g, int n_feeds, og_tensor *const *feeds, int n_threads, og_tensor **outs)
+{
+    og_plan *p;
+    og_plan_options o = { .n_threads = n_threads };
+    OG_CHECK(og_plan_create_ex(g, &o, &p));
+    OG_CHECK(og_plan_run(p, n_feeds, (const og_tensor *const *)feeds, outs));
+    og_plan_free(p);
+}
+
 /* got (float) against want (double): |got - want| <= tol * (1 + |want|). */
 static void expect_close(const og_tensor *got, const og_tensor *want, double tol, const char *what)
 {
@@ -347,6 +357,12 @@ static const char *check_forward(const cfg *c)
     int64_t K = c->Cg * c->R * c->S;
     expect_close(y1, yr, 2e-7 * (double)(K + 4), what);
     expect_same_bits(y1, y2, what);
+    for (int t = 1; t <= 2; t++) {
+        og_tensor *yp;
+        plan_run(g, nf, feeds, t, &yp);
+        expect_same_bits(y1, yp, what);
+        og_tensor_free(yp);
+    }
     og_tensor_free(y1);
     og_tensor_free(y2);
     og_tensor_free(yr);
@@ -431,6 +447,14 @@ static void check_gradient(const cfg *c)
     expect_close(o1[0], orf[0], 2e-7 * (double)(c->Cg * c->R * c->S + 4), what);
     expect_close(o1[1], orf[1], 2e-7 * (double)(c->Mg * c->R * c->S + 4), what);
     expect_close(o1[2], orf[2], 2e-7 * (double)(c->N * P + 4), what);
+    for (int t = 1; t <= 2; t++) {
+        og_tensor *op[3];
+        plan_run(gg, nf, feeds, t, op);
+        for (int k = 0; k < 3; k++) {
+            expect_same_bits(o1[k], op[k], what);
+            og_tensor_free(op[k]);
+        }
+    }
     for (int k = 0; k < 3; k++) {
         expect_same_bits(o1[k], o2[k], what);
         og_tensor_free(o1[k]);
