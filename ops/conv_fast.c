@@ -58,6 +58,7 @@ typedef struct cf_state {
     /* shapes the kernel was planned for, re-checked at run time */
     int rank;
     int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
+    bool direct;          /* CF_GRAD_W: the Cx == 1 kernel */
     float *wt;            /* CF_CONVT_S1: [M, Cg*R*S] flipped weights, after this struct */
 } cf_state;
 
@@ -186,6 +187,7 @@ typedef struct fwd_job {
     float *y;
     char *ws;
     size_t stride;
+    bool avx512;   /* the direct kernel's ISA */
 } fwd_job;
 
 static void fwd_task(void *arg, int64_t t, int worker)
@@ -250,15 +252,9 @@ static void axpy_row(float *restrict y, const float *restrict x, float wv, int64
     }
 }
 
-static void dw_task(void *arg, int64_t t, int worker)
+/* One output plane of a Cg == 1 convolution, portable C. */
+static void dw_plane_c(const og_cf_geom *g, const float *xc, const float *wc, float bv, float *yc)
 {
-    (void)worker;
-    const fwd_job *j = arg;
-    const og_cf_geom *g = &j->st->g;
-    int64_t mo = t % g->M, n = t / g->M, gi = mo / g->Mg;
-    const float *xc = j->x + (n * g->C + gi) * g->H * g->W, *wc = j->w + mo * g->R * g->S;
-    float *yc = j->y + t * g->P * g->Q;
-    float bv = j->b ? j->b[mo] : 0.0f;
     for (int64_t p = 0; p < g->P; p++) {
         float *row = yc + p * g->Q;
         for (int64_t q = 0; q < g->Q; q++)
@@ -278,6 +274,78 @@ static void dw_task(void *arg, int64_t t, int worker)
             }
         }
     }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CF_HAVE_AVX512 1
+/* The same plane with AVX-512: 16 output columns in a register, every tap
+ * added into it (no store between taps); taps that fall into the padding
+ * are masked off, so a masked load never touches memory outside X's row.
+ * Stride 1 loads the row directly, other strides gather. */
+__attribute__((target("avx512f"))) static void dw_plane_avx512(const og_cf_geom *g, const float *xc,
+                                                                const float *wc, float bv, float *yc)
+{
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i zero = _mm512_setzero_si512(), wlim = _mm512_set1_epi32((int)g->W);
+    const int sw = (int)g->sw;
+    for (int64_t p = 0; p < g->P; p++) {
+        float *row = yc + p * g->Q;
+        for (int64_t q0 = 0; q0 < g->Q; q0 += 16) {
+            __mmask16 qm = g->Q - q0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (g->Q - q0)) - 1);
+            __m512i base = _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)q0)), _mm512_set1_epi32(sw));
+            __m512 acc = _mm512_set1_ps(bv);
+            for (int64_t r = 0; r < g->R; r++) {
+                int64_t ih = p * g->sh + r * g->dh - g->ph;
+                if (ih < 0 || ih >= g->H)
+                    continue;
+                const float *xr = xc + ih * g->W;
+                for (int64_t s = 0; s < g->S; s++) {
+                    int off = (int)(s * g->dw - g->pw);
+                    __m512i idx = _mm512_add_epi32(base, _mm512_set1_epi32(off));
+                    __mmask16 m = qm & _mm512_cmpge_epi32_mask(idx, zero) & _mm512_cmplt_epi32_mask(idx, wlim);
+                    __m512 xv;
+                    if (sw == 1) {
+                        /* lane i reads xr[q0 + off + i]; only lanes in the row are loaded */
+                        xv = _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)xr + (intptr_t)(q0 + off) * 4));
+                    } else {
+                        xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, xr, 4);
+                    }
+                    acc = _mm512_fmadd_ps(_mm512_set1_ps(wc[r * g->S + s]), xv, acc);
+                }
+            }
+            _mm512_mask_storeu_ps(row + q0, qm, acc);
+        }
+    }
+}
+#endif
+
+static void dw_task(void *arg, int64_t t, int worker)
+{
+    (void)worker;
+    const fwd_job *j = arg;
+    const og_cf_geom *g = &j->st->g;
+    int64_t mo = t % g->M, n = t / g->M, gi = mo / g->Mg;
+    const float *xc = j->x + (n * g->C + gi) * g->H * g->W, *wc = j->w + mo * g->R * g->S;
+    float *yc = j->y + t * g->P * g->Q;
+    float bv = j->b ? j->b[mo] : 0.0f;
+#ifdef CF_HAVE_AVX512
+    if (j->avx512) {
+        dw_plane_avx512(g, xc, wc, bv, yc);
+        return;
+    }
+#endif
+    dw_plane_c(g, xc, wc, bv, yc);
+}
+
+static void run_direct(const og_kernel_call *k, const cf_state *st, const float *w)
+{
+    const og_cf_geom *g = &st->g;
+    fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
+                  .y = k->out[0]->data, .avx512 = og_isa_active() == OG_ISA_AVX512 };
+    /* the vector path indexes a row with 32-bit lanes */
+    j.avx512 = j.avx512 && g->W < ((int64_t)1 << 30) && (g->Q + 16) * g->sw + g->S * g->dw + g->pw < ((int64_t)1 << 30);
+    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->M, dw_task, &j);
 }
 
 /* ---- ConvTranspose, stride > 1: GEMM then col2im ------------------------- */
@@ -341,39 +409,39 @@ typedef struct dw_pack {
     int64_t jbase;     /* the task's first column */
 } dw_pack;
 
+#define CF_MAX_NR 64   /* widest GEMM panel pack_dw keeps per-column tables for */
+
+/* One sweep per B row k = (p, q): the panel's columns (c, r', s') are
+ * consecutive in dst, and consecutive s' step through X by the Conv's
+ * stride, so reads and writes both run forward. */
 static void pack_dw(void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst)
 {
     const dw_pack *ctx = vctx;
     const og_cf_geom *g = ctx->g;
     const int64_t H = g->H, W = g->W, HW = H * W, RS = g->P * g->Q, Qk = g->S;
+    int64_t cbase[CF_MAX_NR], offh[CF_MAX_NR], offw[CF_MAX_NR];
     for (int64_t jp = 0; jp < nc; jp += nr) {
         float *panel = dst + (jp / nr) * kc * nr;
-        int64_t w_ = cf_min(nr, nc - jp);
-        for (int64_t jj = 0; jj < nr; jj++) {
-            float *d = panel + jj;
-            if (jj >= w_) {
-                for (int64_t kk = 0; kk < kc; kk++)
-                    d[kk * nr] = 0;
-                continue;
-            }
+        int w_ = (int)cf_min(nr, nc - jp);
+        for (int jj = 0; jj < w_; jj++) {
             int64_t col = ctx->jbase + j0 + jp + jj;
             int64_t c = col / RS, rs = col % RS, r = rs / g->Q, s = rs % g->Q;
-            const float *xc = ctx->x + c * HW;
-            int64_t offh = r * g->sh - g->ph, offw = s * g->sw - g->pw;
-            int64_t p = k0 / Qk, q = k0 % Qk;
-            for (int64_t kk = 0; kk < kc;) {
-                int64_t seg = cf_min(Qk - q, kc - kk);
-                int64_t ih = p * g->dh + offh;
-                if ((uint64_t)ih >= (uint64_t)H) {
-                    for (int64_t e = 0; e < seg; e++)
-                        d[(kk + e) * nr] = 0;
-                } else {
-                    const float *xr = xc + ih * W;
-                    int64_t iw = q * g->dw + offw;
-                    for (int64_t e = 0; e < seg; e++, iw += g->dw)
-                        d[(kk + e) * nr] = (uint64_t)iw < (uint64_t)W ? xr[iw] : 0.0f;
-                }
-                kk += seg;
+            cbase[jj] = c * HW;
+            offh[jj] = r * g->sh - g->ph;
+            offw[jj] = s * g->sw - g->pw;
+        }
+        int64_t p = k0 / Qk, q = k0 % Qk;
+        for (int64_t kk = 0; kk < kc; kk++) {
+            float *d = panel + kk * nr;
+            int64_t bh = p * g->dh, bw = q * g->dw;
+            for (int jj = 0; jj < w_; jj++) {
+                int64_t ih = bh + offh[jj], iw = bw + offw[jj];
+                d[jj] = (uint64_t)ih < (uint64_t)H && (uint64_t)iw < (uint64_t)W ? ctx->x[cbase[jj] + ih * W + iw]
+                                                                                  : 0.0f;
+            }
+            for (int jj = w_; jj < nr; jj++)
+                d[jj] = 0;
+            if (++q == Qk) {
                 q = 0;
                 p++;
             }
@@ -389,29 +457,121 @@ typedef struct gw_job {
     size_t stride;
 } gw_job;
 
+/* In the Conv's terms (g): g->N = X's channels per group (Cx), g->Cg = the
+ * batch, g->G the groups, g->M = dY's channels, g->Mg per group. */
 static void gw_task(void *arg, int64_t t, int worker)
 {
     const gw_job *j = arg;
     const cf_state *st = j->st;
     const og_cf_geom *g = &st->g;
-    /* g->N: X's channels; g->C: the batch; g->M: dY's channels */
-    int64_t C = g->N, Nb = g->C, M = g->M, HW = g->H * g->W, PQ = g->R * g->S;
-    int64_t cols = C * g->P * g->Q;
-    int64_t jblk = t % st->n_jb, mblk = t / st->n_jb;
+    int64_t Cx = g->N, Nb = g->Cg, M = g->M, Mg = g->Mg, HW = g->H * g->W, PQ = g->R * g->S;
+    int64_t cols = Cx * g->P * g->Q;
+    int64_t jblk = t % st->n_jb, rest = t / st->n_jb, mblk = rest % st->n_mb, gi = rest / st->n_mb;
     int64_t j0 = jblk * st->jb, nj = cf_min(st->jb, cols - j0);
-    int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, M - m0);
+    int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, Mg - m0);
     char *ws = j->ws + (size_t)worker * j->stride;
-    float *out = j->dw + m0 * cols + j0;
+    float *out = j->dw + (gi * Mg + m0) * cols + j0;
     if (Nb == 0) {
         for (int64_t m = 0; m < mb; m++)
             memset(out + m * cols, 0, sizeof(float) * (size_t)nj);
         return;
     }
     for (int64_t n = 0; n < Nb; n++) {
-        dw_pack pk = { .x = j->x + n * C * HW, .g = g, .jbase = j0 };
+        dw_pack pk = { .x = j->x + (n * g->G + gi) * Cx * HW, .g = g, .jbase = j0 };
         og_gemm_b B = { .pack = pack_dw, .ctx = &pk };
-        og_sgemm(false, mb, nj, PQ, 1.0f, j->dy + (n * M + m0) * PQ, PQ, &B, n ? 1.0f : 0.0f, out, cols, ws);
+        og_sgemm(false, mb, nj, PQ, 1.0f, j->dy + (n * M + gi * Mg + m0) * PQ, PQ, &B, n ? 1.0f : 0.0f, out, cols,
+                 ws);
     }
+}
+
+/* Cx == 1 (depthwise and single-channel X): dW[mo, 0, r', s'] is a dot
+ * product of dY's plane mo with a shifted window of X's plane, summed over
+ * the images: one task per output channel, taps one after another, the
+ * images and rows in order; no GEMM (its panels would be mostly padding). */
+static void gw_direct_c(const og_cf_geom *g, const float *x, const float *dy, float *dw, int64_t mo)
+{
+    int64_t Nb = g->Cg, HW = g->H * g->W, PQ = g->R * g->S, gi = mo / g->Mg;
+    for (int64_t r = 0; r < g->P; r++)
+        for (int64_t s = 0; s < g->Q; s++) {
+            int64_t offh = r * g->sh - g->ph, offw = s * g->sw - g->pw;
+            /* dY columns q with 0 <= q*dw + offw < W */
+            int64_t lo = offw >= 0 ? 0 : cf_cdiv(-offw, g->dw);
+            int64_t hi = offw > g->W - 1 ? 0 : cf_min(g->S, (g->W - 1 - offw) / g->dw + 1);
+            float acc = 0;
+            for (int64_t n = 0; n < Nb; n++) {
+                const float *xc = x + (n * g->G + gi) * HW, *dyc = dy + (n * g->M + mo) * PQ;
+                for (int64_t p = 0; p < g->R; p++) {
+                    int64_t ih = p * g->dh + offh;
+                    if (ih < 0 || ih >= g->H)
+                        continue;
+                    const float *xr = xc + ih * g->W + offw, *dr = dyc + p * g->S;
+                    for (int64_t q = lo; q < hi; q++)
+                        acc += dr[q] * xr[q * g->dw];
+                }
+            }
+            dw[mo * g->P * g->Q + r * g->Q + s] = acc;
+        }
+}
+
+#ifdef CF_HAVE_AVX512
+/* The same with 16 dY columns per step in a vector accumulator, summed
+ * across lanes in a fixed order at the end of each tap. */
+__attribute__((target("avx512f"))) static void gw_direct_avx512(const og_cf_geom *g, const float *x,
+                                                                 const float *dy, float *dw, int64_t mo)
+{
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    int64_t Nb = g->Cg, HW = g->H * g->W, PQ = g->R * g->S, gi = mo / g->Mg, Qd = g->S, H = g->H, W = g->W;
+    int dstep = (int)g->dw;
+    for (int64_t r = 0; r < g->P; r++)
+        for (int64_t s = 0; s < g->Q; s++) {
+            int64_t offh = r * g->sh - g->ph, offw = s * g->sw - g->pw;
+            int64_t lo = offw >= 0 ? 0 : cf_cdiv(-offw, g->dw);
+            int64_t hi = offw > W - 1 ? 0 : cf_min(Qd, (W - 1 - offw) / g->dw + 1);
+            __m512 acc = _mm512_setzero_ps();
+            for (int64_t n = 0; n < Nb; n++) {
+                const float *xc = x + (n * g->G + gi) * HW, *dyc = dy + (n * g->M + mo) * PQ;
+                for (int64_t p = 0; p < g->R; p++) {
+                    int64_t ih = p * g->dh + offh;
+                    if (ih < 0 || ih >= H)
+                        continue;
+                    const float *xr = xc + ih * W + offw, *dr = dyc + p * Qd;
+                    for (int64_t q = lo; q < hi; q += 16) {
+                        __mmask16 m = hi - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (hi - q)) - 1);
+                        __m512 dv = _mm512_maskz_loadu_ps(m, dr + q), xv;
+                        if (dstep == 1)
+                            xv = _mm512_maskz_loadu_ps(m, xr + q);
+                        else
+                            xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m,
+                                                          _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)q)),
+                                                                             _mm512_set1_epi32(dstep)),
+                                                          xr, 4);
+                        acc = _mm512_fmadd_ps(dv, xv, acc);
+                    }
+                }
+            }
+            dw[mo * g->P * g->Q + r * g->Q + s] = _mm512_reduce_add_ps(acc);
+        }
+}
+#endif
+
+typedef struct gwd_job {
+    const cf_state *st;
+    const float *x, *dy;
+    float *dw;
+    bool avx512;
+} gwd_job;
+
+static void gw_direct_task(void *arg, int64_t t, int worker)
+{
+    (void)worker;
+    const gwd_job *j = arg;
+#ifdef CF_HAVE_AVX512
+    if (j->avx512) {
+        gw_direct_avx512(&j->st->g, j->x, j->dy, j->dw, t);
+        return;
+    }
+#endif
+    gw_direct_c(&j->st->g, j->x, j->dy, j->dw, t);
 }
 
 /* ---- run entry points --------------------------------------------------- */
@@ -423,10 +583,7 @@ static og_status conv_fast_run(const og_kernel_call *k)
     if (e)
         return e;
     if (st->kind == CF_DEPTHWISE) {
-        const og_cf_geom *g = &st->g;
-        fwd_job j = { .st = st, .x = k->in[0]->data, .w = k->in[1]->data,
-                      .b = st->bias ? k->in[2]->data : NULL, .y = k->out[0]->data };
-        og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->M, dw_task, &j);
+        run_direct(k, st, k->in[1]->data);
         return OG_OK;
     }
     run_fwd(k, st, k->in[1]->data);
@@ -452,7 +609,10 @@ static og_status convt_fast_run(const og_kernel_call *k)
                     for (int64_t i = 0; i < RS; i++)
                         dst[i] = src[RS - 1 - i];
                 }
-        run_fwd(k, st, st->wt);
+        if (g->Cg == 1)
+            run_direct(k, st, st->wt);
+        else
+            run_fwd(k, st, st->wt);
         return OG_OK;
     }
     fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
@@ -469,9 +629,18 @@ static og_status grad_w_run(const og_kernel_call *k)
     if (!ok)
         return og_err(OG_ERR_INTERNAL, "node '%s' (Transpose, fused conv weight gradient): tensors do not match "
                                        "the shapes the kernel was planned for", k->node->name);
+    int nt = k->n_threads > 0 ? k->n_threads : 1;
+    if (st->direct) {
+        const og_cf_geom *g = &st->g;
+        gwd_job j = { .st = st, .x = k->in[0]->data, .dy = k->in[1]->data, .dw = k->out[0]->data,
+                      .avx512 = og_isa_active() == OG_ISA_AVX512 && g->S + 16 < ((int64_t)1 << 30) &&
+                                (g->S + 16) * g->dw < ((int64_t)1 << 30) };
+        og_parallel_for(nt, g->M, gw_direct_task, &j);
+        return OG_OK;
+    }
     gw_job j = { .st = st, .x = k->in[0]->data, .dy = k->in[1]->data, .dw = k->out[0]->data,
                  .ws = k->workspace, .stride = k->workspace_stride };
-    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, st->n_jb * cf_cdiv(st->g.M, st->mb), gw_task, &j);
+    og_parallel_for(nt, st->g.G * st->n_mb * st->n_jb, gw_task, &j);
     return OG_OK;
 }
 
@@ -569,7 +738,7 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
         st->bias = has_bias;
         st->kind = CF_CONVT_S1;
         st->wt = (float *)(((uintptr_t)(st + 1) + 63) & ~(uintptr_t)63);
-        og_status e = finish_fwd(s, st, "convt_s1_igemm");
+        og_status e = finish_fwd(s, st, f.Cg == 1 ? "convt_s1_direct" : "convt_s1_igemm");
         if (!e && s->state)
             s->run = convt_fast_run;
         return e;
@@ -615,64 +784,109 @@ static void value_tinfo(const og_graph *g, int v, og_tinfo *ti)
     og_value_get(&g->values[v], ti);
 }
 
-/* A Transpose node swapping axes 0 and 1 of a rank-4 tensor, its output
- * read by one node only. */
-static bool is_swap01(const og_node *n, const int *readers)
+/* A node of this op type with one output, read by exactly one node (so
+ * fusing it away changes nothing else), and its first input present. */
+static bool single_use(const og_node *n, const char *op, const int *readers)
 {
-    if (!n || strcmp(n->op_type, "Transpose") != 0 || n->domain[0] || n->n_inputs != 1 || n->n_outputs != 1 ||
-        n->outputs[0] < 0 || n->inputs[0] < 0 || readers[n->outputs[0]] != 1)
-        return false;
-    for (int a = 0; a < n->n_attrs; a++) {
-        const og_ir_attr *at = &n->attrs[a];
-        if (strcmp(at->name, "perm") == 0)
-            return at->type == OG_ATTR_INTS && at->count == 4 && at->ints[0] == 1 && at->ints[1] == 0 &&
-                   at->ints[2] == 2 && at->ints[3] == 3;
-    }
-    return false;   /* no perm: the axes are reversed */
+    return n && strcmp(n->op_type, op) == 0 && !n->domain[0] && n->n_inputs >= 1 && n->inputs[0] >= 0 &&
+           n->n_outputs == 1 && n->outputs[0] >= 0 && readers[n->outputs[0]] == 1;
 }
 
+/* Transpose's perm attribute is exactly perm[0..n) (no perm means the axes
+ * reversed, which no pattern here wants). */
+static bool perm_is(const og_node *n, const int64_t *perm, int len)
+{
+    for (int a = 0; a < n->n_attrs; a++) {
+        const og_ir_attr *at = &n->attrs[a];
+        if (strcmp(at->name, "perm") == 0) {
+            if (at->type != OG_ATTR_INTS || at->count != len)
+                return false;
+            for (int i = 0; i < len; i++)
+                if (at->ints[i] != perm[i])
+                    return false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static const int64_t swap01_perm[4] = { 1, 0, 2, 3 }, regroup_perm[5] = { 2, 1, 0, 3, 4 };
+
+static bool dims_are(const og_tinfo *t, int rank, const int64_t *d)
+{
+    if (!tinfo_float_known(t) || t->shape.rank != rank)
+        return false;
+    for (int i = 0; i < rank; i++)
+        if (t->shape.dims[i] != d[i])
+            return false;
+    return true;
+}
+
+/* Matches what conv.c's conv_grad_w emits (without the crop Slice, which
+ * stays a node of its own):
+ *   dW = Transpose[1,0,2,3](Conv(Xt, Transpose[1,0,2,3](dY); no bias))
+ * with Xt = Transpose[1,0,2,3](X) for group 1, and for group G
+ *   Xt = Reshape(Transpose[2,1,0,3,4](Reshape(X to [N, G, Cx, H, W])) to [Cx, G*N, H, W])
+ * (og_grad_channels_first). Every intermediate must be read only along the
+ * chain; the kernel then reads X and dY directly. The Conv's own
+ * attributes (strides, dilations, pads, group) are resolved by conv.c and
+ * computed as they are, so any Conv of this form is computed exactly. */
 static og_status grad_w_select(og_select_call *s)
 {
     const og_node *root = s->node;
-    /* the root's own output may have any readers; check its perm only */
-    if (!root || strcmp(root->op_type, "Transpose") != 0 || root->domain[0] || root->n_inputs != 1)
-        return OG_OK;
-    bool perm_ok = false;
-    for (int a = 0; a < root->n_attrs; a++)
-        if (strcmp(root->attrs[a].name, "perm") == 0) {
-            const og_ir_attr *at = &root->attrs[a];
-            perm_ok = at->type == OG_ATTR_INTS && at->count == 4 && at->ints[0] == 1 && at->ints[1] == 0 &&
-                      at->ints[2] == 2 && at->ints[3] == 3;
-        }
-    if (!perm_ok || root->inputs[0] < 0 || s->readers[root->inputs[0]] != 1)
+    /* the root's own output may have any readers */
+    if (!root || strcmp(root->op_type, "Transpose") != 0 || root->domain[0] || root->n_inputs != 1 ||
+        root->inputs[0] < 0 || !perm_is(root, swap01_perm, 4) || s->readers[root->inputs[0]] != 1)
         return OG_OK;
     const og_node *conv = og_value_producer(s->g, root->inputs[0]);
     if (!conv || strcmp(conv->op_type, "Conv") != 0 || conv->domain[0] || conv->n_outputs != 1 ||
         conv->n_inputs < 2 || (conv->n_inputs > 2 && conv->inputs[2] >= 0) || conv->inputs[0] < 0 ||
         conv->inputs[1] < 0)
         return OG_OK;
-    const og_node *tx = og_value_producer(s->g, conv->inputs[0]), *tdy = og_value_producer(s->g, conv->inputs[1]);
-    if (!is_swap01(tx, s->readers) || !is_swap01(tdy, s->readers) || tx == tdy)
+    const og_node *tdy = og_value_producer(s->g, conv->inputs[1]);
+    if (!single_use(tdy, "Transpose", s->readers) || !perm_is(tdy, swap01_perm, 4))
         return OG_OK;
-    og_tinfo xt, dyt, xi, dyi, zo;
+    og_tinfo xt, dyt, dyi;
     value_tinfo(s->g, conv->inputs[0], &xt);
     value_tinfo(s->g, conv->inputs[1], &dyt);
-    value_tinfo(s->g, tx->inputs[0], &xi);
     value_tinfo(s->g, tdy->inputs[0], &dyi);
-    value_tinfo(s->g, root->inputs[0], &zo);
-    if (!tinfo_float_known(&xt) || !tinfo_float_known(&dyt) || !tinfo_float_known(&xi) ||
-        !tinfo_float_known(&dyi) || !tinfo_float_known(&zo) || xt.shape.rank != 4 || !s->out[0] ||
-        !tinfo_float_known(s->out[0]) || s->out[0]->shape.rank != 4)
+    if (!tinfo_float_known(&xt) || !tinfo_float_known(&dyt) || xt.shape.rank != 4 || dyt.shape.rank != 4 ||
+        !s->out[0] || !tinfo_float_known(s->out[0]) || s->out[0]->shape.rank != 4)
         return OG_OK;
     og_cf_geom g;
-    if (!og_conv_node_geom(conv, &xt.shape, &dyt.shape, &g) || g.G != 1)
+    if (!og_conv_node_geom(conv, &xt.shape, &dyt.shape, &g))
         return OG_OK;
-    /* g in the Conv's terms: N = X's channels, C = the batch, M = dY's channels */
-    const int64_t *xd = xi.shape.dims, *dd = dyi.shape.dims, *od = s->out[0]->shape.dims;
-    if (xd[0] != g.C || xd[1] != g.N || xd[2] != g.H || xd[3] != g.W || dd[0] != g.C || dd[1] != g.M ||
-        dd[2] != g.R || dd[3] != g.S || od[0] != g.M || od[1] != g.N || od[2] != g.P || od[3] != g.Q)
+    /* g in the Conv's terms: N = X's channels per group (Cx), C = G * batch,
+     * Cg = the batch, M = dY's channels */
+    int64_t Nb = g.Cg, Cx = g.N, G = g.G;
+    int x_value = -1;
+    const og_node *tx = og_value_producer(s->g, conv->inputs[0]);
+    if (G == 1) {
+        if (single_use(tx, "Transpose", s->readers) && perm_is(tx, swap01_perm, 4))
+            x_value = tx->inputs[0];
+    } else if (single_use(tx, "Reshape", s->readers)) {
+        const og_node *tr = og_value_producer(s->g, tx->inputs[0]);
+        const og_node *r1 = single_use(tr, "Transpose", s->readers) && perm_is(tr, regroup_perm, 5)
+                            ? og_value_producer(s->g, tr->inputs[0]) : NULL;
+        if (single_use(r1, "Reshape", s->readers)) {
+            /* a Reshape of static shapes is fixed by them: check the three */
+            og_tinfo a, b;
+            value_tinfo(s->g, r1->outputs[0], &a);
+            value_tinfo(s->g, tr->outputs[0], &b);
+            const int64_t ad[5] = { Nb, G, Cx, g.H, g.W }, bd[5] = { Cx, G, Nb, g.H, g.W };
+            if (dims_are(&a, 5, ad) && dims_are(&b, 5, bd))
+                x_value = r1->inputs[0];
+        }
+    }
+    if (x_value < 0)
         return OG_OK;
-    if (g.N < 1 || g.M < 1 || g.N * g.P * g.Q >= ((int64_t)1 << 40) || g.C * g.M * g.R * g.S >= ((int64_t)1 << 40))
+    og_tinfo xi;
+    value_tinfo(s->g, x_value, &xi);
+    const int64_t xd[4] = { Nb, G * Cx, g.H, g.W }, dd[4] = { Nb, g.M, g.R, g.S }, od[4] = { g.M, Cx, g.P, g.Q };
+    if (!dims_are(&xi, 4, xd) || !dims_are(&dyi, 4, dd) || !dims_are(s->out[0], 4, od))
+        return OG_OK;
+    if (Cx < 1 || g.M < 1 || Cx * g.P * g.Q >= ((int64_t)1 << 40) || Nb * g.M * g.R * g.S >= ((int64_t)1 << 40) ||
+        Nb * G * Cx * g.H * g.W >= ((int64_t)1 << 40))
         return OG_OK;
     cf_state *st = og_calloc(1, sizeof *st);
     if (!st)
@@ -681,31 +895,42 @@ static og_status grad_w_select(og_select_call *s)
     st->kind = CF_GRAD_W;
     st->g = g;
     st->rank = 4;
-    memcpy(st->xdims, xd, sizeof(int64_t) * 4);
-    memcpy(st->wdims, dd, sizeof(int64_t) * 4);
-    memcpy(st->ydims, od, sizeof(int64_t) * 4);
-    /* column blocks of dW (multiples of 16, up to 256), then row blocks
-     * when the columns alone give fewer than 8 tasks */
-    int64_t cols = g.N * g.P * g.Q;
-    int64_t jb = cf_cdiv(cf_cdiv(cols, 8), 16) * 16;
-    if (jb > 256)
-        jb = 256;
+    memcpy(st->xdims, xd, sizeof xd);
+    memcpy(st->wdims, dd, sizeof dd);
+    memcpy(st->ydims, od, sizeof od);
+    s->kernel_name = "conv_grad_w_igemm";
+    if (Cx == 1) {
+        st->direct = true;
+        s->kernel_name = "conv_grad_w_direct";
+    }
+    /* Column blocks of dW in whole GEMM panels (the ISA's nr), about a
+     * quarter of a group's columns each, at most 8 panels; rows split only
+     * when groups and columns give fewer than 4 tasks (each row block packs
+     * B again). */
+    int nr = og_gemm_nr();
+    if (nr > CF_MAX_NR) {
+        og_free(st);
+        return OG_OK;
+    }
+    int64_t cols = Cx * g.P * g.Q;
+    int64_t jb = cf_cdiv(cf_cdiv(cols, 4), nr) * nr;
+    if (jb > 8 * nr)
+        jb = 8 * nr;
     if (jb > cols)
         jb = cols;
     st->jb = jb;
     st->n_jb = cf_cdiv(cols, jb);
-    int64_t mb = g.M;
-    if (st->n_jb < 8 && g.M >= 32)
-        mb = cf_cdiv(g.M, cf_min(cf_cdiv(8, st->n_jb), g.M / 16));
+    int64_t mb = g.Mg;
+    if (G * st->n_jb < 4 && g.Mg >= 32)
+        mb = cf_cdiv(g.Mg, cf_min(cf_cdiv(4, G * st->n_jb), g.Mg / 16));
     st->mb = mb;
-    st->n_mb = cf_cdiv(g.M, mb);
-    st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
+    st->n_mb = cf_cdiv(g.Mg, mb);
+    st->gemm_ws = st->direct ? 0 : CF_ALIGN(og_gemm_workspace_bytes());
     s->state = st;
     s->workspace_bytes = st->gemm_ws;
-    s->kernel_name = "conv_grad_w_igemm";
     s->run = grad_w_run;
     s->new_n_in = 2;
-    s->new_inputs[0] = tx->inputs[0];
+    s->new_inputs[0] = x_value;
     s->new_inputs[1] = tdy->inputs[0];
     return OG_OK;
 }

@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /* test_conv_fast.c — the plan-time float32 convolution kernels of
  * ops/conv_fast.c (Conv forward, ConvTranspose, the Conv weight-gradient
  * pattern) against the reference kernels run in float64, over random
@@ -394,6 +395,32 @@ START_TEST(convt_forward_random)
 }
 END_TEST
 
+static void check_gradient(const cfg *c);
+
+/* The portable paths (OG_ISA=scalar; Check runs each test in its own
+ * process, so the choice made here holds for this test only). */
+START_TEST(conv_forward_scalar)
+{
+    setenv("OG_ISA", "scalar", 1);
+    rng_state = 31337;
+    for (int it = 0; it < 60; it++) {
+        cfg c;
+        random_cfg(&c, it % 2);
+        if (it % 3 == 0) {   /* depthwise */
+            c.Cg = 1;
+            c.G = rnd_in(1, 4);
+        }
+        check_forward(&c);
+        if (it % 4 == 0) {
+            random_cfg(&c, false);
+            if (it % 8 == 0)
+                c.Cg = 1;
+            check_gradient(&c);
+        }
+    }
+}
+END_TEST
+
 /* The special kernels are the ones chosen for their cases. */
 START_TEST(conv_kernel_choice)
 {
@@ -404,6 +431,10 @@ START_TEST(conv_kernel_choice)
     c = (cfg){ .N = 2, .G = 6, .Cg = 1, .Mg = 1, .H = 17, .W = 19, .R = 3, .S = 3, .stride = { 2, 1 },
                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 }, .bias = true };
     ck_assert_str_eq(check_forward(&c), "conv_depthwise");
+    c.transpose = true;
+    c.stride[0] = 1;
+    c.Mg = 1;
+    ck_assert_str_eq(check_forward(&c), "convt_s1_direct");
     c = (cfg){ .N = 3, .G = 1, .Cg = 1, .Mg = 6, .H = 28, .W = 28, .R = 5, .S = 5, .stride = { 1, 1 },
                .dil = { 1, 1 }, .bias = true };
     ck_assert_str_eq(check_forward(&c), "conv_direct_c1");
@@ -439,10 +470,11 @@ static void check_gradient(const cfg *c)
     mini_run(gg, nf, feeds, 1, o1, &h);
     mini_run(gg, nf, feeds, 2, o2, NULL);
     ref_run(gg, nf, feeds, orf);
-    ck_assert_msg(hit(&h, c->stride[0] == 1 && c->stride[1] == 1 ? "convt_s1_igemm" : "convt_col"),
+    ck_assert_msg(c->stride[0] == 1 && c->stride[1] == 1
+                      ? hit(&h, c->Mg == 1 ? "convt_s1_direct" : "convt_s1_igemm") : hit(&h, "convt_col"),
                   "%s: dX did not run the fast ConvTranspose", what);
-    if (c->G == 1)
-        ck_assert_msg(hit(&h, "conv_grad_w_igemm"), "%s: dW did not run the fused pattern", what);
+    ck_assert_msg(hit(&h, c->Cg == 1 ? "conv_grad_w_direct" : "conv_grad_w_igemm"),
+                  "%s: dW did not run the fused pattern", what);
     int64_t P = vi.dims[2] * vi.dims[3];
     expect_close(o1[0], orf[0], 2e-7 * (double)(c->Cg * c->R * c->S + 4), what);
     expect_close(o1[1], orf[1], 2e-7 * (double)(c->Mg * c->R * c->S + 4), what);
@@ -479,6 +511,10 @@ START_TEST(conv_gradient_random)
     cfg c = { .N = 1, .G = 1, .Cg = 1, .Mg = 3, .H = 20, .W = 21, .R = 5, .S = 4, .stride = { 3, 2 },
               .dil = { 1, 2 }, .pads = { 2, 0, 0, 1 }, .bias = true };
     check_gradient(&c);
+    /* depthwise with a channel multiplier, stride 2 */
+    c = (cfg){ .N = 3, .G = 5, .Cg = 1, .Mg = 2, .H = 19, .W = 37, .R = 3, .S = 3, .stride = { 2, 2 },
+               .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
+    check_gradient(&c);
     c = (cfg){ .N = 4, .G = 1, .Cg = 8, .Mg = 40, .H = 30, .W = 30, .R = 3, .S = 3, .stride = { 1, 1 },
                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
     check_gradient(&c);
@@ -493,6 +529,7 @@ static Suite *suite(void)
     tcase_add_test(t, conv_forward_random);
     tcase_add_test(t, convt_forward_random);
     tcase_add_test(t, conv_kernel_choice);
+    tcase_add_test(t, conv_forward_scalar);
     tcase_add_test(t, conv_gradient_random);
     suite_add_tcase(s, t);
     return s;
