@@ -47,7 +47,8 @@ static double time_graph(const og_graph *g, int threads, int nf, og_tensor **fee
     const og_tensor *outs[4];
     CK(og_plan_run_borrowed(p, nf, (const og_tensor *const *)feeds, outs));
     double best = 1e30;
-    for (int r = 0; r < 5; r++) {
+    int reps = getenv("BENCH_REPS") ? atoi(getenv("BENCH_REPS")) : 15;
+    for (int r = 0; r < reps; r++) {
         double t0 = now();
         CK(og_plan_run_borrowed(p, nf, (const og_tensor *const *)feeds, outs));
         double t = now() - t0;
@@ -81,9 +82,12 @@ int main(int argc, char **argv)
         og_value_info vi;
         CK(og_graph_value(g, "y", &vi));
         og_tensor *feeds[3] = { rnd(4, xd), rnd(4, wd), rnd(vi.rank, vi.dims) };
-        double tf = time_graph(g, threads, 2, feeds);
-        double td[2];
+        const char *only_pass = getenv("BENCH_ONLY");   /* f, x or w: time one graph (for perf) */
+        double tf = only_pass && *only_pass != 'f' ? 0 : time_graph(g, threads, 2, feeds);
+        double td[2] = { 0, 0 };
         for (int k = 0; k < 2; k++) {
+            if (only_pass && *only_pass != "xw"[k])
+                continue;
             const char *wrt[1] = { k == 0 ? "X" : "W" }, *seeded[1] = { "y" };
             og_grad_options o = { .n_seeded = 1, .seeded = seeded, .n_wrt = 1, .wrt = wrt };
             og_graph *gg;
@@ -92,6 +96,8 @@ int main(int argc, char **argv)
             og_graph_free(gg);
         }
         double flops = 2.0 * b->N * b->M * vi.dims[2] * vi.dims[3] * (b->C / b->G) * b->R * b->S;
+        if (getenv("BENCH_RAW"))
+            printf("raw fwd %.3f gradX %.3f gradW %.3f\n", tf * 1e3, (td[0] + tf) * 1e3, (td[1] + tf) * 1e3);
         printf("%-20s %d thr  fwd %8.3f ms (%6.1f GF/s)  dX %8.3f ms (%6.1f)  dW %8.3f ms (%6.1f)\n", b->name,
                threads, tf * 1e3, flops / tf * 1e-9, td[0] * 1e3, flops / td[0] * 1e-9, td[1] * 1e3,
                flops / td[1] * 1e-9);

@@ -286,35 +286,65 @@ static void dw_plane_c(const og_cf_geom *g, const float *xc, const float *wc, fl
 __attribute__((target("avx512f"))) static void dw_plane_avx512(const og_cf_geom *g, const float *xc,
                                                                 const float *wc, float bv, float *yc)
 {
-    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    const __m512i zero = _mm512_setzero_si512(), wlim = _mm512_set1_epi32((int)g->W);
+    /* geometry in locals: the stores to yc must not make the compiler reload it */
+    const int64_t P = g->P, Q = g->Q, R = g->R, S = g->S, H = g->H, W = g->W;
+    const int64_t sh = g->sh, dh = g->dh, ph = g->ph, dw = g->dw, pw = g->pw;
     const int sw = (int)g->sw;
-    for (int64_t p = 0; p < g->P; p++) {
-        float *row = yc + p * g->Q;
-        for (int64_t q0 = 0; q0 < g->Q; q0 += 16) {
-            __mmask16 qm = g->Q - q0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (g->Q - q0)) - 1);
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i zero = _mm512_setzero_si512(), wlim = _mm512_set1_epi32((int)W);
+    /* Four output rows at once: four independent multiply-add chains hide
+     * the FMA latency that a single accumulator per row would wait on. */
+    for (int64_t p0 = 0; p0 < P; p0 += 4) {
+        int64_t rlo[4], rhi[4];
+        const float *xb[4];   /* X's row for kernel row 0 of each output row (may lie outside; never read then) */
+        for (int i = 0; i < 4; i++) {
+            int64_t p = p0 + i, lo = 0, hi = R;
+            if (p >= P) {
+                rlo[i] = rhi[i] = 0;
+                xb[i] = xc;
+                continue;
+            }
+            while (lo < R && p * sh + lo * dh - ph < 0)
+                lo++;
+            while (hi > lo && p * sh + (hi - 1) * dh - ph >= H)
+                hi--;
+            rlo[i] = lo;
+            rhi[i] = hi;
+            xb[i] = (const float *)((uintptr_t)xc + (intptr_t)((p * sh - ph) * W) * 4);
+        }
+        for (int64_t q0 = 0; q0 < Q; q0 += 16) {
+            __mmask16 qm = Q - q0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Q - q0)) - 1);
             __m512i base = _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)q0)), _mm512_set1_epi32(sw));
-            __m512 acc = _mm512_set1_ps(bv);
-            for (int64_t r = 0; r < g->R; r++) {
-                int64_t ih = p * g->sh + r * g->dh - g->ph;
-                if (ih < 0 || ih >= g->H)
-                    continue;
-                const float *xr = xc + ih * g->W;
-                for (int64_t s = 0; s < g->S; s++) {
-                    int off = (int)(s * g->dw - g->pw);
-                    __m512i idx = _mm512_add_epi32(base, _mm512_set1_epi32(off));
-                    __mmask16 m = qm & _mm512_cmpge_epi32_mask(idx, zero) & _mm512_cmplt_epi32_mask(idx, wlim);
-                    __m512 xv;
-                    if (sw == 1) {
-                        /* lane i reads xr[q0 + off + i]; only lanes in the row are loaded */
-                        xv = _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)xr + (intptr_t)(q0 + off) * 4));
-                    } else {
-                        xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, xr, 4);
-                    }
-                    acc = _mm512_fmadd_ps(_mm512_set1_ps(wc[r * g->S + s]), xv, acc);
+            __m512 a0 = _mm512_set1_ps(bv), a1 = a0, a2 = a0, a3 = a0;
+            for (int64_t s = 0; s < S; s++) {
+                int off = (int)(s * dw - pw);
+                __m512i idx = _mm512_add_epi32(base, _mm512_set1_epi32(off));
+                __mmask16 m = qm & _mm512_cmpge_epi32_mask(idx, zero) & _mm512_cmplt_epi32_mask(idx, wlim);
+                intptr_t col = (intptr_t)(q0 + off) * 4;
+                for (int64_t r = 0; r < R; r++) {
+                    __m512 wv = _mm512_set1_ps(wc[r * S + s]);
+                    intptr_t roff = (intptr_t)(r * dh * W) * 4;
+#define CF_TAP(i, acc)                                                                                       \
+    if (r >= rlo[i] && r < rhi[i]) {                                                                         \
+        const float *xr = (const float *)((uintptr_t)xb[i] + roff);                                          \
+        __m512 xv = sw == 1 ? _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)xr + col))                  \
+                            : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, xr, 4);                  \
+        acc = _mm512_fmadd_ps(wv, xv, acc);                                                                  \
+    }
+                    CF_TAP(0, a0)
+                    CF_TAP(1, a1)
+                    CF_TAP(2, a2)
+                    CF_TAP(3, a3)
+#undef CF_TAP
                 }
             }
-            _mm512_mask_storeu_ps(row + q0, qm, acc);
+            _mm512_mask_storeu_ps(yc + p0 * Q + q0, qm, a0);
+            if (p0 + 1 < P)
+                _mm512_mask_storeu_ps(yc + (p0 + 1) * Q + q0, qm, a1);
+            if (p0 + 2 < P)
+                _mm512_mask_storeu_ps(yc + (p0 + 2) * Q + q0, qm, a2);
+            if (p0 + 3 < P)
+                _mm512_mask_storeu_ps(yc + (p0 + 3) * Q + q0, qm, a3);
         }
     }
 }
