@@ -557,7 +557,9 @@ __attribute__((target("avx512f"))) static void gw_direct_avx512(const og_cf_geom
             int64_t offh = r * g->sh - g->ph, offw = s * g->sw - g->pw;
             int64_t lo = offw >= 0 ? 0 : cf_cdiv(-offw, g->dw);
             int64_t hi = offw > W - 1 ? 0 : cf_min(Qd, (W - 1 - offw) / g->dw + 1);
-            __m512 acc = _mm512_setzero_ps();
+            /* four accumulators (dY row p adds into acc[p % 4]) so the
+             * multiply-adds do not wait on each other; summed in a fixed order */
+            __m512 acc[4] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
             for (int64_t n = 0; n < Nb; n++) {
                 const float *xc = x + (n * g->G + gi) * HW, *dyc = dy + (n * g->M + mo) * PQ;
                 for (int64_t p = 0; p < g->R; p++) {
@@ -565,6 +567,7 @@ __attribute__((target("avx512f"))) static void gw_direct_avx512(const og_cf_geom
                     if (ih < 0 || ih >= H)
                         continue;
                     const float *xr = xc + ih * W + offw, *dr = dyc + p * Qd;
+                    __m512 a = acc[p & 3];
                     for (int64_t q = lo; q < hi; q += 16) {
                         __mmask16 m = hi - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (hi - q)) - 1);
                         __m512 dv = _mm512_maskz_loadu_ps(m, dr + q), xv;
@@ -575,11 +578,13 @@ __attribute__((target("avx512f"))) static void gw_direct_avx512(const og_cf_geom
                                                           _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)q)),
                                                                              _mm512_set1_epi32(dstep)),
                                                           xr, 4);
-                        acc = _mm512_fmadd_ps(dv, xv, acc);
+                        a = _mm512_fmadd_ps(dv, xv, a);
                     }
+                    acc[p & 3] = a;
                 }
             }
-            dw[mo * g->P * g->Q + r * g->Q + s] = _mm512_reduce_add_ps(acc);
+            __m512 t = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+            dw[mo * g->P * g->Q + r * g->Q + s] = _mm512_reduce_add_ps(t);
         }
 }
 #endif
