@@ -212,6 +212,57 @@ size_t og_gemm_workspace_bytes(void)
 
 /* ---- the driver -------------------------------------------------------------- */
 
+/* The plain-matrix B block the driver packs next, as runs of memory:
+ * rows of B (or of B^T) at stride ld. Packing reads them with a large
+ * stride, which the hardware prefetcher follows poorly; so while the
+ * kernels run on the current block, the next block's runs are prefetched
+ * bit by bit, and for skinny M (B used once, memory-bound) its reading
+ * overlaps the arithmetic instead of adding to it. */
+typedef struct next_b {
+    const char *base;
+    int64_t n_runs, run_bytes, stride_bytes;
+    int64_t done;   /* runs prefetched so far */
+} next_b;
+
+static void next_b_plan(next_b *nb, const og_gemm_b *B, int64_t K, int64_t N, int64_t pc, int64_t jc, int64_t nc_blk)
+{
+    nb->n_runs = 0;
+    nb->done = 0;
+    if (B->pack)
+        return;
+    pc += KC;
+    if (pc >= K) {
+        pc = 0;
+        jc += nc_blk;
+        if (jc >= N)
+            return;
+    }
+    int64_t kc = K - pc < KC ? K - pc : KC, nc = N - jc < nc_blk ? N - jc : nc_blk;
+    nb->stride_bytes = B->ld * (int64_t)sizeof(float);
+    if (B->trans) {
+        nb->base = (const char *)(B->data + jc * B->ld + pc);
+        nb->n_runs = nc;
+        nb->run_bytes = kc * (int64_t)sizeof(float);
+    } else {
+        nb->base = (const char *)(B->data + pc * B->ld + jc);
+        nb->n_runs = kc;
+        nb->run_bytes = nc * (int64_t)sizeof(float);
+    }
+}
+
+/* Prefetches runs up to fraction step/steps of the next block. */
+static void next_b_advance(next_b *nb, int64_t step, int64_t steps)
+{
+    int64_t upto = nb->n_runs * step / steps;
+    for (; nb->done < upto; nb->done++) {
+        const char *r = nb->base + nb->done * nb->stride_bytes;
+        for (int64_t o = 0; o < nb->run_bytes; o += 64)
+            __builtin_prefetch(r + o, 0, 2);
+        __builtin_prefetch(r + nb->run_bytes - 1, 0, 2);
+    }
+}
+
+
 void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
               const og_gemm_b *B, float beta, float *C, int64_t ldc, void *workspace)
 {
@@ -237,6 +288,10 @@ void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const 
             else
                 im->pack_b(B, pc, kc, jc, nc, bp);
             int mode = pc > 0 ? OG_GEMM_ACCUM : beta == 0 ? OG_GEMM_FIRST0 : OG_GEMM_FIRST;
+            next_b nb;
+            next_b_plan(&nb, B, K, N, pc, jc, im->nc);
+            const int64_t jr_steps = (nc + nr - 1) / nr, steps = (M + im->mc - 1) / im->mc * jr_steps;
+            int64_t step = 0;
             for (int64_t ic = 0; ic < M; ic += im->mc) {
                 int64_t mc = M - ic < im->mc ? M - ic : im->mc;
                 for (int64_t ir = 0; ir < mc; ir += mr) {
@@ -252,6 +307,8 @@ void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const 
                         int m = mc - ir < mr ? (int)(mc - ir) : mr;
                         im->kernel(kc, ap + ir * kc, b, c + ir * ldc, ldc, m, n, alpha, beta, mode);
                     }
+                    if (nb.n_runs)
+                        next_b_advance(&nb, ++step, steps);
                 }
             }
         }

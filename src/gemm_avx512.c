@@ -6,7 +6,7 @@
 #include "gemm_impl.h"
 
 #if defined(__AVX512F__) && defined(__FMA__)
-#include <immintrin.h>
+#include "gemm_x86.h"
 
 #define MR 8
 #define NR 48
@@ -107,58 +107,49 @@ static void pack_a_8(bool trans, const float *A, int64_t lda, int m, int64_t kc,
         return;
     }
     int64_t k = 0;
-    for (; k + 8 <= kc; k += 8) {
-        __m256 r0 = _mm256_loadu_ps(A + 0 * lda + k), r1 = _mm256_loadu_ps(A + 1 * lda + k);
-        __m256 r2 = _mm256_loadu_ps(A + 2 * lda + k), r3 = _mm256_loadu_ps(A + 3 * lda + k);
-        __m256 r4 = _mm256_loadu_ps(A + 4 * lda + k), r5 = _mm256_loadu_ps(A + 5 * lda + k);
-        __m256 r6 = _mm256_loadu_ps(A + 6 * lda + k), r7 = _mm256_loadu_ps(A + 7 * lda + k);
-        __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-        __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-        __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-        __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-        __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xee);
-        __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xee);
-        __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xee);
-        __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xee);
-        float *d = dst + k * MR;
-        _mm256_store_ps(d + 0 * MR, _mm256_permute2f128_ps(s0, s4, 0x20));
-        _mm256_store_ps(d + 1 * MR, _mm256_permute2f128_ps(s1, s5, 0x20));
-        _mm256_store_ps(d + 2 * MR, _mm256_permute2f128_ps(s2, s6, 0x20));
-        _mm256_store_ps(d + 3 * MR, _mm256_permute2f128_ps(s3, s7, 0x20));
-        _mm256_store_ps(d + 4 * MR, _mm256_permute2f128_ps(s0, s4, 0x31));
-        _mm256_store_ps(d + 5 * MR, _mm256_permute2f128_ps(s1, s5, 0x31));
-        _mm256_store_ps(d + 6 * MR, _mm256_permute2f128_ps(s2, s6, 0x31));
-        _mm256_store_ps(d + 7 * MR, _mm256_permute2f128_ps(s3, s7, 0x31));
-    }
+    for (; k + 8 <= kc; k += 8)
+        og_transpose8x8(A + k, lda, dst + k * MR, MR);
     for (; k < kc; k++)
         for (int r = 0; r < MR; r++)
             dst[k * MR + r] = A[r * lda + k];
 }
 
+/* Plain B: row k of the block is nc contiguous floats, read in one sweep
+ * across all panels (long runs keep the hardware prefetcher going), with
+ * the rows a few k ahead prefetched since consecutive rows are ld apart. */
 static void pack_b_48(const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst)
 {
     if (b->trans) {
-        og_gemm_pack_b_generic(NR, b, k0, kc, j0, nc, dst);
+        og_pack_b_trans_x86(NR, b, k0, kc, j0, nc, dst);
         return;
     }
     const int64_t ld = b->ld;
-    for (int64_t jp = 0; jp < nc; jp += NR) {
-        float *panel = dst + (jp / NR) * kc * NR;
-        int w = nc - jp < NR ? (int)(nc - jp) : NR;
-        const __mmask16 m0 = lanes(w), m1 = lanes(w - 16), m2 = lanes(w - 32);
-        const float *src = b->data + k0 * ld + j0 + jp;
-        for (int64_t k = 0; k < kc; k++) {
-            const float *s = src + k * ld;
-            float *d = panel + k * NR;
-            _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, s));
-            _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(m1, s + 16));
-            _mm512_store_ps(d + 32, _mm512_maskz_loadu_ps(m2, s + 32));
+    const int64_t full = nc / NR * NR;
+    const int w = (int)(nc - full);
+    const __mmask16 m0 = lanes(w), m1 = lanes(w - 16), m2 = lanes(w - 32);
+    const float *src = b->data + k0 * ld + j0;
+    for (int64_t k = 0; k < kc; k++) {
+        const float *s = src + k * ld;
+        if (k + 16 < kc)
+            for (int64_t j = 0; j < nc; j += 16)
+                _mm_prefetch((const char *)(s + 16 * ld + j), _MM_HINT_T1);
+        float *d = dst + k * NR;
+        int64_t jp = 0;
+        for (; jp < full; jp += NR, d += kc * NR) {
+            _mm512_store_ps(d, _mm512_loadu_ps(s + jp));
+            _mm512_store_ps(d + 16, _mm512_loadu_ps(s + jp + 16));
+            _mm512_store_ps(d + 32, _mm512_loadu_ps(s + jp + 32));
+        }
+        if (w) {
+            _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, s + jp));
+            _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(m1, s + jp + 16));
+            _mm512_store_ps(d + 32, _mm512_maskz_loadu_ps(m2, s + jp + 32));
         }
     }
 }
 
 static const og_gemm_impl impl = {
-    .isa = OG_ISA_AVX512, .mr = MR, .nr = NR, .mc = 96, .nc = 480,
+    .isa = OG_ISA_AVX512, .mr = MR, .nr = NR, .mc = 96, .nc = 240,
     .kernel = kernel_8x48, .pack_a = pack_a_8, .pack_b = pack_b_48,
 };
 
