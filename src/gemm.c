@@ -61,37 +61,40 @@ static inline void pack_b_t(const int nr, const og_gemm_b *b, int64_t k0, int64_
                             float *dst)
 {
     const int64_t ld = b->ld;
+    if (!b->trans) {   /* row k of the block is contiguous: one sweep across all panels */
+        const int64_t full = nc / nr * nr;
+        const int w = (int)(nc - full);
+        for (int64_t k = 0; k < kc; k++) {
+            const float *s = b->data + (k0 + k) * ld + j0;
+            float *d = dst + k * nr;
+            int64_t jp = 0;
+            for (; jp < full; jp += nr, d += kc * nr)
+                memcpy(d, s + jp, (size_t)nr * sizeof(float));
+            if (w) {
+                int c = 0;
+                for (; c < w; c++)
+                    d[c] = s[jp + c];
+                for (; c < nr; c++)
+                    d[c] = 0;
+            }
+        }
+        return;
+    }
+    /* B stored [N x K]: transpose in k chunks that stay in L1 */
     for (int64_t jp = 0; jp < nc; jp += nr) {
         float *panel = dst + (jp / nr) * kc * nr;
         int w = nc - jp < nr ? (int)(nc - jp) : nr;
-        if (!b->trans) {   /* rows of B are contiguous: copy w floats per k */
-            const float *src = b->data + k0 * ld + j0 + jp;
-            for (int64_t k = 0; k < kc; k++) {
-                float *d = panel + k * nr;
-                const float *s = src + k * ld;
-                if (w == nr) {
-                    memcpy(d, s, (size_t)nr * sizeof(float));
+        const float *src = b->data + (j0 + jp) * ld + k0;
+        for (int64_t kb = 0; kb < kc; kb += 16) {
+            int64_t ke = kc - kb < 16 ? kc : kb + 16;
+            for (int c = 0; c < nr; c++) {
+                if (c < w) {
+                    const float *s = src + c * ld;
+                    for (int64_t k = kb; k < ke; k++)
+                        panel[k * nr + c] = s[k];
                 } else {
-                    int c = 0;
-                    for (; c < w; c++)
-                        d[c] = s[c];
-                    for (; c < nr; c++)
-                        d[c] = 0;
-                }
-            }
-        } else {   /* B stored [N x K]: transpose in k chunks that stay in L1 */
-            const float *src = b->data + (j0 + jp) * ld + k0;
-            for (int64_t kb = 0; kb < kc; kb += 16) {
-                int64_t ke = kc - kb < 16 ? kc : kb + 16;
-                for (int c = 0; c < nr; c++) {
-                    if (c < w) {
-                        const float *s = src + c * ld;
-                        for (int64_t k = kb; k < ke; k++)
-                            panel[k * nr + c] = s[k];
-                    } else {
-                        for (int64_t k = kb; k < ke; k++)
-                            panel[k * nr + c] = 0;
-                    }
+                    for (int64_t k = kb; k < ke; k++)
+                        panel[k * nr + c] = 0;
                 }
             }
         }

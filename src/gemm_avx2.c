@@ -4,7 +4,7 @@
 #include "gemm_impl.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
+#include "gemm_x86.h"
 
 #define MR 6
 #define NR 16
@@ -59,20 +59,12 @@ static void kernel_6x16(int64_t kc, const float *a, const float *b, float *c, in
         _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
         _mm_prefetch((const char *)(c + r * ldc + 15), _MM_HINT_T0);
     }
-    int64_t k = 0;
-    for (; k + 4 <= kc; k += 4) {
-        _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
-        STEP();
-        _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
-        STEP();
-        _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(a + 16 * MR), _MM_HINT_T0);
-        STEP();
+    /* Not unrolled: with 12 accumulators, 2 B vectors and a broadcast, all
+     * 16 ymm are taken, and an unrolled body makes GCC spill accumulators. */
+    for (int64_t k = 0; k < kc; k++) {
         _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
         STEP();
     }
-    for (; k < kc; k++)
-        STEP();
 
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     const __m256i k0 = lanes(n), k1 = lanes(n - 8);
@@ -80,18 +72,47 @@ static void kernel_6x16(int64_t kc, const float *a, const float *b, float *c, in
     STORE_ROW(3); STORE_ROW(4); STORE_ROW(5);
 }
 
+/* A micro-panel of 6 rows: trans_a copies 6 floats per k (masked); else
+ * 8 x 8 transposes of rows 0..5 plus two rows that are read but never
+ * stored (rows 0 and 1 again, so no read goes past A), keeping 6 lanes. */
 static void pack_a_6(bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst)
 {
-    og_gemm_pack_a_generic(MR, trans, A, lda, m, kc, dst);
+    const __m256i keep = lanes(MR);
+    if (trans) {
+        const __m256i km = lanes(m);
+        for (int64_t k = 0; k < kc; k++)
+            _mm256_maskstore_ps(dst + k * MR, keep, _mm256_maskload_ps(A + k * lda, km));
+        return;
+    }
+    if (m < MR) {
+        og_gemm_pack_a_generic(MR, trans, A, lda, m, kc, dst);
+        return;
+    }
+    int64_t k = 0;
+    float t[8 * 8];
+    for (; k + 8 <= kc; k += 8) {
+        const float *rows[8] = { A, A + lda, A + 2 * lda, A + 3 * lda, A + 4 * lda, A + 5 * lda, A, A + lda };
+        for (int r = 0; r < 8; r++)
+            _mm256_storeu_ps(t + r * 8, _mm256_loadu_ps(rows[r] + k));
+        og_transpose8x8(t, 8, t, 8);
+        for (int j = 0; j < 8; j++)
+            _mm256_maskstore_ps(dst + (k + j) * MR, keep, _mm256_loadu_ps(t + j * 8));
+    }
+    for (; k < kc; k++)
+        for (int r = 0; r < MR; r++)
+            dst[k * MR + r] = A[r * lda + k];
 }
 
 static void pack_b_16(const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst)
 {
-    og_gemm_pack_b_generic(NR, b, k0, kc, j0, nc, dst);
+    if (b->trans)
+        og_pack_b_trans_x86(NR, b, k0, kc, j0, nc, dst);
+    else
+        og_gemm_pack_b_generic(NR, b, k0, kc, j0, nc, dst);
 }
 
 static const og_gemm_impl impl = {
-    .isa = OG_ISA_AVX2, .mr = MR, .nr = NR, .mc = 96, .nc = 480,
+    .isa = OG_ISA_AVX2, .mr = MR, .nr = NR, .mc = 96, .nc = 240,
     .kernel = kernel_6x16, .pack_a = pack_a_6, .pack_b = pack_b_16,
 };
 
