@@ -40,6 +40,27 @@ __attribute__((target("avx512f,fma"))) static double peak_avx512(void)
     (void)sink;
     return 12.0 * rounds * 16 * 2 / t * 1e-9;
 }
+#define DECL2(i) __m256 y##i = _mm256_set1_ps((float)i);
+#define STEP2(i) y##i = _mm256_fmadd_ps(y##i, m, a);
+#define SUM2(i) s = _mm256_add_ps(s, y##i);
+__attribute__((target("avx2,fma"))) static double peak_avx2(void)
+{
+    __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f), s = _mm256_setzero_ps();
+    FMA12(DECL2)
+    const long rounds = 20000000;
+    double t = now();
+    for (long r = 0; r < rounds; r++) {
+        FMA12(STEP2)
+        __asm__ volatile("" ::: "memory");
+    }
+    t = now() - t;
+    FMA12(SUM2)
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    volatile float sink = out[0];
+    (void)sink;
+    return 12.0 * rounds * 8 * 2 / t * 1e-9;
+}
 #endif
 
 static float *randm(size_t n)
@@ -89,6 +110,8 @@ int main(int argc, char **argv)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f"))
         printf("AVX-512 FMA peak, 1 core: %.1f GFLOP/s\n", peak_avx512());
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        printf("AVX2 FMA peak, 1 core: %.1f GFLOP/s\n", peak_avx2());
 #endif
     printf("og_sgemm kernel: %s (NR %d, workspace %zu KiB)\n", og_isa_name(og_gemm_isa()), og_gemm_nr(),
            og_gemm_workspace_bytes() / 1024);
