@@ -59,7 +59,7 @@ typedef struct cf_state {
     int rank;
     int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
     bool direct;          /* CF_GRAD_W: the Cx == 1 kernel */
-    float *wt;            /* CF_CONVT_S1: [M, Cg*R*S] flipped weights, after this struct */
+    size_t wt_off;        /* CF_CONVT_S1: offset in a worker's workspace of its flipped weight block */
 } cf_state;
 
 static int64_t cf_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -196,11 +196,29 @@ static void fwd_task(void *arg, int64_t t, int worker)
     const cf_state *st = j->st;
     const og_cf_geom *g = &st->g;
     int64_t PQ = g->P * g->Q, HW = g->H * g->W, K = g->Cg * g->R * g->S;
-    int64_t blk = t % st->n_pix, ng = t / st->n_pix, gi = ng % g->G, n = ng / g->G;
+    int64_t blk = t % st->n_pix, rest = t / st->n_pix, mblk = rest % st->n_mb, ng = rest / st->n_mb;
+    int64_t gi = ng % g->G, n = ng / g->G;
     int64_t p0 = blk * st->pix, np = cf_min(st->pix, PQ - p0);
+    int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, g->Mg - m0);
     char *ws = j->ws + (size_t)worker * j->stride;
     const float *xg = j->x + (n * g->C + gi * g->Cg) * HW;
-    float *yg = j->y + (n * g->M + gi * g->Mg) * PQ + p0;
+    float *yg = j->y + (n * g->M + gi * g->Mg + m0) * PQ + p0;
+    const float *wa = j->w + (gi * g->Mg + m0) * K;
+    if (st->kind == CF_CONVT_S1) {
+        /* ConvTranspose W [C, Mg, R, S] -> this block of the forward [M, Cg*R*S],
+         * kernel flipped; per task, so the weights of this run are used and
+         * concurrent runs of one plan share nothing (cost: 1/pixels of the GEMM) */
+        int64_t RS = g->R * g->S;
+        float *wt = (float *)(ws + st->wt_off);
+        for (int64_t m = 0; m < mb; m++)
+            for (int64_t c = 0; c < g->Cg; c++) {
+                const float *src = j->w + ((gi * g->Cg + c) * g->Mg + m0 + m) * RS;
+                float *dst = wt + m * K + c * RS;
+                for (int64_t i = 0; i < RS; i++)
+                    dst[i] = src[RS - 1 - i];
+            }
+        wa = wt;
+    }
     og_gemm_b B = { 0 };
     fwd_pack pk;
     if (st->kind == CF_POINTWISE) {
@@ -221,10 +239,10 @@ static void fwd_task(void *arg, int64_t t, int worker)
         B.pack = pack_fwd;
         B.ctx = &pk;
     }
-    og_sgemm(false, g->Mg, np, K, 1.0f, j->w + gi * g->Mg * K, K, &B, 0.0f, yg, PQ, ws);
+    og_sgemm(false, mb, np, K, 1.0f, wa, K, &B, 0.0f, yg, PQ, ws);
     if (j->b)
-        for (int64_t m = 0; m < g->Mg; m++) {
-            float bv = j->b[gi * g->Mg + m], *row = yg + m * PQ;
+        for (int64_t m = 0; m < mb; m++) {
+            float bv = j->b[gi * g->Mg + m0 + m], *row = yg + m * PQ;
             for (int64_t i = 0; i < np; i++)
                 row[i] += bv;
         }
@@ -235,7 +253,7 @@ static void run_fwd(const og_kernel_call *k, const cf_state *st, const float *w)
     const og_cf_geom *g = &st->g;
     fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
                   .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
-    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->G * st->n_pix, fwd_task, &j);
+    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->G * st->n_mb * st->n_pix, fwd_task, &j);
 }
 
 /* ---- direct kernel for Cg == 1 ------------------------------------------ */
@@ -352,13 +370,21 @@ __attribute__((target("avx512f"))) static void dw_plane_avx512(const og_cf_geom 
 
 static void dw_task(void *arg, int64_t t, int worker)
 {
-    (void)worker;
     const fwd_job *j = arg;
     const og_cf_geom *g = &j->st->g;
     int64_t mo = t % g->M, n = t / g->M, gi = mo / g->Mg;
     const float *xc = j->x + (n * g->C + gi) * g->H * g->W, *wc = j->w + mo * g->R * g->S;
     float *yc = j->y + t * g->P * g->Q;
     float bv = j->b ? j->b[mo] : 0.0f;
+    if (j->st->kind == CF_CONVT_S1) {
+        /* ConvTranspose W [G, Mg, R, S] (one input channel per group): the
+         * plane's kernel, flipped, into this worker's scratch */
+        int64_t RS = g->R * g->S;
+        float *wt = (float *)(j->ws + (size_t)worker * j->stride + j->st->wt_off);
+        for (int64_t i = 0; i < RS; i++)
+            wt[i] = wc[RS - 1 - i];
+        wc = wt;
+    }
 #ifdef CF_HAVE_AVX512
     if (j->avx512) {
         dw_plane_avx512(g, xc, wc, bv, yc);
@@ -372,7 +398,8 @@ static void run_direct(const og_kernel_call *k, const cf_state *st, const float 
 {
     const og_cf_geom *g = &st->g;
     fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
-                  .y = k->out[0]->data, .avx512 = og_isa_active() == OG_ISA_AVX512 };
+                  .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride,
+                  .avx512 = og_isa_active() == OG_ISA_AVX512 };
     /* the vector path indexes a row with 32-bit lanes */
     j.avx512 = j.avx512 && g->W < ((int64_t)1 << 30) && (g->Q + 16) * g->sw + g->S * g->dw + g->pw < ((int64_t)1 << 30);
     og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->M, dw_task, &j);
@@ -627,27 +654,17 @@ static og_status conv_fast_run(const og_kernel_call *k)
 
 static og_status convt_fast_run(const og_kernel_call *k)
 {
-    cf_state *st = k->state;
+    const cf_state *st = k->state;
     og_status e = check_call(k, "ConvTranspose", st);
     if (e)
         return e;
     const og_cf_geom *g = &st->g;
     const float *w = k->in[1]->data;
     if (st->kind == CF_CONVT_S1) {
-        /* ConvTranspose W [C, Mg, R, S] -> forward [M, Cg, R, S], flipped */
-        int64_t R = g->R, S = g->S, RS = R * S, K = g->Cg * RS;
-        for (int64_t gi = 0; gi < g->G; gi++)
-            for (int64_t c = 0; c < g->Cg; c++)
-                for (int64_t m = 0; m < g->Mg; m++) {
-                    const float *src = w + ((gi * g->Cg + c) * g->Mg + m) * RS;
-                    float *dst = st->wt + (gi * g->Mg + m) * K + c * RS;
-                    for (int64_t i = 0; i < RS; i++)
-                        dst[i] = src[RS - 1 - i];
-                }
         if (g->Cg == 1)
-            run_direct(k, st, st->wt);
+            run_direct(k, st, w);
         else
-            run_fwd(k, st, st->wt);
+            run_fwd(k, st, w);
         return OG_OK;
     }
     fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
@@ -703,11 +720,24 @@ static void plan_pixels(cf_state *st)
 
 static og_status finish_fwd(og_select_call *s, cf_state *st, const char *name)
 {
+    const og_cf_geom *g = &st->g;
+    int64_t K = g->Cg * g->R * g->S;
     plan_pixels(st);
+    st->mb = g->Mg;
+    if (st->kind == CF_CONVT_S1 && g->Cg > 1) {
+        /* the flipped weight block of a task stays within 2 MiB */
+        int64_t cap = ((int64_t)1 << 19) / K;
+        st->mb = cf_min(g->Mg, cap > 0 ? cap : 1);
+    }
+    st->n_mb = cf_cdiv(g->Mg, st->mb);
     st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
     size_t ws = st->gemm_ws + (st->kind == CF_POINTWISE ? 0 : CF_ALIGN(2 * sizeof(int64_t) * (size_t)st->pix));
-    if (st->kind == CF_DEPTHWISE)
+    if (st->kind == CF_DEPTHWISE || (st->kind == CF_CONVT_S1 && g->Cg == 1))
         ws = 0, st->gemm_ws = 0;
+    if (st->kind == CF_CONVT_S1) {
+        st->wt_off = ws;
+        ws += CF_ALIGN(sizeof(float) * (size_t)(st->mb * K));
+    }
     if (ws > CF_MAX_WS) {
         og_free(st);
         return OG_OK;
@@ -764,15 +794,13 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
         og_cf_geom f = *g;
         f.ph = (g->R - 1) * g->dh - g->ph;
         f.pw = (g->S - 1) * g->dw - g->pw;
-        size_t wbytes = sizeof(float) * (size_t)(g->C * g->Mg * g->R * g->S);
-        cf_state *st = state_new(s, CF_ALIGN(wbytes) + 64);
+        cf_state *st = state_new(s, 0);
         if (!st)
             return og_err(OG_ERR_NOMEM, "node '%s' (ConvTranspose): out of memory planning the fast kernel",
                           s->node->name);
         st->g = f;
         st->bias = has_bias;
         st->kind = CF_CONVT_S1;
-        st->wt = (float *)(((uintptr_t)(st + 1) + 63) & ~(uintptr_t)63);
         og_status e = finish_fwd(s, st, f.Cg == 1 ? "convt_s1_direct" : "convt_s1_igemm");
         if (!e && s->state)
             s->run = convt_fast_run;
