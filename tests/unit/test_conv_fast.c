@@ -256,6 +256,7 @@ typedef struct cfg {
     int64_t N, G, Cg, Mg, H, W, R, S;
     int64_t stride[2], dil[2], pads[4], outpad[2];
     bool bias;
+    bool one_d;   /* rank 3: the W axis only (H, R = 1) */
 } cfg;
 
 static void describe(const cfg *c, char *buf, size_t n)
@@ -311,13 +312,22 @@ static og_graph *cfg_graph(const cfg *c)
     int64_t xd[4] = { c->N, C, c->H, c->W };
     int64_t wd[4] = { c->transpose ? C : M, c->transpose ? c->Mg : c->Cg, c->R, c->S };
     int64_t bd[1] = { M };
-    gt_input(g, "X", OG_FLOAT, 4, xd);
-    gt_input(g, "W", OG_FLOAT, 4, wd);
+    int r = 4, ns = 2;
+    int64_t pads1[2] = { c->pads[1], c->pads[3] };
+    if (c->one_d) {
+        xd[2] = xd[3];
+        wd[2] = wd[3];
+        r = 3;
+        ns = 1;
+    }
+    gt_input(g, "X", OG_FLOAT, r, xd);
+    gt_input(g, "W", OG_FLOAT, r, wd);
     if (c->bias)
         gt_input(g, "B", OG_FLOAT, 1, bd);
-    og_attr at[5] = { og_attr_ints("strides", 2, c->stride), og_attr_ints("dilations", 2, c->dil),
-                      og_attr_ints("pads", 4, c->pads), og_attr_int("group", c->G),
-                      og_attr_ints("output_padding", 2, c->outpad) };
+    og_attr at[5] = { og_attr_ints("strides", ns, c->stride + (c->one_d ? 1 : 0)),
+                      og_attr_ints("dilations", ns, c->dil + (c->one_d ? 1 : 0)),
+                      og_attr_ints("pads", 2 * ns, c->one_d ? pads1 : c->pads), og_attr_int("group", c->G),
+                      og_attr_ints("output_padding", ns, c->outpad + (c->one_d ? 1 : 0)) };
     const char *ins[4] = { "X", "W", c->bias ? "B" : NULL, NULL };
     gt_node(g, c->transpose ? "ConvTranspose" : "Conv", "conv", ins, GT_NAMES("y"), c->transpose ? 5 : 4, at);
     OG_CHECK(og_graph_add_output(g, "y"));
@@ -332,9 +342,15 @@ static void cfg_feeds(const cfg *c, og_graph *g, og_tensor **feeds, int *n)
     int64_t xd[4] = { c->N, C, c->H, c->W };
     int64_t wd[4] = { c->transpose ? C : M, c->transpose ? c->Mg : c->Cg, c->R, c->S };
     int64_t bd[1] = { M };
+    int r = 4;
+    if (c->one_d) {
+        xd[2] = xd[3];
+        wd[2] = wd[3];
+        r = 3;
+    }
     *n = 0;
-    feeds[(*n)++] = rand_tensor(4, xd);
-    feeds[(*n)++] = rand_tensor(4, wd);
+    feeds[(*n)++] = rand_tensor(r, xd);
+    feeds[(*n)++] = rand_tensor(r, wd);
     if (c->bias)
         feeds[(*n)++] = rand_tensor(1, bd);
 }
@@ -417,6 +433,24 @@ START_TEST(conv_forward_scalar)
                 c.Cg = 1;
             check_gradient(&c);
         }
+    }
+}
+END_TEST
+
+/* Rank 3 (1-D) runs the same kernels with a unit height. */
+START_TEST(conv_forward_1d)
+{
+    rng_state = 2024;
+    for (int it = 0; it < 80; it++) {
+        cfg c;
+        random_cfg(&c, it % 2);
+        c.one_d = true;
+        c.H = c.R = 1;
+        c.stride[0] = c.dil[0] = 1;
+        c.pads[0] = c.pads[2] = c.outpad[0] = 0;
+        if (it % 5 == 0)
+            c.Cg = 1;
+        check_forward(&c);
     }
 }
 END_TEST
@@ -530,6 +564,7 @@ static Suite *suite(void)
     tcase_add_test(t, convt_forward_random);
     tcase_add_test(t, conv_kernel_choice);
     tcase_add_test(t, conv_forward_scalar);
+    tcase_add_test(t, conv_forward_1d);
     tcase_add_test(t, conv_gradient_random);
     suite_add_tcase(s, t);
     return s;
