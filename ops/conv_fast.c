@@ -65,6 +65,14 @@ typedef struct cf_state {
 static int64_t cf_min(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t cf_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* The direct kernel: one input channel per output channel, or one output
+ * channel per group over a few input channels (LeNet's dX of its first
+ * layer), where a GEMM would be a matrix-vector product. */
+static bool use_direct(const og_cf_geom *g)
+{
+    return g->Cg == 1 || (g->Mg == 1 && g->Cg <= 64 && g->Cg * g->R * g->S <= 4096);
+}
+
 bool og_cf_geom_from(og_cf_geom *g, const og_spatial *sp, int64_t N, int64_t C, int64_t M, int64_t G)
 {
     memset(g, 0, sizeof *g);
@@ -271,12 +279,13 @@ static void axpy_row(float *restrict y, const float *restrict x, float wv, int64
 }
 
 /* One output plane of a Cg == 1 convolution, portable C. */
-static void dw_plane_c(const og_cf_geom *g, const float *xc, const float *wc, float bv, float *yc)
+static void dw_plane_c(const og_cf_geom *g, const float *xc, const float *wc, float bv, bool add, float *yc)
 {
     for (int64_t p = 0; p < g->P; p++) {
         float *row = yc + p * g->Q;
         for (int64_t q = 0; q < g->Q; q++)
-            row[q] = bv;
+            if (!add)
+                row[q] = bv;
         for (int64_t r = 0; r < g->R; r++) {
             int64_t ih = p * g->sh + r * g->dh - g->ph;
             if (ih < 0 || ih >= g->H)
@@ -302,7 +311,7 @@ static void dw_plane_c(const og_cf_geom *g, const float *xc, const float *wc, fl
  * are masked off, so a masked load never touches memory outside X's row.
  * Stride 1 loads the row directly, other strides gather. */
 __attribute__((target("avx512f"))) static void dw_plane_avx512(const og_cf_geom *g, const float *xc,
-                                                                const float *wc, float bv, float *yc)
+                                                                const float *wc, float bv, bool add, float *yc)
 {
     /* geometry in locals: the stores to yc must not make the compiler reload it */
     const int64_t P = g->P, Q = g->Q, R = g->R, S = g->S, H = g->H, W = g->W;
@@ -334,6 +343,15 @@ __attribute__((target("avx512f"))) static void dw_plane_avx512(const og_cf_geom 
             __mmask16 qm = Q - q0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Q - q0)) - 1);
             __m512i base = _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)q0)), _mm512_set1_epi32(sw));
             __m512 a0 = _mm512_set1_ps(bv), a1 = a0, a2 = a0, a3 = a0;
+            if (add) {   /* a later input channel: continue the sums already in yc */
+                a0 = _mm512_maskz_loadu_ps(qm, yc + p0 * Q + q0);
+                if (p0 + 1 < P)
+                    a1 = _mm512_maskz_loadu_ps(qm, yc + (p0 + 1) * Q + q0);
+                if (p0 + 2 < P)
+                    a2 = _mm512_maskz_loadu_ps(qm, yc + (p0 + 2) * Q + q0);
+                if (p0 + 3 < P)
+                    a3 = _mm512_maskz_loadu_ps(qm, yc + (p0 + 3) * Q + q0);
+            }
             for (int64_t s = 0; s < S; s++) {
                 int off = (int)(s * dw - pw);
                 __m512i idx = _mm512_add_epi32(base, _mm512_set1_epi32(off));
@@ -368,30 +386,36 @@ __attribute__((target("avx512f"))) static void dw_plane_avx512(const og_cf_geom 
 }
 #endif
 
+/* One output plane: the bias, then each of the Cg input channels in
+ * order, each adding its taps onto the plane. */
 static void dw_task(void *arg, int64_t t, int worker)
 {
     const fwd_job *j = arg;
     const og_cf_geom *g = &j->st->g;
-    int64_t mo = t % g->M, n = t / g->M, gi = mo / g->Mg;
-    const float *xc = j->x + (n * g->C + gi) * g->H * g->W, *wc = j->w + mo * g->R * g->S;
+    int64_t mo = t % g->M, n = t / g->M, gi = mo / g->Mg, RS = g->R * g->S, HW = g->H * g->W;
+    const float *xg = j->x + (n * g->C + gi * g->Cg) * HW, *wc = j->w + mo * g->Cg * RS;
     float *yc = j->y + t * g->P * g->Q;
     float bv = j->b ? j->b[mo] : 0.0f;
     if (j->st->kind == CF_CONVT_S1) {
-        /* ConvTranspose W [G, Mg, R, S] (one input channel per group): the
-         * plane's kernel, flipped, into this worker's scratch */
-        int64_t RS = g->R * g->S;
+        /* ConvTranspose W [C, Mg, R, S]: this plane's kernels, flipped, into
+         * this worker's scratch */
         float *wt = (float *)(j->ws + (size_t)worker * j->stride + j->st->wt_off);
-        for (int64_t i = 0; i < RS; i++)
-            wt[i] = wc[RS - 1 - i];
+        for (int64_t c = 0; c < g->Cg; c++) {
+            const float *src = j->w + ((gi * g->Cg + c) * g->Mg + mo % g->Mg) * RS;
+            for (int64_t i = 0; i < RS; i++)
+                wt[c * RS + i] = src[RS - 1 - i];
+        }
         wc = wt;
     }
+    for (int64_t c = 0; c < g->Cg; c++) {
 #ifdef CF_HAVE_AVX512
-    if (j->avx512) {
-        dw_plane_avx512(g, xc, wc, bv, yc);
-        return;
-    }
+        if (j->avx512) {
+            dw_plane_avx512(g, xg + c * HW, wc + c * RS, bv, c > 0, yc);
+            continue;
+        }
 #endif
-    dw_plane_c(g, xc, wc, bv, yc);
+        dw_plane_c(g, xg + c * HW, wc + c * RS, bv, c > 0, yc);
+    }
 }
 
 static void run_direct(const og_kernel_call *k, const cf_state *st, const float *w)
@@ -661,7 +685,7 @@ static og_status convt_fast_run(const og_kernel_call *k)
     const og_cf_geom *g = &st->g;
     const float *w = k->in[1]->data;
     if (st->kind == CF_CONVT_S1) {
-        if (g->Cg == 1)
+        if (use_direct(g))
             run_direct(k, st, w);
         else
             run_fwd(k, st, w);
@@ -724,7 +748,7 @@ static og_status finish_fwd(og_select_call *s, cf_state *st, const char *name)
     int64_t K = g->Cg * g->R * g->S;
     plan_pixels(st);
     st->mb = g->Mg;
-    if (st->kind == CF_CONVT_S1 && g->Cg > 1) {
+    if (st->kind == CF_CONVT_S1 && !use_direct(g)) {
         /* the flipped weight block of a task stays within 2 MiB */
         int64_t cap = ((int64_t)1 << 19) / K;
         st->mb = cf_min(g->Mg, cap > 0 ? cap : 1);
@@ -732,7 +756,7 @@ static og_status finish_fwd(og_select_call *s, cf_state *st, const char *name)
     st->n_mb = cf_cdiv(g->Mg, st->mb);
     st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
     size_t ws = st->gemm_ws + (st->kind == CF_POINTWISE ? 0 : CF_ALIGN(2 * sizeof(int64_t) * (size_t)st->pix));
-    if (st->kind == CF_DEPTHWISE || (st->kind == CF_CONVT_S1 && g->Cg == 1))
+    if (st->kind == CF_DEPTHWISE || (st->kind == CF_CONVT_S1 && use_direct(g)))
         ws = 0, st->gemm_ws = 0;
     if (st->kind == CF_CONVT_S1) {
         st->wt_off = ws;
@@ -767,9 +791,9 @@ og_status og_conv_fast_select(og_select_call *s, const og_cf_geom *g, bool has_b
     st->g = *g;
     st->bias = has_bias;
     const char *name;
-    if (g->Cg == 1) {
+    if (use_direct(g)) {
         st->kind = CF_DEPTHWISE;
-        name = g->G > 1 ? "conv_depthwise" : "conv_direct_c1";
+        name = g->Cg > 1 ? "conv_direct_m1" : g->G > 1 ? "conv_depthwise" : "conv_direct_c1";
     } else if (g->R == 1 && g->S == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && g->P == g->H &&
                g->Q == g->W) {
         st->kind = CF_POINTWISE;
@@ -801,7 +825,7 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
         st->g = f;
         st->bias = has_bias;
         st->kind = CF_CONVT_S1;
-        og_status e = finish_fwd(s, st, f.Cg == 1 ? "convt_s1_direct" : "convt_s1_igemm");
+        og_status e = finish_fwd(s, st, use_direct(&f) ? "convt_s1_direct" : "convt_s1_igemm");
         if (!e && s->state)
             s->run = convt_fast_run;
         return e;

@@ -505,7 +505,7 @@ static void check_gradient(const cfg *c)
     mini_run(gg, nf, feeds, 2, o2, NULL);
     ref_run(gg, nf, feeds, orf);
     ck_assert_msg(c->stride[0] == 1 && c->stride[1] == 1
-                      ? hit(&h, c->Mg == 1 ? "convt_s1_direct" : "convt_s1_igemm") : hit(&h, "convt_col"),
+                      ? hit(&h, c->Mg == 1 || c->Cg == 1 ? "convt_s1_direct" : "convt_s1_igemm") : hit(&h, "convt_col"),
                   "%s: dX did not run the fast ConvTranspose", what);
     ck_assert_msg(hit(&h, c->Cg == 1 ? "conv_grad_w_direct" : "conv_grad_w_igemm"),
                   "%s: dW did not run the fused pattern", what);
