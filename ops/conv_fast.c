@@ -143,40 +143,60 @@ typedef struct fwd_pack {
     const int64_t *ih0, *iw0;   /* per task pixel: top-left input cell of its window */
 } fwd_pack;
 
+#define CF_MAX_NR 64   /* widest GEMM panel the packers keep per-column tables for */
+
 /* B[k, j] = X[c, ih0[j] + r*dh, iw0[j] + s*dw] for k = (c, r, s), written in
- * panel order (kernel.h). */
+ * panel order (kernel.h). A panel's pixels split into runs lying in one
+ * output row (so in one input row, stepping by the stride); per B row each
+ * run is a clipped copy, zeros where it hangs into the padding. */
 static void pack_fwd(void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst)
 {
     const fwd_pack *ctx = vctx;
     const og_cf_geom *g = ctx->g;
-    const int64_t H = g->H, W = g->W, RS = g->R * g->S, HW = H * W;
+    const int64_t H = g->H, W = g->W, RS = g->R * g->S, HW = H * W, sw = g->sw;
+    int seg_start[CF_MAX_NR + 1], n_seg;
     for (int64_t jp = 0; jp < nc; jp += nr) {
         float *panel = dst + (jp / nr) * kc * nr;
-        int64_t w_ = cf_min(nr, nc - jp), ja = j0 + jp;
-        const int64_t *ih0 = ctx->ih0 + ja, *iw0 = ctx->iw0 + ja;
-        /* stride 1 and one output row: the window cells of the run are contiguous */
-        bool run = g->sw == 1 && ih0[0] == ih0[w_ - 1] && iw0[w_ - 1] - iw0[0] == w_ - 1;
+        int w_ = (int)cf_min(nr, nc - jp);
+        const int64_t *ih0 = ctx->ih0 + j0 + jp, *iw0 = ctx->iw0 + j0 + jp;
+        n_seg = 0;
+        for (int jj = 0; jj < w_; jj++)
+            if (jj == 0 || ih0[jj] != ih0[jj - 1] || iw0[jj] != iw0[jj - 1] + sw)
+                seg_start[n_seg++] = jj;
+        seg_start[n_seg] = w_;
         int64_t c = k0 / RS, rs = k0 % RS, r = rs / g->S, s = rs % g->S;
         for (int64_t kk = 0; kk < kc; kk++) {
             float *d = panel + kk * nr;
             const float *xc = ctx->x + c * HW;
             int64_t oh = r * g->dh, ow = s * g->dw;
-            int64_t jj = 0;
-            if (run) {
-                int64_t ih = ih0[0] + oh, iw = iw0[0] + ow;
+            for (int sg = 0; sg < n_seg; sg++) {
+                int a = seg_start[sg], len = seg_start[sg + 1] - a;
+                float *o = d + a;
+                int64_t ih = ih0[a] + oh, iw = iw0[a] + ow;
                 if ((uint64_t)ih >= (uint64_t)H) {
-                    for (; jj < w_; jj++)
-                        d[jj] = 0;
-                } else if (iw >= 0 && iw + w_ <= W) {
-                    memcpy(d, xc + ih * W + iw, sizeof(float) * (size_t)w_);
-                    jj = w_;
+                    for (int e = 0; e < len; e++)
+                        o[e] = 0;
+                    continue;
                 }
+                /* elements e with 0 <= iw + e*sw < W */
+                int64_t lo = iw >= 0 ? 0 : cf_cdiv(-iw, sw);
+                int64_t hi = iw > W - 1 ? 0 : cf_min(len, (W - 1 - iw) / sw + 1);
+                if (hi < lo)
+                    hi = lo;
+                if (lo > len)
+                    lo = hi = len;
+                const float *xr = xc + ih * W + iw;
+                for (int64_t e = 0; e < lo; e++)
+                    o[e] = 0;
+                if (sw == 1)
+                    memcpy(o + lo, xr + lo, sizeof(float) * (size_t)(hi - lo));
+                else
+                    for (int64_t e = lo; e < hi; e++)
+                        o[e] = xr[e * sw];
+                for (int64_t e = hi; e < len; e++)
+                    o[e] = 0;
             }
-            for (; jj < w_; jj++) {
-                int64_t ih = ih0[jj] + oh, iw = iw0[jj] + ow;
-                d[jj] = (uint64_t)ih < (uint64_t)H && (uint64_t)iw < (uint64_t)W ? xc[ih * W + iw] : 0.0f;
-            }
-            for (; jj < nr; jj++)
+            for (int jj = w_; jj < nr; jj++)
                 d[jj] = 0;
             if (++s == g->S) {
                 s = 0;
@@ -490,7 +510,6 @@ typedef struct dw_pack {
     int64_t jbase;     /* the task's first column */
 } dw_pack;
 
-#define CF_MAX_NR 64   /* widest GEMM panel pack_dw keeps per-column tables for */
 
 /* One sweep per B row k = (p, q): the panel's columns (c, r', s') are
  * consecutive in dst, and consecutive s' step through X by the Conv's
@@ -744,6 +763,10 @@ static void plan_pixels(cf_state *st)
 
 static og_status finish_fwd(og_select_call *s, cf_state *st, const char *name)
 {
+    if (og_gemm_nr() > CF_MAX_NR) {   /* pack_fwd's segment table */
+        og_free(st);
+        return OG_OK;
+    }
     const og_cf_geom *g = &st->g;
     int64_t K = g->Cg * g->R * g->S;
     plan_pixels(st);
