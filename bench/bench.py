@@ -30,6 +30,10 @@ import numpy as np  # noqa: E402
 from cases import LARGE_3X3, all_cases, select as select_cases  # noqa: E402
 
 
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
 # ---- workers -------------------------------------------------------------
 class WorkerError(Exception):
     pass
@@ -205,7 +209,26 @@ def geomean(v):
 
 
 # ---- one case ------------------------------------------------------------
-def run_case(c, T, og, pt, root, args, peak, bw):
+def annotate(r, c, peak, bw):
+    """Rates from the medians and the machine's figures."""
+    T = r["threads"]
+    compute = c.kind in ("conv", "convt", "gemm", "lenet", "resblock")
+    for s in ("og", "pt"):
+        if s not in r or r[s]["median_ms"] <= 0:
+            continue
+        ms = r[s]["median_ms"]
+        if compute and c.flops():
+            r[s + "_gflops"] = c.flops() / ms * 1e-6
+            if peak.get(str(T)):
+                r[s + "_pct_peak"] = 100.0 * r[s + "_gflops"] / peak[str(T)]
+        if c.bytes():
+            r[s + "_gbs"] = c.bytes() / ms * 1e-6
+            if bw.get(str(T)):
+                # time over the time to move the bytes once at the measured bandwidth
+                r[s + "_vs_bw"] = ms / (c.bytes() / (bw[str(T)] * 1e9) * 1e3)
+
+
+def run_case(c, T, og, pt, root, args):
     d = make_inputs(c, root)
     spec = f"{c.name} {c.kind} {c.pas} {d} " + " ".join(str(x) for x in c.params)
     r = {"case": c.name, "pass": c.pas, "kind": c.kind, "threads": T, "params": c.params,
@@ -265,8 +288,7 @@ def run_case(c, T, og, pt, root, args, peak, bw):
                 continue
             raw[s][0].extend(m)
             raw[s][1].extend(f)
-            sub = c.pas not in ("fwd", "train")
-            times[s].extend([a - b for a, b in zip(m, f)] if (s == "og" and sub) else m)
+            times[s].extend(m)
             progressed = True
         if not progressed:
             break
@@ -275,26 +297,14 @@ def run_case(c, T, og, pt, root, args, peak, bw):
             med, lo, hi = stats(times[s])
             r[s] = {"median_ms": med, "min_ms": lo, "max_ms": hi, "reps": len(times[s])}
             if s == "og" and c.pas not in ("fwd", "train"):
-                r[s]["grad_plan_median_ms"] = stats(raw[s][0])[0]
-                r[s]["fwd_median_ms"] = stats(raw[s][1])[0]
+                # gradient plan minus the forward plan's median in the same run
+                gm, glo, ghi = stats(raw[s][0])
+                fm, flo, fhi = stats(raw[s][1])
+                r[s].update({"median_ms": gm - fm, "min_ms": glo - fm, "max_ms": ghi - fm,
+                             "grad_plan_ms": {"median": gm, "min": glo, "max": ghi},
+                             "fwd_plan_ms": {"median": fm, "min": flo, "max": fhi}})
     if "og" in r:
-        kern, isa = og_kernel(d, c.pas)
-        r["og_kernel"], r["og_isa"] = kern, isa
-        ms = r["og"]["median_ms"]
-        if c.flops() and ms > 0 and c.kind in ("conv", "convt", "gemm", "lenet", "resblock"):
-            r["og_gflops"] = c.flops() / ms * 1e-6
-            if peak.get(str(T)):
-                r["og_pct_peak"] = 100.0 * r["og_gflops"] / peak[str(T)]
-        if c.bytes() and ms > 0:
-            r["og_gbs"] = c.bytes() / ms * 1e-6
-            if bw.get(str(T)):
-                r["og_vs_bw"] = ms / (c.bytes() / (bw[str(T)] * 1e9) * 1e3)
-    if "pt" in r:
-        ms = r["pt"]["median_ms"]
-        if c.flops() and ms > 0 and c.kind in ("conv", "convt", "gemm", "lenet", "resblock"):
-            r["pt_gflops"] = c.flops() / ms * 1e-6
-        if c.bytes() and ms > 0:
-            r["pt_gbs"] = c.bytes() / ms * 1e-6
+        r["og_kernel"], r["og_isa"] = og_kernel(d, c.pas)
     if "og" in r and "pt" in r and r["og"]["median_ms"] > 0:
         r["ratio"] = r["pt"]["median_ms"] / r["og"]["median_ms"]
     # outputs
@@ -326,6 +336,22 @@ def fnum(v, fmt):
     return "-" if v is None else format(v, fmt)
 
 
+def short_kernels(ks):
+    """oneDNN primitive names, shortened for the table (the JSON keeps them whole)."""
+    out = []
+    for k in ks or []:
+        f = k.split(":")
+        if f and f[0] == "convolution":
+            f = f[1:]
+        k = ":".join(f)
+        for a, b in (("forward_training", "fwd"), ("forward_inference", "fwd"), ("backward_data", "bwd_d"),
+                     ("backward_weights", "bwd_w"), ("_core", "")):
+            k = k.replace(a, b)
+        if k not in out:
+            out.append(k)
+    return ",".join(out)
+
+
 def row_text(r, have_torch):
     og, pt = r.get("og"), r.get("pt")
     name = f"{r['case']}"
@@ -347,7 +373,7 @@ def row_text(r, have_torch):
         cols.append(f"{('-' if e is None else ('inf' if math.isinf(e) else format(e, '.1e'))):>8}")
     cols.append(f"{(r.get('og_kernel') or 'n/a') + ' (' + (r.get('og_isa') or 'n/a') + ')':<20}")
     if have_torch:
-        cols.append(",".join(r.get("pt_kernels") or []) or ("-" if not pt else "aten"))
+        cols.append(short_kernels(r.get("pt_kernels")) or ("-" if not pt else "aten"))
     return " ".join(cols)
 
 
@@ -465,19 +491,25 @@ def main():
     if not cases:
         sys.exit(f"bench: no case matches --cases {args.cases}")
 
-    # the machine
-    mach = json.loads(subprocess.run([args.og_peak, "--threads", ",".join(map(str, threads))] +
-                                     (["--quick"] if args.quick else []), check=True, capture_output=True,
-                                     text=True).stdout)
+    # the machine, measured before and after the cases (the higher figure is used)
+    def measure():
+        return json.loads(subprocess.run([args.og_peak, "--threads", ",".join(map(str, threads))] +
+                                         (["--quick"] if args.quick else []), check=True, capture_output=True,
+                                         text=True).stdout)
+
+    def machine_line(m):
+        pk, b = m.get("peak_gflops", {}), m.get("bw_gbs", {})
+        return (f"FMA peak ({m.get('isa')}, {m.get('fma_chains')} chains): " +
+                ", ".join(f"{t}T {pk.get(str(t), 0):.1f} GFLOP/s" for t in threads) + "; bandwidth (scale): " +
+                ", ".join(f"{t}T {b.get(str(t), 0):.1f} GB/s" for t in threads))
+
+    mach = measure()
     try:
         cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read()).group(1)
     except Exception:
         cpu = "unknown"
     mach["cpu"] = cpu
-    peak, bw = mach.get("peak_gflops", {}), mach.get("bw_gbs", {})
-    print(f"machine: {cpu}; FMA peak ({mach.get('isa')}, {mach.get('fma_chains')} chains): " +
-          ", ".join(f"{t}T {peak.get(str(t), 0):.1f} GFLOP/s" for t in threads) + "; bandwidth (scale): " +
-          ", ".join(f"{t}T {bw.get(str(t), 0):.1f} GB/s" for t in threads), flush=True)
+    log(f"machine (before): {machine_line(mach)}")
 
     # PyTorch's environment: OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset
     base = dict(os.environ)
@@ -489,50 +521,88 @@ def main():
         t = subprocess.run([sys.executable, "-c", "import torch"], env=pt_env_base, capture_output=True, text=True)
         have_torch = t.returncode == 0
         why = (t.stderr.strip().splitlines() or ["?"])[-1] if not have_torch else ""
-    if not have_torch:
-        print("PyTorch: not available" + (f" ({why})" if why else " (--no-torch)") +
-              "; onnxgrad's figures alone", flush=True)
+    torch_note = "" if have_torch else ("PyTorch: not available" + (f" ({why})" if why else " (--no-torch)") +
+                                        "; onnxgrad's figures alone")
+    if torch_note:
+        log(torch_note)
 
     root = args.tmp or tempfile.mkdtemp(prefix="ogbench-")
     os.makedirs(root, exist_ok=True)
-    results, torch_info = [], {}
+    results, torch_info, torch_lines = [], {}, []
     t_start = time.time()
+    workers = []
     try:
         for T in threads:
             og_env = dict(og_env_base, OG_NUM_THREADS=str(T))
             og_env.setdefault("OG_LOG", "plan")
             og = Worker(f"og_bench (T={T})", [args.og_bench, "--threads", str(T)], og_env, args.timeout)
+            workers.append(og)
             pt = None
             if have_torch:
                 pt_env = dict(pt_env_base, OPENBLAS_NUM_THREADS=str(T), OMP_NUM_THREADS=str(T),
                               MKL_NUM_THREADS=str(T))
                 pt = Worker(f"torch_bench (T={T})", [sys.executable, os.path.join(HERE, "torch_bench.py"),
                                                      "--threads", str(T)], pt_env, args.timeout)
+                workers.append(pt)
                 try:
                     torch_info[str(T)] = json.loads(pt.cmd("info", timeout=300))
                     ti = torch_info[str(T)]
                     ob = ti.get("openblas", {})
-                    print(f"PyTorch {ti['torch']} at {T} thread(s): torch.get_num_threads()={ti['threads']}, "
-                          f"OpenBLAS core {ob.get('corename', 'unknown')} ({ob.get('threads', '?')} threads), "
-                          f"oneDNN ISA: {ti.get('onednn_isa')}, ATen CPU capability: {ti.get('cpu_capability')}",
-                          flush=True)
+                    torch_lines.append(
+                        f"PyTorch {ti['torch']} at {T} thread(s): torch.get_num_threads()={ti['threads']}, "
+                        f"OpenBLAS core {ob.get('corename', 'unknown')} ({ob.get('threads', '?')} threads; "
+                        f"OPENBLAS_CORETYPE/L2_SIZE unset), oneDNN ISA: {ti.get('onednn_isa')}, "
+                        f"ATen CPU capability: {ti.get('cpu_capability')}")
+                    log(torch_lines[-1])
                 except WorkerError as e:
-                    print(f"PyTorch worker failed: {e}", flush=True)
-            print(f"\n== {T} thread(s) ==", flush=True)
-            print(header(have_torch), flush=True)
+                    torch_lines.append(f"PyTorch worker at {T} thread(s) failed: {e}")
+                    log(torch_lines[-1])
             for c in cases:
-                r = run_case(c, T, og, pt if have_torch else None, root, args, peak, bw)
+                t0 = time.time()
+                r = run_case(c, T, og, pt if have_torch else None, root, args)
+                r["case_obj"] = c
                 results.append(r)
-                print(row_text(r, have_torch), flush=True)
-                for s in ("og_error", "pt_error", "compare_error"):
-                    if s in r:
-                        print(f"   ! {s.split('_')[0]} {r['case']}.{r['pass']}: {r[s]}", flush=True)
+                og_s = f"{r['og']['median_ms']:.3f} ms" if "og" in r else "FAILED"
+                pt_s = (f"{r['pt']['median_ms']:.3f} ms" if "pt" in r else "FAILED") if have_torch else "-"
+                log(f"[{T}T] {c.id:<28} onnxgrad {og_s:>12}  PyTorch {pt_s:>12}  ({time.time() - t0:.1f} s)")
+                for k in ("og_error", "pt_error", "compare_error"):
+                    if k in r:
+                        log(f"      ! {k.split('_')[0]}: {r[k]}")
             og.close()
             if pt is not None:
                 pt.close()
     finally:
+        for w in workers:
+            w.kill()
         if not args.keep and not args.tmp:
             shutil.rmtree(root, ignore_errors=True)
+
+    after = measure()
+    log(f"machine (after):  {machine_line(after)}")
+    mach["before"] = {k: mach[k] for k in ("peak_gflops", "bw_gbs")}
+    mach["after"] = {k: after[k] for k in ("peak_gflops", "bw_gbs")}
+    for k in ("peak_gflops", "bw_gbs"):
+        mach[k] = {t: max(mach["before"][k].get(t, 0), mach["after"][k].get(t, 0)) for t in mach["before"][k]}
+    peak, bw = mach["peak_gflops"], mach["bw_gbs"]
+    for r in results:
+        annotate(r, r.pop("case_obj"), peak, bw)
+
+    # the table
+    print(f"machine: {cpu}; {machine_line(mach)} (higher of before/after)")
+    for line in torch_lines:
+        print(line)
+    if torch_note:
+        print(torch_note)
+    for T in threads:
+        print(f"\n== {T} thread(s) ==")
+        print(header(have_torch))
+        for r in results:
+            if r["threads"] != T:
+                continue
+            print(row_text(r, have_torch))
+            for k in ("og_error", "pt_error", "compare_error"):
+                if k in r:
+                    print(f"   ! {k.split('_')[0]} {r['case']}.{r['pass']}: {r[k][:300]}")
 
     # summary
     geo = {}
@@ -543,9 +613,10 @@ def main():
         geo[str(T)] = {"conv_ratio_geomean": g, "n_passes": len(conv),
                        "n_failed": sum(1 for r in conv if r.get("ratio") is None)}
         og_gf = geomean([r.get("og_gflops") for r in conv])
-        print(f"{T} thread(s): conv geomean ratio (PyTorch ms / onnxgrad ms) over {len(conv)} passes: "
-              f"{fnum(g, '.3f')}; onnxgrad conv GFLOP/s geomean {fnum(og_gf, '.1f')}")
         geo[str(T)]["og_gflops_geomean"] = og_gf
+        if conv:
+            print(f"{T} thread(s): conv geomean ratio (PyTorch ms / onnxgrad ms) over {len(conv)} passes: "
+                  f"{fnum(g, '.3f')}; onnxgrad conv GFLOP/s geomean {fnum(og_gf, '.1f')}")
     tg = targets(results, threads, have_torch)
     print("\n== targets ==")
     for t in tg:
@@ -554,8 +625,9 @@ def main():
         print(f"[{t['status']:>6}] {t['threads']}T {t['target']:<38} {vs:>8}  (need {t['need']})"
               + (f"  {t['note']}" if t["note"] else ""))
     met = sum(1 for t in tg if t["status"] == "met")
-    print(f"{met} of {len(tg)} target checks met; {sum(1 for r in results if r['failed'])} case(s) failed; "
-          f"{time.time() - t_start:.0f} s")
+    missed = sum(1 for t in tg if t["status"] == "missed")
+    print(f"{met} of {len(tg)} target checks met, {missed} missed; "
+          f"{sum(1 for r in results if r['failed'])} case(s) failed; {time.time() - t_start:.0f} s")
     out = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": mach,
            "torch": torch_info if have_torch else None, "torch_available": have_torch,
            "config": {"threads": threads, "quick": args.quick, "repeat": args.repeat, "min_time_s": args.min_time,
@@ -565,7 +637,6 @@ def main():
     with open(args.json, "w") as f:
         json.dump(out, f, indent=1)
     print(f"JSON: {args.json}")
-
 
 if __name__ == "__main__":
     main()

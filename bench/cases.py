@@ -131,12 +131,16 @@ class Case:
             M, K, N = p
             return 2.0 * M * K * N
         if k == "lenet":
+            # forward + dW everywhere + dX wherever a weight lies below
+            # (not for conv1: the image gets no gradient); Relu/MaxPool not counted
             N = p[0]
-            f = 2.0 * N * (6 * 25 * 28 * 28 + 16 * 150 * 10 * 10 + 400 * 120 + 120 * 84 + 84 * 10)
-            return 3 * f   # forward + dX + dW (roughly)
+            c1, c2 = 2.0 * N * 6 * 25 * 28 * 28, 2.0 * N * 16 * 150 * 10 * 10
+            fc = 2.0 * N * (400 * 120 + 120 * 84 + 84 * 10)
+            return 2 * c1 + 3 * c2 + 3 * fc
         if k == "resblock":
+            # conv1: forward + dW; conv2: forward + dX + dW
             N, C, H, W = p
-            return 3 * 2 * (2.0 * N * C * C * 9 * H * W)
+            return 5 * (2.0 * N * C * C * 9 * H * W)
         return None
 
     def bytes(self):
