@@ -158,7 +158,7 @@ def compare(c, d):
 
 
 # ---- onnxgrad's plan log (OG_LOG=plan) -----------------------------------
-ISA_RE = re.compile(r"\b(avx512\w*|avx2|scalar)\b", re.I)
+ISA_RE = re.compile(r"(?:^|[^A-Za-z0-9])(avx512|avx2|scalar)(?=$|[^A-Za-z0-9])", re.I)
 
 
 def og_kernel(d, pas):
@@ -176,6 +176,8 @@ def og_kernel(d, pas):
     kernels = []
     for m in re.finditer(r"kernel[\s=:\"]+([A-Za-z0-9_.:+\-]+)", text):
         kernels.append(m.group(1))
+    if not kernels:
+        kernels = re.findall(r"->\s*([A-Za-z0-9_.:+\-]+)", text)
     if not kernels:
         kernels = re.findall(r"\b([A-Za-z][A-Za-z0-9]*_\w*(?:avx512|avx2|scalar)\w*)\b", text)
     uniq = []

@@ -124,8 +124,10 @@ static void capture_begin(const bcase *c, const char *tag)
     cap_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (cap_fd < 0)
         return;
+    fflush(stdout);
     cap_saved = dup(2);
     dup2(cap_fd, 2);
+    dup2(cap_fd, 1);   /* fd 1 is not the protocol's: catch prints to stdout too */
 }
 
 static void capture_end(void)
@@ -133,7 +135,9 @@ static void capture_end(void)
     if (cap_fd < 0)
         return;
     fflush(stderr);
+    fflush(stdout);
     dup2(cap_saved, 2);
+    dup2(cap_saved, 1);
     close(cap_saved);
     close(cap_fd);
     cap_fd = cap_saved = -1;

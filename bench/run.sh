@@ -15,6 +15,10 @@ root="$(cd "$here/.." && pwd)"
 build="${OG_BENCH_BUILD_DIR:-$root/build-bench}"
 py="${OG_BENCH_PYTHON:-/usr/bin/python3}"
 if [ ! -x "$py" ]; then py="$(command -v python3)"; fi
+if ! "$py" -c 'import numpy' 2>/dev/null; then
+  echo "bench/run.sh: $py has no numpy (set OG_BENCH_PYTHON to a python with numpy, and torch)" >&2
+  exit 1
+fi
 
 echo "== building in $build ==" >&2
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DOG_BUILD_BENCH=ON -DOG_BUILD_TESTS=OFF >/dev/null
