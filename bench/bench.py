@@ -495,9 +495,16 @@ def main():
 
     # the machine, measured before and after the cases (the higher figure is used)
     def measure():
-        return json.loads(subprocess.run([args.og_peak, "--threads", ",".join(map(str, threads))] +
-                                         (["--quick"] if args.quick else []), check=True, capture_output=True,
-                                         text=True).stdout)
+        try:
+            m = json.loads(subprocess.run([args.og_peak, "--threads", ",".join(map(str, threads))] +
+                                          (["--quick"] if args.quick else []), check=True, capture_output=True,
+                                          text=True).stdout)
+        except (OSError, subprocess.CalledProcessError, ValueError) as e:
+            log(f"og_peak failed ({e}); % of peak and bandwidth checks will be n/a")
+            m = {"isa": "unknown", "error": str(e)}
+        m.setdefault("peak_gflops", {})
+        m.setdefault("bw_gbs", {})
+        return m
 
     def machine_line(m):
         pk, b = m.get("peak_gflops", {}), m.get("bw_gbs", {})
