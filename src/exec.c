@@ -908,6 +908,8 @@ static og_status recheck_step(const og_run_state *rs, const og_step *step)
         if (v < 0)
             continue;
         vals[k] = p->computed[v] ? &rs->hdr[v] : rs->bound[v];
+        if (!vals[k])
+            return OG_OK;   /* its producer was fused away: the fused kernel checks the data it reads */
         tinfo_of(vals[k], &in_ti[k]);
         in[k] = &in_ti[k];
     }
