@@ -1070,3 +1070,20 @@ og_status og_plan_run_into(og_plan *p, int n_inputs, const og_tensor *const *inp
 }
 
 int og_plan_num_threads(const og_plan *p) { return p ? p->n_threads : 0; }
+
+int og_plan_num_steps(const og_plan *p) { return p && p->compiled ? p->n_steps : 0; }
+
+og_status og_plan_step(const og_plan *p, int k, const char **node, const char **op_type, const char **kernel)
+{
+    if (!p || k < 0 || k >= og_plan_num_steps(p))
+        return og_err(OG_ERR_INVALID_ARG, "og_plan_step: step %d is out of range (the plan has %d)", k,
+                      og_plan_num_steps(p));
+    const og_step *s = &p->steps[k];
+    if (node)
+        *node = s->node->name;
+    if (op_type)
+        *op_type = s->node->op_type;
+    if (kernel)
+        *kernel = s->view ? "view" : s->kernel_name;
+    return OG_OK;
+}
