@@ -551,20 +551,24 @@ def main():
     t_start = time.time()
     workers = []
     try:
+        # one og_bench and one torch_bench per thread count, all alive for the whole run, so
+        # that each case runs at every thread count back to back (the 2-thread speed-up
+        # compares times taken under the same machine load)
+        ogs, pts = {}, {}
         for T in threads:
             og_env = dict(og_env_base, OG_NUM_THREADS=str(T))
             og_env.setdefault("OG_LOG", "plan")
-            og = Worker(f"og_bench (T={T})", [args.og_bench, "--threads", str(T)], og_env, args.timeout)
-            workers.append(og)
-            pt = None
+            ogs[T] = Worker(f"og_bench (T={T})", [args.og_bench, "--threads", str(T)], og_env, args.timeout)
+            workers.append(ogs[T])
+            pts[T] = None
             if have_torch:
                 pt_env = dict(pt_env_base, OPENBLAS_NUM_THREADS=str(T), OMP_NUM_THREADS=str(T),
                               MKL_NUM_THREADS=str(T))
-                pt = Worker(f"torch_bench (T={T})", [sys.executable, os.path.join(HERE, "torch_bench.py"),
-                                                     "--threads", str(T)], pt_env, args.timeout)
-                workers.append(pt)
+                pts[T] = Worker(f"torch_bench (T={T})", [sys.executable, os.path.join(HERE, "torch_bench.py"),
+                                                         "--threads", str(T)], pt_env, args.timeout)
+                workers.append(pts[T])
                 try:
-                    torch_info[str(T)] = json.loads(pt.cmd("info", timeout=300))
+                    torch_info[str(T)] = json.loads(pts[T].cmd("info", timeout=300))
                     ti = torch_info[str(T)]
                     ob = ti.get("openblas", {})
                     torch_lines.append(
@@ -576,9 +580,10 @@ def main():
                 except WorkerError as e:
                     torch_lines.append(f"PyTorch worker at {T} thread(s) failed: {e}")
                     log(torch_lines[-1])
-            for c in cases:
+        for c in cases:
+            for T in threads:
                 t0 = time.time()
-                r = run_case(c, T, og, pt if have_torch else None, root, args)
+                r = run_case(c, T, ogs[T], pts[T], root, args)
                 r["case_obj"] = c
                 results.append(r)
                 og_s = f"{r['og']['median_ms']:.3f} ms" if "og" in r else "FAILED"
@@ -587,9 +592,8 @@ def main():
                 for k in ("og_error", "pt_error", "compare_error", "unmeasured"):
                     if k in r:
                         log(f"      ! {k.split('_')[0]}: {r[k]}")
-            og.close()
-            if pt is not None:
-                pt.close()
+        for w in workers:
+            w.close()
     finally:
         for w in workers:
             w.kill()

@@ -84,6 +84,14 @@ static void reply(const char *fmt, ...)
     fflush(proto);
 }
 
+/* Replies with the recorded error, and says it on stderr too. */
+static void reply_err(void)
+{
+    fprintf(stderr, "og_bench: %s\n", errbuf);
+    fflush(stderr);
+    reply("err %s", errbuf);
+}
+
 /* Records an error message (one line) for the reply. */
 static void seterr(const char *fmt, ...)
 {
@@ -544,7 +552,7 @@ static void serve(void)
             if (case_setup(&c))
                 reply("ok");
             else
-                reply("err %s", errbuf);
+                reply_err();
         } else if (!strcmp(cmd, "warm") || !strcmp(cmd, "run")) {
             const char *a = strtok(NULL, " \t");
             int n = a ? atoi(a) : 1;
@@ -561,7 +569,7 @@ static void serve(void)
             }
             bool timed = !strcmp(cmd, "run");
             if (!case_run(&c, n, tm, tm + n)) {
-                reply("err %s", errbuf);
+                reply_err();
             } else if (!timed) {
                 reply("ok");
             } else {
@@ -578,7 +586,7 @@ static void serve(void)
             else if (case_save(&c, rest ? rest : (char[]){ 0 }))
                 reply("ok");
             else
-                reply("err %s", errbuf);
+                reply_err();
         } else if (!strcmp(cmd, "free")) {
             if (have)
                 case_free(&c);
