@@ -908,6 +908,8 @@ static og_status recheck_step(const og_run_state *rs, const og_step *step)
         if (v < 0)
             continue;
         vals[k] = p->computed[v] ? &rs->hdr[v] : rs->bound[v];
+        if (!vals[k])
+            return OG_OK;   /* its producer was fused away: the fused kernel checks the data it reads */
         tinfo_of(vals[k], &in_ti[k]);
         in[k] = &in_ti[k];
     }
@@ -1068,3 +1070,20 @@ og_status og_plan_run_into(og_plan *p, int n_inputs, const og_tensor *const *inp
 }
 
 int og_plan_num_threads(const og_plan *p) { return p ? p->n_threads : 0; }
+
+int og_plan_num_steps(const og_plan *p) { return p && p->compiled ? p->n_steps : 0; }
+
+og_status og_plan_step(const og_plan *p, int k, const char **node, const char **op_type, const char **kernel)
+{
+    if (!p || k < 0 || k >= og_plan_num_steps(p))
+        return og_err(OG_ERR_INVALID_ARG, "og_plan_step: step %d is out of range (the plan has %d)", k,
+                      og_plan_num_steps(p));
+    const og_step *s = &p->steps[k];
+    if (node)
+        *node = s->node->name;
+    if (op_type)
+        *op_type = s->node->op_type;
+    if (kernel)
+        *kernel = s->view ? "view" : s->kernel_name;
+    return OG_OK;
+}
