@@ -59,6 +59,8 @@ typedef struct cf_state {
     int rank;
     int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
     bool direct;          /* CF_GRAD_W: the Cx == 1 kernel */
+    bool batched;         /* forward GEMM over pixels of several images (small planes) */
+    size_t tmp_off;       /* batched: offset of the [mb, pix] result block in a worker's workspace */
     size_t wt_off;        /* CF_CONVT_S1: offset in a worker's workspace of its flipped weight block */
 } cf_state;
 
@@ -141,6 +143,7 @@ typedef struct fwd_pack {
     const float *x;        /* the group's first input plane */
     const og_cf_geom *g;
     const int64_t *ih0, *iw0;   /* per task pixel: top-left input cell of its window */
+    const int64_t *xoff;        /* batched tasks: per pixel, its image's offset in X; else NULL */
 } fwd_pack;
 
 #define CF_MAX_NR 64   /* widest GEMM panel the packers keep per-column tables for */
@@ -160,8 +163,9 @@ static void pack_fwd(void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
         int w_ = (int)cf_min(nr, nc - jp);
         const int64_t *ih0 = ctx->ih0 + j0 + jp, *iw0 = ctx->iw0 + j0 + jp;
         n_seg = 0;
+        const int64_t *xo = ctx->xoff ? ctx->xoff + j0 + jp : NULL;
         for (int jj = 0; jj < w_; jj++)
-            if (jj == 0 || ih0[jj] != ih0[jj - 1] || iw0[jj] != iw0[jj - 1] + sw)
+            if (jj == 0 || ih0[jj] != ih0[jj - 1] || iw0[jj] != iw0[jj - 1] + sw || (xo && xo[jj] != xo[jj - 1]))
                 seg_start[n_seg++] = jj;
         seg_start[n_seg] = w_;
         int64_t c = k0 / RS, rs = k0 % RS, r = rs / g->S, s = rs % g->S;
@@ -185,7 +189,7 @@ static void pack_fwd(void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
                     hi = lo;
                 if (lo > len)
                     lo = hi = len;
-                const float *xr = xc + ih * W + iw;
+                const float *xr = xc + (xo ? xo[a] : 0) + ih * W + iw;
                 for (int64_t e = 0; e < lo; e++)
                     o[e] = 0;
                 if (sw == 1)
@@ -276,12 +280,67 @@ static void fwd_task(void *arg, int64_t t, int worker)
         }
 }
 
+/* Small output planes (fewer pixels than a few GEMM panels): a task takes
+ * a block of pixels across images (n, p) of one group, so the GEMM's N is
+ * not a fraction of a panel; its result goes to a scratch block and is
+ * copied (with the bias) into each image's rows of Y. */
+static void fwd_batched_task(void *arg, int64_t t, int worker)
+{
+    const fwd_job *j = arg;
+    const cf_state *st = j->st;
+    const og_cf_geom *g = &st->g;
+    int64_t PQ = g->P * g->Q, HW = g->H * g->W, K = g->Cg * g->R * g->S;
+    int64_t blk = t % st->n_pix, rest = t / st->n_pix, mblk = rest % st->n_mb, gi = rest / st->n_mb;
+    int64_t j0 = blk * st->pix, np = cf_min(st->pix, g->N * PQ - j0);
+    int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, g->Mg - m0);
+    char *ws = j->ws + (size_t)worker * j->stride;
+    int64_t *ih0 = (int64_t *)(ws + st->gemm_ws), *iw0 = ih0 + st->pix, *xoff = iw0 + st->pix;
+    float *tmp = (float *)(ws + st->tmp_off);
+    for (int64_t i = 0; i < np; i++) {
+        int64_t jg = j0 + i, n = jg / PQ, p = jg % PQ;
+        ih0[i] = (p / g->Q) * g->sh - g->ph;
+        iw0[i] = (p % g->Q) * g->sw - g->pw;
+        xoff[i] = n * g->C * HW;
+    }
+    const float *wa = j->w + (gi * g->Mg + m0) * K;
+    if (st->kind == CF_CONVT_S1) {
+        /* as in fwd_task: this block of the flipped forward weights */
+        int64_t RS = g->R * g->S;
+        float *wt = (float *)(ws + st->wt_off);
+        for (int64_t m = 0; m < mb; m++)
+            for (int64_t c = 0; c < g->Cg; c++) {
+                const float *src = j->w + ((gi * g->Cg + c) * g->Mg + m0 + m) * RS;
+                float *dst = wt + m * K + c * RS;
+                for (int64_t i = 0; i < RS; i++)
+                    dst[i] = src[RS - 1 - i];
+            }
+        wa = wt;
+    }
+    fwd_pack pk = { .x = j->x + gi * g->Cg * HW, .g = g, .ih0 = ih0, .iw0 = iw0, .xoff = xoff };
+    og_gemm_b B = { .pack = pack_fwd, .ctx = &pk };
+    og_sgemm(false, mb, np, K, 1.0f, wa, K, &B, 0.0f, tmp, np, ws);
+    for (int64_t i = 0; i < np;) {
+        int64_t jg = j0 + i, n = jg / PQ, p = jg % PQ, len = cf_min(np - i, PQ - p);
+        for (int64_t m = 0; m < mb; m++) {
+            float bv = j->b ? j->b[gi * g->Mg + m0 + m] : 0.0f;
+            float *yr = j->y + (n * g->M + gi * g->Mg + m0 + m) * PQ + p;
+            const float *src = tmp + m * np + i;
+            for (int64_t e = 0; e < len; e++)
+                yr[e] = src[e] + bv;
+        }
+        i += len;
+    }
+}
+
 static void run_fwd(const og_kernel_call *k, const cf_state *st, const float *w)
 {
     const og_cf_geom *g = &st->g;
     fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
                   .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
-    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->G * st->n_mb * st->n_pix, fwd_task, &j);
+    if (st->batched)
+        og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->G * st->n_mb * st->n_pix, fwd_batched_task, &j);
+    else
+        og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->G * st->n_mb * st->n_pix, fwd_task, &j);
 }
 
 /* ---- direct kernel for Cg == 1 ------------------------------------------ */
@@ -785,13 +844,38 @@ static og_status finish_fwd(og_select_call *s, cf_state *st, const char *name)
         st->wt_off = ws;
         ws += CF_ALIGN(sizeof(float) * (size_t)(st->mb * K));
     }
+    int nr = og_gemm_nr();
+    int64_t PQ = g->P * g->Q;
+    bool gemm = st->kind == CF_IGEMM || st->kind == CF_POINTWISE || (st->kind == CF_CONVT_S1 && !use_direct(g));
+    if (gemm && g->N > 1 && PQ < 4 * nr) {
+        /* small planes: pixel blocks across images (fwd_batched_task) */
+        st->batched = true;
+        if (st->kind == CF_POINTWISE)
+            st->kind = CF_IGEMM;
+        int64_t total = g->N * PQ;
+        st->pix = cf_min(total, 4 * (int64_t)nr);
+        st->n_pix = cf_cdiv(total, st->pix);
+        /* fewer than 4 tasks: split the output channels too (each block packs B again) */
+        int64_t tasks = g->G * st->n_pix * st->n_mb;
+        if (tasks < 4 && st->mb >= 32)
+            st->mb = cf_cdiv(st->mb, cf_min(cf_cdiv(4, tasks), st->mb / 16));
+        st->n_mb = cf_cdiv(g->Mg, st->mb);
+        ws = st->gemm_ws + CF_ALIGN(3 * sizeof(int64_t) * (size_t)st->pix);
+        st->tmp_off = ws;
+        ws += CF_ALIGN(sizeof(float) * (size_t)(st->mb * st->pix));
+        if (st->kind == CF_CONVT_S1) {
+            st->wt_off = ws;
+            ws += CF_ALIGN(sizeof(float) * (size_t)(st->mb * K));
+        }
+    }
     if (ws > CF_MAX_WS) {
         og_free(st);
         return OG_OK;
     }
     s->state = st;
     s->workspace_bytes = ws;
-    s->kernel_name = name;
+    s->kernel_name = st->batched ? (st->kind == CF_CONVT_S1 ? "convt_s1_igemm_batched" : "conv_igemm_batched")
+                                 : name;
     return OG_OK;
 }
 

@@ -459,7 +459,7 @@ END_TEST
 START_TEST(conv_kernel_choice)
 {
     rng_state = 99;
-    cfg c = { .N = 2, .G = 1, .Cg = 4, .Mg = 5, .H = 9, .W = 7, .R = 1, .S = 1, .stride = { 1, 1 },
+    cfg c = { .N = 2, .G = 1, .Cg = 4, .Mg = 5, .H = 20, .W = 13, .R = 1, .S = 1, .stride = { 1, 1 },
               .dil = { 1, 1 }, .bias = true };
     ck_assert_str_eq(check_forward(&c), "conv_pointwise");
     c = (cfg){ .N = 2, .G = 6, .Cg = 1, .Mg = 1, .H = 17, .W = 19, .R = 3, .S = 3, .stride = { 2, 1 },
@@ -475,6 +475,15 @@ START_TEST(conv_kernel_choice)
     c = (cfg){ .N = 1, .G = 1, .Cg = 7, .Mg = 9, .H = 40, .W = 37, .R = 3, .S = 3, .stride = { 1, 1 },
                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
     ck_assert_str_eq(check_forward(&c), "conv_igemm");
+    /* small planes batch pixels across images; bias and a tail block */
+    cfg sm = { .N = 5, .G = 2, .Cg = 6, .Mg = 40, .H = 7, .W = 5, .R = 3, .S = 3, .stride = { 1, 1 },
+               .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 }, .bias = true };
+    ck_assert_str_eq(check_forward(&sm), "conv_igemm_batched");
+    sm.transpose = true;
+    ck_assert_str_eq(check_forward(&sm), "convt_s1_igemm_batched");
+    sm = (cfg){ .N = 3, .G = 1, .Cg = 9, .Mg = 70, .H = 4, .W = 3, .R = 1, .S = 1, .stride = { 1, 1 },
+                .dil = { 1, 1 } };
+    ck_assert_str_eq(check_forward(&sm), "conv_igemm_batched");
     c.transpose = true;
     ck_assert_str_eq(check_forward(&c), "convt_s1_igemm");
     c.stride[0] = 2;
@@ -505,7 +514,9 @@ static void check_gradient(const cfg *c)
     mini_run(gg, nf, feeds, 2, o2, NULL);
     ref_run(gg, nf, feeds, orf);
     ck_assert_msg(c->stride[0] == 1 && c->stride[1] == 1
-                      ? hit(&h, c->Mg == 1 || c->Cg == 1 ? "convt_s1_direct" : "convt_s1_igemm") : hit(&h, "convt_col"),
+                      ? hit(&h, c->Mg == 1 || c->Cg == 1 ? "convt_s1_direct" : "convt_s1_igemm") ||
+                        hit(&h, "convt_s1_igemm_batched")
+                      : hit(&h, "convt_col"),
                   "%s: dX did not run the fast ConvTranspose", what);
     ck_assert_msg(hit(&h, c->Cg == 1 ? "conv_grad_w_direct" : "conv_grad_w_igemm"),
                   "%s: dW did not run the fused pattern", what);
