@@ -679,41 +679,55 @@ __attribute__((target("avx512f"))) static void gw_direct_avx512(const og_cf_geom
                                                                  const float *dy, float *dw, int64_t mo)
 {
     const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-    int64_t Nb = g->Cg, HW = g->H * g->W, PQ = g->R * g->S, gi = mo / g->Mg, Qd = g->S, H = g->H, W = g->W;
-    int dstep = (int)g->dw;
-    for (int64_t r = 0; r < g->P; r++)
-        for (int64_t s = 0; s < g->Q; s++) {
-            int64_t offh = r * g->sh - g->ph, offw = s * g->sw - g->pw;
-            int64_t lo = offw >= 0 ? 0 : cf_cdiv(-offw, g->dw);
-            int64_t hi = offw > W - 1 ? 0 : cf_min(Qd, (W - 1 - offw) / g->dw + 1);
-            /* four accumulators (dY row p adds into acc[p % 4]) so the
-             * multiply-adds do not wait on each other; summed in a fixed order */
-            __m512 acc[4] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
+    const int64_t Nb = g->Cg, HW = g->H * g->W, PQ = g->R * g->S, gi = mo / g->Mg, Qd = g->S, H = g->H, W = g->W;
+    const int64_t Pk = g->P, Qk = g->Q;   /* dW's kernel rows and columns */
+    const int dstep = (int)g->dw;
+    /* One kernel row r' at a time, up to 16 columns s' together: each dY
+     * chunk is loaded once and multiplied into one accumulator per s'. */
+    for (int64_t r = 0; r < Pk; r++)
+        for (int64_t s0 = 0; s0 < Qk; s0 += 16) {
+            int ns = (int)cf_min(16, Qk - s0);
+            int64_t offh = r * g->sh - g->ph, offw[16];
+            __m512i lo[16], hi[16];
+            __m512 acc[16];
+            for (int k = 0; k < ns; k++) {
+                offw[k] = (s0 + k) * g->sw - g->pw;
+                /* dY columns q with 0 <= q*dstep + offw < W */
+                int64_t l = offw[k] >= 0 ? 0 : cf_cdiv(-offw[k], g->dw);
+                int64_t h = offw[k] > W - 1 ? 0 : cf_min(Qd, (W - 1 - offw[k]) / g->dw + 1);
+                lo[k] = _mm512_set1_epi32((int)l);
+                hi[k] = _mm512_set1_epi32((int)(h > l ? h : l));
+                acc[k] = _mm512_setzero_ps();
+            }
             for (int64_t n = 0; n < Nb; n++) {
                 const float *xc = x + (n * g->G + gi) * HW, *dyc = dy + (n * g->M + mo) * PQ;
                 for (int64_t p = 0; p < g->R; p++) {
                     int64_t ih = p * g->dh + offh;
                     if (ih < 0 || ih >= H)
                         continue;
-                    const float *xr = xc + ih * W + offw, *dr = dyc + p * Qd;
-                    __m512 a = acc[p & 3];
-                    for (int64_t q = lo; q < hi; q += 16) {
-                        __mmask16 m = hi - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (hi - q)) - 1);
-                        __m512 dv = _mm512_maskz_loadu_ps(m, dr + q), xv;
-                        if (dstep == 1)
-                            xv = _mm512_maskz_loadu_ps(m, xr + q);
-                        else
-                            xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m,
-                                                          _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)q)),
-                                                                             _mm512_set1_epi32(dstep)),
-                                                          xr, 4);
-                        a = _mm512_fmadd_ps(dv, xv, a);
+                    const float *xr = xc + ih * W, *dr = dyc + p * Qd;
+                    for (int64_t q0 = 0; q0 < Qd; q0 += 16) {
+                        __mmask16 qm = Qd - q0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Qd - q0)) - 1);
+                        __m512i qv = _mm512_add_epi32(lane, _mm512_set1_epi32((int)q0));
+                        __m512 dv = _mm512_maskz_loadu_ps(qm, dr + q0);
+                        for (int k = 0; k < ns; k++) {
+                            __mmask16 m = qm & _mm512_cmpge_epi32_mask(qv, lo[k]) & _mm512_cmplt_epi32_mask(qv, hi[k]);
+                            __m512 xv;
+                            if (dstep == 1)
+                                xv = _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)xr +
+                                                                              (intptr_t)(q0 + offw[k]) * 4));
+                            else
+                                xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m,
+                                                              _mm512_add_epi32(_mm512_mullo_epi32(qv, _mm512_set1_epi32(dstep)),
+                                                                               _mm512_set1_epi32((int)offw[k])),
+                                                              xr, 4);
+                            acc[k] = _mm512_fmadd_ps(dv, xv, acc[k]);
+                        }
                     }
-                    acc[p & 3] = a;
                 }
             }
-            __m512 t = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
-            dw[mo * g->P * g->Q + r * g->Q + s] = _mm512_reduce_add_ps(t);
+            for (int k = 0; k < ns; k++)
+                dw[mo * Pk * Qk + r * Qk + s0 + k] = _mm512_reduce_add_ps(acc[k]);
         }
 }
 #endif
