@@ -699,6 +699,16 @@ __attribute__((target("avx512f"))) static void gw_direct_avx512(const og_cf_geom
                 hi[k] = _mm512_set1_epi32((int)(h > l ? h : l));
                 acc[k] = _mm512_setzero_ps();
             }
+            /* the masks depend on the chunk and the column only: a table
+             * when dY rows are at most 8 chunks wide */
+            __mmask16 mt[8][16];
+            bool table = Qd <= 128;
+            for (int64_t q0 = 0; table && q0 < Qd; q0 += 16) {
+                __mmask16 qm = Qd - q0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Qd - q0)) - 1);
+                __m512i qv = _mm512_add_epi32(lane, _mm512_set1_epi32((int)q0));
+                for (int k = 0; k < ns; k++)
+                    mt[q0 / 16][k] = qm & _mm512_cmpge_epi32_mask(qv, lo[k]) & _mm512_cmplt_epi32_mask(qv, hi[k]);
+            }
             for (int64_t n = 0; n < Nb; n++) {
                 const float *xc = x + (n * g->G + gi) * HW, *dyc = dy + (n * g->M + mo) * PQ;
                 for (int64_t p = 0; p < g->R; p++) {
@@ -711,7 +721,9 @@ __attribute__((target("avx512f"))) static void gw_direct_avx512(const og_cf_geom
                         __m512i qv = _mm512_add_epi32(lane, _mm512_set1_epi32((int)q0));
                         __m512 dv = _mm512_maskz_loadu_ps(qm, dr + q0);
                         for (int k = 0; k < ns; k++) {
-                            __mmask16 m = qm & _mm512_cmpge_epi32_mask(qv, lo[k]) & _mm512_cmplt_epi32_mask(qv, hi[k]);
+                            __mmask16 m = table ? mt[q0 / 16][k]
+                                                : qm & _mm512_cmpge_epi32_mask(qv, lo[k]) &
+                                                  _mm512_cmplt_epi32_mask(qv, hi[k]);
                             __m512 xv;
                             if (dstep == 1)
                                 xv = _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)xr +
