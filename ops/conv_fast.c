@@ -59,6 +59,7 @@ typedef struct cf_state {
     int rank;
     int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
     bool direct;          /* CF_GRAD_W: the Cx == 1 kernel */
+    bool plain_b;         /* CF_GRAD_W of a pointwise Conv: B is X_n transposed, no packing callback */
     bool batched;         /* forward GEMM over pixels of several images (small planes) */
     size_t tmp_off;       /* batched: offset of the [mb, pix] result block in a worker's workspace */
     size_t wt_off;        /* CF_CONVT_S1: offset in a worker's workspace of its flipped weight block */
@@ -638,6 +639,8 @@ static void gw_task(void *arg, int64_t t, int worker)
     for (int64_t n = 0; n < Nb; n++) {
         dw_pack pk = { .x = j->x + (n * g->G + gi) * Cx * HW, .g = g, .jbase = j0 };
         og_gemm_b B = { .pack = pack_dw, .ctx = &pk };
+        if (st->plain_b)   /* B[pq, c] = X[n, c, pq] */
+            B = (og_gemm_b){ .data = pk.x + j0 * HW, .ld = HW, .trans = true };
         og_sgemm(false, mb, nj, PQ, 1.0f, j->dy + (n * M + gi * Mg + m0) * PQ, PQ, &B, n ? 1.0f : 0.0f, out, cols,
                  ws);
     }
@@ -1122,6 +1125,11 @@ static og_status grad_w_select(og_select_call *s)
     if (Cx == 1) {
         st->direct = true;
         s->kernel_name = "conv_grad_w_direct";
+    } else if (g.P == 1 && g.Q == 1 && g.dh == 1 && g.dw == 1 && g.ph == 0 && g.pw == 0 && g.H == g.R &&
+               g.W == g.S) {
+        /* a 1x1 forward kernel with stride 1 and no pads: im2col is X itself */
+        st->plain_b = true;
+        s->kernel_name = "conv_grad_w_pointwise";
     }
     /* Column blocks of dW in whole GEMM panels (the ISA's nr), about a
      * quarter of a group's columns each, at most 8 panels; rows split only

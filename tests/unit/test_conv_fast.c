@@ -518,7 +518,9 @@ static void check_gradient(const cfg *c)
                         hit(&h, "convt_s1_igemm_batched")
                       : hit(&h, "convt_col"),
                   "%s: dX did not run the fast ConvTranspose", what);
-    ck_assert_msg(hit(&h, c->Cg == 1 ? "conv_grad_w_direct" : "conv_grad_w_igemm"),
+    bool pw = c->R == 1 && c->S == 1 && c->stride[0] == 1 && c->stride[1] == 1 && !c->pads[0] && !c->pads[1] &&
+              !c->pads[2] && !c->pads[3];
+    ck_assert_msg(hit(&h, c->Cg == 1 ? "conv_grad_w_direct" : pw ? "conv_grad_w_pointwise" : "conv_grad_w_igemm"),
                   "%s: dW did not run the fused pattern", what);
     int64_t P = vi.dims[2] * vi.dims[3];
     expect_close(o1[0], orf[0], 2e-7 * (double)(c->Cg * c->R * c->S + 4), what);
@@ -555,6 +557,10 @@ START_TEST(conv_gradient_random)
     /* batch 1, C = 1 and a larger plane with a crop (pad_end < remainder) */
     cfg c = { .N = 1, .G = 1, .Cg = 1, .Mg = 3, .H = 20, .W = 21, .R = 5, .S = 4, .stride = { 3, 2 },
               .dil = { 1, 2 }, .pads = { 2, 0, 0, 1 }, .bias = true };
+    check_gradient(&c);
+    /* pointwise, with groups */
+    c = (cfg){ .N = 3, .G = 2, .Cg = 5, .Mg = 7, .H = 9, .W = 11, .R = 1, .S = 1, .stride = { 1, 1 },
+               .dil = { 1, 1 } };
     check_gradient(&c);
     /* depthwise with a channel multiplier, stride 2 */
     c = (cfg){ .N = 3, .G = 5, .Cg = 1, .Mg = 2, .H = 19, .W = 37, .R = 3, .S = 3, .stride = { 2, 2 },
