@@ -59,6 +59,8 @@ typedef struct cf_state {
     int rank;
     int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
     bool direct;          /* CF_GRAD_W: the Cx == 1 kernel */
+    int64_t kcb;          /* CF_GRAD_W: dY pixels per im2col chunk (0: pack_dw callback) */
+    size_t bt_off;        /* CF_GRAD_W: offset of the im2col chunk in a worker's workspace */
     bool plain_b;         /* CF_GRAD_W of a pointwise Conv: B is X_n transposed, no packing callback */
     bool batched;         /* forward GEMM over pixels of several images (small planes) */
     size_t tmp_off;       /* batched: offset of the [mb, pix] result block in a worker's workspace */
@@ -636,6 +638,59 @@ static void gw_task(void *arg, int64_t t, int worker)
             memset(out + m * cols, 0, sizeof(float) * (size_t)nj);
         return;
     }
+    if (st->kcb > 0) {
+        /* Per image and chunk of dY pixels, the task's columns of the
+         * im2col of X as rows (Bt[j, k], contiguous in k: row runs are
+         * clipped copies), read by the GEMM as a transposed matrix; the
+         * chunks add onto dW in order. */
+        float *bt = (float *)(ws + st->bt_off);
+        for (int64_t n = 0; n < Nb; n++) {
+            const float *xn = j->x + (n * g->G + gi) * Cx * HW;
+            for (int64_t k0 = 0; k0 < PQ; k0 += st->kcb) {
+                int64_t kc = cf_min(st->kcb, PQ - k0);
+                for (int64_t jj = 0; jj < nj; jj++) {
+                    int64_t col = j0 + jj, RSo = g->P * g->Q;
+                    int64_t c = col / RSo, rs = col % RSo, r = rs / g->Q, s = rs % g->Q;
+                    int64_t offh = r * g->sh - g->ph, offw = s * g->sw - g->pw;
+                    const float *xc = xn + c * HW;
+                    float *row = bt + jj * kc;
+                    int64_t p = k0 / g->S, q = k0 % g->S;
+                    for (int64_t kk = 0; kk < kc;) {
+                        int64_t seg = cf_min(g->S - q, kc - kk), ih = p * g->dh + offh;
+                        float *o = row + kk;
+                        if ((uint64_t)ih >= (uint64_t)g->H) {
+                            memset(o, 0, sizeof(float) * (size_t)seg);
+                        } else {
+                            int64_t iw = q * g->dw + offw;
+                            int64_t lo = iw >= 0 ? 0 : cf_cdiv(-iw, g->dw);
+                            int64_t hi = iw > g->W - 1 ? 0 : cf_min(seg, (g->W - 1 - iw) / g->dw + 1);
+                            if (hi < lo)
+                                hi = lo;
+                            if (lo > seg)
+                                lo = hi = seg;
+                            const float *xr = xc + ih * g->W + iw;
+                            for (int64_t e = 0; e < lo; e++)
+                                o[e] = 0;
+                            if (g->dw == 1)
+                                memcpy(o + lo, xr + lo, sizeof(float) * (size_t)(hi - lo));
+                            else
+                                for (int64_t e = lo; e < hi; e++)
+                                    o[e] = xr[e * g->dw];
+                            for (int64_t e = hi; e < seg; e++)
+                                o[e] = 0;
+                        }
+                        kk += seg;
+                        q = 0;
+                        p++;
+                    }
+                }
+                og_gemm_b B = { .data = bt, .ld = kc, .trans = true };
+                og_sgemm(false, mb, nj, kc, 1.0f, j->dy + (n * M + gi * Mg + m0) * PQ + k0, PQ, &B,
+                         n || k0 ? 1.0f : 0.0f, out, cols, ws);
+            }
+        }
+        return;
+    }
     for (int64_t n = 0; n < Nb; n++) {
         dw_pack pk = { .x = j->x + (n * g->G + gi) * Cx * HW, .g = g, .jbase = j0 };
         og_gemm_b B = { .pack = pack_dw, .ctx = &pk };
@@ -1154,8 +1209,15 @@ static og_status grad_w_select(og_select_call *s)
     st->mb = mb;
     st->n_mb = cf_cdiv(g.Mg, mb);
     st->gemm_ws = st->direct ? 0 : CF_ALIGN(og_gemm_workspace_bytes());
+    size_t wsb = st->gemm_ws;
+    if (!st->direct && !st->plain_b) {
+        /* im2col chunks of 4 GEMM K-blocks of dY pixels */
+        st->kcb = cf_min(4 * OG_GEMM_KC, g.R * g.S);
+        st->bt_off = wsb;
+        wsb += CF_ALIGN(sizeof(float) * (size_t)(st->jb * st->kcb));
+    }
     s->state = st;
-    s->workspace_bytes = st->gemm_ws;
+    s->workspace_bytes = wsb;
     s->run = grad_w_run;
     s->new_n_in = 2;
     s->new_inputs[0] = x_value;
