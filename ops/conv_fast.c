@@ -216,6 +216,7 @@ static void pack_fwd(void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
     }
 }
 
+struct fwd_job;
 typedef struct fwd_job {
     const cf_state *st;
     const float *x, *w, *b;
@@ -225,14 +226,24 @@ typedef struct fwd_job {
     bool avx512;   /* the direct kernel's ISA */
 } fwd_job;
 
+/* The flipped forward weights of ConvTranspose for (group gi, output
+ * channels m0..m0+mb) in this worker's scratch: W [C, Mg, R, S] ->
+ * [mb, Cg*R*S], kernel reversed. The block's tag (gm) sits in front of it,
+ * reset by run_fwd each run, so a worker redoes it only when its tasks move
+ * to another block. */
+static const float *flip_block(const struct fwd_job *j, const cf_state *st, char *ws, int64_t gm, int64_t gi,
+                               int64_t m0, int64_t mb);
+
 static void fwd_task(void *arg, int64_t t, int worker)
 {
     const fwd_job *j = arg;
     const cf_state *st = j->st;
     const og_cf_geom *g = &st->g;
     int64_t PQ = g->P * g->Q, HW = g->H * g->W, K = g->Cg * g->R * g->S;
-    int64_t blk = t % st->n_pix, rest = t / st->n_pix, mblk = rest % st->n_mb, ng = rest / st->n_mb;
-    int64_t gi = ng % g->G, n = ng / g->G;
+    /* t = ((g, m block), image, pixel block): tasks sharing a weight block
+     * are adjacent, so a worker flips ConvTranspose weights once per block */
+    int64_t blk = t % st->n_pix, rest = t / st->n_pix, n = rest % g->N, gm = rest / g->N;
+    int64_t mblk = gm % st->n_mb, gi = gm / st->n_mb;
     int64_t p0 = blk * st->pix, np = cf_min(st->pix, PQ - p0);
     int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, g->Mg - m0);
     char *ws = j->ws + (size_t)worker * j->stride;
@@ -243,16 +254,7 @@ static void fwd_task(void *arg, int64_t t, int worker)
         /* ConvTranspose W [C, Mg, R, S] -> this block of the forward [M, Cg*R*S],
          * kernel flipped; per task, so the weights of this run are used and
          * concurrent runs of one plan share nothing (cost: 1/pixels of the GEMM) */
-        int64_t RS = g->R * g->S;
-        float *wt = (float *)(ws + st->wt_off);
-        for (int64_t m = 0; m < mb; m++)
-            for (int64_t c = 0; c < g->Cg; c++) {
-                const float *src = j->w + ((gi * g->Cg + c) * g->Mg + m0 + m) * RS;
-                float *dst = wt + m * K + c * RS;
-                for (int64_t i = 0; i < RS; i++)
-                    dst[i] = src[RS - 1 - i];
-            }
-        wa = wt;
+        wa = flip_block(j, st, ws, gi * st->n_mb + mblk, gi, m0, mb);
     }
     og_gemm_b B = { 0 };
     fwd_pack pk;
@@ -308,16 +310,7 @@ static void fwd_batched_task(void *arg, int64_t t, int worker)
     const float *wa = j->w + (gi * g->Mg + m0) * K;
     if (st->kind == CF_CONVT_S1) {
         /* as in fwd_task: this block of the flipped forward weights */
-        int64_t RS = g->R * g->S;
-        float *wt = (float *)(ws + st->wt_off);
-        for (int64_t m = 0; m < mb; m++)
-            for (int64_t c = 0; c < g->Cg; c++) {
-                const float *src = j->w + ((gi * g->Cg + c) * g->Mg + m0 + m) * RS;
-                float *dst = wt + m * K + c * RS;
-                for (int64_t i = 0; i < RS; i++)
-                    dst[i] = src[RS - 1 - i];
-            }
-        wa = wt;
+        wa = flip_block(j, st, ws, gi * st->n_mb + mblk, gi, m0, mb);
     }
     fwd_pack pk = { .x = j->x + gi * g->Cg * HW, .g = g, .ih0 = ih0, .iw0 = iw0, .xoff = xoff };
     og_gemm_b B = { .pack = pack_fwd, .ctx = &pk };
@@ -335,11 +328,34 @@ static void fwd_batched_task(void *arg, int64_t t, int worker)
     }
 }
 
+static const float *flip_block(const fwd_job *j, const cf_state *st, char *ws, int64_t gm, int64_t gi,
+                               int64_t m0, int64_t mb)
+{
+    const og_cf_geom *g = &st->g;
+    int64_t RS = g->R * g->S, K = g->Cg * RS;
+    int64_t *tag = (int64_t *)(ws + st->wt_off);
+    float *wt = (float *)(ws + st->wt_off + 64);
+    if (*tag == gm)
+        return wt;
+    for (int64_t c = 0; c < g->Cg; c++)
+        for (int64_t m = 0; m < mb; m++) {
+            const float *src = j->w + ((gi * g->Cg + c) * g->Mg + m0 + m) * RS;
+            float *dst = wt + m * K + c * RS;
+            for (int64_t i = 0; i < RS; i++)
+                dst[i] = src[RS - 1 - i];
+        }
+    *tag = gm;
+    return wt;
+}
+
 static void run_fwd(const og_kernel_call *k, const cf_state *st, const float *w)
 {
     const og_cf_geom *g = &st->g;
     fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
                   .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
+    if (st->kind == CF_CONVT_S1)
+        for (int w = 0; w < (k->n_threads > 0 ? k->n_threads : 1); w++)
+            *(int64_t *)((char *)k->workspace + (size_t)w * k->workspace_stride + st->wt_off) = -1;
     if (st->batched)
         og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->G * st->n_mb * st->n_pix, fwd_batched_task, &j);
     else
@@ -915,9 +931,12 @@ static og_status finish_fwd(og_select_call *s, cf_state *st, const char *name)
     plan_pixels(st);
     st->mb = g->Mg;
     if (st->kind == CF_CONVT_S1 && !use_direct(g)) {
-        /* the flipped weight block of a task stays within 2 MiB */
-        int64_t cap = ((int64_t)1 << 19) / K;
-        st->mb = cf_min(g->Mg, cap > 0 ? cap : 1);
+        /* the flipped weight block of a task stays within 5 MiB (every
+         * block repacks B, so fewer is better; the worker's whole scratch
+         * stays under CF_MAX_WS) */
+        int64_t cap = ((int64_t)5 << 18) / K;
+        cap = cap > 0 ? cap : 1;
+        st->mb = cf_cdiv(g->Mg, cf_cdiv(g->Mg, cap));   /* blocks of even size */
     }
     st->n_mb = cf_cdiv(g->Mg, st->mb);
     st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
@@ -926,7 +945,7 @@ static og_status finish_fwd(og_select_call *s, cf_state *st, const char *name)
         ws = 0, st->gemm_ws = 0;
     if (st->kind == CF_CONVT_S1) {
         st->wt_off = ws;
-        ws += CF_ALIGN(sizeof(float) * (size_t)(st->mb * K));
+        ws += 64 + CF_ALIGN(sizeof(float) * (size_t)(st->mb * K));
     }
     int nr = og_gemm_nr();
     int64_t PQ = g->P * g->Q;
@@ -949,7 +968,7 @@ static og_status finish_fwd(og_select_call *s, cf_state *st, const char *name)
         ws += CF_ALIGN(sizeof(float) * (size_t)(st->mb * st->pix));
         if (st->kind == CF_CONVT_S1) {
             st->wt_off = ws;
-            ws += CF_ALIGN(sizeof(float) * (size_t)(st->mb * K));
+            ws += 64 + CF_ALIGN(sizeof(float) * (size_t)(st->mb * K));
         }
     }
     if (ws > CF_MAX_WS) {
