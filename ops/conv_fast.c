@@ -1,40 +1,51 @@
-/* conv_fast.c — fast float32 convolution kernels chosen at plan time.
+/* conv_fast.c — fast float32 convolution kernels chosen at plan time
+ * (2-D, and 1-D as a unit height; anything else keeps conv.c's and
+ * convtranspose.c's reference kernels).
  *
  * Conv forward (og_conv_fast_select):
  *   conv_igemm      implicit GEMM: per task (image, group, block of output
  *                   pixels) Y[Mg, pixels] = W_g[Mg, Cg*R*S] * B, B packed by
  *                   pack_fwd straight from X in the GEMM's panel layout (no
- *                   im2col buffer; padding reads as zero; a stride-1 run of
- *                   pixels inside one row is a memcpy).
+ *                   im2col buffer; padding reads as zero; each panel's
+ *                   pixels copied as row runs, memcpy at stride 1).
+ *   conv_igemm_batched  small planes (fewer pixels than 4 GEMM panels): a
+ *                   task's pixels span images, its result goes through a
+ *                   scratch block into Y (the GEMM's N is not a sliver).
  *   conv_pointwise  1x1, stride 1, no pads: B is X itself, a plain matrix.
- *   conv_depthwise  Cg == 1 (depthwise, with any channel multiplier, and
- *                   single-channel inputs like LeNet's first layer, tiny
- *                   C*R*S): a direct kernel, one output plane per task,
- *                   row by row, each tap a multiply-add over a row segment
- *                   (contiguous for stride 1, so GCC vectorises it).
+ *   conv_depthwise / conv_direct_c1 / conv_direct_m1  Cg == 1 (depthwise,
+ *                   any channel multiplier; single-channel input such as
+ *                   LeNet's first layer) or Mg == 1 with few channels: a
+ *                   direct kernel, one output plane per task; AVX-512 (four
+ *                   output rows of 16 columns in registers, every tap
+ *                   added, padding masked) or portable C, by og_isa_active.
  * ConvTranspose (og_convt_fast_select), which is what dX of a Conv is:
- *   convt_s1_igemm  stride 1: a correlation of X with the flipped kernel,
- *                   input and output channels exchanged, begin pads
- *                   (R-1)*d - pad: the forward implicit GEMM with a weight
- *                   matrix rebuilt at the start of every run (weights
- *                   change between training steps) into the plan's state.
+ *   convt_s1_igemm(_batched) / convt_s1_direct  stride 1: a correlation of
+ *                   X with the flipped kernel, input and output channels
+ *                   exchanged, begin pads (R-1)*d - pad: the forward kernels
+ *                   with the weights flipped per run into each worker's
+ *                   scratch (weights change between training steps; a
+ *                   plan may run on several threads at once).
  *   convt_col       stride > 1: per task (image, group, block of output
  *                   channels) col = W_g^T X_g for a block of input pixels,
  *                   then scatter-added onto the output (col2im); the output
  *                   channel blocks keep tasks from writing the same cells.
  * Conv weight gradient (og_pattern_conv_grad_w, rooted at Transpose):
- *   Transpose(1,0,2,3) <- Conv(Xt, dYt) <- Transpose(1,0,2,3) of X and of dY,
- *   exactly what conv.c's backward rule emits for group 1, computed as
- *   dW[M, C*R*S] = sum over images n of dY_n[M, P*Q] * B_n[P*Q, C*R*S] with
- *   B_n the transposed im2col of X_n packed by pack_dw; tasks own blocks of
- *   dW's columns and rows and add the images in order, so each dW element
- *   is reduced by one task in a fixed order.
+ *   Transpose(1,0,2,3) <- Conv(Xt, dYt) <- Transpose(1,0,2,3) of dY, with Xt
+ *   the swap of X (group 1) or its Reshape/Transpose/Reshape regrouping
+ *   (groups), exactly what conv.c's backward rule emits, computed as
+ *   dW_g[Mg, Cg*R*S] = sum over images n of dY_n,g[Mg, P*Q] * B_n[P*Q, Cg*R*S]
+ *   with B_n the transposed im2col of X_n: built in chunks of rows by
+ *   clipped copies and read by the GEMM as a transposed matrix
+ *   (conv_grad_w_igemm), X itself for 1x1 (conv_grad_w_pointwise), or a
+ *   direct dot-product kernel for Cg == 1 (conv_grad_w_direct). Tasks own
+ *   blocks of dW's columns and rows and add the images in order, so each
+ *   dW element is reduced by one task in a fixed order.
  *
  * Determinism: tasks come from the shape alone and each output element is
- * computed by one task, so any thread count gives the same bits. Every
- * kernel writes every output element. Scratch comes from the per-worker
- * workspace (at most CF_MAX_WS bytes); the only plan-time allocation is the
- * state (geometry, and the rebuilt weights of convt_s1_igemm). */
+ * computed by one task, so any thread count gives the same bits (ISAs may
+ * differ in the last bits). Every kernel writes every output element.
+ * Scratch comes from the per-worker workspace (at most CF_MAX_WS bytes);
+ * the only plan-time allocation is the state (geometry and planned shapes). */
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
