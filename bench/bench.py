@@ -323,6 +323,14 @@ def run_case(c, T, og, pt, root, args):
                 r["idx_mismatch"] = idx
         except (WorkerError, ValueError, OSError) as e:
             r["compare_error"] = str(e)
+    if "og" in r and c.pas == "train":
+        try:
+            peak, hold, base = (int(v) for v in og.cmd("mem").split()[:3])
+            if peak > 0 and hold > 0:
+                r["og_mem"] = {"peak_rss_bytes": peak, "hold_bytes": hold, "rss_before_case_bytes": base,
+                               "ratio": peak / hold, "ratio_above_base": (peak - base) / hold}
+        except (WorkerError, ValueError) as e:
+            r["mem_error"] = str(e)
     for w in (og, pt):
         if w is not None:
             try:
@@ -465,6 +473,12 @@ def targets(results, threads, have_torch):
                 ratio_check(f"{g}.{pas}", [find(g, pas, T)], 0.95, T)
         for tr in ("train_lenet5", "train_resblock"):
             ratio_check(f"{tr}", [find(tr, "train", T)], 1.3, T)
+            r = find(tr, "train", T)
+            if r is not None and r.get("og_mem"):
+                m = r["og_mem"]
+                add(f"{tr} peak RSS / bytes held", T, m["ratio"], "<= 1.5x", m["ratio"] <= 1.5,
+                    f"peak {m['peak_rss_bytes'] / 2**20:.1f} MiB ({m['rss_before_case_bytes'] / 2**20:.1f} before the "
+                    f"case), must hold {m['hold_bytes'] / 2**20:.1f} MiB")
     if 1 in threads and 2 in threads:
         for case in LARGE_3X3:
             for pas in ("fwd", "dx", "dw"):
