@@ -147,8 +147,13 @@ static void scalar_pack_b(const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0
     pack_b_t(SNR, b, k0, kc, j0, nc, dst);
 }
 
+/* Blocking (measured on Zen 5); the workspace is sized for the largest. */
+#define MC 64
+#define NC 480
+_Static_assert(MC % SMR == 0 && MC <= OG_GEMM_MC_MAX && NC % SNR == 0 && NC <= OG_GEMM_NC_MAX, "GEMM blocking");
+
 static const og_gemm_impl scalar_impl = {
-    .isa = OG_ISA_SCALAR, .mr = SMR, .nr = SNR, .mc = 64, .nc = 480,
+    .isa = OG_ISA_SCALAR, .mr = SMR, .nr = SNR, .mc = MC, .nc = NC,
     .kernel = scalar_kernel, .pack_a = scalar_pack_a, .pack_b = scalar_pack_b,
 };
 

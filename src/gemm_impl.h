@@ -36,8 +36,8 @@ typedef struct og_gemm_impl {
     og_gemm_pack_b_fn pack_b;
 } og_gemm_impl;
 
-#define OG_GEMM_MC_MAX 192
-#define OG_GEMM_NC_MAX 960
+#define OG_GEMM_MC_MAX 96
+#define OG_GEMM_NC_MAX 480
 
 /* NULL when the file was built without its instruction set (non-x86). */
 const og_gemm_impl *og_gemm_impl_avx512(void);

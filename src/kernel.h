@@ -62,7 +62,7 @@ int og_default_threads(void);
  * Register tiles (MR x NR): AVX-512 8 x 48, AVX2 6 x 16, scalar 4 x 16;
  * edge tiles run the same kernel on zero-padded panels and store only
  * their valid part. beta == 0: C is not read (NaN there does not
- * propagate). The workspace (og_gemm_workspace_bytes, about 1.1 MiB) needs
+ * propagate). The workspace (og_gemm_workspace_bytes, 576 KiB) needs
  * no alignment: og_sgemm aligns inside it. No allocation, one thread. */
 #define OG_GEMM_KC 256
 typedef void (*og_gemm_pack_fn)(void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst);
