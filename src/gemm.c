@@ -150,10 +150,12 @@ static void scalar_pack_b(const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0
 /* Blocking (measured on Zen 5); the workspace is sized for the largest. */
 #define MC 64
 #define NC 480
-_Static_assert(MC % SMR == 0 && MC <= OG_GEMM_MC_MAX && NC % SNR == 0 && NC <= OG_GEMM_NC_MAX, "GEMM blocking");
+#define NC_LARGE 480
+_Static_assert(MC % SMR == 0 && MC <= OG_GEMM_MC_MAX && NC % SNR == 0 && NC <= OG_GEMM_NC_MAX &&
+                   NC_LARGE % SNR == 0 && NC_LARGE <= OG_GEMM_NC_MAX, "GEMM blocking");
 
 static const og_gemm_impl scalar_impl = {
-    .isa = OG_ISA_SCALAR, .mr = SMR, .nr = SNR, .mc = MC, .nc = NC,
+    .isa = OG_ISA_SCALAR, .mr = SMR, .nr = SNR, .mc = MC, .nc = NC, .nc_large = NC_LARGE,
     .kernel = scalar_kernel, .pack_a = scalar_pack_a, .pack_b = scalar_pack_b,
 };
 
@@ -286,12 +288,14 @@ void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const 
      * rows run along k) column block outer, as Goto has it. Either way
      * every C element sees its k blocks in ascending order. */
     const bool k_outer = M <= im->mc && !(B->pack == NULL && B->trans);
-    const int64_t nj = (N + im->nc - 1) / im->nc, np = (K + KC - 1) / KC;
+    /* Wider B blocks when A is repacked for each of them (measured). */
+    const int64_t ncb = k_outer ? im->nc : im->nc_large;
+    const int64_t nj = (N + ncb - 1) / ncb, np = (K + KC - 1) / KC;
     int64_t packed_pc = -1;
     for (int64_t t = 0; t < nj * np; t++) {
         int64_t pi = k_outer ? t / nj : t % np, ji = k_outer ? t % nj : t / np;
-        int64_t pc = pi * KC, jc = ji * im->nc;
-        int64_t kc = K - pc < KC ? K - pc : KC, nc = N - jc < im->nc ? N - jc : im->nc;
+        int64_t pc = pi * KC, jc = ji * ncb;
+        int64_t kc = K - pc < KC ? K - pc : KC, nc = N - jc < ncb ? N - jc : ncb;
         if (B->pack)
             B->pack(B->ctx, pc, kc, jc, nc, nr, bp);
         else
@@ -300,8 +304,8 @@ void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const 
         next_b nb = { 0 };
         if (t + 1 < nj * np) {
             int64_t t1 = t + 1;
-            next_b_plan(&nb, B, K, N, (k_outer ? t1 / nj : t1 % np) * KC, (k_outer ? t1 % nj : t1 / np) * im->nc,
-                        im->nc);
+            next_b_plan(&nb, B, K, N, (k_outer ? t1 / nj : t1 % np) * KC, (k_outer ? t1 % nj : t1 / np) * ncb,
+                        ncb);
         }
         const int64_t steps = (M + mr - 1) / mr;   /* one prefetch slice per A micro-panel */
         int64_t step = 0;

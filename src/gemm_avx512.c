@@ -151,10 +151,12 @@ static void pack_b_48(const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0, in
 /* Blocking (measured on Zen 5); the workspace is sized for the largest. */
 #define MC 96
 #define NC 240
-_Static_assert(MC % MR == 0 && MC <= OG_GEMM_MC_MAX && NC % NR == 0 && NC <= OG_GEMM_NC_MAX, "GEMM blocking");
+#define NC_LARGE 480
+_Static_assert(MC % MR == 0 && MC <= OG_GEMM_MC_MAX && NC % NR == 0 && NC <= OG_GEMM_NC_MAX &&
+                   NC_LARGE % NR == 0 && NC_LARGE <= OG_GEMM_NC_MAX, "GEMM blocking");
 
 static const og_gemm_impl impl = {
-    .isa = OG_ISA_AVX512, .mr = MR, .nr = NR, .mc = MC, .nc = NC,
+    .isa = OG_ISA_AVX512, .mr = MR, .nr = NR, .mc = MC, .nc = NC, .nc_large = NC_LARGE,
     .kernel = kernel_8x48, .pack_a = pack_a_8, .pack_b = pack_b_48,
 };
 

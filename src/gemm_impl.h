@@ -31,6 +31,7 @@ typedef struct og_gemm_impl {
     int mr, nr;
     int mc;   /* rows of A packed at once, a multiple of mr, <= OG_GEMM_MC_MAX */
     int nc;   /* columns of B packed at once, a multiple of nr, <= OG_GEMM_NC_MAX */
+    int nc_large;   /* the same when M spans several A blocks (A is repacked per B block) */
     og_gemm_ukernel_fn kernel;
     og_gemm_pack_a_fn pack_a;
     og_gemm_pack_b_fn pack_b;
