@@ -92,8 +92,9 @@ static void kernel_8x48(int64_t kc, const float *a, const float *b, float *c, in
     STORE_ROW(4); STORE_ROW(5); STORE_ROW(6); STORE_ROW(7);
 }
 
-/* A micro-panel: trans_a copies 8 floats per k; otherwise an 8 x 8
- * transpose per 8 k (rows past m read as zero). */
+/* A micro-panel: trans_a copies 8 floats per k (masked past m); otherwise
+ * an 8 x 8 transpose per 8 k, and for fewer than 8 rows the portable
+ * packer (it writes the zero rows). */
 static void pack_a_8(bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst)
 {
     if (trans) {
