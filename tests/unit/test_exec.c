@@ -506,6 +506,50 @@ START_TEST(run_states_share_a_plan)
 }
 END_TEST
 
+/* A chain of same-shape Adds runs in place: each output takes the bytes of
+ * the input that dies at its node, so the plan holds one 1 MiB tensor, not
+ * two; the result is still right. */
+START_TEST(elementwise_runs_in_place)
+{
+    og_set_allocator(&(og_allocator){ count_alloc, count_realloc, count_free, NULL });
+    live_bytes = peak_bytes = 0;
+    const int64_t len = 262144;
+    og_graph *g;
+    char a[16], b[16];
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 1, &len, NULL));
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "r", 1, (const char *[]){ "x" }, 1, (const char *[]){ "v0" }, 0,
+                               NULL));
+    for (int k = 0; k < 8; k++) {
+        snprintf(a, sizeof a, "v%d", k);
+        snprintf(b, sizeof b, "v%d", k + 1);
+        OG_CHECK(og_graph_add_node(g, "Add", NULL, b, 2, (const char *[]){ a, "x" }, 1, (const char *[]){ b }, 0,
+                                   NULL));
+    }
+    OG_CHECK(og_graph_add_output(g, b));
+    OG_CHECK(og_graph_finalize(g));
+    size_t before = live_bytes;
+    og_plan *p;
+    OG_CHECK(og_plan_create(g, &p));
+    ck_assert_msg(live_bytes - before < 2 * (size_t)len * 4, "the plan holds %zu bytes", live_bytes - before);
+    og_tensor *x = filled(1, &len, 11);
+    const og_tensor *y[1];
+    OG_CHECK(og_plan_run_borrowed(p, 1, (const og_tensor *const[]){ x }, y));
+    for (int64_t i = 0; i < len; i += 4099) {
+        float xi = ((float *)x->data)[i], want = xi > 0 ? xi : 0;
+        for (int k = 0; k < 8; k++)
+            want += xi;
+        ck_assert(((float *)y[0]->data)[i] == want);
+    }
+    og_tensor_free(x);
+    og_plan_free(p);
+    og_graph_free(g);
+    ck_assert_uint_eq(live_bytes, 0);
+    og_set_allocator(NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("exec");
@@ -522,6 +566,7 @@ int main(void)
     tcase_add_test(tc, threads_give_identical_bits);
     tcase_add_test(tc, alias_ops_are_views);
     tcase_add_test(tc, run_states_share_a_plan);
+    tcase_add_test(tc, elementwise_runs_in_place);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }
