@@ -173,27 +173,19 @@ def og_kernel(d, pas):
     text = text.strip()
     if not text:
         return "n/a", "n/a"
-    kernels = []
-    for m in re.finditer(r"kernel[\s=:\"]+([A-Za-z0-9_.:+\-]+)", text):
-        kernels.append(m.group(1))
-    if not kernels:
-        kernels = re.findall(r"->\s*([A-Za-z0-9_.:+\-]+)", text)
-    if not kernels:
-        kernels = re.findall(r"\b([A-Za-z][A-Za-z0-9]*_\w*(?:avx512|avx2|scalar)\w*)\b", text)
+    # OG_LOG=plan: "onnxgrad plan: N of M nodes, ..., isa ISA" then one
+    # "onnxgrad plan:   node 'NAME' (OP): KERNEL" per step
     uniq = []
-    for k in kernels:
-        if k not in uniq:
-            uniq.append(k)
+    for m in re.finditer(r"node '[^']*' \((\w+)\): (.+)", text):
+        op, k = m.group(1), m.group(2).strip()
+        if k == "view" or op in ("Constant", "ConstantOfShape", "Shape"):
+            continue
+        item = f"{op}:{k}"
+        if item not in uniq:
+            uniq.append(item)
     kern = "+".join(uniq) if uniq else text.splitlines()[0][:60]
-    m = re.search(r"\bisa[\s=:\"]+(\w+)", text, re.I)
-    isa = m.group(1) if m else None
-    if not isa:
-        isas = []
-        for k in uniq or [text]:
-            for x in ISA_RE.findall(k):
-                if x.lower() not in isas:
-                    isas.append(x.lower())
-        isa = "+".join(isas) if isas else "n/a"
+    m = re.search(r"\bisa (\w+)", text)
+    isa = m.group(1) if m else "n/a"
     return kern, isa
 
 
