@@ -1,0 +1,411 @@
+/* test_fastpaths.c — the plan-time fast kernels (MaxPool forward and its
+ * backward pattern, Relu and its backward pattern, Gemm) against the
+ * reference kernels: random shapes and attributes, NaN/Inf/ties, bit-exact
+ * where the math is exact, the same bits at 1 and 2 threads. Kernels are
+ * reached the way the plan reaches them: the op's select or the pattern's,
+ * on the graph's own nodes (gradient graphs as og_graph_build_gradient
+ * emits them), then run on hand-built kernel calls. */
+#include <check.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "onnxgrad/onnxgrad.h"
+#include "onnxgrad/autodiff.h"
+#include "internal.h"
+#include "kernel.h"
+#include "../../ops/pool_fast.h"
+#include "testutil.h"
+
+/* ---- harness ------------------------------------------------------------ */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+static int64_t rnd(int64_t lo, int64_t hi) { return lo + (int64_t)(rng() % (uint64_t)(hi - lo + 1)); }
+static float rndf(void) { return (float)((double)(rng() >> 11) / 9007199254740992.0 * 2.0 - 1.0); }
+
+/* Value kinds for tie/NaN tests: mostly small integers (many ties), some
+ * -0, +-Inf and NaN. */
+static float special_value(int nan_pct)
+{
+    int r = (int)rnd(0, 99);
+    if (r < nan_pct)
+        return NAN;
+    if (r < nan_pct + 3)
+        return INFINITY;
+    if (r < nan_pct + 8)
+        return -INFINITY;
+    if (r < nan_pct + 12)
+        return -0.0f;
+    return (float)rnd(-3, 3);
+}
+
+typedef struct selbuf {
+    og_select_call s;
+    og_tinfo in[OG_MAX_IO], out[OG_MAX_IO];
+    int *readers;
+} selbuf;
+
+/* The select call the plan would make for node n of g. */
+static void sel_prepare(selbuf *b, const og_graph *g, const og_node *n, int n_threads)
+{
+    memset(b, 0, sizeof *b);
+    b->readers = calloc((size_t)g->n_values + 1, sizeof(int));
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++)
+            if (g->nodes[i].inputs[k] >= 0)
+                b->readers[g->nodes[i].inputs[k]]++;
+    for (int k = 0; k < g->n_outputs; k++)
+        b->readers[g->outputs[k]]++;
+    og_select_call *s = &b->s;
+    s->g = g;
+    s->node = n;
+    s->params = n->params;
+    s->opset = n->opset;
+    s->n_in = n->n_inputs;
+    for (int k = 0; k < n->n_inputs; k++) {
+        int v = n->inputs[k];
+        if (v < 0)
+            continue;
+        og_value_get(&g->values[v], &b->in[k]);
+        s->in[k] = &b->in[k];
+        s->in_value[k] = og_value_data(&g->values[v]);
+    }
+    s->n_out = n->n_outputs;
+    for (int k = 0; k < n->n_outputs; k++) {
+        int v = n->outputs[k];
+        if (v < 0)
+            continue;
+        og_value_get(&g->values[v], &b->out[k]);
+        s->out[k] = &b->out[k];
+    }
+    s->n_threads = n_threads;
+    s->readers = b->readers;
+}
+
+static void sel_free(selbuf *b)
+{
+    og_free(b->s.state);
+    free(b->readers);
+}
+
+/* Runs `run` on a kernel call with per-worker workspace ws bytes. */
+static og_status run_kernel(og_status (*run)(const og_kernel_call *), const og_node *n, int n_in,
+                            const og_tensor *const *in, int n_out, og_tensor *const *out, size_t ws, int n_threads,
+                            void *state)
+{
+    og_kernel_call kc;
+    memset(&kc, 0, sizeof kc);
+    kc.node = n;
+    kc.params = n->params;
+    kc.opset = n->opset;
+    kc.n_in = n_in;
+    for (int k = 0; k < n_in; k++)
+        kc.in[k] = in[k];
+    kc.n_out = n_out;
+    for (int k = 0; k < n_out; k++)
+        kc.out[k] = out[k];
+    size_t stride = (ws + 63) & ~(size_t)63;
+    void *w = stride ? aligned_alloc(64, stride * (size_t)n_threads) : NULL;
+    kc.workspace = w;
+    kc.workspace_bytes = stride * (size_t)n_threads;
+    kc.workspace_stride = stride;
+    kc.n_threads = n_threads;
+    kc.state = state;
+    og_status st = run(&kc);
+    free(w);
+    return st;
+}
+
+/* A tensor of the shape, filled with garbage: kernels must write every element. */
+static og_tensor *garbage(og_dtype dt, int rank, const int64_t *dims)
+{
+    og_tensor *t;
+    OG_CHECK(og_tensor_create(dt, rank, dims, &t));
+    memset(t->data, 0xA5, (size_t)t->numel * og_dtype_size(dt));
+    return t;
+}
+
+static void expect_same_bits(const og_tensor *a, const og_tensor *b, const char *what)
+{
+    ck_assert_int_eq(a->numel, b->numel);
+    size_t es = og_dtype_size(a->dtype);
+    if (memcmp(a->data, b->data, (size_t)a->numel * es) == 0)
+        return;
+    for (int64_t i = 0; i < a->numel; i++)
+        if (memcmp((char *)a->data + i * es, (char *)b->data + i * es, es) != 0) {
+            if (a->dtype == OG_FLOAT)
+                ck_abort_msg("%s: element %lld differs: %a vs %a", what, (long long)i, (double)((float *)a->data)[i],
+                             (double)((float *)b->data)[i]);
+            else if (a->dtype == OG_INT64)
+                ck_abort_msg("%s: element %lld differs: %lld vs %lld", what, (long long)i,
+                             (long long)((int64_t *)a->data)[i], (long long)((int64_t *)b->data)[i]);
+            ck_abort_msg("%s: element %lld differs", what, (long long)i);
+        }
+}
+
+static const og_node *find_node(const og_graph *g, const char *op_type, int nth)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i].op_type, op_type) == 0 && nth-- == 0)
+            return &g->nodes[i];
+    return NULL;
+}
+
+static const og_pattern *find_pattern(const char *name)
+{
+    for (int k = 0; og_pattern_at(k); k++)
+        if (strcmp(og_pattern_at(k)->name, name) == 0)
+            return og_pattern_at(k);
+    return NULL;
+}
+
+/* ---- MaxPool ------------------------------------------------------------ */
+
+typedef struct pool_case {
+    int64_t xd[4], k[2], s[2], d[2], pads[4];
+    int64_t ceil_mode;
+    bool with_ind;
+} pool_case;
+
+static og_status pool_graph(const pool_case *c, og_graph **out)
+{
+    og_graph *g;
+    const char *in[1] = { "X" }, *outs[2] = { "Y", "I" };
+    og_attr at[5] = { og_attr_ints("kernel_shape", 2, c->k), og_attr_ints("strides", 2, c->s),
+                      og_attr_ints("dilations", 2, c->d), og_attr_ints("pads", 4, c->pads),
+                      og_attr_int("ceil_mode", c->ceil_mode) };
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "X", OG_FLOAT, 4, c->xd, NULL));
+    OG_CHECK(og_graph_add_node(g, "MaxPool", NULL, "mp", 1, in, c->with_ind ? 2 : 1, outs, 5, at));
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    if (c->with_ind)
+        OG_CHECK(og_graph_add_output(g, "I"));
+    og_status st = og_graph_finalize(g);
+    if (st) {
+        og_graph_free(g);
+        return st;
+    }
+    *out = g;
+    return OG_OK;
+}
+
+static void random_pool_case(pool_case *c)
+{
+    c->xd[0] = rnd(1, 3);
+    c->xd[1] = rnd(1, 4);
+    c->xd[2] = rnd(1, 40);
+    c->xd[3] = rnd(1, 70);
+    for (int a = 0; a < 2; a++) {
+        c->k[a] = rnd(1, 5);
+        c->s[a] = rnd(1, 4);
+        c->d[a] = rng() % 4 == 0 ? rnd(2, 3) : 1;
+        c->pads[a] = rnd(0, c->k[a]);
+        c->pads[2 + a] = rnd(0, c->k[a]);
+    }
+    c->ceil_mode = rnd(0, 1);
+    c->with_ind = rng() % 5 != 0;
+}
+
+/* Y, Indices of the case on x through the reference kernel and the fast
+ * one (at 1 and 2 threads, AVX-512 and scalar), compared bit for bit. */
+static bool check_pool_case(const pool_case *c, int value_mode)
+{
+    og_graph *g;
+    if (pool_graph(c, &g) != OG_OK)
+        return false;   /* geometry the op refuses */
+    const og_node *n = find_node(g, "MaxPool", 0);
+    selbuf b;
+    sel_prepare(&b, g, n, 2);
+    OG_CHECK(n->op->select(&b.s));
+    ck_assert_msg(b.s.run != NULL, "fast MaxPool not selected");
+    const og_value *yv = &g->values[n->outputs[0]];
+    og_tensor *x;
+    OG_CHECK(og_tensor_create(OG_FLOAT, 4, c->xd, &x));
+    float *xs = x->data;
+    for (int64_t i = 0; i < x->numel; i++)
+        xs[i] = value_mode == 0 ? rndf() : value_mode == 1 ? special_value(4) : value_mode == 2 ? -INFINITY
+                                                                                              : special_value(40);
+    og_tensor *ry = garbage(OG_FLOAT, 4, og_value_dims(yv)), *ri = garbage(OG_INT64, 4, og_value_dims(yv));
+    og_tensor *routs[2] = { ry, c->with_ind ? ri : NULL };
+    OG_CHECK(run_kernel(n->op->run, n, 1, (const og_tensor *const *)&x, 2, routs, 0, 1, NULL));
+    for (int variant = 0; variant < 4; variant++) {
+        int threads = variant % 2 ? 2 : 1;
+        og_tensor *fy = garbage(OG_FLOAT, 4, og_value_dims(yv)), *fi = garbage(OG_INT64, 4, og_value_dims(yv));
+        og_tensor *fouts[2] = { fy, c->with_ind ? fi : NULL };
+        if (variant < 2) {
+            OG_CHECK(run_kernel(b.s.run, n, 1, (const og_tensor *const *)&x, 2, fouts, b.s.workspace_bytes, threads,
+                                b.s.state));
+        } else {   /* the scalar path, as a machine without AVX-512 plans it */
+            og_pool2d pg = *(const og_pool2d *)b.s.state;
+            ck_assert(og_pool2d_init(&pg, false));
+            size_t ws = (og_pool2d_workspace(&pg) + 63) & ~(size_t)63;
+            void *w = aligned_alloc(64, ws * 2);
+            og_maxpool2d_f32(&pg, x->data, fy->data, c->with_ind ? fi->data : NULL, threads, w, ws);
+            free(w);
+        }
+        expect_same_bits(ry, fy, "MaxPool Y");
+        if (c->with_ind)
+            expect_same_bits(ri, fi, "MaxPool Indices");
+        og_tensor_free(fy);
+        og_tensor_free(fi);
+    }
+    og_tensor_free(ry);
+    og_tensor_free(ri);
+    og_tensor_free(x);
+    sel_free(&b);
+    og_graph_free(g);
+    return true;
+}
+
+START_TEST(maxpool_forward_random)
+{
+    int done = 0;
+    for (int it = 0; it < 600; it++) {
+        pool_case c;
+        random_pool_case(&c);
+        done += check_pool_case(&c, it % 4);
+    }
+    ck_assert_int_gt(done, 300);
+}
+END_TEST
+
+START_TEST(maxpool_forward_fixed)
+{
+    /* ResNet's stem pool, a tail shorter than a vector, windows wholly in padding (ceil_mode, big pads) */
+    pool_case cs[] = {
+        { { 2, 3, 112, 112 }, { 3, 3 }, { 2, 2 }, { 1, 1 }, { 1, 1, 1, 1 }, 0, true },
+        { { 1, 2, 7, 21 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 2, 1, 2 }, 0, true },
+        { { 1, 2, 9, 9 }, { 2, 2 }, { 3, 3 }, { 1, 1 }, { 0, 0, 1, 1 }, 1, true },
+        { { 1, 1, 5, 33 }, { 2, 3 }, { 2, 3 }, { 3, 2 }, { 2, 3, 2, 3 }, 1, true },
+        { { 1, 1, 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 0, 0, 0, 0 }, 0, true },
+        { { 1, 1, 4, 50 }, { 1, 5 }, { 1, 4 }, { 1, 1 }, { 0, 4, 0, 4 }, 1, false },
+    };
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++)
+        for (int mode = 0; mode < 4; mode++)
+            ck_assert_msg(check_pool_case(&cs[i], mode), "case %zu refused", i);
+}
+END_TEST
+
+/* The backward pattern on the gradient graph og_graph_build_gradient emits:
+ * it must match the ScatterElements, rewire it to (flat Indices, flat dY)
+ * and give the reference gradient's bits. */
+static void check_pool_backward(const pool_case *c)
+{
+    og_graph *g;
+    if (pool_graph(c, &g) != OG_OK)
+        return;
+    og_grad_options o = { .n_seeded = 1, .seeded = (const char *const[]){ "Y" }, .n_wrt = 1,
+                          .wrt = (const char *const[]){ "X" } };
+    og_graph *gg;
+    if (og_graph_build_gradient(g, &o, &gg) != OG_OK) {   /* windows wholly in padding have no gradient */
+        og_graph_free(g);
+        return;
+    }
+    const og_node *mp = find_node(gg, "MaxPool", 0);
+    const og_value *yv = &gg->values[mp->outputs[0]];
+    og_tensor *x, *dy;
+    OG_CHECK(og_tensor_create(OG_FLOAT, 4, c->xd, &x));
+    OG_CHECK(og_tensor_create(OG_FLOAT, 4, og_value_dims(yv), &dy));
+    for (int64_t i = 0; i < x->numel; i++)
+        ((float *)x->data)[i] = special_value(2);
+    for (int64_t i = 0; i < dy->numel; i++)
+        ((float *)dy->data)[i] = rng() % 50 == 0 ? special_value(30) : rndf();
+    og_plan *p;
+    OG_CHECK(og_plan_create(gg, &p));
+    og_tensor *outs[4] = { 0 };
+    const og_tensor *feeds[2] = { x, dy };
+    OG_CHECK(og_plan_run(p, 2, feeds, outs));
+    int nout = gg->n_outputs;
+    og_tensor *ref_dx = outs[nout - 1];
+
+    const og_node *sc = find_node(gg, "ScatterElements", 0);
+    ck_assert_ptr_nonnull(sc);
+    selbuf b;
+    sel_prepare(&b, gg, sc, 2);
+    const og_pattern *pat = find_pattern("maxpool_backward");
+    ck_assert_ptr_nonnull(pat);
+    OG_CHECK(pat->select(&b.s));
+    ck_assert_msg(b.s.run != NULL, "maxpool_backward did not match");
+    ck_assert_int_eq(b.s.new_n_in, 2);
+    ck_assert_int_eq(b.s.new_inputs[0], sc->inputs[1]);
+    ck_assert_int_eq(b.s.new_inputs[1], sc->inputs[2]);
+    /* its inputs' values: MaxPool's Indices and dY, flattened */
+    og_tensor *ind = garbage(OG_INT64, 4, og_value_dims(yv));
+    og_tensor *mouts[2] = { NULL, ind };
+    OG_CHECK(run_kernel(mp->op->run, mp, 1, (const og_tensor *const *)&x, 2, mouts, 0, 1, NULL));
+    int64_t flat_i = ind->numel, flat_x = x->numel;
+    ind->rank = 1;
+    ind->dims[0] = flat_i;
+    og_tensor dyf = *dy;
+    dyf.rank = 1;
+    dyf.dims[0] = flat_i;
+    const og_tensor *ins[2] = { ind, &dyf };
+    for (int threads = 1; threads <= 2; threads++) {
+        og_tensor *dx = garbage(OG_FLOAT, 1, &flat_x);
+        OG_CHECK(run_kernel(b.s.run, sc, 2, ins, 1, &dx, b.s.workspace_bytes, threads, b.s.state));
+        og_tensor dxv = *dx;
+        dxv.rank = 4;
+        memcpy(dxv.dims, c->xd, sizeof c->xd);
+        expect_same_bits(ref_dx, &dxv, "MaxPool dX");
+        og_tensor_free(dx);
+    }
+    /* an index outside its plane: the general scatter still gives the sum */
+    if (flat_i > 1 && c->xd[0] * c->xd[1] > 1) {
+        ((int64_t *)ind->data)[0] = flat_x - 1;
+        og_tensor *dx = garbage(OG_FLOAT, 1, &flat_x);
+        OG_CHECK(run_kernel(b.s.run, sc, 2, ins, 1, &dx, 0, 2, b.s.state));
+        float expect = 0, got = ((float *)dx->data)[flat_x - 1];
+        for (int64_t q = 0; q < flat_i; q++)
+            if (((int64_t *)ind->data)[q] == flat_x - 1)
+                expect += ((float *)dy->data)[q];
+        ck_assert(memcmp(&expect, &got, sizeof got) == 0);
+        ((int64_t *)ind->data)[0] = flat_x;
+        OG_CHECK_FAILS(run_kernel(b.s.run, sc, 2, ins, 1, &dx, 0, 2, b.s.state), OG_ERR_INVALID_ARG, "out of range");
+        og_tensor_free(dx);
+    }
+    sel_free(&b);
+    og_tensor_free(ind);
+    for (int k = 0; k < nout; k++)
+        og_tensor_free(outs[k]);
+    og_plan_free(p);
+    og_tensor_free(x);
+    og_tensor_free(dy);
+    og_graph_free(gg);
+    og_graph_free(g);
+}
+
+START_TEST(maxpool_backward_pattern)
+{
+    pool_case stem = { { 2, 3, 32, 32 }, { 3, 3 }, { 2, 2 }, { 1, 1 }, { 1, 1, 1, 1 }, 0, false };
+    check_pool_backward(&stem);
+    for (int it = 0; it < 150; it++) {
+        pool_case c;
+        random_pool_case(&c);
+        c.with_ind = false;
+        check_pool_backward(&c);
+    }
+}
+END_TEST
+
+static Suite *fastpaths_suite(void)
+{
+    Suite *s = suite_create("fastpaths");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, maxpool_forward_random);
+    tcase_add_test(tc, maxpool_forward_fixed);
+    tcase_add_test(tc, maxpool_backward_pattern);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return og_run_suite(fastpaths_suite()); }
