@@ -451,7 +451,8 @@ static og_status maxpool_bwd_run(const og_kernel_call *k)
     const float *uv = u->data;
     float *d = dx->data;
     if (ind->numel == st->planes * st->out_plane && dx->numel == st->planes * st->in_plane &&
-        og_maxpool_bwd_f32(st->planes, st->in_plane, st->out_plane, iv, uv, d, k->n_threads))
+        og_maxpool_bwd_f32(st->planes, st->in_plane, st->out_plane, iv, uv, d, k->n_threads, k->workspace,
+                           k->workspace_stride))
         return OG_OK;
     int64_t n = dx->numel;
     memset(d, 0, (size_t)n * sizeof(float));
@@ -549,7 +550,7 @@ static og_status maxpool_bwd_select(og_select_call *s)
     s->state = ps;
     s->run = maxpool_bwd_run;
     s->kernel_name = "maxpool_backward_planes";
-    s->workspace_bytes = 0;
+    s->workspace_bytes = og_maxpool_bwd_workspace(st.in_plane);
     s->new_n_in = 2;
     s->new_inputs[0] = n->inputs[1];
     s->new_inputs[1] = n->inputs[2];

@@ -63,7 +63,7 @@ static ws_layout layout(const og_pool2d *g)
     l.hi = round64(cells * sizeof(float));
     l.done = l.hi + round64(cells * sizeof(int32_t));
     l.phase = l.done + round64((size_t)g->H);
-    l.total = l.phase + (g->simd && g->sw > 1 ? round64((size_t)(g->sw * phase_len(g)) * sizeof(float)) : 0);
+    l.total = l.phase + (g->simd && g->sw > 1 ? round64((size_t)(g->H * g->sw * phase_len(g)) * sizeof(float)) : 0);
     return l;
 }
 
@@ -74,7 +74,7 @@ bool og_pool2d_init(og_pool2d *g, bool simd)
         return false;
     /* flat in-plane indices live in int32 lanes; the row buffer and the
      * phase rows must stay a sane per-worker size */
-    if (g->H > INT32_MAX / g->W || g->H * g->OW > ((int64_t)1 << 24) || g->sw > 64 || g->W > ((int64_t)1 << 24) ||
+    if (g->H > INT32_MAX / g->W || g->H * g->OW > ((int64_t)1 << 24) || g->H * g->W > ((int64_t)1 << 26) || g->sw > 64 || g->W > ((int64_t)1 << 24) ||
         g->pw > ((int64_t)1 << 24) || g->kw > ((int64_t)1 << 24) || g->dw > ((int64_t)1 << 24))
         return false;
     int64_t a = (g->pw + g->sw - 1) / g->sw;                      /* first ow with ow*sw - pw >= 0 */
@@ -177,10 +177,6 @@ OG_AVX512 static void hrow_avx512(const og_pool2d *g, const float *row, int64_t 
             tap[k] = row + k * g->dw - g->pw;
     } else {
         int64_t plen = phase_len(g);
-        if (sw == 2)
-            decimate2_avx512(row, g->W, ph, plen);
-        else
-            decimate_scalar(row, g->W, sw, ph, plen);
         for (int64_t k = 0; k < g->kw; k++) {
             int64_t t = k * g->dw - g->pw, q = floor_div(t, sw);
             tap[k] = ph + (t - q * sw) * plen + q;   /* column ow*sw + t is phase (t mod sw), entry ow + q */
@@ -265,6 +261,17 @@ static void fwd_plane(void *arg, int64_t p, int worker)
     float *yp = c->y ? c->y + p * out_plane : NULL;
     int64_t *ip = c->ind ? c->ind + p * out_plane : NULL;
     memset(done, 0, (size_t)g->H);
+    /* The whole plane is split into phase rows up front: loads right after
+     * the stores that wrote them, at other offsets, would stall on failed
+     * store-to-load forwarding. */
+    const int64_t plen = phase_len(g), prow = g->sw * plen;
+    if (g->simd && g->sw > 1 && g->ow_b > g->ow_a)
+        for (int64_t h = 0; h < g->H; h++) {
+            if (g->sw == 2)
+                decimate2_avx512(xp + h * g->W, g->W, ph + h * prow, plen);
+            else
+                decimate_scalar(xp + h * g->W, g->W, g->sw, ph + h * prow, plen);
+        }
     for (int64_t oh = 0; oh < g->OH; oh++) {
         float *yr = yp ? yp + oh * g->OW : NULL;
         int64_t *ir = ip ? ip + oh * g->OW : NULL;
@@ -290,7 +297,7 @@ static void fwd_plane(void *arg, int64_t p, int worker)
             if (g->simd) {
                 hrow_scalar(g, row, h, 0, g->ow_a, hvr, hir);
                 if (g->ow_b > g->ow_a)
-                    hrow_avx512(g, row, h, hvr, hir, ph);
+                    hrow_avx512(g, row, h, hvr, hir, ph + h * prow);
                 hrow_scalar(g, row, h, g->ow_b, g->OW, hvr, hir);
             } else {
                 hrow_scalar(g, row, h, 0, g->OW, hvr, hir);
@@ -315,14 +322,33 @@ typedef struct bwd_ctx {
     const int64_t *ind;
     const float *dy;
     float *dx;
+    char *ws;
+    size_t stride;
+    bool simd;
     int bad;
 } bwd_ctx;
 
+/* dst = src, n floats, with streaming stores: dX is written once and not
+ * read back here, so skipping the read-for-ownership saves a third of the
+ * traffic. */
+OG_AVX512 static void stream_copy_avx512(float *dst, const float *src, int64_t n)
+{
+    int64_t i = 0;
+    while (i < n && ((uintptr_t)(dst + i) & 63))
+        dst[i] = src[i], i++;
+    for (; i + 16 <= n; i += 16)
+        _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+    for (; i < n; i++)
+        dst[i] = src[i];
+    _mm_sfence();
+}
+
 static void bwd_plane(void *arg, int64_t p, int worker)
 {
-    (void)worker;
     bwd_ctx *c = arg;
-    float *d = c->dx + p * c->in_plane;
+    float *out = c->dx + p * c->in_plane;
+    /* sum into the worker's cache-resident scratch when there is one */
+    float *d = c->ws ? (float *)(c->ws + (size_t)worker * c->stride) : out;
     const int64_t *ip = c->ind + p * c->out_plane;
     const float *u = c->dy + p * c->out_plane;
     const uint64_t base = (uint64_t)(p * c->in_plane), n = (uint64_t)c->in_plane;
@@ -335,12 +361,25 @@ static void bwd_plane(void *arg, int64_t p, int worker)
         }
         d[i] += u[q];
     }
+    if (d != out) {
+        if (c->simd)
+            stream_copy_avx512(out, d, c->in_plane);
+        else
+            memcpy(out, d, (size_t)c->in_plane * sizeof(float));
+    }
+}
+
+size_t og_maxpool_bwd_workspace(int64_t in_plane)
+{
+    return in_plane <= ((int64_t)1 << 18) ? round64((size_t)in_plane * sizeof(float)) : 0;
 }
 
 bool og_maxpool_bwd_f32(int64_t planes, int64_t in_plane, int64_t out_plane, const int64_t *ind, const float *dy,
-                        float *dx, int n_threads)
+                        float *dx, int n_threads, void *workspace, size_t workspace_stride)
 {
-    bwd_ctx c = { in_plane, out_plane, ind, dy, dx, 0 };
+    bool scratch = workspace && workspace_stride >= (size_t)in_plane * sizeof(float);
+    bwd_ctx c = { in_plane, out_plane, ind, dy, dx, scratch ? workspace : NULL, workspace_stride,
+                  og_isa_active() == OG_ISA_AVX512, 0 };
     og_parallel_for(n_threads > 0 ? n_threads : 1, planes, bwd_plane, &c);
     return __atomic_load_n(&c.bad, __ATOMIC_RELAXED) == 0;
 }

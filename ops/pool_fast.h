@@ -38,6 +38,9 @@ void og_maxpool2d_f32(const og_pool2d *g, const float *x, float *y, int64_t *ind
  * when an index falls outside its own plane: the caller then runs the
  * general scatter. */
 bool og_maxpool_bwd_f32(int64_t planes, int64_t in_plane, int64_t out_plane, const int64_t *ind, const float *dy,
-                        float *dx, int n_threads);
+                        float *dx, int n_threads, void *workspace, size_t workspace_stride);
+/* Per-worker scratch it uses when given (a plane summed in cache, then
+ * streamed out); 0 for planes too large to be worth it. */
+size_t og_maxpool_bwd_workspace(int64_t in_plane);
 
 #endif
