@@ -396,6 +396,142 @@ START_TEST(maxpool_backward_pattern)
 }
 END_TEST
 
+
+/* ---- Relu --------------------------------------------------------------- */
+
+static og_graph *relu_graph(int rank, const int64_t *dims)
+{
+    og_graph *g;
+    const char *in[1] = { "X" }, *out[1] = { "Y" };
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "X", OG_FLOAT, rank, dims, NULL));
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "r", 1, in, 1, out, 0, NULL));
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    return g;
+}
+
+static void fill_special(og_tensor *t, int nan_pct)
+{
+    for (int64_t i = 0; i < t->numel; i++)
+        ((float *)t->data)[i] = rng() % 2 ? rndf() : special_value(nan_pct);
+}
+
+static void check_relu(int rank, const int64_t *dims)
+{
+    og_graph *g = relu_graph(rank, dims);
+    const og_node *n = find_node(g, "Relu", 0);
+    selbuf b;
+    sel_prepare(&b, g, n, 2);
+    OG_CHECK(n->op->select(&b.s));
+    ck_assert_ptr_nonnull(b.s.run);
+    og_tensor *x;
+    OG_CHECK(og_tensor_create(OG_FLOAT, rank, dims, &x));
+    fill_special(x, 5);
+    og_tensor *ry = garbage(OG_FLOAT, rank, dims);
+    OG_CHECK(run_kernel(n->op->run, n, 1, (const og_tensor *const *)&x, 1, &ry, 0, 1, NULL));
+    for (int threads = 1; threads <= 2; threads++) {
+        og_tensor *fy = garbage(OG_FLOAT, rank, dims);
+        OG_CHECK(run_kernel(b.s.run, n, 1, (const og_tensor *const *)&x, 1, &fy, b.s.workspace_bytes, threads,
+                            b.s.state));
+        expect_same_bits(ry, fy, "Relu Y");
+        og_tensor_free(fy);
+    }
+
+    /* the gradient graph: Where(LessOrEqual(Y, 0), 0, dY) must become one kernel */
+    og_grad_options o = { .n_seeded = 1, .seeded = (const char *const[]){ "Y" }, .n_wrt = 1,
+                          .wrt = (const char *const[]){ "X" } };
+    og_graph *gg;
+    OG_CHECK(og_graph_build_gradient(g, &o, &gg));
+    og_tensor *dy;
+    OG_CHECK(og_tensor_create(OG_FLOAT, rank, dims, &dy));
+    fill_special(dy, 5);
+    og_plan *p;
+    OG_CHECK(og_plan_create(gg, &p));
+    og_tensor *outs[2] = { 0 };
+    const og_tensor *feeds[2] = { x, dy };
+    OG_CHECK(og_plan_run(p, 2, feeds, outs));
+    const og_node *w = find_node(gg, "Where", 0), *le = find_node(gg, "LessOrEqual", 0), *rn = find_node(gg, "Relu", 0);
+    ck_assert_ptr_nonnull(w);
+    selbuf wb;
+    sel_prepare(&wb, gg, w, 2);
+    OG_CHECK(find_pattern("relu_backward")->select(&wb.s));
+    ck_assert_msg(wb.s.run != NULL, "relu_backward did not match");
+    ck_assert_int_eq(wb.s.new_n_in, 2);
+    ck_assert_int_eq(wb.s.new_inputs[0], rn->outputs[0]);
+    ck_assert_int_eq(wb.s.new_inputs[0], le->inputs[0]);
+    ck_assert_int_eq(wb.s.new_inputs[1], w->inputs[2]);
+    const og_tensor *ins[2] = { ry, dy };
+    for (int threads = 1; threads <= 2; threads++) {
+        og_tensor *dx = garbage(OG_FLOAT, rank, dims);
+        OG_CHECK(run_kernel(wb.s.run, w, 2, ins, 1, &dx, wb.s.workspace_bytes, threads, wb.s.state));
+        expect_same_bits(outs[1], dx, "Relu dX");
+        og_tensor_free(dx);
+    }
+    sel_free(&wb);
+    og_plan_free(p);
+    og_tensor_free(outs[0]);
+    og_tensor_free(outs[1]);
+    og_graph_free(gg);
+    og_tensor_free(dy);
+    og_tensor_free(x);
+    og_tensor_free(ry);
+    sel_free(&b);
+    og_graph_free(g);
+}
+
+START_TEST(relu_random)
+{
+    for (int it = 0; it < 40; it++) {
+        int64_t d[3] = { rnd(1, 5), rnd(1, 300), rnd(1, 200) };
+        check_relu(it % 3 + 1, d + 2 - it % 3);
+    }
+    int64_t big[1] = { ((int64_t)5 << 20) + 7 };   /* past the streaming-store threshold, odd tail */
+    check_relu(1, big);
+    int64_t one[1] = { 1 };
+    check_relu(1, one);
+}
+END_TEST
+
+/* The pattern must not fire when the constants are not zeros or the
+ * condition has another reader. */
+START_TEST(relu_backward_no_match)
+{
+    static const int64_t d[1] = { 8 };
+    for (int variant = 0; variant < 3; variant++) {
+        og_graph *g;
+        OG_CHECK(og_graph_create(&g));
+        OG_CHECK(og_graph_set_opset(g, "", 17));
+        OG_CHECK(og_graph_add_input(g, "Y", OG_FLOAT, 1, d, NULL));
+        OG_CHECK(og_graph_add_input(g, "dY", OG_FLOAT, 1, d, NULL));
+        float zc = variant == 0 ? 1.0f : 0.0f, zs = variant == 1 ? -0.0f : 0.0f;
+        og_tensor *t0, *t1;
+        OG_CHECK(og_tensor_create_from(OG_FLOAT, 0, NULL, &zc, &t0));
+        OG_CHECK(og_tensor_create_from(OG_FLOAT, 0, NULL, &zs, &t1));
+        og_attr a0 = og_attr_tensor("value", t0), a1 = og_attr_tensor("value", t1);
+        OG_CHECK(og_graph_add_node(g, "Constant", NULL, "c0", 0, NULL, 1, (const char *const[]){ "z0" }, 1, &a0));
+        OG_CHECK(og_graph_add_node(g, "Constant", NULL, "c1", 0, NULL, 1, (const char *const[]){ "z1" }, 1, &a1));
+        OG_CHECK(og_graph_add_node(g, "LessOrEqual", NULL, "le", 2, (const char *const[]){ "Y", "z0" }, 1,
+                                   (const char *const[]){ "c" }, 0, NULL));
+        OG_CHECK(og_graph_add_node(g, "Where", NULL, "w", 3, (const char *const[]){ "c", "z1", "dY" }, 1,
+                                   (const char *const[]){ "dX" }, 0, NULL));
+        OG_CHECK(og_graph_add_output(g, "dX"));
+        if (variant == 2)
+            OG_CHECK(og_graph_add_output(g, "c"));
+        OG_CHECK(og_graph_finalize(g));
+        og_tensor_free(t0);
+        og_tensor_free(t1);
+        selbuf wb;
+        sel_prepare(&wb, g, find_node(g, "Where", 0), 2);
+        OG_CHECK(find_pattern("relu_backward")->select(&wb.s));
+        ck_assert_msg(wb.s.run == NULL, "variant %d matched", variant);
+        sel_free(&wb);
+        og_graph_free(g);
+    }
+}
+END_TEST
+
 static Suite *fastpaths_suite(void)
 {
     Suite *s = suite_create("fastpaths");
@@ -404,6 +540,8 @@ static Suite *fastpaths_suite(void)
     tcase_add_test(tc, maxpool_forward_random);
     tcase_add_test(tc, maxpool_forward_fixed);
     tcase_add_test(tc, maxpool_backward_pattern);
+    tcase_add_test(tc, relu_random);
+    tcase_add_test(tc, relu_backward_no_match);
     suite_add_tcase(s, tc);
     return s;
 }
