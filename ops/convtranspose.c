@@ -280,10 +280,9 @@ DEFINE_COL2IM(double)
         for (int64_t nb = 0; nb < g->N; nb++)                                                               \
             for (int64_t gi = 0; gi < grp; gi++) {                                                          \
                 T *yg = y + (nb * g->M + gi * Mg) * out_plane;                                              \
-                if (b)                                                                                      \
-                    for (int64_t m = 0; m < Mg; m++)                                                        \
-                        for (int64_t j = 0; j < out_plane; j++)                                             \
-                            yg[m * out_plane + j] = b[gi * Mg + m];                                         \
+                for (int64_t m = 0; m < Mg; m++)   /* col2im accumulates onto the bias or zero */   \
+                    for (int64_t j = 0; j < out_plane; j++)                                                 \
+                        yg[m * out_plane + j] = b ? b[gi * Mg + m] : 0;                                     \
                 if (rows == 0 || in_plane == 0 || Cg == 0)                                                  \
                     continue;                                                                               \
                 GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)in_plane, (int)Cg, 1,        \

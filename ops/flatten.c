@@ -152,4 +152,5 @@ const og_op og_op_flatten = {
     .infer = flatten_infer,
     .run = flatten_run,
     .backward = flatten_backward,
+    .alias_out0_in0 = true,   /* a compiled plan makes the output a view */
 };

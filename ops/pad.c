@@ -282,8 +282,7 @@ static og_status pad_run(const og_kernel_call *k)
         return og_err(OG_ERR_INTERNAL, "node '%s' (Pad): the output's type or shape differs from "
                       "what the pads give", node);
 
-    /* the constant as bytes of the element type; all-zero bytes need no
-     * writing, the output arrives zero-filled */
+    /* the constant as bytes of the element type */
     size_t es = og_dtype_size(in->dtype);
     unsigned char cval[16] = {0};
     const og_tensor *cv = k->opset >= 11 && k->n_in > 2 ? k->in[2] : NULL;
@@ -301,9 +300,6 @@ static og_status pad_run(const og_kernel_call *k)
         else
             memcpy(cval, &dbl, sizeof dbl);
     }
-    bool zero_const = true;
-    for (size_t b = 0; b < es; b++)
-        zero_const = zero_const && cval[b] == 0;
 
     if (out->numel == 0)
         return OG_OK;
@@ -332,7 +328,7 @@ static og_status pad_run(const og_kernel_call *k)
             idx[d] = 0;
         if (base < 0 || hi <= lo) {
             /* a row (or last axis) wholly outside the input: constant mode only */
-            for (int64_t o = 0; o < width && !zero_const; o++)
+            for (int64_t o = 0; o < width; o++)
                 memcpy(dst + (size_t)o * es, cval, es);
             continue;
         }
@@ -346,7 +342,7 @@ static og_status pad_run(const og_kernel_call *k)
             int64_t i = pad_map(&pl, mode, last, o);
             if (i >= 0)
                 memcpy(dst + (size_t)o * es, src + (size_t)(base + i) * es, es);
-            else if (!zero_const)
+            else
                 memcpy(dst + (size_t)o * es, cval, es);
         }
     }

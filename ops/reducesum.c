@@ -269,8 +269,11 @@ static og_status reducesum_run(const og_kernel_call *k)
         return OG_OK;
     }
 
+    /* the loops below accumulate: every output starts at 0 (sums over
+     * nothing stay 0) */
+    memset(out->data, 0, (size_t)out->numel * es);
     if (in->numel == 0)
-        return OG_OK;   /* sums over nothing are 0, and the output arrives zero-filled */
+        return OG_OK;
 
     /* Merge neighbouring axes of the same kind; size-1 axes are neither.
      * The output keeps the kept axes in order, so their strides there

@@ -236,4 +236,5 @@ const og_op og_op_reshape = {
     .infer = reshape_infer,
     .run = reshape_run,
     .backward = reshape_backward,
+    .alias_out0_in0 = true,   /* a compiled plan makes the output a view */
 };

@@ -1,8 +1,26 @@
 /* exec.c — plans a finalized graph (order, last use of every value, shared
  * scratch workspace) and runs it: intermediates are freed right after their
  * last consumer, kernels get their scratch from the plan's workspace. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
+#include "kernel.h"
+
+static bool shape_clashes(const og_shape *have, const og_shape *got);
+
+/* One scheduled node of a compiled plan. */
+typedef struct og_step {
+    const og_node *node;
+    og_status (*run)(const og_kernel_call *k);
+    const char *kernel_name;
+    void *state;                /* select's planned data; owned */
+    size_t ws_stride;           /* workspace bytes per worker */
+    int n_in;
+    int in[OG_MAX_IO];          /* value indices, possibly rewired by a pattern; -1 omitted */
+    bool view;                  /* output 0 is input 0's data (Reshape, Flatten, Identity) */
+    bool recheck;               /* infer again each run: integer inputs known only then */
+} og_step;
 
 struct og_plan {
     const og_graph *g;
@@ -13,6 +31,19 @@ struct og_plan {
     void *workspace_raw;   /* allocation behind `workspace` */
     void *workspace;       /* 64-byte aligned */
     size_t workspace_bytes;
+    int n_threads;
+    /* Compiled form, when every shape is static: steps over one arena. */
+    bool compiled;
+    og_step *steps;
+    int n_steps;
+    og_tensor *hdr;        /* per value: the tensor a computed value lives in (data in the arena) */
+    bool *computed;        /* per value: produced by a step of this plan */
+    int *root;             /* per value: the value whose storage it shares (itself, or a view's source) */
+    void *arena_raw;
+    char *arena;
+    size_t arena_bytes;
+    const og_tensor **bound;   /* per value: the caller's or the graph's tensor, for a run */
+    og_tensor **run_out;       /* og_plan_run_borrowed's answers, one per graph output */
 };
 
 void og_plan_free(og_plan *p)
@@ -23,6 +54,18 @@ void og_plan_free(og_plan *p)
     og_free(p->last_use);
     og_free(p->is_output);
     og_free(p->workspace_raw);
+    for (int i = 0; p->steps && i < p->n_steps; i++)
+        og_free(p->steps[i].state);
+    og_free(p->steps);
+    if (p->hdr)
+        for (int v = 0; v < p->g->n_values; v++)
+            og_free(p->hdr[v].name);
+    og_free(p->hdr);
+    og_free(p->computed);
+    og_free(p->root);
+    og_free(p->arena_raw);
+    og_free(p->bound);
+    og_free(p->run_out);
     og_free(p);
 }
 
@@ -100,15 +143,421 @@ static og_status check_static_budget(const og_plan *p, size_t ws)
     return OG_OK;
 }
 
+/* ---- compiled plans ------------------------------------------------------
+ * With every shape static, planning does once what a run would redo: it
+ * infers each node, lets patterns and the op pick a kernel, drops nodes a
+ * fused kernel made unneeded, and lays every intermediate out in one arena
+ * by lifetime. A run then only binds inputs and calls kernels: no
+ * inference, allocation or zero-fill. */
+
+#define ARENA_ALIGN 64
+
+static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1); }
+
+/* Free blocks of the arena being laid out, sorted by offset. */
+typedef struct free_list {
+    size_t *off, *len;
+    int n, cap;
+    size_t end;   /* arena size so far */
+} free_list;
+
+static og_status fl_reserve(free_list *f)
+{
+    if (f->n < f->cap)
+        return OG_OK;
+    int cap = f->cap ? 2 * f->cap : 64;
+    size_t *o = og_realloc(f->off, sizeof(size_t) * (size_t)cap);
+    if (!o)
+        return og_err(OG_ERR_NOMEM, "out of memory planning the arena");
+    f->off = o;
+    size_t *l = og_realloc(f->len, sizeof(size_t) * (size_t)cap);
+    if (!l)
+        return og_err(OG_ERR_NOMEM, "out of memory planning the arena");
+    f->len = l;
+    f->cap = cap;
+    return OG_OK;
+}
+
+/* Best fit among the free blocks, else the arena's end grows. */
+static size_t fl_alloc(free_list *f, size_t n)
+{
+    int best = -1;
+    for (int i = 0; i < f->n; i++)
+        if (f->len[i] >= n && (best < 0 || f->len[i] < f->len[best]))
+            best = i;
+    if (best < 0) {
+        /* a free block at the very end can be extended */
+        if (f->n && f->off[f->n - 1] + f->len[f->n - 1] == f->end) {
+            size_t o = f->off[f->n - 1];
+            f->end = o + n;
+            f->n--;
+            return o;
+        }
+        size_t o = f->end;
+        f->end += n;
+        return o;
+    }
+    size_t o = f->off[best];
+    f->off[best] += n;
+    f->len[best] -= n;
+    if (f->len[best] == 0) {
+        memmove(&f->off[best], &f->off[best + 1], sizeof(size_t) * (size_t)(f->n - best - 1));
+        memmove(&f->len[best], &f->len[best + 1], sizeof(size_t) * (size_t)(f->n - best - 1));
+        f->n--;
+    }
+    return o;
+}
+
+static og_status fl_free(free_list *f, size_t off, size_t n)
+{
+    og_status st = fl_reserve(f);
+    if (st)
+        return st;
+    int i = 0;
+    while (i < f->n && f->off[i] < off)
+        i++;
+    memmove(&f->off[i + 1], &f->off[i], sizeof(size_t) * (size_t)(f->n - i));
+    memmove(&f->len[i + 1], &f->len[i], sizeof(size_t) * (size_t)(f->n - i));
+    f->off[i] = off;
+    f->len[i] = n;
+    f->n++;
+    /* coalesce with the neighbours */
+    if (i + 1 < f->n && f->off[i] + f->len[i] == f->off[i + 1]) {
+        f->len[i] += f->len[i + 1];
+        memmove(&f->off[i + 1], &f->off[i + 2], sizeof(size_t) * (size_t)(f->n - i - 2));
+        memmove(&f->len[i + 1], &f->len[i + 2], sizeof(size_t) * (size_t)(f->n - i - 2));
+        f->n--;
+    }
+    if (i > 0 && f->off[i - 1] + f->len[i - 1] == f->off[i]) {
+        f->len[i - 1] += f->len[i];
+        memmove(&f->off[i], &f->off[i + 1], sizeof(size_t) * (size_t)(f->n - i - 1));
+        memmove(&f->len[i], &f->len[i + 1], sizeof(size_t) * (size_t)(f->n - i - 1));
+        f->n--;
+    }
+    return OG_OK;
+}
+
+static bool default_domain(const char *d) { return !d || !d[0] || strcmp(d, "ai.onnx") == 0; }
+
+/* Lets the patterns rooted at the node's op, then the op itself, choose a
+ * kernel for these static shapes. */
+static og_status select_kernel(og_plan *p, const og_node *n, const og_tinfo *in, const og_tinfo *out,
+                               const int *readers, og_step *step)
+{
+    const og_graph *g = p->g;
+    og_select_call s;
+    memset(&s, 0, sizeof s);
+    s.g = g;
+    s.node = n;
+    s.params = n->params;
+    s.opset = n->opset;
+    s.n_in = n->n_inputs;
+    s.n_out = n->n_outputs;
+    s.n_threads = p->n_threads;
+    s.readers = readers;
+    for (int k = 0; k < n->n_inputs; k++)
+        if (n->inputs[k] >= 0) {
+            s.in[k] = &in[k];
+            s.in_value[k] = og_value_data(&g->values[n->inputs[k]]);
+        }
+    for (int k = 0; k < n->n_outputs; k++)
+        s.out[k] = n->outputs[k] >= 0 ? &out[k] : NULL;
+    og_status st = OG_OK;
+    for (int k = 0; !s.run && (st == OG_OK) && og_pattern_at(k); k++) {
+        const og_pattern *pt = og_pattern_at(k);
+        if (default_domain(n->domain) && strcmp(pt->root_op, n->op_type) == 0) {
+            st = pt->select(&s);
+            if (!s.run) {
+                og_free(s.state);
+                s.state = NULL;
+                s.new_n_in = 0;
+            }
+        }
+    }
+    if (st == OG_OK && !s.run && n->op->select) {
+        st = n->op->select(&s);
+        if (!s.run) {
+            og_free(s.state);
+            s.state = NULL;
+            s.new_n_in = 0;
+        }
+    }
+    if (st) {
+        og_free(s.state);
+        return st;
+    }
+    if (s.run) {
+        step->run = s.run;
+        step->kernel_name = s.kernel_name ? s.kernel_name : "fast";
+        step->state = s.state;
+        step->ws_stride = s.workspace_bytes;
+        if (s.new_n_in > 0) {
+            step->n_in = s.new_n_in;
+            for (int k = 0; k < s.new_n_in; k++)
+                step->in[k] = s.new_inputs[k];
+        }
+    }
+    return OG_OK;
+}
+
+/* Builds the compiled form; *ok false (and OG_OK) when some shape is not
+ * static, so runs take the node-by-node path. */
+static og_status compile(og_plan *p, bool *ok)
+{
+    const og_graph *g = p->g;
+    int nv = g->n_values;
+    *ok = false;
+    for (int v = 0; v < nv; v++) {
+        og_tinfo ti;
+        og_value_get(&g->values[v], &ti);
+        if (ti.dtype == OG_UNDEFINED || !og_shape_known(&ti.shape) || og_dtype_size(ti.dtype) == 0)
+            return OG_OK;
+    }
+    og_status st = OG_OK;
+    int *readers = og_calloc((size_t)nv + 1, sizeof(int));
+    int *last = og_calloc((size_t)nv + 1, sizeof(int));
+    size_t *off = og_calloc((size_t)nv + 1, sizeof(size_t));
+    bool *live_node = og_calloc((size_t)g->n_nodes + 1, sizeof(bool));
+    bool *needed = og_calloc((size_t)nv + 1, sizeof(bool));
+    free_list fl = { 0 };
+    p->steps = og_calloc((size_t)g->n_nodes + 1, sizeof(og_step));
+    p->hdr = og_calloc((size_t)nv + 1, sizeof(og_tensor));
+    p->computed = og_calloc((size_t)nv + 1, sizeof(bool));
+    p->root = og_calloc((size_t)nv + 1, sizeof(int));
+    p->bound = og_calloc((size_t)nv + 1, sizeof(og_tensor *));
+    p->run_out = og_calloc((size_t)g->n_outputs + 1, sizeof(og_tensor *));
+    if (!readers || !last || !off || !live_node || !needed || !p->steps || !p->hdr || !p->computed || !p->root ||
+        !p->bound || !p->run_out) {
+        st = og_err(OG_ERR_NOMEM, "out of memory compiling a plan");
+        goto done;
+    }
+    p->n_steps = g->n_nodes;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[g->order[i]].n_inputs; k++)
+            if (g->nodes[g->order[i]].inputs[k] >= 0)
+                readers[g->nodes[g->order[i]].inputs[k]]++;
+    for (int k = 0; k < g->n_outputs; k++)
+        readers[g->outputs[k]]++;
+
+    /* kernels */
+    size_t ws_max = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const og_node *n = &g->nodes[g->order[i]];
+        og_step *step = &p->steps[i];
+        og_tinfo in[OG_MAX_IO], out[OG_MAX_IO];
+        const og_tinfo *inp[OG_MAX_IO] = { 0 };
+        const og_tensor *vals[OG_MAX_IO] = { 0 };
+        og_tinfo *outp[OG_MAX_IO] = { 0 };
+        step->node = n;
+        step->n_in = n->n_inputs;
+        for (int k = 0; k < n->n_inputs; k++) {
+            step->in[k] = n->inputs[k];
+            if (n->inputs[k] >= 0) {
+                og_value_get(&g->values[n->inputs[k]], &in[k]);
+                inp[k] = &in[k];
+                vals[k] = og_value_data(&g->values[n->inputs[k]]);
+            }
+        }
+        for (int k = 0; k < n->n_outputs; k++)
+            outp[k] = n->outputs[k] >= 0 ? &out[k] : NULL;
+        size_t ws = 0;
+        if ((st = og_node_infer(g, n, inp, vals, outp, &ws)))
+            goto done;
+        for (int k = 0; k < n->n_outputs; k++) {
+            og_tinfo have;
+            if (!outp[k])
+                continue;
+            og_value_get(&g->values[n->outputs[k]], &have);
+            if (!og_shape_known(&out[k].shape) || out[k].dtype != have.dtype || shape_clashes(&have.shape, &out[k].shape))
+                goto done;   /* not static after all: run node by node */
+        }
+        /* integer data fed or computed at run time (shapes, axes, pads) may
+         * contradict the shapes planned from the graph: such a node is
+         * inferred again on every run, as the node-by-node path does */
+        for (int k = 0; k < n->n_inputs; k++)
+            step->recheck = step->recheck ||
+                            (n->inputs[k] >= 0 && !vals[k] && (in[k].dtype == OG_INT64 || in[k].dtype == OG_INT32));
+        step->run = n->op->run;
+        step->kernel_name = "reference";
+        step->ws_stride = ws;
+        step->view = n->op->alias_out0_in0 && n->n_outputs >= 1 && n->outputs[0] >= 0 && n->inputs[0] >= 0 &&
+                     in[0].dtype == out[0].dtype;
+        if (!step->view && (st = select_kernel(p, n, in, out, readers, step)))
+            goto done;
+        size_t need = step->run == n->op->run ? ws : step->ws_stride * (size_t)p->n_threads;
+        if (need > ws_max)
+            ws_max = need;
+    }
+
+    /* drop what no graph output needs, given the rewired inputs */
+    for (int k = 0; k < g->n_outputs; k++)
+        needed[g->outputs[k]] = true;
+    for (int i = g->n_nodes - 1; i >= 0; i--) {
+        const og_node *n = p->steps[i].node;
+        for (int k = 0; k < n->n_outputs && !live_node[i]; k++)
+            live_node[i] = n->outputs[k] >= 0 && needed[n->outputs[k]];
+        if (live_node[i])
+            for (int k = 0; k < p->steps[i].n_in; k++)
+                if (p->steps[i].in[k] >= 0)
+                    needed[p->steps[i].in[k]] = true;
+    }
+    int m = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (live_node[i])
+            p->steps[m++] = p->steps[i];
+        else
+            og_free(p->steps[i].state);
+    }
+    p->n_steps = m;
+
+    /* storage: views share their source's; lifetimes end at the last reader */
+    for (int v = 0; v < nv; v++) {
+        p->root[v] = v;
+        last[v] = -1;
+    }
+    for (int i = 0; i < p->n_steps; i++) {
+        const og_step *step = &p->steps[i];
+        for (int k = 0; k < step->node->n_outputs; k++) {
+            int v = step->node->outputs[k];
+            if (v < 0)
+                continue;
+            p->computed[v] = true;
+            last[v] = i;
+            if (k == 0 && step->view)
+                p->root[v] = p->root[step->in[0]];
+        }
+        for (int k = 0; k < step->n_in; k++)
+            if (step->in[k] >= 0)
+                last[p->root[step->in[k]]] = i;
+    }
+    for (int v = 0; v < nv; v++)
+        if (p->root[v] != v && last[v] > last[p->root[v]])
+            last[p->root[v]] = last[v];
+    for (int k = 0; k < g->n_outputs; k++)
+        last[p->root[g->outputs[k]]] = p->n_steps;   /* read by the caller */
+
+    for (int i = 0; i < p->n_steps; i++) {
+        const og_step *step = &p->steps[i];
+        const og_node *n = step->node;
+        for (int k = 0; k < n->n_outputs; k++) {
+            int v = n->outputs[k];
+            if (v < 0 || p->root[v] != v)
+                continue;
+            og_tinfo ti;
+            size_t bytes;
+            og_value_get(&g->values[v], &ti);
+            if ((st = og_tensor_nbytes(ti.dtype, ti.shape.rank, ti.shape.dims, NULL, &bytes)))
+                goto done;
+            off[v] = fl_alloc(&fl, align_up(bytes ? bytes : 1));
+        }
+        /* free what this step read or wrote for the last time */
+        for (int k = 0; k < n->n_outputs + step->n_in; k++) {
+            int v = k < n->n_outputs ? n->outputs[k] : step->in[k - n->n_outputs];
+            if (v < 0 || !p->computed[v] || p->root[v] != v || last[v] != i)
+                continue;
+            og_tinfo ti;
+            size_t bytes;
+            og_value_get(&g->values[v], &ti);
+            og_tensor_nbytes(ti.dtype, ti.shape.rank, ti.shape.dims, NULL, &bytes);
+            last[v] = -2;   /* freed once even if read twice */
+            if ((st = fl_free(&fl, off[v], align_up(bytes ? bytes : 1))))
+                goto done;
+        }
+    }
+    /* check_static_budget has held the tensors to OG_LIMIT_PLAN_BYTES; the
+     * arena adds only alignment and what lifetimes leave unfilled */
+    if ((st = reserve_workspace(p, ws_max)))
+        goto done;
+    p->arena_raw = og_malloc(fl.end + ARENA_ALIGN);
+    if (!p->arena_raw) {
+        st = og_err(OG_ERR_NOMEM, "out of memory allocating the plan's arena of %zu bytes", fl.end);
+        goto done;
+    }
+    p->arena = (char *)(((uintptr_t)p->arena_raw + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
+    p->arena_bytes = fl.end;
+    for (int v = 0; v < nv; v++) {
+        if (!p->computed[v])
+            continue;
+        og_tinfo ti;
+        og_value_get(&g->values[v], &ti);
+        og_tensor *t = &p->hdr[v];
+        t->dtype = ti.dtype;
+        t->rank = ti.shape.rank;
+        memcpy(t->dims, ti.shape.dims, sizeof(int64_t) * (size_t)ti.shape.rank);
+        og_tensor_nbytes(ti.dtype, ti.shape.rank, ti.shape.dims, &t->numel, NULL);
+        t->data = p->root[v] == v ? p->arena + off[v] : NULL;   /* views: set when their step runs */
+    }
+    for (int k = 0; k < g->n_outputs; k++) {
+        int v = g->outputs[k];
+        if (p->computed[v] && (st = og_tensor_set_name(&p->hdr[v], g->values[v].name)))
+            goto done;
+    }
+    *ok = true;
+    if (getenv("OG_LOG") && strstr(getenv("OG_LOG"), "plan")) {
+        fprintf(stderr, "onnxgrad plan: %d of %d nodes, arena %zu bytes, workspace %zu bytes, %d threads, isa %s\n",
+                p->n_steps, g->n_nodes, p->arena_bytes, p->workspace_bytes, p->n_threads,
+                og_isa_name(og_isa_active()));
+        for (int i = 0; i < p->n_steps; i++)
+            fprintf(stderr, "onnxgrad plan:   node '%s' (%s): %s\n", p->steps[i].node->name,
+                    p->steps[i].node->op_type, p->steps[i].view ? "view" : p->steps[i].kernel_name);
+    }
+done:
+    if (!*ok) {
+        for (int i = 0; p->steps && i < p->n_steps; i++)
+            og_free(p->steps[i].state);
+        og_free(p->steps);
+        p->steps = NULL;
+        p->n_steps = 0;
+        if (p->hdr)
+            for (int v = 0; v < nv; v++)
+                og_free(p->hdr[v].name);
+        og_free(p->hdr);
+        og_free(p->computed);
+        og_free(p->root);
+        og_free(p->bound);
+        og_free(p->run_out);
+        og_free(p->arena_raw);
+        p->hdr = NULL;
+        p->computed = NULL;
+        p->root = NULL;
+        p->bound = NULL;
+        p->run_out = NULL;
+        p->arena_raw = NULL;
+        p->arena = NULL;
+    }
+    og_free(readers);
+    og_free(last);
+    og_free(off);
+    og_free(live_node);
+    og_free(needed);
+    og_free(fl.off);
+    og_free(fl.len);
+    return st;
+}
+
 og_status og_plan_create(const og_graph *g, og_plan **out)
 {
+    return og_plan_create_ex(g, NULL, out);
+}
+
+og_status og_plan_create_ex(const og_graph *g, const og_plan_options *opts, og_plan **out)
+{
+    if (!out)
+        return og_err(OG_ERR_INVALID_ARG, "og_plan_create: out is NULL");
     *out = NULL;
     if (!g || !g->finalized)
         return og_err(OG_ERR_INVALID_ARG, "og_plan_create: the graph is not finalized (call og_graph_finalize)");
+    og_status st = og_isa_check();
+    if (st)
+        return st;
+    if (opts && (opts->n_threads < 0 || opts->n_threads > OG_MAX_THREADS))
+        return og_err(OG_ERR_INVALID_ARG, "og_plan_create: n_threads is %d, expected 0 (default) to %d",
+                      opts->n_threads, OG_MAX_THREADS);
     og_plan *p = og_calloc(1, sizeof *p);
     if (!p)
         return og_err(OG_ERR_NOMEM, "out of memory creating a plan");
     p->g = g;
+    p->n_threads = opts && opts->n_threads > 0 ? opts->n_threads : og_default_threads();
     p->feeds = og_calloc((size_t)g->n_inputs + 1, sizeof(int));
     p->last_use = og_calloc((size_t)g->n_values + 1, sizeof(int));
     p->is_output = og_calloc((size_t)g->n_values + 1, sizeof(bool));
@@ -153,9 +602,12 @@ og_status og_plan_create(const og_graph *g, og_plan **out)
             biggest = n;
         }
     }
-    og_status st = check_static_budget(p, ws);
-    if (st == OG_OK && (st = reserve_workspace(p, ws)))
+    st = check_static_budget(p, ws);
+    bool compiled = false;
+    if (st == OG_OK && (st = compile(p, &compiled)) == OG_OK && !compiled &&
+        (st = reserve_workspace(p, ws)))
         og_err_prefix("node '%s' (%s): ", biggest->name, biggest->op_type);
+    p->compiled = compiled;
     if (st) {
         og_plan_free(p);
         return st;
@@ -263,10 +715,11 @@ static og_status check_static_type(const og_node *n, const og_value *val, const 
     return OG_OK;
 }
 
-og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, og_tensor **outputs)
+/* Node by node, for graphs whose shapes are known only at run time: infers
+ * each node on the concrete shapes, allocates its outputs and releases
+ * intermediates after their last reader. */
+static og_status run_dynamic(og_plan *p, int n_inputs, const og_tensor *const *inputs, og_tensor **outputs)
 {
-    if (!p || !outputs || (n_inputs && !inputs))
-        return og_err(OG_ERR_INVALID_ARG, "og_plan_run: NULL argument");
     const og_graph *g = p->g;
     for (int k = 0; k < g->n_outputs; k++)
         outputs[k] = NULL;
@@ -335,6 +788,8 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
         }
         kc.workspace = p->workspace;
         kc.workspace_bytes = p->workspace_bytes;
+        kc.workspace_stride = p->workspace_bytes;
+        kc.n_threads = 1;
         st = n->op->run(&kc);
         for (int k = 0; k < n->n_outputs; k++)
             if (n->outputs[k] >= 0) {
@@ -389,3 +844,178 @@ done:
     og_free(borrowed);
     return st;
 }
+
+/* Inference on the node's actual inputs must give the planned shapes. */
+static og_status recheck_step(const og_plan *p, const og_step *step)
+{
+    const og_node *n = step->node;
+    og_tinfo in_ti[OG_MAX_IO], out_ti[OG_MAX_IO];
+    const og_tinfo *in[OG_MAX_IO] = { 0 };
+    const og_tensor *vals[OG_MAX_IO] = { 0 };
+    og_tinfo *out[OG_MAX_IO] = { 0 };
+    for (int k = 0; k < n->n_inputs; k++) {
+        int v = n->inputs[k];
+        if (v < 0)
+            continue;
+        vals[k] = p->computed[v] ? &p->hdr[v] : p->bound[v];
+        tinfo_of(vals[k], &in_ti[k]);
+        in[k] = &in_ti[k];
+    }
+    for (int k = 0; k < n->n_outputs; k++)
+        out[k] = n->outputs[k] >= 0 ? &out_ti[k] : NULL;
+    og_status st = og_node_infer(p->g, n, in, vals, out, NULL);
+    for (int k = 0; k < n->n_outputs && st == OG_OK; k++)
+        if (out[k])
+            st = check_static_type(n, &p->g->values[n->outputs[k]], out[k]);
+    return st;
+}
+
+/* The compiled run: bind, then one kernel call per step over the arena. */
+static og_status run_compiled(og_plan *p, int n_inputs, const og_tensor *const *inputs)
+{
+    const og_graph *g = p->g;
+    memset(p->bound, 0, sizeof *p->bound * (size_t)g->n_values);
+    og_status st = bind_inputs(p, n_inputs, inputs, p->bound);
+    if (st)
+        return st;
+    for (int i = 0; i < p->n_steps; i++) {
+        const og_step *step = &p->steps[i];
+        const og_node *n = step->node;
+        og_kernel_call kc;
+        memset(&kc, 0, sizeof kc);
+        for (int k = 0; k < step->n_in; k++) {
+            int v = step->in[k];
+            if (v >= 0)
+                kc.in[k] = p->computed[v] ? &p->hdr[v] : p->bound[v];
+        }
+        if (step->recheck && (st = recheck_step(p, step)))
+            return st;
+        if (step->view) {
+            p->hdr[n->outputs[0]].data = kc.in[0]->data;
+            continue;
+        }
+        kc.node = n;
+        kc.params = n->params;
+        kc.opset = n->opset;
+        kc.n_in = step->n_in;
+        kc.n_out = n->n_outputs;
+        for (int k = 0; k < n->n_outputs; k++)
+            kc.out[k] = n->outputs[k] >= 0 ? &p->hdr[n->outputs[k]] : NULL;
+        kc.workspace = p->workspace;
+        kc.workspace_bytes = p->workspace_bytes;
+        kc.workspace_stride = step->ws_stride;
+        kc.n_threads = p->n_threads;
+        kc.state = step->state;
+        if ((st = step->run(&kc)))
+            return st;
+    }
+    return OG_OK;
+}
+
+og_status og_plan_run_borrowed(og_plan *p, int n_inputs, const og_tensor *const *inputs,
+                               const og_tensor **outputs)
+{
+    if (!p || !outputs || (n_inputs && !inputs))
+        return og_err(OG_ERR_INVALID_ARG, "og_plan_run_borrowed: NULL argument");
+    const og_graph *g = p->g;
+    for (int k = 0; k < g->n_outputs; k++)
+        outputs[k] = NULL;
+    og_status st;
+    if (!p->compiled) {
+        /* the node-by-node path makes new tensors; the plan keeps them */
+        for (int k = 0; k < g->n_outputs; k++) {
+            og_tensor_free(p->run_out ? p->run_out[k] : NULL);
+            if (p->run_out)
+                p->run_out[k] = NULL;
+        }
+        if (!p->run_out && !(p->run_out = og_calloc((size_t)g->n_outputs + 1, sizeof *p->run_out)))
+            return og_err(OG_ERR_NOMEM, "out of memory starting a run");
+        if ((st = run_dynamic(p, n_inputs, inputs, p->run_out)))
+            return st;
+        for (int k = 0; k < g->n_outputs; k++)
+            outputs[k] = p->run_out[k];
+        return OG_OK;
+    }
+    if ((st = run_compiled(p, n_inputs, inputs)))
+        return st;
+    for (int k = 0; k < g->n_outputs; k++) {
+        int v = g->outputs[k];
+        outputs[k] = p->computed[v] ? &p->hdr[v] : p->bound[v];
+    }
+    return OG_OK;
+}
+
+og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, og_tensor **outputs)
+{
+    if (!p || !outputs || (n_inputs && !inputs))
+        return og_err(OG_ERR_INVALID_ARG, "og_plan_run: NULL argument");
+    const og_graph *g = p->g;
+    for (int k = 0; k < g->n_outputs; k++)
+        outputs[k] = NULL;
+    if (!p->compiled)
+        return run_dynamic(p, n_inputs, inputs, outputs);
+    og_status st = run_compiled(p, n_inputs, inputs);
+    for (int k = 0; k < g->n_outputs && st == OG_OK; k++) {
+        int v = g->outputs[k];
+        const og_tensor *t = p->computed[v] ? &p->hdr[v] : p->bound[v];
+        if ((st = og_tensor_clone(t, &outputs[k])) == OG_OK)
+            st = og_tensor_set_name(outputs[k], g->values[v].name);
+        if (st) {
+            for (int j = 0; j <= k; j++) {
+                og_tensor_free(outputs[j]);
+                outputs[j] = NULL;
+            }
+        }
+    }
+    return st;
+}
+
+og_status og_plan_run_into(og_plan *p, int n_inputs, const og_tensor *const *inputs, og_tensor *const *outputs)
+{
+    if (!p || !outputs || (n_inputs && !inputs))
+        return og_err(OG_ERR_INVALID_ARG, "og_plan_run_into: NULL argument");
+    const og_graph *g = p->g;
+    for (int k = 0; k < g->n_outputs; k++) {
+        og_tinfo want;
+        og_value_get(&g->values[g->outputs[k]], &want);
+        const og_tensor *t = outputs[k];
+        bool fits = t && t->data && t->dtype == want.dtype && t->rank == want.shape.rank;
+        for (int d = 0; fits && d < t->rank; d++)
+            fits = t->dims[d] == want.shape.dims[d];
+        if (!fits) {
+            char a[OG_SHAPE_STR_MAX];
+            return og_err(OG_ERR_INVALID_ARG, "og_plan_run_into: output %d ('%s') must be a %s tensor of shape %s "
+                          "with data", k, g->values[g->outputs[k]].name, og_dtype_name(want.dtype),
+                          og_shape_str(&want.shape, a, sizeof a));
+        }
+    }
+    const og_tensor **res = NULL;
+    og_status st;
+    if (p->compiled) {
+        if ((st = run_compiled(p, n_inputs, inputs)))
+            return st;
+    } else {
+        res = og_calloc((size_t)g->n_outputs + 1, sizeof *res);
+        if (!res)
+            return og_err(OG_ERR_NOMEM, "out of memory starting a run");
+        if ((st = og_plan_run_borrowed(p, n_inputs, inputs, res))) {
+            og_free(res);
+            return st;
+        }
+    }
+    for (int k = 0; k < g->n_outputs; k++) {
+        int v = g->outputs[k];
+        const og_tensor *t = res ? res[k] : p->computed[v] ? &p->hdr[v] : p->bound[v];
+        if (t->numel != outputs[k]->numel || t->dtype != outputs[k]->dtype) {
+            og_free(res);
+            return og_err(OG_ERR_SHAPE, "og_plan_run_into: output %d ('%s') came out with %lld elements, the "
+                          "tensor given holds %lld", k, g->values[v].name, (long long)t->numel,
+                          (long long)outputs[k]->numel);
+        }
+        memcpy(outputs[k]->data, t->data, (size_t)t->numel * og_dtype_size(t->dtype));
+    }
+    og_free(res);
+    return OG_OK;
+}
+
+int og_plan_num_threads(const og_plan *p) { return p ? p->n_threads : 0; }

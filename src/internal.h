@@ -244,7 +244,7 @@ typedef struct og_infer_call {
 } og_infer_call;
 
 /* What run receives: inputs (NULL when omitted), outputs already allocated
- * with the shapes infer gave (NULL when unwanted) and zero-filled, and the
+ * with the shapes infer gave (NULL when unwanted) (NOT zero-filled: a kernel writes every element), and the
  * scratch memory (at least the workspace_bytes infer asked for, 64-byte
  * aligned). A kernel never allocates. */
 typedef struct og_kernel_call {

@@ -35,6 +35,8 @@ static const char HELP_MAIN[] =
     "options:\n"
     "  -h, --help      show this help\n"
     "  --version       print the version\n"
+    "  --threads N     (with any command) run kernels on N threads (default:\n"
+    "                  OG_NUM_THREADS, else every core); results do not depend on N\n"
     "\n"
     "Run 'onnxgrad <command> --help' for a command's options.\n";
 
@@ -364,8 +366,40 @@ static int cmd_run(int argc, char **argv)
 
 /* ---- main --------------------------------------------------------------- */
 
+/* --threads N (or --threads=N) anywhere after the command: taken out of
+ * argv and passed to every plan through OG_NUM_THREADS. */
+static int take_threads_option(int *argc, char **argv)
+{
+    for (int k = 2; k < *argc; k++) {
+        const char *v = NULL;
+        int used = 1;
+        if (!strcmp(argv[k], "--threads")) {
+            if (k + 1 >= *argc)
+                return cli_usage_error(argv[1], "option '--threads' needs a value");
+            v = argv[k + 1];
+            used = 2;
+        } else if (!strncmp(argv[k], "--threads=", 10)) {
+            v = argv[k] + 10;
+        } else {
+            continue;
+        }
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (!*v || *end || n < 1 || n > 64)
+            return cli_usage_error(argv[1], "--threads '%s': expected a whole number from 1 to 64", v);
+        setenv("OG_NUM_THREADS", v, 1);
+        memmove(&argv[k], &argv[k + used], sizeof *argv * (size_t)(*argc - k - used + 1));
+        *argc -= used;
+        k--;
+    }
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
+    int trc = take_threads_option(&argc, argv);
+    if (trc != EXIT_OK)
+        return trc;
     if (argc < 2)
         return cli_usage_error(NULL, "missing command");
     const char *cmd = argv[1];

@@ -1,9 +1,21 @@
 /* onnxgrad/exec.h — planning and running a graph.
  *
- * A plan is made once per finalized graph: node order, the last consumer of
- * every value (so intermediates are released as soon as possible), and one
- * scratch workspace that all kernels share. Running binds inputs, runs the
- * kernels and hands back the graph outputs. */
+ * A plan is made once per finalized graph. When every shape in the graph is
+ * static, planning compiles it: each node gets the fastest kernel for its
+ * shapes and the CPU (fused kernels for the patterns gradient graphs are
+ * made of), Reshape/Flatten/Identity become views, and every intermediate
+ * gets a place in one arena laid out by lifetime; a run then does no shape
+ * inference, allocation or zero-fill. Graphs with shapes known only at run
+ * time run node by node (inferring, allocating and releasing as they go).
+ *
+ * Threads: a plan uses n_threads workers of one persistent process-wide
+ * pool (idle workers sleep). Results are bit-identical at any thread count.
+ * A plan holds the state of its run (the arena), so one plan must not be
+ * run from two threads at once; different plans may run concurrently.
+ * Environment: OG_NUM_THREADS (default thread count, else the cores),
+ * OG_ISA=avx512|avx2|scalar (use a narrower instruction set than the CPU
+ * has; one it lacks is an error at plan creation), OG_LOG=plan (print each
+ * node's kernel to stderr when a plan is compiled). */
 #ifndef ONNXGRAD_EXEC_H
 #define ONNXGRAD_EXEC_H
 
@@ -20,7 +32,17 @@ typedef struct og_plan og_plan;
  * unchanged. Ownership: *out is the caller's; free with og_plan_free. */
 OG_API og_status og_plan_create(const og_graph *g, og_plan **out);
 
+typedef struct og_plan_options {
+    int n_threads;   /* 0: OG_NUM_THREADS, else the machine's cores */
+} og_plan_options;
+
+/* og_plan_create with options (NULL: defaults). */
+OG_API og_status og_plan_create_ex(const og_graph *g, const og_plan_options *opts, og_plan **out);
+
 OG_API void og_plan_free(og_plan *p);
+
+/* Threads the plan runs its kernels on. */
+OG_API int og_plan_num_threads(const og_plan *p);
 
 /* Number of inputs a run must bind: graph inputs without an initializer. */
 OG_API int og_plan_num_feeds(const og_plan *p);
@@ -34,6 +56,19 @@ OG_API int og_plan_num_feeds(const og_plan *p);
  * output with og_tensor_free; on failure no outputs are returned. */
 OG_API og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs,
                       og_tensor **outputs);
+
+/* The run that allocates nothing (after the first run with given shapes):
+ * inputs as og_plan_run; outputs[k] receives a tensor owned by the plan,
+ * valid until the plan's next run or og_plan_free. Ownership: none passes
+ * to the caller; do not free or modify the outputs. */
+OG_API og_status og_plan_run_borrowed(og_plan *p, int n_inputs, const og_tensor *const *inputs,
+                               const og_tensor **outputs);
+
+/* Runs and copies each graph output into the caller's tensor outputs[k],
+ * which must have the output's dtype and shape and hold data. Ownership:
+ * nothing changes hands. */
+OG_API og_status og_plan_run_into(og_plan *p, int n_inputs, const og_tensor *const *inputs,
+                           og_tensor *const *outputs);
 
 #ifdef __cplusplus
 }

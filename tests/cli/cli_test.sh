@@ -366,5 +366,15 @@ else
     not_ok "failing gradcheck --json parses, pass false"
 fi
 
+# --threads: any command; the outputs do not depend on it, bit for bit.
+expect_ok "run --threads 1" "$CLI" run "$CNN/converted.onnx" --threads 1 --inputs "$CNN/data" -o "$TMP/thr1"
+expect_ok "run --threads=2" "$CLI" run --threads=2 "$CNN/converted.onnx" --inputs "$CNN/data" -o "$TMP/thr2"
+if cmp -s "$TMP/thr1/output_0.pb" "$TMP/thr2/output_0.pb"; then ok "run: same bytes at 1 and 2 threads"
+else not_ok "run: same bytes at 1 and 2 threads"; fi
+expect_fail "--threads 0" 2 "$CLI" run "$CNN/converted.onnx" --threads 0 -o "$TMP/thr0"
+expect_fail "--threads without a value" 2 "$CLI" run "$CNN/converted.onnx" --threads
+expect_fail "OG_ISA unknown" 1 env OG_ISA=sse9 "$CLI" run "$CNN/converted.onnx" --inputs "$CNN/data" -o "$TMP/isa"
+expect_err "OG_ISA unknown: message" "OG_ISA='sse9': expected avx512, avx2 or scalar"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -264,6 +264,197 @@ START_TEST(unwanted_output_at_old_opset)
 }
 END_TEST
 
+
+/* Conv -> Relu -> MaxPool -> Flatten -> Gemm on a [2,3,8,8] image, weights
+ * as initializers drawn from a fixed sequence; its gradient graph w.r.t.
+ * every weight, seeded at the logits, when `grad`. */
+static og_graph *small_cnn(bool grad)
+{
+    og_graph *g;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 4, (int64_t[]){ 2, 3, 8, 8 }, NULL));
+    const char *wn[4] = { "W", "B", "W2", "B2" };
+    const int64_t wd[4][4] = { { 4, 3, 3, 3 }, { 4 }, { 5, 36 }, { 5 } };
+    const int wr[4] = { 4, 1, 2, 1 };
+    unsigned seed = 7;
+    for (int k = 0; k < 4; k++) {
+        og_tensor *t;
+        OG_CHECK(og_tensor_create(OG_FLOAT, wr[k], wd[k], &t));
+        for (int64_t i = 0; i < t->numel; i++) {
+            seed = seed * 1103515245u + 12345u;
+            ((float *)t->data)[i] = (float)((seed >> 8) % 2001) / 1000.0f - 1.0f;
+        }
+        OG_CHECK(og_graph_add_initializer(g, wn[k], t));
+        og_tensor_free(t);
+    }
+    og_attr pool[2] = { og_attr_ints("kernel_shape", 2, (int64_t[]){ 2, 2 }),
+                        og_attr_ints("strides", 2, (int64_t[]){ 2, 2 }) };
+    OG_CHECK(og_graph_add_node(g, "Conv", NULL, "conv", 3, (const char *[]){ "x", "W", "B" }, 1,
+                               (const char *[]){ "c" }, 0, NULL));
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "relu", 1, (const char *[]){ "c" }, 1, (const char *[]){ "r" }, 0,
+                               NULL));
+    OG_CHECK(og_graph_add_node(g, "MaxPool", NULL, "pool", 1, (const char *[]){ "r" }, 1, (const char *[]){ "m" }, 2,
+                               pool));
+    OG_CHECK(og_graph_add_node(g, "Flatten", NULL, "flat", 1, (const char *[]){ "m" }, 1, (const char *[]){ "f" }, 0,
+                               NULL));
+    og_attr tb = og_attr_int("transB", 1);
+    OG_CHECK(og_graph_add_node(g, "Gemm", NULL, "fc", 3, (const char *[]){ "f", "W2", "B2" }, 1,
+                               (const char *[]){ "logits" }, 1, &tb));
+    OG_CHECK(og_graph_add_output(g, "logits"));
+    OG_CHECK(og_graph_finalize(g));
+    if (!grad)
+        return g;
+    og_graph *gg;
+    og_grad_options o = { .n_seeded = 1, .seeded = (const char *[]){ "logits" } };
+    OG_CHECK(og_graph_build_gradient(g, &o, &gg));
+    og_graph_free(g);
+    return gg;
+}
+
+static og_tensor *filled(int rank, const int64_t *dims, unsigned seed)
+{
+    og_tensor *t;
+    OG_CHECK(og_tensor_create(OG_FLOAT, rank, dims, &t));
+    for (int64_t i = 0; i < t->numel; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        ((float *)t->data)[i] = (float)((seed >> 9) % 4001) / 2000.0f - 1.0f;
+    }
+    return t;
+}
+
+static unsigned long allocations;
+static void *counting_alloc(void *u, size_t n)
+{
+    allocations++;
+    return count_alloc(u, n);
+}
+static void *counting_realloc(void *u, void *q, size_t n)
+{
+    allocations++;
+    return count_realloc(u, q, n);
+}
+
+/* After the first run, a compiled plan's borrowed run allocates nothing,
+ * through the forward and the gradient graph alike. */
+START_TEST(compiled_run_allocates_nothing)
+{
+    og_set_allocator(&(og_allocator){ counting_alloc, counting_realloc, count_free, NULL });
+    for (int grad = 0; grad < 2; grad++) {
+        og_graph *g = small_cnn(grad);
+        og_plan *p;
+        og_tensor *x = filled(4, (int64_t[]){ 2, 3, 8, 8 }, 1), *dy = filled(2, (int64_t[]){ 2, 5 }, 2);
+        OG_CHECK(og_tensor_set_name(dy, "logits_grad"));
+        const og_tensor *outs[8];
+        const og_tensor *const in[2] = { x, dy };
+        OG_CHECK(og_plan_create(g, &p));
+        OG_CHECK(og_plan_run_borrowed(p, 1 + grad, in, outs));
+        allocations = 0;
+        for (int r = 0; r < 3; r++)
+            OG_CHECK(og_plan_run_borrowed(p, 1 + grad, in, outs));
+        ck_assert_msg(allocations == 0, "%s: %lu allocations in 3 runs", grad ? "gradient" : "forward",
+                      allocations);
+        og_tensor_free(x);
+        og_tensor_free(dy);
+        og_plan_free(p);
+        og_graph_free(g);
+    }
+    ck_assert_uint_eq(live_bytes, 0);
+    og_set_allocator(NULL);
+}
+END_TEST
+
+/* Every output of the gradient graph is bit-identical at 1, 2 and 3
+ * threads, from run to run, and the same through og_plan_run,
+ * og_plan_run_borrowed and og_plan_run_into. */
+START_TEST(threads_give_identical_bits)
+{
+    og_graph *g = small_cnn(true);
+    int n_out = og_graph_num_outputs(g);
+    og_tensor *x = filled(4, (int64_t[]){ 2, 3, 8, 8 }, 3), *dy = filled(2, (int64_t[]){ 2, 5 }, 4);
+    OG_CHECK(og_tensor_set_name(dy, "logits_grad"));
+    const og_tensor *const in[2] = { x, dy };
+    og_tensor *ref[8] = { 0 };
+    ck_assert_int_le(n_out, 8);
+    for (int t = 1; t <= 3; t++) {
+        og_plan *p;
+        OG_CHECK(og_plan_create_ex(g, &(og_plan_options){ .n_threads = t }, &p));
+        ck_assert_int_eq(og_plan_num_threads(p), t);
+        for (int r = 0; r < 2; r++) {
+            const og_tensor *outs[8];
+            OG_CHECK(og_plan_run_borrowed(p, 2, in, outs));
+            for (int k = 0; k < n_out; k++) {
+                if (!ref[k]) {
+                    OG_CHECK(og_tensor_clone(outs[k], &ref[k]));
+                    continue;
+                }
+                ck_assert_int_eq(outs[k]->numel, ref[k]->numel);
+                ck_assert_msg(memcmp(outs[k]->data, ref[k]->data, (size_t)ref[k]->numel * 4) == 0,
+                              "output %d differs at %d threads, run %d", k, t, r);
+            }
+        }
+        og_tensor *fresh[8];
+        OG_CHECK(og_plan_run(p, 2, in, fresh));
+        for (int k = 0; k < n_out; k++) {
+            ck_assert(memcmp(fresh[k]->data, ref[k]->data, (size_t)ref[k]->numel * 4) == 0);
+            memset(fresh[k]->data, 0, (size_t)fresh[k]->numel * 4);
+        }
+        OG_CHECK(og_plan_run_into(p, 2, in, fresh));
+        for (int k = 0; k < n_out; k++) {
+            ck_assert(memcmp(fresh[k]->data, ref[k]->data, (size_t)ref[k]->numel * 4) == 0);
+            og_tensor_free(fresh[k]);
+        }
+        og_plan_free(p);
+    }
+    for (int k = 0; k < n_out; k++)
+        og_tensor_free(ref[k]);
+    og_tensor_free(x);
+    og_tensor_free(dy);
+    og_graph_free(g);
+}
+END_TEST
+
+/* Reshape, Flatten and Identity are views: the output shares its input's
+ * bytes. */
+START_TEST(alias_ops_are_views)
+{
+    og_graph *g;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 2, (int64_t[]){ 2, 3 }, NULL));
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "r", 1, (const char *[]){ "x" }, 1, (const char *[]){ "a" }, 0,
+                               NULL));
+    OG_CHECK(og_graph_add_node(g, "Flatten", NULL, "f", 1, (const char *[]){ "a" }, 1, (const char *[]){ "b" }, 0,
+                               NULL));
+    OG_CHECK(og_graph_add_node(g, "Identity", NULL, "i", 1, (const char *[]){ "b" }, 1, (const char *[]){ "c" }, 0,
+                               NULL));
+    OG_CHECK(og_graph_add_output(g, "a"));
+    OG_CHECK(og_graph_add_output(g, "c"));
+    OG_CHECK(og_graph_finalize(g));
+    og_plan *p;
+    OG_CHECK(og_plan_create(g, &p));
+    og_tensor *x = filled(2, (int64_t[]){ 2, 3 }, 5);
+    const og_tensor *outs[2];
+    OG_CHECK(og_plan_run_borrowed(p, 1, (const og_tensor *const[]){ x }, outs));
+    ck_assert_ptr_eq(outs[0]->data, outs[1]->data);
+    ck_assert_int_eq(outs[1]->rank, 2);
+    ck_assert_int_eq(outs[1]->dims[1], 3);
+    ck_assert_str_eq(outs[1]->name, "c");
+    og_tensor *small;
+    OG_CHECK(og_tensor_create(OG_FLOAT, 1, (int64_t[]){ 6 }, &small));
+    OG_CHECK_FAILS(og_plan_run_into(p, 1, (const og_tensor *const[]){ x }, (og_tensor *const[]){ small, small }),
+                   OG_ERR_INVALID_ARG, "output 0 ('a') must be a float tensor of shape [2,3]");
+    og_plan *bad = (og_plan *)1;
+    OG_CHECK_FAILS(og_plan_create_ex(g, &(og_plan_options){ .n_threads = -1 }, &bad), OG_ERR_INVALID_ARG,
+                   "n_threads is -1");
+    ck_assert_ptr_null(bad);
+    og_tensor_free(small);
+    og_tensor_free(x);
+    og_plan_free(p);
+    og_graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("exec");
@@ -276,6 +467,9 @@ int main(void)
     tcase_add_test(tc, plan_needs_finalized_graph);
     tcase_add_test(tc, bad_tensor_structs_are_refused);
     tcase_add_test(tc, unwanted_output_at_old_opset);
+    tcase_add_test(tc, compiled_run_allocates_nothing);
+    tcase_add_test(tc, threads_give_identical_bits);
+    tcase_add_test(tc, alias_ops_are_views);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }
