@@ -436,15 +436,20 @@ static og_status maxpool_select(og_select_call *s)
 
 typedef struct maxpool_bwd_state { int64_t planes, in_plane, out_plane; } maxpool_bwd_state;
 
+#define MAXPOOL_BWD_DROP_ZEROS 0
+
 static og_status maxpool_bwd_run(const og_kernel_call *k)
 {
     const maxpool_bwd_state *st = k->state;
-    const og_tensor *ind = k->in[0], *u = k->in[1];
+    if (k->n_in < 2 || k->n_in > 3)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (ScatterElements): kernel got %d inputs", k->node->name, k->n_in);
+    /* (indices, updates), or (zeros, indices, updates) with the zeros unread */
+    const og_tensor *ind = k->in[k->n_in - 2], *u = k->in[k->n_in - 1];
     og_tensor *dx = k->out[0];
     if (!dx)
         return OG_OK;
-    if (ind->dtype != OG_INT64 || u->dtype != OG_FLOAT || dx->dtype != OG_FLOAT || ind->rank != 1 || u->rank != 1 ||
-        dx->rank != 1 || ind->numel != u->numel)
+    if (ind->dtype != OG_INT64 || u->dtype != OG_FLOAT || dx->dtype != OG_FLOAT || ind->rank != 1 ||
+        u->rank != 1 || dx->rank != 1 || ind->numel != u->numel)
         return og_err(OG_ERR_INTERNAL, "node '%s' (ScatterElements): tensors do not match the planned shapes",
                       k->node->name);
     const int64_t *iv = ind->data;
@@ -551,9 +556,17 @@ static og_status maxpool_bwd_select(og_select_call *s)
     s->run = maxpool_bwd_run;
     s->kernel_name = "maxpool_backward_planes";
     s->workspace_bytes = og_maxpool_bwd_workspace(st.in_plane);
-    s->new_n_in = 2;
-    s->new_inputs[0] = n->inputs[1];
-    s->new_inputs[1] = n->inputs[2];
+    /* Dropping the zeros (2 inputs) saves their fill, but the executor's
+     * per-run re-inference of nodes with run-time int64 inputs still reads
+     * the node's original inputs, so a dropped producer's value would be
+     * missing there. Until it re-infers from the step's inputs, the zeros
+     * stay an (unread) input. */
+    int k = 0;
+    if (!MAXPOOL_BWD_DROP_ZEROS)
+        s->new_inputs[k++] = n->inputs[0];
+    s->new_inputs[k++] = n->inputs[1];
+    s->new_inputs[k++] = n->inputs[2];
+    s->new_n_in = k;
     return OG_OK;
 }
 
