@@ -570,6 +570,184 @@ START_TEST(relu_backward_no_match)
 }
 END_TEST
 
+
+/* ---- Gemm --------------------------------------------------------------- */
+
+typedef struct gemm_case {
+    int64_t m, n, k;
+    int64_t ta, tb;
+    float alpha, beta;
+    int c_rank;                 /* -1: no C */
+    int64_t cd[2];
+} gemm_case;
+
+static og_graph *gemm_graph(const gemm_case *c)
+{
+    og_graph *g;
+    int64_t ad[2] = { c->ta ? c->k : c->m, c->ta ? c->m : c->k }, bd[2] = { c->tb ? c->n : c->k, c->tb ? c->k : c->n };
+    og_attr at[4] = { og_attr_float("alpha", c->alpha), og_attr_float("beta", c->beta), og_attr_int("transA", c->ta),
+                      og_attr_int("transB", c->tb) };
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "A", OG_FLOAT, 2, ad, NULL));
+    OG_CHECK(og_graph_add_input(g, "B", OG_FLOAT, 2, bd, NULL));
+    if (c->c_rank >= 0)
+        OG_CHECK(og_graph_add_input(g, "C", OG_FLOAT, c->c_rank, c->cd, NULL));
+    OG_CHECK(og_graph_add_node(g, "Gemm", NULL, "gm", c->c_rank >= 0 ? 3 : 2,
+                               (const char *const[]){ "A", "B", "C" }, 1, (const char *const[]){ "Y" }, 4, at));
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    return g;
+}
+
+static og_tensor *rand_tensor(int rank, const int64_t *dims)
+{
+    og_tensor *t;
+    OG_CHECK(og_tensor_create(OG_FLOAT, rank, dims, &t));
+    for (int64_t i = 0; i < t->numel; i++)
+        ((float *)t->data)[i] = rndf();
+    return t;
+}
+
+/* |fast - ref| within a K-scaled bound of the magnitudes summed. */
+static void expect_gemm_close(const gemm_case *c, const og_tensor *a, const og_tensor *b, const og_tensor *ct,
+                              const og_tensor *ref, const og_tensor *got)
+{
+    const float *A = a->data, *B = b->data, *R = ref->data, *G = got->data;
+    for (int64_t i = 0; i < c->m; i++)
+        for (int64_t j = 0; j < c->n; j++) {
+            double mag = 0;
+            for (int64_t k = 0; k < c->k; k++) {
+                float av = c->ta ? A[k * c->m + i] : A[i * c->k + k];
+                float bv = c->tb ? B[j * c->k + k] : B[k * c->n + j];
+                mag += fabs((double)av * bv);
+            }
+            mag *= fabs(c->alpha);
+            if (ct && c->beta != 0) {
+                int64_t si = ct->rank == 2 && ct->dims[0] != 1 ? ct->dims[1] : 0;
+                int64_t sj = ct->rank >= 1 && ct->dims[ct->rank - 1] != 1 ? 1 : 0;
+                mag += fabs(c->beta * ((float *)ct->data)[i * si + j * sj]);
+            }
+            double tol = 4.0 * 1.2e-7 * (double)(c->k + 2) * mag + 1e-30;
+            double r = R[i * c->n + j], v = G[i * c->n + j];
+            ck_assert_msg(fabs(r - v) <= tol, "Gemm %lldx%lldx%lld ta %lld tb %lld: Y[%lld,%lld] = %.9g, reference %.9g "
+                          "(tol %.3g)", (long long)c->m, (long long)c->n, (long long)c->k, (long long)c->ta,
+                          (long long)c->tb, (long long)i, (long long)j, v, r, tol);
+        }
+}
+
+static void check_gemm(const gemm_case *c)
+{
+    og_graph *g = gemm_graph(c);
+    const og_node *n = find_node(g, "Gemm", 0);
+    selbuf b;
+    sel_prepare(&b, g, n, 2);
+    OG_CHECK(n->op->select(&b.s));
+    ck_assert_ptr_nonnull(b.s.run);
+    int64_t ad[2] = { c->ta ? c->k : c->m, c->ta ? c->m : c->k }, bd[2] = { c->tb ? c->n : c->k, c->tb ? c->k : c->n };
+    int64_t yd[2] = { c->m, c->n };
+    og_tensor *in[3] = { rand_tensor(2, ad), rand_tensor(2, bd), c->c_rank >= 0 ? rand_tensor(c->c_rank, c->cd) : NULL };
+    if (in[2] && c->beta == 0)   /* beta = 0: C must not reach Y, not even its NaN */
+        ((float *)in[2]->data)[0] = NAN;
+    int n_in = c->c_rank >= 0 ? 3 : 2;
+    og_tensor *ref = garbage(OG_FLOAT, 2, yd);
+    OG_CHECK(run_kernel(n->op->run, n, n_in, (const og_tensor *const *)in, 1, &ref, 0, 1, NULL));
+    og_tensor *f1 = garbage(OG_FLOAT, 2, yd), *f2 = garbage(OG_FLOAT, 2, yd);
+    OG_CHECK(run_kernel(b.s.run, n, n_in, (const og_tensor *const *)in, 1, &f1, b.s.workspace_bytes, 1, b.s.state));
+    OG_CHECK(run_kernel(b.s.run, n, n_in, (const og_tensor *const *)in, 1, &f2, b.s.workspace_bytes, 2, b.s.state));
+    expect_same_bits(f1, f2, "Gemm at 1 vs 2 threads");
+    expect_gemm_close(c, in[0], in[1], in[2], ref, f1);
+    for (int k = 0; k < 3; k++)
+        og_tensor_free(in[k]);
+    og_tensor_free(ref);
+    og_tensor_free(f1);
+    og_tensor_free(f2);
+    sel_free(&b);
+    og_graph_free(g);
+}
+
+static void random_gemm_case(gemm_case *c, int64_t max_dim)
+{
+    c->m = rnd(1, max_dim);
+    c->n = rnd(1, max_dim);
+    c->k = rng() % 10 == 0 ? 0 : rnd(1, max_dim);
+    c->ta = rnd(0, 1);
+    c->tb = rnd(0, 1);
+    static const float alphas[] = { 1.0f, -0.5f, 2.0f, 0.0f }, betas[] = { 1.0f, 0.0f, 0.25f, -1.0f };
+    c->alpha = alphas[rnd(0, 3)];
+    c->beta = betas[rnd(0, 3)];
+    /* no C, a scalar, [N], [1,N], [M,1], [M,N], [1], [1,1] */
+    switch (rnd(0, 7)) {
+    case 0: c->c_rank = -1; break;
+    case 1: c->c_rank = 0; break;
+    case 2: c->c_rank = 1; c->cd[0] = c->n; break;
+    case 3: c->c_rank = 2; c->cd[0] = 1; c->cd[1] = c->n; break;
+    case 4: c->c_rank = 2; c->cd[0] = c->m; c->cd[1] = 1; break;
+    case 5: c->c_rank = 2; c->cd[0] = c->m; c->cd[1] = c->n; break;
+    case 6: c->c_rank = 1; c->cd[0] = 1; break;
+    default: c->c_rank = 2; c->cd[0] = 1; c->cd[1] = 1; break;
+    }
+}
+
+START_TEST(gemm_random)
+{
+    for (int it = 0; it < 150; it++) {
+        gemm_case c;
+        random_gemm_case(&c, it < 100 ? 40 : 400);
+        check_gemm(&c);
+    }
+    gemm_case fc = { 64, 1000, 512, 0, 0, 1.0f, 1.0f, 1, { 1000, 0 } };
+    check_gemm(&fc);
+}
+END_TEST
+
+/* Gemm's gradient graph (dA, dB as Gemms with trans flags, dC a ReduceSum)
+ * through the compiled plan, against the node-by-node reference. */
+START_TEST(gemm_gradient_plan)
+{
+    for (int it = 0; it < 12; it++) {
+        gemm_case c;
+        random_gemm_case(&c, 70);
+        if (c.k == 0)
+            c.k = 3;
+        if (c.c_rank < 0) {
+            c.c_rank = 1;
+            c.cd[0] = c.n;
+        }
+        og_graph *g = gemm_graph(&c);
+        og_grad_options o = { .n_seeded = 1, .seeded = (const char *const[]){ "Y" } };
+        og_graph *gg;
+        OG_CHECK(og_graph_build_gradient(g, &o, &gg));
+        int64_t ad[2] = { c.ta ? c.k : c.m, c.ta ? c.m : c.k }, bd[2] = { c.tb ? c.n : c.k, c.tb ? c.k : c.n };
+        int64_t yd[2] = { c.m, c.n };
+        og_tensor *feeds[4] = { rand_tensor(2, ad), rand_tensor(2, bd), rand_tensor(c.c_rank, c.cd),
+                                rand_tensor(2, yd) };
+        int nout = gg->n_outputs;
+        ck_assert_int_le(nout, 4);
+        og_tensor *o1[4] = { 0 }, *o2[4] = { 0 };
+        run_plan(gg, 1, 4, (const og_tensor *const *)feeds, o1);
+        run_plan(gg, 2, 4, (const og_tensor *const *)feeds, o2);
+        for (int k = 0; k < nout; k++) {
+            expect_same_bits(o1[k], o2[k], "Gemm gradient graph at 1 vs 2 threads");
+            og_tensor_free(o1[k]);
+            og_tensor_free(o2[k]);
+        }
+        /* each Gemm of the gradient graph picks the fast kernel */
+        for (int nth = 0; find_node(gg, "Gemm", nth); nth++) {
+            selbuf b;
+            sel_prepare(&b, gg, find_node(gg, "Gemm", nth), 2);
+            OG_CHECK(b.s.node->op->select(&b.s));
+            ck_assert_ptr_nonnull(b.s.run);
+            sel_free(&b);
+        }
+        for (int k = 0; k < 4; k++)
+            og_tensor_free(feeds[k]);
+        og_graph_free(gg);
+        og_graph_free(g);
+    }
+}
+END_TEST
+
 static Suite *fastpaths_suite(void)
 {
     Suite *s = suite_create("fastpaths");
@@ -580,6 +758,8 @@ static Suite *fastpaths_suite(void)
     tcase_add_test(tc, maxpool_backward_pattern);
     tcase_add_test(tc, relu_random);
     tcase_add_test(tc, relu_backward_no_match);
+    tcase_add_test(tc, gemm_random);
+    tcase_add_test(tc, gemm_gradient_plan);
     suite_add_tcase(s, tc);
     return s;
 }
