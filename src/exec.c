@@ -1,9 +1,16 @@
-/* exec.c — plans a finalized graph (order, last use of every value, shared
- * scratch workspace) and runs it: intermediates are freed right after their
- * last consumer, kernels get their scratch from the plan's workspace. */
+/* exec.c — plans a finalized graph and runs it.
+ *
+ * Static graphs are compiled (see "compiled plans" below): kernels chosen
+ * once, views, one arena per run state; a run binds inputs and calls
+ * kernels. Graphs whose shapes are known only at run time run node by node:
+ * infer, allocate, run, and release intermediates after their last reader.
+ * A run state (og_run_state) holds what a run writes, so threads can run
+ * one plan, each with its own. */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "internal.h"
 #include "kernel.h"
 
@@ -22,68 +29,107 @@ typedef struct og_step {
     bool recheck;               /* infer again each run: integer inputs known only then */
 } og_step;
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* What one run in progress holds; a plan keeps one for og_plan_run, and
+ * callers running a plan from several threads make one each. */
+struct og_run_state {
+    const og_plan *p;
+    void *workspace_raw;   /* allocation behind `workspace` */
+    void *workspace;       /* 64-byte aligned */
+    size_t workspace_bytes;
+    og_tensor *hdr;        /* compiled: per value, the tensor a computed value lives in (data in the arena) */
+    void *arena_raw;
+    char *arena;
+    const og_tensor **bound;   /* compiled: per value, the caller's or the graph's tensor */
+    og_tensor **run_out;       /* node-by-node: the borrowed answers, one per graph output */
+};
+
 struct og_plan {
     const og_graph *g;
     int *feeds;            /* value indices of graph inputs without initializer */
     int n_feeds;
     int *last_use;         /* per value: position in g->order of its last consumer; -1 none */
     bool *is_output;       /* per value: a graph output (never freed early) */
-    void *workspace_raw;   /* allocation behind `workspace` */
-    void *workspace;       /* 64-byte aligned */
-    size_t workspace_bytes;
+    size_t workspace_bytes;   /* planned kernel scratch (node by node: the static part) */
+    og_run_state *rs;      /* the plan's own run state */
     int n_threads;
+    bool log_time;         /* OG_LOG=time: each run prints every step's time to stderr */
     /* Compiled form, when every shape is static: steps over one arena. */
     bool compiled;
     og_step *steps;
     int n_steps;
-    og_tensor *hdr;        /* per value: the tensor a computed value lives in (data in the arena) */
     bool *computed;        /* per value: produced by a step of this plan */
     int *root;             /* per value: the value whose storage it shares (itself, or a view's source) */
-    void *arena_raw;
-    char *arena;
+    size_t *offset;        /* per value: place in the arena of a computed value that is its own root */
     size_t arena_bytes;
-    const og_tensor **bound;   /* per value: the caller's or the graph's tensor, for a run */
-    og_tensor **run_out;       /* og_plan_run_borrowed's answers, one per graph output */
 };
+
+void og_run_state_free(og_run_state *rs)
+{
+    if (!rs)
+        return;
+    const og_graph *g = rs->p->g;
+    og_free(rs->workspace_raw);
+    if (rs->hdr)
+        for (int v = 0; v < g->n_values; v++)
+            og_free(rs->hdr[v].name);
+    og_free(rs->hdr);
+    og_free(rs->arena_raw);
+    og_free(rs->bound);
+    for (int k = 0; rs->run_out && k < g->n_outputs; k++)
+        og_tensor_free(rs->run_out[k]);
+    og_free(rs->run_out);
+    og_free(rs);
+}
+
+static void free_compiled(og_plan *p)
+{
+    for (int i = 0; p->steps && i < p->n_steps; i++)
+        og_free(p->steps[i].state);
+    og_free(p->steps);
+    og_free(p->computed);
+    og_free(p->root);
+    og_free(p->offset);
+    p->steps = NULL;
+    p->n_steps = 0;
+    p->computed = NULL;
+    p->root = NULL;
+    p->offset = NULL;
+}
 
 void og_plan_free(og_plan *p)
 {
     if (!p)
         return;
+    og_run_state_free(p->rs);
     og_free(p->feeds);
     og_free(p->last_use);
     og_free(p->is_output);
-    og_free(p->workspace_raw);
-    for (int i = 0; p->steps && i < p->n_steps; i++)
-        og_free(p->steps[i].state);
-    og_free(p->steps);
-    if (p->hdr)
-        for (int v = 0; v < p->g->n_values; v++)
-            og_free(p->hdr[v].name);
-    og_free(p->hdr);
-    og_free(p->computed);
-    og_free(p->root);
-    og_free(p->arena_raw);
-    og_free(p->bound);
-    og_free(p->run_out);
+    free_compiled(p);
     og_free(p);
 }
 
 int og_plan_num_feeds(const og_plan *p) { return p->n_feeds; }
 
-static og_status reserve_workspace(og_plan *p, size_t bytes)
+static og_status reserve_workspace(og_run_state *rs, size_t bytes)
 {
-    if (bytes <= p->workspace_bytes)
+    if (bytes <= rs->workspace_bytes && rs->workspace_raw)
         return OG_OK;
     if (bytes > SIZE_MAX - 64)
         return og_err(OG_ERR_LIMIT, "kernel workspace of %zu bytes is too large", bytes);
-    void *raw = og_calloc(1, bytes + 64);
+    void *raw = og_malloc(bytes + 64);
     if (!raw)
         return og_err(OG_ERR_NOMEM, "out of memory reserving %zu bytes of kernel workspace", bytes);
-    og_free(p->workspace_raw);
-    p->workspace_raw = raw;
-    p->workspace = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
-    p->workspace_bytes = bytes;
+    og_free(rs->workspace_raw);
+    rs->workspace_raw = raw;
+    rs->workspace = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    rs->workspace_bytes = bytes;
     return OG_OK;
 }
 
@@ -316,18 +362,14 @@ static og_status compile(og_plan *p, bool *ok)
     og_status st = OG_OK;
     int *readers = og_calloc((size_t)nv + 1, sizeof(int));
     int *last = og_calloc((size_t)nv + 1, sizeof(int));
-    size_t *off = og_calloc((size_t)nv + 1, sizeof(size_t));
+    size_t *off = p->offset = og_calloc((size_t)nv + 1, sizeof(size_t));
     bool *live_node = og_calloc((size_t)g->n_nodes + 1, sizeof(bool));
     bool *needed = og_calloc((size_t)nv + 1, sizeof(bool));
     free_list fl = { 0 };
     p->steps = og_calloc((size_t)g->n_nodes + 1, sizeof(og_step));
-    p->hdr = og_calloc((size_t)nv + 1, sizeof(og_tensor));
     p->computed = og_calloc((size_t)nv + 1, sizeof(bool));
     p->root = og_calloc((size_t)nv + 1, sizeof(int));
-    p->bound = og_calloc((size_t)nv + 1, sizeof(og_tensor *));
-    p->run_out = og_calloc((size_t)g->n_outputs + 1, sizeof(og_tensor *));
-    if (!readers || !last || !off || !live_node || !needed || !p->steps || !p->hdr || !p->computed || !p->root ||
-        !p->bound || !p->run_out) {
+    if (!readers || !last || !off || !live_node || !needed || !p->steps || !p->computed || !p->root) {
         st = og_err(OG_ERR_NOMEM, "out of memory compiling a plan");
         goto done;
     }
@@ -466,33 +508,10 @@ static og_status compile(og_plan *p, bool *ok)
     }
     /* check_static_budget has held the tensors to OG_LIMIT_PLAN_BYTES; the
      * arena adds only alignment and what lifetimes leave unfilled */
-    if ((st = reserve_workspace(p, ws_max)))
-        goto done;
-    p->arena_raw = og_malloc(fl.end + ARENA_ALIGN);
-    if (!p->arena_raw) {
-        st = og_err(OG_ERR_NOMEM, "out of memory allocating the plan's arena of %zu bytes", fl.end);
-        goto done;
-    }
-    p->arena = (char *)(((uintptr_t)p->arena_raw + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
     p->arena_bytes = fl.end;
-    for (int v = 0; v < nv; v++) {
-        if (!p->computed[v])
-            continue;
-        og_tinfo ti;
-        og_value_get(&g->values[v], &ti);
-        og_tensor *t = &p->hdr[v];
-        t->dtype = ti.dtype;
-        t->rank = ti.shape.rank;
-        memcpy(t->dims, ti.shape.dims, sizeof(int64_t) * (size_t)ti.shape.rank);
-        og_tensor_nbytes(ti.dtype, ti.shape.rank, ti.shape.dims, &t->numel, NULL);
-        t->data = p->root[v] == v ? p->arena + off[v] : NULL;   /* views: set when their step runs */
-    }
-    for (int k = 0; k < g->n_outputs; k++) {
-        int v = g->outputs[k];
-        if (p->computed[v] && (st = og_tensor_set_name(&p->hdr[v], g->values[v].name)))
-            goto done;
-    }
+    p->workspace_bytes = ws_max;
     *ok = true;
+    p->log_time = getenv("OG_LOG") && strstr(getenv("OG_LOG"), "time");
     if (getenv("OG_LOG") && strstr(getenv("OG_LOG"), "plan")) {
         fprintf(stderr, "onnxgrad plan: %d of %d nodes, arena %zu bytes, workspace %zu bytes, %d threads, isa %s\n",
                 p->n_steps, g->n_nodes, p->arena_bytes, p->workspace_bytes, p->n_threads,
@@ -502,37 +521,63 @@ static og_status compile(og_plan *p, bool *ok)
                     p->steps[i].node->op_type, p->steps[i].view ? "view" : p->steps[i].kernel_name);
     }
 done:
-    if (!*ok) {
-        for (int i = 0; p->steps && i < p->n_steps; i++)
-            og_free(p->steps[i].state);
-        og_free(p->steps);
-        p->steps = NULL;
-        p->n_steps = 0;
-        if (p->hdr)
-            for (int v = 0; v < nv; v++)
-                og_free(p->hdr[v].name);
-        og_free(p->hdr);
-        og_free(p->computed);
-        og_free(p->root);
-        og_free(p->bound);
-        og_free(p->run_out);
-        og_free(p->arena_raw);
-        p->hdr = NULL;
-        p->computed = NULL;
-        p->root = NULL;
-        p->bound = NULL;
-        p->run_out = NULL;
-        p->arena_raw = NULL;
-        p->arena = NULL;
-    }
+    if (!*ok)
+        free_compiled(p);
     og_free(readers);
     og_free(last);
-    og_free(off);
     og_free(live_node);
     og_free(needed);
     og_free(fl.off);
     og_free(fl.len);
     return st;
+}
+
+og_status og_run_state_create(const og_plan *p, og_run_state **out)
+{
+    if (!p || !out)
+        return og_err(OG_ERR_INVALID_ARG, "og_run_state_create: NULL argument");
+    *out = NULL;
+    const og_graph *g = p->g;
+    og_run_state *rs = og_calloc(1, sizeof *rs);
+    if (!rs)
+        return og_err(OG_ERR_NOMEM, "out of memory creating a run state");
+    rs->p = p;
+    og_status st = reserve_workspace(rs, p->workspace_bytes);
+    if (st == OG_OK && p->compiled) {
+        int nv = g->n_values;
+        rs->hdr = og_calloc((size_t)nv + 1, sizeof(og_tensor));
+        rs->bound = og_calloc((size_t)nv + 1, sizeof(og_tensor *));
+        rs->arena_raw = og_malloc(p->arena_bytes + ARENA_ALIGN);
+        if (!rs->hdr || !rs->bound || !rs->arena_raw)
+            st = og_err(OG_ERR_NOMEM, "out of memory allocating a run's arena of %zu bytes", p->arena_bytes);
+        else
+            rs->arena = (char *)(((uintptr_t)rs->arena_raw + ARENA_ALIGN - 1) & ~(uintptr_t)(ARENA_ALIGN - 1));
+        for (int v = 0; st == OG_OK && v < nv; v++) {
+            if (!p->computed[v])
+                continue;
+            og_tinfo ti;
+            og_value_get(&g->values[v], &ti);
+            og_tensor *t = &rs->hdr[v];
+            t->dtype = ti.dtype;
+            t->rank = ti.shape.rank;
+            memcpy(t->dims, ti.shape.dims, sizeof(int64_t) * (size_t)ti.shape.rank);
+            og_tensor_nbytes(ti.dtype, ti.shape.rank, ti.shape.dims, &t->numel, NULL);
+            t->data = p->root[v] == v ? rs->arena + p->offset[v] : NULL;   /* views: set when their step runs */
+        }
+        for (int k = 0; st == OG_OK && k < g->n_outputs; k++) {
+            int v = g->outputs[k];
+            if (p->computed[v])
+                st = og_tensor_set_name(&rs->hdr[v], g->values[v].name);
+        }
+    } else if (st == OG_OK && !(rs->run_out = og_calloc((size_t)g->n_outputs + 1, sizeof *rs->run_out))) {
+        st = og_err(OG_ERR_NOMEM, "out of memory creating a run state");
+    }
+    if (st) {
+        og_run_state_free(rs);
+        return st;
+    }
+    *out = rs;
+    return OG_OK;
 }
 
 og_status og_plan_create(const og_graph *g, og_plan **out)
@@ -604,10 +649,13 @@ og_status og_plan_create_ex(const og_graph *g, const og_plan_options *opts, og_p
     }
     st = check_static_budget(p, ws);
     bool compiled = false;
-    if (st == OG_OK && (st = compile(p, &compiled)) == OG_OK && !compiled &&
-        (st = reserve_workspace(p, ws)))
-        og_err_prefix("node '%s' (%s): ", biggest->name, biggest->op_type);
-    p->compiled = compiled;
+    if (st == OG_OK && (st = compile(p, &compiled)) == OG_OK) {
+        p->compiled = compiled;
+        if (!compiled)
+            p->workspace_bytes = ws;
+        st = og_run_state_create(p, &p->rs);
+    }
+    (void)biggest;
     if (st) {
         og_plan_free(p);
         return st;
@@ -718,8 +766,9 @@ static og_status check_static_type(const og_node *n, const og_value *val, const 
 /* Node by node, for graphs whose shapes are known only at run time: infers
  * each node on the concrete shapes, allocates its outputs and releases
  * intermediates after their last reader. */
-static og_status run_dynamic(og_plan *p, int n_inputs, const og_tensor *const *inputs, og_tensor **outputs)
+static og_status run_dynamic(og_run_state *rs, int n_inputs, const og_tensor *const *inputs, og_tensor **outputs)
 {
+    const og_plan *p = rs->p;
     const og_graph *g = p->g;
     for (int k = 0; k < g->n_outputs; k++)
         outputs[k] = NULL;
@@ -767,12 +816,12 @@ static og_status run_dynamic(og_plan *p, int n_inputs, const og_tensor *const *i
             if (out[k] && og_tensor_nbytes(out_ti[k].dtype, out_ti[k].shape.rank, out_ti[k].shape.dims, NULL, &b) == OG_OK)
                 need = need + b < need ? SIZE_MAX : need + b;
         }
-        size_t ws_after = ws > p->workspace_bytes ? ws : p->workspace_bytes;
+        size_t ws_after = ws > rs->workspace_bytes ? ws : rs->workspace_bytes;
         if (live > SIZE_MAX - need || live + need > (uint64_t)limit || ws_after > (uint64_t)limit - (live + need)) {
             st = over_budget(n, live, need, ws_after, limit);
             goto done;
         }
-        if ((st = reserve_workspace(p, ws))) {
+        if ((st = reserve_workspace(rs, ws))) {
             og_err_prefix("node '%s' (%s): ", n->name, n->op_type);
             goto done;
         }
@@ -786,9 +835,9 @@ static og_status run_dynamic(og_plan *p, int n_inputs, const og_tensor *const *i
                 goto done;
             }
         }
-        kc.workspace = p->workspace;
-        kc.workspace_bytes = p->workspace_bytes;
-        kc.workspace_stride = p->workspace_bytes;
+        kc.workspace = rs->workspace;
+        kc.workspace_bytes = rs->workspace_bytes;
+        kc.workspace_stride = rs->workspace_bytes;
         kc.n_threads = 1;
         st = n->op->run(&kc);
         for (int k = 0; k < n->n_outputs; k++)
@@ -846,8 +895,9 @@ done:
 }
 
 /* Inference on the node's actual inputs must give the planned shapes. */
-static og_status recheck_step(const og_plan *p, const og_step *step)
+static og_status recheck_step(const og_run_state *rs, const og_step *step)
 {
+    const og_plan *p = rs->p;
     const og_node *n = step->node;
     og_tinfo in_ti[OG_MAX_IO], out_ti[OG_MAX_IO];
     const og_tinfo *in[OG_MAX_IO] = { 0 };
@@ -857,7 +907,9 @@ static og_status recheck_step(const og_plan *p, const og_step *step)
         int v = n->inputs[k];
         if (v < 0)
             continue;
-        vals[k] = p->computed[v] ? &p->hdr[v] : p->bound[v];
+        vals[k] = p->computed[v] ? &rs->hdr[v] : rs->bound[v];
+        if (!vals[k])
+            return OG_OK;   /* its producer was fused away: the fused kernel checks the data it reads */
         tinfo_of(vals[k], &in_ti[k]);
         in[k] = &in_ti[k];
     }
@@ -871,11 +923,12 @@ static og_status recheck_step(const og_plan *p, const og_step *step)
 }
 
 /* The compiled run: bind, then one kernel call per step over the arena. */
-static og_status run_compiled(og_plan *p, int n_inputs, const og_tensor *const *inputs)
+static og_status run_compiled(og_run_state *rs, int n_inputs, const og_tensor *const *inputs)
 {
+    const og_plan *p = rs->p;
     const og_graph *g = p->g;
-    memset(p->bound, 0, sizeof *p->bound * (size_t)g->n_values);
-    og_status st = bind_inputs(p, n_inputs, inputs, p->bound);
+    memset(rs->bound, 0, sizeof *rs->bound * (size_t)g->n_values);
+    og_status st = bind_inputs(p, n_inputs, inputs, rs->bound);
     if (st)
         return st;
     for (int i = 0; i < p->n_steps; i++) {
@@ -886,12 +939,12 @@ static og_status run_compiled(og_plan *p, int n_inputs, const og_tensor *const *
         for (int k = 0; k < step->n_in; k++) {
             int v = step->in[k];
             if (v >= 0)
-                kc.in[k] = p->computed[v] ? &p->hdr[v] : p->bound[v];
+                kc.in[k] = p->computed[v] ? &rs->hdr[v] : rs->bound[v];
         }
-        if (step->recheck && (st = recheck_step(p, step)))
+        if (step->recheck && (st = recheck_step(rs, step)))
             return st;
         if (step->view) {
-            p->hdr[n->outputs[0]].data = kc.in[0]->data;
+            rs->hdr[n->outputs[0]].data = kc.in[0]->data;
             continue;
         }
         kc.node = n;
@@ -900,49 +953,64 @@ static og_status run_compiled(og_plan *p, int n_inputs, const og_tensor *const *
         kc.n_in = step->n_in;
         kc.n_out = n->n_outputs;
         for (int k = 0; k < n->n_outputs; k++)
-            kc.out[k] = n->outputs[k] >= 0 ? &p->hdr[n->outputs[k]] : NULL;
-        kc.workspace = p->workspace;
-        kc.workspace_bytes = p->workspace_bytes;
+            kc.out[k] = n->outputs[k] >= 0 ? &rs->hdr[n->outputs[k]] : NULL;
+        kc.workspace = rs->workspace;
+        kc.workspace_bytes = rs->workspace_bytes;
         kc.workspace_stride = step->ws_stride;
         kc.n_threads = p->n_threads;
         kc.state = step->state;
+        double t0 = p->log_time ? now_ms() : 0;
         if ((st = step->run(&kc)))
             return st;
+        if (p->log_time)
+            fprintf(stderr, "onnxgrad time: %9.3f ms  node '%s' (%s): %s\n", now_ms() - t0, n->name, n->op_type,
+                    step->kernel_name);
     }
     return OG_OK;
+}
+
+/* The tensor holding graph output k after a run of rs. */
+static const og_tensor *output_of(const og_run_state *rs, int k)
+{
+    int v = rs->p->g->outputs[k];
+    if (!rs->p->compiled)
+        return rs->run_out[k];
+    return rs->p->computed[v] ? &rs->hdr[v] : rs->bound[v];
+}
+
+/* Runs into rs: afterwards output_of(rs, k) holds the outputs. */
+static og_status run_state(og_run_state *rs, int n_inputs, const og_tensor *const *inputs)
+{
+    if (rs->p->compiled)
+        return run_compiled(rs, n_inputs, inputs);
+    const og_graph *g = rs->p->g;
+    for (int k = 0; k < g->n_outputs; k++) {
+        og_tensor_free(rs->run_out[k]);
+        rs->run_out[k] = NULL;
+    }
+    return run_dynamic(rs, n_inputs, inputs, rs->run_out);
+}
+
+og_status og_run_state_run(og_run_state *rs, int n_inputs, const og_tensor *const *inputs,
+                           const og_tensor **outputs)
+{
+    if (!rs || !outputs || (n_inputs && !inputs))
+        return og_err(OG_ERR_INVALID_ARG, "og_run_state_run: NULL argument");
+    const og_graph *g = rs->p->g;
+    for (int k = 0; k < g->n_outputs; k++)
+        outputs[k] = NULL;
+    og_status st = run_state(rs, n_inputs, inputs);
+    for (int k = 0; k < g->n_outputs && st == OG_OK; k++)
+        outputs[k] = output_of(rs, k);
+    return st;
 }
 
 og_status og_plan_run_borrowed(og_plan *p, int n_inputs, const og_tensor *const *inputs,
                                const og_tensor **outputs)
 {
-    if (!p || !outputs || (n_inputs && !inputs))
+    if (!p)
         return og_err(OG_ERR_INVALID_ARG, "og_plan_run_borrowed: NULL argument");
-    const og_graph *g = p->g;
-    for (int k = 0; k < g->n_outputs; k++)
-        outputs[k] = NULL;
-    og_status st;
-    if (!p->compiled) {
-        /* the node-by-node path makes new tensors; the plan keeps them */
-        for (int k = 0; k < g->n_outputs; k++) {
-            og_tensor_free(p->run_out ? p->run_out[k] : NULL);
-            if (p->run_out)
-                p->run_out[k] = NULL;
-        }
-        if (!p->run_out && !(p->run_out = og_calloc((size_t)g->n_outputs + 1, sizeof *p->run_out)))
-            return og_err(OG_ERR_NOMEM, "out of memory starting a run");
-        if ((st = run_dynamic(p, n_inputs, inputs, p->run_out)))
-            return st;
-        for (int k = 0; k < g->n_outputs; k++)
-            outputs[k] = p->run_out[k];
-        return OG_OK;
-    }
-    if ((st = run_compiled(p, n_inputs, inputs)))
-        return st;
-    for (int k = 0; k < g->n_outputs; k++) {
-        int v = g->outputs[k];
-        outputs[k] = p->computed[v] ? &p->hdr[v] : p->bound[v];
-    }
-    return OG_OK;
+    return og_run_state_run(p->rs, n_inputs, inputs, outputs);
 }
 
 og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, og_tensor **outputs)
@@ -953,13 +1021,11 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
     for (int k = 0; k < g->n_outputs; k++)
         outputs[k] = NULL;
     if (!p->compiled)
-        return run_dynamic(p, n_inputs, inputs, outputs);
-    og_status st = run_compiled(p, n_inputs, inputs);
+        return run_dynamic(p->rs, n_inputs, inputs, outputs);
+    og_status st = run_compiled(p->rs, n_inputs, inputs);
     for (int k = 0; k < g->n_outputs && st == OG_OK; k++) {
-        int v = g->outputs[k];
-        const og_tensor *t = p->computed[v] ? &p->hdr[v] : p->bound[v];
-        if ((st = og_tensor_clone(t, &outputs[k])) == OG_OK)
-            st = og_tensor_set_name(outputs[k], g->values[v].name);
+        if ((st = og_tensor_clone(output_of(p->rs, k), &outputs[k])) == OG_OK)
+            st = og_tensor_set_name(outputs[k], g->values[g->outputs[k]].name);
         if (st) {
             for (int j = 0; j <= k; j++) {
                 og_tensor_free(outputs[j]);
@@ -981,7 +1047,7 @@ og_status og_plan_run_into(og_plan *p, int n_inputs, const og_tensor *const *inp
         const og_tensor *t = outputs[k];
         bool fits = t && t->data && t->dtype == want.dtype && t->rank == want.shape.rank;
         for (int d = 0; fits && d < t->rank; d++)
-            fits = t->dims[d] == want.shape.dims[d];
+            fits = want.shape.dims[d] < 0 || t->dims[d] == want.shape.dims[d];
         if (!fits) {
             char a[OG_SHAPE_STR_MAX];
             return og_err(OG_ERR_INVALID_ARG, "og_plan_run_into: output %d ('%s') must be a %s tensor of shape %s "
@@ -989,32 +1055,17 @@ og_status og_plan_run_into(og_plan *p, int n_inputs, const og_tensor *const *inp
                           og_shape_str(&want.shape, a, sizeof a));
         }
     }
-    const og_tensor **res = NULL;
-    og_status st;
-    if (p->compiled) {
-        if ((st = run_compiled(p, n_inputs, inputs)))
-            return st;
-    } else {
-        res = og_calloc((size_t)g->n_outputs + 1, sizeof *res);
-        if (!res)
-            return og_err(OG_ERR_NOMEM, "out of memory starting a run");
-        if ((st = og_plan_run_borrowed(p, n_inputs, inputs, res))) {
-            og_free(res);
-            return st;
-        }
-    }
+    og_status st = run_state(p->rs, n_inputs, inputs);
+    if (st)
+        return st;
     for (int k = 0; k < g->n_outputs; k++) {
-        int v = g->outputs[k];
-        const og_tensor *t = res ? res[k] : p->computed[v] ? &p->hdr[v] : p->bound[v];
-        if (t->numel != outputs[k]->numel || t->dtype != outputs[k]->dtype) {
-            og_free(res);
+        const og_tensor *t = output_of(p->rs, k);
+        if (t->numel != outputs[k]->numel)
             return og_err(OG_ERR_SHAPE, "og_plan_run_into: output %d ('%s') came out with %lld elements, the "
-                          "tensor given holds %lld", k, g->values[v].name, (long long)t->numel,
+                          "tensor given holds %lld", k, g->values[g->outputs[k]].name, (long long)t->numel,
                           (long long)outputs[k]->numel);
-        }
         memcpy(outputs[k]->data, t->data, (size_t)t->numel * og_dtype_size(t->dtype));
     }
-    og_free(res);
     return OG_OK;
 }
 

@@ -1,62 +1,319 @@
-/* gemm.c — the deterministic GEMM of kernel.h: blocking, packing of B
- * (from a matrix or a callback) and the scalar micro-kernel. The SIMD
- * micro-kernels live in gemm_avx2.c / gemm_avx512.c. */
+/* gemm.c — the deterministic GEMM of kernel.h, BLIS/Goto style: B is
+ * packed in KC x NC blocks (NR columns interleaved), A in MC x KC blocks
+ * (MR rows interleaved), and an MR x NR register-tile micro-kernel sweeps
+ * them. The SIMD micro-kernels live in gemm_avx2.c / gemm_avx512.c; this
+ * file holds the driver, the portable packers and the scalar kernel.
+ *
+ * Why the results do not depend on M, N or position: the k blocks start
+ * at multiples of OG_GEMM_KC whatever the call, every tile (edge tiles
+ * too) runs the same micro-kernel over the same k order on zero-padded
+ * panels, and only the store is masked. */
+#include <stdatomic.h>
 #include <string.h>
-#include "kernel.h"
+#include "gemm_impl.h"
 
-#define SCALAR_NR 16
-#define NC 512   /* columns of B packed at once */
+#define KC OG_GEMM_KC
 
-size_t og_gemm_workspace_bytes(void) { return (size_t)OG_GEMM_KC * NC * sizeof(float) + 64; }
+/* ---- portable packers ---------------------------------------------------- */
 
-int og_gemm_nr(void) { return SCALAR_NR; }
-
-/* Packs B[k0.., j0..] of a plain matrix in panel order. */
-static void pack_matrix(const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst)
+/* Constant mr / nr after inlining, so the copies vectorise. */
+static inline void pack_a_t(const int mr, bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst)
 {
-    for (int64_t jp = 0; jp < nc; jp += nr) {
-        float *panel = dst + (jp / nr) * kc * nr;
-        for (int64_t k = 0; k < kc; k++)
-            for (int c = 0; c < nr; c++) {
-                int64_t j = jp + c;
-                float v = 0;
-                if (j < nc)
-                    v = b->trans ? b->data[(j0 + j) * b->ld + k0 + k] : b->data[(k0 + k) * b->ld + j0 + j];
-                panel[k * nr + c] = v;
+    if (trans) {   /* A is [K x M]: each k is a contiguous run of m floats */
+        for (int64_t k = 0; k < kc; k++) {
+            const float *src = A + k * lda;
+            float *d = dst + k * mr;
+            int r = 0;
+            for (; r < m; r++)
+                d[r] = src[r];
+            for (; r < mr; r++)
+                d[r] = 0;
+        }
+        return;
+    }
+    /* A is [M x K]: a transpose; k in chunks so the reads stay sequential per row */
+    for (int64_t k0 = 0; k0 < kc; k0 += 64) {
+        int64_t k1 = kc - k0 < 64 ? kc : k0 + 64;
+        for (int r = 0; r < mr; r++) {
+            if (r < m) {
+                const float *src = A + r * lda;
+                for (int64_t k = k0; k < k1; k++)
+                    dst[k * mr + r] = src[k];
+            } else {
+                for (int64_t k = k0; k < k1; k++)
+                    dst[k * mr + r] = 0;
             }
+        }
     }
 }
+
+void og_gemm_pack_a_generic(int mr, bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst)
+{
+    switch (mr) {
+    case 4: pack_a_t(4, trans, A, lda, m, kc, dst); break;
+    case 6: pack_a_t(6, trans, A, lda, m, kc, dst); break;
+    case 8: pack_a_t(8, trans, A, lda, m, kc, dst); break;
+    default: pack_a_t(mr, trans, A, lda, m, kc, dst); break;
+    }
+}
+
+static inline void pack_b_t(const int nr, const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                            float *dst)
+{
+    const int64_t ld = b->ld;
+    if (!b->trans) {   /* row k of the block is contiguous: one sweep across all panels */
+        const int64_t full = nc / nr * nr;
+        const int w = (int)(nc - full);
+        for (int64_t k = 0; k < kc; k++) {
+            const float *s = b->data + (k0 + k) * ld + j0;
+            float *d = dst + k * nr;
+            int64_t jp = 0;
+            for (; jp < full; jp += nr, d += kc * nr)
+                memcpy(d, s + jp, (size_t)nr * sizeof(float));
+            if (w) {
+                int c = 0;
+                for (; c < w; c++)
+                    d[c] = s[jp + c];
+                for (; c < nr; c++)
+                    d[c] = 0;
+            }
+        }
+        return;
+    }
+    /* B stored [N x K]: transpose in k chunks that stay in L1 */
+    for (int64_t jp = 0; jp < nc; jp += nr) {
+        float *panel = dst + (jp / nr) * kc * nr;
+        int w = nc - jp < nr ? (int)(nc - jp) : nr;
+        const float *src = b->data + (j0 + jp) * ld + k0;
+        for (int64_t kb = 0; kb < kc; kb += 16) {
+            int64_t ke = kc - kb < 16 ? kc : kb + 16;
+            for (int c = 0; c < nr; c++) {
+                if (c < w) {
+                    const float *s = src + c * ld;
+                    for (int64_t k = kb; k < ke; k++)
+                        panel[k * nr + c] = s[k];
+                } else {
+                    for (int64_t k = kb; k < ke; k++)
+                        panel[k * nr + c] = 0;
+                }
+            }
+        }
+    }
+}
+
+void og_gemm_pack_b_generic(int nr, const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst)
+{
+    switch (nr) {
+    case 16: pack_b_t(16, b, k0, kc, j0, nc, dst); break;
+    case 48: pack_b_t(48, b, k0, kc, j0, nc, dst); break;
+    case 64: pack_b_t(64, b, k0, kc, j0, nc, dst); break;
+    default: pack_b_t(nr, b, k0, kc, j0, nc, dst); break;
+    }
+}
+
+/* ---- scalar micro-kernel: 4 x 16, plain C (no FMA: mul then add) --------- */
+
+#define SMR 4
+#define SNR 16
+
+static void scalar_kernel(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int m, int n,
+                          float alpha, float beta, int mode)
+{
+    float acc[SMR][SNR] = { { 0 } };
+    for (int64_t k = 0; k < kc; k++) {
+        const float *bk = b + k * SNR;
+        for (int r = 0; r < SMR; r++) {
+            float av = a[k * SMR + r];
+            for (int j = 0; j < SNR; j++)
+                acc[r][j] += av * bk[j];
+        }
+    }
+    for (int r = 0; r < m; r++) {
+        float *cr = c + r * ldc;
+        for (int j = 0; j < n; j++) {
+            float t = alpha * acc[r][j];
+            cr[j] = mode == OG_GEMM_FIRST0 ? t : mode == OG_GEMM_FIRST ? t + beta * cr[j] : t + cr[j];
+        }
+    }
+}
+
+static void scalar_pack_a(bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst)
+{
+    pack_a_t(SMR, trans, A, lda, m, kc, dst);
+}
+
+static void scalar_pack_b(const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst)
+{
+    pack_b_t(SNR, b, k0, kc, j0, nc, dst);
+}
+
+static const og_gemm_impl scalar_impl = {
+    .isa = OG_ISA_SCALAR, .mr = SMR, .nr = SNR, .mc = 64, .nc = 480,
+    .kernel = scalar_kernel, .pack_a = scalar_pack_a, .pack_b = scalar_pack_b,
+};
+
+/* ---- choice of kernel ------------------------------------------------------ */
+
+static bool cpu_has(og_isa isa)
+{
+    if (isa == OG_ISA_SCALAR)
+        return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa == OG_ISA_AVX2)
+        return avx2;
+    if (isa == OG_ISA_AVX512)
+        return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#endif
+    return false;
+}
+
+static const og_gemm_impl *impl_for(og_isa isa)
+{
+    const og_gemm_impl *p = NULL;
+    if (isa == OG_ISA_AVX512)
+        p = og_gemm_impl_avx512();
+    if (!p && isa >= OG_ISA_AVX2)
+        p = og_gemm_impl_avx2();
+    return p ? p : &scalar_impl;
+}
+
+/* Chosen once (a benign race: every thread would pick the same). */
+static _Atomic(const og_gemm_impl *) chosen;
+
+static const og_gemm_impl *impl(void)
+{
+    const og_gemm_impl *p = atomic_load_explicit(&chosen, memory_order_acquire);
+    if (!p) {
+        p = impl_for(og_isa_active());
+        atomic_store_explicit(&chosen, p, memory_order_release);
+    }
+    return p;
+}
+
+bool og_gemm_force_isa(og_isa isa)
+{
+    if (isa < OG_ISA_SCALAR || isa > OG_ISA_AVX512 || !cpu_has(isa))
+        return false;
+    const og_gemm_impl *p = impl_for(isa);
+    if (p->isa != isa)
+        return false;
+    atomic_store_explicit(&chosen, p, memory_order_release);
+    return true;
+}
+
+og_isa og_gemm_isa(void) { return impl()->isa; }
+
+int og_gemm_nr(void) { return impl()->nr; }
+
+size_t og_gemm_workspace_bytes(void)
+{
+    return (size_t)(OG_GEMM_MC_MAX + OG_GEMM_NC_MAX) * KC * sizeof(float) + 64;
+}
+
+/* ---- the driver -------------------------------------------------------------- */
+
+/* The plain-matrix B block the driver packs next, as runs of memory:
+ * rows of B (or of B^T) at stride ld. Packing reads them with a large
+ * stride, which the hardware prefetcher follows poorly; so while the
+ * kernels run on the current block, the next block's runs are prefetched
+ * bit by bit, and for skinny M (B used once, memory-bound) its reading
+ * overlaps the arithmetic instead of adding to it. */
+typedef struct next_b {
+    const char *base;
+    int64_t n_runs, run_bytes, stride_bytes;
+    int64_t done;   /* runs prefetched so far */
+} next_b;
+
+static void next_b_plan(next_b *nb, const og_gemm_b *B, int64_t K, int64_t N, int64_t pc, int64_t jc, int64_t nc_blk)
+{
+    nb->n_runs = 0;
+    nb->done = 0;
+    if (B->pack)
+        return;
+    pc += KC;
+    if (pc >= K) {
+        pc = 0;
+        jc += nc_blk;
+        if (jc >= N)
+            return;
+    }
+    int64_t kc = K - pc < KC ? K - pc : KC, nc = N - jc < nc_blk ? N - jc : nc_blk;
+    nb->stride_bytes = B->ld * (int64_t)sizeof(float);
+    if (B->trans) {
+        nb->base = (const char *)(B->data + jc * B->ld + pc);
+        nb->n_runs = nc;
+        nb->run_bytes = kc * (int64_t)sizeof(float);
+    } else {
+        nb->base = (const char *)(B->data + pc * B->ld + jc);
+        nb->n_runs = kc;
+        nb->run_bytes = nc * (int64_t)sizeof(float);
+    }
+}
+
+/* Prefetches runs up to fraction step/steps of the next block. */
+static void next_b_advance(next_b *nb, int64_t step, int64_t steps)
+{
+    int64_t upto = nb->n_runs * step / steps;
+    for (; nb->done < upto; nb->done++) {
+        const char *r = nb->base + nb->done * nb->stride_bytes;
+        for (int64_t o = 0; o < nb->run_bytes; o += 64)
+            __builtin_prefetch(r + o, 0, 2);
+        __builtin_prefetch(r + nb->run_bytes - 1, 0, 2);
+    }
+}
+
 
 void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
               const og_gemm_b *B, float beta, float *C, int64_t ldc, void *workspace)
 {
-    float *bp = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
-    const int nr = SCALAR_NR;
-    if (K == 0) {
+    if (M <= 0 || N <= 0)
+        return;
+    if (K <= 0) {
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++)
                 C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
         return;
     }
-    for (int64_t j0 = 0; j0 < N; j0 += NC) {
-        int64_t nc = N - j0 < NC ? N - j0 : NC;
-        for (int64_t k0 = 0; k0 < K; k0 += OG_GEMM_KC) {
-            int64_t kc = K - k0 < OG_GEMM_KC ? K - k0 : OG_GEMM_KC;
+    const og_gemm_impl *im = impl();
+    const int mr = im->mr, nr = im->nr;
+    float *bp = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
+    float *ap = bp + (size_t)OG_GEMM_NC_MAX * KC;   /* NC_MAX * KC * 4 is a multiple of 64 */
+
+    for (int64_t jc = 0; jc < N; jc += im->nc) {
+        int64_t nc = N - jc < im->nc ? N - jc : im->nc;
+        for (int64_t pc = 0; pc < K; pc += KC) {
+            int64_t kc = K - pc < KC ? K - pc : KC;
             if (B->pack)
-                B->pack(B->ctx, k0, kc, j0, nc, nr, bp);
+                B->pack(B->ctx, pc, kc, jc, nc, nr, bp);
             else
-                pack_matrix(B, k0, kc, j0, nc, nr, bp);
-            for (int64_t i = 0; i < M; i++)
-                for (int64_t j = 0; j < nc; j++) {
-                    const float *panel = bp + (j / nr) * kc * nr + j % nr;
-                    float acc = 0;
-                    for (int64_t k = 0; k < kc; k++) {
-                        float a = trans_a ? A[(k0 + k) * lda + i] : A[i * lda + k0 + k];
-                        acc += a * panel[k * nr];
-                    }
-                    float *c = &C[i * ldc + j0 + j];
-                    *c = k0 == 0 ? (beta == 0 ? alpha * acc : beta * *c + alpha * acc) : *c + alpha * acc;
+                im->pack_b(B, pc, kc, jc, nc, bp);
+            int mode = pc > 0 ? OG_GEMM_ACCUM : beta == 0 ? OG_GEMM_FIRST0 : OG_GEMM_FIRST;
+            next_b nb;
+            next_b_plan(&nb, B, K, N, pc, jc, im->nc);
+            const int64_t jr_steps = (nc + nr - 1) / nr, steps = (M + im->mc - 1) / im->mc * jr_steps;
+            int64_t step = 0;
+            for (int64_t ic = 0; ic < M; ic += im->mc) {
+                int64_t mc = M - ic < im->mc ? M - ic : im->mc;
+                for (int64_t ir = 0; ir < mc; ir += mr) {
+                    int m = mc - ir < mr ? (int)(mc - ir) : mr;
+                    const float *a = trans_a ? A + pc * lda + ic + ir : A + (ic + ir) * lda + pc;
+                    im->pack_a(trans_a, a, lda, m, kc, ap + ir * kc);
                 }
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    int n = nc - jr < nr ? (int)(nc - jr) : nr;
+                    const float *b = bp + jr * kc;
+                    float *c = C + ic * ldc + jc + jr;
+                    for (int64_t ir = 0; ir < mc; ir += mr) {
+                        int m = mc - ir < mr ? (int)(mc - ir) : mr;
+                        im->kernel(kc, ap + ir * kc, b, c + ir * ldc, ldc, m, n, alpha, beta, mode);
+                    }
+                    if (nb.n_runs)
+                        next_b_advance(&nb, ++step, steps);
+                }
+            }
         }
     }
 }

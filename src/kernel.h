@@ -74,6 +74,11 @@ size_t og_gemm_workspace_bytes(void);
 int og_gemm_nr(void);
 void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
               const og_gemm_b *B, float beta, float *C, int64_t ldc, void *workspace);
+/* The instruction set of the GEMM kernel in use, and, for tests, a way to
+ * switch to another one the CPU has (false, nothing changed, if it lacks
+ * it). Not for use while GEMMs run on other threads: og_gemm_nr() changes. */
+og_isa og_gemm_isa(void);
+bool og_gemm_force_isa(og_isa isa);
 /* The same through a plain matrix B. */
 void og_sgemm_mat(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, void *workspace);

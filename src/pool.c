@@ -5,6 +5,7 @@
  * loop issues jobs back to back) and then sleep on a condition variable,
  * so an idle pool costs no CPU. Worker w runs tasks [w*n/T, (w+1)*n/T): the
  * split depends on the thread count, the tasks' results do not. */
+#define _POSIX_C_SOURCE 200809L   /* sysconf */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -10,8 +10,12 @@
  *
  * Threads: a plan uses n_threads workers of one persistent process-wide
  * pool (idle workers sleep). Results are bit-identical at any thread count.
- * A plan holds the state of its run (the arena), so one plan must not be
- * run from two threads at once; different plans may run concurrently.
+ * A plan holds the state of one run (the arena and scratch), used by
+ * og_plan_run*, so those must not be called on one plan from two threads at
+ * once. To run one plan from several threads, give each thread its own
+ * og_run_state; different plans may run concurrently too. (Concurrent runs
+ * share the pool: one that finds it busy runs its kernels on its own
+ * thread, with the same results.)
  * Environment: OG_NUM_THREADS (default thread count, else the cores),
  * OG_ISA=avx512|avx2|scalar (use a narrower instruction set than the CPU
  * has; one it lacks is an error at plan creation), OG_LOG=plan (print each
@@ -27,6 +31,7 @@ extern "C" {
 #endif
 
 typedef struct og_plan og_plan;
+typedef struct og_run_state og_run_state;
 
 /* Plans a finalized graph. The graph must outlive the plan and stay
  * unchanged. Ownership: *out is the caller's; free with og_plan_free. */
@@ -63,6 +68,16 @@ OG_API og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *i
  * to the caller; do not free or modify the outputs. */
 OG_API og_status og_plan_run_borrowed(og_plan *p, int n_inputs, const og_tensor *const *inputs,
                                const og_tensor **outputs);
+
+/* A run state of its own for a plan (arena and scratch), so threads can
+ * run one plan at once, each with its own state. The plan must outlive it.
+ * Ownership: *out is the caller's; free with og_run_state_free. */
+OG_API og_status og_run_state_create(const og_plan *p, og_run_state **out);
+OG_API void og_run_state_free(og_run_state *rs);
+/* og_plan_run_borrowed on a run state: the outputs belong to rs and stay
+ * valid until its next run or og_run_state_free. */
+OG_API og_status og_run_state_run(og_run_state *rs, int n_inputs, const og_tensor *const *inputs,
+                           const og_tensor **outputs);
 
 /* Runs and copies each graph output into the caller's tensor outputs[k],
  * which must have the output's dtype and shape and hold data. Ownership:

@@ -1,4 +1,5 @@
 /* Executor: binding, running, releasing intermediates, errors. */
+#include <pthread.h>
 #include <stdio.h>
 #include "testutil.h"
 
@@ -455,6 +456,56 @@ START_TEST(alias_ops_are_views)
 }
 END_TEST
 
+typedef struct runner {
+    og_run_state *rs;
+    const og_tensor *const *in;
+    const og_tensor *outs[8];
+    og_status st;
+} runner;
+
+static void *run_thread(void *arg)
+{
+    runner *r = arg;
+    for (int k = 0; k < 5 && r->st == OG_OK; k++)
+        r->st = og_run_state_run(r->rs, 2, r->in, r->outs);
+    return NULL;
+}
+
+/* One plan, two host threads, each with its own run state: both get the
+ * plan's own answer, bit for bit. */
+START_TEST(run_states_share_a_plan)
+{
+    og_graph *g = small_cnn(true);
+    int n_out = og_graph_num_outputs(g);
+    og_tensor *x = filled(4, (int64_t[]){ 2, 3, 8, 8 }, 6), *dy = filled(2, (int64_t[]){ 2, 5 }, 8);
+    OG_CHECK(og_tensor_set_name(dy, "logits_grad"));
+    const og_tensor *const in[2] = { x, dy };
+    og_plan *p;
+    OG_CHECK(og_plan_create(g, &p));
+    const og_tensor *ref[8];
+    OG_CHECK(og_plan_run_borrowed(p, 2, in, ref));
+    runner r[2] = { { .in = in }, { .in = in } };
+    pthread_t t[2];
+    for (int k = 0; k < 2; k++) {
+        OG_CHECK(og_run_state_create(p, &r[k].rs));
+        ck_assert_int_eq(pthread_create(&t[k], NULL, run_thread, &r[k]), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        pthread_join(t[k], NULL);
+        ck_assert_msg(r[k].st == OG_OK, "%s", og_errmsg());
+        for (int j = 0; j < n_out; j++) {
+            ck_assert_ptr_ne(r[k].outs[j], ref[j]);
+            ck_assert(memcmp(r[k].outs[j]->data, ref[j]->data, (size_t)ref[j]->numel * 4) == 0);
+        }
+        og_run_state_free(r[k].rs);
+    }
+    og_tensor_free(x);
+    og_tensor_free(dy);
+    og_plan_free(p);
+    og_graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("exec");
@@ -470,6 +521,7 @@ int main(void)
     tcase_add_test(tc, compiled_run_allocates_nothing);
     tcase_add_test(tc, threads_give_identical_bits);
     tcase_add_test(tc, alias_ops_are_views);
+    tcase_add_test(tc, run_states_share_a_plan);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }
