@@ -436,7 +436,7 @@ static og_status maxpool_select(og_select_call *s)
 
 typedef struct maxpool_bwd_state { int64_t planes, in_plane, out_plane; } maxpool_bwd_state;
 
-#define MAXPOOL_BWD_DROP_ZEROS 0
+#define MAXPOOL_BWD_DROP_ZEROS 1
 
 static og_status maxpool_bwd_run(const og_kernel_call *k)
 {
@@ -556,11 +556,9 @@ static og_status maxpool_bwd_select(og_select_call *s)
     s->run = maxpool_bwd_run;
     s->kernel_name = "maxpool_backward_planes";
     s->workspace_bytes = og_maxpool_bwd_workspace(st.in_plane);
-    /* Dropping the zeros (2 inputs) saves their fill, but the executor's
-     * per-run re-inference of nodes with run-time int64 inputs still reads
-     * the node's original inputs, so a dropped producer's value would be
-     * missing there. Until it re-infers from the step's inputs, the zeros
-     * stay an (unread) input. */
+    /* The zeros are dropped (their fill is most of a naive run's cost);
+     * MAXPOOL_BWD_DROP_ZEROS 0 keeps them as an unread input, for an
+     * executor that re-infers the node from its original inputs. */
     int k = 0;
     if (!MAXPOOL_BWD_DROP_ZEROS)
         s->new_inputs[k++] = n->inputs[0];
