@@ -173,27 +173,19 @@ def og_kernel(d, pas):
     text = text.strip()
     if not text:
         return "n/a", "n/a"
-    kernels = []
-    for m in re.finditer(r"kernel[\s=:\"]+([A-Za-z0-9_.:+\-]+)", text):
-        kernels.append(m.group(1))
-    if not kernels:
-        kernels = re.findall(r"->\s*([A-Za-z0-9_.:+\-]+)", text)
-    if not kernels:
-        kernels = re.findall(r"\b([A-Za-z][A-Za-z0-9]*_\w*(?:avx512|avx2|scalar)\w*)\b", text)
+    # OG_LOG=plan: "onnxgrad plan: N of M nodes, ..., isa ISA" then one
+    # "onnxgrad plan:   node 'NAME' (OP): KERNEL" per step
     uniq = []
-    for k in kernels:
-        if k not in uniq:
-            uniq.append(k)
+    for m in re.finditer(r"node '[^']*' \((\w+)\): (.+)", text):
+        op, k = m.group(1), m.group(2).strip()
+        if k == "view" or op in ("Constant", "ConstantOfShape", "Shape"):
+            continue
+        item = f"{op}:{k}"
+        if item not in uniq:
+            uniq.append(item)
     kern = "+".join(uniq) if uniq else text.splitlines()[0][:60]
-    m = re.search(r"\bisa[\s=:\"]+(\w+)", text, re.I)
-    isa = m.group(1) if m else None
-    if not isa:
-        isas = []
-        for k in uniq or [text]:
-            for x in ISA_RE.findall(k):
-                if x.lower() not in isas:
-                    isas.append(x.lower())
-        isa = "+".join(isas) if isas else "n/a"
+    m = re.search(r"\bisa (\w+)", text)
+    isa = m.group(1) if m else "n/a"
     return kern, isa
 
 
@@ -323,6 +315,14 @@ def run_case(c, T, og, pt, root, args):
                 r["idx_mismatch"] = idx
         except (WorkerError, ValueError, OSError) as e:
             r["compare_error"] = str(e)
+    if "og" in r and c.pas == "train":
+        try:
+            peak, hold, base = (int(v) for v in og.cmd("mem").split()[:3])
+            if peak > 0 and hold > 0:
+                r["og_mem"] = {"peak_rss_bytes": peak, "hold_bytes": hold, "rss_before_case_bytes": base,
+                               "ratio": peak / hold, "ratio_above_base": (peak - base) / hold}
+        except (WorkerError, ValueError) as e:
+            r["mem_error"] = str(e)
     for w in (og, pt):
         if w is not None:
             try:
@@ -465,6 +465,12 @@ def targets(results, threads, have_torch):
                 ratio_check(f"{g}.{pas}", [find(g, pas, T)], 0.95, T)
         for tr in ("train_lenet5", "train_resblock"):
             ratio_check(f"{tr}", [find(tr, "train", T)], 1.3, T)
+            r = find(tr, "train", T)
+            if r is not None and r.get("og_mem"):
+                m = r["og_mem"]
+                add(f"{tr} peak RSS / bytes held", T, m["ratio"], "<= 1.5x", m["ratio"] <= 1.5,
+                    f"peak {m['peak_rss_bytes'] / 2**20:.1f} MiB ({m['rss_before_case_bytes'] / 2**20:.1f} before the "
+                    f"case), must hold {m['hold_bytes'] / 2**20:.1f} MiB")
     if 1 in threads and 2 in threads:
         for case in LARGE_3X3:
             for pas in ("fwd", "dx", "dw"):

@@ -16,7 +16,9 @@
 #include <cblas.h>
 #include <limits.h>
 #include <stddef.h>
+#include <string.h>
 #include "internal.h"
+#include "kernel.h"
 
 typedef struct gemm_params {
     float alpha;
@@ -319,6 +321,110 @@ static og_status gemm_backward(og_backward_call *b)
     return OG_OK;
 }
 
+/* ---- plan-time fast path: float32 through the deterministic GEMM ---------
+ * Y is cut into a grid of output tiles fixed by the shape (never by the
+ * thread count); each tile is one og_sgemm call on its own worker's
+ * scratch. og_sgemm gives every element the same bits whatever tile it
+ * sits in, so Y is identical at any thread count. C, when it counts, is
+ * first broadcast into the tile and og_sgemm adds alpha*op(A)op(B) to
+ * beta times it; beta = 0 (or no C) lets og_sgemm write the tile without
+ * reading it, so NaN in C or in the fresh output never leaks in. */
+typedef struct gemm_plan {
+    int64_t m, n, k;
+    bool ta, tb, use_c;
+    float alpha, beta;
+    int64_t si, sj;          /* C strides along Y's rows and columns (0: broadcast) */
+    int64_t mt, nt;          /* tile size */
+    int64_t tiles_n;         /* tiles along N */
+} gemm_plan;
+
+typedef struct gemm_ctx {
+    const gemm_plan *g;
+    const float *a, *b, *c;
+    float *y;
+    char *ws;
+    size_t stride;
+} gemm_ctx;
+
+static void gemm_tile(void *arg, int64_t t, int worker)
+{
+    const gemm_ctx *c = arg;
+    const gemm_plan *g = c->g;
+    int64_t i0 = (t / g->tiles_n) * g->mt, j0 = (t % g->tiles_n) * g->nt;
+    int64_t mt = g->m - i0 < g->mt ? g->m - i0 : g->mt, nt = g->n - j0 < g->nt ? g->n - j0 : g->nt;
+    float *y = c->y + i0 * g->n + j0;
+    if (g->use_c)
+        for (int64_t i = 0; i < mt; i++)
+            for (int64_t j = 0; j < nt; j++)
+                y[i * g->n + j] = c->c[(i0 + i) * g->si + (j0 + j) * g->sj];
+    /* op(A) rows i0.. are A's rows, or A's columns when transposed; op(B)
+     * columns j0.. likewise */
+    int64_t lda = g->ta ? g->m : g->k, ldb = g->tb ? g->k : g->n;
+    const float *a = g->ta ? c->a + i0 : c->a + i0 * lda;
+    const float *b = g->tb ? c->b + j0 * ldb : c->b + j0;
+    og_sgemm_mat(g->ta, g->tb, mt, nt, g->k, g->alpha, a, lda > 0 ? lda : 1, b, ldb > 0 ? ldb : 1,
+                 g->use_c ? g->beta : 0.0f, y, g->n, c->ws + (size_t)worker * c->stride);
+}
+
+static og_status gemm_fast_run(const og_kernel_call *k)
+{
+    const gemm_plan *g = k->state;
+    const og_tensor *a = k->in[0], *b = k->in[1], *cten = k->n_in > 2 ? k->in[2] : NULL;
+    og_tensor *y = k->out[0];
+    if (!y)
+        return OG_OK;
+    if (a->dtype != OG_FLOAT || b->dtype != OG_FLOAT || y->dtype != OG_FLOAT || a->numel != g->m * g->k ||
+        b->numel != g->k * g->n || y->numel != g->m * g->n || (g->use_c && !cten))
+        return og_err(OG_ERR_INTERNAL, "node '%s' (Gemm): tensors do not match the planned shapes", k->node->name);
+    gemm_ctx c = { g, a->data, b->data, g->use_c ? cten->data : NULL, y->data, k->workspace, k->workspace_stride };
+    int64_t tiles = ((g->m + g->mt - 1) / g->mt) * g->tiles_n;
+    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, tiles, gemm_tile, &c);
+    return OG_OK;
+}
+
+static og_status gemm_select(og_select_call *s)
+{
+    const gemm_params *p = s->params;
+    const og_tinfo *a = s->in[0], *b = s->in[1], *cc = s->n_in > 2 ? s->in[2] : NULL;
+    if (!s->out[0] || !a || !b || a->dtype != OG_FLOAT || b->dtype != OG_FLOAT || a->shape.rank != 2 ||
+        b->shape.rank != 2 || !og_shape_known(&a->shape) || !og_shape_known(&b->shape) ||
+        (cc && (cc->dtype != OG_FLOAT || !og_shape_known(&cc->shape) || cc->shape.rank > 2)))
+        return OG_OK;
+    gemm_plan g = { .ta = p->trans_a != 0, .tb = p->trans_b != 0, .alpha = p->alpha, .beta = p->beta };
+    g.m = a->shape.dims[g.ta ? 1 : 0];
+    g.k = a->shape.dims[g.ta ? 0 : 1];
+    g.n = b->shape.dims[g.tb ? 0 : 1];
+    if (g.m < 1 || g.n < 1 || b->shape.dims[g.tb ? 1 : 0] != g.k)
+        return OG_OK;
+    g.use_c = cc && p->beta != 0;
+    if (g.use_c) {   /* right-aligned, as the reference reads C */
+        int cr = cc->shape.rank;
+        g.sj = cr >= 1 && cc->shape.dims[cr - 1] != 1 ? 1 : 0;
+        g.si = cr == 2 && cc->shape.dims[0] != 1 ? cc->shape.dims[1] : 0;
+    }
+    /* Tiles: whole micro-kernel panels (nr columns), a few panels wide so
+     * A's repacking per tile stays small, and at most 192 rows (the GEMM's
+     * row block). */
+    int64_t nr = og_gemm_nr();
+    g.nt = 3 * nr;
+    g.mt = 192;
+    if (g.nt > g.n)
+        g.nt = g.n;
+    if (g.mt > g.m)
+        g.mt = g.m;
+    g.tiles_n = (g.n + g.nt - 1) / g.nt;
+    gemm_plan *st = og_malloc(sizeof *st);
+    if (!st)
+        return og_err(OG_ERR_NOMEM, "node '%s' (Gemm): out of memory planning its kernel", s->node->name);
+    *st = g;
+    s->state = st;
+    s->run = gemm_fast_run;
+    s->kernel_name = og_isa_active() == OG_ISA_AVX512 ? "gemm_tiles_avx512"
+                     : og_isa_active() == OG_ISA_AVX2 ? "gemm_tiles_avx2" : "gemm_tiles_scalar";
+    s->workspace_bytes = og_gemm_workspace_bytes();
+    return OG_OK;
+}
+
 const og_op og_op_gemm = {
     .name = "Gemm",
     .domain = "",
@@ -333,4 +439,5 @@ const og_op og_op_gemm = {
     .infer = gemm_infer,
     .run = gemm_run,
     .backward = gemm_backward,
+    .select = gemm_select,
 };

@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
+#include "kernel.h"
+#include "pool_fast.h"
 
 typedef struct maxpool_params {
     const char *auto_pad;
@@ -365,6 +367,213 @@ static og_status maxpool_backward(og_backward_call *b)
     return reshape_to(b, ins[0], shape, &b->din[0]);
 }
 
+/* ---- plan-time fast paths (kernels in ops/pool_fast.c) ------------------ */
+
+static og_status maxpool_fast_run(const og_kernel_call *k)
+{
+    const og_pool2d *g = k->state;
+    const og_tensor *x = k->in[0];
+    og_tensor *y = k->out[0], *ind = k->n_out > 1 ? k->out[1] : NULL;
+    /* the plan fixed these shapes; a mismatch is the engine's bug */
+    bool ok = x->dtype == OG_FLOAT && x->rank == 4 && x->dims[0] * x->dims[1] == g->planes && x->dims[2] == g->H &&
+              x->dims[3] == g->W;
+    const og_tensor *outs[2] = { y, ind };
+    for (int o = 0; o < 2 && ok; o++)
+        ok = !outs[o] || (outs[o]->rank == 4 && outs[o]->numel == g->planes * g->OH * g->OW &&
+                          outs[o]->dims[2] == g->OH && outs[o]->dims[3] == g->OW &&
+                          outs[o]->dtype == (o == 0 ? OG_FLOAT : OG_INT64));
+    if (!ok)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (MaxPool): tensors do not match the planned shapes", k->node->name);
+    if (y || ind)
+        og_maxpool2d_f32(g, x->data, y ? y->data : NULL, ind ? ind->data : NULL, k->n_threads, k->workspace,
+                         k->workspace_stride);
+    return OG_OK;
+}
+
+/* 2-D float NCHW with static shapes; row-major Indices (storage_order 0,
+ * or Indices unwanted). Everything else keeps the reference kernel. */
+static og_status maxpool_select(og_select_call *s)
+{
+    const maxpool_params *p = s->params;
+    const og_tinfo *x = s->in[0];
+    if (!x || x->dtype != OG_FLOAT || x->shape.rank != 4 || !og_shape_known(&x->shape))
+        return OG_OK;
+    if (s->n_out > 1 && s->out[1] && p->storage_order != 0)
+        return OG_OK;
+    char what[256];
+    snprintf(what, sizeof what, "node '%s' (MaxPool)", s->node->name);
+    int rank;
+    og_spatial sp;
+    if (maxpool_geometry(what, p, &x->shape, "", &rank, &sp) != OG_OK) {
+        og_err_clear();   /* infer reports it; the reference kernel is planned */
+        return OG_OK;
+    }
+    og_pool2d g = { .H = sp.in[0], .W = sp.in[1], .OH = sp.out[0], .OW = sp.out[1], .kh = sp.kernel[0],
+                    .kw = sp.kernel[1], .sh = sp.stride[0], .sw = sp.stride[1], .dh = sp.dilation[0],
+                    .dw = sp.dilation[1], .ph = sp.pad_begin[0], .pw = sp.pad_begin[1] };
+    if (!og_mul_ok(x->shape.dims[0], x->shape.dims[1], &g.planes) || !og_pool2d_init(&g, og_isa_active() == OG_ISA_AVX512))
+        return OG_OK;
+    og_pool2d *st = og_malloc(sizeof *st);
+    if (!st)
+        return og_err(OG_ERR_NOMEM, "%s: out of memory planning its kernel", what);
+    *st = g;
+    s->state = st;
+    s->run = maxpool_fast_run;
+    s->kernel_name = g.simd ? "maxpool2d_avx512" : "maxpool2d_scalar";
+    s->workspace_bytes = og_pool2d_workspace(&g);
+    return OG_OK;
+}
+
+/* ---- backward pattern: ScatterElements(add) of dY at MaxPool's Indices
+ * into zeros, as maxpool_backward emits it:
+ *     ConstantOfShape(0) -> Reshape(-1) --------------------\
+ *     MaxPool.Indices -> Reshape(-1) -> ScatterElements(axis 0, add) -> ...
+ *     dY -> Reshape(-1) ------------------------------------/
+ * The kernel gets (flat Indices, flat dY), zero-fills dX itself, and
+ * scatters plane by plane. The MaxPool only tells the plane split; each
+ * index is checked to lie in its plane, and the general scatter (the
+ * reference's semantics and errors) runs when one does not. */
+
+typedef struct maxpool_bwd_state { int64_t planes, in_plane, out_plane; } maxpool_bwd_state;
+
+#define MAXPOOL_BWD_DROP_ZEROS 1
+
+static og_status maxpool_bwd_run(const og_kernel_call *k)
+{
+    const maxpool_bwd_state *st = k->state;
+    if (k->n_in < 2 || k->n_in > 3)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (ScatterElements): kernel got %d inputs", k->node->name, k->n_in);
+    /* (indices, updates), or (zeros, indices, updates) with the zeros unread */
+    const og_tensor *ind = k->in[k->n_in - 2], *u = k->in[k->n_in - 1];
+    og_tensor *dx = k->out[0];
+    if (!dx)
+        return OG_OK;
+    if (ind->dtype != OG_INT64 || u->dtype != OG_FLOAT || dx->dtype != OG_FLOAT || ind->rank != 1 ||
+        u->rank != 1 || dx->rank != 1 || ind->numel != u->numel)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (ScatterElements): tensors do not match the planned shapes",
+                      k->node->name);
+    const int64_t *iv = ind->data;
+    const float *uv = u->data;
+    float *d = dx->data;
+    if (ind->numel == st->planes * st->out_plane && dx->numel == st->planes * st->in_plane &&
+        og_maxpool_bwd_f32(st->planes, st->in_plane, st->out_plane, iv, uv, d, k->n_threads, k->workspace,
+                           k->workspace_stride))
+        return OG_OK;
+    int64_t n = dx->numel;
+    memset(d, 0, (size_t)n * sizeof(float));
+    for (int64_t q = 0; q < ind->numel; q++) {
+        int64_t v = iv[q];
+        if (v < -n || v >= n)
+            return og_err(OG_ERR_INVALID_ARG, "node '%s' (ScatterElements): indices[%lld] is %lld, out of range for "
+                          "axis 0 of size %lld: expected a value in [%lld, %lld]", k->node->name, (long long)q,
+                          (long long)v, (long long)n, (long long)-n, (long long)(n - 1));
+        d[v < 0 ? v + n : v] += uv[q];
+    }
+    return OG_OK;
+}
+
+static const og_ir_attr *node_attr(const og_node *n, const char *name)
+{
+    for (int a = 0; a < n->n_attrs; a++)
+        if (strcmp(n->attrs[a].name, name) == 0)
+            return &n->attrs[a];
+    return NULL;
+}
+
+/* Value v is float +0 everywhere: a ConstantOfShape of +0 (its default),
+ * seen through Reshapes. */
+static bool is_float_zeros(const og_graph *g, int v)
+{
+    const og_node *n = og_value_producer(g, v);
+    while (n && strcmp(n->op_type, "Reshape") == 0 && n->n_inputs >= 1)
+        n = og_value_producer(g, n->inputs[0]);
+    if (!n || strcmp(n->op_type, "ConstantOfShape") != 0 || n->domain[0])
+        return false;
+    const og_ir_attr *a = node_attr(n, "value");
+    if (!a)
+        return true;
+    const og_tensor *t = a->type == OG_ATTR_TENSOR ? a->t : NULL;
+    if (!t || t->dtype != OG_FLOAT || t->numel != 1)
+        return false;
+    uint32_t bits;
+    memcpy(&bits, t->data, sizeof bits);
+    return bits == 0;
+}
+
+/* Product of dims [from, rank) of a value with a known shape; -1 if not. */
+static int64_t dims_product(const og_value *v, int from)
+{
+    if (v->rank < 0)
+        return -1;
+    const int64_t *d = og_value_dims(v);
+    int64_t r = 1;
+    for (int a = from; a < v->rank; a++)
+        if (d[a] < 0 || !og_mul_ok(r, d[a], &r))
+            return -1;
+    return r;
+}
+
+static og_status maxpool_bwd_select(og_select_call *s)
+{
+    const og_graph *g = s->g;
+    const og_node *n = s->node;
+    if (n->domain[0] || n->n_inputs != 3 || s->n_out < 1 || !s->out[0])
+        return OG_OK;
+    const og_ir_attr *ax = node_attr(n, "axis"), *red = node_attr(n, "reduction");
+    if ((ax && (ax->type != OG_ATTR_INT || (ax->i != 0 && ax->i != -1))) ||
+        !red || red->type != OG_ATTR_STRING || strcmp(red->s, "add") != 0)
+        return OG_OK;
+    const og_tinfo *d = s->in[0], *ii = s->in[1], *u = s->in[2];
+    if (!d || !ii || !u || d->dtype != OG_FLOAT || ii->dtype != OG_INT64 || u->dtype != OG_FLOAT ||
+        d->shape.rank != 1 || ii->shape.rank != 1 || u->shape.rank != 1 || d->shape.dims[0] < 0 ||
+        ii->shape.dims[0] < 0 || u->shape.dims[0] != ii->shape.dims[0])
+        return OG_OK;
+    if (!is_float_zeros(g, n->inputs[0]))
+        return OG_OK;
+    const og_node *r = og_value_producer(g, n->inputs[1]);
+    if (!r || strcmp(r->op_type, "Reshape") != 0 || r->n_inputs < 1)
+        return OG_OK;
+    int iv = r->inputs[0];
+    const og_node *mp = og_value_producer(g, iv);
+    if (!mp || strcmp(mp->op_type, "MaxPool") != 0 || mp->n_outputs < 2 || mp->outputs[1] != iv || mp->inputs[0] < 0)
+        return OG_OK;
+    const og_value *xv = &g->values[mp->inputs[0]], *indv = &g->values[iv];
+    if (xv->rank < 3 || indv->rank != xv->rank)
+        return OG_OK;
+    int64_t total_x = dims_product(xv, 0), total_i = dims_product(indv, 0);
+    maxpool_bwd_state st = { 0, dims_product(xv, 2), dims_product(indv, 2) };
+    if (total_x < 0 || st.in_plane <= 0 || st.out_plane < 0 || total_x != d->shape.dims[0] ||
+        total_i != ii->shape.dims[0])
+        return OG_OK;
+    st.planes = total_x / st.in_plane;
+    if (st.planes * st.out_plane != total_i)
+        return OG_OK;
+    maxpool_bwd_state *ps = og_malloc(sizeof *ps);
+    if (!ps)
+        return og_err(OG_ERR_NOMEM, "node '%s' (ScatterElements): out of memory planning its kernel", n->name);
+    *ps = st;
+    s->state = ps;
+    s->run = maxpool_bwd_run;
+    s->kernel_name = "maxpool_backward_planes";
+    s->workspace_bytes = og_maxpool_bwd_workspace(st.in_plane);
+    /* The zeros are dropped (their fill is most of a naive run's cost);
+     * MAXPOOL_BWD_DROP_ZEROS 0 keeps them as an unread input, for an
+     * executor that re-infers the node from its original inputs. */
+    int k = 0;
+    if (!MAXPOOL_BWD_DROP_ZEROS)
+        s->new_inputs[k++] = n->inputs[0];
+    s->new_inputs[k++] = n->inputs[1];
+    s->new_inputs[k++] = n->inputs[2];
+    s->new_n_in = k;
+    return OG_OK;
+}
+
+const og_pattern og_pattern_maxpool_backward = {
+    .root_op = "ScatterElements",
+    .name = "maxpool_backward",
+    .select = maxpool_bwd_select,
+};
+
 const og_op og_op_maxpool = {
     .name = "MaxPool",
     .domain = "",
@@ -381,4 +590,5 @@ const og_op og_op_maxpool = {
     .infer = maxpool_infer,
     .run = maxpool_run,
     .backward = maxpool_backward,
+    .select = maxpool_select,
 };

@@ -8,8 +8,11 @@
  * unsupported. NaN inputs stay NaN, as in PyTorch and numpy's maximum.
  *
  * Backward: dX = Where(Y > 0, dY, 0), read from the output Y; 0 at X = 0. */
+#include <immintrin.h>
 #include <stddef.h>
+#include <string.h>
 #include "internal.h"
+#include "kernel.h"
 
 typedef struct relu_params {
     og_ints consumed_inputs;   /* opset 1 only; an in-place hint we ignore */
@@ -109,6 +112,223 @@ static og_status relu_backward(og_backward_call *b)
     return og_grad_emit(b, "Where", 3, (const char *const[]){off, zero, b->dout[0]}, 1, &b->din[0], 0, NULL);
 }
 
+/* ---- plan-time fast paths: float32 Relu and its backward pattern ---------
+ * Elementwise at memory bandwidth: fixed chunks of RELU_CHUNK elements are
+ * the tasks (the split depends on the size only), AVX-512 inside a chunk,
+ * and the same per-element expression as the reference, so the bits are
+ * the reference's at any thread count. Tensors much larger than the caches
+ * are written with streaming stores (no read-for-ownership of the output). */
+#define OG_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#define RELU_CHUNK ((int64_t)1 << 15)
+#define RELU_STREAM_BYTES ((int64_t)16 << 20)
+
+typedef struct relu_ctx {
+    const float *a, *b;   /* forward: X; backward: Y, dY */
+    float *y;
+    int64_t n;
+    bool simd, stream;
+} relu_ctx;
+
+OG_AVX512 static void relu_fwd_avx512(const float *x, float *y, int64_t n, bool stream)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    int64_t i = 0;
+    if (stream)   /* streaming stores need 64-byte alignment */
+        for (; i < n && ((uintptr_t)(y + i) & 63); i++)
+            y[i] = x[i] < 0 ? 0.0f : x[i];
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        /* x < 0 is false for NaN and -0: those pass through, as in the reference */
+        __m512 r = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, zero);
+        if (stream)
+            _mm512_stream_ps(y + i, r);
+        else
+            _mm512_storeu_ps(y + i, r);
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, zero));
+    }
+    if (stream)
+        _mm_sfence();
+}
+
+OG_AVX512 static void relu_bwd_avx512(const float *yv, const float *dy, float *dx, int64_t n, bool stream)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    int64_t i = 0;
+    if (stream)
+        for (; i < n && ((uintptr_t)(dx + i) & 63); i++)
+            dx[i] = yv[i] <= 0 ? 0.0f : dy[i];
+    for (; i + 16 <= n; i += 16) {
+        /* Y <= 0 is false at NaN: the gradient passes there, as Where(LessOrEqual) does */
+        __mmask16 off = _mm512_cmp_ps_mask(_mm512_loadu_ps(yv + i), zero, _CMP_LE_OQ);
+        __m512 r = _mm512_mask_blend_ps(off, _mm512_loadu_ps(dy + i), zero);
+        if (stream)
+            _mm512_stream_ps(dx + i, r);
+        else
+            _mm512_storeu_ps(dx + i, r);
+    }
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 off = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, yv + i), zero, _CMP_LE_OQ);
+        _mm512_mask_storeu_ps(dx + i, m, _mm512_mask_blend_ps(off, _mm512_maskz_loadu_ps(m, dy + i), zero));
+    }
+    if (stream)
+        _mm_sfence();
+}
+
+static void relu_fwd_task(void *arg, int64_t t, int worker)
+{
+    (void)worker;
+    const relu_ctx *c = arg;
+    int64_t i0 = t * RELU_CHUNK, n = c->n - i0 < RELU_CHUNK ? c->n - i0 : RELU_CHUNK;
+    if (c->simd) {
+        relu_fwd_avx512(c->a + i0, c->y + i0, n, c->stream);
+        return;
+    }
+    for (int64_t i = i0; i < i0 + n; i++)
+        c->y[i] = c->a[i] < 0 ? 0.0f : c->a[i];
+}
+
+static void relu_bwd_task(void *arg, int64_t t, int worker)
+{
+    (void)worker;
+    const relu_ctx *c = arg;
+    int64_t i0 = t * RELU_CHUNK, n = c->n - i0 < RELU_CHUNK ? c->n - i0 : RELU_CHUNK;
+    if (c->simd) {
+        relu_bwd_avx512(c->a + i0, c->b + i0, c->y + i0, n, c->stream);
+        return;
+    }
+    for (int64_t i = i0; i < i0 + n; i++)
+        c->y[i] = c->a[i] <= 0 ? 0.0f : c->b[i];
+}
+
+static void relu_launch(const og_kernel_call *k, og_task_fn fn, const float *a, const float *b, float *y, int64_t n)
+{
+    relu_ctx c = { a, b, y, n, og_isa_active() == OG_ISA_AVX512, n * (int64_t)sizeof(float) >= RELU_STREAM_BYTES };
+    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, (n + RELU_CHUNK - 1) / RELU_CHUNK, fn, &c);
+}
+
+static og_status relu_fast_run(const og_kernel_call *k)
+{
+    const og_tensor *x = k->in[0];
+    og_tensor *y = k->out[0];
+    if (!y)
+        return OG_OK;
+    if (x->dtype != OG_FLOAT || y->dtype != OG_FLOAT || y->numel != x->numel)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (Relu): tensors do not match the planned shapes", k->node->name);
+    relu_launch(k, relu_fwd_task, x->data, NULL, y->data, x->numel);
+    return OG_OK;
+}
+
+static const char *relu_kernel_name(void) { return og_isa_active() == OG_ISA_AVX512 ? "relu_avx512" : "relu_scalar"; }
+
+static og_status relu_select(og_select_call *s)
+{
+    if (s->in[0] && s->in[0]->dtype == OG_FLOAT) {
+        s->run = relu_fast_run;
+        s->kernel_name = relu_kernel_name();
+        s->inplace_input = 0;   /* each element is read before its place is written */
+    }
+    return OG_OK;
+}
+
+/* Backward pattern: Where(LessOrEqual(Y, 0), 0, dY), as relu_backward
+ * emits it, becomes one pass over (Y, dY). */
+static og_status relu_bwd_run(const og_kernel_call *k)
+{
+    const og_tensor *y = k->in[0], *dy = k->in[1];
+    og_tensor *dx = k->out[0];
+    if (!dx)
+        return OG_OK;
+    if (y->dtype != OG_FLOAT || dy->dtype != OG_FLOAT || dx->dtype != OG_FLOAT || y->numel != dx->numel ||
+        dy->numel != dx->numel)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (Where): tensors do not match the planned shapes", k->node->name);
+    relu_launch(k, relu_bwd_task, y->data, dy->data, dx->data, dx->numel);
+    return OG_OK;
+}
+
+/* Value v holds one float known before running, whatever its (all-ones)
+ * shape: fixed data, or a Constant node's. */
+static bool const_float_scalar(const og_graph *g, int v, float *out)
+{
+    if (v < 0)
+        return false;
+    const og_tensor *t = og_value_data(&g->values[v]);
+    const og_node *n = og_value_producer(g, v);
+    if (!t && n && strcmp(n->op_type, "Constant") == 0 && !n->domain[0])
+        for (int a = 0; a < n->n_attrs; a++) {
+            if (strcmp(n->attrs[a].name, "value") == 0 && n->attrs[a].type == OG_ATTR_TENSOR)
+                t = n->attrs[a].t;
+            else if (strcmp(n->attrs[a].name, "value_float") == 0 && n->attrs[a].type == OG_ATTR_FLOAT) {
+                *out = n->attrs[a].f;
+                return true;
+            }
+        }
+    if (!t || t->dtype != OG_FLOAT || t->numel != 1)
+        return false;
+    memcpy(out, t->data, sizeof *out);
+    return true;
+}
+
+/* A known shape equal to `full`, or (when may_broadcast) all ones of rank
+ * <= full's, so broadcasting leaves the output shape alone. */
+static bool same_shape(const og_tinfo *t, const og_tinfo *full, bool ones_ok)
+{
+    if (!t || t->shape.rank < 0 || !og_shape_known(&t->shape))
+        return false;
+    bool equal = t->shape.rank == full->shape.rank, ones = t->shape.rank <= full->shape.rank;
+    for (int d = 0; d < t->shape.rank; d++) {
+        equal = equal && t->shape.dims[d] == full->shape.dims[d];
+        ones = ones && t->shape.dims[d] == 1;
+    }
+    return equal || (ones_ok && ones);
+}
+
+static og_status relu_bwd_select(og_select_call *s)
+{
+    const og_graph *g = s->g;
+    const og_node *w = s->node;
+    if (w->domain[0] || w->n_inputs != 3 || s->n_out < 1 || !s->out[0] || s->out[0]->dtype != OG_FLOAT ||
+        !og_shape_known(&s->out[0]->shape))
+        return OG_OK;
+    int cond = w->inputs[0];
+    const og_node *le = og_value_producer(g, cond);
+    if (!le || strcmp(le->op_type, "LessOrEqual") != 0 || le->domain[0] || le->n_inputs != 2 ||
+        s->readers[cond] != 1)
+        return OG_OK;
+    float z_cmp, z_sel;
+    uint32_t sel_bits;
+    if (!const_float_scalar(g, le->inputs[1], &z_cmp) || z_cmp != 0 || !const_float_scalar(g, w->inputs[1], &z_sel))
+        return OG_OK;
+    memcpy(&sel_bits, &z_sel, sizeof sel_bits);
+    if (sel_bits != 0)   /* the kernel writes +0 */
+        return OG_OK;
+    og_tinfo y, zc, zs;
+    og_value_get(&g->values[le->inputs[0]], &y);
+    og_value_get(&g->values[le->inputs[1]], &zc);
+    og_value_get(&g->values[w->inputs[1]], &zs);
+    const og_tinfo *out = s->out[0], *dy = s->in[2];
+    if (y.dtype != OG_FLOAT || !dy || dy->dtype != OG_FLOAT || !same_shape(&y, out, false) ||
+        !same_shape(dy, out, false) || !same_shape(&zc, out, true) || !same_shape(&zs, out, true))
+        return OG_OK;
+    s->run = relu_bwd_run;
+    s->kernel_name = og_isa_active() == OG_ISA_AVX512 ? "relu_backward_avx512" : "relu_backward_scalar";
+    s->new_n_in = 2;
+    s->new_inputs[0] = le->inputs[0];
+    s->new_inputs[1] = w->inputs[2];
+    s->inplace_input = 1;   /* dX may take dY's bytes: each element is read before its place is written */
+    return OG_OK;
+}
+
+const og_pattern og_pattern_relu_backward = {
+    .root_op = "Where",
+    .name = "relu_backward",
+    .select = relu_bwd_select,
+};
+
 const og_op og_op_relu = {
     .name = "Relu",
     .domain = "",
@@ -123,4 +343,5 @@ const og_op og_op_relu = {
     .infer = relu_infer,
     .run = relu_run,
     .backward = relu_backward,
+    .select = relu_select,
 };

@@ -1,0 +1,46 @@
+/* pool_fast.h — the fast float32 MaxPool kernels (ops/pool_fast.c) that
+ * MaxPool's select and its backward pattern (ops/maxpool.c) plan. Private
+ * to ops/. */
+#ifndef ONNXGRAD_POOL_FAST_H
+#define ONNXGRAD_POOL_FAST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* 2-D pooling geometry of one plan step: X [planes, H, W] -> Y [planes,
+ * OH, OW], window kh x kw, strides, dilations, begin pads (the end pads
+ * only shape OH/OW, which the caller resolved). The column split is
+ * precomputed: output columns [ow_a, ow_b) have every tap inside the row
+ * (the SIMD interior); the others touch the padding and run scalar. */
+typedef struct og_pool2d {
+    int64_t planes, H, W, OH, OW;
+    int64_t kh, kw, sh, sw, dh, dw, ph, pw;
+    int64_t ow_a, ow_b;
+    bool simd;          /* AVX-512 interior (the ISA chosen at plan time) */
+} og_pool2d;
+
+/* Fills the derived fields; false when the geometry is outside what the
+ * fast kernel takes (plane or buffers too large), so the reference runs. */
+bool og_pool2d_init(og_pool2d *g, bool simd);
+/* Per-worker scratch of og_maxpool2d_f32. */
+size_t og_pool2d_workspace(const og_pool2d *g);
+/* Y and/or Indices (either may be NULL), the reference's exact results:
+ * first maximum in row-major window order, the last NaN when there is one,
+ * -inf and -1 for a window wholly in the padding, Indices flat into X. */
+void og_maxpool2d_f32(const og_pool2d *g, const float *x, float *y, int64_t *ind, int n_threads, void *workspace,
+                      size_t workspace_stride);
+
+/* dX (planes * in_plane floats) = zeros + dY scattered to Indices, where
+ * Indices and dY are planes * out_plane elements in plane order. Each
+ * plane is one task adding in element order, so the result is the
+ * sequential scatter's bit for bit. Returns false (dX partly written)
+ * when an index falls outside its own plane: the caller then runs the
+ * general scatter. */
+bool og_maxpool_bwd_f32(int64_t planes, int64_t in_plane, int64_t out_plane, const int64_t *ind, const float *dy,
+                        float *dx, int n_threads, void *workspace, size_t workspace_stride);
+/* Per-worker scratch it uses when given (a plane summed in cache, then
+ * streamed out); 0 for planes too large to be worth it. */
+size_t og_maxpool_bwd_workspace(int64_t in_plane);
+
+#endif
