@@ -11,6 +11,7 @@
  * fills every output with NaN first, so a kernel that leaves a cell
  * unwritten fails. */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include "internal.h"
 #include "gradtest.h"
@@ -572,6 +573,78 @@ START_TEST(conv_gradient_random)
 }
 END_TEST
 
+/* One plan, two host threads each with its own run state and its own
+ * weights, at once: each gets exactly what a lone run gives (the kernels
+ * keep per-run data, such as ConvTranspose's flipped weights, in the run's
+ * scratch, never in the plan). */
+typedef struct conc_arg {
+    const og_plan *p;
+    og_tensor *feeds[3];
+    og_tensor *want[2];
+    bool ok;
+} conc_arg;
+
+static void *conc_thread(void *v)
+{
+    conc_arg *a = v;
+    og_run_state *rs;
+    a->ok = og_run_state_create(a->p, &rs) == OG_OK;
+    for (int r = 0; a->ok && r < 20; r++) {
+        const og_tensor *out[3];
+        a->ok = og_run_state_run(rs, 3, (const og_tensor *const *)a->feeds, out) == OG_OK;
+        for (int k = 0; a->ok && k < 2; k++)
+            a->ok = memcmp(out[k + 1]->data, a->want[k]->data, sizeof(float) * (size_t)a->want[k]->numel) == 0;
+    }
+    og_run_state_free(rs);
+    return NULL;
+}
+
+START_TEST(conv_concurrent_runs)
+{
+    rng_state = 555;
+    cfg c = { .N = 2, .G = 1, .Cg = 12, .Mg = 24, .H = 15, .W = 17, .R = 3, .S = 3, .stride = { 1, 1 },
+              .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
+    og_graph *g = cfg_graph(&c);
+    const char *wrt[2] = { "X", "W" }, *seeded[1] = { "y" };
+    og_grad_options o = { .n_seeded = 1, .seeded = seeded, .n_wrt = 2, .wrt = wrt };
+    og_graph *gg;
+    OG_CHECK(og_graph_build_gradient(g, &o, &gg));
+    og_plan *p;
+    og_plan_options po = { .n_threads = 2 };
+    OG_CHECK(og_plan_create_ex(gg, &po, &p));
+    conc_arg a[2];
+    og_value_info vi;
+    OG_CHECK(og_graph_value(g, "y", &vi));
+    for (int t = 0; t < 2; t++) {
+        int nf;
+        cfg_feeds(&c, g, a[t].feeds, &nf);
+        a[t].feeds[2] = rand_tensor(vi.rank, vi.dims);
+        a[t].p = p;
+        og_tensor *outs[3];
+        OG_CHECK(og_plan_run(p, 3, (const og_tensor *const *)a[t].feeds, outs));
+        og_tensor_free(outs[0]);
+        a[t].want[0] = outs[1];
+        a[t].want[1] = outs[2];
+    }
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++)
+        ck_assert_int_eq(pthread_create(&th[t], NULL, conc_thread, &a[t]), 0);
+    for (int t = 0; t < 2; t++) {
+        pthread_join(th[t], NULL);
+        ck_assert_msg(a[t].ok, "thread %d: a concurrent run differs from the lone run", t);
+    }
+    for (int t = 0; t < 2; t++) {
+        for (int k = 0; k < 3; k++)
+            og_tensor_free(a[t].feeds[k]);
+        og_tensor_free(a[t].want[0]);
+        og_tensor_free(a[t].want[1]);
+    }
+    og_plan_free(p);
+    og_graph_free(gg);
+    og_graph_free(g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conv_fast");
@@ -582,6 +655,7 @@ static Suite *suite(void)
     tcase_add_test(t, conv_kernel_choice);
     tcase_add_test(t, conv_forward_scalar);
     tcase_add_test(t, conv_forward_1d);
+    tcase_add_test(t, conv_concurrent_runs);
     tcase_add_test(t, conv_gradient_random);
     suite_add_tcase(s, t);
     return s;
