@@ -1034,11 +1034,15 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
     if (!tinfo_float_known(s->in[0]) || !tinfo_float_known(s->in[1]) || !s->out[0] ||
         !tinfo_float_known(s->out[0]) || (has_bias && !tinfo_float_known(s->in[2])) || !geom_sane(g))
         return OG_OK;
-    if (g->sh == 1 && g->sw == 1) {
-        /* the equivalent forward convolution: channels exchanged, kernel flipped */
-        og_cf_geom f = *g;
-        f.ph = (g->R - 1) * g->dh - g->ph;
-        f.pw = (g->S - 1) * g->dw - g->pw;
+    og_cf_geom f = *g;   /* stride 1: the equivalent forward convolution, kernel flipped */
+    f.ph = (g->R - 1) * g->dh - g->ph;
+    f.pw = (g->S - 1) * g->dw - g->pw;
+    /* The implicit GEMM packs Cg*R*S rows per pixel for Mg output rows, the
+     * column path scatters Mg*R*S values per input pixel for Cg input
+     * channels: with many more input than output channels per group (LeNet's
+     * second-layer dX) the column path does less work around its GEMM. */
+    bool s1 = g->sh == 1 && g->sw == 1 && (use_direct(&f) || g->Cg <= 2 * g->Mg);
+    if (s1) {
         cf_state *st = state_new(s, 0);
         if (!st)
             return og_err(OG_ERR_NOMEM, "node '%s' (ConvTranspose): out of memory planning the fast kernel",
