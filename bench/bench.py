@@ -173,27 +173,19 @@ def og_kernel(d, pas):
     text = text.strip()
     if not text:
         return "n/a", "n/a"
-    kernels = []
-    for m in re.finditer(r"kernel[\s=:\"]+([A-Za-z0-9_.:+\-]+)", text):
-        kernels.append(m.group(1))
-    if not kernels:
-        kernels = re.findall(r"->\s*([A-Za-z0-9_.:+\-]+)", text)
-    if not kernels:
-        kernels = re.findall(r"\b([A-Za-z][A-Za-z0-9]*_\w*(?:avx512|avx2|scalar)\w*)\b", text)
+    # OG_LOG=plan: "onnxgrad plan: N of M nodes, ..., isa ISA" then one
+    # "onnxgrad plan:   node 'NAME' (OP): KERNEL" per step
     uniq = []
-    for k in kernels:
-        if k not in uniq:
-            uniq.append(k)
+    for m in re.finditer(r"node '[^']*' \((\w+)\): (.+)", text):
+        op, k = m.group(1), m.group(2).strip()
+        if k == "view" or op in ("Constant", "ConstantOfShape", "Shape"):
+            continue
+        item = f"{op}:{k}"
+        if item not in uniq:
+            uniq.append(item)
     kern = "+".join(uniq) if uniq else text.splitlines()[0][:60]
-    m = re.search(r"\bisa[\s=:\"]+(\w+)", text, re.I)
-    isa = m.group(1) if m else None
-    if not isa:
-        isas = []
-        for k in uniq or [text]:
-            for x in ISA_RE.findall(k):
-                if x.lower() not in isas:
-                    isas.append(x.lower())
-        isa = "+".join(isas) if isas else "n/a"
+    m = re.search(r"\bisa (\w+)", text)
+    isa = m.group(1) if m else "n/a"
     return kern, isa
 
 
@@ -323,6 +315,14 @@ def run_case(c, T, og, pt, root, args):
                 r["idx_mismatch"] = idx
         except (WorkerError, ValueError, OSError) as e:
             r["compare_error"] = str(e)
+    if "og" in r and c.pas == "train":
+        try:
+            peak, hold, base = (int(v) for v in og.cmd("mem").split()[:3])
+            if peak > 0 and hold > 0:
+                r["og_mem"] = {"peak_rss_bytes": peak, "hold_bytes": hold, "rss_before_case_bytes": base,
+                               "ratio": peak / hold, "ratio_above_base": (peak - base) / hold}
+        except (WorkerError, ValueError) as e:
+            r["mem_error"] = str(e)
     for w in (og, pt):
         if w is not None:
             try:
@@ -465,6 +465,12 @@ def targets(results, threads, have_torch):
                 ratio_check(f"{g}.{pas}", [find(g, pas, T)], 0.95, T)
         for tr in ("train_lenet5", "train_resblock"):
             ratio_check(f"{tr}", [find(tr, "train", T)], 1.3, T)
+            r = find(tr, "train", T)
+            if r is not None and r.get("og_mem"):
+                m = r["og_mem"]
+                add(f"{tr} peak RSS / bytes held", T, m["ratio"], "<= 1.5x", m["ratio"] <= 1.5,
+                    f"peak {m['peak_rss_bytes'] / 2**20:.1f} MiB ({m['rss_before_case_bytes'] / 2**20:.1f} before the "
+                    f"case), must hold {m['hold_bytes'] / 2**20:.1f} MiB")
     if 1 in threads and 2 in threads:
         for case in LARGE_3X3:
             for pas in ("fwd", "dx", "dw"):
@@ -551,20 +557,24 @@ def main():
     t_start = time.time()
     workers = []
     try:
+        # one og_bench and one torch_bench per thread count, all alive for the whole run, so
+        # that each case runs at every thread count back to back (the 2-thread speed-up
+        # compares times taken under the same machine load)
+        ogs, pts = {}, {}
         for T in threads:
             og_env = dict(og_env_base, OG_NUM_THREADS=str(T))
             og_env.setdefault("OG_LOG", "plan")
-            og = Worker(f"og_bench (T={T})", [args.og_bench, "--threads", str(T)], og_env, args.timeout)
-            workers.append(og)
-            pt = None
+            ogs[T] = Worker(f"og_bench (T={T})", [args.og_bench, "--threads", str(T)], og_env, args.timeout)
+            workers.append(ogs[T])
+            pts[T] = None
             if have_torch:
                 pt_env = dict(pt_env_base, OPENBLAS_NUM_THREADS=str(T), OMP_NUM_THREADS=str(T),
                               MKL_NUM_THREADS=str(T))
-                pt = Worker(f"torch_bench (T={T})", [sys.executable, os.path.join(HERE, "torch_bench.py"),
-                                                     "--threads", str(T)], pt_env, args.timeout)
-                workers.append(pt)
+                pts[T] = Worker(f"torch_bench (T={T})", [sys.executable, os.path.join(HERE, "torch_bench.py"),
+                                                         "--threads", str(T)], pt_env, args.timeout)
+                workers.append(pts[T])
                 try:
-                    torch_info[str(T)] = json.loads(pt.cmd("info", timeout=300))
+                    torch_info[str(T)] = json.loads(pts[T].cmd("info", timeout=300))
                     ti = torch_info[str(T)]
                     ob = ti.get("openblas", {})
                     torch_lines.append(
@@ -576,9 +586,10 @@ def main():
                 except WorkerError as e:
                     torch_lines.append(f"PyTorch worker at {T} thread(s) failed: {e}")
                     log(torch_lines[-1])
-            for c in cases:
+        for c in cases:
+            for T in threads:
                 t0 = time.time()
-                r = run_case(c, T, og, pt if have_torch else None, root, args)
+                r = run_case(c, T, ogs[T], pts[T], root, args)
                 r["case_obj"] = c
                 results.append(r)
                 og_s = f"{r['og']['median_ms']:.3f} ms" if "og" in r else "FAILED"
@@ -587,9 +598,8 @@ def main():
                 for k in ("og_error", "pt_error", "compare_error", "unmeasured"):
                     if k in r:
                         log(f"      ! {k.split('_')[0]}: {r[k]}")
-            og.close()
-            if pt is not None:
-                pt.close()
+        for w in workers:
+            w.close()
     finally:
         for w in workers:
             w.kill()

@@ -14,6 +14,12 @@
  *                                       0 when nothing is subtracted)
  *   save NAME...                        write those outputs of the last run
  *                                       to DIR/og_<NAME>.bin -> "ok"
+ *   mem                                 -> "ok PEAK HOLD BASE": the process's peak
+ *                                       resident bytes since the case began
+ *                                       (VmHWM, reset at "case") and, for the
+ *                                       training steps, the bytes the step
+ *                                       must hold (0 for other cases), and
+ *                                       the resident bytes when it began
  *   free                                drop the case -> "ok"
  *   quit
  *
@@ -58,6 +64,9 @@ typedef struct tdesc {
 typedef struct bcase {
     char name[128], kind[16], pass[16], dir[PATH_MAX];
     int64_t p[MAX_P];
+    /* training steps: inputs, weights, their gradients, and the forward
+     * activations the backward reads (what PyTorch's autograd saves) */
+    int64_t hold_bytes;
     int np;
     int nt;                    /* input tensors (the last may be Y_grad) */
     tdesc td[MAX_T];
@@ -82,6 +91,14 @@ static void reply(const char *fmt, ...)
     va_end(ap);
     fputc('\n', proto);
     fflush(proto);
+}
+
+/* Replies with the recorded error, and says it on stderr too. */
+static void reply_err(void)
+{
+    fprintf(stderr, "og_bench: %s\n", errbuf);
+    fflush(stderr);
+    reply("err %s", errbuf);
 }
 
 /* Records an error message (one line) for the reply. */
@@ -290,6 +307,9 @@ static bool build_forward(bcase *c, og_graph *g, const char **wrt)
             return false;
         for (int k = 1; k < c->nt - 1; k++)
             wrt[nw++] = c->td[k].name;
+        /* Relu outputs, MaxPool indices (int64) and pooled maps, Gemm inputs */
+        c->hold_bytes = 4 * (N * 6 * 28 * 28 + N * 6 * 14 * 14 + N * 16 * 10 * 10 + N * 400 + N * 120 + N * 84) +
+                        8 * (N * 6 * 14 * 14 + N * 16 * 5 * 5);
     } else if (!strcmp(c->kind, "resblock")) {
         int64_t N = p[0], C = p[1], H = p[2], W = p[3];
         add_td(c, "X", 4, N, C, H, W);
@@ -304,11 +324,22 @@ static bool build_forward(bcase *c, og_graph *g, const char **wrt)
             return false;
         wrt[nw++] = "W1";
         wrt[nw++] = "W2";
+        c->hold_bytes = 4 * 2 * N * C * H * W;   /* the two Relu outputs (X is an input) */
     } else {
         seterr("case %s: unknown kind '%s'", c->name, c->kind);
         return false;
     }
     wrt[nw] = NULL;
+    if (c->hold_bytes) {
+        for (int k = 0; k < c->nt; k++) {   /* inputs and weights */
+            int64_t n = 4;
+            for (int d = 0; d < c->td[k].rank; d++)
+                n *= c->td[k].dims[d];
+            c->hold_bytes += n;
+            if (k > 0 && strcmp(c->td[k].name, "Y_grad"))
+                c->hold_bytes += n;   /* the weight's gradient */
+        }
+    }
     for (int k = 0; k < c->nt; k++)
         if (strcmp(c->td[k].name, "Y_grad"))
             CK(og_graph_add_input(g, c->td[k].name, OG_FLOAT, c->td[k].rank, c->td[k].dims, NULL));
@@ -420,6 +451,33 @@ static bool plan_logged(bcase *c, const og_graph *g, og_plan **p, const char *ta
     capture_end();
     CK(st);
     return true;
+}
+
+/* The kernel's peak-RSS mark (VmHWM) restarts from the current RSS. */
+static long long base_rss;   /* VmRSS when the case began */
+
+static void reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (f) {
+        fputs("5", f);
+        fclose(f);
+    }
+}
+
+/* A field of /proc/self/status in bytes: VmHWM (peak) or VmRSS (now). */
+static long long status_bytes(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long long kb = -1;
+    size_t n = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n))
+            kb = strtoll(line + n, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb < 0 ? -1 : kb * 1024;
 }
 
 static bool case_setup(bcase *c)
@@ -541,10 +599,12 @@ static void serve(void)
                 reply("err case %s: kind %s wants %d parameters, got %d", name, kind, want_params(kind), c.np);
                 continue;
             }
+            reset_peak_rss();
+            base_rss = status_bytes("VmRSS:");
             if (case_setup(&c))
                 reply("ok");
             else
-                reply("err %s", errbuf);
+                reply_err();
         } else if (!strcmp(cmd, "warm") || !strcmp(cmd, "run")) {
             const char *a = strtok(NULL, " \t");
             int n = a ? atoi(a) : 1;
@@ -561,7 +621,7 @@ static void serve(void)
             }
             bool timed = !strcmp(cmd, "run");
             if (!case_run(&c, n, tm, tm + n)) {
-                reply("err %s", errbuf);
+                reply_err();
             } else if (!timed) {
                 reply("ok");
             } else {
@@ -578,7 +638,11 @@ static void serve(void)
             else if (case_save(&c, rest ? rest : (char[]){ 0 }))
                 reply("ok");
             else
-                reply("err %s", errbuf);
+                reply_err();
+        } else if (!strcmp(cmd, "mem")) {
+            fprintf(proto, "ok %lld %lld %lld", status_bytes("VmHWM:"), have ? (long long)c.hold_bytes : 0LL,
+                    base_rss);
+            reply("");
         } else if (!strcmp(cmd, "free")) {
             if (have)
                 case_free(&c);

@@ -37,6 +37,11 @@ static og_status add_run(const og_kernel_call *k)
     return og_broadcast_arith_run(k, OG_ARITH_ADD);
 }
 
+static og_status add_select(og_select_call *s)
+{
+    return og_broadcast_arith_select(s, OG_ARITH_ADD, add_run);
+}
+
 /* dA = dC and dB = dC, each summed over the axes its input was broadcast
  * along (nothing to emit when the shapes agree). */
 static og_status add_backward(og_backward_call *b)
@@ -63,4 +68,5 @@ const og_op og_op_add = {
     .infer = add_infer,
     .run = add_run,
     .backward = add_backward,
+    .select = add_select,
 };

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
+#include "conv_fast.h"
 
 typedef struct conv_params {
     const char *auto_pad;
@@ -408,6 +409,34 @@ static og_status conv_backward(og_backward_call *b)
     return OG_OK;
 }
 
+/* Plan time: the fast float32 kernels of ops/conv_fast.c for static
+ * shapes; anything they do not take keeps conv_run. */
+static og_status conv_select(og_select_call *s)
+{
+    const og_tinfo *x = s->in[0], *w = s->in[1], *b = s->n_in > 2 ? s->in[2] : NULL;
+    if (!x || !w || !og_shape_known(&x->shape) || !og_shape_known(&w->shape) || (b && !og_shape_known(&b->shape)))
+        return OG_OK;
+    conv_geom g;
+    if (conv_geometry("Conv", s->params, &x->shape, &w->shape, b ? &b->shape : NULL, NULL, &g))
+        return OG_OK;   /* infer reported it already; the plain kernel will too */
+    og_cf_geom f;
+    if (!og_cf_geom_from(&f, &g.sp, g.N, g.C, g.M, g.group))
+        return OG_OK;
+    return og_conv_fast_select(s, &f, b != NULL);
+}
+
+extern const og_op og_op_conv;
+
+bool og_conv_node_geom(const og_node *node, const og_shape *xs, const og_shape *ws, og_cf_geom *out)
+{
+    if (!node || !node->params || node->op != &og_op_conv || !og_shape_known(xs) || !og_shape_known(ws))
+        return false;
+    conv_geom g;
+    if (conv_geometry("Conv", node->params, xs, ws, NULL, NULL, &g))
+        return false;
+    return og_cf_geom_from(out, &g.sp, g.N, g.C, g.M, g.group);
+}
+
 const og_op og_op_conv = {
     .name = "Conv",
     .domain = "",
@@ -424,4 +453,5 @@ const og_op og_op_conv = {
     .infer = conv_infer,
     .run = conv_run,
     .backward = conv_backward,
+    .select = conv_select,
 };

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
+#include "conv_fast.h"
 
 typedef struct convt_params {
     const char *auto_pad;
@@ -415,6 +416,22 @@ static og_status convt_backward(og_backward_call *b)
     return OG_OK;
 }
 
+/* Plan time: the fast float32 kernels of ops/conv_fast.c for static
+ * shapes; anything they do not take keeps convt_run. */
+static og_status convt_select(og_select_call *s)
+{
+    const og_tinfo *x = s->in[0], *w = s->in[1], *b = s->n_in > 2 ? s->in[2] : NULL;
+    if (!x || !w || !og_shape_known(&x->shape) || !og_shape_known(&w->shape) || (b && !og_shape_known(&b->shape)))
+        return OG_OK;
+    convt_geom g;
+    if (convt_geometry("ConvTranspose", s->params, &x->shape, &w->shape, b ? &b->shape : NULL, NULL, &g))
+        return OG_OK;
+    og_cf_geom f;
+    if (!og_cf_geom_from(&f, &g.sp, g.N, g.C, g.M, g.group) || f.Mg != g.Mg || f.Cg != g.Cg)
+        return OG_OK;
+    return og_convt_fast_select(s, &f, b != NULL);
+}
+
 const og_op og_op_convtranspose = {
     .name = "ConvTranspose",
     .domain = "",
@@ -431,4 +448,5 @@ const og_op og_op_convtranspose = {
     .infer = convt_infer,
     .run = convt_run,
     .backward = convt_backward,
+    .select = convt_select,
 };

@@ -38,6 +38,11 @@ static og_status mul_run(const og_kernel_call *k)
     return og_broadcast_arith_run(k, OG_ARITH_MUL);
 }
 
+static og_status mul_select(og_select_call *s)
+{
+    return og_broadcast_arith_select(s, OG_ARITH_MUL, mul_run);
+}
+
 /* dA = dC * B and dB = dC * A: each product has C's shape (the other
  * input broadcasts to it), then is summed back to its input's shape. */
 static og_status mul_backward(og_backward_call *b)
@@ -68,4 +73,5 @@ const og_op og_op_mul = {
     .infer = mul_infer,
     .run = mul_run,
     .backward = mul_backward,
+    .select = mul_select,
 };

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <stdio.h>
 #include "internal.h"
+#include "kernel.h"
 
 static const char *str_or(const char *const *v, int k, const char *dflt)
 {
@@ -277,6 +278,72 @@ og_status og_broadcast_arith_run(const og_kernel_call *k, og_arith op)
         OG_ARITH_TYPES(+)
     } else {
         OG_ARITH_TYPES(*)
+    }
+    return OG_OK;
+}
+
+/* ---- plan-time choice for Add and Mul ----------------------------------
+ * Same-shape float32 operands run as one flat loop split into fixed chunks
+ * across threads (memory bound; each element by one task, so any thread
+ * count gives the same bits). Whenever the output has A's shape, the
+ * kernels write element i only after reading A[i], so the output may take
+ * A's bytes when A dies at the node. */
+#define ARITH_CHUNK 32768
+
+typedef struct arith_task {
+    const float *a, *b;
+    float *y;
+    int64_t n;
+    og_arith op;
+} arith_task;
+
+static void arith_chunk(void *arg, int64_t t, int worker)
+{
+    (void)worker;
+    const arith_task *at = arg;
+    int64_t lo = t * ARITH_CHUNK, hi = lo + ARITH_CHUNK < at->n ? lo + ARITH_CHUNK : at->n;
+    const float *a = at->a, *b = at->b;
+    float *y = at->y;
+    if (at->op == OG_ARITH_ADD)
+        for (int64_t i = lo; i < hi; i++)
+            y[i] = a[i] + b[i];
+    else
+        for (int64_t i = lo; i < hi; i++)
+            y[i] = a[i] * b[i];
+}
+
+static og_status arith_f32_flat(const og_kernel_call *k, og_arith op)
+{
+    arith_task at = { k->in[0]->data, k->in[1]->data, k->out[0]->data, k->out[0]->numel, op };
+    og_parallel_for(k->n_threads, (at.n + ARITH_CHUNK - 1) / ARITH_CHUNK, arith_chunk, &at);
+    return OG_OK;
+}
+
+static og_status add_f32_flat(const og_kernel_call *k) { return arith_f32_flat(k, OG_ARITH_ADD); }
+static og_status mul_f32_flat(const og_kernel_call *k) { return arith_f32_flat(k, OG_ARITH_MUL); }
+
+static bool same_shape(const og_shape *a, const og_shape *b)
+{
+    if (a->rank != b->rank)
+        return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->dims[d] != b->dims[d])
+            return false;
+    return true;
+}
+
+og_status og_broadcast_arith_select(og_select_call *s, og_arith op, og_status (*reference)(const og_kernel_call *k))
+{
+    const og_tinfo *a = s->in[0], *b = s->in[1], *y = s->out[0];
+    if (!a || !b || !y || !same_shape(&a->shape, &y->shape))
+        return OG_OK;
+    s->inplace_in0 = true;
+    if (y->dtype == OG_FLOAT && same_shape(&b->shape, &y->shape)) {
+        s->run = op == OG_ARITH_ADD ? add_f32_flat : mul_f32_flat;
+        s->kernel_name = op == OG_ARITH_ADD ? "add_f32_flat" : "mul_f32_flat";
+    } else {
+        s->run = reference;
+        s->kernel_name = "reference (in place)";
     }
     return OG_OK;
 }

@@ -27,6 +27,7 @@ typedef struct og_step {
     int in[OG_MAX_IO];          /* value indices, possibly rewired by a pattern; -1 omitted */
     bool view;                  /* output 0 is input 0's data (Reshape, Flatten, Identity) */
     bool recheck;               /* infer again each run: integer inputs known only then */
+    bool inplace_in0;           /* output 0 may take input 0's bytes */
 } og_step;
 
 static double now_ms(void)
@@ -283,6 +284,15 @@ static og_status fl_free(free_list *f, size_t off, size_t n)
     return OG_OK;
 }
 
+static size_t value_bytes(const og_graph *g, int v)
+{
+    og_tinfo ti;
+    size_t bytes = 0;
+    og_value_get(&g->values[v], &ti);
+    og_tensor_nbytes(ti.dtype, ti.shape.rank, ti.shape.dims, NULL, &bytes);
+    return bytes;
+}
+
 static bool default_domain(const char *d) { return !d || !d[0] || strcmp(d, "ai.onnx") == 0; }
 
 /* Lets the patterns rooted at the node's op, then the op itself, choose a
@@ -337,6 +347,7 @@ static og_status select_kernel(og_plan *p, const og_node *n, const og_tinfo *in,
         step->kernel_name = s.kernel_name ? s.kernel_name : "fast";
         step->state = s.state;
         step->ws_stride = s.workspace_bytes;
+        step->inplace_in0 = s.inplace_in0;
         if (s.new_n_in > 0) {
             step->n_in = s.new_n_in;
             for (int k = 0; k < s.new_n_in; k++)
@@ -490,6 +501,13 @@ static og_status compile(og_plan *p, bool *ok)
             og_value_get(&g->values[v], &ti);
             if ((st = og_tensor_nbytes(ti.dtype, ti.shape.rank, ti.shape.dims, NULL, &bytes)))
                 goto done;
+            int src = k == 0 && step->inplace_in0 && step->n_in > 0 ? step->in[0] : -1;
+            if (src >= 0 && p->computed[src] && p->root[src] == src && last[src] == i &&
+                value_bytes(g, src) == bytes) {
+                off[v] = off[src];   /* the output takes over the bytes of the input that dies here */
+                last[src] = -2;
+                continue;
+            }
             off[v] = fl_alloc(&fl, align_up(bytes ? bytes : 1));
         }
         /* free what this step read or wrote for the last time */
@@ -1070,3 +1088,20 @@ og_status og_plan_run_into(og_plan *p, int n_inputs, const og_tensor *const *inp
 }
 
 int og_plan_num_threads(const og_plan *p) { return p ? p->n_threads : 0; }
+
+int og_plan_num_steps(const og_plan *p) { return p && p->compiled ? p->n_steps : 0; }
+
+og_status og_plan_step(const og_plan *p, int k, const char **node, const char **op_type, const char **kernel)
+{
+    if (!p || k < 0 || k >= og_plan_num_steps(p))
+        return og_err(OG_ERR_INVALID_ARG, "og_plan_step: step %d is out of range (the plan has %d)", k,
+                      og_plan_num_steps(p));
+    const og_step *s = &p->steps[k];
+    if (node)
+        *node = s->node->name;
+    if (op_type)
+        *op_type = s->node->op_type;
+    if (kernel)
+        *kernel = s->view ? "view" : s->kernel_name;
+    return OG_OK;
+}

@@ -147,8 +147,15 @@ static void scalar_pack_b(const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0
     pack_b_t(SNR, b, k0, kc, j0, nc, dst);
 }
 
+/* Blocking (measured on Zen 5); the workspace is sized for the largest. */
+#define MC 64
+#define NC 480
+#define NC_LARGE 480
+_Static_assert(MC % SMR == 0 && MC <= OG_GEMM_MC_MAX && NC % SNR == 0 && NC <= OG_GEMM_NC_MAX &&
+                   NC_LARGE % SNR == 0 && NC_LARGE <= OG_GEMM_NC_MAX, "GEMM blocking");
+
 static const og_gemm_impl scalar_impl = {
-    .isa = OG_ISA_SCALAR, .mr = SMR, .nr = SNR, .mc = 64, .nc = 480,
+    .isa = OG_ISA_SCALAR, .mr = SMR, .nr = SNR, .mc = MC, .nc = NC, .nc_large = NC_LARGE,
     .kernel = scalar_kernel, .pack_a = scalar_pack_a, .pack_b = scalar_pack_b,
 };
 
@@ -231,15 +238,8 @@ static void next_b_plan(next_b *nb, const og_gemm_b *B, int64_t K, int64_t N, in
 {
     nb->n_runs = 0;
     nb->done = 0;
-    if (B->pack)
+    if (B->pack || pc >= K || jc >= N)
         return;
-    pc += KC;
-    if (pc >= K) {
-        pc = 0;
-        jc += nc_blk;
-        if (jc >= N)
-            return;
-    }
     int64_t kc = K - pc < KC ? K - pc : KC, nc = N - jc < nc_blk ? N - jc : nc_blk;
     nb->stride_bytes = B->ld * (int64_t)sizeof(float);
     if (B->trans) {
@@ -282,37 +282,55 @@ void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const 
     float *bp = (float *)(((uintptr_t)workspace + 63) & ~(uintptr_t)63);
     float *ap = bp + (size_t)OG_GEMM_NC_MAX * KC;   /* NC_MAX * KC * 4 is a multiple of 64 */
 
-    for (int64_t jc = 0; jc < N; jc += im->nc) {
-        int64_t nc = N - jc < im->nc ? N - jc : im->nc;
-        for (int64_t pc = 0; pc < K; pc += KC) {
-            int64_t kc = K - pc < KC ? K - pc : KC;
-            if (B->pack)
-                B->pack(B->ctx, pc, kc, jc, nc, nr, bp);
-            else
-                im->pack_b(B, pc, kc, jc, nc, bp);
-            int mode = pc > 0 ? OG_GEMM_ACCUM : beta == 0 ? OG_GEMM_FIRST0 : OG_GEMM_FIRST;
-            next_b nb;
-            next_b_plan(&nb, B, K, N, pc, jc, im->nc);
-            const int64_t jr_steps = (nc + nr - 1) / nr, steps = (M + im->mc - 1) / im->mc * jr_steps;
-            int64_t step = 0;
-            for (int64_t ic = 0; ic < M; ic += im->mc) {
-                int64_t mc = M - ic < im->mc ? M - ic : im->mc;
+    /* Blocks of B in order: for skinny M (one A block) k-block outer, so
+     * the A block is packed once per k block and consecutive B blocks are
+     * neighbouring pieces of the same rows of B; else (and for B^T, whose
+     * rows run along k) column block outer, as Goto has it. Either way
+     * every C element sees its k blocks in ascending order. */
+    const bool k_outer = M <= im->mc && !(B->pack == NULL && B->trans);
+    /* Wider B blocks when A is repacked for each of them (measured). */
+    const int64_t ncb = k_outer ? im->nc : im->nc_large;
+    const int64_t nj = (N + ncb - 1) / ncb, np = (K + KC - 1) / KC;
+    int64_t packed_pc = -1;
+    for (int64_t t = 0; t < nj * np; t++) {
+        int64_t pi = k_outer ? t / nj : t % np, ji = k_outer ? t % nj : t / np;
+        int64_t pc = pi * KC, jc = ji * ncb;
+        int64_t kc = K - pc < KC ? K - pc : KC, nc = N - jc < ncb ? N - jc : ncb;
+        if (B->pack)
+            B->pack(B->ctx, pc, kc, jc, nc, nr, bp);
+        else
+            im->pack_b(B, pc, kc, jc, nc, bp);
+        int mode = pc > 0 ? OG_GEMM_ACCUM : beta == 0 ? OG_GEMM_FIRST0 : OG_GEMM_FIRST;
+        next_b nb = { 0 };
+        if (t + 1 < nj * np) {
+            int64_t t1 = t + 1;
+            next_b_plan(&nb, B, K, N, (k_outer ? t1 / nj : t1 % np) * KC, (k_outer ? t1 % nj : t1 / np) * ncb,
+                        ncb);
+        }
+        const int64_t steps = (M + mr - 1) / mr;   /* one prefetch slice per A micro-panel */
+        int64_t step = 0;
+        for (int64_t ic = 0; ic < M; ic += im->mc) {
+            int64_t mc = M - ic < im->mc ? M - ic : im->mc;
+            if (!(k_outer && packed_pc == pc)) {
                 for (int64_t ir = 0; ir < mc; ir += mr) {
                     int m = mc - ir < mr ? (int)(mc - ir) : mr;
                     const float *a = trans_a ? A + pc * lda + ic + ir : A + (ic + ir) * lda + pc;
                     im->pack_a(trans_a, a, lda, m, kc, ap + ir * kc);
                 }
+                packed_pc = pc;
+            }
+            /* A micro-panel (MR x KC, 8 KiB) stays in L1 while the B block
+             * streams from L2 under it (measured a little faster than the
+             * other way round). */
+            for (int64_t ir = 0; ir < mc; ir += mr) {
+                int m = mc - ir < mr ? (int)(mc - ir) : mr;
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int n = nc - jr < nr ? (int)(nc - jr) : nr;
-                    const float *b = bp + jr * kc;
-                    float *c = C + ic * ldc + jc + jr;
-                    for (int64_t ir = 0; ir < mc; ir += mr) {
-                        int m = mc - ir < mr ? (int)(mc - ir) : mr;
-                        im->kernel(kc, ap + ir * kc, b, c + ir * ldc, ldc, m, n, alpha, beta, mode);
-                    }
-                    if (nb.n_runs)
-                        next_b_advance(&nb, ++step, steps);
+                    im->kernel(kc, ap + ir * kc, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, m, n, alpha, beta,
+                               mode);
                 }
+                if (nb.n_runs)
+                    next_b_advance(&nb, ++step, steps);
             }
         }
     }

@@ -111,8 +111,15 @@ static void pack_b_16(const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0, in
         og_gemm_pack_b_generic(NR, b, k0, kc, j0, nc, dst);
 }
 
+/* Blocking (measured on Zen 5); the workspace is sized for the largest. */
+#define MC 96
+#define NC 240
+#define NC_LARGE 480
+_Static_assert(MC % MR == 0 && MC <= OG_GEMM_MC_MAX && NC % NR == 0 && NC <= OG_GEMM_NC_MAX &&
+                   NC_LARGE % NR == 0 && NC_LARGE <= OG_GEMM_NC_MAX, "GEMM blocking");
+
 static const og_gemm_impl impl = {
-    .isa = OG_ISA_AVX2, .mr = MR, .nr = NR, .mc = 96, .nc = 240,
+    .isa = OG_ISA_AVX2, .mr = MR, .nr = NR, .mc = MC, .nc = NC, .nc_large = NC_LARGE,
     .kernel = kernel_6x16, .pack_a = pack_a_6, .pack_b = pack_b_16,
 };
 

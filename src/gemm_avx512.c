@@ -92,8 +92,9 @@ static void kernel_8x48(int64_t kc, const float *a, const float *b, float *c, in
     STORE_ROW(4); STORE_ROW(5); STORE_ROW(6); STORE_ROW(7);
 }
 
-/* A micro-panel: trans_a copies 8 floats per k; otherwise an 8 x 8
- * transpose per 8 k (rows past m read as zero). */
+/* A micro-panel: trans_a copies 8 floats per k (masked past m); otherwise
+ * an 8 x 8 transpose per 8 k, and for fewer than 8 rows the portable
+ * packer (it writes the zero rows). */
 static void pack_a_8(bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst)
 {
     if (trans) {
@@ -148,8 +149,15 @@ static void pack_b_48(const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0, in
     }
 }
 
+/* Blocking (measured on Zen 5); the workspace is sized for the largest. */
+#define MC 96
+#define NC 240
+#define NC_LARGE 480
+_Static_assert(MC % MR == 0 && MC <= OG_GEMM_MC_MAX && NC % NR == 0 && NC <= OG_GEMM_NC_MAX &&
+                   NC_LARGE % NR == 0 && NC_LARGE <= OG_GEMM_NC_MAX, "GEMM blocking");
+
 static const og_gemm_impl impl = {
-    .isa = OG_ISA_AVX512, .mr = MR, .nr = NR, .mc = 96, .nc = 240,
+    .isa = OG_ISA_AVX512, .mr = MR, .nr = NR, .mc = MC, .nc = NC, .nc_large = NC_LARGE,
     .kernel = kernel_8x48, .pack_a = pack_a_8, .pack_b = pack_b_48,
 };
 

@@ -31,13 +31,14 @@ typedef struct og_gemm_impl {
     int mr, nr;
     int mc;   /* rows of A packed at once, a multiple of mr, <= OG_GEMM_MC_MAX */
     int nc;   /* columns of B packed at once, a multiple of nr, <= OG_GEMM_NC_MAX */
+    int nc_large;   /* the same when M spans several A blocks (A is repacked per B block) */
     og_gemm_ukernel_fn kernel;
     og_gemm_pack_a_fn pack_a;
     og_gemm_pack_b_fn pack_b;
 } og_gemm_impl;
 
-#define OG_GEMM_MC_MAX 192
-#define OG_GEMM_NC_MAX 960
+#define OG_GEMM_MC_MAX 96
+#define OG_GEMM_NC_MAX 480
 
 /* NULL when the file was built without its instruction set (non-x86). */
 const og_gemm_impl *og_gemm_impl_avx512(void);

@@ -294,6 +294,8 @@ typedef struct og_select_call {
     const char *kernel_name;     /* for OG_LOG=plan: "conv_dw_avx512" */
     size_t workspace_bytes;      /* scratch per worker */
     void *state;                 /* kernel's planned data (og_kernel_call.state); freed with og_free */
+    bool inplace_in0;            /* the kernel is correct when out[0] is in[0]'s storage: the plan
+                                  * reuses in[0]'s bytes when in[0] dies at this node */
     int new_n_in;                /* inputs the kernel gets; 0: the node's own */
     int new_inputs[OG_MAX_IO];   /* value indices, -1 omitted */
 } og_select_call;
@@ -446,6 +448,12 @@ typedef enum og_compare { OG_CMP_GREATER, OG_CMP_LESS_EQUAL } og_compare;
 /* The kernel of Add and Mul: A op B in the output's type; integers wrap. */
 typedef enum og_arith { OG_ARITH_ADD, OG_ARITH_MUL } og_arith;
 og_status og_broadcast_arith_run(const og_kernel_call *k, og_arith op);
+/* The plan-time choice (og_op.select) of Add and Mul: a threaded flat
+ * kernel for same-shape float32, and output 0 in A's bytes when it has A's
+ * shape; `reference` is the op's own run. */
+struct og_select_call;
+og_status og_broadcast_arith_select(struct og_select_call *s, og_arith op,
+                                    og_status (*reference)(const og_kernel_call *k));
 og_status og_broadcast_compare_run(const og_kernel_call *k, og_compare cmp);
 og_status og_broadcast_shape(const char *what, int n, const og_shape *const *in, const char *const *roles,
                              const char *const *names, og_shape *out);

@@ -57,7 +57,13 @@ int og_default_threads(void);
  * The callback writes the block B[k0 .. k0+kc) x [j0 .. j0+nc) into dst in
  * panel order: element (k, j) at dst[((j - j0) / nr) * kc * nr + (k - k0) * nr
  * + (j - j0) % nr]; columns past nc up to the panel edge must be written
- * as 0. nr is og_gemm_nr() of the active ISA. */
+ * as 0. nr is og_gemm_nr() of the active ISA.
+ *
+ * Register tiles (MR x NR): AVX-512 8 x 48, AVX2 6 x 16, scalar 4 x 16;
+ * edge tiles run the same kernel on zero-padded panels and store only
+ * their valid part. beta == 0: C is not read (NaN there does not
+ * propagate). The workspace (og_gemm_workspace_bytes, 576 KiB) needs
+ * no alignment: og_sgemm aligns inside it. No allocation, one thread. */
 #define OG_GEMM_KC 256
 typedef void (*og_gemm_pack_fn)(void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst);
 

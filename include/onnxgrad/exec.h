@@ -49,6 +49,15 @@ OG_API void og_plan_free(og_plan *p);
 /* Threads the plan runs its kernels on. */
 OG_API int og_plan_num_threads(const og_plan *p);
 
+/* What a compiled plan runs, in order: the steps left after fusion (0 for a
+ * plan that runs node by node). Step k's node name, op type and kernel
+ * ("reference", "view", or the name of a faster or fused kernel, which
+ * ends in the ISA when it has SIMD variants). The strings belong to the
+ * plan and its graph. */
+OG_API int og_plan_num_steps(const og_plan *p);
+OG_API og_status og_plan_step(const og_plan *p, int k, const char **node, const char **op_type,
+                       const char **kernel);
+
 /* Number of inputs a run must bind: graph inputs without an initializer. */
 OG_API int og_plan_num_feeds(const og_plan *p);
 

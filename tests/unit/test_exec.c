@@ -506,6 +506,96 @@ START_TEST(run_states_share_a_plan)
 }
 END_TEST
 
+/* A chain of same-shape Adds runs in place: each output takes the bytes of
+ * the input that dies at its node, so the plan holds one 1 MiB tensor, not
+ * two; the result is still right. */
+START_TEST(elementwise_runs_in_place)
+{
+    og_set_allocator(&(og_allocator){ count_alloc, count_realloc, count_free, NULL });
+    live_bytes = peak_bytes = 0;
+    const int64_t len = 262144;
+    og_graph *g;
+    char a[16], b[16];
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 1, &len, NULL));
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "r", 1, (const char *[]){ "x" }, 1, (const char *[]){ "v0" }, 0,
+                               NULL));
+    for (int k = 0; k < 8; k++) {
+        snprintf(a, sizeof a, "v%d", k);
+        snprintf(b, sizeof b, "v%d", k + 1);
+        OG_CHECK(og_graph_add_node(g, "Add", NULL, b, 2, (const char *[]){ a, "x" }, 1, (const char *[]){ b }, 0,
+                                   NULL));
+    }
+    OG_CHECK(og_graph_add_output(g, b));
+    OG_CHECK(og_graph_finalize(g));
+    size_t before = live_bytes;
+    og_plan *p;
+    OG_CHECK(og_plan_create(g, &p));
+    ck_assert_msg(live_bytes - before < 2 * (size_t)len * 4, "the plan holds %zu bytes", live_bytes - before);
+    og_tensor *x = filled(1, &len, 11);
+    const og_tensor *y[1];
+    OG_CHECK(og_plan_run_borrowed(p, 1, (const og_tensor *const[]){ x }, y));
+    for (int64_t i = 0; i < len; i += 4099) {
+        float xi = ((float *)x->data)[i], want = xi > 0 ? xi : 0;
+        for (int k = 0; k < 8; k++)
+            want += xi;
+        ck_assert(((float *)y[0]->data)[i] == want);
+    }
+    og_tensor_free(x);
+    og_plan_free(p);
+    og_graph_free(g);
+    ck_assert_uint_eq(live_bytes, 0);
+    og_set_allocator(NULL);
+}
+END_TEST
+
+/* A gradient graph saved and loaded back is planned exactly like the one
+ * built in memory (same steps, same fused kernels) and gives the same bits;
+ * the fused kernels really are chosen. */
+START_TEST(saved_gradient_graph_plans_the_same)
+{
+    og_graph *g = small_cnn(true), *back;
+    void *bytes;
+    size_t n;
+    OG_CHECK(og_model_save_memory(g, &bytes, &n));
+    OG_CHECK(og_model_load_memory(bytes, n, &back));
+    og_free(bytes);
+    og_plan *p, *q;
+    OG_CHECK(og_plan_create(g, &p));
+    OG_CHECK(og_plan_create(back, &q));
+    ck_assert_int_gt(og_plan_num_steps(p), 0);
+    ck_assert_int_eq(og_plan_num_steps(p), og_plan_num_steps(q));
+    int fused = 0;
+    for (int k = 0; k < og_plan_num_steps(p); k++) {
+        const char *na, *oa, *ka, *nb, *ob, *kb;
+        OG_CHECK(og_plan_step(p, k, &na, &oa, &ka));
+        OG_CHECK(og_plan_step(q, k, &nb, &ob, &kb));
+        ck_assert_str_eq(oa, ob);
+        ck_assert_msg(strcmp(ka, kb) == 0, "step %d (%s): %s in memory, %s loaded back", k, oa, ka, kb);
+        /* the weight gradient's Transpose, Relu's Where, MaxPool's scatter */
+        fused += (!strcmp(oa, "Transpose") || !strcmp(oa, "Where") || !strcmp(oa, "ScatterElements")) &&
+                 strcmp(ka, "reference") != 0;
+    }
+    ck_assert_int_eq(fused, 3);
+    OG_CHECK_FAILS(og_plan_step(p, og_plan_num_steps(p), NULL, NULL, NULL), OG_ERR_INVALID_ARG, "out of range");
+    og_tensor *x = filled(4, (int64_t[]){ 2, 3, 8, 8 }, 9), *dy = filled(2, (int64_t[]){ 2, 5 }, 10);
+    OG_CHECK(og_tensor_set_name(dy, "logits_grad"));
+    const og_tensor *const in[2] = { x, dy };
+    const og_tensor *a[8], *b[8];
+    OG_CHECK(og_plan_run_borrowed(p, 2, in, a));
+    OG_CHECK(og_plan_run_borrowed(q, 2, in, b));
+    for (int k = 0; k < og_graph_num_outputs(g); k++)
+        ck_assert(a[k]->numel == b[k]->numel && memcmp(a[k]->data, b[k]->data, (size_t)a[k]->numel * 4) == 0);
+    og_tensor_free(x);
+    og_tensor_free(dy);
+    og_plan_free(p);
+    og_plan_free(q);
+    og_graph_free(g);
+    og_graph_free(back);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("exec");
@@ -522,6 +612,8 @@ int main(void)
     tcase_add_test(tc, threads_give_identical_bits);
     tcase_add_test(tc, alias_ops_are_views);
     tcase_add_test(tc, run_states_share_a_plan);
+    tcase_add_test(tc, elementwise_runs_in_place);
+    tcase_add_test(tc, saved_gradient_graph_plans_the_same);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }

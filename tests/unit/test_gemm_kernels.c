@@ -263,6 +263,13 @@ START_TEST(sub_blocks_are_bit_identical)
 }
 END_TEST
 
+/* Without forcing, the kernel is the one og_isa_active() names (OG_ISA). */
+START_TEST(default_follows_og_isa)
+{
+    ck_assert_int_eq(og_gemm_isa(), og_isa_active());
+}
+END_TEST
+
 START_TEST(force_isa_sets_nr)
 {
     ck_assert(og_gemm_force_isa(OG_ISA_SCALAR));
@@ -282,6 +289,7 @@ int main(void)
     Suite *s = suite_create("gemm_kernels");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, default_follows_og_isa);
     tcase_add_test(tc, matches_reference);
     tcase_add_test(tc, beta_zero_ignores_nan);
     tcase_add_test(tc, sub_blocks_are_bit_identical);

@@ -1,0 +1,1150 @@
+/* conv_fast.c — fast float32 convolution kernels chosen at plan time.
+ *
+ * Conv forward (og_conv_fast_select):
+ *   conv_igemm      implicit GEMM: per task (image, group, block of output
+ *                   pixels) Y[Mg, pixels] = W_g[Mg, Cg*R*S] * B, B packed by
+ *                   pack_fwd straight from X in the GEMM's panel layout (no
+ *                   im2col buffer; padding reads as zero; a stride-1 run of
+ *                   pixels inside one row is a memcpy).
+ *   conv_pointwise  1x1, stride 1, no pads: B is X itself, a plain matrix.
+ *   conv_depthwise  Cg == 1 (depthwise, with any channel multiplier, and
+ *                   single-channel inputs like LeNet's first layer, tiny
+ *                   C*R*S): a direct kernel, one output plane per task,
+ *                   row by row, each tap a multiply-add over a row segment
+ *                   (contiguous for stride 1, so GCC vectorises it).
+ * ConvTranspose (og_convt_fast_select), which is what dX of a Conv is:
+ *   convt_s1_igemm  stride 1: a correlation of X with the flipped kernel,
+ *                   input and output channels exchanged, begin pads
+ *                   (R-1)*d - pad: the forward implicit GEMM with a weight
+ *                   matrix rebuilt at the start of every run (weights
+ *                   change between training steps) into the plan's state.
+ *   convt_col       stride > 1: per task (image, group, block of output
+ *                   channels) col = W_g^T X_g for a block of input pixels,
+ *                   then scatter-added onto the output (col2im); the output
+ *                   channel blocks keep tasks from writing the same cells.
+ * Conv weight gradient (og_pattern_conv_grad_w, rooted at Transpose):
+ *   Transpose(1,0,2,3) <- Conv(Xt, dYt) <- Transpose(1,0,2,3) of X and of dY,
+ *   exactly what conv.c's backward rule emits for group 1, computed as
+ *   dW[M, C*R*S] = sum over images n of dY_n[M, P*Q] * B_n[P*Q, C*R*S] with
+ *   B_n the transposed im2col of X_n packed by pack_dw; tasks own blocks of
+ *   dW's columns and rows and add the images in order, so each dW element
+ *   is reduced by one task in a fixed order.
+ *
+ * Determinism: tasks come from the shape alone and each output element is
+ * computed by one task, so any thread count gives the same bits. Every
+ * kernel writes every output element. Scratch comes from the per-worker
+ * workspace (at most CF_MAX_WS bytes); the only plan-time allocation is the
+ * state (geometry, and the rebuilt weights of convt_s1_igemm). */
+#include <stdio.h>
+#include <string.h>
+#include "internal.h"
+#include "kernel.h"
+#include "conv_fast.h"
+
+#define CF_MAX_WS ((size_t)8 << 20)
+#define CF_ALIGN(x) (((x) + 63) & ~(size_t)63)
+#define CF_MAX_PIX 2048   /* output pixels per forward task */
+
+typedef enum cf_kind { CF_IGEMM, CF_POINTWISE, CF_DEPTHWISE, CF_CONVT_S1, CF_CONVT_COL, CF_GRAD_W } cf_kind;
+
+typedef struct cf_state {
+    cf_kind kind;
+    og_cf_geom g;         /* the convolution run (for CF_CONVT_S1 the equivalent forward one) */
+    bool bias;
+    int64_t pix, n_pix;   /* forward: pixels per task, blocks per (image, group) */
+    int64_t mb, n_mb;     /* output-channel (dW: row) block and blocks */
+    int64_t jb, n_jb;     /* convt_col: input pixels per GEMM; dW: columns per task */
+    size_t gemm_ws;       /* bytes of GEMM scratch at the start of each worker's workspace */
+    /* shapes the kernel was planned for, re-checked at run time */
+    int rank;
+    int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
+    bool direct;          /* CF_GRAD_W: the Cx == 1 kernel */
+    bool batched;         /* forward GEMM over pixels of several images (small planes) */
+    size_t tmp_off;       /* batched: offset of the [mb, pix] result block in a worker's workspace */
+    size_t wt_off;        /* CF_CONVT_S1: offset in a worker's workspace of its flipped weight block */
+} cf_state;
+
+static int64_t cf_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t cf_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* The direct kernel: one input channel per output channel, or one output
+ * channel per group over a few input channels (LeNet's dX of its first
+ * layer), where a GEMM would be a matrix-vector product. */
+static bool use_direct(const og_cf_geom *g)
+{
+    return g->Cg == 1 || (g->Mg == 1 && g->Cg <= 64 && g->Cg * g->R * g->S <= 4096);
+}
+
+bool og_cf_geom_from(og_cf_geom *g, const og_spatial *sp, int64_t N, int64_t C, int64_t M, int64_t G)
+{
+    memset(g, 0, sizeof *g);
+    if (sp->n < 1 || sp->n > 2 || N < 0 || C < 1 || M < 1 || G < 1 || C % G || M % G)
+        return false;
+    int a = sp->n == 2 ? 0 : -1, b = sp->n - 1;   /* 1-D: the height axis is a unit one */
+    g->N = N, g->C = C, g->M = M, g->G = G, g->Cg = C / G, g->Mg = M / G;
+    g->H = a < 0 ? 1 : sp->in[a];
+    g->R = a < 0 ? 1 : sp->kernel[a];
+    g->P = a < 0 ? 1 : sp->out[a];
+    g->sh = a < 0 ? 1 : sp->stride[a];
+    g->dh = a < 0 ? 1 : sp->dilation[a];
+    g->ph = a < 0 ? 0 : sp->pad_begin[a];
+    g->W = sp->in[b], g->S = sp->kernel[b], g->Q = sp->out[b];
+    g->sw = sp->stride[b], g->dw = sp->dilation[b], g->pw = sp->pad_begin[b];
+    return g->H > 0 && g->W > 0 && g->R > 0 && g->S > 0 && g->P > 0 && g->Q > 0 && g->ph >= 0 && g->pw >= 0;
+}
+
+/* ---- shape checks ------------------------------------------------------- */
+
+static bool tinfo_float_known(const og_tinfo *t)
+{
+    return t && t->dtype == OG_FLOAT && og_shape_known(&t->shape) && t->shape.rank <= OG_MAX_RANK;
+}
+
+/* Allocates the state and records the planned shapes of in[0], in[1], out[0]. */
+static cf_state *state_new(og_select_call *s, size_t extra)
+{
+    cf_state *st = og_calloc(1, sizeof(cf_state) + extra);
+    if (!st)
+        return NULL;
+    st->rank = s->in[0]->shape.rank;
+    memcpy(st->xdims, s->in[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    memcpy(st->wdims, s->in[1]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    memcpy(st->ydims, s->out[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    return st;
+}
+
+static bool dims_eq(const og_tensor *t, int rank, const int64_t *d)
+{
+    if (!t || t->dtype != OG_FLOAT || t->rank != rank)
+        return false;
+    for (int i = 0; i < rank; i++)
+        if (t->dims[i] != d[i])
+            return false;
+    return true;
+}
+
+static og_status check_call(const og_kernel_call *k, const char *op, const cf_state *st)
+{
+    bool ok = st && k->n_in >= 2 && dims_eq(k->in[0], st->rank, st->xdims) &&
+              dims_eq(k->in[1], st->rank, st->wdims) && k->n_out >= 1 && dims_eq(k->out[0], st->rank, st->ydims);
+    if (ok && st->bias)
+        ok = k->n_in > 2 && k->in[2] && k->in[2]->dtype == OG_FLOAT && k->in[2]->numel == st->ydims[1];
+    if (ok && k->workspace_stride && k->n_threads > 1 && k->workspace_stride < st->gemm_ws)
+        ok = false;
+    if (!ok)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (%s): tensors do not match the shapes the fast kernel was "
+                                       "planned for", k->node->name, op);
+    return OG_OK;
+}
+
+/* ---- forward implicit GEMM ---------------------------------------------- */
+
+typedef struct fwd_pack {
+    const float *x;        /* the group's first input plane */
+    const og_cf_geom *g;
+    const int64_t *ih0, *iw0;   /* per task pixel: top-left input cell of its window */
+    const int64_t *xoff;        /* batched tasks: per pixel, its image's offset in X; else NULL */
+} fwd_pack;
+
+#define CF_MAX_NR 64   /* widest GEMM panel the packers keep per-column tables for */
+
+/* B[k, j] = X[c, ih0[j] + r*dh, iw0[j] + s*dw] for k = (c, r, s), written in
+ * panel order (kernel.h). A panel's pixels split into runs lying in one
+ * output row (so in one input row, stepping by the stride); per B row each
+ * run is a clipped copy, zeros where it hangs into the padding. */
+static void pack_fwd(void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst)
+{
+    const fwd_pack *ctx = vctx;
+    const og_cf_geom *g = ctx->g;
+    const int64_t H = g->H, W = g->W, RS = g->R * g->S, HW = H * W, sw = g->sw;
+    int seg_start[CF_MAX_NR + 1], n_seg;
+    for (int64_t jp = 0; jp < nc; jp += nr) {
+        float *panel = dst + (jp / nr) * kc * nr;
+        int w_ = (int)cf_min(nr, nc - jp);
+        const int64_t *ih0 = ctx->ih0 + j0 + jp, *iw0 = ctx->iw0 + j0 + jp;
+        n_seg = 0;
+        const int64_t *xo = ctx->xoff ? ctx->xoff + j0 + jp : NULL;
+        for (int jj = 0; jj < w_; jj++)
+            if (jj == 0 || ih0[jj] != ih0[jj - 1] || iw0[jj] != iw0[jj - 1] + sw || (xo && xo[jj] != xo[jj - 1]))
+                seg_start[n_seg++] = jj;
+        seg_start[n_seg] = w_;
+        int64_t c = k0 / RS, rs = k0 % RS, r = rs / g->S, s = rs % g->S;
+        for (int64_t kk = 0; kk < kc; kk++) {
+            float *d = panel + kk * nr;
+            const float *xc = ctx->x + c * HW;
+            int64_t oh = r * g->dh, ow = s * g->dw;
+            for (int sg = 0; sg < n_seg; sg++) {
+                int a = seg_start[sg], len = seg_start[sg + 1] - a;
+                float *o = d + a;
+                int64_t ih = ih0[a] + oh, iw = iw0[a] + ow;
+                if ((uint64_t)ih >= (uint64_t)H) {
+                    for (int e = 0; e < len; e++)
+                        o[e] = 0;
+                    continue;
+                }
+                /* elements e with 0 <= iw + e*sw < W */
+                int64_t lo = iw >= 0 ? 0 : cf_cdiv(-iw, sw);
+                int64_t hi = iw > W - 1 ? 0 : cf_min(len, (W - 1 - iw) / sw + 1);
+                if (hi < lo)
+                    hi = lo;
+                if (lo > len)
+                    lo = hi = len;
+                const float *xr = xc + (xo ? xo[a] : 0) + ih * W + iw;
+                for (int64_t e = 0; e < lo; e++)
+                    o[e] = 0;
+                if (sw == 1)
+                    memcpy(o + lo, xr + lo, sizeof(float) * (size_t)(hi - lo));
+                else
+                    for (int64_t e = lo; e < hi; e++)
+                        o[e] = xr[e * sw];
+                for (int64_t e = hi; e < len; e++)
+                    o[e] = 0;
+            }
+            for (int jj = w_; jj < nr; jj++)
+                d[jj] = 0;
+            if (++s == g->S) {
+                s = 0;
+                if (++r == g->R) {
+                    r = 0;
+                    c++;
+                }
+            }
+        }
+    }
+}
+
+typedef struct fwd_job {
+    const cf_state *st;
+    const float *x, *w, *b;
+    float *y;
+    char *ws;
+    size_t stride;
+    bool avx512;   /* the direct kernel's ISA */
+} fwd_job;
+
+static void fwd_task(void *arg, int64_t t, int worker)
+{
+    const fwd_job *j = arg;
+    const cf_state *st = j->st;
+    const og_cf_geom *g = &st->g;
+    int64_t PQ = g->P * g->Q, HW = g->H * g->W, K = g->Cg * g->R * g->S;
+    int64_t blk = t % st->n_pix, rest = t / st->n_pix, mblk = rest % st->n_mb, ng = rest / st->n_mb;
+    int64_t gi = ng % g->G, n = ng / g->G;
+    int64_t p0 = blk * st->pix, np = cf_min(st->pix, PQ - p0);
+    int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, g->Mg - m0);
+    char *ws = j->ws + (size_t)worker * j->stride;
+    const float *xg = j->x + (n * g->C + gi * g->Cg) * HW;
+    float *yg = j->y + (n * g->M + gi * g->Mg + m0) * PQ + p0;
+    const float *wa = j->w + (gi * g->Mg + m0) * K;
+    if (st->kind == CF_CONVT_S1) {
+        /* ConvTranspose W [C, Mg, R, S] -> this block of the forward [M, Cg*R*S],
+         * kernel flipped; per task, so the weights of this run are used and
+         * concurrent runs of one plan share nothing (cost: 1/pixels of the GEMM) */
+        int64_t RS = g->R * g->S;
+        float *wt = (float *)(ws + st->wt_off);
+        for (int64_t m = 0; m < mb; m++)
+            for (int64_t c = 0; c < g->Cg; c++) {
+                const float *src = j->w + ((gi * g->Cg + c) * g->Mg + m0 + m) * RS;
+                float *dst = wt + m * K + c * RS;
+                for (int64_t i = 0; i < RS; i++)
+                    dst[i] = src[RS - 1 - i];
+            }
+        wa = wt;
+    }
+    og_gemm_b B = { 0 };
+    fwd_pack pk;
+    if (st->kind == CF_POINTWISE) {
+        B.data = xg + p0;
+        B.ld = HW;
+    } else {
+        int64_t *ih0 = (int64_t *)(ws + st->gemm_ws), *iw0 = ih0 + st->pix;
+        int64_t oh = p0 / g->Q, ow = p0 % g->Q;
+        for (int64_t i = 0; i < np; i++) {
+            ih0[i] = oh * g->sh - g->ph;
+            iw0[i] = ow * g->sw - g->pw;
+            if (++ow == g->Q) {
+                ow = 0;
+                oh++;
+            }
+        }
+        pk = (fwd_pack){ .x = xg, .g = g, .ih0 = ih0, .iw0 = iw0 };
+        B.pack = pack_fwd;
+        B.ctx = &pk;
+    }
+    og_sgemm(false, mb, np, K, 1.0f, wa, K, &B, 0.0f, yg, PQ, ws);
+    if (j->b)
+        for (int64_t m = 0; m < mb; m++) {
+            float bv = j->b[gi * g->Mg + m0 + m], *row = yg + m * PQ;
+            for (int64_t i = 0; i < np; i++)
+                row[i] += bv;
+        }
+}
+
+/* Small output planes (fewer pixels than a few GEMM panels): a task takes
+ * a block of pixels across images (n, p) of one group, so the GEMM's N is
+ * not a fraction of a panel; its result goes to a scratch block and is
+ * copied (with the bias) into each image's rows of Y. */
+static void fwd_batched_task(void *arg, int64_t t, int worker)
+{
+    const fwd_job *j = arg;
+    const cf_state *st = j->st;
+    const og_cf_geom *g = &st->g;
+    int64_t PQ = g->P * g->Q, HW = g->H * g->W, K = g->Cg * g->R * g->S;
+    int64_t blk = t % st->n_pix, rest = t / st->n_pix, mblk = rest % st->n_mb, gi = rest / st->n_mb;
+    int64_t j0 = blk * st->pix, np = cf_min(st->pix, g->N * PQ - j0);
+    int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, g->Mg - m0);
+    char *ws = j->ws + (size_t)worker * j->stride;
+    int64_t *ih0 = (int64_t *)(ws + st->gemm_ws), *iw0 = ih0 + st->pix, *xoff = iw0 + st->pix;
+    float *tmp = (float *)(ws + st->tmp_off);
+    for (int64_t i = 0; i < np; i++) {
+        int64_t jg = j0 + i, n = jg / PQ, p = jg % PQ;
+        ih0[i] = (p / g->Q) * g->sh - g->ph;
+        iw0[i] = (p % g->Q) * g->sw - g->pw;
+        xoff[i] = n * g->C * HW;
+    }
+    const float *wa = j->w + (gi * g->Mg + m0) * K;
+    if (st->kind == CF_CONVT_S1) {
+        /* as in fwd_task: this block of the flipped forward weights */
+        int64_t RS = g->R * g->S;
+        float *wt = (float *)(ws + st->wt_off);
+        for (int64_t m = 0; m < mb; m++)
+            for (int64_t c = 0; c < g->Cg; c++) {
+                const float *src = j->w + ((gi * g->Cg + c) * g->Mg + m0 + m) * RS;
+                float *dst = wt + m * K + c * RS;
+                for (int64_t i = 0; i < RS; i++)
+                    dst[i] = src[RS - 1 - i];
+            }
+        wa = wt;
+    }
+    fwd_pack pk = { .x = j->x + gi * g->Cg * HW, .g = g, .ih0 = ih0, .iw0 = iw0, .xoff = xoff };
+    og_gemm_b B = { .pack = pack_fwd, .ctx = &pk };
+    og_sgemm(false, mb, np, K, 1.0f, wa, K, &B, 0.0f, tmp, np, ws);
+    for (int64_t i = 0; i < np;) {
+        int64_t jg = j0 + i, n = jg / PQ, p = jg % PQ, len = cf_min(np - i, PQ - p);
+        for (int64_t m = 0; m < mb; m++) {
+            float bv = j->b ? j->b[gi * g->Mg + m0 + m] : 0.0f;
+            float *yr = j->y + (n * g->M + gi * g->Mg + m0 + m) * PQ + p;
+            const float *src = tmp + m * np + i;
+            for (int64_t e = 0; e < len; e++)
+                yr[e] = src[e] + bv;
+        }
+        i += len;
+    }
+}
+
+static void run_fwd(const og_kernel_call *k, const cf_state *st, const float *w)
+{
+    const og_cf_geom *g = &st->g;
+    fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
+                  .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
+    if (st->batched)
+        og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->G * st->n_mb * st->n_pix, fwd_batched_task, &j);
+    else
+        og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->G * st->n_mb * st->n_pix, fwd_task, &j);
+}
+
+/* ---- direct kernel for Cg == 1 ------------------------------------------ */
+
+/* y[q] += wv * x[q*sw] over q in [lo, hi): contiguous for stride 1. */
+static void axpy_row(float *restrict y, const float *restrict x, float wv, int64_t lo, int64_t hi, int64_t sw)
+{
+    if (sw == 1) {
+        for (int64_t q = lo; q < hi; q++)
+            y[q] += wv * x[q];
+    } else {
+        for (int64_t q = lo; q < hi; q++)
+            y[q] += wv * x[q * sw];
+    }
+}
+
+/* One output plane of a Cg == 1 convolution, portable C. */
+static void dw_plane_c(const og_cf_geom *g, const float *xc, const float *wc, float bv, bool add, float *yc)
+{
+    for (int64_t p = 0; p < g->P; p++) {
+        float *row = yc + p * g->Q;
+        for (int64_t q = 0; q < g->Q; q++)
+            if (!add)
+                row[q] = bv;
+        for (int64_t r = 0; r < g->R; r++) {
+            int64_t ih = p * g->sh + r * g->dh - g->ph;
+            if (ih < 0 || ih >= g->H)
+                continue;
+            const float *xr = xc + ih * g->W;
+            for (int64_t s = 0; s < g->S; s++) {
+                /* output columns whose tap lands inside the row: 0 <= q*sw + off < W */
+                int64_t off = s * g->dw - g->pw;
+                int64_t lo = off >= 0 ? 0 : cf_cdiv(-off, g->sw);
+                int64_t hi = off > g->W - 1 ? 0 : cf_min(g->Q, (g->W - 1 - off) / g->sw + 1);
+                if (lo < hi)
+                    axpy_row(row, xr + off, wc[r * g->S + s], lo, hi, g->sw);
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define CF_HAVE_AVX512 1
+/* The same plane with AVX-512: 16 output columns in a register, every tap
+ * added into it (no store between taps); taps that fall into the padding
+ * are masked off, so a masked load never touches memory outside X's row.
+ * Stride 1 loads the row directly, other strides gather. */
+__attribute__((target("avx512f"))) static void dw_plane_avx512(const og_cf_geom *g, const float *xc,
+                                                                const float *wc, float bv, bool add, float *yc)
+{
+    /* geometry in locals: the stores to yc must not make the compiler reload it */
+    const int64_t P = g->P, Q = g->Q, R = g->R, S = g->S, H = g->H, W = g->W;
+    const int64_t sh = g->sh, dh = g->dh, ph = g->ph, dw = g->dw, pw = g->pw;
+    const int sw = (int)g->sw;
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i zero = _mm512_setzero_si512(), wlim = _mm512_set1_epi32((int)W);
+    /* Four output rows at once: four independent multiply-add chains hide
+     * the FMA latency that a single accumulator per row would wait on. */
+    for (int64_t p0 = 0; p0 < P; p0 += 4) {
+        int64_t rlo[4], rhi[4];
+        const float *xb[4];   /* X's row for kernel row 0 of each output row (may lie outside; never read then) */
+        for (int i = 0; i < 4; i++) {
+            int64_t p = p0 + i, lo = 0, hi = R;
+            if (p >= P) {
+                rlo[i] = rhi[i] = 0;
+                xb[i] = xc;
+                continue;
+            }
+            while (lo < R && p * sh + lo * dh - ph < 0)
+                lo++;
+            while (hi > lo && p * sh + (hi - 1) * dh - ph >= H)
+                hi--;
+            rlo[i] = lo;
+            rhi[i] = hi;
+            xb[i] = (const float *)((uintptr_t)xc + (intptr_t)((p * sh - ph) * W) * 4);
+        }
+        for (int64_t q0 = 0; q0 < Q; q0 += 16) {
+            __mmask16 qm = Q - q0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Q - q0)) - 1);
+            __m512i base = _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)q0)), _mm512_set1_epi32(sw));
+            __m512 a0 = _mm512_set1_ps(bv), a1 = a0, a2 = a0, a3 = a0;
+            if (add) {   /* a later input channel: continue the sums already in yc */
+                a0 = _mm512_maskz_loadu_ps(qm, yc + p0 * Q + q0);
+                if (p0 + 1 < P)
+                    a1 = _mm512_maskz_loadu_ps(qm, yc + (p0 + 1) * Q + q0);
+                if (p0 + 2 < P)
+                    a2 = _mm512_maskz_loadu_ps(qm, yc + (p0 + 2) * Q + q0);
+                if (p0 + 3 < P)
+                    a3 = _mm512_maskz_loadu_ps(qm, yc + (p0 + 3) * Q + q0);
+            }
+            for (int64_t s = 0; s < S; s++) {
+                int off = (int)(s * dw - pw);
+                __m512i idx = _mm512_add_epi32(base, _mm512_set1_epi32(off));
+                __mmask16 m = qm & _mm512_cmpge_epi32_mask(idx, zero) & _mm512_cmplt_epi32_mask(idx, wlim);
+                intptr_t col = (intptr_t)(q0 + off) * 4;
+                for (int64_t r = 0; r < R; r++) {
+                    __m512 wv = _mm512_set1_ps(wc[r * S + s]);
+                    intptr_t roff = (intptr_t)(r * dh * W) * 4;
+#define CF_TAP(i, acc)                                                                                       \
+    if (r >= rlo[i] && r < rhi[i]) {                                                                         \
+        const float *xr = (const float *)((uintptr_t)xb[i] + roff);                                          \
+        __m512 xv = sw == 1 ? _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)xr + col))                  \
+                            : _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, xr, 4);                  \
+        acc = _mm512_fmadd_ps(wv, xv, acc);                                                                  \
+    }
+                    CF_TAP(0, a0)
+                    CF_TAP(1, a1)
+                    CF_TAP(2, a2)
+                    CF_TAP(3, a3)
+#undef CF_TAP
+                }
+            }
+            _mm512_mask_storeu_ps(yc + p0 * Q + q0, qm, a0);
+            if (p0 + 1 < P)
+                _mm512_mask_storeu_ps(yc + (p0 + 1) * Q + q0, qm, a1);
+            if (p0 + 2 < P)
+                _mm512_mask_storeu_ps(yc + (p0 + 2) * Q + q0, qm, a2);
+            if (p0 + 3 < P)
+                _mm512_mask_storeu_ps(yc + (p0 + 3) * Q + q0, qm, a3);
+        }
+    }
+}
+#endif
+
+/* One output plane: the bias, then each of the Cg input channels in
+ * order, each adding its taps onto the plane. */
+static void dw_task(void *arg, int64_t t, int worker)
+{
+    const fwd_job *j = arg;
+    const og_cf_geom *g = &j->st->g;
+    int64_t mo = t % g->M, n = t / g->M, gi = mo / g->Mg, RS = g->R * g->S, HW = g->H * g->W;
+    const float *xg = j->x + (n * g->C + gi * g->Cg) * HW, *wc = j->w + mo * g->Cg * RS;
+    float *yc = j->y + t * g->P * g->Q;
+    float bv = j->b ? j->b[mo] : 0.0f;
+    if (j->st->kind == CF_CONVT_S1) {
+        /* ConvTranspose W [C, Mg, R, S]: this plane's kernels, flipped, into
+         * this worker's scratch */
+        float *wt = (float *)(j->ws + (size_t)worker * j->stride + j->st->wt_off);
+        for (int64_t c = 0; c < g->Cg; c++) {
+            const float *src = j->w + ((gi * g->Cg + c) * g->Mg + mo % g->Mg) * RS;
+            for (int64_t i = 0; i < RS; i++)
+                wt[c * RS + i] = src[RS - 1 - i];
+        }
+        wc = wt;
+    }
+    for (int64_t c = 0; c < g->Cg; c++) {
+#ifdef CF_HAVE_AVX512
+        if (j->avx512) {
+            dw_plane_avx512(g, xg + c * HW, wc + c * RS, bv, c > 0, yc);
+            continue;
+        }
+#endif
+        dw_plane_c(g, xg + c * HW, wc + c * RS, bv, c > 0, yc);
+    }
+}
+
+static void run_direct(const og_kernel_call *k, const cf_state *st, const float *w)
+{
+    const og_cf_geom *g = &st->g;
+    fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
+                  .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride,
+                  .avx512 = og_isa_active() == OG_ISA_AVX512 };
+    /* the vector path indexes a row with 32-bit lanes */
+    j.avx512 = j.avx512 && g->W < ((int64_t)1 << 30) && (g->Q + 16) * g->sw + g->S * g->dw + g->pw < ((int64_t)1 << 30);
+    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->M, dw_task, &j);
+}
+
+/* ---- ConvTranspose, stride > 1: GEMM then col2im ------------------------- */
+
+static void convt_col_task(void *arg, int64_t t, int worker)
+{
+    const fwd_job *j = arg;
+    const cf_state *st = j->st;
+    const og_cf_geom *g = &st->g;
+    int64_t HW = g->H * g->W, PQ = g->P * g->Q, RS = g->R * g->S, rows_all = g->Mg * RS;
+    int64_t mblk = t % st->n_mb, ng = t / st->n_mb, gi = ng % g->G, n = ng / g->G;
+    int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, g->Mg - m0), rows = mb * RS;
+    char *ws = j->ws + (size_t)worker * j->stride;
+    float *col = (float *)(ws + st->gemm_ws);
+    const float *xg = j->x + (n * g->C + gi * g->Cg) * HW;
+    const float *wg = j->w + gi * g->Cg * rows_all + m0 * RS;
+    float *yg = j->y + (n * g->M + gi * g->Mg + m0) * PQ;
+    for (int64_t m = 0; m < mb; m++) {
+        float bv = j->b ? j->b[gi * g->Mg + m0 + m] : 0.0f, *ym = yg + m * PQ;
+        for (int64_t i = 0; i < PQ; i++)
+            ym[i] = bv;
+    }
+    for (int64_t j0 = 0; j0 < HW; j0 += st->jb) {
+        int64_t nj = cf_min(st->jb, HW - j0);
+        og_sgemm_mat(true, false, rows, nj, g->Cg, 1.0f, wg, rows_all, xg + j0, HW, 0.0f, col, nj, ws);
+        for (int64_t row = 0; row < rows; row++) {
+            int64_t m = row / RS, rs = row % RS, r = rs / g->S, s = rs % g->S;
+            float *ym = yg + m * PQ;
+            const float *src = col + row * nj;
+            int64_t ih = (j0 / g->W), iw = j0 % g->W;
+            int64_t offh = r * g->dh - g->ph, offw = s * g->dw - g->pw;
+            for (int64_t i = 0; i < nj;) {
+                /* one input row segment at a time */
+                int64_t seg = cf_min(nj - i, g->W - iw);
+                int64_t oh = ih * g->sh + offh;
+                if ((uint64_t)oh < (uint64_t)g->P) {
+                    float *yr = ym + oh * g->Q;
+                    for (int64_t e = 0; e < seg; e++) {
+                        int64_t ow = (iw + e) * g->sw + offw;
+                        if ((uint64_t)ow < (uint64_t)g->Q)
+                            yr[ow] += src[i + e];
+                    }
+                }
+                i += seg;
+                iw = 0;
+                ih++;
+            }
+        }
+    }
+}
+
+/* ---- weight gradient ---------------------------------------------------- */
+
+/* The Conv in the middle of the pattern, in its own terms: input Xt
+ * [C, N, H, W], kernel dYt [M, N, P, Q] (g->R = P, g->S = Q), output
+ * [C, M, R', S'] (g->P = R', g->Q = S'). dW[m, (c, r', s')] sums over
+ * (n, p, q) X[n, c, r'*sh + p*dh - ph, s'*sw + q*dw - pw] * dY[n, m, p, q]. */
+typedef struct dw_pack {
+    const float *x;    /* image n of X */
+    const og_cf_geom *g;
+    int64_t jbase;     /* the task's first column */
+} dw_pack;
+
+
+/* One sweep per B row k = (p, q): the panel's columns (c, r', s') are
+ * consecutive in dst, and consecutive s' step through X by the Conv's
+ * stride, so reads and writes both run forward. */
+static void pack_dw(void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst)
+{
+    const dw_pack *ctx = vctx;
+    const og_cf_geom *g = ctx->g;
+    const int64_t H = g->H, W = g->W, HW = H * W, RS = g->P * g->Q, Qk = g->S;
+    int64_t cbase[CF_MAX_NR], offh[CF_MAX_NR], offw[CF_MAX_NR];
+    for (int64_t jp = 0; jp < nc; jp += nr) {
+        float *panel = dst + (jp / nr) * kc * nr;
+        int w_ = (int)cf_min(nr, nc - jp);
+        for (int jj = 0; jj < w_; jj++) {
+            int64_t col = ctx->jbase + j0 + jp + jj;
+            int64_t c = col / RS, rs = col % RS, r = rs / g->Q, s = rs % g->Q;
+            cbase[jj] = c * HW;
+            offh[jj] = r * g->sh - g->ph;
+            offw[jj] = s * g->sw - g->pw;
+        }
+        int64_t p = k0 / Qk, q = k0 % Qk;
+        for (int64_t kk = 0; kk < kc; kk++) {
+            float *d = panel + kk * nr;
+            int64_t bh = p * g->dh, bw = q * g->dw;
+            for (int jj = 0; jj < w_; jj++) {
+                int64_t ih = bh + offh[jj], iw = bw + offw[jj];
+                d[jj] = (uint64_t)ih < (uint64_t)H && (uint64_t)iw < (uint64_t)W ? ctx->x[cbase[jj] + ih * W + iw]
+                                                                                  : 0.0f;
+            }
+            for (int jj = w_; jj < nr; jj++)
+                d[jj] = 0;
+            if (++q == Qk) {
+                q = 0;
+                p++;
+            }
+        }
+    }
+}
+
+typedef struct gw_job {
+    const cf_state *st;
+    const float *x, *dy;
+    float *dw;
+    char *ws;
+    size_t stride;
+} gw_job;
+
+/* In the Conv's terms (g): g->N = X's channels per group (Cx), g->Cg = the
+ * batch, g->G the groups, g->M = dY's channels, g->Mg per group. */
+static void gw_task(void *arg, int64_t t, int worker)
+{
+    const gw_job *j = arg;
+    const cf_state *st = j->st;
+    const og_cf_geom *g = &st->g;
+    int64_t Cx = g->N, Nb = g->Cg, M = g->M, Mg = g->Mg, HW = g->H * g->W, PQ = g->R * g->S;
+    int64_t cols = Cx * g->P * g->Q;
+    int64_t jblk = t % st->n_jb, rest = t / st->n_jb, mblk = rest % st->n_mb, gi = rest / st->n_mb;
+    int64_t j0 = jblk * st->jb, nj = cf_min(st->jb, cols - j0);
+    int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, Mg - m0);
+    char *ws = j->ws + (size_t)worker * j->stride;
+    float *out = j->dw + (gi * Mg + m0) * cols + j0;
+    if (Nb == 0) {
+        for (int64_t m = 0; m < mb; m++)
+            memset(out + m * cols, 0, sizeof(float) * (size_t)nj);
+        return;
+    }
+    for (int64_t n = 0; n < Nb; n++) {
+        dw_pack pk = { .x = j->x + (n * g->G + gi) * Cx * HW, .g = g, .jbase = j0 };
+        og_gemm_b B = { .pack = pack_dw, .ctx = &pk };
+        og_sgemm(false, mb, nj, PQ, 1.0f, j->dy + (n * M + gi * Mg + m0) * PQ, PQ, &B, n ? 1.0f : 0.0f, out, cols,
+                 ws);
+    }
+}
+
+/* Cx == 1 (depthwise and single-channel X): dW[mo, 0, r', s'] is a dot
+ * product of dY's plane mo with a shifted window of X's plane, summed over
+ * the images: one task per output channel, taps one after another, the
+ * images and rows in order; no GEMM (its panels would be mostly padding). */
+static void gw_direct_c(const og_cf_geom *g, const float *x, const float *dy, float *dw, int64_t mo)
+{
+    int64_t Nb = g->Cg, HW = g->H * g->W, PQ = g->R * g->S, gi = mo / g->Mg;
+    for (int64_t r = 0; r < g->P; r++)
+        for (int64_t s = 0; s < g->Q; s++) {
+            int64_t offh = r * g->sh - g->ph, offw = s * g->sw - g->pw;
+            /* dY columns q with 0 <= q*dw + offw < W */
+            int64_t lo = offw >= 0 ? 0 : cf_cdiv(-offw, g->dw);
+            int64_t hi = offw > g->W - 1 ? 0 : cf_min(g->S, (g->W - 1 - offw) / g->dw + 1);
+            float acc = 0;
+            for (int64_t n = 0; n < Nb; n++) {
+                const float *xc = x + (n * g->G + gi) * HW, *dyc = dy + (n * g->M + mo) * PQ;
+                for (int64_t p = 0; p < g->R; p++) {
+                    int64_t ih = p * g->dh + offh;
+                    if (ih < 0 || ih >= g->H)
+                        continue;
+                    const float *xr = xc + ih * g->W + offw, *dr = dyc + p * g->S;
+                    for (int64_t q = lo; q < hi; q++)
+                        acc += dr[q] * xr[q * g->dw];
+                }
+            }
+            dw[mo * g->P * g->Q + r * g->Q + s] = acc;
+        }
+}
+
+#ifdef CF_HAVE_AVX512
+/* The same with 16 dY columns per step in a vector accumulator, summed
+ * across lanes in a fixed order at the end of each tap. */
+__attribute__((target("avx512f"))) static void gw_direct_avx512(const og_cf_geom *g, const float *x,
+                                                                 const float *dy, float *dw, int64_t mo)
+{
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const int64_t Nb = g->Cg, HW = g->H * g->W, PQ = g->R * g->S, gi = mo / g->Mg, Qd = g->S, H = g->H, W = g->W;
+    const int64_t Pk = g->P, Qk = g->Q;   /* dW's kernel rows and columns */
+    const int dstep = (int)g->dw;
+    /* One kernel row r' at a time, up to 16 columns s' together: each dY
+     * chunk is loaded once and multiplied into one accumulator per s'. */
+    for (int64_t r = 0; r < Pk; r++)
+        for (int64_t s0 = 0; s0 < Qk; s0 += 16) {
+            int ns = (int)cf_min(16, Qk - s0);
+            int64_t offh = r * g->sh - g->ph, offw[16];
+            __m512i lo[16], hi[16];
+            __m512 acc[16];
+            for (int k = 0; k < ns; k++) {
+                offw[k] = (s0 + k) * g->sw - g->pw;
+                /* dY columns q with 0 <= q*dstep + offw < W */
+                int64_t l = offw[k] >= 0 ? 0 : cf_cdiv(-offw[k], g->dw);
+                int64_t h = offw[k] > W - 1 ? 0 : cf_min(Qd, (W - 1 - offw[k]) / g->dw + 1);
+                lo[k] = _mm512_set1_epi32((int)l);
+                hi[k] = _mm512_set1_epi32((int)(h > l ? h : l));
+                acc[k] = _mm512_setzero_ps();
+            }
+            for (int64_t n = 0; n < Nb; n++) {
+                const float *xc = x + (n * g->G + gi) * HW, *dyc = dy + (n * g->M + mo) * PQ;
+                for (int64_t p = 0; p < g->R; p++) {
+                    int64_t ih = p * g->dh + offh;
+                    if (ih < 0 || ih >= H)
+                        continue;
+                    const float *xr = xc + ih * W, *dr = dyc + p * Qd;
+                    for (int64_t q0 = 0; q0 < Qd; q0 += 16) {
+                        __mmask16 qm = Qd - q0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Qd - q0)) - 1);
+                        __m512i qv = _mm512_add_epi32(lane, _mm512_set1_epi32((int)q0));
+                        __m512 dv = _mm512_maskz_loadu_ps(qm, dr + q0);
+                        for (int k = 0; k < ns; k++) {
+                            __mmask16 m = qm & _mm512_cmpge_epi32_mask(qv, lo[k]) & _mm512_cmplt_epi32_mask(qv, hi[k]);
+                            __m512 xv;
+                            if (dstep == 1)
+                                xv = _mm512_maskz_loadu_ps(m, (const float *)((uintptr_t)xr +
+                                                                              (intptr_t)(q0 + offw[k]) * 4));
+                            else
+                                xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m,
+                                                              _mm512_add_epi32(_mm512_mullo_epi32(qv, _mm512_set1_epi32(dstep)),
+                                                                               _mm512_set1_epi32((int)offw[k])),
+                                                              xr, 4);
+                            acc[k] = _mm512_fmadd_ps(dv, xv, acc[k]);
+                        }
+                    }
+                }
+            }
+            for (int k = 0; k < ns; k++)
+                dw[mo * Pk * Qk + r * Qk + s0 + k] = _mm512_reduce_add_ps(acc[k]);
+        }
+}
+#endif
+
+typedef struct gwd_job {
+    const cf_state *st;
+    const float *x, *dy;
+    float *dw;
+    bool avx512;
+} gwd_job;
+
+static void gw_direct_task(void *arg, int64_t t, int worker)
+{
+    (void)worker;
+    const gwd_job *j = arg;
+#ifdef CF_HAVE_AVX512
+    if (j->avx512) {
+        gw_direct_avx512(&j->st->g, j->x, j->dy, j->dw, t);
+        return;
+    }
+#endif
+    gw_direct_c(&j->st->g, j->x, j->dy, j->dw, t);
+}
+
+/* ---- run entry points --------------------------------------------------- */
+
+static og_status conv_fast_run(const og_kernel_call *k)
+{
+    const cf_state *st = k->state;
+    og_status e = check_call(k, "Conv", st);
+    if (e)
+        return e;
+    if (st->kind == CF_DEPTHWISE) {
+        run_direct(k, st, k->in[1]->data);
+        return OG_OK;
+    }
+    run_fwd(k, st, k->in[1]->data);
+    return OG_OK;
+}
+
+static og_status convt_fast_run(const og_kernel_call *k)
+{
+    const cf_state *st = k->state;
+    og_status e = check_call(k, "ConvTranspose", st);
+    if (e)
+        return e;
+    const og_cf_geom *g = &st->g;
+    const float *w = k->in[1]->data;
+    if (st->kind == CF_CONVT_S1) {
+        if (use_direct(g))
+            run_direct(k, st, w);
+        else
+            run_fwd(k, st, w);
+        return OG_OK;
+    }
+    fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
+                  .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
+    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->G * st->n_mb, convt_col_task, &j);
+    return OG_OK;
+}
+
+static og_status grad_w_run(const og_kernel_call *k)
+{
+    const cf_state *st = k->state;
+    bool ok = st && k->n_in == 2 && dims_eq(k->in[0], 4, st->xdims) && dims_eq(k->in[1], 4, st->wdims) &&
+              k->n_out >= 1 && dims_eq(k->out[0], 4, st->ydims);
+    if (!ok)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (Transpose, fused conv weight gradient): tensors do not match "
+                                       "the shapes the kernel was planned for", k->node->name);
+    int nt = k->n_threads > 0 ? k->n_threads : 1;
+    if (st->direct) {
+        const og_cf_geom *g = &st->g;
+        gwd_job j = { .st = st, .x = k->in[0]->data, .dy = k->in[1]->data, .dw = k->out[0]->data,
+                      .avx512 = og_isa_active() == OG_ISA_AVX512 && g->S + 16 < ((int64_t)1 << 30) &&
+                                (g->S + 16) * g->dw < ((int64_t)1 << 30) };
+        og_parallel_for(nt, g->M, gw_direct_task, &j);
+        return OG_OK;
+    }
+    gw_job j = { .st = st, .x = k->in[0]->data, .dy = k->in[1]->data, .dw = k->out[0]->data,
+                 .ws = k->workspace, .stride = k->workspace_stride };
+    og_parallel_for(nt, st->g.G * st->n_mb * st->n_jb, gw_task, &j);
+    return OG_OK;
+}
+
+/* ---- select ------------------------------------------------------------- */
+
+/* Forward pixel blocks: the whole plane when small, else blocks of about
+ * CF_MAX_PIX / 4..CF_MAX_PIX; smaller blocks when images and groups alone
+ * give fewer than 8 tasks. From the shape only. */
+static void plan_pixels(cf_state *st)
+{
+    const og_cf_geom *g = &st->g;
+    int64_t PQ = g->P * g->Q, outer = g->N * g->G;
+    int64_t want = outer >= 8 ? 1 : cf_cdiv(8, outer > 0 ? outer : 1);
+    int64_t pix = cf_cdiv(PQ, want);
+    if (pix > CF_MAX_PIX)
+        pix = CF_MAX_PIX / 4;
+    if (pix < 64)
+        pix = PQ < 64 ? PQ : 64;
+    pix = cf_cdiv(pix, 16) * 16;
+    if (pix > PQ)
+        pix = PQ;
+    st->pix = pix;
+    st->n_pix = cf_cdiv(PQ, pix);
+}
+
+static og_status finish_fwd(og_select_call *s, cf_state *st, const char *name)
+{
+    if (og_gemm_nr() > CF_MAX_NR) {   /* pack_fwd's segment table */
+        og_free(st);
+        return OG_OK;
+    }
+    const og_cf_geom *g = &st->g;
+    int64_t K = g->Cg * g->R * g->S;
+    plan_pixels(st);
+    st->mb = g->Mg;
+    if (st->kind == CF_CONVT_S1 && !use_direct(g)) {
+        /* the flipped weight block of a task stays within 2 MiB */
+        int64_t cap = ((int64_t)1 << 19) / K;
+        st->mb = cf_min(g->Mg, cap > 0 ? cap : 1);
+    }
+    st->n_mb = cf_cdiv(g->Mg, st->mb);
+    st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
+    size_t ws = st->gemm_ws + (st->kind == CF_POINTWISE ? 0 : CF_ALIGN(2 * sizeof(int64_t) * (size_t)st->pix));
+    if (st->kind == CF_DEPTHWISE || (st->kind == CF_CONVT_S1 && use_direct(g)))
+        ws = 0, st->gemm_ws = 0;
+    if (st->kind == CF_CONVT_S1) {
+        st->wt_off = ws;
+        ws += CF_ALIGN(sizeof(float) * (size_t)(st->mb * K));
+    }
+    int nr = og_gemm_nr();
+    int64_t PQ = g->P * g->Q;
+    bool gemm = st->kind == CF_IGEMM || st->kind == CF_POINTWISE || (st->kind == CF_CONVT_S1 && !use_direct(g));
+    if (gemm && g->N > 1 && PQ < 4 * nr) {
+        /* small planes: pixel blocks across images (fwd_batched_task) */
+        st->batched = true;
+        if (st->kind == CF_POINTWISE)
+            st->kind = CF_IGEMM;
+        int64_t total = g->N * PQ;
+        st->pix = cf_min(total, 4 * (int64_t)nr);
+        st->n_pix = cf_cdiv(total, st->pix);
+        /* fewer than 4 tasks: split the output channels too (each block packs B again) */
+        int64_t tasks = g->G * st->n_pix * st->n_mb;
+        if (tasks < 4 && st->mb >= 32)
+            st->mb = cf_cdiv(st->mb, cf_min(cf_cdiv(4, tasks), st->mb / 16));
+        st->n_mb = cf_cdiv(g->Mg, st->mb);
+        ws = st->gemm_ws + CF_ALIGN(3 * sizeof(int64_t) * (size_t)st->pix);
+        st->tmp_off = ws;
+        ws += CF_ALIGN(sizeof(float) * (size_t)(st->mb * st->pix));
+        if (st->kind == CF_CONVT_S1) {
+            st->wt_off = ws;
+            ws += CF_ALIGN(sizeof(float) * (size_t)(st->mb * K));
+        }
+    }
+    if (ws > CF_MAX_WS) {
+        og_free(st);
+        return OG_OK;
+    }
+    s->state = st;
+    s->workspace_bytes = ws;
+    s->kernel_name = st->batched ? (st->kind == CF_CONVT_S1 ? "convt_s1_igemm_batched" : "conv_igemm_batched")
+                                 : name;
+    return OG_OK;
+}
+
+static bool geom_sane(const og_cf_geom *g)
+{
+    /* sizes whose products the kernels form in int64 without checks */
+    const int64_t lim = (int64_t)1 << 40;
+    return g->N >= 1 && g->C >= 1 && g->M >= 1 && g->C * g->H * g->W < lim && g->M * g->P * g->Q < lim &&
+           g->Cg * g->R * g->S < lim && g->Mg * g->R * g->S < ((int64_t)1 << 31);
+}
+
+og_status og_conv_fast_select(og_select_call *s, const og_cf_geom *g, bool has_bias)
+{
+    if (!tinfo_float_known(s->in[0]) || !tinfo_float_known(s->in[1]) || !s->out[0] ||
+        !tinfo_float_known(s->out[0]) || (has_bias && !tinfo_float_known(s->in[2])) || !geom_sane(g))
+        return OG_OK;
+    cf_state *st = state_new(s, 0);
+    if (!st)
+        return og_err(OG_ERR_NOMEM, "node '%s' (Conv): out of memory planning the fast kernel", s->node->name);
+    st->g = *g;
+    st->bias = has_bias;
+    const char *name;
+    if (use_direct(g)) {
+        st->kind = CF_DEPTHWISE;
+        name = g->Cg > 1 ? "conv_direct_m1" : g->G > 1 ? "conv_depthwise" : "conv_direct_c1";
+    } else if (g->R == 1 && g->S == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && g->P == g->H &&
+               g->Q == g->W) {
+        st->kind = CF_POINTWISE;
+        name = "conv_pointwise";
+    } else {
+        st->kind = CF_IGEMM;
+        name = "conv_igemm";
+    }
+    og_status e = finish_fwd(s, st, name);
+    if (!e && s->state)
+        s->run = conv_fast_run;
+    return e;
+}
+
+og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_bias)
+{
+    if (!tinfo_float_known(s->in[0]) || !tinfo_float_known(s->in[1]) || !s->out[0] ||
+        !tinfo_float_known(s->out[0]) || (has_bias && !tinfo_float_known(s->in[2])) || !geom_sane(g))
+        return OG_OK;
+    if (g->sh == 1 && g->sw == 1) {
+        /* the equivalent forward convolution: channels exchanged, kernel flipped */
+        og_cf_geom f = *g;
+        f.ph = (g->R - 1) * g->dh - g->ph;
+        f.pw = (g->S - 1) * g->dw - g->pw;
+        cf_state *st = state_new(s, 0);
+        if (!st)
+            return og_err(OG_ERR_NOMEM, "node '%s' (ConvTranspose): out of memory planning the fast kernel",
+                          s->node->name);
+        st->g = f;
+        st->bias = has_bias;
+        st->kind = CF_CONVT_S1;
+        og_status e = finish_fwd(s, st, use_direct(&f) ? "convt_s1_direct" : "convt_s1_igemm");
+        if (!e && s->state)
+            s->run = convt_fast_run;
+        return e;
+    }
+    cf_state *st = state_new(s, 0);
+    if (!st)
+        return og_err(OG_ERR_NOMEM, "node '%s' (ConvTranspose): out of memory planning the fast kernel",
+                      s->node->name);
+    st->g = *g;
+    st->bias = has_bias;
+    st->kind = CF_CONVT_COL;
+    int64_t RS = g->R * g->S, outer = g->N * g->G;
+    /* output-channel blocks: enough tasks for a few threads, and a column
+     * buffer of at most ~2 MiB with at least 16 pixels */
+    int64_t mb = outer >= 8 ? g->Mg : cf_cdiv(g->Mg, cf_cdiv(8, outer));
+    int64_t mb_cap = ((int64_t)1 << 19) / (16 * RS);
+    if (mb > mb_cap)
+        mb = mb_cap > 0 ? mb_cap : 1;
+    if (mb < 1)
+        mb = 1;
+    st->mb = mb;
+    st->n_mb = cf_cdiv(g->Mg, mb);
+    int64_t jb = ((int64_t)1 << 19) / (mb * RS);
+    jb = jb < 16 ? 16 : jb;
+    st->jb = cf_min(jb, g->H * g->W);
+    st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
+    size_t ws = st->gemm_ws + CF_ALIGN(sizeof(float) * (size_t)(mb * RS * st->jb));
+    if (ws > CF_MAX_WS) {
+        og_free(st);
+        return OG_OK;
+    }
+    s->state = st;
+    s->workspace_bytes = ws;
+    s->kernel_name = "convt_col";
+    s->run = convt_fast_run;
+    return OG_OK;
+}
+
+/* ---- the weight-gradient pattern ---------------------------------------- */
+
+static void value_tinfo(const og_graph *g, int v, og_tinfo *ti)
+{
+    og_value_get(&g->values[v], ti);
+}
+
+/* A node of this op type with one output, read by exactly one node (so
+ * fusing it away changes nothing else), and its first input present. */
+static bool single_use(const og_node *n, const char *op, const int *readers)
+{
+    return n && strcmp(n->op_type, op) == 0 && !n->domain[0] && n->n_inputs >= 1 && n->inputs[0] >= 0 &&
+           n->n_outputs == 1 && n->outputs[0] >= 0 && readers[n->outputs[0]] == 1;
+}
+
+/* Transpose's perm attribute is exactly perm[0..n) (no perm means the axes
+ * reversed, which no pattern here wants). */
+static bool perm_is(const og_node *n, const int64_t *perm, int len)
+{
+    for (int a = 0; a < n->n_attrs; a++) {
+        const og_ir_attr *at = &n->attrs[a];
+        if (strcmp(at->name, "perm") == 0) {
+            if (at->type != OG_ATTR_INTS || at->count != len)
+                return false;
+            for (int i = 0; i < len; i++)
+                if (at->ints[i] != perm[i])
+                    return false;
+            return true;
+        }
+    }
+    return false;
+}
+
+static const int64_t swap01_perm[4] = { 1, 0, 2, 3 }, regroup_perm[5] = { 2, 1, 0, 3, 4 };
+
+static bool dims_are(const og_tinfo *t, int rank, const int64_t *d)
+{
+    if (!tinfo_float_known(t) || t->shape.rank != rank)
+        return false;
+    for (int i = 0; i < rank; i++)
+        if (t->shape.dims[i] != d[i])
+            return false;
+    return true;
+}
+
+/* Matches what conv.c's conv_grad_w emits (without the crop Slice, which
+ * stays a node of its own):
+ *   dW = Transpose[1,0,2,3](Conv(Xt, Transpose[1,0,2,3](dY); no bias))
+ * with Xt = Transpose[1,0,2,3](X) for group 1, and for group G
+ *   Xt = Reshape(Transpose[2,1,0,3,4](Reshape(X to [N, G, Cx, H, W])) to [Cx, G*N, H, W])
+ * (og_grad_channels_first). Every intermediate must be read only along the
+ * chain; the kernel then reads X and dY directly. The Conv's own
+ * attributes (strides, dilations, pads, group) are resolved by conv.c and
+ * computed as they are, so any Conv of this form is computed exactly. */
+static og_status grad_w_select(og_select_call *s)
+{
+    const og_node *root = s->node;
+    /* the root's own output may have any readers */
+    if (!root || strcmp(root->op_type, "Transpose") != 0 || root->domain[0] || root->n_inputs != 1 ||
+        root->inputs[0] < 0 || !perm_is(root, swap01_perm, 4) || s->readers[root->inputs[0]] != 1)
+        return OG_OK;
+    const og_node *conv = og_value_producer(s->g, root->inputs[0]);
+    if (!conv || strcmp(conv->op_type, "Conv") != 0 || conv->domain[0] || conv->n_outputs != 1 ||
+        conv->n_inputs < 2 || (conv->n_inputs > 2 && conv->inputs[2] >= 0) || conv->inputs[0] < 0 ||
+        conv->inputs[1] < 0)
+        return OG_OK;
+    const og_node *tdy = og_value_producer(s->g, conv->inputs[1]);
+    if (!single_use(tdy, "Transpose", s->readers) || !perm_is(tdy, swap01_perm, 4))
+        return OG_OK;
+    og_tinfo xt, dyt, dyi;
+    value_tinfo(s->g, conv->inputs[0], &xt);
+    value_tinfo(s->g, conv->inputs[1], &dyt);
+    value_tinfo(s->g, tdy->inputs[0], &dyi);
+    if (!tinfo_float_known(&xt) || !tinfo_float_known(&dyt) || xt.shape.rank != 4 || dyt.shape.rank != 4 ||
+        !s->out[0] || !tinfo_float_known(s->out[0]) || s->out[0]->shape.rank != 4)
+        return OG_OK;
+    og_cf_geom g;
+    if (!og_conv_node_geom(conv, &xt.shape, &dyt.shape, &g))
+        return OG_OK;
+    /* g in the Conv's terms: N = X's channels per group (Cx), C = G * batch,
+     * Cg = the batch, M = dY's channels */
+    int64_t Nb = g.Cg, Cx = g.N, G = g.G;
+    int x_value = -1;
+    const og_node *tx = og_value_producer(s->g, conv->inputs[0]);
+    if (G == 1) {
+        if (single_use(tx, "Transpose", s->readers) && perm_is(tx, swap01_perm, 4))
+            x_value = tx->inputs[0];
+    } else if (single_use(tx, "Reshape", s->readers)) {
+        const og_node *tr = og_value_producer(s->g, tx->inputs[0]);
+        const og_node *r1 = single_use(tr, "Transpose", s->readers) && perm_is(tr, regroup_perm, 5)
+                            ? og_value_producer(s->g, tr->inputs[0]) : NULL;
+        if (single_use(r1, "Reshape", s->readers)) {
+            /* a Reshape of static shapes is fixed by them: check the three */
+            og_tinfo a, b;
+            value_tinfo(s->g, r1->outputs[0], &a);
+            value_tinfo(s->g, tr->outputs[0], &b);
+            const int64_t ad[5] = { Nb, G, Cx, g.H, g.W }, bd[5] = { Cx, G, Nb, g.H, g.W };
+            if (dims_are(&a, 5, ad) && dims_are(&b, 5, bd))
+                x_value = r1->inputs[0];
+        }
+    }
+    if (x_value < 0)
+        return OG_OK;
+    og_tinfo xi;
+    value_tinfo(s->g, x_value, &xi);
+    const int64_t xd[4] = { Nb, G * Cx, g.H, g.W }, dd[4] = { Nb, g.M, g.R, g.S }, od[4] = { g.M, Cx, g.P, g.Q };
+    if (!dims_are(&xi, 4, xd) || !dims_are(&dyi, 4, dd) || !dims_are(s->out[0], 4, od))
+        return OG_OK;
+    if (Cx < 1 || g.M < 1 || Cx * g.P * g.Q >= ((int64_t)1 << 40) || Nb * g.M * g.R * g.S >= ((int64_t)1 << 40) ||
+        Nb * G * Cx * g.H * g.W >= ((int64_t)1 << 40))
+        return OG_OK;
+    cf_state *st = og_calloc(1, sizeof *st);
+    if (!st)
+        return og_err(OG_ERR_NOMEM, "node '%s' (Transpose): out of memory planning the conv weight gradient",
+                      root->name);
+    st->kind = CF_GRAD_W;
+    st->g = g;
+    st->rank = 4;
+    memcpy(st->xdims, xd, sizeof xd);
+    memcpy(st->wdims, dd, sizeof dd);
+    memcpy(st->ydims, od, sizeof od);
+    s->kernel_name = "conv_grad_w_igemm";
+    if (Cx == 1) {
+        st->direct = true;
+        s->kernel_name = "conv_grad_w_direct";
+    }
+    /* Column blocks of dW in whole GEMM panels (the ISA's nr), about a
+     * quarter of a group's columns each, at most 8 panels; rows split only
+     * when groups and columns give fewer than 4 tasks (each row block packs
+     * B again). */
+    int nr = og_gemm_nr();
+    if (nr > CF_MAX_NR) {
+        og_free(st);
+        return OG_OK;
+    }
+    int64_t cols = Cx * g.P * g.Q;
+    int64_t jb = cf_cdiv(cf_cdiv(cols, 4), nr) * nr;
+    if (jb > 8 * nr)
+        jb = 8 * nr;
+    if (jb > cols)
+        jb = cols;
+    st->jb = jb;
+    st->n_jb = cf_cdiv(cols, jb);
+    int64_t mb = g.Mg;
+    if (G * st->n_jb < 4 && g.Mg >= 32)
+        mb = cf_cdiv(g.Mg, cf_min(cf_cdiv(4, G * st->n_jb), g.Mg / 16));
+    st->mb = mb;
+    st->n_mb = cf_cdiv(g.Mg, mb);
+    st->gemm_ws = st->direct ? 0 : CF_ALIGN(og_gemm_workspace_bytes());
+    s->state = st;
+    s->workspace_bytes = st->gemm_ws;
+    s->run = grad_w_run;
+    s->new_n_in = 2;
+    s->new_inputs[0] = x_value;
+    s->new_inputs[1] = tdy->inputs[0];
+    return OG_OK;
+}
+
+const og_pattern og_pattern_conv_grad_w = {
+    .root_op = "Transpose",
+    .name = "conv_grad_w",
+    .select = grad_w_select,
+};

@@ -1,0 +1,38 @@
+/* conv_fast.h — plan-time fast float32 kernels for Conv and ConvTranspose
+ * (ops/conv_fast.c), reached through the ops' `select` and the weight
+ * gradient pattern. conv.c and convtranspose.c own the ONNX geometry
+ * (attributes, auto_pad, output_shape); they hand the resolved numbers over
+ * in og_cf_geom so this file never re-derives them. */
+#ifndef ONNXGRAD_CONV_FAST_H
+#define ONNXGRAD_CONV_FAST_H
+
+#include "internal.h"
+
+/* A 2-D convolution (1-D ones as H = R = P = 1). For Conv: X [N, C, H, W],
+ * W [M, Cg, R, S], Y [N, M, P, Q] with
+ *   Y[n, g*Mg+m, p, q] = sum over c, r, s of
+ *       W[g*Mg+m, c, r, s] * X[n, g*Cg+c, p*sh + r*dh - ph, q*sw + s*dw - pw].
+ * For ConvTranspose: X [N, C, H, W], W [C, Mg, R, S], Y [N, M, P, Q] and
+ * X[n, c, i, j] * W[c, m, r, s] lands on Y[.., i*sh + r*dh - ph, j*sw + s*dw - pw].
+ * Pads are the begin pads; the end pads follow from P and Q. */
+typedef struct og_cf_geom {
+    int64_t N, C, M, G, Cg, Mg;
+    int64_t H, W, R, S, P, Q;
+    int64_t sh, sw, dh, dw, ph, pw;
+} og_cf_geom;
+
+/* Fills g from resolved spatial geometry of rank 1 or 2; false when the
+ * rank is another or a size is unknown (the caller then keeps its kernel). */
+bool og_cf_geom_from(og_cf_geom *g, const og_spatial *sp, int64_t N, int64_t C, int64_t M, int64_t G);
+
+/* Conv's select: a fast kernel for float32 with static shapes, or none. */
+og_status og_conv_fast_select(og_select_call *s, const og_cf_geom *g, bool has_bias);
+/* ConvTranspose's select, g in ConvTranspose's terms. */
+og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_bias);
+
+/* conv.c: the resolved geometry of a Conv node for these input shapes
+ * (false when the shapes or attributes give none); *has_bias_attr-free:
+ * group and pads come back in g. */
+bool og_conv_node_geom(const og_node *node, const og_shape *xs, const og_shape *ws, og_cf_geom *g);
+
+#endif

@@ -1,0 +1,584 @@
+#define _POSIX_C_SOURCE 200809L
+/* test_conv_fast.c — the plan-time float32 convolution kernels of
+ * ops/conv_fast.c (Conv forward, ConvTranspose, the Conv weight-gradient
+ * pattern) against the reference kernels run in float64, over random
+ * shapes and attributes, and bit-exact across thread counts.
+ *
+ * The executor that calls select and the patterns is being written
+ * elsewhere, so this file carries a small one (mini_run) doing what the
+ * plan will: every pattern rooted at the node's op type, then the op's
+ * select, the first run wins, inputs rewired, per-worker workspace. It
+ * fills every output with NaN first, so a kernel that leaves a cell
+ * unwritten fails. */
+#include <math.h>
+#include <stdint.h>
+#include "internal.h"
+#include "gradtest.h"
+
+/* ---- random data -------------------------------------------------------- */
+
+static uint64_t rng_state;
+static uint32_t rnd32(void)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)(rng_state >> 33);
+}
+static int64_t rnd_in(int64_t lo, int64_t hi) { return lo + (int64_t)(rnd32() % (uint32_t)(hi - lo + 1)); }
+static float rnd_f(void) { return (float)((double)rnd32() / 2147483648.0 - 1.0); }
+
+static og_tensor *rand_tensor(int rank, const int64_t *dims)
+{
+    og_tensor *t;
+    OG_CHECK(og_tensor_create(OG_FLOAT, rank, dims, &t));
+    float *d = t->data;
+    for (int64_t i = 0; i < t->numel; i++)
+        d[i] = rnd_f();
+    return t;
+}
+
+static og_tensor *to_double(const og_tensor *t)
+{
+    og_tensor *r;
+    OG_CHECK(og_tensor_create(OG_DOUBLE, t->rank, t->dims, &r));
+    for (int64_t i = 0; i < t->numel; i++)
+        ((double *)r->data)[i] = ((const float *)t->data)[i];
+    return r;
+}
+
+/* ---- a small executor with plan-time selection -------------------------- */
+
+#define MAX_HITS 32
+typedef struct hits {
+    int n;
+    const char *name[MAX_HITS];
+} hits;
+
+static bool hit(const hits *h, const char *name)
+{
+    for (int k = 0; k < h->n; k++)
+        if (strcmp(h->name[k], name) == 0)
+            return true;
+    return false;
+}
+
+/* Runs the finalized float graph g on feeds (graph inputs in order, no
+ * initializer-backed ones) with n_threads; outputs in g's output order. */
+static void mini_run(const og_graph *g, int n_feeds, og_tensor *const *feeds, int n_threads, og_tensor **outs,
+                     hits *h)
+{
+    int nv = g->n_values;
+    const og_tensor **val = calloc((size_t)nv, sizeof *val);
+    og_tensor **owned = calloc((size_t)nv, sizeof *owned);
+    int *readers = calloc((size_t)nv, sizeof *readers);
+    int f = 0;
+    for (int k = 0; k < g->n_inputs; k++) {
+        int v = g->inputs[k];
+        if (g->values[v].initializer)
+            continue;
+        ck_assert_int_lt(f, n_feeds);
+        val[v] = feeds[f++];
+    }
+    for (int v = 0; v < nv; v++) {
+        if (!val[v] && og_value_data(&g->values[v]))
+            val[v] = og_value_data(&g->values[v]);
+        if (g->values[v].is_output)
+            readers[v]++;
+    }
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++)
+            if (g->nodes[i].inputs[k] >= 0)
+                readers[g->nodes[i].inputs[k]]++;
+    if (h)
+        h->n = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const og_node *n = &g->nodes[g->order[i]];
+        bool done = true;
+        for (int k = 0; k < n->n_outputs; k++)
+            done = done && (n->outputs[k] < 0 || val[n->outputs[k]]);
+        if (done)
+            continue;   /* folded */
+        /* plan time: static types */
+        og_select_call s;
+        og_tinfo sin[OG_MAX_IO], sout[OG_MAX_IO];
+        memset(&s, 0, sizeof s);
+        s.g = g;
+        s.node = n;
+        s.params = n->params;
+        s.opset = n->opset;
+        s.n_in = n->n_inputs;
+        s.n_out = n->n_outputs;
+        s.n_threads = n_threads;
+        s.readers = readers;
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] >= 0) {
+                og_value_get(&g->values[n->inputs[k]], &sin[k]);
+                s.in[k] = &sin[k];
+                s.in_value[k] = og_value_data(&g->values[n->inputs[k]]);
+            }
+        for (int k = 0; k < n->n_outputs; k++)
+            if (n->outputs[k] >= 0) {
+                og_value_get(&g->values[n->outputs[k]], &sout[k]);
+                s.out[k] = &sout[k];
+            }
+        for (int p = 0; !s.run && og_pattern_at(p); p++)
+            if (strcmp(og_pattern_at(p)->root_op, n->op_type) == 0)
+                OG_CHECK(og_pattern_at(p)->select(&s));
+        if (!s.run && n->op->select)
+            OG_CHECK(n->op->select(&s));
+
+        og_kernel_call kc;
+        memset(&kc, 0, sizeof kc);
+        kc.node = n;
+        kc.params = n->params;
+        kc.opset = n->opset;
+        kc.n_out = n->n_outputs;
+        kc.n_threads = n_threads;
+        const int *ins = s.run && s.new_n_in ? s.new_inputs : n->inputs;
+        kc.n_in = s.run && s.new_n_in ? s.new_n_in : n->n_inputs;
+        og_tinfo in_ti[OG_MAX_IO], out_ti[OG_MAX_IO];
+        const og_tinfo *in[OG_MAX_IO] = { 0 };
+        og_tinfo *out[OG_MAX_IO] = { 0 };
+        for (int k = 0; k < kc.n_in; k++)
+            if (ins[k] >= 0) {
+                kc.in[k] = val[ins[k]];
+                ck_assert_msg(kc.in[k] != NULL, "node '%s': input %d not computed", n->name, k);
+            }
+        for (int k = 0; k < n->n_inputs; k++)
+            if (n->inputs[k] >= 0) {
+                const og_tensor *t = val[n->inputs[k]];
+                in_ti[k].dtype = t ? t->dtype : sin[k].dtype;
+                in_ti[k].shape.rank = t ? t->rank : sin[k].shape.rank;
+                memcpy(in_ti[k].shape.dims, t ? t->dims : sin[k].shape.dims, sizeof in_ti[k].shape.dims);
+                in[k] = &in_ti[k];
+            }
+        for (int k = 0; k < n->n_outputs; k++)
+            out[k] = n->outputs[k] >= 0 ? &out_ti[k] : NULL;
+        size_t ws = 0;
+        const og_tensor *in_vals[OG_MAX_IO] = { 0 };
+        for (int k = 0; k < n->n_inputs; k++)
+            in_vals[k] = n->inputs[k] >= 0 ? val[n->inputs[k]] : NULL;
+        if (!s.run) {
+            OG_CHECK(og_node_infer(g, n, in, in_vals, out, &ws));
+        } else {
+            for (int k = 0; k < n->n_outputs; k++)
+                if (out[k])
+                    out_ti[k] = sout[k];
+            ws = s.workspace_bytes;
+        }
+        for (int k = 0; k < n->n_outputs; k++)
+            if (out[k]) {
+                OG_CHECK(og_tensor_create(out_ti[k].dtype, out_ti[k].shape.rank, out_ti[k].shape.dims, &kc.out[k]));
+                if (kc.out[k]->dtype == OG_FLOAT)
+                    for (int64_t e = 0; e < kc.out[k]->numel; e++)
+                        ((float *)kc.out[k]->data)[e] = NAN;
+            }
+        size_t stride = (ws + 63) & ~(size_t)63;
+        void *wsp = aligned_alloc(64, stride * (size_t)n_threads + 64);
+        kc.workspace = wsp;
+        kc.workspace_bytes = stride * (size_t)n_threads;
+        kc.workspace_stride = stride;
+        kc.state = s.state;
+        if (s.run && h && h->n < MAX_HITS)
+            h->name[h->n++] = s.kernel_name;
+        og_status st = s.run ? s.run(&kc) : n->op->run(&kc);
+        ck_assert_msg(st == OG_OK, "node '%s' (%s): %s", n->name, n->op_type, og_errmsg());
+        free(wsp);
+        og_free(s.state);
+        for (int k = 0; k < n->n_outputs; k++)
+            if (n->outputs[k] >= 0) {
+                owned[n->outputs[k]] = kc.out[k];
+                val[n->outputs[k]] = kc.out[k];
+            }
+    }
+    for (int k = 0; k < g->n_outputs; k++) {
+        int v = g->outputs[k];
+        ck_assert_ptr_nonnull(val[v]);
+        OG_CHECK(og_tensor_clone(val[v], &outs[k]));
+    }
+    for (int v = 0; v < nv; v++)
+        og_tensor_free(owned[v]);
+    free(owned);
+    free(val);
+    free(readers);
+}
+
+/* The graph's outputs from the reference kernels in float64. */
+static void ref_run(const og_graph *g, int n_feeds, og_tensor *const *feeds, og_tensor **outs)
+{
+    og_graph *gd;
+    og_plan *p;
+    og_tensor *fd[8];
+    OG_CHECK(og_graph_to_double(g, &gd));
+    for (int k = 0; k < n_feeds; k++)
+        fd[k] = to_double(feeds[k]);
+    OG_CHECK(og_plan_create(gd, &p));
+    OG_CHECK(og_plan_run(p, n_feeds, (const og_tensor *const *)fd, outs));
+    og_plan_free(p);
+    og_graph_free(gd);
+    for (int k = 0; k < n_feeds; k++)
+        og_tensor_free(fd[k]);
+}
+
+/* The graph through the real plan (og_plan_create_ex) at n_threads. */
+static void plan_run(const og_graph *g, int n_feeds, og_tensor *const *feeds, int n_threads, og_tensor **outs)
+{
+    og_plan *p;
+    og_plan_options o = { .n_threads = n_threads };
+    OG_CHECK(og_plan_create_ex(g, &o, &p));
+    OG_CHECK(og_plan_run(p, n_feeds, (const og_tensor *const *)feeds, outs));
+    og_plan_free(p);
+}
+
+/* got (float) against want (double): |got - want| <= tol * (1 + |want|). */
+static void expect_close(const og_tensor *got, const og_tensor *want, double tol, const char *what)
+{
+    ck_assert_int_eq(got->dtype, OG_FLOAT);
+    ck_assert_int_eq(want->dtype, OG_DOUBLE);
+    ck_assert_int_eq(got->numel, want->numel);
+    for (int64_t i = 0; i < got->numel; i++) {
+        double a = ((const float *)got->data)[i], b = ((const double *)want->data)[i];
+        ck_assert_msg(fabs(a - b) <= tol * (1 + fabs(b)), "%s: element %lld is %.9g, expected %.9g (tol %.3g)",
+                      what, (long long)i, a, b, tol);
+    }
+}
+
+static void expect_same_bits(const og_tensor *a, const og_tensor *b, const char *what)
+{
+    ck_assert_int_eq(a->numel, b->numel);
+    ck_assert_msg(memcmp(a->data, b->data, sizeof(float) * (size_t)a->numel) == 0,
+                  "%s: 1 and 2 threads differ", what);
+}
+
+/* ---- random convolution configurations ---------------------------------- */
+
+typedef struct cfg {
+    bool transpose;
+    int64_t N, G, Cg, Mg, H, W, R, S;
+    int64_t stride[2], dil[2], pads[4], outpad[2];
+    bool bias;
+    bool one_d;   /* rank 3: the W axis only (H, R = 1) */
+} cfg;
+
+static void describe(const cfg *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s N%lld G%lld Cg%lld Mg%lld in %lldx%lld k %lldx%lld s %lld,%lld d %lld,%lld p %lld,%lld,%lld,%lld "
+             "op %lld,%lld%s", c->transpose ? "ConvTranspose" : "Conv", (long long)c->N, (long long)c->G,
+             (long long)c->Cg, (long long)c->Mg, (long long)c->H, (long long)c->W, (long long)c->R, (long long)c->S,
+             (long long)c->stride[0], (long long)c->stride[1], (long long)c->dil[0], (long long)c->dil[1],
+             (long long)c->pads[0], (long long)c->pads[1], (long long)c->pads[2], (long long)c->pads[3],
+             (long long)c->outpad[0], (long long)c->outpad[1], c->bias ? " bias" : "");
+}
+
+/* A random configuration whose output is not empty. */
+static void random_cfg(cfg *c, bool transpose)
+{
+    for (;;) {
+        memset(c, 0, sizeof *c);
+        c->transpose = transpose;
+        c->N = rnd_in(1, 3);
+        c->G = rnd_in(0, 3) == 0 ? rnd_in(2, 3) : 1;
+        c->Cg = rnd_in(1, 5);
+        c->Mg = rnd_in(1, 6);
+        c->H = rnd_in(1, 11);
+        c->W = rnd_in(1, 13);
+        c->R = rnd_in(1, 4);
+        c->S = rnd_in(1, 4);
+        for (int a = 0; a < 2; a++) {
+            c->stride[a] = rnd_in(1, 3);
+            c->dil[a] = rnd_in(1, 2);
+            c->pads[a] = rnd_in(0, 2);
+            c->pads[2 + a] = rnd_in(0, 2);
+            c->outpad[a] = transpose ? rnd_in(0, (c->stride[a] > c->dil[a] ? c->stride[a] : c->dil[a]) - 1) : 0;
+        }
+        c->bias = rnd_in(0, 1);
+        bool ok = true;
+        for (int a = 0; a < 2; a++) {
+            int64_t in = a ? c->W : c->H, k = a ? c->S : c->R, eff = (k - 1) * c->dil[a] + 1;
+            if (transpose)
+                ok = ok && c->stride[a] * (in - 1) + c->outpad[a] + eff - c->pads[a] - c->pads[2 + a] >= 1;
+            else
+                ok = ok && in + c->pads[a] + c->pads[2 + a] >= eff;
+        }
+        if (ok)
+            return;
+    }
+}
+
+/* Graph: X, W (and B) inputs -> Conv / ConvTranspose -> y. */
+static og_graph *cfg_graph(const cfg *c)
+{
+    og_graph *g = gt_graph();
+    int64_t C = c->G * c->Cg, M = c->G * c->Mg;
+    int64_t xd[4] = { c->N, C, c->H, c->W };
+    int64_t wd[4] = { c->transpose ? C : M, c->transpose ? c->Mg : c->Cg, c->R, c->S };
+    int64_t bd[1] = { M };
+    int r = 4, ns = 2;
+    int64_t pads1[2] = { c->pads[1], c->pads[3] };
+    if (c->one_d) {
+        xd[2] = xd[3];
+        wd[2] = wd[3];
+        r = 3;
+        ns = 1;
+    }
+    gt_input(g, "X", OG_FLOAT, r, xd);
+    gt_input(g, "W", OG_FLOAT, r, wd);
+    if (c->bias)
+        gt_input(g, "B", OG_FLOAT, 1, bd);
+    og_attr at[5] = { og_attr_ints("strides", ns, c->stride + (c->one_d ? 1 : 0)),
+                      og_attr_ints("dilations", ns, c->dil + (c->one_d ? 1 : 0)),
+                      og_attr_ints("pads", 2 * ns, c->one_d ? pads1 : c->pads), og_attr_int("group", c->G),
+                      og_attr_ints("output_padding", ns, c->outpad + (c->one_d ? 1 : 0)) };
+    const char *ins[4] = { "X", "W", c->bias ? "B" : NULL, NULL };
+    gt_node(g, c->transpose ? "ConvTranspose" : "Conv", "conv", ins, GT_NAMES("y"), c->transpose ? 5 : 4, at);
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    return g;
+}
+
+static void cfg_feeds(const cfg *c, og_graph *g, og_tensor **feeds, int *n)
+{
+    (void)g;
+    int64_t C = c->G * c->Cg, M = c->G * c->Mg;
+    int64_t xd[4] = { c->N, C, c->H, c->W };
+    int64_t wd[4] = { c->transpose ? C : M, c->transpose ? c->Mg : c->Cg, c->R, c->S };
+    int64_t bd[1] = { M };
+    int r = 4;
+    if (c->one_d) {
+        xd[2] = xd[3];
+        wd[2] = wd[3];
+        r = 3;
+    }
+    *n = 0;
+    feeds[(*n)++] = rand_tensor(r, xd);
+    feeds[(*n)++] = rand_tensor(r, wd);
+    if (c->bias)
+        feeds[(*n)++] = rand_tensor(1, bd);
+}
+
+/* Forward of one configuration: fast at 1 and 2 threads, same bits, close
+ * to float64; returns the kernel name that ran. */
+static const char *check_forward(const cfg *c)
+{
+    char what[300];
+    describe(c, what, sizeof what);
+    og_graph *g = cfg_graph(c);
+    og_tensor *feeds[4], *y1, *y2, *yr;
+    int nf;
+    cfg_feeds(c, g, feeds, &nf);
+    hits h;
+    mini_run(g, nf, feeds, 1, &y1, &h);
+    ck_assert_msg(h.n == 1, "%s: no fast kernel selected", what);
+    const char *name = h.name[0];
+    mini_run(g, nf, feeds, 2, &y2, NULL);
+    ref_run(g, nf, feeds, &yr);
+    int64_t K = c->Cg * c->R * c->S;
+    expect_close(y1, yr, 2e-7 * (double)(K + 4), what);
+    expect_same_bits(y1, y2, what);
+    for (int t = 1; t <= 2; t++) {
+        og_tensor *yp;
+        plan_run(g, nf, feeds, t, &yp);
+        expect_same_bits(y1, yp, what);
+        og_tensor_free(yp);
+    }
+    og_tensor_free(y1);
+    og_tensor_free(y2);
+    og_tensor_free(yr);
+    for (int k = 0; k < nf; k++)
+        og_tensor_free(feeds[k]);
+    og_graph_free(g);
+    return name;
+}
+
+START_TEST(conv_forward_random)
+{
+    rng_state = 12345;
+    for (int it = 0; it < 150; it++) {
+        cfg c;
+        random_cfg(&c, false);
+        check_forward(&c);
+    }
+}
+END_TEST
+
+START_TEST(convt_forward_random)
+{
+    rng_state = 777;
+    for (int it = 0; it < 150; it++) {
+        cfg c;
+        random_cfg(&c, true);
+        check_forward(&c);
+    }
+}
+END_TEST
+
+static void check_gradient(const cfg *c);
+
+/* The portable paths (OG_ISA=scalar; Check runs each test in its own
+ * process, so the choice made here holds for this test only). */
+START_TEST(conv_forward_scalar)
+{
+    setenv("OG_ISA", "scalar", 1);
+    rng_state = 31337;
+    for (int it = 0; it < 60; it++) {
+        cfg c;
+        random_cfg(&c, it % 2);
+        if (it % 3 == 0) {   /* depthwise */
+            c.Cg = 1;
+            c.G = rnd_in(1, 4);
+        }
+        check_forward(&c);
+        if (it % 4 == 0) {
+            random_cfg(&c, false);
+            if (it % 8 == 0)
+                c.Cg = 1;
+            check_gradient(&c);
+        }
+    }
+}
+END_TEST
+
+/* Rank 3 (1-D) runs the same kernels with a unit height. */
+START_TEST(conv_forward_1d)
+{
+    rng_state = 2024;
+    for (int it = 0; it < 80; it++) {
+        cfg c;
+        random_cfg(&c, it % 2);
+        c.one_d = true;
+        c.H = c.R = 1;
+        c.stride[0] = c.dil[0] = 1;
+        c.pads[0] = c.pads[2] = c.outpad[0] = 0;
+        if (it % 5 == 0)
+            c.Cg = 1;
+        check_forward(&c);
+    }
+}
+END_TEST
+
+/* The special kernels are the ones chosen for their cases. */
+START_TEST(conv_kernel_choice)
+{
+    rng_state = 99;
+    cfg c = { .N = 2, .G = 1, .Cg = 4, .Mg = 5, .H = 20, .W = 13, .R = 1, .S = 1, .stride = { 1, 1 },
+              .dil = { 1, 1 }, .bias = true };
+    ck_assert_str_eq(check_forward(&c), "conv_pointwise");
+    c = (cfg){ .N = 2, .G = 6, .Cg = 1, .Mg = 1, .H = 17, .W = 19, .R = 3, .S = 3, .stride = { 2, 1 },
+               .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 }, .bias = true };
+    ck_assert_str_eq(check_forward(&c), "conv_depthwise");
+    c.transpose = true;
+    c.stride[0] = 1;
+    c.Mg = 1;
+    ck_assert_str_eq(check_forward(&c), "convt_s1_direct");
+    c = (cfg){ .N = 3, .G = 1, .Cg = 1, .Mg = 6, .H = 28, .W = 28, .R = 5, .S = 5, .stride = { 1, 1 },
+               .dil = { 1, 1 }, .bias = true };
+    ck_assert_str_eq(check_forward(&c), "conv_direct_c1");
+    c = (cfg){ .N = 1, .G = 1, .Cg = 7, .Mg = 9, .H = 40, .W = 37, .R = 3, .S = 3, .stride = { 1, 1 },
+               .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
+    ck_assert_str_eq(check_forward(&c), "conv_igemm");
+    /* small planes batch pixels across images; bias and a tail block */
+    cfg sm = { .N = 5, .G = 2, .Cg = 6, .Mg = 40, .H = 7, .W = 5, .R = 3, .S = 3, .stride = { 1, 1 },
+               .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 }, .bias = true };
+    ck_assert_str_eq(check_forward(&sm), "conv_igemm_batched");
+    sm.transpose = true;
+    ck_assert_str_eq(check_forward(&sm), "convt_s1_igemm_batched");
+    sm = (cfg){ .N = 3, .G = 1, .Cg = 9, .Mg = 70, .H = 4, .W = 3, .R = 1, .S = 1, .stride = { 1, 1 },
+                .dil = { 1, 1 } };
+    ck_assert_str_eq(check_forward(&sm), "conv_igemm_batched");
+    c.transpose = true;
+    ck_assert_str_eq(check_forward(&c), "convt_s1_igemm");
+    c.stride[0] = 2;
+    ck_assert_str_eq(check_forward(&c), "convt_col");
+}
+END_TEST
+
+/* The gradient graph as the builder emits it: dX through ConvTranspose, dW
+ * through the Transpose <- Conv <- Transposes pattern (group 1). */
+static void check_gradient(const cfg *c)
+{
+    char what[300];
+    describe(c, what, sizeof what);
+    og_graph *g = cfg_graph(c);
+    const char *wrt[2] = { "X", "W" };
+    const char *seeded[1] = { "y" };
+    og_grad_options o = { .n_seeded = 1, .seeded = seeded, .n_wrt = 2, .wrt = wrt };
+    og_graph *gg;
+    OG_CHECK(og_graph_build_gradient(g, &o, &gg));
+    og_tensor *feeds[5], *o1[3], *o2[3], *orf[3];
+    int nf;
+    cfg_feeds(c, g, feeds, &nf);
+    og_value_info vi;
+    OG_CHECK(og_graph_value(g, "y", &vi));
+    feeds[nf++] = rand_tensor(vi.rank, vi.dims);
+    hits h;
+    mini_run(gg, nf, feeds, 1, o1, &h);
+    mini_run(gg, nf, feeds, 2, o2, NULL);
+    ref_run(gg, nf, feeds, orf);
+    ck_assert_msg(c->stride[0] == 1 && c->stride[1] == 1
+                      ? hit(&h, c->Mg == 1 || c->Cg == 1 ? "convt_s1_direct" : "convt_s1_igemm") ||
+                        hit(&h, "convt_s1_igemm_batched")
+                      : hit(&h, "convt_col"),
+                  "%s: dX did not run the fast ConvTranspose", what);
+    ck_assert_msg(hit(&h, c->Cg == 1 ? "conv_grad_w_direct" : "conv_grad_w_igemm"),
+                  "%s: dW did not run the fused pattern", what);
+    int64_t P = vi.dims[2] * vi.dims[3];
+    expect_close(o1[0], orf[0], 2e-7 * (double)(c->Cg * c->R * c->S + 4), what);
+    expect_close(o1[1], orf[1], 2e-7 * (double)(c->Mg * c->R * c->S + 4), what);
+    expect_close(o1[2], orf[2], 2e-7 * (double)(c->N * P + 4), what);
+    for (int t = 1; t <= 2; t++) {
+        og_tensor *op[3];
+        plan_run(gg, nf, feeds, t, op);
+        for (int k = 0; k < 3; k++) {
+            expect_same_bits(o1[k], op[k], what);
+            og_tensor_free(op[k]);
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        expect_same_bits(o1[k], o2[k], what);
+        og_tensor_free(o1[k]);
+        og_tensor_free(o2[k]);
+        og_tensor_free(orf[k]);
+    }
+    for (int k = 0; k < nf; k++)
+        og_tensor_free(feeds[k]);
+    og_graph_free(gg);
+    og_graph_free(g);
+}
+
+START_TEST(conv_gradient_random)
+{
+    rng_state = 4242;
+    for (int it = 0; it < 80; it++) {
+        cfg c;
+        random_cfg(&c, false);
+        check_gradient(&c);
+    }
+    /* batch 1, C = 1 and a larger plane with a crop (pad_end < remainder) */
+    cfg c = { .N = 1, .G = 1, .Cg = 1, .Mg = 3, .H = 20, .W = 21, .R = 5, .S = 4, .stride = { 3, 2 },
+              .dil = { 1, 2 }, .pads = { 2, 0, 0, 1 }, .bias = true };
+    check_gradient(&c);
+    /* depthwise with a channel multiplier, stride 2 */
+    c = (cfg){ .N = 3, .G = 5, .Cg = 1, .Mg = 2, .H = 19, .W = 37, .R = 3, .S = 3, .stride = { 2, 2 },
+               .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
+    check_gradient(&c);
+    c = (cfg){ .N = 4, .G = 1, .Cg = 8, .Mg = 40, .H = 30, .W = 30, .R = 3, .S = 3, .stride = { 1, 1 },
+               .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
+    check_gradient(&c);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("conv_fast");
+    TCase *t = tcase_create("kernels");
+    tcase_set_timeout(t, 300);
+    tcase_add_test(t, conv_forward_random);
+    tcase_add_test(t, convt_forward_random);
+    tcase_add_test(t, conv_kernel_choice);
+    tcase_add_test(t, conv_forward_scalar);
+    tcase_add_test(t, conv_forward_1d);
+    tcase_add_test(t, conv_gradient_random);
+    suite_add_tcase(s, t);
+    return s;
+}
+
+int main(void) { return og_run_suite(suite()); }
