@@ -230,6 +230,7 @@ static og_status relu_select(og_select_call *s)
     if (s->in[0] && s->in[0]->dtype == OG_FLOAT) {
         s->run = relu_fast_run;
         s->kernel_name = relu_kernel_name();
+        s->inplace_input = 0;   /* each element is read before its place is written */
     }
     return OG_OK;
 }
@@ -318,6 +319,7 @@ static og_status relu_bwd_select(og_select_call *s)
     s->new_n_in = 2;
     s->new_inputs[0] = le->inputs[0];
     s->new_inputs[1] = w->inputs[2];
+    s->inplace_input = 1;   /* dX may take dY's bytes: each element is read before its place is written */
     return OG_OK;
 }
 

@@ -337,7 +337,7 @@ og_status og_broadcast_arith_select(og_select_call *s, og_arith op, og_status (*
     const og_tinfo *a = s->in[0], *b = s->in[1], *y = s->out[0];
     if (!a || !b || !y || !same_shape(&a->shape, &y->shape))
         return OG_OK;
-    s->inplace_in0 = true;
+    s->inplace_input = 0;
     if (y->dtype == OG_FLOAT && same_shape(&b->shape, &y->shape)) {
         s->run = op == OG_ARITH_ADD ? add_f32_flat : mul_f32_flat;
         s->kernel_name = op == OG_ARITH_ADD ? "add_f32_flat" : "mul_f32_flat";

@@ -27,7 +27,7 @@ typedef struct og_step {
     int in[OG_MAX_IO];          /* value indices, possibly rewired by a pattern; -1 omitted */
     bool view;                  /* output 0 is input 0's data (Reshape, Flatten, Identity) */
     bool recheck;               /* infer again each run: integer inputs known only then */
-    bool inplace_in0;           /* output 0 may take input 0's bytes */
+    int inplace_input;          /* output 0 may take this input's bytes; -1 never */
 } og_step;
 
 static double now_ms(void)
@@ -311,6 +311,7 @@ static og_status select_kernel(og_plan *p, const og_node *n, const og_tinfo *in,
     s.n_out = n->n_outputs;
     s.n_threads = p->n_threads;
     s.readers = readers;
+    s.inplace_input = -1;
     for (int k = 0; k < n->n_inputs; k++)
         if (n->inputs[k] >= 0) {
             s.in[k] = &in[k];
@@ -327,6 +328,7 @@ static og_status select_kernel(og_plan *p, const og_node *n, const og_tinfo *in,
                 og_free(s.state);
                 s.state = NULL;
                 s.new_n_in = 0;
+                s.inplace_input = -1;
             }
         }
     }
@@ -336,6 +338,7 @@ static og_status select_kernel(og_plan *p, const og_node *n, const og_tinfo *in,
             og_free(s.state);
             s.state = NULL;
             s.new_n_in = 0;
+            s.inplace_input = -1;
         }
     }
     if (st) {
@@ -347,7 +350,7 @@ static og_status select_kernel(og_plan *p, const og_node *n, const og_tinfo *in,
         step->kernel_name = s.kernel_name ? s.kernel_name : "fast";
         step->state = s.state;
         step->ws_stride = s.workspace_bytes;
-        step->inplace_in0 = s.inplace_in0;
+        step->inplace_input = s.inplace_input;
         if (s.new_n_in > 0) {
             step->n_in = s.new_n_in;
             for (int k = 0; k < s.new_n_in; k++)
@@ -432,6 +435,7 @@ static og_status compile(og_plan *p, bool *ok)
                             (n->inputs[k] >= 0 && !vals[k] && (in[k].dtype == OG_INT64 || in[k].dtype == OG_INT32));
         step->run = n->op->run;
         step->kernel_name = "reference";
+        step->inplace_input = -1;
         step->ws_stride = ws;
         step->view = n->op->alias_out0_in0 && n->n_outputs >= 1 && n->outputs[0] >= 0 && n->inputs[0] >= 0 &&
                      in[0].dtype == out[0].dtype;
@@ -501,7 +505,8 @@ static og_status compile(og_plan *p, bool *ok)
             og_value_get(&g->values[v], &ti);
             if ((st = og_tensor_nbytes(ti.dtype, ti.shape.rank, ti.shape.dims, NULL, &bytes)))
                 goto done;
-            int src = k == 0 && step->inplace_in0 && step->n_in > 0 ? step->in[0] : -1;
+            int src = k == 0 && step->inplace_input >= 0 && step->inplace_input < step->n_in
+                      ? step->in[step->inplace_input] : -1;
             if (src >= 0 && p->computed[src] && p->root[src] == src && last[src] == i &&
                 value_bytes(g, src) == bytes) {
                 off[v] = off[src];   /* the output takes over the bytes of the input that dies here */

@@ -294,8 +294,9 @@ typedef struct og_select_call {
     const char *kernel_name;     /* for OG_LOG=plan: "conv_dw_avx512" */
     size_t workspace_bytes;      /* scratch per worker */
     void *state;                 /* kernel's planned data (og_kernel_call.state); freed with og_free */
-    bool inplace_in0;            /* the kernel is correct when out[0] is in[0]'s storage: the plan
-                                  * reuses in[0]'s bytes when in[0] dies at this node */
+    int inplace_input;           /* k >= 0: the kernel is correct when out[0] is in[k]'s storage (k
+                                  * after any rewiring), and the plan reuses in[k]'s bytes when it
+                                  * dies at this node; -1 (the default): never */
     int new_n_in;                /* inputs the kernel gets; 0: the node's own */
     int new_inputs[OG_MAX_IO];   /* value indices, -1 omitted */
 } og_select_call;

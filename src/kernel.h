@@ -32,7 +32,10 @@ const char *og_isa_name(og_isa isa);
  * contiguous static ranges; it returns when all have run. Calls from
  * several host threads at once are safe: one that finds the pool busy runs
  * its tasks on its own thread (same results: tasks do not depend on the
- * worker). A task must not call og_parallel_for. `worker` (0..n_threads-1)
+ * worker). A task must not call og_parallel_for, and cannot fail: a kernel
+ * checks everything that could go wrong before it starts its tasks, so
+ * every error is raised on the caller's thread, in node order, and reaches
+ * its og_errmsg. `worker` (0..n_threads-1)
  * selects per-worker scratch. */
 typedef void (*og_task_fn)(void *arg, int64_t task, int worker);
 void og_parallel_for(int n_threads, int64_t n_tasks, og_task_fn fn, void *arg);

@@ -7,6 +7,7 @@
  * split depends on the thread count, the tasks' results do not. */
 #define _POSIX_C_SOURCE 200809L   /* sysconf */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -121,8 +122,14 @@ void og_parallel_for(int n_threads, int64_t n_tasks, og_task_fn fn, void *arg)
         pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
     run_range(&j, 0);
-    while (atomic_load_explicit(&pool.remaining, memory_order_acquire) > 0)
-        cpu_relax();
+    /* wait for the workers; yield once spinning has not helped, so a
+     * descheduled worker on a busy machine gets the core back */
+    for (int spins = 0; atomic_load_explicit(&pool.remaining, memory_order_acquire) > 0; spins++) {
+        if (spins < SPIN_ROUNDS)
+            cpu_relax();
+        else
+            sched_yield();
+    }
     atomic_flag_clear_explicit(&pool.busy, memory_order_release);
 }
 
