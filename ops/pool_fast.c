@@ -317,8 +317,84 @@ void og_maxpool2d_f32(const og_pool2d *g, const float *x, float *y, int64_t *ind
     og_parallel_for(n_threads > 0 ? n_threads : 1, g->planes, fwd_plane, &c);
 }
 
+/* A plane being written out to dX with streaming stores, a vector at a
+ * time, interleaved with the next plane's scatter so the memory writes
+ * overlap the arithmetic (dX is written once and not read back here, so
+ * streaming also skips its read-for-ownership). */
+typedef struct og_streamer { const float *src; float *dst; int64_t n, pos; } og_streamer;
+
+static void streamer_begin(og_streamer *s, const float *src, float *dst, int64_t n)
+{
+    s->src = src;
+    s->dst = dst;
+    s->n = n;
+    s->pos = 0;
+    while (s->pos < n && ((uintptr_t)(dst + s->pos) & 63)) {   /* up to the first aligned line */
+        dst[s->pos] = src[s->pos];
+        s->pos++;
+    }
+}
+
+OG_AVX512 static inline void streamer_step(og_streamer *s)
+{
+    if (s->pos + 16 <= s->n) {
+        _mm512_stream_ps(s->dst + s->pos, _mm512_loadu_ps(s->src + s->pos));
+        s->pos += 16;
+    }
+}
+
+OG_AVX512 static void streamer_finish(og_streamer *s)
+{
+    while (s->pos + 16 <= s->n)
+        streamer_step(s);
+    for (; s->pos < s->n; s->pos++)
+        s->dst[s->pos] = s->src[s->pos];
+    s->n = 0;
+}
+
+/* Planes per task: fixed, so the split depends on the shape only. */
+#define BWD_PLANES_PER_TASK 8
+
+/* Zero plane d, add dY at its indices in order; false on an index outside
+ * the plane. The AVX-512 variant streams out `out` (the previous plane)
+ * meanwhile. */
+static bool scatter_plane(float *d, int64_t n, const int64_t *ip, const float *u, int64_t m, uint64_t base)
+{
+    memset(d, 0, (size_t)n * sizeof(float));
+    for (int64_t q = 0; q < m; q++) {
+        uint64_t i = (uint64_t)ip[q] - base;   /* unsigned: also catches negatives */
+        if (i >= (uint64_t)n)
+            return false;
+        d[i] += u[q];
+    }
+    return true;
+}
+
+OG_AVX512 static bool scatter_plane_streaming(float *d, int64_t n, const int64_t *ip, const float *u, int64_t m,
+                                              uint64_t base, og_streamer *out)
+{
+    memset(d, 0, (size_t)n * sizeof(float));
+    /* spread the previous plane's vectors evenly over this plane's elements */
+    int64_t vecs = out->n > out->pos ? (out->n - out->pos) / 16 : 0;
+    int64_t every = vecs > 0 ? (m + vecs - 1) / vecs : m + 1;
+    if (every < 1)
+        every = 1;
+    int64_t next = every;
+    for (int64_t q = 0; q < m; q++) {
+        uint64_t i = (uint64_t)ip[q] - base;
+        if (i >= (uint64_t)n)
+            return false;
+        d[i] += u[q];
+        if (q + 1 == next) {
+            streamer_step(out);
+            next += every;
+        }
+    }
+    return true;
+}
+
 typedef struct bwd_ctx {
-    int64_t in_plane, out_plane;
+    int64_t planes, in_plane, out_plane;
     const int64_t *ind;
     const float *dy;
     float *dx;
@@ -328,58 +404,58 @@ typedef struct bwd_ctx {
     int bad;
 } bwd_ctx;
 
-/* dst = src, n floats, with streaming stores: dX is written once and not
- * read back here, so skipping the read-for-ownership saves a third of the
- * traffic. */
-OG_AVX512 static void stream_copy_avx512(float *dst, const float *src, int64_t n)
-{
-    int64_t i = 0;
-    while (i < n && ((uintptr_t)(dst + i) & 63))
-        dst[i] = src[i], i++;
-    for (; i + 16 <= n; i += 16)
-        _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
-    for (; i < n; i++)
-        dst[i] = src[i];
-    _mm_sfence();
-}
-
-static void bwd_plane(void *arg, int64_t p, int worker)
+static void bwd_task(void *arg, int64_t t, int worker)
 {
     bwd_ctx *c = arg;
-    float *out = c->dx + p * c->in_plane;
-    /* sum into the worker's cache-resident scratch when there is one */
-    float *d = c->ws ? (float *)(c->ws + (size_t)worker * c->stride) : out;
-    const int64_t *ip = c->ind + p * c->out_plane;
-    const float *u = c->dy + p * c->out_plane;
-    const uint64_t base = (uint64_t)(p * c->in_plane), n = (uint64_t)c->in_plane;
-    memset(d, 0, (size_t)c->in_plane * sizeof(float));
-    for (int64_t q = 0; q < c->out_plane; q++) {
-        uint64_t i = (uint64_t)ip[q] - base;   /* unsigned: also catches negatives */
-        if (i >= n) {
+    const int64_t n = c->in_plane, m = c->out_plane;
+    int64_t p0 = t * BWD_PLANES_PER_TASK, p1 = p0 + BWD_PLANES_PER_TASK < c->planes ? p0 + BWD_PLANES_PER_TASK
+                                                                                    : c->planes;
+    if (!c->ws) {   /* in place, no scratch */
+        for (int64_t p = p0; p < p1; p++)
+            if (!scatter_plane(c->dx + p * n, n, c->ind + p * m, c->dy + p * m, m, (uint64_t)(p * n))) {
+                __atomic_store_n(&c->bad, 1, __ATOMIC_RELAXED);
+                return;
+            }
+        return;
+    }
+    /* two cache-resident planes: one summed while the other streams out */
+    float *buf[2] = { (float *)(c->ws + (size_t)worker * c->stride),
+                      (float *)(c->ws + (size_t)worker * c->stride + round64((size_t)n * sizeof(float))) };
+    og_streamer out = { 0 };
+    for (int64_t p = p0; p < p1; p++) {
+        float *d = buf[(p - p0) & 1];
+        bool ok = c->simd ? scatter_plane_streaming(d, n, c->ind + p * m, c->dy + p * m, m, (uint64_t)(p * n), &out)
+                          : scatter_plane(d, n, c->ind + p * m, c->dy + p * m, m, (uint64_t)(p * n));
+        if (!ok) {
             __atomic_store_n(&c->bad, 1, __ATOMIC_RELAXED);
             return;
         }
-        d[i] += u[q];
+        if (c->simd) {
+            streamer_finish(&out);
+            streamer_begin(&out, d, c->dx + p * n, n);
+        } else {
+            memcpy(c->dx + p * n, d, (size_t)n * sizeof(float));
+        }
     }
-    if (d != out) {
-        if (c->simd)
-            stream_copy_avx512(out, d, c->in_plane);
-        else
-            memcpy(out, d, (size_t)c->in_plane * sizeof(float));
+    if (c->simd) {
+        streamer_finish(&out);
+        _mm_sfence();
     }
 }
 
 size_t og_maxpool_bwd_workspace(int64_t in_plane)
 {
-    return in_plane <= ((int64_t)1 << 18) ? round64((size_t)in_plane * sizeof(float)) : 0;
+    return in_plane <= ((int64_t)1 << 17) ? 2 * round64((size_t)in_plane * sizeof(float)) : 0;
 }
 
 bool og_maxpool_bwd_f32(int64_t planes, int64_t in_plane, int64_t out_plane, const int64_t *ind, const float *dy,
                         float *dx, int n_threads, void *workspace, size_t workspace_stride)
 {
-    bool scratch = workspace && workspace_stride >= (size_t)in_plane * sizeof(float);
-    bwd_ctx c = { in_plane, out_plane, ind, dy, dx, scratch ? workspace : NULL, workspace_stride,
+    bool scratch = workspace && og_maxpool_bwd_workspace(in_plane) > 0 &&
+                   workspace_stride >= og_maxpool_bwd_workspace(in_plane);
+    bwd_ctx c = { planes, in_plane, out_plane, ind, dy, dx, scratch ? workspace : NULL, workspace_stride,
                   og_isa_active() == OG_ISA_AVX512, 0 };
-    og_parallel_for(n_threads > 0 ? n_threads : 1, planes, bwd_plane, &c);
+    og_parallel_for(n_threads > 0 ? n_threads : 1, (planes + BWD_PLANES_PER_TASK - 1) / BWD_PLANES_PER_TASK, bwd_task,
+                    &c);
     return __atomic_load_n(&c.bad, __ATOMIC_RELAXED) == 0;
 }
