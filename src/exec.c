@@ -395,8 +395,11 @@ static og_status compile(og_plan *p, bool *ok)
     for (int k = 0; k < g->n_outputs; k++)
         readers[g->outputs[k]]++;
 
-    /* kernels */
+    /* kernels; OG_KERNELS=reference keeps every op's own (the oracle the
+     * fast and fused paths are tested against) */
     size_t ws_max = 0;
+    const char *kern_env = getenv("OG_KERNELS");
+    bool reference_only = kern_env && strcmp(kern_env, "reference") == 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const og_node *n = &g->nodes[g->order[i]];
         og_step *step = &p->steps[i];
@@ -439,7 +442,7 @@ static og_status compile(og_plan *p, bool *ok)
         step->ws_stride = ws;
         step->view = n->op->alias_out0_in0 && n->n_outputs >= 1 && n->outputs[0] >= 0 && n->inputs[0] >= 0 &&
                      in[0].dtype == out[0].dtype;
-        if (!step->view && (st = select_kernel(p, n, in, out, readers, step)))
+        if (!step->view && !reference_only && (st = select_kernel(p, n, in, out, readers, step)))
             goto done;
         size_t need = step->run == n->op->run ? ws : step->ws_stride * (size_t)p->n_threads;
         if (need > ws_max)

@@ -19,7 +19,9 @@
  * Environment: OG_NUM_THREADS (default thread count, else the cores),
  * OG_ISA=avx512|avx2|scalar (use a narrower instruction set than the CPU
  * has; one it lacks is an error at plan creation), OG_LOG=plan (print each
- * node's kernel to stderr when a plan is compiled). */
+ * node's kernel to stderr when a plan is compiled), OG_LOG=time (print each
+ * step's time on every run), OG_KERNELS=reference (no fast or fused
+ * kernels: every op's reference kernel, to compare against). */
 #ifndef ONNXGRAD_EXEC_H
 #define ONNXGRAD_EXEC_H
 

@@ -1,4 +1,6 @@
 /* Executor: binding, running, releasing intermediates, errors. */
+#define _POSIX_C_SOURCE 200809L   /* setenv */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include "testutil.h"
@@ -596,6 +598,42 @@ START_TEST(saved_gradient_graph_plans_the_same)
 }
 END_TEST
 
+/* OG_KERNELS=reference plans every node with its op's own kernel (no
+ * fusion); the fast plan agrees with it to float rounding. */
+START_TEST(reference_kernels_on_request)
+{
+    og_graph *g = small_cnn(true);
+    og_tensor *x = filled(4, (int64_t[]){ 2, 3, 8, 8 }, 12), *dy = filled(2, (int64_t[]){ 2, 5 }, 13);
+    OG_CHECK(og_tensor_set_name(dy, "logits_grad"));
+    const og_tensor *const in[2] = { x, dy };
+    og_plan *fast, *ref;
+    OG_CHECK(og_plan_create(g, &fast));
+    setenv("OG_KERNELS", "reference", 1);
+    OG_CHECK(og_plan_create(g, &ref));
+    unsetenv("OG_KERNELS");
+    ck_assert_int_gt(og_plan_num_steps(fast), 0);
+    ck_assert_int_gt(og_plan_num_steps(ref), og_plan_num_steps(fast));   /* nothing fused away */
+    for (int k = 0; k < og_plan_num_steps(ref); k++) {
+        const char *kern;
+        OG_CHECK(og_plan_step(ref, k, NULL, NULL, &kern));
+        ck_assert_msg(!strcmp(kern, "reference") || !strcmp(kern, "view"), "step %d: %s", k, kern);
+    }
+    const og_tensor *a[8], *b[8];
+    OG_CHECK(og_plan_run_borrowed(fast, 2, in, a));
+    OG_CHECK(og_plan_run_borrowed(ref, 2, in, b));
+    for (int k = 0; k < og_graph_num_outputs(g); k++)
+        for (int64_t i = 0; i < a[k]->numel; i++) {
+            float u = ((float *)a[k]->data)[i], v = ((float *)b[k]->data)[i];
+            ck_assert_msg(fabsf(u - v) <= 1e-4f * (1 + fabsf(v)), "output %d[%lld]: %g vs %g", k, (long long)i, u, v);
+        }
+    og_tensor_free(x);
+    og_tensor_free(dy);
+    og_plan_free(fast);
+    og_plan_free(ref);
+    og_graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("exec");
@@ -614,6 +652,7 @@ int main(void)
     tcase_add_test(tc, run_states_share_a_plan);
     tcase_add_test(tc, elementwise_runs_in_place);
     tcase_add_test(tc, saved_gradient_graph_plans_the_same);
+    tcase_add_test(tc, reference_kernels_on_request);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }
