@@ -473,6 +473,8 @@ START_TEST(conv_kernel_choice)
     c = (cfg){ .N = 3, .G = 1, .Cg = 1, .Mg = 6, .H = 28, .W = 28, .R = 5, .S = 5, .stride = { 1, 1 },
                .dil = { 1, 1 }, .bias = true };
     ck_assert_str_eq(check_forward(&c), "conv_direct_c1");
+    c.Mg = 20;   /* one channel into many (Caffe LeNet conv1): the implicit GEMM */
+    ck_assert_str_eq(check_forward(&c), "conv_igemm");
     c = (cfg){ .N = 1, .G = 1, .Cg = 7, .Mg = 9, .H = 40, .W = 37, .R = 3, .S = 3, .stride = { 1, 1 },
                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
     ck_assert_str_eq(check_forward(&c), "conv_igemm");
