@@ -562,6 +562,8 @@ START_TEST(conv_gradient_random)
     cfg c = { .N = 1, .G = 1, .Cg = 1, .Mg = 3, .H = 20, .W = 21, .R = 5, .S = 4, .stride = { 3, 2 },
               .dil = { 1, 2 }, .pads = { 2, 0, 0, 1 }, .bias = true };
     check_gradient(&c);
+    c.Mg = 20;   /* one channel into many: dW through the GEMM */
+    check_gradient(&c);
     /* pointwise, with groups */
     c = (cfg){ .N = 3, .G = 2, .Cg = 5, .Mg = 7, .H = 9, .W = 11, .R = 1, .S = 1, .stride = { 1, 1 },
                .dil = { 1, 1 } };
