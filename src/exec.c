@@ -293,6 +293,37 @@ static size_t value_bytes(const og_graph *g, int v)
     return bytes;
 }
 
+/* A node's inputs as the graph knows them before running (types, and data
+ * fixed by then), and its output slots, for og_node_infer; true when every
+ * input shape is known. */
+static bool static_node_call(const og_graph *g, const og_node *n, og_tinfo *ins, const og_tinfo **in,
+                             const og_tensor **vals, og_tinfo *outs, og_tinfo **out)
+{
+    bool known = true;
+    for (int k = 0; k < n->n_inputs; k++) {
+        in[k] = NULL;
+        vals[k] = NULL;
+        if (n->inputs[k] >= 0) {
+            og_value_get(&g->values[n->inputs[k]], &ins[k]);
+            in[k] = &ins[k];
+            vals[k] = og_value_data(&g->values[n->inputs[k]]);
+            known = known && og_shape_known(&ins[k].shape);
+        }
+    }
+    for (int k = 0; k < n->n_outputs; k++)
+        out[k] = n->outputs[k] >= 0 ? &outs[k] : NULL;
+    return known;
+}
+
+/* Forgets what a select that did not apply may have left. */
+static void reset_choice(og_select_call *s)
+{
+    og_free(s->state);
+    s->state = NULL;
+    s->new_n_in = 0;
+    s->inplace_input = -1;
+}
+
 static bool default_domain(const char *d) { return !d || !d[0] || strcmp(d, "ai.onnx") == 0; }
 
 /* Lets the patterns rooted at the node's op, then the op itself, choose a
@@ -324,22 +355,14 @@ static og_status select_kernel(og_plan *p, const og_node *n, const og_tinfo *in,
         const og_pattern *pt = og_pattern_at(k);
         if (default_domain(n->domain) && strcmp(pt->root_op, n->op_type) == 0) {
             st = pt->select(&s);
-            if (!s.run) {
-                og_free(s.state);
-                s.state = NULL;
-                s.new_n_in = 0;
-                s.inplace_input = -1;
-            }
+            if (!s.run)
+                reset_choice(&s);
         }
     }
     if (st == OG_OK && !s.run && n->op->select) {
         st = n->op->select(&s);
-        if (!s.run) {
-            og_free(s.state);
-            s.state = NULL;
-            s.new_n_in = 0;
-            s.inplace_input = -1;
-        }
+        if (!s.run)
+            reset_choice(&s);
     }
     if (st) {
         og_free(s.state);
@@ -409,16 +432,9 @@ static og_status compile(og_plan *p, bool *ok)
         og_tinfo *outp[OG_MAX_IO] = { 0 };
         step->node = n;
         step->n_in = n->n_inputs;
-        for (int k = 0; k < n->n_inputs; k++) {
+        for (int k = 0; k < n->n_inputs; k++)
             step->in[k] = n->inputs[k];
-            if (n->inputs[k] >= 0) {
-                og_value_get(&g->values[n->inputs[k]], &in[k]);
-                inp[k] = &in[k];
-                vals[k] = og_value_data(&g->values[n->inputs[k]]);
-            }
-        }
-        for (int k = 0; k < n->n_outputs; k++)
-            outp[k] = n->outputs[k] >= 0 ? &out[k] : NULL;
+        static_node_call(g, n, in, inp, vals, out, outp);
         size_t ws = 0;
         if ((st = og_node_infer(g, n, inp, vals, outp, &ws)))
             goto done;
@@ -523,10 +539,7 @@ static og_status compile(og_plan *p, bool *ok)
             int v = k < n->n_outputs ? n->outputs[k] : step->in[k - n->n_outputs];
             if (v < 0 || !p->computed[v] || p->root[v] != v || last[v] != i)
                 continue;
-            og_tinfo ti;
-            size_t bytes;
-            og_value_get(&g->values[v], &ti);
-            og_tensor_nbytes(ti.dtype, ti.shape.rank, ti.shape.dims, NULL, &bytes);
+            size_t bytes = value_bytes(g, v);
             last[v] = -2;   /* freed once even if read twice */
             if ((st = fl_free(&fl, off[v], align_up(bytes ? bytes : 1))))
                 goto done;
@@ -651,27 +664,15 @@ og_status og_plan_create_ex(const og_graph *g, const og_plan_options *opts, og_p
         p->is_output[g->outputs[k]] = true;
     /* Size the workspace now when shapes are static; runs grow it if needed. */
     size_t ws = 0;
-    const og_node *biggest = NULL;   /* the node needing the most scratch */
     for (int i = 0; i < g->n_nodes; i++) {
         const og_node *n = &g->nodes[g->order[i]];
         const og_tinfo *in[OG_MAX_IO] = { 0 };
         const og_tensor *vals[OG_MAX_IO] = { 0 };
         og_tinfo ins[OG_MAX_IO], outs[OG_MAX_IO], *o[OG_MAX_IO] = { 0 };
-        bool known = true;
-        for (int k = 0; k < n->n_inputs; k++)
-            if (n->inputs[k] >= 0) {
-                og_value_get(&g->values[n->inputs[k]], &ins[k]);
-                in[k] = &ins[k];
-                vals[k] = og_value_data(&g->values[n->inputs[k]]);
-                known = known && og_shape_known(&in[k]->shape);
-            }
-        for (int k = 0; k < n->n_outputs; k++)
-            o[k] = n->outputs[k] >= 0 ? &outs[k] : NULL;
         size_t need = 0;
-        if (known && og_node_infer(g, n, in, vals, o, &need) == OG_OK && need > ws) {
+        if (static_node_call(g, n, ins, in, vals, outs, o) && og_node_infer(g, n, in, vals, o, &need) == OG_OK &&
+            need > ws)
             ws = need;
-            biggest = n;
-        }
     }
     st = check_static_budget(p, ws);
     bool compiled = false;
@@ -681,7 +682,6 @@ og_status og_plan_create_ex(const og_graph *g, const og_plan_options *opts, og_p
             p->workspace_bytes = ws;
         st = og_run_state_create(p, &p->rs);
     }
-    (void)biggest;
     if (st) {
         og_plan_free(p);
         return st;

@@ -326,6 +326,14 @@ static og_tensor *filled(int rank, const int64_t *dims, unsigned seed)
     return t;
 }
 
+/* small_cnn's feeds: the image and the upstream gradient of its logits. */
+static void cnn_feeds(unsigned seed, og_tensor **x, og_tensor **dy)
+{
+    *x = filled(4, (int64_t[]){ 2, 3, 8, 8 }, seed);
+    *dy = filled(2, (int64_t[]){ 2, 5 }, seed + 1);
+    OG_CHECK(og_tensor_set_name(*dy, "logits_grad"));
+}
+
 static unsigned long allocations;
 static void *counting_alloc(void *u, size_t n)
 {
@@ -346,8 +354,8 @@ START_TEST(compiled_run_allocates_nothing)
     for (int grad = 0; grad < 2; grad++) {
         og_graph *g = small_cnn(grad);
         og_plan *p;
-        og_tensor *x = filled(4, (int64_t[]){ 2, 3, 8, 8 }, 1), *dy = filled(2, (int64_t[]){ 2, 5 }, 2);
-        OG_CHECK(og_tensor_set_name(dy, "logits_grad"));
+        og_tensor *x, *dy;
+        cnn_feeds(1, &x, &dy);
         const og_tensor *outs[8];
         const og_tensor *const in[2] = { x, dy };
         OG_CHECK(og_plan_create(g, &p));
@@ -374,8 +382,8 @@ START_TEST(threads_give_identical_bits)
 {
     og_graph *g = small_cnn(true);
     int n_out = og_graph_num_outputs(g);
-    og_tensor *x = filled(4, (int64_t[]){ 2, 3, 8, 8 }, 3), *dy = filled(2, (int64_t[]){ 2, 5 }, 4);
-    OG_CHECK(og_tensor_set_name(dy, "logits_grad"));
+    og_tensor *x, *dy;
+    cnn_feeds(3, &x, &dy);
     const og_tensor *const in[2] = { x, dy };
     og_tensor *ref[8] = { 0 };
     ck_assert_int_le(n_out, 8);
@@ -479,8 +487,8 @@ START_TEST(run_states_share_a_plan)
 {
     og_graph *g = small_cnn(true);
     int n_out = og_graph_num_outputs(g);
-    og_tensor *x = filled(4, (int64_t[]){ 2, 3, 8, 8 }, 6), *dy = filled(2, (int64_t[]){ 2, 5 }, 8);
-    OG_CHECK(og_tensor_set_name(dy, "logits_grad"));
+    og_tensor *x, *dy;
+    cnn_feeds(6, &x, &dy);
     const og_tensor *const in[2] = { x, dy };
     og_plan *p;
     OG_CHECK(og_plan_create(g, &p));
@@ -581,8 +589,8 @@ START_TEST(saved_gradient_graph_plans_the_same)
     }
     ck_assert_int_eq(fused, 3);
     OG_CHECK_FAILS(og_plan_step(p, og_plan_num_steps(p), NULL, NULL, NULL), OG_ERR_INVALID_ARG, "out of range");
-    og_tensor *x = filled(4, (int64_t[]){ 2, 3, 8, 8 }, 9), *dy = filled(2, (int64_t[]){ 2, 5 }, 10);
-    OG_CHECK(og_tensor_set_name(dy, "logits_grad"));
+    og_tensor *x, *dy;
+    cnn_feeds(9, &x, &dy);
     const og_tensor *const in[2] = { x, dy };
     const og_tensor *a[8], *b[8];
     OG_CHECK(og_plan_run_borrowed(p, 2, in, a));
@@ -603,8 +611,8 @@ END_TEST
 START_TEST(reference_kernels_on_request)
 {
     og_graph *g = small_cnn(true);
-    og_tensor *x = filled(4, (int64_t[]){ 2, 3, 8, 8 }, 12), *dy = filled(2, (int64_t[]){ 2, 5 }, 13);
-    OG_CHECK(og_tensor_set_name(dy, "logits_grad"));
+    og_tensor *x, *dy;
+    cnn_feeds(12, &x, &dy);
     const og_tensor *const in[2] = { x, dy };
     og_plan *fast, *ref;
     OG_CHECK(og_plan_create(g, &fast));
