@@ -84,7 +84,9 @@ int main(int argc, char **argv)
     char line[512];
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n \t")] = '\0';
-        if (!line[0] || line[0] == '#')
+        /* Cases the conformance runner expects to fail ("xfail <case>") are
+         * not gradient-checked: their forward is already wrong. */
+        if (!line[0] || line[0] == '#' || strcmp(line, "xfail") == 0)
             continue;
         char path[4096];
         og_graph *g = NULL;
