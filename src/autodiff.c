@@ -83,6 +83,65 @@ og_status og_grad_emit(og_backward_call *b, const char *op_type, int n_in, const
     return OG_OK;
 }
 
+/* ---- the sticky vocabulary (og_gb_*) ----------------------------------------- */
+
+const char *og_gb(og_backward_call *b, const char *op_type, int n_in, const char *const *ins, int n_attrs,
+                  const og_attr *attrs)
+{
+    if (b->status)
+        return NULL;
+    for (int k = 0; k < n_in; k++)
+        if (ins[k] == NULL) {
+            b->status = og_err(OG_ERR_INTERNAL, "node '%s' (%s): backward rule passed no operand %d to %s",
+                               b->node->name, b->node->op_type, k, op_type);
+            return NULL;
+        }
+    const char *out = NULL;
+    b->status = og_grad_emit(b, op_type, n_in, ins, 1, &out, n_attrs, attrs);
+    return b->status ? NULL : out;
+}
+
+const char *og_gb1(og_backward_call *b, const char *op_type, const char *x)
+{
+    return og_gb(b, op_type, 1, &x, 0, NULL);
+}
+
+const char *og_gb2(og_backward_call *b, const char *op_type, const char *x, const char *y)
+{
+    const char *ins[2] = { x, y };
+    return og_gb(b, op_type, 2, ins, 0, NULL);
+}
+
+const char *og_gb_scalar(og_backward_call *b, og_dtype dtype, double v)
+{
+    const char *out = NULL;
+    if (!b->status)
+        b->status = og_grad_const_scalar(b, dtype, v, &out);
+    return b->status ? NULL : out;
+}
+
+const char *og_gb_ints(og_backward_call *b, int64_t n, const int64_t *v)
+{
+    const char *out = NULL;
+    if (!b->status)
+        b->status = og_grad_const_ints(b, n, v, &out);
+    return b->status ? NULL : out;
+}
+
+const char *og_gb_unbroadcast(og_backward_call *b, int k, const char *grad)
+{
+    const char *out = NULL;
+    if (b->status)
+        return NULL;
+    if (grad == NULL) {
+        b->status = og_err(OG_ERR_INTERNAL, "node '%s' (%s): backward rule passed no gradient to unbroadcast",
+                           b->node->name, b->node->op_type);
+        return NULL;
+    }
+    b->status = og_grad_unbroadcast(b, k, grad, &out);
+    return b->status ? NULL : out;
+}
+
 static og_status emit_constant(og_backward_call *b, og_tensor *t, const char **out)
 {
     og_attr a = og_attr_tensor("value", t);
@@ -488,6 +547,8 @@ static og_status run_rule(og_grad_ctx *c, int node_index)
     }
     c->cur = n;
     og_status st = n->op->backward(&b);
+    if (!st)
+        st = b.status;   /* a rule that forgot to return og_gb_status */
     if (st)
         return st;
     /* A tensor used twice by this node gets both gradients, summed. */

@@ -46,6 +46,11 @@ struct ProtobufCAllocator *og_protobuf_allocator(void);
  * and returns the current code. */
 og_status og_err(og_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 og_status og_err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* og_err with the "node '<name>' (<OpType>): " prefix every node message
+ * starts with. */
+struct og_node;
+og_status og_node_err(const struct og_node *node, og_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void og_err_clear(void);
 
 /* ---- a set of borrowed strings (src/strset.c): linear duplicate checks -- */
@@ -380,6 +385,7 @@ typedef struct og_backward_call {
     const char *dout[OG_MAX_IO];     /* gradient flowing into output k; NULL: none (zero) */
     bool need[OG_MAX_IO];            /* input k needs a gradient */
     const char *din[OG_MAX_IO];      /* set by the rule for each needed input; NULL: zero */
+    og_status status;                /* first failure of an og_gb_* call (sticky) */
 } og_backward_call;
 
 /* Adds a default-domain node of `op_type` to the gradient graph. Inputs are
@@ -420,6 +426,35 @@ og_status og_grad_unbroadcast(og_backward_call *b, int k, const char *grad, cons
 og_status og_grad_forward_output(og_backward_call *b, int k, const char **out);
 /* A tensor of zeros with the type of value `name` (ConstantOfShape). */
 og_status og_grad_zeros_like(og_backward_call *b, const char *name, const og_tinfo *ti, const char **out);
+
+/* The backward vocabulary: sticky-error builders, so a rule reads like its
+ * formula,
+ *     b->din[0] = og_gb_mul(b, dy, og_gb_mul(b, y, og_gb_sub(b, one, y)));
+ *     return og_gb_status(b);
+ * Each emits one default-domain node and returns its output 0's name (owned
+ * by the gradient graph). Once one call fails, b->status keeps that first
+ * failure and every later call (and any call given a NULL operand) returns
+ * NULL without emitting, so a rule checks once, at the end. */
+const char *og_gb(og_backward_call *b, const char *op_type, int n_in, const char *const *ins, int n_attrs,
+                  const og_attr *attrs);
+const char *og_gb1(og_backward_call *b, const char *op_type, const char *x);
+const char *og_gb2(og_backward_call *b, const char *op_type, const char *x, const char *y);
+/* A rank-0 constant of dtype (float or double), broadcastable against anything. */
+const char *og_gb_scalar(og_backward_call *b, og_dtype dtype, double v);
+/* A 1-D int64 constant of n values (axes, shapes). */
+const char *og_gb_ints(og_backward_call *b, int64_t n, const int64_t *v);
+/* og_grad_unbroadcast in the sticky style: grad summed back to input k's shape. */
+const char *og_gb_unbroadcast(og_backward_call *b, int k, const char *grad);
+/* b->status: OG_OK, or the first failure (its message in og_errmsg). */
+static inline og_status og_gb_status(const og_backward_call *b) { return b->status; }
+#define og_gb_add(b, x, y) og_gb2((b), "Add", (x), (y))
+#define og_gb_sub(b, x, y) og_gb2((b), "Sub", (x), (y))
+#define og_gb_mul(b, x, y) og_gb2((b), "Mul", (x), (y))
+#define og_gb_div(b, x, y) og_gb2((b), "Div", (x), (y))
+#define og_gb_neg(b, x) og_gb1((b), "Neg", (x))
+#define og_gb_exp(b, x) og_gb1((b), "Exp", (x))
+#define og_gb_log(b, x) og_gb1((b), "Log", (x))
+#define og_gb_sqrt(b, x) og_gb1((b), "Sqrt", (x))
 
 /* ---- numpy-style (multidirectional) broadcasting (src/broadcast.c) ------
  * Shared by the elementwise ops (and Expand). Shapes align on the right, a

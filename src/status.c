@@ -45,6 +45,16 @@ og_status og_err(og_status code, const char *fmt, ...)
     return code;
 }
 
+og_status og_node_err(const og_node *node, og_status code, const char *fmt, ...)
+{
+    char msg[OG_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return og_err(code, "node '%s' (%s): %s", node->name, node->op_type, msg);
+}
+
 og_status og_err_prefix(const char *fmt, ...)
 {
     char prefix[OG_MSG_MAX], old[OG_MSG_MAX];
