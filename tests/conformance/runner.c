@@ -11,7 +11,10 @@
  * A line "xfail <case> <reason>" lists a case onnxgrad cannot pass yet:
  * it still runs, prints "XFAIL <case>: <reason> (<what went wrong>)" and
  * counts as expected-failing, never as passed; if it passes, that is
- * "XPASS", a failure, so the list cannot go stale.
+ * "XPASS", a failure, so the list cannot go stale. A line
+ * "refused <case> <fragment>" is a case onnxgrad must refuse (a type it
+ * cannot hold): it passes as "REFUSED" only if loading or running fails
+ * with a message containing the fragment.
  * Prints "PASS <case>" or "FAIL <case>: <reason>" per case and ends with
  * "<n> passed, <m> failed, <k> expected-failing"; exits 1 if anything
  * failed. */
@@ -196,7 +199,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", argv[2], strerror(errno));
         return 2;
     }
-    int passed = 0, failed = 0, xfailed = 0;
+    int passed = 0, failed = 0, xfailed = 0, n_refused = 0;
     char line[1024];
     while (fgets(line, sizeof line, f)) {
         char *s = line, *e;
@@ -208,16 +211,30 @@ int main(int argc, char **argv)
         *e = '\0';
         if (!*s)
             continue;
+        /* "xfail <case> <reason>" / "refused <case> <message fragment>" */
         const char *reason = NULL;
-        if (strncmp(s, "xfail", 5) == 0 && (s[5] == ' ' || s[5] == '\t')) {
-            s += 5 + strspn(s + 5, " \t");
-            char *sp = s + strcspn(s, " \t");
-            reason = *sp ? sp + 1 + strspn(sp + 1, " \t") : "no reason given";
-            *sp = '\0';
+        int refused = 0;
+        for (int d = 0; d < 2; d++) {
+            const char *word = d ? "refused" : "xfail";
+            size_t n = strlen(word);
+            if (strncmp(s, word, n) == 0 && (s[n] == ' ' || s[n] == '\t')) {
+                refused = d;
+                s += n + strspn(s + n, " \t");
+                char *sp = s + strcspn(s, " \t");
+                reason = *sp ? sp + 1 + strspn(sp + 1, " \t") : "";
+                *sp = '\0';
+                break;
+            }
         }
         char why[2048] = "";
         int bad = run_case(argv[1], s, why, sizeof why);
-        if (reason && bad) {
+        if (refused && bad && *reason && strstr(why, reason)) {
+            printf("REFUSED %s: %s\n", s, why);
+            n_refused++;
+        } else if (refused) {
+            printf("FAIL %s: expected a refusal containing '%s', got %s\n", s, reason, bad ? why : "a pass");
+            failed++;
+        } else if (reason && bad) {
             printf("XFAIL %s: %s (%s)\n", s, reason, why);
             xfailed++;
         } else if (reason) {
@@ -233,6 +250,7 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     fclose(f);
-    printf("%d passed, %d failed, %d expected-failing\n", passed, failed, xfailed);
+    printf("%d passed, %d refused as specified, %d failed, %d expected-failing\n", passed, n_refused, failed,
+           xfailed);
     return failed ? 1 : 0;
 }
