@@ -16,9 +16,11 @@
  * Tolerance: |got - want| <= 1e-4 |want| + max(1e-5 max|want|, 1e-6), where
  * max|want| is the largest magnitude in the reference tensor.
  * Without the last three arguments the ort stage is a failure (never a
- * silent pass). EXPECT.txt lines "xfail <model> <reason>" mark a model that
- * cannot pass yet: it prints XFAIL and exits 0 when some stage fails, and
- * XPASS (exit 1) when it passes, so the list stays honest. When
+ * silent pass). EXPECT.txt lines "xfail <model> <stage>: <reason>" mark a
+ * model that cannot pass yet: it prints XFAIL and exits 0 when it fails in
+ * that stage or a later one (noting the progress), FAIL when it fails in an
+ * earlier stage, and XPASS (exit 1) when it passes, so the list stays
+ * honest. A missing ONNX Runtime is a failure even for a listed model. When
  * MODELS_DIR/NO_TORCH exists (no python3-torch) it prints SKIP, exits 77. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -468,6 +470,19 @@ static char *expected_failure(const char *expect, const char *model, int *err)
     return found;
 }
 
+static const char *const stages[] = {"load", "forward", "gradients", "ort"};
+
+/* Index of the stage a message starts with ("gradients: ..."), else -1. */
+static int stage_of(const char *msg)
+{
+    for (int k = 0; k < 4; k++) {
+        size_t n = strlen(stages[k]);
+        if (strncmp(msg, stages[k], n) == 0 && msg[n] == ':')
+            return k;
+    }
+    return -1;
+}
+
 static const char *mark(int s)
 {
     return s > 0 ? "yes" : s < 0 ? "NO" : "-";
@@ -497,13 +512,30 @@ int main(int argc, char **argv)
     stage_state st = {0};
     int bad;
     if (!exists(dir))
-        bad = fail("no generated data: %s is missing (gen_models.py has no model of that name?)", dir);
+        bad = fail("load: no generated data: %s is missing (gen_models.py has no model of that name?)", dir);
     else
         bad = run_model(dir, work, argc == 8 ? argv + 5 : NULL, &st);
     printf("%s: loads %s, forward agrees %s, gradients agree %s, ORT agrees %s\n", model, mark(st.loaded),
            mark(st.forward), mark(st.gradients), mark(st.ort));
+    if (reason && bad && strstr(why, "cannot load onnxruntime-node")) {
+        printf("FAIL %s: %s (ONNX Runtime itself is missing; an xfail does not cover that)\n", model, why);
+        return 1;
+    }
     if (reason && bad) {
-        printf("XFAIL %s: %s (%s)\n", model, reason, why);
+        /* The listed reason starts with the stage it fails in; failing
+         * earlier than that is a regression, later is progress to note. */
+        int listed = stage_of(reason), now = stage_of(why);
+        if (listed < 0) {
+            printf("FAIL %s: expect.txt reason '%s' must start with load:, forward:, gradients: or ort:\n", model,
+                   reason);
+            return 1;
+        }
+        if (now < listed) {
+            printf("FAIL %s: listed as failing in %s but now fails earlier: %s\n", model, stages[listed], why);
+            return 1;
+        }
+        printf("XFAIL %s: %s (%s)%s\n", model, reason, why,
+               now > listed ? " -- it now gets further: update its line in expect.txt" : "");
         return 0;
     }
     if (reason) {
