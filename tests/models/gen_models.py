@@ -403,6 +403,20 @@ def generate(name, spec, d, torch, onnx, numpy_helper, np):
         f.write("\n".join(lines) + "\n")
 
 
+def selftests(tmp, onnx, numpy_helper, np):
+    """Copies of dynamic_batch with one reference element moved well past the
+    tolerance, so a test can check that the runner notices."""
+    for name, rel in (("selftest_bad_output", "outputs/y.pb"), ("selftest_bad_grad", "grads/conv.weight.pb")):
+        d = os.path.join(tmp, name)
+        shutil.copytree(os.path.join(tmp, "dynamic_batch"), d)
+        t = onnx.TensorProto()
+        with open(os.path.join(d, rel), "rb") as f:
+            t.ParseFromString(f.read())
+        a = numpy_helper.to_array(t).copy()
+        a.flat[1] += np.float32(1e-3 * np.abs(a).max() + 1e-3)
+        write_pb(onnx, numpy_helper, a, t.name, os.path.join(d, rel))
+
+
 def main():
     if len(sys.argv) not in (2, 3):
         sys.exit("usage: gen_models.py DIR [MODEL...]")
@@ -440,6 +454,8 @@ def main():
         os.makedirs(d)
         generate(name, build(), d, torch, onnx, numpy_helper, np)
         print("generated", name, flush=True)
+    if not only:
+        selftests(tmp, onnx, numpy_helper, np)
     if only:
         print("partial generation in", tmp)
         return

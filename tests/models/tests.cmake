@@ -44,3 +44,17 @@ foreach(m ${OG_MODELS})
                        SKIP_RETURN_CODE 77 TIMEOUT 600 LABELS models
                        ENVIRONMENT "OPENBLAS_NUM_THREADS=1;OG_NUM_THREADS=2")
 endforeach()
+
+# The runner must notice a wrong reference: one output element, one gradient
+# element moved past the tolerance (copies of dynamic_batch, gen_models.py).
+foreach(st output:forward grad:gradients)
+  string(REPLACE ":" ";" st ${st})
+  list(GET st 0 what)
+  list(GET st 1 stage)
+  add_test(NAME models_selftest_bad_${what}
+           COMMAND og_models_runner ${OG_MODELS_DATA_DIR} ${CMAKE_CURRENT_BINARY_DIR}/models-work
+                   ${CMAKE_CURRENT_LIST_DIR}/expect.txt selftest_bad_${what})
+  set_tests_properties(models_selftest_bad_${what} PROPERTIES FIXTURES_REQUIRED og_models_data
+                       SKIP_RETURN_CODE 77 SKIP_REGULAR_EXPRESSION "^SKIP "
+                       PASS_REGULAR_EXPRESSION "FAIL selftest_bad_${what}: ${stage}: .*1 of [0-9]+ elements differ from PyTorch, worst \\[1\\]")
+endforeach()
