@@ -58,3 +58,10 @@ foreach(st output:forward grad:gradients)
                        SKIP_RETURN_CODE 77 SKIP_REGULAR_EXPRESSION "^SKIP "
                        PASS_REGULAR_EXPRESSION "FAIL selftest_bad_${what}: ${stage}: .*1 of [0-9]+ elements differ from PyTorch, worst \\[1\\]")
 endforeach()
+
+# ...and so must the ORT check (on model_dynamic_batch's saved check).
+set_tests_properties(model_dynamic_batch PROPERTIES FIXTURES_SETUP og_models_dyn_work)
+add_test(NAME models_selftest_ort
+         COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/ort_selftest.sh ${CMAKE_CURRENT_BINARY_DIR}/models-work
+                 ${OG_NODE} ${CMAKE_CURRENT_LIST_DIR}/ort_check.js ${OG_MODELS_ORT_DIR})
+set_tests_properties(models_selftest_ort PROPERTIES FIXTURES_REQUIRED "og_models_dyn_work;og_models_ort")
