@@ -377,6 +377,14 @@ def generate(name, spec, d, torch, onnx, numpy_helper, np):
     outs = m(*run_inputs)
     if not isinstance(outs, (tuple, list)):
         outs = (outs,)
+    if len(outs) != len(model.graph.output):
+        raise SystemExit("%s: PyTorch gives %d outputs, the ONNX model %d" % (name, len(outs), len(model.graph.output)))
+    for o, vi in zip(outs, model.graph.output):
+        dims = vi.type.tensor_type.shape.dim
+        want = [dd.dim_value if dd.HasField("dim_value") else None for dd in dims]
+        if len(want) != o.dim() or any(w is not None and w != g for w, g in zip(want, o.shape)):
+            raise SystemExit("%s: output %s has shape %s, the ONNX model declares %s"
+                             % (name, vi.name, list(o.shape), want))
     rng = np.random.RandomState(12345)
     seeds = [rng.uniform(-1, 1, size=tuple(o.shape)).astype(np.float32) for o in outs]
     total = sum((o * torch.from_numpy(s)).sum() for o, s in zip(outs, seeds))
@@ -389,7 +397,7 @@ def generate(name, spec, d, torch, onnx, numpy_helper, np):
 
     def put(kind, sub, tname, arr):
         f = "%s/%s.pb" % (sub, safe_file(tname))
-        write_pb(onnx, numpy_helper, np.ascontiguousarray(arr), tname, os.path.join(d, f))
+        write_pb(onnx, numpy_helper, np.array(arr, order="C"), tname, os.path.join(d, f))
         lines.append("%s %s %s" % (kind, tname, f))
 
     for n, x in zip(in_names, run_inputs):

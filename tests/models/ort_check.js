@@ -45,7 +45,7 @@ async function main() {
   let session;
   try {
     session = await ort.InferenceSession.create(path.join(dir, check.model),
-                                                {graphOptimizationLevel: 'disabled', intraOpNumThreads: 1});
+                                                {graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, logSeverityLevel: 3});
   } catch (e) {
     finish(`ONNX Runtime cannot load the gradient graph: ${e.message}`);
   }

@@ -131,14 +131,25 @@ static int same_shape(const og_tensor *a, const og_tensor *b)
     return 1;
 }
 
+static const char *dims_str(const og_tensor *t, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int d = 0; d < t->rank && n + 24 < size; d++)
+        n += (size_t)snprintf(buf + n, size - n, d ? ",%lld" : "%lld", (long long)t->dims[d]);
+    return buf;
+}
+
 /* 0 when got matches the reference want; else 1 with why set. */
 static int compare(const char *what, const og_tensor *got, const og_tensor *want)
 {
     if (got->dtype != want->dtype)
         return fail("%s: dtype %s, PyTorch has %s", what, og_dtype_name(got->dtype), og_dtype_name(want->dtype));
-    if (!same_shape(got, want))
-        return fail("%s: shape differs from PyTorch's (rank %d vs %d, %lld vs %lld elements)", what, got->rank,
-                    want->rank, (long long)got->numel, (long long)want->numel);
+    if (!same_shape(got, want)) {
+        char gs[160], ws[160];
+        return fail("%s: shape [%s], PyTorch's is [%s]", what, dims_str(got, gs, sizeof gs),
+                    dims_str(want, ws, sizeof ws));
+    }
     if (want->dtype != OG_FLOAT && want->dtype != OG_DOUBLE) {
         size_t es = og_dtype_size(want->dtype);
         if (memcmp(got->data, want->data, es * (size_t)want->numel) != 0)
