@@ -10,9 +10,10 @@
  *   gradients og_graph_build_gradient seeded with PyTorch's dY on every
  *             output, w.r.t. every float input and parameter; run it and
  *             compare every gradient with PyTorch's autograd
- *   ort       save the gradient graph to WORK_DIR/MODEL/grad.onnx with its
- *             feeds and onnxgrad's results, and have ORT_CHECK.js run it in
- *             onnxruntime-node (from ORT_DIR/node_modules) and compare
+ *             (the gradient graph is saved to WORK_DIR/MODEL/grad.onnx)
+ *   ort       write its feeds and onnxgrad's results beside it, and have
+ *             ORT_CHECK.js run it in onnxruntime-node (from
+ *             ORT_DIR/node_modules) and compare
  * Tolerance: |got - want| <= 1e-4 |want| + max(1e-5 max|want|, 1e-6), where
  * max|want| is the largest magnitude in the reference tensor.
  * Without the last three arguments the ort stage is a failure (never a
@@ -253,11 +254,9 @@ typedef struct stage_state {
 static int run_ort(const char *work, og_graph *gg, int n_feeds, og_tensor **feeds, int n_res,
                    const og_tensor **res, char **ort_args)
 {
-    char path[PATH_LEN], dir[PATH_LEN];
-    if (pathf(path, "%s/grad.onnx", work) || pathf(dir, "%s/ort", work))
+    char dir[PATH_LEN];
+    if (pathf(dir, "%s/ort", work))
         return 1;
-    if (og_model_save_file(gg, path) != OG_OK)
-        return fail("ort: saving the gradient graph: %s", og_errmsg());
     if (mkdirs(dir) != 0)
         return fail("ort: mkdir %s: %s", dir, strerror(errno));
     char jpath[PATH_LEN];
@@ -390,6 +389,17 @@ static int run_model(const char *dir, const char *work, char **ort_args, stage_s
         if (og_graph_build_gradient(g, &o, &gg) != OG_OK)
             bad = fail("gradients: build: %s", og_errmsg());
     }
+    /* Saved as soon as it exists, so a gradient that disagrees can be
+     * looked at. */
+    if (!bad) {
+        char path2[PATH_LEN];
+        if (mkdirs(work) != 0)
+            bad = fail("gradients: mkdir %s: %s", work, strerror(errno));
+        else if (pathf(path2, "%s/grad.onnx", work))
+            bad = 1;
+        else if (og_model_save_file(gg, path2) != OG_OK)
+            bad = fail("gradients: saving the gradient graph: %s", og_errmsg());
+    }
     int n_gin = 0;
     if (!bad) {
         /* Feeds: the model's inputs, then each seed under the name the
@@ -428,10 +438,7 @@ static int run_model(const char *dir, const char *work, char **ort_args, stage_s
 
     /* ort */
     if (!bad) {
-        if (mkdirs(work) != 0)
-            bad = fail("ort: mkdir %s: %s", work, strerror(errno));
-        else
-            bad = run_ort(work, gg, n_in + n_seed, feeds, n_ggot, (const og_tensor **)ggot, ort_args);
+        bad = run_ort(work, gg, n_in + n_seed, feeds, n_ggot, (const og_tensor **)ggot, ort_args);
         st->ort = bad ? -1 : 1;
     }
 
