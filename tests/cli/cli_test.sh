@@ -38,7 +38,22 @@ expect_ok() {
     if [ "$rc" -eq 0 ] && [ ! -s "$ERR" ]; then ok "$desc"; else not_ok "$desc (exit $rc)"; fi
 }
 
-# expect_fail DESC CODE CMD...: exit CODE and one "onnxgrad: " line on stderr.
+# expect_note DESC FRAGMENT CMD...: exit 0, and stderr holds only
+# "onnxgrad CMD: note: " lines, one of them with FRAGMENT.
+expect_note() {
+    desc=$1
+    frag=$2
+    shift 2
+    "$@" >"$OUT" 2>"$ERR"
+    rc=$?
+    if [ "$rc" -eq 0 ] && [ -s "$ERR" ] && ! grep -qv '^onnxgrad [a-z-]*: note: ' "$ERR" && grep -qF -- "$frag" "$ERR"; then
+        ok "$desc"
+    else
+        not_ok "$desc (exit $rc; want 0 and a note with '$frag')"
+    fi
+}
+
+# expect_fail DESC CODE CMD...: exit CODE and one "onnxgrad CMD: " line on stderr.
 expect_fail() {
     desc=$1
     code=$2
@@ -46,7 +61,7 @@ expect_fail() {
     "$@" >"$OUT" 2>"$ERR"
     rc=$?
     lines=$(wc -l <"$ERR")
-    if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q '^onnxgrad: ' "$ERR"; then
+    if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q '^onnxgrad[a-z -]*: ' "$ERR"; then
         ok "$desc"
     else
         not_ok "$desc (exit $rc, want $code; $lines stderr lines)"
@@ -76,7 +91,13 @@ expect_ok "--version" "$CLI" --version
 expect_out "--version prints the version" 'onnxgrad [0-9][0-9.]*'
 
 # ---- usage errors: exit 2 ----------------------------------------------
-expect_fail "no command" 2 "$CLI"
+"$CLI" >"$OUT" 2>"$ERR"
+rc=$?
+if [ "$rc" -eq 2 ] && [ ! -s "$OUT" ] && grep -q '^usage: onnxgrad <command>' "$ERR" && grep -q '^  gradcheck ' "$ERR"; then
+    ok "bare onnxgrad: usage summary on stderr, exit 2"
+else
+    not_ok "bare onnxgrad: usage summary on stderr, exit 2 (exit $rc)"
+fi
 expect_fail "unknown command" 2 "$CLI" frobnicate
 expect_fail "unknown top-level option" 2 "$CLI" --bogus
 expect_fail "help for an unknown command" 2 "$CLI" help frobnicate
@@ -126,13 +147,13 @@ else
 fi
 expect_ok "info converted.onnx" "$CLI" info "$CNN/converted.onnx"
 expect_out "info converted: Relu count" '  Relu: 2'
-expect_ok "run converted.onnx --inputs" "$CLI" run "$CNN/converted.onnx" --inputs "$CNN/data" -o "$CNN/out"
+expect_note "run converted.onnx --inputs" "ignored 1 file: output_0.pb ('y' is not an input of the model)" "$CLI" run "$CNN/converted.onnx" --inputs "$CNN/data" -o "$CNN/out"
 expect_same "CNN output matches numpy" "$CNN/out/output_0.pb" "$CNN/data/output_0.pb" y
 
 # ---- official ONNX node cases ------------------------------------------
 CONV=$NODE/test_basic_conv_with_padding
 expect_ok "convert $CONV" "$CLI" convert "$CONV/model.onnx" -o "$TMP/conv.onnx"
-expect_ok "run converted conv --inputs" "$CLI" run "$TMP/conv.onnx" --inputs "$CONV/test_data_set_0" -o "$TMP/conv_out"
+expect_note "run converted conv --inputs" "ignored 1 file: output_0.pb" "$CLI" run "$TMP/conv.onnx" --inputs "$CONV/test_data_set_0" -o "$TMP/conv_out"
 expect_same "conv output matches ONNX" "$TMP/conv_out/output_0.pb" "$CONV/test_data_set_0/output_0.pb" y
 if [ ! -e "$TMP/conv_out/output_1.pb" ]; then ok "one output, one file"; else not_ok "one output, one file"; fi
 
@@ -147,12 +168,12 @@ expect_ok "run gemm with -i c, b, a" "$CLI" run "$GEMM/model.onnx" -i "c=$GEMM/t
 expect_same "gemm output matches ONNX" "$TMP/gemm_out/output_0.pb" "$GEMM/test_data_set_0/output_0.pb" y
 
 # -i replaces the --inputs tensor of the same name.
-expect_ok "run gemm with --inputs and -i override" "$CLI" run "$GEMM/model.onnx" \
+expect_note "run gemm with --inputs and -i override" "output_0.pb" "$CLI" run "$GEMM/model.onnx" \
     --inputs "$GEMM/test_data_set_0" -i "c=$GEMM/test_data_set_0/input_2.pb" -o "$TMP/gemm_out2"
 expect_same "gemm override output matches ONNX" "$TMP/gemm_out2/output_0.pb" "$GEMM/test_data_set_0/output_0.pb" y
 
 ARGMAX=$NODE/test_maxpool_with_argmax_2d_precomputed_strides
-expect_ok "run a two-output model" "$CLI" run "$ARGMAX/model.onnx" --inputs "$ARGMAX/test_data_set_0" -o "$TMP/argmax_out"
+expect_note "run a two-output model" "ignored 2 files: output_0.pb ('y' is not an input of the model), output_1.pb ('z'" "$CLI" run "$ARGMAX/model.onnx" --inputs "$ARGMAX/test_data_set_0" -o "$TMP/argmax_out"
 expect_same "argmax output 0 matches ONNX" "$TMP/argmax_out/output_0.pb" "$ARGMAX/test_data_set_0/output_0.pb"
 expect_same "argmax output 1 matches ONNX" "$TMP/argmax_out/output_1.pb" "$ARGMAX/test_data_set_0/output_1.pb"
 
@@ -209,7 +230,7 @@ expect_fail "gradcheck: -o is not an option" 2 "$CLI" gradcheck "$MLP" -o "$NO"
 expect_fail "gradcheck: missing model" 2 "$CLI" gradcheck --fast
 for bad in "--order 3" "--order 0" "--order x" "--eps 0" "--eps -1e-3" "--eps abc" "--eps nan" "--eps inf" \
            "--atol -1" "--atol 1e-3x" "--rtol -0.5" "--rtol nan" "--max-elements 0" "--max-elements 1.5" \
-           "--max-elements -2" "--seed -1" "--seed x" "--seed 18446744073709551616" "--seed 1.0" "--eps"; do
+           "--max-elements -2" "--rng-seed -1" "--rng-seed x" "--rng-seed 18446744073709551616" "--rng-seed 1.0" "--eps"; do
     # shellcheck disable=SC2086 # word splitting of $bad is intended
     expect_fail "gradcheck: bad $bad" 2 "$CLI" gradcheck "$MLP" $bad
     opt=${bad%% *}
@@ -314,14 +335,14 @@ expect_same "seeded gradient graph output 2 is d<u,z>/d W1" "$GM/gg2_out/output_
 # batch fixed so the library makes random inputs.
 CNN2=$GM/cnn2.onnx
 expect_ok "gradcheck the CNN" "$CLI" gradcheck "$CNN2"
-expect_out "gradcheck: header" "gradcheck $CNN2: order 1, eps 1e-06, atol 1e-05, rtol 0.001, seed 0"
+expect_out "gradcheck: header" "gradcheck $CNN2: order 1, eps 1e-06, atol 1e-05, rtol 0.001, rng-seed 0"
 expect_out "gradcheck: x line" '  x: 50/50 elements, max abs error .*, worst \[[01],0,[0-4],[0-4]\] analytic .* numeric .*  PASS'
 expect_out "gradcheck: W line" '  W: 18/18 elements, .*, worst \[[01],0,[0-2],[0-2]\] analytic .*  PASS'
 expect_out "gradcheck: B line" '  B: 2/2 elements, .*  PASS'
 expect_out "gradcheck: W2 line" '  W2: 24/24 elements, .*  PASS'
 expect_out "gradcheck: B2 line" '  B2: 3/3 elements, .*  PASS'
 expect_out "gradcheck: summary" 'PASS: 5 of 5 tensors passed, 97 elements compared'
-expect_ok "gradcheck --inputs" "$CLI" gradcheck "$CNN2" --inputs "$CNN/data" --seed 2
+expect_note "gradcheck --inputs" "output_0.pb" "$CLI" gradcheck "$CNN2" --inputs "$CNN/data" --rng-seed 2
 expect_out "gradcheck --inputs: summary" 'PASS: 5 of 5 tensors passed, 97 elements compared'
 expect_ok "gradcheck --json" "$CLI" gradcheck "$CNN2" --json
 cp "$OUT" "$GM/check.json"
@@ -330,11 +351,11 @@ if "$PY" "$HELPERS" check-gradcheck-json "$GM/check.json" 5 true "$CNN2" >"$OUT"
 else
     not_ok "gradcheck --json parses, 5 tensors, pass"
 fi
-expect_ok "gradcheck --fast" "$CLI" gradcheck "$CNN2" --fast --seed 3
+expect_ok "gradcheck --fast" "$CLI" gradcheck "$CNN2" --fast --rng-seed 3
 expect_out "gradcheck --fast: W line" '  W: 1 random projection of 18 elements, .*  PASS'
 expect_out "gradcheck --fast: summary" 'PASS: 5 of 5 tensors passed, 5 projections compared'
 expect_ok "gradcheck --max-elements --wrt" "$CLI" gradcheck "$CNN2" -i "x=$CNN/data/input_0.pb" \
-    --wrt W2,W --max-elements 4 --seed 12345678901234567890
+    --wrt W2,W --max-elements 4 --rng-seed 12345678901234567890
 expect_out "gradcheck --max-elements: W2 line first" '  W2: 4/24 elements, .*  PASS'
 expect_out "gradcheck --max-elements: W line" '  W: 4/18 elements, .*  PASS'
 expect_out "gradcheck --max-elements: summary" 'PASS: 2 of 2 tensors passed, 8 elements compared'
@@ -367,13 +388,13 @@ else
 fi
 
 # --threads: any command; the outputs do not depend on it, bit for bit.
-expect_ok "run --threads 1" "$CLI" run "$CNN/converted.onnx" --threads 1 --inputs "$CNN/data" -o "$TMP/thr1"
-expect_ok "run --threads=2" "$CLI" run --threads=2 "$CNN/converted.onnx" --inputs "$CNN/data" -o "$TMP/thr2"
+expect_ok "run --threads 1" "$CLI" run "$CNN/converted.onnx" --threads 1 -i "x=$CNN/data/input_0.pb" -o "$TMP/thr1"
+expect_ok "run --threads=2" "$CLI" run --threads=2 "$CNN/converted.onnx" -i "x=$CNN/data/input_0.pb" -o "$TMP/thr2"
 if cmp -s "$TMP/thr1/output_0.pb" "$TMP/thr2/output_0.pb"; then ok "run: same bytes at 1 and 2 threads"
 else not_ok "run: same bytes at 1 and 2 threads"; fi
 expect_fail "--threads 0" 2 "$CLI" run "$CNN/converted.onnx" --threads 0 -o "$TMP/thr0"
 expect_fail "--threads without a value" 2 "$CLI" run "$CNN/converted.onnx" --threads
-expect_fail "OG_ISA unknown" 1 env OG_ISA=sse9 "$CLI" run "$CNN/converted.onnx" --inputs "$CNN/data" -o "$TMP/isa"
+expect_fail "OG_ISA unknown" 1 env OG_ISA=sse9 "$CLI" run "$CNN/converted.onnx" -i "x=$CNN/data/input_0.pb" -o "$TMP/isa"
 expect_err "OG_ISA unknown: message" "OG_ISA='sse9': expected avx512, avx2 or scalar"
 
 echo "$passed passed, $failed failed"
