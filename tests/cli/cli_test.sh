@@ -387,6 +387,184 @@ else
     not_ok "failing gradcheck --json parses, pass false"
 fi
 
+# ---- the common shape: one parser, one naming rule ---------------------
+# check_json DESC KIND ARGS...: the last command's stdout is one strict
+# JSON document of KIND (helpers.py check-json).
+check_json() {
+    desc=$1
+    shift
+    cp "$OUT" "$TMP/last.json"
+    if "$PY" "$HELPERS" check-json "$TMP/last.json" "$@" >"$OUT" 2>"$ERR"; then ok "$desc"; else not_ok "$desc"; fi
+}
+# expect_err_line DESC LINE: stderr is exactly LINE.
+expect_err_line() {
+    if [ "$(cat "$ERR")" = "$2" ]; then ok "$1"; else not_ok "$1: stderr is not '$2'"; fi
+}
+
+expect_ok "onnxgrad --help: exit 0" "$CLI" --help
+expect_out "onnxgrad --help: the naming rule" '.*--rng-seed N every.*'
+
+# Errors name the command and point at its help.
+expect_fail "run: unknown long option" 2 "$CLI" run "$CNN/cnn.onnx" --x -o "$TMP/u"
+expect_err_line "run: unknown option message" "onnxgrad run: unknown option '--x'; see 'onnxgrad run --help'"
+expect_fail "run: unknown long option with a value" 2 "$CLI" run "$CNN/cnn.onnx" --x=3 -o "$TMP/u"
+expect_err_line "run: --x=3 names --x" "onnxgrad run: unknown option '--x'; see 'onnxgrad run --help'"
+expect_fail "grad: unknown short option" 2 "$CLI" grad "$MLP" -q --loss loss -o "$TMP/u"
+expect_err_line "grad: unknown short option message" "onnxgrad grad: unknown option '-q'; see 'onnxgrad grad --help'"
+expect_fail "gradcheck: a flag given a value" 2 "$CLI" gradcheck "$MLP" --json=yes
+expect_err_line "gradcheck: flag value message" "onnxgrad gradcheck: option '--json' takes no value; see 'onnxgrad gradcheck --help'"
+expect_fail "grad: ambiguous abbreviation" 2 "$CLI" grad "$MLP" --see "z=$GM/seeds/z.pb" -o "$TMP/u"
+expect_err "grad: ambiguous lists the candidates" "ambiguous option '--see' (could be --seeds, --seed)"
+expect_fail "run: ambiguous --inp" 2 "$CLI" run "$CNN/cnn.onnx" --inp "$CNN/data" -o "$TMP/u"
+expect_err "run: --inp candidates" "(could be --input, --inputs)"
+expect_fail "info: missing value at the end" 2 "$CLI" info "$CNN/cnn.onnx" --threads
+expect_err_line "info: missing value message" "onnxgrad info: option '--threads' needs a value; see 'onnxgrad info --help'"
+expect_fail "convert: -o needs a value (short)" 2 "$CLI" convert "$CNN/cnn.onnx" -o
+expect_err "convert: -o named as typed" "option '-o' needs a value"
+expect_fail "gradient-graph: an option of another command" 2 "$CLI" gradient-graph "$MLP" --loss loss --json -o "$TMP/u.onnx"
+expect_fail "run: -r 0" 2 "$CLI" run "$CNN/cnn.onnx" -r 0 -i "x=$CNN/data/input_0.pb" -o "$TMP/u"
+expect_err "run: -r 0 names the option" "-r expects a whole number from 1"
+expect_fail "run: --repeat x" 2 "$CLI" run "$CNN/cnn.onnx" --repeat x -i "x=$CNN/data/input_0.pb" -o "$TMP/u"
+expect_err "run: --repeat x names the option" "--repeat expects"
+if [ ! -e "$TMP/u" ] && [ ! -e "$TMP/u.onnx" ]; then ok "option errors write nothing"; else not_ok "option errors write nothing"; fi
+
+# Abbreviations (any unambiguous prefix) and permutation (options before,
+# between and after the arguments), "--" ends the options.
+expect_ok "run: --out abbreviated, options first" "$CLI" run --out "$TMP/abbr" --input "x=$CNN/data/input_0.pb" "$CNN/cnn.onnx"
+expect_same "run: abbreviated options give the output" "$TMP/abbr/output_0.pb" "$CNN/data/output_0.pb" y
+expect_ok "run: --output=DIR, -iNAME=FILE, model last" "$CLI" run --output="$TMP/perm" "-ix=$CNN/data/input_0.pb" --thr 1 -- "$CNN/cnn.onnx"
+expect_same "run: permuted options give the output" "$TMP/perm/output_0.pb" "$CNN/data/output_0.pb" y
+expect_ok "grad: model between options, --lo/--wr abbreviated" "$CLI" grad --lo loss "$MLP" --wr W2 -i "x=$GM/data/input_0.pb" \
+    -i "ids=$GM/data/input_1.pb" -o "$GM/g_perm"
+expect_same "grad: permuted grad_0 is W2's" "$GM/g_perm/grad_0.pb" "$GM/ref/loss_W2.pb" W2
+expect_ok "gradcheck: --max, --rng, --fa abbreviated" "$CLI" gradcheck "$CNN2" --max 3 --rng 4 --wrt W
+expect_out "gradcheck: abbreviations took effect" "gradcheck $CNN2: order 1, eps 1e-06, atol 1e-05, rtol 0.001, rng-seed 4, at most 3 elements per tensor"
+
+# --threads on every command.
+expect_ok "info --threads" "$CLI" info --threads 2 "$CNN/cnn.onnx"
+expect_ok "convert --threads" "$CLI" convert "$CNN/cnn.onnx" --threads=1 -o "$TMP/thr.onnx"
+expect_ok "gradient-graph --threads" "$CLI" gradient-graph "$MLP" --threads 2 --loss loss -o "$TMP/thr_gg.onnx"
+expect_ok "grad --threads" "$CLI" grad "$MLP" --threads 2 --inputs "$GM/data" --loss loss -o "$GM/g_thr"
+expect_ok "gradcheck --threads" "$CLI" gradcheck "$GM/chain.onnx" --threads 2
+
+# --rng-seed is gradcheck's seed; --seed N still works for a release, with a note.
+expect_ok "gradcheck --rng-seed 5" "$CLI" gradcheck "$CNN2" --rng-seed 5 --max-elements 3
+cp "$OUT" "$TMP/rng5.txt"
+expect_note "gradcheck --seed 5 (deprecated alias)" "'--seed' is deprecated and will be removed in the next release; use '--rng-seed'" \
+    "$CLI" gradcheck "$CNN2" --seed 5 --max-elements 3
+if [ "$(wc -l <"$ERR")" -eq 1 ]; then ok "the alias prints one note"; else not_ok "the alias prints one note"; fi
+if cmp -s "$OUT" "$TMP/rng5.txt"; then ok "--seed 5 reports what --rng-seed 5 does"; else not_ok "--seed 5 reports what --rng-seed 5 does"; fi
+"$CLI" gradcheck "$CNN2" --seed -1 >"$OUT" 2>"$ERR"
+rc=$?
+if [ "$rc" -eq 2 ] && [ "$(wc -l <"$ERR")" -eq 2 ] && head -n 1 "$ERR" | grep -q "^onnxgrad gradcheck: note: '--seed' is deprecated" \
+    && tail -n 1 "$ERR" | grep -q "^onnxgrad gradcheck: --seed expects an unsigned integer, got '-1'"; then
+    ok "gradcheck --seed -1: the note, then the error naming --seed"
+else
+    not_ok "gradcheck --seed -1: the note, then the error naming --seed (exit $rc)"
+fi
+expect_fail "grad: --rng-seed is not grad's" 2 "$CLI" grad "$MLP" --rng-seed 1 --loss loss -o "$TMP/u"
+
+# -i NAME must name a graph input (or an initializer): never bound by position.
+expect_fail "run: -i unknown name" 1 "$CLI" run "$CONV/model.onnx" -i "nope=$CONV/test_data_set_0/input_0.pb" \
+    -i "W=$CONV/test_data_set_0/input_1.pb" -o "$TMP/u"
+expect_err "run: -i unknown name lists the inputs" "has no input 'nope'; its inputs are 'x', 'W'"
+expect_fail "grad: -i unknown name" 1 "$CLI" grad "$MLP" -i "X=$GM/data/input_0.pb" --loss loss -o "$TMP/u"
+expect_err "grad: -i unknown name lists inputs and initializers" "its inputs are 'x', 'ids' (and initializers 'W1', 'B1', 'W2', 'B2', which -i may override)"
+expect_fail "gradcheck: -i unknown name" 1 "$CLI" gradcheck "$MLP" -i "nope=$GM/data/input_0.pb"
+expect_fail "run: -i the same name twice" 1 "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" -i "x=$CNN/data/input_0.pb" -o "$TMP/u"
+expect_err "run: -i twice message" "-i x is given twice"
+if [ ! -e "$TMP/u" ]; then ok "bad -i writes nothing"; else not_ok "bad -i writes nothing"; fi
+
+# -i an initializer's name overrides it.
+expect_ok "run: -i W2 overrides the initializer" "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" \
+    -i "W2=$CNN/alt/W2.pb" -o "$TMP/ovr"
+expect_same "run: the output with W2 replaced matches numpy" "$TMP/ovr/output_0.pb" "$CNN/alt/y.pb" y
+expect_fail "run: an initializer override of the wrong shape" 1 "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" \
+    -i "W2=$CNN/data/input_0.pb" -o "$TMP/u"
+expect_err "run: wrong-shape override message" "input 'W2': got shape [2,1,5,5], expected [8,3]"
+expect_ok "grad: -i W2 overrides the initializer" "$CLI" grad "$MLP" --inputs "$GM/data" -i "W2=$GM/alt/W2.pb" --loss loss -o "$GM/g_alt"
+k=0
+for t in x W1 B1 W2 B2; do
+    expect_same "grad with W2 replaced: grad_$k is d loss/d $t (default order kept)" "$GM/g_alt/grad_$k.pb" "$GM/ref/alt_$t.pb" "$t"
+    k=$((k + 1))
+done
+expect_ok "gradcheck: -i W2 overrides the initializer" "$CLI" gradcheck "$MLP" --inputs "$GM/data" -i "W2=$GM/alt/W2.pb" --json
+check_json "gradcheck with W2 replaced: JSON, 5 tensors" gradcheck 5
+cp "$TMP/last.json" "$TMP/alt.json"
+if "$PY" "$HELPERS" check-gradcheck-json "$TMP/alt.json" 5 true "$MLP" >"$OUT" 2>"$ERR"; then
+    ok "gradcheck with W2 replaced: tensors in the default order"
+else
+    not_ok "gradcheck with W2 replaced: tensors in the default order"
+fi
+
+# --inputs DIR binds every *.pb by TensorProto name; unnamed input_<k>.pb is graph input k.
+BYNAME=$TMP/byname
+mkdir -p "$BYNAME"
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_1.pb" "$BYNAME/a.pb" W
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_0.pb" "$BYNAME/b.pb" x
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_0.pb" "$BYNAME/junk.pb" nope
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_0.pb" "$BYNAME/unnamed.pb" ""
+expect_note "run --inputs: files bound by TensorProto name" \
+    "ignored 2 files: junk.pb ('nope' is not an input of the model), unnamed.pb (unnamed, and not input_<k>.pb)" \
+    "$CLI" run "$CONV/model.onnx" --inputs "$BYNAME" -o "$TMP/byname_out"
+expect_same "run --inputs by name: output matches ONNX" "$TMP/byname_out/output_0.pb" "$CONV/test_data_set_0/output_0.pb" y
+UNNAMED=$TMP/unnamed_in
+mkdir -p "$UNNAMED"
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_0.pb" "$UNNAMED/input_0.pb" ""
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_1.pb" "$UNNAMED/input_1.pb" ""
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_1.pb" "$UNNAMED/input_2.pb" ""
+expect_note "run --inputs: unnamed input_<k>.pb binds graph input k" "input_2.pb (unnamed, and the model has fewer inputs)" \
+    "$CLI" run "$CONV/model.onnx" --inputs "$UNNAMED" -o "$TMP/unnamed_out"
+expect_same "run --inputs unnamed: output matches ONNX" "$TMP/unnamed_out/output_0.pb" "$CONV/test_data_set_0/output_0.pb" y
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_0.pb" "$BYNAME/c.pb" x
+expect_fail "run --inputs: two files for one input" 1 "$CLI" run "$CONV/model.onnx" --inputs "$BYNAME" -o "$TMP/u"
+expect_err "run --inputs: both files named" "b.pb and c.pb both hold input 'x'"
+INIT=$TMP/init_in
+mkdir -p "$INIT"
+cp "$CNN/data/input_0.pb" "$CNN/alt/W2.pb" "$INIT/"
+expect_ok "run --inputs: a file named after an initializer overrides it" "$CLI" run "$CNN/cnn.onnx" --inputs "$INIT" -o "$TMP/init_out"
+expect_same "run --inputs initializer override matches numpy" "$TMP/init_out/output_0.pb" "$CNN/alt/y.pb" y
+
+# Earlier results in the output directory: refused, or removed with --force.
+FD=$TMP/force
+expect_ok "run into a new directory" "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" -o "$FD"
+cp "$FD/output_0.pb" "$FD/output_7.pb"
+printf 'keep' >"$FD/notes.txt"
+expect_fail "run into a directory with earlier outputs" 1 "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" -o "$FD"
+expect_err "run: the refusal names the files and --force" "holds 2 result files of an earlier run (output_0.pb, output_7.pb); give --force"
+expect_fail "grad into a directory with earlier outputs" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --loss loss -o "$FD"
+if [ -e "$FD/output_7.pb" ] && [ ! -e "$FD/grad_0.pb" ]; then ok "a refusal touches nothing"; else not_ok "a refusal touches nothing"; fi
+expect_ok "run --force" "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" -o "$FD" --force
+if [ ! -e "$FD/output_7.pb" ] && [ -e "$FD/output_0.pb" ] && [ -e "$FD/notes.txt" ]; then
+    ok "--force removed the stale output_7.pb, kept other files"
+else
+    not_ok "--force removed the stale output_7.pb, kept other files"
+fi
+expect_ok "grad --force" "$CLI" grad "$MLP" --inputs "$GM/data" --loss loss --wrt B2 -o "$FD" --force
+if [ ! -e "$FD/output_0.pb" ] && [ -e "$FD/grad_0.pb" ] && [ ! -e "$FD/grad_1.pb" ]; then ok "grad --force: only its own results"; else not_ok "grad --force: only its own results"; fi
+
+# Every --json output is one strict JSON document.
+expect_ok "info --json" "$CLI" info "$CNN/cnn.onnx" --json
+check_json "info --json matches the model" info "$CNN/cnn.onnx"
+expect_ok "info --json on the gradient graph" "$CLI" info --json "$GM/gg.onnx"
+check_json "info --json gradient graph matches the model" info "$GM/gg.onnx"
+expect_ok "info --json escapes names" "$CLI" info --json "$GM/odd_names.onnx"
+check_json "info --json odd names round-trip" info "$GM/odd_names.onnx"
+"$PY" "$HELPERS" make-bad-names "$TMP/bad_names.onnx"
+expect_ok "info --json: a name that is not UTF-8" "$CLI" info --json "$TMP/bad_names.onnx"
+check_json "info --json: invalid UTF-8 and control chars escaped" info-bad-names
+expect_ok "run --json -r 3" "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" -o "$TMP/json_run" --json -r 3
+check_json "run --json: outputs and run times" run 1 3
+expect_ok "run --repeat 2 (text)" "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" -o "$TMP/rep_run" --repeat 2
+expect_out "run --repeat: the run times" "run $CNN/cnn.onnx: 2 runs, min .* ms, median .* ms, max .* ms"
+expect_ok "run --json on a two-output model" "$CLI" run "$ARGMAX/model.onnx" -i "x=$ARGMAX/test_data_set_0/input_0.pb" \
+    -o "$TMP/json_argmax" --json
+check_json "run --json: two outputs" run 2 1
+expect_ok "grad --json" "$CLI" grad "$MLP" --inputs "$GM/data" --loss loss --wrt W2,x -o "$GM/g_json" --json
+check_json "grad --json: the gradients in --wrt order" grad W2,x
+expect_ok "gradcheck --json (order 2)" "$CLI" gradcheck "$GM/chain.onnx" --order 2 --json
+check_json "gradcheck --json: one document" gradcheck 6
+
 # --threads: any command; the outputs do not depend on it, bit for bit.
 expect_ok "run --threads 1" "$CLI" run "$CNN/converted.onnx" --threads 1 -i "x=$CNN/data/input_0.pb" -o "$TMP/thr1"
 expect_ok "run --threads=2" "$CLI" run --threads=2 "$CNN/converted.onnx" -i "x=$CNN/data/input_0.pb" -o "$TMP/thr2"
