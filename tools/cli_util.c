@@ -244,6 +244,28 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_handler fn, void 
     return EXIT_OK;
 }
 
+int cli_is_help(const char *a)
+{
+    return !strcmp(a, "-h") || !strcmp(a, "--help");
+}
+
+int cli_opt_value(int argc, char **argv, int *k, const char *s, const char *l, const char **val)
+{
+    const char *a = argv[*k];
+    size_t n = strlen(l);
+    if (!strncmp(a, l, n) && a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    if ((s && !strcmp(a, s)) || !strcmp(a, l)) {
+        if (*k + 1 >= argc)
+            return -1;
+        *val = argv[++*k];
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- tensors from files ------------------------------------------------- */
 
 void cli_feeds_free(cli_feeds *f)

@@ -76,6 +76,14 @@ typedef int (*cli_handler)(void *user, int id, const char *opt, char *value);
 int cli_parse(const cli_command *c, int argc, char **argv, cli_handler fn, void *user, char ***args,
               int *n_args, bool *help);
 
+/* The hand-rolled matching the commands used before cli_parse, kept so
+ * code written against it still builds; new code uses cli_parse.
+ * cli_opt_value matches argv[*k] against "-s VALUE", "--long VALUE" or
+ * "--long=VALUE" (s may be NULL): 1 and *val set, 0 for another option, -1
+ * when the value is missing. */
+int cli_is_help(const char *arg);
+int cli_opt_value(int argc, char **argv, int *k, const char *s, const char *l, const char **val);
+
 /* The value parsers commands share; each reports a usage error naming opt. */
 int cli_parse_count(const char *cmd, const char *opt, const char *v, long min, long max, long *out);
 

@@ -4,6 +4,8 @@
  *     onnxgrad gradient-graph MODEL.onnx (--loss NAME | --seed-inputs NAMES) -o OUT.onnx
  *     onnxgrad gradcheck MODEL.onnx ... [--order 1|2] [--eps E] [--json] ...
  *
+ * Options are parsed by cli_parse from one table per command (GRAD_OPTS,
+ * GRAPH_OPTS, CHECK_OPTS); --json output goes through json.c.
  * Thin over the public API: og_gradients, og_graph_build_gradient +
  * og_model_save_file, og_gradcheck. Exit status as for every subcommand:
  * 0 success, 1 failure with one stderr line, 2 usage error. */
@@ -30,7 +32,7 @@
 static const char HELP_GRAD[] =
     "usage: onnxgrad grad MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]...\n"
     "           (--loss NAME | --seeds DIR | --seed NAME=FILE.pb...)\n"
-    "           [--wrt NAME,NAME...] -o OUTDIR\n"
+    "           [--wrt NAME,NAME...] -o OUTDIR [--force] [--json]\n"
     "\n"
     "Runs MODEL.onnx forward and backward and writes OUTDIR/grad_<k>.pb, one\n"
     "TensorProto per --wrt tensor in that order, named after the tensor it is\n"
@@ -47,11 +49,19 @@ static const char HELP_GRAD[] =
     "  --wrt NAME,NAME...     graph inputs and initializers to differentiate with\n"
     "                         respect to (repeatable); default: every float input,\n"
     "                         then every float initializer\n"
-    "  --inputs DIR           read DIR/input_0.pb, input_1.pb, ... (bound by\n"
-    "                         TensorProto name, else by position)\n"
+    "  --inputs DIR           bind every DIR/*.pb to the input (or initializer) its\n"
+    "                         TensorProto is named after; an unnamed input_<k>.pb\n"
+    "                         to graph input k; a note lists the files ignored\n"
     "  -i, --input NAME=FILE  bind the TensorProto in FILE to the input NAME\n"
-    "                         (repeatable; replaces a --inputs tensor of that name)\n"
-    "  -o, --output DIR       the directory to write the gradients to (required)\n"
+    "                         (repeatable; replaces a --inputs tensor of that name);\n"
+    "                         an initializer's NAME overrides it; others are errors\n"
+    "  -o, --output DIR       the directory to write the gradients to (required);\n"
+    "                         one holding earlier output_<k>.pb/grad_<k>.pb files\n"
+    "                         is refused\n"
+    "  --force                remove those earlier files first\n"
+    "  --json                 print {model, output_dir, gradients [{name, dtype,\n"
+    "                         shape, file}]} on stdout\n"
+    "  --threads N            kernel threads (results do not depend on N)\n"
     "  -h, --help             show this help\n";
 
 static const char HELP_GRADIENT_GRAPH[] =
@@ -73,12 +83,13 @@ static const char HELP_GRADIENT_GRAPH[] =
     "                           respect to (repeatable); default: every float input,\n"
     "                           then every float initializer\n"
     "  -o, --output FILE        the model to write (required)\n"
+    "  --threads N              accepted by every command\n"
     "  -h, --help               show this help\n";
 
 static const char HELP_GRADCHECK[] =
     "usage: onnxgrad gradcheck MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]...\n"
     "           [--wrt NAME,NAME...] [--order 1|2] [--eps E] [--atol A] [--rtol R]\n"
-    "           [--fast] [--seed N] [--max-elements K] [--json]\n"
+    "           [--fast] [--rng-seed N] [--max-elements K] [--json]\n"
     "\n"
     "Checks the gradients of MODEL.onnx against central finite differences in\n"
     "float64, with a random upstream gradient for each float output. Prints, per\n"
@@ -92,19 +103,24 @@ static const char HELP_GRADCHECK[] =
     "options:\n"
     "  --wrt NAME,NAME...     tensors to check (repeatable); default: every float\n"
     "                         input, then every float initializer\n"
-    "  --inputs DIR           read DIR/input_0.pb, input_1.pb, ...\n"
-    "  -i, --input NAME=FILE  bind the TensorProto in FILE to the input NAME\n"
+    "  --inputs DIR           bind every DIR/*.pb by its TensorProto name (an\n"
+    "                         unnamed input_<k>.pb to graph input k)\n"
+    "  -i, --input NAME=FILE  bind the TensorProto in FILE to the input NAME (an\n"
+    "                         initializer's NAME overrides it)\n"
     "  --order 1|2            2: check the gradient graph's own gradients (default 1)\n"
     "  --eps E                finite-difference step, > 0 (default 1e-6)\n"
     "  --atol A               absolute tolerance, >= 0 (default 1e-5)\n"
     "  --rtol R               relative tolerance, >= 0 (default 1e-3)\n"
     "  --fast                 compare one random projection per tensor instead of\n"
     "                         every element\n"
-    "  --seed N               seed of the random inputs, upstream gradients and\n"
-    "                         samples (default 0)\n"
+    "  --rng-seed N           seed of the random inputs, upstream gradients and\n"
+    "                         samples (default 0); --seed N is its deprecated\n"
+    "                         spelling, kept for one release\n"
     "  --max-elements K       check at most K elements of each tensor, sampled\n"
     "                         evenly (default: all)\n"
-    "  --json                 print the report as one JSON object\n"
+    "  --json                 print the report as one JSON object (non-finite\n"
+    "                         numbers as null)\n"
+    "  --threads N            kernel threads (results do not depend on N)\n"
     "  -h, --help             show this help\n";
 
 const char *grad_cmds_help(const char *cmd)
