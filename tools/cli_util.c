@@ -141,6 +141,8 @@ static int bad_long_option(const cli_command *c, const cli_option *all, int n, c
     char name[256], cands[1024] = "";
     typed_name(arg, name, sizeof name);
     size_t len = strlen(name);
+    if (len == 0)
+        return cli_usage_error(c->name, "unknown option '%s'", arg);
     int matches = 0;
     for (int k = 0; k < n; k++) {
         if (strncmp(all[k].name, name, len) != 0)
@@ -159,8 +161,11 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_handler fn, void 
 {
     cli_option all[MAX_OPTS];
     struct option longs[MAX_OPTS + 1];
-    char shorts[2 * MAX_OPTS + 2] = ":";   /* ':' first: a missing value returns ':' */
-    int n = 0;
+    /* '-' first: arguments come back in order as option 1, so options and
+     * arguments mix whatever POSIXLY_CORRECT says; then ':': a missing
+     * value returns ':'. */
+    char shorts[2 * MAX_OPTS + 3] = "-:";
+    int n = 0, np = 0;
     *help = false;
     for (int k = 0; k < N_COMMON; k++)
         all[n++] = COMMON[k];
@@ -179,13 +184,21 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_handler fn, void 
     longs[n] = (struct option){ 0 };
 
     opterr = 0;    /* the messages are ours */
-    optind = 0;    /* GNU: start afresh (permutation state included) */
+    optind = 0;    /* GNU: start afresh */
     for (;;) {
         int li = -1;
         int r = getopt_long(argc, argv, shorts, longs, &li);
         if (r == -1)
             break;
-        const char *arg = argv[optind - 1 >= 1 ? optind - 1 : 1];
+        if (r == 1) {
+            /* Compacted to the front of argv: slots before optind have been
+             * read and are not read again. */
+            argv[1 + np++] = optarg;
+            continue;
+        }
+        /* the element just read (optind may point past argv's end) */
+        int at = optind - 1 < 1 ? 1 : optind - 1 >= argc ? argc - 1 : optind - 1;
+        const char *arg = argv[at];
         if (r == '?' || r == ':') {
             int k = 0;
             while (k < n && !(optopt && val_of(&all[k], k) == optopt))
@@ -234,12 +247,13 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_handler fn, void 
         if (rc)
             return rc;
     }
-    int np = argc - optind;
+    for (int k = optind; k < argc; k++)    /* after "--" */
+        argv[1 + np++] = argv[k];
     if (np < c->min_args)
         return cli_usage_error(c->name, "%s", c->missing ? c->missing : "missing an argument");
     if (np > c->max_args)
-        return cli_usage_error(c->name, "unexpected argument '%s'", argv[optind + c->max_args]);
-    *args = argv + optind;
+        return cli_usage_error(c->name, "unexpected argument '%s'", argv[1 + c->max_args]);
+    *args = argv + 1;
     *n_args = np;
     return EXIT_OK;
 }

@@ -434,6 +434,11 @@ expect_ok "run: --out abbreviated, options first" "$CLI" run --out "$TMP/abbr" -
 expect_same "run: abbreviated options give the output" "$TMP/abbr/output_0.pb" "$CNN/data/output_0.pb" y
 expect_ok "run: --output=DIR, -iNAME=FILE, model last" "$CLI" run --output="$TMP/perm" "-ix=$CNN/data/input_0.pb" --thr 1 -- "$CNN/cnn.onnx"
 expect_same "run: permuted options give the output" "$TMP/perm/output_0.pb" "$CNN/data/output_0.pb" y
+expect_ok "run: options after the model with POSIXLY_CORRECT set" env POSIXLY_CORRECT=1 "$CLI" run "$CNN/cnn.onnx" \
+    -o "$TMP/posix" -i "x=$CNN/data/input_0.pb"
+expect_same "run: POSIXLY_CORRECT output" "$TMP/posix/output_0.pb" "$CNN/data/output_0.pb" y
+expect_fail "run: after --, an option is an argument" 2 "$CLI" run -o "$TMP/u" -- "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb"
+expect_err "run: after -- message" "unexpected argument '-i'"
 expect_ok "grad: model between options, --lo/--wr abbreviated" "$CLI" grad --lo loss "$MLP" --wr W2 -i "x=$GM/data/input_0.pb" \
     -i "ids=$GM/data/input_1.pb" -o "$GM/g_perm"
 expect_same "grad: permuted grad_0 is W2's" "$GM/g_perm/grad_0.pb" "$GM/ref/loss_W2.pb" W2
