@@ -431,8 +431,7 @@ static int cmp_str(const void *x, const void *y)
     return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-/* The *.pb file names of dir, sorted; *files is the caller's (free each). */
-static int list_pb_files(const char *dir, char ***files, int *n_files)
+int cli_list_pb_files(const char *dir, char ***files, int *n_files)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -498,7 +497,7 @@ static int load_dir(const char *dir, const feed_names *fn, cli_feeds *f, char **
     if (!S_ISDIR(sb.st_mode))
         return cli_fail("%s: not a directory", dir);
     char **files = NULL;
-    int n = 0, rc = list_pb_files(dir, &files, &n), ignored = 0;
+    int n = 0, rc = cli_list_pb_files(dir, &files, &n), ignored = 0;
     char notes[2048] = "";
     for (int k = 0; k < n && rc == EXIT_OK; k++) {
         char path[4096];
@@ -674,7 +673,7 @@ int cli_prepare_output_dir(const char *dir, bool force)
     if (!S_ISDIR(sb.st_mode))
         return cli_fail("%s: not a directory", dir);
     char **files = NULL;
-    int n = 0, rc = list_pb_files(dir, &files, &n), stale = 0;
+    int n = 0, rc = cli_list_pb_files(dir, &files, &n), stale = 0;
     char first[3][256];
     for (int k = 0; k < n && rc == EXIT_OK; k++) {
         if (!is_result_file(files[k]))

@@ -124,6 +124,11 @@ int cli_load_feeds(og_graph *g, const char *model, const char *dir, int n_specs,
 /* dir + "/" + file into buf; EXIT_FAIL when it does not fit. */
 int cli_path_join(char *buf, size_t size, const char *dir, const char *file);
 
+/* The names of dir's *.pb files, sorted (so the order does not depend on
+ * the file system); *files and each name are the caller's to free, also
+ * on failure. */
+int cli_list_pb_files(const char *dir, char ***files, int *n_files);
+
 /* mkdir -p. */
 int cli_make_dirs(const char *dir);
 

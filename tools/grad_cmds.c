@@ -13,7 +13,6 @@
 
 #include "grad_cmds.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -352,44 +351,14 @@ static int parse_args(int argc, char **argv, const cli_option *opts, grad_args *
 
 /* ---- grad --------------------------------------------------------------- */
 
-static int cmp_str(const void *x, const void *y)
-{
-    return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
 /* Loads every DIR/ *.pb, in file-name order; each must be named after the
  * output it seeds, and no output twice. */
 static int load_seed_dir(const char *dir, cli_feeds *f)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return cli_fail("%s: %s", dir, strerror(errno));
     char **files = NULL;
-    int n = 0, cap = 0, rc = EXIT_OK;
-    struct dirent *e;
-    while (rc == EXIT_OK && (e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 4 || strcmp(e->d_name + len - 3, ".pb"))
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 8;
-            char **p = realloc(files, (size_t)cap * sizeof *p);
-            if (!p) {
-                rc = cli_fail("out of memory");
-                break;
-            }
-            files = p;
-        }
-        if (!(files[n] = strdup(e->d_name)))
-            rc = cli_fail("out of memory");
-        else
-            n++;
-    }
-    closedir(d);
+    int n = 0, rc = cli_list_pb_files(dir, &files, &n);
     if (rc == EXIT_OK && n == 0)
         rc = cli_fail("%s holds no .pb files (one upstream gradient per output, named after it)", dir);
-    if (rc == EXIT_OK)
-        qsort(files, (size_t)n, sizeof *files, cmp_str);
     for (int k = 0; k < n && rc == EXIT_OK; k++) {
         char path[4096];
         og_tensor *t;
