@@ -95,6 +95,18 @@ void cli_note(const char *fmt, ...)
     print_msg(g_cmd, "note: ", msg);
 }
 
+/* The library's warnings (og_set_warning_handler): one line each on stderr. */
+static void print_warning(void *user, const char *msg)
+{
+    (void)user;
+    print_msg(g_cmd, "warning: ", msg);
+}
+
+void cli_print_warnings(void)
+{
+    og_set_warning_handler(print_warning, NULL);
+}
+
 /* ---- option parsing ----------------------------------------------------- */
 
 /* The options every command takes, handled here. */

@@ -38,6 +38,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* "onnxgrad CMD: note: <msg>" on stderr: something the user should know
  * that is not a failure (a deprecated spelling, ignored files). */
 void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Routes the library's warnings to stderr as "onnxgrad CMD: warning: ...". */
+void cli_print_warnings(void);
 
 /* ---- option parsing ---- */
 

@@ -639,6 +639,7 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++)
         if (!strcmp(cmd, COMMANDS[k].name)) {
             cli_set_command(COMMANDS[k].name);
+            cli_print_warnings();
             return COMMANDS[k].fn(argc - 1, argv + 1);
         }
     if (cmd[0] == '-')

@@ -555,6 +555,15 @@ expect_ok "info --json on the gradient graph" "$CLI" info --json "$GM/gg.onnx"
 check_json "info --json gradient graph matches the model" info "$GM/gg.onnx"
 expect_ok "info --json escapes names" "$CLI" info --json "$GM/odd_names.onnx"
 check_json "info --json odd names round-trip" info "$GM/odd_names.onnx"
+"$PY" "$HELPERS" make-declared-clash "$TMP/declared_clash.onnx"
+"$CLI" info "$TMP/declared_clash.onnx" >"$OUT" 2>"$ERR"
+rc=$?
+if [ "$rc" -eq 0 ] && [ "$(wc -l <"$ERR")" -eq 1 ] &&
+   grep -qF "onnxgrad info: warning: node 'relu0' (Relu): output 'y' has shape [2], but the model declares [7,7]; using [2]" "$ERR"; then
+    ok "a declared shape that contradicts inference: one warning line, the inferred shape used"
+else
+    not_ok "a declared shape that contradicts inference: one warning line (exit $rc)"
+fi
 "$PY" "$HELPERS" make-bad-names "$TMP/bad_names.onnx"
 expect_ok "info --json: a name that is not UTF-8" "$CLI" info --json "$TMP/bad_names.onnx"
 check_json "info --json: invalid UTF-8 and control chars escaped" info-bad-names

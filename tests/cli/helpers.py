@@ -258,6 +258,19 @@ def make_bad_names(path):
         f.write(data)
 
 
+def make_declared_clash(path):
+    """Relu whose output the model declares [7,7] while inference gives [2]:
+    onnxgrad warns, names both shapes, and uses the inferred one."""
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu0")], "declared_clash",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [7, 7])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    with open(path, "wb") as f:
+        f.write(m.SerializeToString())
+
+
 def check_json(path, kind, *args):
     """FILE is exactly one JSON document (one line) of the given kind:
     info MODEL (every name, dtype and shape as onnx reads the model, ops
@@ -380,6 +393,8 @@ def main():
         rename(*args)
     elif cmd == "make-bad-names":
         make_bad_names(*args)
+    elif cmd == "make-declared-clash":
+        make_declared_clash(*args)
     else:
         sys.exit("unknown command %r" % cmd)
 
