@@ -63,6 +63,7 @@ typedef struct un_row {
     ew_types types[4];
     bool bool_out;             /* Not */
     un_fn fn[EW_NDT];
+    const un_fn *simd;         /* optional float32 vector kernels by og_isa (unary_vec.h) */
 } un_row;
 
 /* ---- loops: one per dtype from one expression in x (type T) and p ------ */
@@ -99,7 +100,9 @@ EW_EACH_F(UN_LOOP, ceil, FN(ceil, x))
 /* rint in the default round-to-nearest mode: halves to even */
 EW_EACH_F(UN_LOOP, round, FN(rint, x))
 EW_EACH_F(UN_LOOP, tanh, FN(tanh, x))
-EW_EACH_F(UN_LOOP, sigmoid, (T)1 / ((T)1 + FN(exp, -x)))
+/* e^-|x| never overflows: 1/(1+t) above 0, t/(1+t) below */
+#define SIGMOID(t) ((x < 0 ? (t) : (T)1) / ((T)1 + (t)))
+EW_EACH_F(UN_LOOP, sigmoid, SIGMOID(FN(exp, -FN(fabs, x))))
 EW_EACH_F(UN_LOOP, erf, FN(erf, x))
 EW_EACH_I(UN_LOOP, erf, erf((double)x))
 /* x itself at 0 and NaN: keeps -0 and NaN */
@@ -121,6 +124,137 @@ EW_EACH_I(UN_LOOP, shrink,
 EW_EACH_F(UN_LOOP, clip, CLIP(P(lo), P(hi)))
 EW_EACH_I(UN_LOOP, clip, CLIP((T)p->lo_i, (T)p->hi_i))
 UN_LOOP(b8, uint8_t, uint8_t, not, x ^ 1)
+
+/* ---- float32 vector kernels (unary_vec.h), once per ISA ------------------ */
+#include <immintrin.h>
+
+#define TGT __attribute__((target("avx512f,fma")))
+#define VW 16
+#define V __m512
+#define VI __m512i
+#define SFX(name) name##_avx512
+#define VSET _mm512_set1_ps
+#define VSETI _mm512_set1_epi32
+#define VADD _mm512_add_ps
+#define VSUB _mm512_sub_ps
+#define VMUL _mm512_mul_ps
+#define VDIV _mm512_div_ps
+#define VFMA _mm512_fmadd_ps
+#define VMIN _mm512_min_ps
+#define VMAX _mm512_max_ps
+#define VROUND(x) _mm512_roundscale_ps((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VCVT _mm512_cvtps_epi32
+#define VSRAI _mm512_srai_epi32
+#define VSLLI _mm512_slli_epi32
+#define VADDI _mm512_add_epi32
+#define VSUBI _mm512_sub_epi32
+#define VCASTI _mm512_castsi512_ps
+#define VBITS(x) _mm512_castps_si512(x)
+#define VABS(x) VCASTI(_mm512_and_epi32(VBITS(x), VSETI(0x7fffffff)))
+#define VNEG(x) VCASTI(_mm512_xor_epi32(VBITS(x), VSETI((int)0x80000000u)))
+#define VCOPYSIGN(m, s) VCASTI(_mm512_or_epi32(VBITS(m), _mm512_and_epi32(VBITS(s), VSETI((int)0x80000000u))))
+#define VLT(a, b) _mm512_cmp_ps_mask((a), (b), _CMP_LT_OQ)
+#define VBLEND(m, a, b) _mm512_mask_blend_ps((m), (a), (b))   /* b where m */
+#define VLOAD _mm512_loadu_ps
+#define VSTORE _mm512_storeu_ps
+#define VD __m512d
+#define VDSET _mm512_set1_pd
+#define VDMUL _mm512_mul_pd
+#define VDDIV _mm512_div_pd
+#define VDFMA _mm512_fmadd_pd
+#define VDMIN _mm512_min_pd
+#define VDMAX _mm512_max_pd
+#define VLOD(x) _mm512_cvtps_pd(_mm512_castps512_ps256(x))
+#define VHID(x) _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)))
+#define VJOIN(lo, hi) _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(_mm256_castps_pd(_mm512_cvtpd_ps(lo))), \
+                                                          _mm256_castps_pd(_mm512_cvtpd_ps(hi)), 1))
+#include "unary_vec.h"
+#undef TGT
+#undef VW
+#undef V
+#undef VI
+#undef SFX
+#undef VSET
+#undef VSETI
+#undef VADD
+#undef VSUB
+#undef VMUL
+#undef VDIV
+#undef VFMA
+#undef VMIN
+#undef VMAX
+#undef VROUND
+#undef VCVT
+#undef VSRAI
+#undef VSLLI
+#undef VADDI
+#undef VSUBI
+#undef VCASTI
+#undef VBITS
+#undef VABS
+#undef VNEG
+#undef VCOPYSIGN
+#undef VLT
+#undef VBLEND
+#undef VLOAD
+#undef VSTORE
+#undef VD
+#undef VDSET
+#undef VDMUL
+#undef VDDIV
+#undef VDFMA
+#undef VDMIN
+#undef VDMAX
+#undef VLOD
+#undef VHID
+#undef VJOIN
+
+#define TGT __attribute__((target("avx2,fma")))
+#define VW 8
+#define V __m256
+#define VI __m256i
+#define SFX(name) name##_avx2
+#define VSET _mm256_set1_ps
+#define VSETI _mm256_set1_epi32
+#define VADD _mm256_add_ps
+#define VSUB _mm256_sub_ps
+#define VMUL _mm256_mul_ps
+#define VDIV _mm256_div_ps
+#define VFMA _mm256_fmadd_ps
+#define VMIN _mm256_min_ps
+#define VMAX _mm256_max_ps
+#define VROUND(x) _mm256_round_ps((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define VCVT _mm256_cvtps_epi32
+#define VSRAI _mm256_srai_epi32
+#define VSLLI _mm256_slli_epi32
+#define VADDI _mm256_add_epi32
+#define VSUBI _mm256_sub_epi32
+#define VCASTI _mm256_castsi256_ps
+#define VBITS(x) _mm256_castps_si256(x)
+#define VABS(x) VCASTI(_mm256_and_si256(VBITS(x), VSETI(0x7fffffff)))
+#define VNEG(x) VCASTI(_mm256_xor_si256(VBITS(x), VSETI((int)0x80000000u)))
+#define VCOPYSIGN(m, s) VCASTI(_mm256_or_si256(VBITS(m), _mm256_and_si256(VBITS(s), VSETI((int)0x80000000u))))
+#define VLT(a, b) _mm256_cmp_ps((a), (b), _CMP_LT_OQ)
+#define VBLEND(m, a, b) _mm256_blendv_ps((a), (b), (m))   /* b where m */
+#define VLOAD _mm256_loadu_ps
+#define VSTORE _mm256_storeu_ps
+#define VD __m256d
+#define VDSET _mm256_set1_pd
+#define VDMUL _mm256_mul_pd
+#define VDDIV _mm256_div_pd
+#define VDFMA _mm256_fmadd_pd
+#define VDMIN _mm256_min_pd
+#define VDMAX _mm256_max_pd
+#define VLOD(x) _mm256_cvtps_pd(_mm256_castps256_ps128(x))
+#define VHID(x) _mm256_cvtps_pd(_mm256_extractf128_ps((x), 1))
+#define VJOIN(lo, hi) _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo))
+#include "unary_vec.h"
+
+#define SIMD(op) static const un_fn op##_simd[3] = { [OG_ISA_AVX2] = op##_vec_avx2, [OG_ISA_AVX512] = op##_vec_avx512 }
+SIMD(exp);
+SIMD(tanh);
+SIMD(sigmoid);
+SIMD(erf);
 
 /* ---- attributes ---------------------------------------------------------- */
 #define A_CONSUMED                                                                                   \
@@ -285,18 +419,33 @@ static og_status un_run(const og_kernel_call *k)
     return un_launch(k, un_fn_of(k), 1);
 }
 
-/* The plan's kernel: the same loops, threaded, in place. */
+/* The float32 vector kernel for the active ISA, if the op has one. */
+static un_fn un_simd(const un_row *row, og_dtype t)
+{
+    og_isa isa = og_isa_active();
+    return t == OG_FLOAT && row->simd && isa >= OG_ISA_AVX2 && isa <= OG_ISA_AVX512 ? row->simd[isa] : NULL;
+}
+
+/* The plan's kernels: the loops threaded, in place, and the vector ones
+ * where the op has them. */
 static og_status un_fast_run(const og_kernel_call *k)
 {
     return un_launch(k, un_fn_of(k), k->n_threads);
+}
+
+static og_status un_simd_run(const og_kernel_call *k)
+{
+    return un_launch(k, un_simd(k->node->op->impl, k->in[0]->dtype), k->n_threads);
 }
 
 static og_status un_select(og_select_call *s)
 {
     if (!s->in[0] || !s->out[0] || !og_shape_known(&s->in[0]->shape))
         return OG_OK;
-    s->run = un_fast_run;
-    s->kernel_name = "elementwise_unary";
+    bool vec = un_simd(s->node->op->impl, s->in[0]->dtype) != NULL;
+    s->run = vec ? un_simd_run : un_fast_run;
+    s->kernel_name = !vec ? "elementwise_unary" : og_isa_active() == OG_ISA_AVX512 ? "elementwise_unary_avx512"
+                                                                                      : "elementwise_unary_avx2";
     s->inplace_input = 0;
     return OG_OK;
 }
@@ -413,16 +562,16 @@ UNARY_OP(neg, "Neg", 1, ATTRS(consumed_attrs), 1, neg_backward, 1,
          .types = { { EW_F, 1, 0, NULL }, { EW_SI, 6, 0, "signed integer types" } }, .fn = { EW_FN_F(neg), EW_FN_SI(neg) })
 UNARY_OP(abs, "Abs", 1, ATTRS(consumed_attrs), 1, abs_backward, 1,
          .types = { { EW_F, 1, 0, NULL }, { EW_I, 6, 0, "integer types" } }, .fn = { EW_FN_ALL(abs) })
-UNARY_OP(exp, "Exp", 1, ATTRS(consumed_attrs), 1, exp_backward, 1, FLOATS, .fn = { EW_FN_F(exp) })
+UNARY_OP(exp, "Exp", 1, ATTRS(consumed_attrs), 1, exp_backward, 1, FLOATS, .fn = { EW_FN_F(exp) }, .simd = exp_simd)
 UNARY_OP(log, "Log", 1, ATTRS(consumed_attrs), 1, log_backward, 1, FLOATS, .fn = { EW_FN_F(log) })
 UNARY_OP(sqrt, "Sqrt", 1, ATTRS(consumed_attrs), 1, sqrt_backward, 1, FLOATS, .fn = { EW_FN_F(sqrt) })
 UNARY_OP(reciprocal, "Reciprocal", 1, ATTRS(consumed_attrs), 1, reciprocal_backward, 1, FLOATS, .fn = { EW_FN_F(reciprocal) })
 UNARY_OP(floor, "Floor", 1, ATTRS(consumed_attrs), 1, zero_backward, 1, FLOATS, .fn = { EW_FN_F(floor) })
 UNARY_OP(ceil, "Ceil", 1, ATTRS(consumed_attrs), 1, zero_backward, 1, FLOATS, .fn = { EW_FN_F(ceil) })
 UNARY_OP(round, "Round", 11, NO_ATTRS, 1, zero_backward, 1, .types = { { EW_F, 11, 0, NULL } }, .fn = { EW_FN_F(round) })
-UNARY_OP(tanh, "Tanh", 1, ATTRS(consumed_attrs), 1, tanh_backward, 1, FLOATS, .fn = { EW_FN_F(tanh) })
-UNARY_OP(sigmoid, "Sigmoid", 1, ATTRS(consumed_attrs), 1, sigmoid_backward, 1, FLOATS, .fn = { EW_FN_F(sigmoid) })
-UNARY_OP(erf, "Erf", 9, NO_ATTRS, 1, erf_backward, 1, .types = { { EW_F | EW_I, 9, 0, NULL } }, .fn = { EW_FN_ALL(erf) })
+UNARY_OP(tanh, "Tanh", 1, ATTRS(consumed_attrs), 1, tanh_backward, 1, FLOATS, .fn = { EW_FN_F(tanh) }, .simd = tanh_simd)
+UNARY_OP(sigmoid, "Sigmoid", 1, ATTRS(consumed_attrs), 1, sigmoid_backward, 1, FLOATS, .fn = { EW_FN_F(sigmoid) }, .simd = sigmoid_simd)
+UNARY_OP(erf, "Erf", 9, NO_ATTRS, 1, erf_backward, 1, .types = { { EW_F | EW_I, 9, 0, NULL } }, .fn = { EW_FN_ALL(erf) }, .simd = erf_simd)
 UNARY_OP(sign, "Sign", 9, NO_ATTRS, 1, zero_backward, 1, .types = { { EW_F | EW_I, 9, 0, NULL } }, .fn = { EW_FN_ALL(sign) })
 UNARY_OP(hardsigmoid, "HardSigmoid", 1, ATTRS(hardsigmoid_attrs), 1, hardsigmoid_backward, 1, FLOATS, .fn = { EW_FN_F(hardsigmoid) })
 UNARY_OP(hardswish, "HardSwish", 14, NO_ATTRS, 1, hardswish_backward, 1, .types = { { EW_F, 14, 0, NULL } },
