@@ -1,0 +1,225 @@
+/* norm_common.c — the kernel and the backward pieces the normalisation ops
+ * share (see norm_common.h). One channel is one task: its statistics are
+ * summed in a fixed order (sequentially, or in 8 lanes combined in lane
+ * order for the vectorised kernel), so the bits never depend on which worker
+ * ran it or how many there are. */
+#include <math.h>
+#include <string.h>
+#include "norm_common.h"
+#include "kernel.h"
+
+#define NORM_LANES 8
+
+/* Sum of f(x[a, c, s]) over a and s, sequentially or in lanes. */
+#define NORM_SUM(T, EXPR, out)                                                         \
+    do {                                                                               \
+        const T *x_ = (const T *)j->x;                                                 \
+        if (!j->lanes) {                                                               \
+            double s_ = 0;                                                             \
+            for (int64_t a = 0; a < j->A; a++) {                                       \
+                const T *p_ = x_ + (a * j->C + c) * j->S;                              \
+                for (int64_t i = 0; i < j->S; i++) {                                   \
+                    double v = p_[i];                                                  \
+                    s_ += (EXPR);                                                      \
+                }                                                                      \
+            }                                                                          \
+            (out) = s_;                                                                \
+        } else {                                                                       \
+            double l_[NORM_LANES] = { 0 };                                             \
+            for (int64_t a = 0; a < j->A; a++) {                                       \
+                const T *p_ = x_ + (a * j->C + c) * j->S;                              \
+                int64_t i = 0;                                                         \
+                for (; i + NORM_LANES <= j->S; i += NORM_LANES)                        \
+                    for (int q = 0; q < NORM_LANES; q++) {                             \
+                        double v = p_[i + q];                                          \
+                        l_[q] += (EXPR);                                               \
+                    }                                                                  \
+                for (int q = 0; i < j->S; i++, q++) {                                  \
+                    double v = p_[i];                                                  \
+                    l_[q] += (EXPR);                                                   \
+                }                                                                      \
+            }                                                                          \
+            double s_ = 0;                                                             \
+            for (int q = 0; q < NORM_LANES; q++)                                       \
+                s_ += l_[q];                                                           \
+            (out) = s_;                                                                \
+        }                                                                              \
+    } while (0)
+
+#define NORM_CHANNEL(T)                                                                \
+    do {                                                                               \
+        double n = (double)j->A * (double)j->S, mean, var;                             \
+        if (j->in_mean) {                                                              \
+            mean = ((const T *)j->in_mean)[c % j->pn];                                 \
+            var = ((const T *)j->in_var)[c % j->pn];                                   \
+        } else {                                                                       \
+            double sum, sq;                                                            \
+            NORM_SUM(T, v, sum);                                                       \
+            mean = n > 0 ? sum / n : 0;                                                \
+            NORM_SUM(T, (v - mean) * (v - mean), sq);                                  \
+            var = n > 0 ? sq / n : 0;                                                  \
+        }                                                                              \
+        double inv = 1.0 / sqrt(var + j->eps);                                         \
+        if (j->out_mean) ((T *)j->out_mean)[c] = (T)mean;                              \
+        if (j->out_invstd) ((T *)j->out_invstd)[c] = (T)inv;                           \
+        if (j->out_var) ((T *)j->out_var)[c] = (T)var;                                 \
+        if (j->run_mean)                                                               \
+            ((T *)j->run_mean)[c] = (T)(j->momentum * ((const T *)j->run_mean_in)[c]   \
+                                        + (1 - j->momentum) * mean);                   \
+        if (j->run_var)                                                                \
+            ((T *)j->run_var)[c] = (T)(j->momentum * ((const T *)j->run_var_in)[c]     \
+                                       + (1 - j->momentum) * var);                     \
+        const T *sc = (const T *)j->scale, *bi = (const T *)j->bias;                   \
+        const T *x = (const T *)j->x;                                                  \
+        T *y = (T *)j->y;                                                              \
+        if (!y)                                                                        \
+            break;                                                                     \
+        if (!j->per_s) {                                                               \
+            /* per channel: one multiply-add per element */                            \
+            T k = (T)(inv * (double)sc[c % j->pn]);                                    \
+            T m = (T)mean, bb = bi ? bi[c % j->pn] : (T)0;                             \
+            for (int64_t a = 0; a < j->A; a++) {                                       \
+                const T *px = x + (a * j->C + c) * j->S;                               \
+                T *py = y + (a * j->C + c) * j->S;                                     \
+                for (int64_t i = 0; i < j->S; i++)                                     \
+                    py[i] = (px[i] - m) * k + bb;                                      \
+            }                                                                          \
+        } else {                                                                       \
+            T m = (T)mean, iv = (T)inv;                                                \
+            const T *px = x + c * j->S;                                                \
+            T *py = y + c * j->S;                                                      \
+            if (j->pn == j->S) {                                                       \
+                for (int64_t i = 0; i < j->S; i++)                                     \
+                    py[i] = (px[i] - m) * iv * sc[i] + (bi ? bi[i] : (T)0);            \
+            } else {                                                                   \
+                for (int64_t i = 0; i < j->S; i++)                                     \
+                    py[i] = (px[i] - m) * iv * sc[i % j->pn] + (bi ? bi[i % j->pn] : (T)0); \
+            }                                                                          \
+        }                                                                              \
+    } while (0)
+
+void og_norm_channel(const og_norm_job *j, int64_t c)
+{
+    if (j->dtype == OG_FLOAT)
+        NORM_CHANNEL(float);
+    else
+        NORM_CHANNEL(double);
+}
+
+static void norm_task(void *arg, int64_t c, int worker)
+{
+    (void)worker;
+    og_norm_channel(arg, c);
+}
+
+void og_norm_exec(const og_norm_job *j, int n_threads)
+{
+    if (n_threads > 1 && j->C > 1)
+        og_parallel_for(n_threads, j->C, norm_task, (void *)j);
+    else
+        for (int64_t c = 0; c < j->C; c++)
+            og_norm_channel(j, c);
+}
+
+/* ---- backward pieces --------------------------------------------------------- */
+
+const char *og_norm_sum(og_backward_call *b, const char *x, int n_axes, const int64_t *axes, bool keepdims)
+{
+    if (n_axes == 0)
+        return x;
+    const char *ins[2] = { x, og_gb_ints(b, n_axes, axes) };
+    og_attr keep = og_attr_int("keepdims", keepdims);
+    return og_gb(b, "ReduceSum", 2, ins, 1, &keep);
+}
+
+const char *og_norm_sub(og_backward_call *b, og_dtype dt, const char *x, const char *m)
+{
+    return og_gb_add(b, x, og_gb_mul(b, m, og_gb_scalar(b, dt, -1.0)));
+}
+
+const char *og_norm_grad_x(og_backward_call *b, og_dtype dt, const char *xc, const char *r, const char *g, int n_axes,
+                           const int64_t *axes, double count, const char *dmean, const char *dinv, const char *dvar)
+{
+    const char *dx = NULL;
+    const char *minus_1n = og_gb_scalar(b, dt, -1.0 / count);
+    if (g) {
+        const char *xh = og_gb_mul(b, xc, r);
+        const char *mg = og_gb_mul(b, og_norm_sum(b, g, n_axes, axes, true), minus_1n);
+        const char *mgx = og_gb_mul(b, og_norm_sum(b, og_gb_mul(b, g, xh), n_axes, axes, true), minus_1n);
+        dx = og_gb_mul(b, r, og_gb_add(b, og_gb_add(b, g, mg), og_gb_mul(b, xh, mgx)));
+    }
+    /* the statistics' own gradients: d mean / dx = 1/count; d var / dx =
+     * 2 xc / count; d inv / dx = -inv^3 xc / count */
+    if (dmean) {
+        const char *t = og_gb_mul(b, dmean, og_gb_scalar(b, dt, 1.0 / count));
+        dx = dx ? og_gb_add(b, dx, t) : t;
+    }
+    const char *k = NULL;
+    if (dvar)
+        k = og_gb_mul(b, dvar, og_gb_scalar(b, dt, 2.0 / count));
+    if (dinv) {
+        const char *t = og_gb_mul(b, og_gb_mul(b, dinv, og_gb_mul(b, r, og_gb_mul(b, r, r))), minus_1n);
+        k = k ? og_gb_add(b, k, t) : t;
+    }
+    if (k) {
+        const char *t = og_gb_mul(b, xc, k);
+        dx = dx ? og_gb_add(b, dx, t) : t;
+    }
+    return dx;
+}
+
+og_status og_norm_grad_stats(og_backward_call *b, og_dtype dt, const char *x, int axis, double eps, const char **mean,
+                             const char **inv, const char **y)
+{
+    const char *ins[2] = { x, og_gb_scalar(b, dt, 1.0) };
+    og_attr at[2] = { og_attr_int("axis", axis), og_attr_float("epsilon", (float)eps) };
+    const char *outs[3] = { NULL, NULL, NULL };
+    if (b->status)
+        return b->status;
+    if (!ins[1])
+        return b->status;
+    og_status st = og_grad_emit(b, "LayerNormalization", 2, ins, 3, outs, 2, at);
+    if (st) {
+        b->status = st;
+        return st;
+    }
+    *mean = outs[1];
+    *inv = outs[2];
+    if (y)
+        *y = outs[0];
+    return OG_OK;
+}
+
+og_status og_norm_types(const og_infer_call *c, og_dtype *t)
+{
+    *t = OG_UNDEFINED;
+    for (int k = 0; k < c->n_in; k++) {
+        if (!c->in[k] || c->in[k]->dtype == OG_UNDEFINED)
+            continue;
+        og_dtype d = c->in[k]->dtype;
+        const char *name = c->in_names[k] ? c->in_names[k] : "?";
+        if (d == OG_FLOAT16 || d == OG_BFLOAT16)
+            return og_node_err(c->node, OG_ERR_UNSUPPORTED, "input %d '%s' has type %s, an unsupported type "
+                               "(onnxgrad cannot hold it)", k, name, og_dtype_name(d));
+        if (d != OG_FLOAT && d != OG_DOUBLE)
+            return og_node_err(c->node, OG_ERR_SHAPE, "input %d '%s' has type %s, expected float or double", k, name,
+                               og_dtype_name(d));
+        if (*t != OG_UNDEFINED && d != *t)
+            return og_node_err(c->node, OG_ERR_UNSUPPORTED, "input %d '%s' has type %s while input 0 is %s; "
+                               "mixed float types are not implemented", k, name, og_dtype_name(d),
+                               og_dtype_name(*t));
+        *t = d;
+    }
+    return OG_OK;
+}
+
+int64_t og_norm_prod(const og_shape *s, int from, int to)
+{
+    int64_t p = 1;
+    for (int d = from; d < to; d++) {
+        if (s->dims[d] < 0)
+            return -1;
+        p *= s->dims[d];
+    }
+    return p;
+}
