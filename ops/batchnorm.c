@@ -287,7 +287,11 @@ static og_status bn_backward(og_backward_call *b)
     og_attr pa = og_attr_ints("perm", r, perm);
     const char *xt = og_gb(b, "Transpose", 1, &X, 1, &pa);
     const char *bm = NULL, *binv = NULL;
-    og_status st = og_norm_grad_stats(b, dt, xt, 1, p->epsilon, &bm, &binv, NULL);   /* [C, 1, ...] */
+    int64_t tail[OG_MAX_RANK];   /* the transpose's [N, D1, ...] */
+    tail[0] = nn;
+    for (int d = 2; d < r; d++)
+        tail[d - 1] = xi->shape.dims[d];
+    og_status st = og_norm_grad_stats(b, dt, xt, 1, p->epsilon, r - 1, tail, &bm, &binv, NULL);   /* [C, 1, ...] */
     if (st)
         return st;
     const char *m_bc = bn_bc(b, bm, r), *inv_bc = bn_bc(b, binv, r);

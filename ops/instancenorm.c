@@ -120,7 +120,8 @@ static og_status in_backward(og_backward_call *b)
         return og_node_err(b->node, OG_ERR_UNSUPPORTED, "the gradient needs the spatial dims of input '%s' known",
                            b->in[0]);
     const char *mean, *inv;
-    og_status st = og_norm_grad_stats(b, dt, b->in[0], 2, p->epsilon, &mean, &inv, NULL);
+    og_status st = og_norm_grad_stats(b, dt, b->in[0], 2, p->epsilon, r - 2, xi->shape.dims + 2, &mean, &inv,
+                                      NULL);
     if (st)
         return st;
     int64_t axes[OG_MAX_RANK], red[OG_MAX_RANK], bshape[OG_MAX_RANK];

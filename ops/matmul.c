@@ -59,7 +59,8 @@ static og_status mm_geometry(const og_node *node, const char *an, const og_shape
     g->rb = b->rank;
     if (a->rank == 0 || b->rank == 0)
         return og_node_err(node, OG_ERR_SHAPE, "MatMul needs operands of rank >= 1, got A '%s' of shape %s and "
-                           "B '%s' of shape %s", an, og_shape_str(a, b1, sizeof b1), bn, og_shape_str(b, b2, sizeof b2));
+                           "B '%s' of shape %s", an, og_shape_str(a, b1, sizeof b1), bn,
+                           og_shape_str(b, b2, sizeof b2));
     if (a->rank < 0 || b->rank < 0) {
         g->ry = -1;
         return OG_OK;
@@ -372,18 +373,33 @@ static const char *mm_sum(og_backward_call *b, const char *x, int n, int last)
 }
 
 /* grad, of the broadcast batch shape + [rows, cols], summed back to input k's
- * shape. */
+ * shape. An axis where input k's dim is unknown is taken as not broadcast
+ * (a symbolic batch against itself, as og_grad_unbroadcast does) and
+ * checked at run time by a Reshape to input k's shape. */
 static const char *mm_unbatch(og_backward_call *b, int k, const char *grad, const mm_geom *g, int64_t rows,
                               int64_t cols)
 {
+    const og_tinfo *to = &b->in_info[k];
     if (!grad)
         return NULL;
-    og_tinfo from = { .dtype = b->in_info[k].dtype, .shape = { .rank = g->nb + 2 } };
+    og_tinfo from = { .dtype = to->dtype, .shape = { .rank = g->nb + 2 } };
     memcpy(from.shape.dims, g->batch, sizeof(int64_t) * (size_t)g->nb);
     from.shape.dims[g->nb] = rows;
     from.shape.dims[g->nb + 1] = cols;
-    const char *out = NULL;
-    og_status st = og_grad_reduce_to(b, grad, &from, &b->in_info[k], &out);
+    bool assumed = false;
+    for (int d = 0; d < to->shape.rank; d++) {
+        int fd = d + from.shape.rank - to->shape.rank;
+        if (to->shape.dims[d] < 0 && from.shape.dims[fd] != 1) {
+            from.shape.dims[fd] = 1;   /* reduce_to keeps an axis of 1 as it is */
+            assumed = true;
+        }
+    }
+    const char *out = NULL, *shape = NULL;
+    og_status st = og_grad_reduce_to(b, grad, &from, to, &out);
+    if (!st && assumed && !(st = og_grad_shape_of(b, b->in[k], to, &shape))) {
+        const char *ins[2] = { out, shape };
+        out = og_gb(b, "Reshape", 2, ins, 0, NULL);
+    }
     if (st && b->status == OG_OK)
         b->status = st;
     return st ? NULL : out;
@@ -400,7 +416,8 @@ static og_status matmul_backward(og_backward_call *b)
     if ((st = mm_geometry(b->node, A, &ai->shape, B, &bi->shape, &g)))
         return st;
     if (g.ry < 0)
-        return og_node_err(b->node, OG_ERR_UNSUPPORTED, "the gradient needs the ranks of A '%s' and B '%s' known", A, B);
+        return og_node_err(b->node, OG_ERR_UNSUPPORTED, "the gradient needs the ranks of A '%s' and B '%s' known",
+                           A, B);
     int ra = g.ra, rb = g.rb;
     if (ra == 1 && rb == 1) {                    /* a dot product: Y is a scalar */
         if (b->need[0])

@@ -168,10 +168,14 @@ const char *og_norm_grad_x(og_backward_call *b, og_dtype dt, const char *xc, con
     return dx;
 }
 
-og_status og_norm_grad_stats(og_backward_call *b, og_dtype dt, const char *x, int axis, double eps, const char **mean,
-                             const char **inv, const char **y)
+og_status og_norm_grad_stats(og_backward_call *b, og_dtype dt, const char *x, int axis, double eps, int n_tail,
+                             const int64_t *tail, const char **mean, const char **inv, const char **y)
 {
-    const char *ins[2] = { x, og_gb_scalar(b, dt, 1.0) };
+    /* Scale: ones of the tail's shape (ONNX Runtime wants Scale's shape to be
+     * the normalised one, not a broadcast scalar) */
+    const char *one = og_gb_scalar(b, dt, 1.0);
+    const char *es[2] = { one, og_gb_ints(b, n_tail, tail) };
+    const char *ins[2] = { x, og_gb(b, "Expand", 2, es, 0, NULL) };
     og_attr at[2] = { og_attr_int("axis", axis), og_attr_float("epsilon", (float)eps) };
     const char *outs[3] = { NULL, NULL, NULL };
     if (b->status)

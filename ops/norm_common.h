@@ -56,11 +56,11 @@ const char *og_norm_grad_x(og_backward_call *b, og_dtype dt, const char *xc, con
                            const int64_t *axes, double count, const char *dmean, const char *dinv, const char *dvar);
 /* x - m, as x + (-1) m (Sub is not part of the vocabulary every build has). */
 const char *og_norm_sub(og_backward_call *b, og_dtype dt, const char *x, const char *m);
-/* Mean and InvStdDev of x (rank r) over axes [axis, r), as a
- * LayerNormalization node (Scale 1) emits them, keepdims-shaped; also its Y
- * (x̂) when y is not NULL. */
-og_status og_norm_grad_stats(og_backward_call *b, og_dtype dt, const char *x, int axis, double eps, const char **mean,
-                             const char **inv, const char **y);
+/* Mean and InvStdDev of x (rank r) over axes [axis, r), whose dims are
+ * tail[0 .. n_tail), as a LayerNormalization node (Scale: ones) emits them,
+ * keepdims-shaped; also its Y (x̂) when y is not NULL. */
+og_status og_norm_grad_stats(og_backward_call *b, og_dtype dt, const char *x, int axis, double eps, int n_tail,
+                             const int64_t *tail, const char **mean, const char **inv, const char **y);
 /* Sum of x over `axes` (keepdims 0 or 1). */
 const char *og_norm_sum(og_backward_call *b, const char *x, int n_axes, const int64_t *axes, bool keepdims);
 

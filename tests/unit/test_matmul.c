@@ -281,7 +281,8 @@ START_TEST(shapes_and_errors)
     /* values: [[1,2,3],[4,5,6]]·[1,0,-1] = [-2,-2] */
     og_tensor *y;
     OG_CHECK(run(&y, "MatMul", 13, 2,
-                 (tin[]){ { OG_FLOAT, 2, a23, (float[]){ 1, 2, 3, 4, 5, 6 } }, { OG_FLOAT, 1, b1, (float[]){ 1, 0, -1 } } },
+                 (tin[]){ { OG_FLOAT, 2, a23, (float[]){ 1, 2, 3, 4, 5, 6 } },
+                          { OG_FLOAT, 1, b1, (float[]){ 1, 0, -1 } } },
                  0, NULL));
     ck_assert_int_eq(y->rank, 1);
     ck_assert(((float *)y->data)[0] == -2 && ((float *)y->data)[1] == -2);
@@ -321,6 +322,52 @@ START_TEST(gradcheck_random)
 }
 END_TEST
 
+/* A symbolic batch dim: the gradient graph builds (the dim is taken as not
+ * broadcast, checked at run time) and gives the static graph's gradients. */
+START_TEST(grad_dynamic_batch)
+{
+    static const mm_case cases[3] = {
+        { 3, 2, { 2, 3, 4 }, { 4, 5 } },
+        { 4, 3, { 3, 1, 2, 4 }, { 2, 4, 5 } },
+        { 2, 3, { 3, 4 }, { 2, 4, 5 } },
+    };
+    for (int it = 0; it < 3; it++) {
+        const mm_case *c = &cases[it];
+        og_graph *gs = mm_graph(OG_DOUBLE, c, false, 13), *gd = mm_graph(OG_DOUBLE, c, true, 13);
+        int64_t na = numel(c->ra, c->da), nb = numel(c->rb, c->db);
+        double a[64], b[64], dy[256];
+        for (int64_t i = 0; i < na; i++)
+            a[i] = urand();
+        for (int64_t i = 0; i < nb; i++)
+            b[i] = urand();
+        int ry;
+        int64_t ydims[OG_MAX_RANK];
+        free(naive(c, a, b, &ry, ydims));
+        for (int64_t i = 0; i < numel(ry, ydims); i++)
+            dy[i] = urand();
+        og_tensor *in[2], *seed, *g1[2], *g2[2];
+        OG_CHECK(og_tensor_create_from(OG_DOUBLE, c->ra, c->da, a, &in[0]));
+        OG_CHECK(og_tensor_create_from(OG_DOUBLE, c->rb, c->db, b, &in[1]));
+        OG_CHECK(og_tensor_create_from(OG_DOUBLE, ry, ydims, dy, &seed));
+        const char *seeded[1] = { "Y" };
+        og_grad_options o = { .n_seeded = 1, .seeded = seeded };
+        OG_CHECK(og_gradients(gs, &o, 2, (const og_tensor *const *)in, (const og_tensor *const *)&seed, g1));
+        OG_CHECK(og_gradients(gd, &o, 2, (const og_tensor *const *)in, (const og_tensor *const *)&seed, g2));
+        for (int k = 0; k < 2; k++) {
+            ck_assert_int_eq(g1[k]->numel, g2[k]->numel);
+            for (int64_t i = 0; i < g1[k]->numel; i++)
+                ck_assert(fabs(((double *)g1[k]->data)[i] - ((double *)g2[k]->data)[i]) < 1e-12);
+            og_tensor_free(g1[k]);
+            og_tensor_free(g2[k]);
+            og_tensor_free(in[k]);
+        }
+        og_tensor_free(seed);
+        og_graph_free(gs);
+        og_graph_free(gd);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("matmul");
@@ -330,6 +377,7 @@ int main(void)
     tcase_add_test(tc, random_double_and_int);
     tcase_add_test(tc, shapes_and_errors);
     tcase_add_test(tc, gradcheck_random);
+    tcase_add_test(tc, grad_dynamic_batch);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }

@@ -357,7 +357,8 @@ END_TEST
 /* Empty X: nothing to normalise, every output empty, no error. */
 START_TEST(empty_tensors)
 {
-    nodecase c = { .op = "LayerNormalization", .opset = 17, .n_in = 2, .n_out = 3, .outs = { "Y", "Mean", "InvStdDev" } };
+    nodecase c = { .op = "LayerNormalization", .opset = 17, .n_in = 2, .n_out = 3,
+                   .outs = { "Y", "Mean", "InvStdDev" } };
     fill(&c.in[0], "X", 2, (int64_t[]){ 0, 5 }, -1, 1);
     fill(&c.in[1], "W", 1, (int64_t[]){ 5 }, -1, 1);
     og_tensor *o[3];
