@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <string.h>
 #include "norm_common.h"
+#include "kernel.h"
 
 typedef struct bn_params {
     og_ints consumed_inputs;   /* opset 1 */
@@ -200,7 +201,7 @@ static og_status bn_select(og_select_call *s)
     if (s->in[0]->dtype != OG_FLOAT || !og_shape_known(&s->in[0]->shape))
         return OG_OK;
     s->run = bn_fast_run;
-    s->kernel_name = "batchnorm_lanes";
+    s->kernel_name = og_isa_active() == OG_ISA_AVX512 ? "batchnorm_lanes_avx512" : "batchnorm_lanes_scalar";
     return OG_OK;
 }
 

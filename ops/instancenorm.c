@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <string.h>
 #include "norm_common.h"
+#include "kernel.h"
 
 typedef struct in_params {
     og_ints consumed_inputs;   /* opset 1 only */
@@ -100,7 +101,7 @@ static og_status in_select(og_select_call *s)
     if (s->in[0]->dtype != OG_FLOAT || !og_shape_known(&s->in[0]->shape))
         return OG_OK;
     s->run = in_fast_run;
-    s->kernel_name = "instancenorm_lanes";
+    s->kernel_name = og_isa_active() == OG_ISA_AVX512 ? "instancenorm_lanes_avx512" : "instancenorm_lanes_scalar";
     return OG_OK;
 }
 

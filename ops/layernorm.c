@@ -169,7 +169,7 @@ static og_status ln_select(og_select_call *s)
     if (s->in[0]->dtype != OG_FLOAT || !og_shape_known(&s->in[0]->shape))
         return OG_OK;
     s->run = ln_fast_run;
-    s->kernel_name = "layernorm_lanes";
+    s->kernel_name = og_isa_active() == OG_ISA_AVX512 ? "layernorm_lanes_avx512" : "layernorm_lanes_scalar";
     return OG_OK;
 }
 

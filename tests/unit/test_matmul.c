@@ -2,6 +2,7 @@
  * batch axes, K = 0) against a naive double loop, the float32 sgemm kernel
  * bit-identical at 1, 2 and 3 threads and close to the reference kernel,
  * integer types exact, shape errors, gradchecks of order 1 and 2. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include "gradtest.h"
 #define NODE "mm"
@@ -120,6 +121,8 @@ static og_graph *mm_graph(og_dtype dt, const mm_case *c, bool dyn, int opset)
     return g;
 }
 
+static const char *want_isa;   /* when set, the sgemm kernel's name must contain it */
+
 static og_tensor *run_graph(const og_graph *g, int threads, og_tensor *a, og_tensor *b, const char **kernel)
 {
     og_plan_options po = { .n_threads = threads };
@@ -133,7 +136,10 @@ static og_tensor *run_graph(const og_graph *g, int threads, og_tensor *a, og_ten
             const char *nn, *op, *k;
             OG_CHECK(og_plan_step(p, s, &nn, &op, &k));
             if (strcmp(op, "MatMul") == 0)
+            {
                 *kernel = strncmp(k, "matmul_sgemm", 12) == 0 ? "fast" : "reference";
+                ck_assert_msg(!want_isa || strncmp(k, "matmul_sgemm", 12) || strstr(k, want_isa), "kernel %s", k);
+            }
         }
     }
     OG_CHECK(og_plan_run(p, 2, f, &y));
@@ -141,9 +147,9 @@ static og_tensor *run_graph(const og_graph *g, int threads, og_tensor *a, og_ten
     return y;
 }
 
-START_TEST(random_float)
+static void float_cases(int count)
 {
-    for (int it = 0; it < 60; it++) {
+    for (int it = 0; it < count; it++) {
         mm_case c;
         random_case(&c);
         int64_t na = numel(c.ra, c.da), nb = numel(c.rb, c.db);
@@ -195,6 +201,19 @@ START_TEST(random_float)
         free(af);
         free(bf);
     }
+}
+START_TEST(random_float)
+{
+    float_cases(60);
+}
+END_TEST
+
+/* The portable GEMM (Check runs each test in its own process). */
+START_TEST(scalar_isa)
+{
+    setenv("OG_ISA", "scalar", 1);
+    want_isa = "_scalar";
+    float_cases(20);
 }
 END_TEST
 
@@ -374,6 +393,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, random_float);
+    tcase_add_test(tc, scalar_isa);
     tcase_add_test(tc, random_double_and_int);
     tcase_add_test(tc, shapes_and_errors);
     tcase_add_test(tc, gradcheck_random);

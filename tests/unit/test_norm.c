@@ -5,6 +5,7 @@
  * forms (spatial = 0, saved statistics, is_test), empty tensors, errors
  * for bad shapes and attributes, gradchecks of order 1 and 2 of every
  * differentiable input and output. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include "gradtest.h"
 
@@ -93,6 +94,9 @@ static int n_wanted(const nodecase *c)
     return n;
 }
 
+/* When set, the fast kernel's name must contain it (the ISA). */
+static const char *want_isa;
+
 /* Runs the case in dt; outs[k] for each wanted output, as doubles. */
 static void nc_run(const nodecase *c, og_dtype dt, bool dyn, int threads, og_tensor **outs, bool *fast)
 {
@@ -117,7 +121,10 @@ static void nc_run(const nodecase *c, og_dtype dt, bool dyn, int threads, og_ten
         for (int s = 0; s < og_plan_num_steps(p); s++) {
             const char *nn, *op, *k;
             OG_CHECK(og_plan_step(p, s, &nn, &op, &k));
-            *fast = *fast || strstr(k, "_lanes") != NULL;
+            if (strstr(k, "_lanes")) {
+                *fast = true;
+                ck_assert_msg(!want_isa || strstr(k, want_isa), "kernel %s, expected the %s one", k, want_isa);
+            }
         }
     }
     OG_CHECK(og_plan_run(p, c->n_in, (const og_tensor *const *)feeds, outs));
@@ -209,9 +216,9 @@ static void ref_ln(const double *x, int64_t G, int64_t S, const double *sc, cons
     }
 }
 
-START_TEST(layernorm_random)
+static void ln_cases(int count)
 {
-    for (int it = 0; it < 40; it++) {
+    for (int it = 0; it < count; it++) {
         int r = (int)rnd(1, 4);
         int64_t dims[4];
         for (int d = 0; d < r; d++)
@@ -248,11 +255,15 @@ START_TEST(layernorm_random)
         nc_free(&c);
     }
 }
+START_TEST(layernorm_random)
+{
+    ln_cases(40);
+}
 END_TEST
 
-START_TEST(instancenorm_random)
+static void in_cases(int count)
 {
-    for (int it = 0; it < 30; it++) {
+    for (int it = 0; it < count; it++) {
         int r = (int)rnd(3, 5);
         int64_t dims[5];
         for (int d = 0; d < r; d++)
@@ -280,13 +291,17 @@ START_TEST(instancenorm_random)
         nc_free(&c);
     }
 }
+START_TEST(instancenorm_random)
+{
+    in_cases(30);
+}
 END_TEST
 
 /* BatchNormalization in every form: opset 15 inference and training, opset
  * 9 training with saved statistics, opset 7 spatial = 0, opset 6 is_test. */
-START_TEST(batchnorm_random)
+static void bn_cases(int count)
 {
-    for (int it = 0; it < 50; it++) {
+    for (int it = 0; it < count; it++) {
         int form = it % 5;
         int r = (int)rnd(2, 5);
         int64_t dims[5];
@@ -351,6 +366,22 @@ START_TEST(batchnorm_random)
             free(st[k]);
         nc_free(&c);
     }
+}
+START_TEST(batchnorm_random)
+{
+    bn_cases(50);
+}
+END_TEST
+
+/* The portable kernels (Check runs each test in its own process, so the
+ * ISA choice stays in this one). */
+START_TEST(scalar_isa)
+{
+    setenv("OG_ISA", "scalar", 1);
+    want_isa = "_scalar";
+    ln_cases(15);
+    in_cases(10);
+    bn_cases(15);
 }
 END_TEST
 
@@ -558,6 +589,7 @@ int main(void)
     tcase_add_test(tc, layernorm_random);
     tcase_add_test(tc, instancenorm_random);
     tcase_add_test(tc, batchnorm_random);
+    tcase_add_test(tc, scalar_isa);
     tcase_add_test(tc, empty_tensors);
     tcase_add_test(tc, errors);
     tcase_add_test(tc, gradcheck_layernorm);
