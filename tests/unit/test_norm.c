@@ -578,6 +578,20 @@ START_TEST(batchnorm_old_training_no_rule)
     og_graph_free(gg);
     og_graph_free(g);
     nc_free(&c);
+    /* spatial = 0 cannot be written at opset 17 either */
+    c = (nodecase){ .op = "BatchNormalization", .opset = 7, .n_in = 5, .n_out = 1, .outs = { "Y" }, .n_attrs = 1,
+                    .attrs = { og_attr_int("spatial", 0) } };
+    fill(&c.in[0], "X", 3, (int64_t[]){ 2, 3, 2 }, -1, 1);
+    for (int k = 1; k < 5; k++)
+        fill(&c.in[k], names[k], 2, (int64_t[]){ 3, 2 }, 0.5, 1);
+    OG_CHECK(nc_graph(&c, OG_DOUBLE, false, &g));
+    gg = NULL;
+    st = og_graph_build_gradient(g, &o, &gg);
+    ck_assert_msg(st == OG_ERR_UNSUPPORTED && strstr(og_errmsg(), "no backward rule for spatial=0"), "%s: %s",
+                  og_status_name(st), og_errmsg());
+    og_graph_free(gg);
+    og_graph_free(g);
+    nc_free(&c);
 }
 END_TEST
 
