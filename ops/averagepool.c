@@ -133,14 +133,14 @@ static void axis_window(const og_spatial *s, int a, int64_t o, bool include_pad,
 }
 
 /* The window's divisor at flat output position q (row-major over O...). */
-static int64_t divisor_at(const og_spatial *s, bool include_pad, int64_t q)
+static double divisor_at(const og_spatial *s, bool include_pad, int64_t q)
 {
-    int64_t d = 1;
+    double d = 1;
     for (int a = s->n - 1; a >= 0; a--) {
         avg_axis w;
         axis_window(s, a, q % s->out[a], include_pad, &w);
         q /= s->out[a];
-        d *= w.cnt;
+        d *= (double)w.cnt;
     }
     return d;
 }
@@ -160,11 +160,12 @@ static int64_t divisor_at(const og_spatial *s, bool include_pad, int64_t q)
             int64_t o[OG_MAX_RANK] = { 0 };                                                                \
             for (int64_t q = 0; q < out_plane; q++) {                                                      \
                 avg_axis w[OG_MAX_RANK];                                                                   \
-                int64_t j[OG_MAX_RANK], div = 1;                                                           \
+                int64_t j[OG_MAX_RANK];                                                                    \
+                double div = 1; /* a product of counts: huge pads cannot overflow it */                    \
                 bool empty = false;                                                                        \
                 for (int a = 0; a < n; a++) {                                                              \
                     axis_window(s, a, o[a], include_pad, &w[a]);                                           \
-                    div *= w[a].cnt;                                                                       \
+                    div *= (double)w[a].cnt;                                                               \
                     empty = empty || w[a].lo >= w[a].hi;                                                   \
                     j[a] = w[a].lo;                                                                        \
                 }                                                                                          \
@@ -275,7 +276,7 @@ static void avg2d_task(void *arg, int64_t pl, int worker)
         for (int64_t ow = 0; ow < g->OW; ow++) {
             avg_axis ww;
             axis_window(&g->sp, 1, ow, g->include_pad, &ww);
-            int64_t div = wh.cnt * ww.cnt;
+            double div = (double)wh.cnt * (double)ww.cnt;   /* as the reference computes it */
             yp[oh * g->OW + ow] = div > 0 ? acc[ow] / (float)div : 0.0f;
         }
     }
@@ -370,7 +371,8 @@ static og_status avgpool_backward(og_backward_call *b)
     bool inc = p->count_include_pad != 0;
 
     /* R = 1/divisor: a scalar when uniform, else [1, 1, O...]. */
-    int64_t out_plane = 1, first = divisor_at(&sp, inc, 0);
+    int64_t out_plane = 1;
+    double first = divisor_at(&sp, inc, 0);
     bool uniform = true;
     for (int a = 0; a < n; a++)
         out_plane *= sp.out[a];
@@ -378,15 +380,14 @@ static og_status avgpool_backward(og_backward_call *b)
         uniform = divisor_at(&sp, inc, q) == first;
     const char *r;
     if (uniform) {
-        r = og_gb_scalar(b, dt, first > 0 ? 1.0 / (double)first : 0.0);
+        r = og_gb_scalar(b, dt, first > 0 ? 1.0 / first : 0.0);
     } else {
         int64_t dims[OG_MAX_RANK] = { 1, 1 };
         for (int a = 0; a < n; a++)
             dims[2 + a] = sp.out[a];
         og_tensor *t = new_tensor(dt, n + 2, dims);
         for (int64_t q = 0; t && q < out_plane; q++) {
-            int64_t d = divisor_at(&sp, inc, q);
-            double v = d > 0 ? 1.0 / (double)d : 0.0;
+            double d = divisor_at(&sp, inc, q), v = d > 0 ? 1.0 / d : 0.0;
             if (dt == OG_FLOAT)
                 ((float *)t->data)[q] = (float)v;
             else

@@ -92,6 +92,10 @@ static const og_attr_spec upsample_attrs[] = {
 };
 
 enum { M_NEAREST, M_LINEAR, M_CUBIC };
+
+/* Largest output axis taken: tap tables and sizes stay far from overflow
+ * (the tensor itself is bounded by OG_LIMIT_TENSOR_ELEMENTS). */
+#define RS_MAX_SIZE ((int64_t)1 << 40)
 enum { C_HALF, C_PYTORCH, C_ALIGN, C_ASYM, C_TF_NN, C_CROP };
 enum { N_RPF, N_RPC, N_FLOOR, N_CEIL };
 
@@ -245,7 +249,7 @@ static og_status rs_resolve(const og_node *node, int opset, const resize_params 
             r->scale[d] = s;
             if (r->in[d] >= 0) {
                 double o = floor(s * (double)r->in[d]);
-                if (o > 1e15)
+                if (o > (double)RS_MAX_SIZE)
                     return og_node_err(node, OG_ERR_LIMIT, "axis %d: output size %g is too large", d, o);
                 r->out[d] = (int64_t)o;
             }
@@ -253,6 +257,9 @@ static og_status rs_resolve(const og_node *node, int opset, const resize_params 
             int64_t o = (int64_t)tensor_at(src, d);
             if (o < 0)
                 return og_node_err(node, OG_ERR_INVALID_ARG, "sizes[%d] is %lld, expected >= 0", d, (long long)o);
+            if (o > RS_MAX_SIZE)
+                return og_node_err(node, OG_ERR_LIMIT, "sizes[%d] is %lld, more than %lld", d, (long long)o,
+                                   (long long)RS_MAX_SIZE);
             r->out[d] = o;
             r->scale[d] = r->in[d] > 0 ? (double)o / (double)r->in[d] : 1.0;
         }
@@ -308,7 +315,7 @@ static double coord(const rs_plan *r, int d, int64_t o, bool *outside)
     case C_CROP: {
         double a = r->roi0[d], b = r->roi1[d];
         double v = (L == 1 ? (b - a) * (in - 1) / 2 : x * (b - a) * (in - 1) / (L - 1)) + a * (in - 1);
-        *outside = v < 0 || v > in - 1;
+        *outside = !(v >= 0 && v <= in - 1);   /* NaN too: never cast to an index */
         return v;
     }
     default: return (x + 0.5) / s - 0.5;
