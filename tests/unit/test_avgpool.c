@@ -246,6 +246,50 @@ START_TEST(test_gradcheck_random)
 }
 END_TEST
 
+/* The batch dim unknown: the backward rule needs only C and the spatial
+ * sizes (its weight and divisors), so the gradient still builds and checks. */
+START_TEST(test_grad_unknown_batch)
+{
+    for (int it = 0; it < 6; it++) {
+        pcase c;
+        random_case(&c, 2, 7);
+        og_graph *g = pool_graph(&c, OG_DOUBLE, true);
+        og_tensor *x = random_tensor(OG_DOUBLE, 4, c.xd);
+        for (int order = 1; order <= 2; order++) {
+            og_gradcheck_options o = { .order = order, .seed = 700 + it, .n_inputs = 1,
+                                       .inputs = (const og_tensor *const *)&x, .max_elements = 40 };
+            og_gradcheck_report *r;
+            OG_CHECK(og_gradcheck(g, &o, &r));
+            ck_assert_msg(r->pass, "unknown batch, case %d order %d: max abs err %g", it, order,
+                          r->entries[0].max_abs_err);
+            og_gradcheck_report_free(r);
+        }
+        og_tensor_free(x);
+        og_graph_free(g);
+    }
+}
+END_TEST
+
+/* Unknown spatial sizes: no gradient (its divisors and the ConvTranspose
+ * output size need them), refused naming the node. */
+START_TEST(test_grad_refused_unknown_spatial)
+{
+    og_graph *g = gt_graph(), *gg = NULL;
+    int64_t xd[4] = { 1, 2, -1, 5 }, k[2] = { 2, 2 };
+    gt_input(g, "X", OG_FLOAT, 4, xd);
+    og_attr at[1] = { og_attr_ints("kernel_shape", 2, k) };
+    gt_node(g, "AveragePool", "ap", GT_NAMES("X"), GT_NAMES("Y"), 1, at);
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    const char *seeded[1] = { "Y" };
+    og_grad_options o = { .n_seeded = 1, .seeded = seeded };
+    ck_assert_int_eq(og_graph_build_gradient(g, &o, &gg), OG_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(og_errmsg(), "node 'ap' (AveragePool)"));
+    og_graph_free(gg);
+    og_graph_free(g);
+}
+END_TEST
+
 /* count_include_pad 0 with pads: dX of a corner cell under a 2x2 window
  * with one real cell (divisor 1), by hand. */
 START_TEST(test_grad_by_hand)
@@ -417,6 +461,8 @@ int main(void)
     tcase_add_test(tc, test_fast_matches_reference_bits);
     tcase_add_test(tc, test_gradcheck_random);
     tcase_add_test(tc, test_grad_by_hand);
+    tcase_add_test(tc, test_grad_unknown_batch);
+    tcase_add_test(tc, test_grad_refused_unknown_spatial);
     tcase_add_test(tc, test_bad_attributes);
     tcase_add_test(tc, test_global_forward_and_grad);
     tcase_add_test(tc, test_globalmaxpool_ties);

@@ -326,6 +326,27 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* scales a graph input: the output shape waits for the run, and the
+ * gradient (matrices built from the scales) is refused naming the node. */
+START_TEST(test_grad_refused_dynamic_scales)
+{
+    og_graph *g = gt_graph(), *gg = NULL;
+    int64_t xd[4] = { 1, 1, 2, 2 }, four = 4;
+    gt_input(g, "X", OG_FLOAT, 4, xd);
+    gt_input(g, "scales", OG_FLOAT, 1, &four);
+    og_attr at = og_attr_string("mode", "linear");
+    gt_node(g, "Resize", "rs", GT_NAMES("X", "", "scales"), GT_NAMES("Y"), 1, &at);
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    const char *wrt[1] = { "X" }, *seeded[1] = { "Y" };
+    og_grad_options o = { .n_seeded = 1, .seeded = seeded, .n_wrt = 1, .wrt = wrt };
+    ck_assert_int_eq(og_graph_build_gradient(g, &o, &gg), OG_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(og_errmsg(), "node 'rs' (Resize)"));
+    og_graph_free(gg);
+    og_graph_free(g);
+}
+END_TEST
+
 /* Resize-10 defines nearest and linear only. */
 START_TEST(test_resize10_refuses_cubic)
 {
@@ -356,6 +377,7 @@ int main(void)
     tcase_add_test(tc, test_upsample_forms_agree);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_resize10_refuses_cubic);
+    tcase_add_test(tc, test_grad_refused_dynamic_scales);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }
