@@ -344,6 +344,10 @@ typedef struct og_op {
     /* Output 0 is input 0's data under a new shape (Reshape, Flatten,
      * Identity): the plan makes it a view, no copy. */
     bool alias_out0_in0;
+    /* The outputs depend on the inputs' types and shapes only, never their
+     * data (Shape, Size): finalize computes them once the shapes are
+     * static, so shape subgraphs fold away. */
+    bool reads_shape_only;
 } og_op;
 
 /* Registry (src/registry.c): the op implementing (domain, name) — domain ""
