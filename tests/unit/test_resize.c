@@ -347,6 +347,36 @@ START_TEST(test_grad_refused_dynamic_scales)
 }
 END_TEST
 
+/* scales from a Constant node, as torch.onnx.export writes
+ * F.interpolate(scale_factor=2): the output shape is static at finalize and
+ * the gradient builds (and checks). */
+START_TEST(test_constant_node_scales)
+{
+    og_graph *g = gt_graph();
+    int64_t xd[4] = { 1, 2, 3, 4 }, four = 4;
+    const float sc[4] = { 1, 1, 2, 2 };
+    gt_input(g, "X", OG_DOUBLE, 4, xd);
+    og_tensor *t;
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, &four, sc, &t));
+    og_attr v = og_attr_tensor("value", t);
+    gt_node(g, "Constant", "c", (const char *const[]){ NULL }, GT_NAMES("scales"), 1, &v);
+    og_tensor_free(t);
+    og_attr at[2] = { og_attr_string("mode", "linear"), og_attr_string("coordinate_transformation_mode",
+                                                                         "pytorch_half_pixel") };
+    gt_node(g, "Resize", "rs", GT_NAMES("X", "", "scales"), GT_NAMES("Y"), 2, at);
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_value_info vi;
+    OG_CHECK(og_graph_value(g, "Y", &vi));
+    ck_assert_int_eq(vi.rank, 4);
+    ck_assert_int_eq(vi.dims[2], 6);
+    ck_assert_int_eq(vi.dims[3], 8);
+    gradcheck_x(g, 1, 901, "Constant scales");
+    gradcheck_x(g, 2, 902, "Constant scales");
+    og_graph_free(g);
+}
+END_TEST
+
 /* Resize-10 defines nearest and linear only. */
 START_TEST(test_resize10_refuses_cubic)
 {
@@ -378,6 +408,7 @@ int main(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_resize10_refuses_cubic);
     tcase_add_test(tc, test_grad_refused_dynamic_scales);
+    tcase_add_test(tc, test_constant_node_scales);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }
