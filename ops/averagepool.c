@@ -29,7 +29,9 @@
  *
  * The fast float32 kernel (2-D, static shapes) sums the same cells in the
  * same order as the reference, vectorised along output columns, one task
- * per channel plane: the reference's bits at any thread count. */
+ * per channel plane: the reference's bits at any thread count. The
+ * gradient's ConvTranspose with its ones weight runs as a box sum
+ * (pattern avgpool_backward, below). */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -230,6 +232,11 @@ typedef struct avg2d {
     int64_t planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw;
     bool include_pad;
     og_spatial sp;
+    /* planned tables (in the same allocation): per output row its window,
+     * per output column its count, per kernel column j the output columns
+     * [col[2j], col[2j+1]) whose tap j is a real cell */
+    avg_axis *rows;
+    int64_t *wcnt, *col;
 } avg2d;
 
 typedef struct avg2d_job {
@@ -251,18 +258,13 @@ static void avg2d_task(void *arg, int64_t pl, int worker)
     const float *xp = jb->x + pl * g->H * g->W;
     float *yp = jb->y + pl * g->OH * g->OW;
     for (int64_t oh = 0; oh < g->OH; oh++) {
-        avg_axis wh;
-        axis_window(&g->sp, 0, oh, g->include_pad, &wh);
+        const avg_axis *wh = &g->rows[oh];
         for (int64_t ow = 0; ow < g->OW; ow++)
             acc[ow] = 0.0f;
-        for (int64_t i = wh.lo; i < wh.hi; i++) {
+        for (int64_t i = wh->lo; i < wh->hi; i++) {
             const float *xr = xp + i * g->W;
             for (int64_t j = 0; j < g->kw; j++) {
-                /* columns ow with 0 <= ow*sw + j - pw < W */
-                int64_t c0 = g->pw - j, a = c0 <= 0 ? 0 : (c0 + g->sw - 1) / g->sw;
-                int64_t c1 = g->W + g->pw - j, b = c1 <= 0 ? 0 : (c1 + g->sw - 1) / g->sw;
-                if (b > g->OW)
-                    b = g->OW;
+                int64_t a = g->col[2 * j], b = g->col[2 * j + 1];
                 const float *src = xr + j - g->pw;
                 if (g->sw == 1) {
                     for (int64_t ow = a; ow < b; ow++)
@@ -273,11 +275,10 @@ static void avg2d_task(void *arg, int64_t pl, int worker)
                 }
             }
         }
+        float *yr = yp + oh * g->OW;
         for (int64_t ow = 0; ow < g->OW; ow++) {
-            avg_axis ww;
-            axis_window(&g->sp, 1, ow, g->include_pad, &ww);
-            double div = (double)wh.cnt * (double)ww.cnt;   /* as the reference computes it */
-            yp[oh * g->OW + ow] = div > 0 ? acc[ow] / (float)div : 0.0f;
+            double div = (double)wh->cnt * (double)g->wcnt[ow];   /* as the reference computes it */
+            yr[ow] = div > 0 ? acc[ow] / (float)div : 0.0f;
         }
     }
 }
@@ -314,12 +315,31 @@ static og_status avgpool_select(og_select_call *s)
                 .kw = sp.kernel[1], .sh = sp.stride[0], .sw = sp.stride[1], .ph = sp.pad_begin[0],
                 .pw = sp.pad_begin[1], .include_pad = p->count_include_pad != 0, .sp = sp };
     if (!og_mul_ok(x->shape.dims[0], x->shape.dims[1], &g.planes) || g.planes == 0 || g.OW <= 0 || g.OH <= 0 ||
-        g.OW > (1 << 24))
+        g.OW > (1 << 24) || g.OH > (1 << 24) || g.kw > (1 << 20))
         return OG_OK;
-    avg2d *st = og_malloc(sizeof *st);
+    size_t head = (sizeof g + 15) / 16 * 16;
+    avg2d *st = og_malloc(head + (size_t)g.OH * sizeof(avg_axis) + (size_t)(g.OW + 2 * g.kw) * sizeof(int64_t));
     if (!st)
         return og_node_err(s->node, OG_ERR_NOMEM, "out of memory planning its kernel");
     *st = g;
+    st->rows = (avg_axis *)((char *)st + head);
+    st->wcnt = (int64_t *)(st->rows + g.OH);
+    st->col = st->wcnt + g.OW;
+    for (int64_t oh = 0; oh < g.OH; oh++)
+        axis_window(&sp, 0, oh, g.include_pad, &st->rows[oh]);
+    for (int64_t ow = 0; ow < g.OW; ow++) {
+        avg_axis ww;
+        axis_window(&sp, 1, ow, g.include_pad, &ww);
+        st->wcnt[ow] = ww.cnt;
+    }
+    for (int64_t j = 0; j < g.kw; j++) {
+        /* columns ow with 0 <= ow*sw + j - pw < W */
+        int64_t c0 = g.pw - j, a = c0 <= 0 ? 0 : (c0 + g.sw - 1) / g.sw;
+        int64_t c1 = g.W + g.pw - j, b = c1 <= 0 ? 0 : (c1 + g.sw - 1) / g.sw;
+        b = b > g.OW ? g.OW : b;
+        st->col[2 * j] = a < b ? a : b;
+        st->col[2 * j + 1] = b;
+    }
     s->state = st;
     s->run = avgpool_fast_run;
     s->kernel_name = "avgpool2d_rows";
@@ -425,6 +445,190 @@ static og_status avgpool_backward(og_backward_call *b)
     b->din[0] = og_gb(b, "ConvTranspose", 2, ins, 5, at);
     return og_gb_status(b);
 }
+
+/* ---- backward pattern: the ConvTranspose avgpool_backward emits --------
+ * ConvTranspose(G, W) with W a Constant of ones [C, 1, kh, kw], group C,
+ * no bias, dilations 1 and explicit pads: each output cell is the sum of
+ * G over the input cells whose window covers it. Per channel plane that is
+ * a box sum over a contiguous range of rows and of columns of G, computed
+ * as column sums into the worker's scratch, then row sums vectorised along
+ * the row; one task per plane, so any thread count gives the same bits
+ * (the order differs from the reference's col2im: equal within rounding). */
+
+typedef struct boxsum2d {
+    int64_t planes, IH, IW, OH, OW, kh, kw, sh, sw, ph, pw;
+    int64_t *hr, *wr;   /* planned (same allocation): per output row / column its [lo, hi) of G */
+} boxsum2d;
+
+typedef struct boxsum_job {
+    const boxsum2d *g;
+    const float *x;
+    float *y;
+    char *ws;
+    size_t stride;
+} boxsum_job;
+
+/* Inputs i with 0 <= o + p - i*s < k, clipped to [0, n): [*lo, *hi). */
+static void cover(int64_t o, int64_t p, int64_t k, int64_t s, int64_t n, int64_t *lo, int64_t *hi)
+{
+    int64_t a = o + p - k + 1, b = o + p;   /* i*s in [a, b] */
+    *lo = a <= 0 ? 0 : (a + s - 1) / s;
+    *hi = b < 0 ? 0 : b / s + 1;
+    if (*hi > n)
+        *hi = n;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+static void boxsum_task(void *arg, int64_t pl, int worker)
+{
+    const boxsum_job *jb = arg;
+    const boxsum2d *g = jb->g;
+    float *t = (float *)(jb->ws + (size_t)worker * jb->stride);   /* [IH, OW] */
+    const float *xp = jb->x + pl * g->IH * g->IW;
+    float *yp = jb->y + pl * g->OH * g->OW;
+    for (int64_t i = 0; i < g->IH; i++) {
+        const float *xr = xp + i * g->IW;
+        float *tr = t + i * g->OW;
+        for (int64_t w = 0; w < g->OW; w++) {
+            int64_t lo = g->wr[2 * w], hi = g->wr[2 * w + 1];
+            float acc = 0.0f;
+            for (int64_t j = lo; j < hi; j++)
+                acc += xr[j];
+            tr[w] = acc;
+        }
+    }
+    for (int64_t h = 0; h < g->OH; h++) {
+        int64_t lo = g->hr[2 * h], hi = g->hr[2 * h + 1];
+        float *yr = yp + h * g->OW;
+        for (int64_t w = 0; w < g->OW; w++)
+            yr[w] = 0.0f;
+        for (int64_t i = lo; i < hi; i++) {
+            const float *tr = t + i * g->OW;
+            for (int64_t w = 0; w < g->OW; w++)
+                yr[w] += tr[w];
+        }
+    }
+}
+
+static og_status boxsum_run(const og_kernel_call *k)
+{
+    const boxsum2d *g = k->state;
+    const og_tensor *x = k->in[0];
+    og_tensor *y = k->out[0];
+    if (!y)
+        return OG_OK;
+    bool ok = x->dtype == OG_FLOAT && y->dtype == OG_FLOAT && x->rank == 4 && y->rank == 4 &&
+              x->numel == g->planes * g->IH * g->IW && x->dims[2] == g->IH && x->dims[3] == g->IW &&
+              y->numel == g->planes * g->OH * g->OW && y->dims[2] == g->OH && y->dims[3] == g->OW;
+    if (!ok)
+        return og_node_err(k->node, OG_ERR_INTERNAL, "tensors do not match the planned shapes");
+    boxsum_job jb = { g, x->data, y->data, k->workspace, k->workspace_stride };
+    og_parallel_for(k->n_threads, g->planes, boxsum_task, &jb);
+    return OG_OK;
+}
+
+static const og_ir_attr *find_attr(const og_node *n, const char *name)
+{
+    for (int a = 0; a < n->n_attrs; a++)
+        if (strcmp(n->attrs[a].name, name) == 0)
+            return &n->attrs[a];
+    return NULL;
+}
+
+/* An INTS attribute of length `want` as og_ints (absent: not present);
+ * false when it has another type or length. */
+static bool ints_attr(const og_node *n, const char *name, int64_t want, og_ints *out)
+{
+    const og_ir_attr *a = find_attr(n, name);
+    *out = (og_ints){ 0 };
+    if (!a)
+        return true;
+    if (a->type != OG_ATTR_INTS || a->count != want)
+        return false;
+    *out = (og_ints){ .n = a->count, .v = a->ints, .present = true };
+    return true;
+}
+
+/* The weight: a float tensor [C, 1, kh, kw] of ones, from an initializer
+ * or a Constant node. */
+static const og_tensor *ones_weight(const og_select_call *s)
+{
+    const og_tensor *w = s->in_value[1];
+    if (!w) {
+        const og_node *c = og_value_producer(s->g, s->node->inputs[1]);
+        const og_ir_attr *v = c && strcmp(c->op_type, "Constant") == 0 && !c->domain[0] ? find_attr(c, "value") : NULL;
+        w = v && v->type == OG_ATTR_TENSOR ? v->t : NULL;
+    }
+    if (!w || w->dtype != OG_FLOAT || w->rank != 4 || w->dims[1] != 1)
+        return NULL;
+    for (int64_t i = 0; i < w->numel; i++)
+        if (((const float *)w->data)[i] != 1.0f)
+            return NULL;
+    return w;
+}
+
+static og_status boxsum_select(og_select_call *s)
+{
+    const og_node *n = s->node;
+    if (n->domain[0] || n->n_inputs != 2 || s->n_out < 1 || !s->out[0])
+        return OG_OK;
+    const og_tinfo *x = s->in[0], *y = s->out[0];
+    if (!x || !y || x->dtype != OG_FLOAT || x->shape.rank != 4 || !og_shape_known(&x->shape) ||
+        y->shape.rank != 4 || !og_shape_known(&y->shape))
+        return OG_OK;
+    const og_tensor *w = ones_weight(s);
+    int64_t C = x->shape.dims[1];
+    const og_ir_attr *grp = find_attr(n, "group"), *ap = find_attr(n, "auto_pad");
+    if (!w || w->dims[0] != C || !grp || grp->type != OG_ATTR_INT || grp->i != C ||
+        (ap && (ap->type != OG_ATTR_STRING || strcmp(ap->s, "NOTSET") != 0)) || find_attr(n, "output_shape"))
+        return OG_OK;
+    og_ints ks, st, dil, pads, opad;
+    if (!ints_attr(n, "kernel_shape", 2, &ks) || !ints_attr(n, "strides", 2, &st) ||
+        !ints_attr(n, "dilations", 2, &dil) || !ints_attr(n, "pads", 4, &pads) ||
+        !ints_attr(n, "output_padding", 2, &opad))
+        return OG_OK;
+    if ((ks.present && (ks.v[0] != w->dims[2] || ks.v[1] != w->dims[3])) ||
+        (dil.present && (dil.v[0] != 1 || dil.v[1] != 1)))
+        return OG_OK;
+    og_spatial sp;
+    if (og_spatial_resolve_transpose(&sp, "ConvTranspose", 2, &x->shape.dims[2], &w->dims[2], &st, NULL, &pads,
+                                     &opad, NULL, "NOTSET") != OG_OK) {
+        og_err_clear();   /* the op's own checks report it */
+        return OG_OK;
+    }
+    boxsum2d g = { .IH = sp.in[0], .IW = sp.in[1], .OH = sp.out[0], .OW = sp.out[1], .kh = sp.kernel[0],
+                   .kw = sp.kernel[1], .sh = sp.stride[0], .sw = sp.stride[1], .ph = sp.pad_begin[0],
+                   .pw = sp.pad_begin[1] };
+    if (y->shape.dims[0] != x->shape.dims[0] || y->shape.dims[1] != C || y->shape.dims[2] != g.OH ||
+        y->shape.dims[3] != g.OW || !og_mul_ok(x->shape.dims[0], C, &g.planes) || g.planes == 0 ||
+        g.IH * g.OW > ((int64_t)1 << 26) || g.OH + g.OW > ((int64_t)1 << 26))
+        return OG_OK;
+    size_t head = (sizeof g + 15) / 16 * 16;
+    boxsum2d *ps = og_malloc(head + (size_t)(2 * (g.OH + g.OW)) * sizeof(int64_t));
+    if (!ps)
+        return og_node_err(n, OG_ERR_NOMEM, "out of memory planning its kernel");
+    *ps = g;
+    ps->hr = (int64_t *)((char *)ps + head);
+    ps->wr = ps->hr + 2 * g.OH;
+    for (int64_t h = 0; h < g.OH; h++)
+        cover(h, g.ph, g.kh, g.sh, g.IH, &ps->hr[2 * h], &ps->hr[2 * h + 1]);
+    for (int64_t w = 0; w < g.OW; w++)
+        cover(w, g.pw, g.kw, g.sw, g.IW, &ps->wr[2 * w], &ps->wr[2 * w + 1]);
+    s->state = ps;
+    s->run = boxsum_run;
+    s->kernel_name = "avgpool_backward_boxsum";
+    s->workspace_bytes = ((size_t)(g.IH * g.OW) * sizeof(float) + 63) / 64 * 64;
+    s->new_n_in = 1;   /* the weight is known to be ones */
+    s->new_inputs[0] = n->inputs[0];
+    return OG_OK;
+}
+
+const og_pattern og_pattern_avgpool_backward = {
+    .root_op = "ConvTranspose",
+    .name = "avgpool_backward",
+    .select = boxsum_select,
+};
 
 const og_op og_op_averagepool = {
     .name = "AveragePool",

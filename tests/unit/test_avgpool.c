@@ -246,6 +246,70 @@ START_TEST(test_gradcheck_random)
 }
 END_TEST
 
+/* dX through the gradient graph's plan: with static shapes its
+ * ConvTranspose runs as the avgpool_backward box sum, the same bits at 1, 2
+ * and 3 threads, and within rounding of the reference ConvTranspose (the
+ * graph with an unknown batch, planned without kernel choice). */
+static og_tensor *grad_run(const og_graph *g, int n_threads, const og_tensor *x, const og_tensor *dy, bool *fused)
+{
+    const char *seeded[1] = { "Y" };
+    og_grad_options o = { .n_seeded = 1, .seeded = seeded };
+    og_graph *gg;
+    OG_CHECK(og_graph_build_gradient(g, &o, &gg));
+    og_plan_options po = { .n_threads = n_threads };
+    og_plan *p;
+    OG_CHECK(og_plan_create_ex(gg, &po, &p));
+    *fused = false;
+    for (int k = 0; k < og_plan_num_steps(p); k++) {
+        const char *nn, *op, *kn;
+        OG_CHECK(og_plan_step(p, k, &nn, &op, &kn));
+        *fused = *fused || strcmp(kn, "avgpool_backward_boxsum") == 0;
+    }
+    og_tensor *outs[2];
+    const og_tensor *feeds[2] = { x, dy };
+    OG_CHECK(og_plan_run(p, 2, feeds, outs));
+    og_tensor_free(outs[0]);
+    og_plan_free(p);
+    og_graph_free(gg);
+    return outs[1];
+}
+
+START_TEST(test_backward_pattern)
+{
+    for (int it = 0; it < 30; it++) {
+        pcase c;
+        random_case(&c, 2, 29);
+        c.xd[1] = rnd(1, 6);
+        og_graph *gs = pool_graph(&c, OG_FLOAT, false), *gd = pool_graph(&c, OG_FLOAT, true);
+        og_tensor *x = random_tensor(OG_FLOAT, 4, c.xd);
+        og_tensor *y = run_graph(gs, 1, x, NULL);
+        og_tensor *dy = random_tensor(OG_FLOAT, 4, y->dims);
+        bool fused;
+        og_tensor *ref = grad_run(gd, 1, x, dy, &fused);
+        ck_assert(!fused);
+        og_tensor *one = grad_run(gs, 1, x, dy, &fused);
+        ck_assert_msg(fused, "case %d: the gradient's ConvTranspose did not take the box sum", it);
+        ck_assert_int_eq(one->numel, ref->numel);
+        for (int64_t i = 0; i < ref->numel; i++)
+            ck_assert_msg(fabsf(((float *)one->data)[i] - ((float *)ref->data)[i]) <= 1e-5f,
+                          "case %d: dX[%lld] = %.8g, reference %.8g", it, (long long)i, ((float *)one->data)[i],
+                          ((float *)ref->data)[i]);
+        for (int t = 2; t <= 3; t++) {
+            og_tensor *o = grad_run(gs, t, x, dy, &fused);
+            ck_assert(memcmp(o->data, one->data, (size_t)o->numel * sizeof(float)) == 0);
+            og_tensor_free(o);
+        }
+        og_tensor_free(one);
+        og_tensor_free(ref);
+        og_tensor_free(dy);
+        og_tensor_free(y);
+        og_tensor_free(x);
+        og_graph_free(gs);
+        og_graph_free(gd);
+    }
+}
+END_TEST
+
 /* The batch dim unknown: the backward rule needs only C and the spatial
  * sizes (its weight and divisors), so the gradient still builds and checks. */
 START_TEST(test_grad_unknown_batch)
@@ -462,6 +526,7 @@ int main(void)
     tcase_add_test(tc, test_gradcheck_random);
     tcase_add_test(tc, test_grad_by_hand);
     tcase_add_test(tc, test_grad_unknown_batch);
+    tcase_add_test(tc, test_backward_pattern);
     tcase_add_test(tc, test_grad_refused_unknown_spatial);
     tcase_add_test(tc, test_bad_attributes);
     tcase_add_test(tc, test_global_forward_and_grad);
