@@ -377,6 +377,42 @@ START_TEST(test_constant_node_scales)
 }
 END_TEST
 
+/* Resize-11 form: roi and scales required inputs, given empty, with sizes. */
+START_TEST(test_resize11_empty_inputs)
+{
+    og_graph *g;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 11));
+    int64_t xd[4] = { 1, 1, 2, 2 }, zero = 0, four = 4, sz[4] = { 1, 1, 3, 1 };
+    OG_CHECK(og_graph_add_input(g, "X", OG_FLOAT, 4, xd, NULL));
+    gt_init(g, "roi", OG_FLOAT, 1, &zero, NULL);
+    gt_init(g, "scales", OG_FLOAT, 1, &zero, NULL);
+    gt_init(g, "sizes", OG_INT64, 1, &four, sz);
+    og_attr at[2] = { og_attr_string("mode", "linear"), og_attr_string("coordinate_transformation_mode",
+                                                                         "align_corners") };
+    const char *ins[4] = { "X", "roi", "scales", "sizes" }, *outs[1] = { "Y" };
+    OG_CHECK(og_graph_add_node(g, "Resize", NULL, "rs", 4, ins, 1, outs, 2, at));
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    const float xv[4] = { 1, 2, 3, 4 };
+    og_tensor *x, *y;
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 4, xd, xv, &x));
+    og_plan *p;
+    OG_CHECK(og_plan_create(g, &p));
+    OG_CHECK(og_plan_run(p, 1, (const og_tensor *const *)&x, &y));
+    /* rows 0, 0.5, 1 (align_corners 2 -> 3); one column: align_corners with L = 1 takes column 0 */
+    const float want[3] = { 1, 2, 3 };
+    ck_assert_int_eq(y->numel, 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_msg(((float *)y->data)[i] == want[i], "Y[%d] = %g, expected %g", i, ((float *)y->data)[i],
+                      want[i]);
+    og_plan_free(p);
+    og_tensor_free(x);
+    og_tensor_free(y);
+    og_graph_free(g);
+}
+END_TEST
+
 /* Resize-10 defines nearest and linear only. */
 START_TEST(test_resize10_refuses_cubic)
 {
@@ -409,6 +445,7 @@ int main(void)
     tcase_add_test(tc, test_resize10_refuses_cubic);
     tcase_add_test(tc, test_grad_refused_dynamic_scales);
     tcase_add_test(tc, test_constant_node_scales);
+    tcase_add_test(tc, test_resize11_empty_inputs);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }
