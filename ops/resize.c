@@ -34,7 +34,12 @@
  * optional). Upsample-7 (scales attribute) and Upsample-9 (scales input):
  * Resize-10's rule (mode nearest | linear | bilinear). Types float and
  * double (roi and scales float or double: the spec says float for scales,
- * double is taken too so a model converted to double keeps working).
+ * double is taken too so a model converted to double keeps working); the
+ * integer types the spec also lists are refused as a dtype error.
+ *
+ * Kernel: per axis a table of taps (cells and weights) for every output
+ * index in the workspace, then each output element sums its tap products
+ * in double (the reference; no fast kernel yet).
  *
  * Backward (w.r.t. X only; roi, scales and sizes carry no gradient): Y is
  * linear in X and separable, Y = A_1 x_1 A_2 ... x_n X with one matrix A_d
@@ -43,7 +48,8 @@
  * A_d is a Constant built at gradient-build time, applied by Transpose /
  * Reshape to [rest, out_d], Gemm with A_d, Reshape / Transpose back; axes
  * whose A_d is the identity are skipped. Needs X's shape and the
- * scales/sizes/roi data known when the gradient is built. This is
+ * scales/sizes/roi data known when the gradient is built (initializers, or
+ * Constant nodes, which finalize folds); else OG_ERR_UNSUPPORTED. This is
  * PyTorch's F.interpolate backward (each dY cell spread to its sources
  * with its interpolation weights; nearest sends it to the one cell). */
 #include <math.h>
@@ -571,18 +577,16 @@ static og_status resize_backward(og_backward_call *b)
         }
         for (int64_t o = 0; t && o < O; o++) {
             int64_t idx[RS_MAXTAP];
-            double w[RS_MAXTAP], row[RS_MAXTAP];
+            double w[RS_MAXTAP];
             bool outside;
             int nt = taps(&r, d, o, idx, w, &outside);
             for (int k = 0; k < nt; k++) {
                 double v = outside ? 0 : w[k];
-                row[k] = v;
                 if (dt == OG_FLOAT)
                     ((float *)t->data)[o * I + idx[k]] += (float)v;
                 else
                     ((double *)t->data)[o * I + idx[k]] += v;
             }
-            (void)row;
         }
         for (int64_t o = 0; t && identity && o < O; o++)
             for (int64_t i = 0; identity && i < I; i++) {
