@@ -23,7 +23,8 @@
  * k...], group = C) with the forward's strides and begin pads, end pads and
  * output_padding chosen so dX has X's shape; R is 1/divisor, a rank-0
  * constant when every window has the same divisor, else a [1, 1, O...]
- * Constant computed at gradient-build time (needs X's spatial sizes). This
+ * Constant computed at gradient-build time (needs X's channels and spatial
+ * sizes known; the batch may be unknown). This
  * is PyTorch's avg_pool backward (each dY cell spread evenly over its
  * window's counted cells; padding cells drop out).
  *

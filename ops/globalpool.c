@@ -11,7 +11,8 @@
  * Backward:
  *   GlobalAveragePool: dX = Expand(dY, Shape(X)) * (1 / (D1*..*Dn)), the
  *     divisor a constant when the spatial sizes are known, else computed in
- *     the graph (ReduceSum of ones over the spatial axes).
+ *     the graph (Reciprocal of a ReduceSum of ones over the spatial axes;
+ *     Reciprocal arrives with the elementwise ops).
  *   GlobalMaxPool: dY goes to the FIRST maximum of each plane (row-major),
  *     the subgradient of nn.AdaptiveMaxPool2d(1) / adaptive_max_pool — the
  *     PyTorch module that exports to GlobalMaxPool — which records one
