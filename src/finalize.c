@@ -383,10 +383,12 @@ static og_status seed_initializers(og_graph *g)
 }
 
 /* Outputs of a node whose inputs are all known are computed at finalize
- * when they are small int64 tensors (shapes, axes, pads): the ops that read
- * such data for shape inference then see it. Bigger or other values are
+ * when they are small int64 tensors (shapes, axes, pads) or a few floats
+ * (Resize's scales): the ops that read such data for shape inference then
+ * see it. Bigger or other values are
  * left to the executor. */
 #define OG_FOLD_MAX_ELEMENTS 4096
+#define OG_FOLD_MAX_FLOATS 16
 
 static og_status fold_node(og_graph *g, const og_node *n, const og_tensor *const *in_values,
                            const og_tinfo *const *in, og_tinfo *const *out, size_t ws)
@@ -413,11 +415,14 @@ static og_status fold_node(og_graph *g, const og_node *n, const og_tensor *const
         if (!out[k])
             continue;
         int64_t numel = 1;
-        if (out[k]->dtype != OG_INT64 || !og_shape_known(&out[k]->shape))
+        /* a few floats too: Resize's scales and roi, which exporters write
+         * as Constant nodes, so its output shape and gradient can use them */
+        bool fp = out[k]->dtype == OG_FLOAT || out[k]->dtype == OG_DOUBLE;
+        if ((out[k]->dtype != OG_INT64 && !fp) || !og_shape_known(&out[k]->shape))
             return OG_OK;
         for (int d = 0; d < out[k]->shape.rank; d++)
             numel *= out[k]->shape.dims[d];   /* bounded by og_node_infer's limit check */
-        if (numel > OG_FOLD_MAX_ELEMENTS)
+        if (numel > (fp ? OG_FOLD_MAX_FLOATS : OG_FOLD_MAX_ELEMENTS))
             return OG_OK;
         any = true;
     }
