@@ -8,8 +8,10 @@
  * per opset range (the uniform ew_check_type message), a loop per dtype
  * generated from one scalar expression, and its backward rule.
  *
- * Versions (onnxgrad reads opsets 1..17; before 7 the arithmetic ops had
- * `broadcast`/`axis` attributes, which onnxgrad does not implement: since 7):
+ * Versions (onnxgrad reads opsets 1..17; before 7 these ops had
+ * `broadcast`/`axis` attributes (PRelu: a slope of X's shape or one
+ * element), which onnxgrad does not implement: they start at 7, and a
+ * model importing an older opset gets "unsupported opset"):
  *   Add, Sub, Mul, Div: 7 (float, double, int32, int64, uint32, uint64),
  *     13 (bfloat16: refused), 14 (int8, int16, uint8, uint16). Integers
  *     wrap modulo 2^bits; Div on integers truncates toward zero (C, and
