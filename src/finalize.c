@@ -89,6 +89,52 @@ static int opset_of(const og_graph *g, const char *domain)
     return -1;
 }
 
+/* Every op of the model onnxgrad lacks (or lacks at the model's opset),
+ * each once with its node count and first node, in one error: a user
+ * learns the whole gap at once, not one op per attempt. OG_OK if none. */
+static og_status missing_ops(const og_graph *g)
+{
+    enum { MAX_LISTED = 32 };
+    struct missing { const og_node *first; int count; } miss[MAX_LISTED];
+    int n_miss = 0, more = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const og_node *n = &g->nodes[i];
+        const og_op *op = og_op_find(n->domain, n->op_type);
+        int opset = opset_of(g, n->domain);
+        if (op && (opset < 0 || opset >= op->since_version))
+            continue;
+        int k = 0;
+        while (k < n_miss && !(strcmp(miss[k].first->op_type, n->op_type) == 0 &&
+                               strcmp(miss[k].first->domain, n->domain) == 0))
+            k++;
+        if (k < n_miss)
+            miss[k].count++;
+        else if (n_miss < MAX_LISTED)
+            miss[n_miss++] = (struct missing){ n, 1 };
+        else
+            more++;
+    }
+    if (n_miss == 0)
+        return OG_OK;
+    char msg[2048];
+    size_t len = (size_t)snprintf(msg, sizeof msg, "the model uses %d op%s not implemented by onnxgrad:",
+                                  n_miss + more, n_miss + more == 1 ? "" : "s");
+    for (int k = 0; k < n_miss && len < sizeof msg; k++) {
+        const og_node *n = miss[k].first;
+        const og_op *op = og_op_find(n->domain, n->op_type);
+        char at[160] = "";
+        if (op)
+            snprintf(at, sizeof at, " at opset %d (older than the oldest %.40s onnxgrad implements, %d)",
+                     opset_of(g, n->domain), n->op_type, op->since_version);
+        len += (size_t)snprintf(msg + len, sizeof msg - len, "%s %s%s%s%s%s (%d node%s, first '%s')", k ? ";" : "",
+                                n->op_type, n->domain[0] ? " in domain '" : "", n->domain, n->domain[0] ? "'" : "",
+                                at, miss[k].count, miss[k].count == 1 ? "" : "s", n->name);
+    }
+    if (more && len < sizeof msg)
+        snprintf(msg + len, sizeof msg - len, "; and %d more", more);
+    return og_err(OG_ERR_UNSUPPORTED, "%s", msg);
+}
+
 static og_status resolve_nodes(og_graph *g)
 {
     for (int k = 0; k < g->n_opsets; k++) {
@@ -97,6 +143,9 @@ static og_status resolve_nodes(og_graph *g)
             return og_err(OG_ERR_UNSUPPORTED, "opset %lld of the default domain is not supported (onnxgrad implements 1..%d)",
                           (long long)o->version, OG_MAX_OPSET);
     }
+    og_status missing = missing_ops(g);
+    if (missing)
+        return missing;
     const char *prev_domain = NULL;
     int prev_opset = -1;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -268,8 +317,9 @@ done:
 }
 
 /* Checks that what inference found agrees with what the model declared, and
- * keeps the more precise of the two. */
-static og_status merge_type(og_value *val, const og_tinfo *got, const og_node *n)
+ * keeps the more precise of the two. A dtype that contradicts is an error;
+ * a shape that does is a warning, and the inferred shape wins. */
+static og_status merge_type(og_graph *g, og_value *val, const og_tinfo *got, const og_node *n)
 {
     char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
     if (!val->declared)
@@ -290,10 +340,14 @@ static og_status merge_type(og_value *val, const og_tinfo *got, const og_node *n
     bool clash = have->shape.rank != got->shape.rank;
     for (int k = 0; !clash && k < got->shape.rank; k++)
         clash = have->shape.dims[k] >= 0 && got->shape.dims[k] >= 0 && have->shape.dims[k] != got->shape.dims[k];
-    if (clash)
-        return og_err(OG_ERR_SHAPE, "node '%s' (%s): output '%s' has shape %s, but the model declares %s", n->name,
-                      n->op_type, val->name, og_shape_str(&got->shape, a, sizeof a),
-                      og_shape_str(&have->shape, b, sizeof b));
+    if (clash) {
+        /* Exporters declare shapes that are wrong (torch: MaxPool with
+         * ceil_mode); the op's semantics decide, as in ONNX Runtime. */
+        og_warn(g, "node '%s' (%s): output '%s' has shape %s, but the model declares %s; using %s", n->name,
+                n->op_type, val->name, og_shape_str(&got->shape, a, sizeof a), og_shape_str(&have->shape, b, sizeof b),
+                a);
+        have->shape = got->shape;
+    }
     for (int k = 0; k < got->shape.rank; k++)
         if (have->shape.dims[k] < 0)
             have->shape.dims[k] = got->shape.dims[k];
@@ -329,29 +383,46 @@ static og_status seed_initializers(og_graph *g)
 }
 
 /* Outputs of a node whose inputs are all known are computed at finalize
- * when they are small int64 tensors (shapes, axes, pads): the ops that read
- * such data for shape inference then see it. Bigger or other values are
+ * when they are small int64 tensors (shapes, axes, pads) or a few floats
+ * (Resize's scales): the ops that read such data for shape inference then
+ * see it. Bigger or other values are
  * left to the executor. */
 #define OG_FOLD_MAX_ELEMENTS 4096
+#define OG_FOLD_MAX_FLOATS 16
 
 static og_status fold_node(og_graph *g, const og_node *n, const og_tensor *const *in_values,
-                           og_tinfo *const *out, size_t ws)
+                           const og_tinfo *const *in, og_tinfo *const *out, size_t ws)
 {
     if (ws != 0 || !n->op->run)
         return OG_OK;
-    for (int k = 0; k < n->n_inputs; k++)
-        if (n->inputs[k] >= 0 && !in_values[k])
+    /* An op that reads only shapes folds on headers without data. */
+    og_tensor headers[OG_MAX_IO];
+    const og_tensor *shape_only[OG_MAX_IO] = { 0 };
+    for (int k = 0; k < n->n_inputs; k++) {
+        if (n->inputs[k] < 0 || in_values[k])
+            continue;
+        if (!n->op->reads_shape_only || !og_shape_known(&in[k]->shape))
             return OG_OK;
+        memset(&headers[k], 0, sizeof headers[k]);
+        headers[k].dtype = in[k]->dtype;
+        headers[k].rank = in[k]->shape.rank;
+        memcpy(headers[k].dims, in[k]->shape.dims, sizeof(int64_t) * (size_t)in[k]->shape.rank);
+        og_tensor_nbytes(in[k]->dtype, in[k]->shape.rank, in[k]->shape.dims, &headers[k].numel, NULL);
+        shape_only[k] = &headers[k];
+    }
     bool any = false;
     for (int k = 0; k < n->n_outputs; k++) {
         if (!out[k])
             continue;
         int64_t numel = 1;
-        if (out[k]->dtype != OG_INT64 || !og_shape_known(&out[k]->shape))
+        /* a few floats too: Resize's scales and roi, which exporters write
+         * as Constant nodes, so its output shape and gradient can use them */
+        bool fp = out[k]->dtype == OG_FLOAT || out[k]->dtype == OG_DOUBLE;
+        if ((out[k]->dtype != OG_INT64 && !fp) || !og_shape_known(&out[k]->shape))
             return OG_OK;
         for (int d = 0; d < out[k]->shape.rank; d++)
             numel *= out[k]->shape.dims[d];   /* bounded by og_node_infer's limit check */
-        if (numel > OG_FOLD_MAX_ELEMENTS)
+        if (numel > (fp ? OG_FOLD_MAX_FLOATS : OG_FOLD_MAX_ELEMENTS))
             return OG_OK;
         any = true;
     }
@@ -365,7 +436,7 @@ static og_status fold_node(og_graph *g, const og_node *n, const og_tensor *const
     kc.n_in = n->n_inputs;
     kc.n_out = n->n_outputs;
     for (int k = 0; k < n->n_inputs; k++)
-        kc.in[k] = in_values[k];
+        kc.in[k] = in_values[k] ? in_values[k] : shape_only[k];
     og_status st = OG_OK;
     for (int k = 0; k < n->n_outputs && !st; k++)
         if (out[k])
@@ -408,9 +479,9 @@ static og_status infer_all(og_graph *g)
         if (st)
             return st;
         for (int k = 0; k < n->n_outputs; k++)
-            if (out[k] && (st = merge_type(&g->values[n->outputs[k]], out[k], n)))
+            if (out[k] && (st = merge_type(g, &g->values[n->outputs[k]], out[k], n)))
                 return st;
-        if ((st = fold_node(g, n, vals, out, ws)))
+        if ((st = fold_node(g, n, vals, in, out, ws)))
             return st;
     }
     return OG_OK;

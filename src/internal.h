@@ -46,6 +46,11 @@ struct ProtobufCAllocator *og_protobuf_allocator(void);
  * and returns the current code. */
 og_status og_err(og_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 og_status og_err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Raises a warning (og_set_warning_handler): kept on g when g is not NULL
+ * (at most OG_MAX_WARNINGS per graph), and passed to the handler. */
+#define OG_MAX_WARNINGS 256
+struct og_graph;
+void og_warn(struct og_graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* og_err with the "node '<name>' (<OpType>): " prefix every node message
  * starts with. */
 struct og_node;
@@ -161,6 +166,7 @@ struct og_graph {
     int *outputs; int n_outputs, cap_outputs;    /* value indices */
     int *order;                                  /* topological node order (finalized) */
     bool finalized;
+    char **warnings; int n_warnings, cap_warnings;   /* raised by finalize (og_warn) */
 };
 
 /* Index of the value named `name`, or -1. */
@@ -344,6 +350,10 @@ typedef struct og_op {
     /* Output 0 is input 0's data under a new shape (Reshape, Flatten,
      * Identity): the plan makes it a view, no copy. */
     bool alias_out0_in0;
+    /* The outputs depend on the inputs' types and shapes only, never their
+     * data (Shape, Size): finalize computes them once the shapes are
+     * static, so shape subgraphs fold away. */
+    bool reads_shape_only;
     /* Optional: the op's row in a table-driven family (ops/elementwise.h),
      * which its shared infer/run/backward read through node->op->impl;
      * NULL for ops with their own functions. The engine never reads it. */
