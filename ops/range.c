@@ -73,7 +73,7 @@ static og_status range_count(const og_node *node, const og_tensor *const *v, int
             *count = (int64_t)n;
         }
     }
-    return og_check_numel_limit(*count, "Range output");
+    return sf_numel_limit(node, *count, "the output");
 }
 
 static og_status range_infer(og_infer_call *c)

@@ -85,7 +85,18 @@ static inline og_status sf_reshape_back(og_backward_call *b)
     return og_gb_status(b);
 }
 
-/* Sum of int64 values with an overflow check. */
+/* OG_ERR_LIMIT naming the node when an output of n elements is over
+ * OG_LIMIT_TENSOR_ELEMENTS. */
+static inline og_status sf_numel_limit(const og_node *node, int64_t n, const char *what)
+{
+    int64_t max = og_limit_get(OG_LIMIT_TENSOR_ELEMENTS);
+    if (n > max)
+        return og_node_err(node, OG_ERR_LIMIT, "%s has %lld elements, over onnxgrad's element limit of %lld "
+                           "(OG_LIMIT_TENSOR_ELEMENTS)", what, (long long)n, (long long)max);
+    return OG_OK;
+}
+
+/* Product of dims with an overflow check. */
 static inline bool sf_numel(const int64_t *dims, int r, int64_t *n)
 {
     int64_t p = 1;

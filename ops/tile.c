@@ -96,7 +96,7 @@ static og_status tile_infer(og_infer_call *c)
             }
         }
         int64_t n;
-        if (known && sf_numel(res.shape.dims, r, &n) && (st = og_check_numel_limit(n, "Tile output")))
+        if (known && sf_numel(res.shape.dims, r, &n) && (st = sf_numel_limit(c->node, n, "the output")))
             return st;
     }
     if (y)
