@@ -564,8 +564,8 @@ int main(int argc, char **argv)
     char line[512];
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n \t")] = '\0';
-        if (!line[0] || line[0] == '#')
-            continue;
+        if (!line[0] || line[0] == '#' || !strcmp(line, "xfail") || !strcmp(line, "refused"))
+            continue;   /* cases listed as unable to pass have no sweep */
         memset(&fx, 0, sizeof fx);
         snprintf(current, sizeof current, "%s", line);
         snprintf(fx.model_path, sizeof fx.model_path, "%s/%s/model.onnx", argv[1], line);
