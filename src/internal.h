@@ -349,6 +349,10 @@ typedef struct og_op {
      * NULL: always. When the node has other wanted outputs (inference
      * Dropout's mask), its kernel still runs for them, with out[0] NULL. */
     bool (*alias_when)(const og_node *node, const og_tensor *const *in_value);
+    /* The outputs depend on the inputs' types and shapes only, never their
+     * data (Shape, Size): finalize computes them once the shapes are
+     * static, so shape subgraphs fold away. */
+    bool reads_shape_only;
 } og_op;
 
 /* Registry (src/registry.c): the op implementing (domain, name) — domain ""
