@@ -819,6 +819,44 @@ START_TEST(gradcheck_squeeze_unsqueeze_gather_cast)
 }
 END_TEST
 
+/* Dims unknown when the gradient graph is built: Concat's split sizes and
+ * Gather's target shape come from Shape nodes at run time. */
+START_TEST(gradcheck_unknown_dims)
+{
+    og_tensor *a = iota(2, (int64_t[]){ 2, 3 }), *b = iota(2, (int64_t[]){ 4, 3 });
+    ck_assert_int_eq(og_tensor_set_name(a, "a"), OG_OK);
+    ck_assert_int_eq(og_tensor_set_name(b, "b"), OG_OK);
+    for (int c = 0; c < 2; c++) {
+        og_graph *g = gt_graph();
+        gt_input(g, "a", OG_FLOAT, 2, (int64_t[]){ -1, 3 });
+        gt_node(g, "Mul", "sq", GT_NAMES("a", "a"), GT_NAMES("a2"), 0, NULL);
+        og_attr ax = og_attr_int("axis", 0);
+        if (c == 0) {
+            gt_input(g, "b", OG_FLOAT, 2, (int64_t[]){ -1, 3 });
+            gt_node(g, "Concat", NODE, GT_NAMES("a2", "b"), GT_NAMES("y"), 1, &ax);
+        } else {
+            gt_init(g, "i", OG_INT64, 2, (int64_t[]){ 2, 2 }, (int64_t[]){ 1, -1, 1, 0 });
+            gt_node(g, "Gather", NODE, GT_NAMES("a2", "i"), GT_NAMES("y"), 1, &ax);
+        }
+        OG_CHECK(og_graph_add_output(g, "y"));
+        OG_CHECK(og_graph_finalize(g));
+        for (int order = 1; order <= 2; order++) {
+            og_gradcheck_options o = { .order = order, .seed = rnd(), .n_inputs = c == 0 ? 2 : 1,
+                                       .inputs = (const og_tensor *const[]){ a, b } };
+            og_gradcheck_report *r;
+            OG_CHECK(og_gradcheck(g, &o, &r));
+            for (int k = 0; k < r->n; k++)
+                ck_assert_msg(r->entries[k].pass, "case %d order %d: '%s' analytic %g numeric %g", c, order,
+                              r->entries[k].name, r->entries[k].worst_analytic, r->entries[k].worst_numeric);
+            ck_assert(r->pass);
+            og_gradcheck_report_free(r);
+        }
+        og_graph_free(g);
+    }
+    free_all(2, (og_tensor *[]){ a, b });
+}
+END_TEST
+
 START_TEST(gradcheck_dropout)
 {
     /* training (ratio and mode as initializers, a fixed seed), inference,
@@ -897,6 +935,7 @@ static Suite *shape_family_suite(void)
     tcase_add_test(tc, range_values_and_errors);
     tcase_add_test(tc, gradcheck_concat_split_tile);
     tcase_add_test(tc, gradcheck_squeeze_unsqueeze_gather_cast);
+    tcase_add_test(tc, gradcheck_unknown_dims);
     tcase_add_test(tc, gradcheck_dropout);
     tcase_add_test(tc, no_gradient_ops);
     suite_add_tcase(s, tc);
