@@ -21,8 +21,10 @@
  * Backward (torch.nn.functional.dropout's): in training dX = dY * mask *
  * 1/(1 - ratio) (the mask Cast to data's type, read from the forward
  * node's mask output); in inference dX = dY. A training_mode whose value is
- * not known when the gradient graph is built picks the scale with Where.
- * ratio and training_mode have no gradient. */
+ * not known when the gradient graph is built picks the scale with Where; a
+ * ratio not known then makes the rule Dropout(dY, ratio, training_mode)
+ * with the forward's seed, which draws the same mask. ratio and
+ * training_mode have no gradient. */
 #include <stddef.h>
 #include "shape_family.h"
 
@@ -236,18 +238,20 @@ static og_status dropout_backward(og_backward_call *b)
         return OG_OK;
     }
     og_dtype t = b->in_info[0].dtype;
+    if (!m.ratio_known) {
+        /* the scale needs the ratio's value: the same node (same seed, so the
+         * same mask) applied to dY computes dY * mask / (1 - ratio) */
+        og_attr seed = og_attr_int("seed", p->seed);
+        b->din[0] = og_gb(b, "Dropout", b->n_in, (const char *const[]){ b->dout[0], b->in[1], b->n_in > 2 ? b->in[2] : NULL },
+                          1, &seed);
+        return og_gb_status(b);
+    }
     const char *mask;
     if ((st = og_grad_forward_output(b, 1, &mask)))
         return st;
     og_attr to = og_attr_int("to", t);
-    const char *scale;
-    if (m.ratio_known) {
-        double s = t == OG_FLOAT ? (double)(1.0f / (1.0f - (float)m.ratio)) : 1.0 / (1.0 - m.ratio);
-        scale = og_gb_scalar(b, t, s);
-    } else {
-        const char *one = og_gb_scalar(b, t, 1.0);
-        scale = og_gb_div(b, one, og_gb_sub(b, one, og_gb(b, "Cast", 1, &b->in[1], 1, &to)));
-    }
+    double s = t == OG_FLOAT ? (double)(1.0f / (1.0f - (float)m.ratio)) : 1.0 / (1.0 - m.ratio);
+    const char *scale = og_gb_scalar(b, t, s);
     if (!m.training_known)
         scale = og_gb(b, "Where", 3, (const char *const[]){ b->in[2], scale, og_gb_scalar(b, t, 1.0) }, 0, NULL);
     b->din[0] = og_gb_mul(b, b->dout[0], og_gb_mul(b, og_gb(b, "Cast", 1, &mask, 1, &to), scale));

@@ -860,12 +860,16 @@ END_TEST
 START_TEST(gradcheck_dropout)
 {
     /* training (ratio and mode as initializers, a fixed seed), inference,
-     * and training_mode fed at run time (the Where path) */
-    for (int c = 0; c < 3; c++) {
+     * training_mode fed at run time (the Where path), ratio fed at run
+     * time (the rule is a Dropout of dY) */
+    for (int c = 0; c < 4; c++) {
         og_graph *g = squared_input("x", 2, (int64_t[]){ 3, 5 }, "x2");
-        gt_init(g, "r", OG_FLOAT, 0, NULL, (float[]){ 0.3f });
-        if (c < 2)
-            gt_init(g, "t", OG_BOOL, 0, NULL, (bool[]){ c == 0 });
+        if (c == 3)
+            gt_input(g, "r", OG_FLOAT, 0, NULL);
+        else
+            gt_init(g, "r", OG_FLOAT, 0, NULL, (float[]){ 0.3f });
+        if (c != 2)
+            gt_init(g, "t", OG_BOOL, 0, NULL, (bool[]){ c != 1 });
         else
             gt_input(g, "t", OG_BOOL, 0, NULL);
         og_attr seed = og_attr_int("seed", 17);
@@ -880,12 +884,13 @@ START_TEST(gradcheck_dropout)
         OG_CHECK(og_graph_finalize(g));
         og_tensor *x = iota(2, (int64_t[]){ 3, 5 }), *t = tens(OG_BOOL, 0, NULL, (bool[]){ true });
         og_tensor *dy = iota(2, (int64_t[]){ 3, 5 }), *gx, *outs[2];
+        og_tensor *r = tens(OG_FLOAT, 0, NULL, (float[]){ 0.3f });
         og_grad_options o = { .n_seeded = 1, .seeded = (const char *const[]){ "y" }, .n_wrt = 1,
                               .wrt = (const char *const[]){ "x" } };
-        OG_CHECK(og_gradients(g, &o, 2, (const og_tensor *const[]){ x, t }, (const og_tensor *const[]){ dy }, &gx));
+        OG_CHECK(og_gradients(g, &o, 2, (const og_tensor *const[]){ x, c == 2 ? t : r }, (const og_tensor *const[]){ dy },
+                              &gx));
         og_graph_free(g);
         /* the same node, run forward for its mask */
-        og_tensor *r = tens(OG_FLOAT, 0, NULL, (float[]){ 0.3f });
         og_tensor *x2 = iota(2, (int64_t[]){ 3, 5 });
         OG_CHECK(run_node("Dropout", 13, 3, ((og_tensor *[]){ x2, r, t }), 6, 2, 3, 1, &seed, outs));
         for (int i = 0; i < 15; i++) {
