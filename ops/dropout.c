@@ -237,6 +237,10 @@ static og_status dropout_backward(og_backward_call *b)
         b->din[0] = b->dout[0];
         return OG_OK;
     }
+    if (b->opset < 7)   /* the gradient graph's opset-17 copy of the node would run in inference */
+        return og_node_err(b->node, OG_ERR_UNSUPPORTED, "the gradient of an opset %d Dropout in training mode "
+                           "(is_test = 0) is not implemented: gradient graphs are opset 17, where training is the "
+                           "training_mode input", b->opset);
     og_dtype t = b->in_info[0].dtype;
     if (!m.ratio_known) {
         /* the scale needs the ratio's value: the same node (same seed, so the

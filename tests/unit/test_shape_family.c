@@ -917,6 +917,16 @@ START_TEST(no_gradient_ops)
                           .wrt = (const char *const[]){ "s" } };
     OG_CHECK_FAILS(og_graph_build_gradient(g, &o, &gg), OG_ERR_INVALID_ARG, "no differentiated output depends on it");
     og_graph_free(g);
+    /* opset 6 training Dropout: refused rather than differentiated as inference */
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 6));
+    gt_input(g, "x", OG_FLOAT, 1, (int64_t[]){ 4 });
+    gt_node(g, "Dropout", NODE, GT_NAMES("x"), GT_NAMES("y"), 0, NULL);
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_grad_options o2 = { .n_seeded = 1, .seeded = (const char *const[]){ "y" } };
+    OG_CHECK_FAILS(og_graph_build_gradient(g, &o2, &gg), OG_ERR_UNSUPPORTED, "is_test = 0");
+    og_graph_free(g);
 }
 END_TEST
 
