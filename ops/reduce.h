@@ -62,4 +62,14 @@ const char *og_red_keep(og_backward_call *b, const char *t, bool keepdims, const
                         const bool *red);
 const char *og_red_sum(og_backward_call *b, const char *t, int r, const bool *red);
 
+/* ---- shared with the losses (ops/softmax.c) -------------------------------
+ * og_softmax_rows: Softmax (or, with log, LogSoftmax) of x seen as
+ * [outer, A, inner], normalised along A, into y (same type, float or
+ * double, and size); threaded, bit-identical at any thread count.
+ * og_logsoftmax_grad: dY - exp(Y) ReduceSum(dY, axes, keepdims = 1), the
+ * gradient through a LogSoftmax whose output is Y. */
+void og_softmax_rows(og_dtype t, const void *x, void *y, int64_t outer, int64_t A, int64_t inner, bool log,
+                     int n_threads);
+const char *og_logsoftmax_grad(og_backward_call *b, const char *y, const char *dy, int n_axes, const int64_t *axes);
+
 #endif
