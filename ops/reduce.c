@@ -702,9 +702,9 @@ typedef struct actx {
     bool last;
 } actx;
 
-/* BETTER(v, b): v replaces the best b. First index: strictly better, or NaN
+/* v replaces the best b: first index: strictly better (GT), or NaN
  * over a number; last index: at least as good, or NaN. */
-#define ARG_TASK(fname, T, GT)                                                                        \
+#define ARG_TASK(fname, T, GT, GE)                                                                        \
     static void fname(void *arg, int64_t task, int worker)                                           \
     {                                                                                                 \
         (void)worker;                                                                                 \
@@ -726,7 +726,7 @@ typedef struct actx {
                 const T *xp = xb + a * c->inner;                                                      \
                 if (c->last) {                                                                        \
                     for (int64_t j = 0; j < jn; j++)                                                  \
-                        if (!GT(best[j], xp[j]) || xp[j] != xp[j]) {                                  \
+                        if (GE(xp[j], best[j]) || xp[j] != xp[j]) {                                  \
                             best[j] = xp[j];                                                          \
                             yb[j] = a;                                                                \
                         }                                                                             \
@@ -741,14 +741,14 @@ typedef struct actx {
         }                                                                                             \
     }
 
-/* !GT(best, v) with NaN in best: (NaN > v) is false, so a number would
- * replace a NaN best; the NaN check on best keeps it. */
-#define A_GT(a, b) ((a) > (b) || ((a) != (a)))
-#define A_LT(a, b) ((a) < (b) || ((a) != (a)))
+#define A_GT(a, b) ((a) > (b))
+#define A_GE(a, b) ((a) >= (b))
+#define A_LT(a, b) ((a) < (b))
+#define A_LE(a, b) ((a) <= (b))
 
-#define ARG_TYPES(S, T)                 \
-    ARG_TASK(argmax_##S, T, A_GT)       \
-    ARG_TASK(argmin_##S, T, A_LT)
+#define ARG_TYPES(S, T)                       \
+    ARG_TASK(argmax_##S, T, A_GT, A_GE)       \
+    ARG_TASK(argmin_##S, T, A_LT, A_LE)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wtautological-compare"
 ARG_TYPES(f32, float)
