@@ -246,6 +246,26 @@ static og_status sm_backward_form(og_backward_call *b, bool log)
     return og_gb_status(b);
 }
 
+/* Raising a 2-D-form node (opset < 13) to 13+ keeps its meaning only when
+ * the 2-D rows are the last axis: axis == r - 1 (an absent axis, 1 before
+ * 13 and -1 after, agrees for rank 2). Otherwise the copy would normalise
+ * along one axis instead of the trailing block: refused. */
+static og_status sm_check_raise(const og_graph *g, const og_node *n, int opset)
+{
+    const softmax_params *p = n->params;
+    og_tinfo x;
+    if (n->opset >= 13 || opset < 13 || n->n_inputs < 1 || n->inputs[0] < 0)
+        return OG_OK;
+    og_value_get(&g->values[n->inputs[0]], &x);
+    int r = x.shape.rank;
+    int64_t a = sm_axis_attr(p, n->opset);
+    if (r >= 0 && (a == r - 1 || a == -1))
+        return OG_OK;
+    return og_node_err(n, OG_ERR_UNSUPPORTED, "the opset-%d form normalises dims [axis:] of the input together "
+                       "(axis %lld, rank %d), which an opset-%d copy (as gradient graphs use) cannot express in one "
+                       "node; only axis = rank - 1 can be raised", n->opset, (long long)a, r, opset);
+}
+
 static og_status softmax_run(const og_kernel_call *k) { return sm_run_form(k, false); }
 static og_status logsoftmax_run(const og_kernel_call *k) { return sm_run_form(k, true); }
 static og_status softmax_backward(og_backward_call *b) { return sm_backward_form(b, false); }
@@ -258,7 +278,7 @@ static og_status logsoftmax_backward(og_backward_call *b) { return sm_backward_f
         .diff_inputs = 0x1, .diff_outputs = 0x1, .attrs = softmax_attrs,                                  \
         .n_attrs = (int)(sizeof softmax_attrs / sizeof softmax_attrs[0]),                                 \
         .params_size = sizeof(softmax_params), .infer = sm_infer, .run = sym##_run,                       \
-        .backward = sym##_backward,                                                                       \
+        .backward = sym##_backward, .check_raise = sm_check_raise,                                        \
     };
 
 OG_SOFTMAX_OP(softmax, "Softmax")

@@ -571,12 +571,20 @@ START_TEST(test_softmax_forms)
             ck_assert_msg(fabs(((double *)y1->data)[i] - want[i]) < 1e-12 * (1 + fabs(want[i])),
                           "trial %d element %lld: %.15g vs %.15g", trial, (long long)i, ((double *)y1->data)[i],
                           want[i]);
-        if (numel <= 64) {
+        if (numel <= 64 && opset < 13 && axis != rank - 1) {
+            /* the 2-D form over several axes cannot be raised to opset 17 */
+            og_gradcheck_options o = { .order = 1 };
+            og_gradcheck_report *r = NULL;
+            OG_CHECK_FAILS(og_gradcheck(g, &o, &r), OG_ERR_UNSUPPORTED, "only axis = rank - 1 can be raised");
+        } else if (numel <= 64) {
             for (int64_t i = 0; i < numel; i++)
                 xv[i] = urand(-2, 2);
             og_tensor *xs;
             OG_CHECK(og_tensor_create_from(OG_DOUBLE, rank, dims, xv, &xs));
-            check_grads(g, 1, (const og_tensor *const *)&xs, is_log ? "LogSoftmax" : "Softmax");
+            char what[96];
+            snprintf(what, sizeof what, "%s opset %d rank %d axis %d trial %d", is_log ? "LogSoftmax" : "Softmax",
+                     opset, rank, axis_attr, trial);
+            check_grads(g, 1, (const og_tensor *const *)&xs, what);
             og_tensor_free(xs);
         }
         og_tensor_free(y1);
@@ -649,8 +657,8 @@ START_TEST(test_losses)
             wv[c] = urand(0.2, 2);
         for (int64_t i = 0; i < N * D; i++) {
             tv[i] = (int64_t)(rnd() % (uint64_t)C);
-            if (has_ii && rnd() % 3 == 0 && i > 0)
-                tv[i] = ii;
+            if (has_ii && (rnd() % 3 == 0 ? i > 0 : i == 0 && tv[i] == ii))
+                tv[i] = i > 0 ? ii : (ii + 1) % C;   /* position 0 never ignored: no 0/0 */
             tv32[i] = (int32_t)tv[i];
         }
         og_tensor *feeds[3];
