@@ -97,5 +97,6 @@ const og_op og_op_shape = {
     .params_size = sizeof(shape_params),
     .infer = shape_infer,
     .run = shape_run,
+    .reads_shape_only = true,
     .backward = NULL,
 };

@@ -37,6 +37,14 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* A state binding: graph input `value` is read from `tensor` (the
+ * caller's), which takes graph output `output`'s value after a run. */
+typedef struct run_binding {
+    int value;
+    int output;
+    og_tensor *tensor;
+} run_binding;
+
 /* What one run in progress holds; a plan keeps one for og_plan_run, and
  * callers running a plan from several threads make one each. */
 struct og_run_state {
@@ -49,6 +57,8 @@ struct og_run_state {
     char *arena;
     const og_tensor **bound;   /* compiled: per value, the caller's or the graph's tensor */
     og_tensor **run_out;       /* node-by-node: the borrowed answers, one per graph output */
+    run_binding *states;       /* state bindings: read as inputs, replaced by outputs after a run */
+    int n_states;
 };
 
 struct og_plan {
@@ -86,6 +96,7 @@ void og_run_state_free(og_run_state *rs)
     for (int k = 0; rs->run_out && k < g->n_outputs; k++)
         og_tensor_free(rs->run_out[k]);
     og_free(rs->run_out);
+    og_free(rs->states);
     og_free(rs);
 }
 
@@ -730,11 +741,19 @@ static og_status check_feed(const og_value *val, const og_tensor *t)
 
 /* Binds caller tensors to graph inputs: by name when the tensor's name
  * matches a graph input, else to the next unbound feed. */
-static og_status bind_inputs(const og_plan *p, int n_inputs, const og_tensor *const *inputs,
+static og_status bind_inputs(const og_run_state *rs, int n_inputs, const og_tensor *const *inputs,
                              const og_tensor **bound)
 {
+    const og_plan *p = rs->p;
     const og_graph *g = p->g;
     int next_feed = 0;
+    /* The caller may have changed a bound tensor since binding: check it each run. */
+    for (int k = 0; k < rs->n_states; k++) {
+        og_status st = check_feed(&g->values[rs->states[k].value], rs->states[k].tensor);
+        if (st)
+            return og_err_prefix("run: state binding: ");
+        bound[rs->states[k].value] = rs->states[k].tensor;
+    }
     for (int i = 0; i < n_inputs; i++) {
         const og_tensor *t = inputs[i];
         if (!t)
@@ -748,6 +767,11 @@ static og_status bind_inputs(const og_plan *p, int n_inputs, const og_tensor *co
                               i, t->name ? " '" : "", t->name ? t->name : "", t->name ? "'" : "", p->n_feeds);
             v = p->feeds[next_feed];
         }
+        for (int k = 0; k < rs->n_states; k++)
+            if (rs->states[k].value == v)
+                return og_err(OG_ERR_INVALID_ARG, "run: graph input '%s' is bound as state (updated from output "
+                              "'%s'); the run reads it from its state tensor, do not pass it", g->values[v].name,
+                              g->values[g->outputs[rs->states[k].output]].name);
         if (bound[v])
             return og_err(OG_ERR_INVALID_ARG, "run: graph input '%s' is bound twice", g->values[v].name);
         og_status st = check_feed(&g->values[v], t);
@@ -805,7 +829,7 @@ static og_status run_dynamic(og_run_state *rs, int n_inputs, const og_tensor *co
         st = og_err(OG_ERR_NOMEM, "out of memory starting a run");
         goto done;
     }
-    if ((st = bind_inputs(p, n_inputs, inputs, borrowed)))
+    if ((st = bind_inputs(rs, n_inputs, inputs, borrowed)))
         goto done;
     int64_t limit = og_limit_get(OG_LIMIT_PLAN_BYTES);
     size_t live = 0;   /* bytes of the tensors this run holds */
@@ -954,7 +978,7 @@ static og_status run_compiled(og_run_state *rs, int n_inputs, const og_tensor *c
     const og_plan *p = rs->p;
     const og_graph *g = p->g;
     memset(rs->bound, 0, sizeof *rs->bound * (size_t)g->n_values);
-    og_status st = bind_inputs(p, n_inputs, inputs, rs->bound);
+    og_status st = bind_inputs(rs, n_inputs, inputs, rs->bound);
     if (st)
         return st;
     for (int i = 0; i < p->n_steps; i++) {
@@ -1004,17 +1028,140 @@ static const og_tensor *output_of(const og_run_state *rs, int k)
     return rs->p->computed[v] ? &rs->hdr[v] : rs->bound[v];
 }
 
-/* Runs into rs: afterwards output_of(rs, k) holds the outputs. */
+/* After a successful run: each state tensor takes its update output's
+ * value (out[k], else output_of). Everything is checked before anything
+ * is copied, so a failure changes no state. */
+static og_status commit_states(og_run_state *rs, og_tensor *const *out)
+{
+    const og_graph *g = rs->p->g;
+    for (int k = 0; k < rs->n_states; k++) {
+        const run_binding *b = &rs->states[k];
+        const og_tensor *src = out ? out[b->output] : output_of(rs, b->output);
+        bool same = src && src->dtype == b->tensor->dtype && src->rank == b->tensor->rank;
+        for (int d = 0; same && d < src->rank; d++)
+            same = src->dims[d] == b->tensor->dims[d];
+        if (!same) {
+            char a[OG_SHAPE_STR_MAX], c[OG_SHAPE_STR_MAX];
+            og_shape sa = { src ? src->rank : 0, { 0 } }, sc = { b->tensor->rank, { 0 } };
+            if (src)
+                memcpy(sa.dims, src->dims, sizeof(int64_t) * (size_t)src->rank);
+            memcpy(sc.dims, b->tensor->dims, sizeof(int64_t) * (size_t)sc.rank);
+            return og_err(OG_ERR_SHAPE, "run: output '%s' came out %s %s, but the state tensor of input '%s' "
+                          "it updates is %s %s; no state was updated", g->values[g->outputs[b->output]].name,
+                          src ? og_dtype_name(src->dtype) : "missing", og_shape_str(&sa, a, sizeof a),
+                          g->values[b->value].name, og_dtype_name(b->tensor->dtype), og_shape_str(&sc, c, sizeof c));
+        }
+    }
+    for (int k = 0; k < rs->n_states; k++) {
+        const run_binding *b = &rs->states[k];
+        const og_tensor *src = out ? out[b->output] : output_of(rs, b->output);
+        if (src->data != b->tensor->data)
+            memmove(b->tensor->data, src->data, (size_t)src->numel * og_dtype_size(src->dtype));
+    }
+    return OG_OK;
+}
+
+/* Runs into rs: afterwards output_of(rs, k) holds the outputs and the
+ * states are updated. */
 static og_status run_state(og_run_state *rs, int n_inputs, const og_tensor *const *inputs)
 {
-    if (rs->p->compiled)
-        return run_compiled(rs, n_inputs, inputs);
-    const og_graph *g = rs->p->g;
-    for (int k = 0; k < g->n_outputs; k++) {
-        og_tensor_free(rs->run_out[k]);
-        rs->run_out[k] = NULL;
+    og_status st;
+    if (rs->p->compiled) {
+        st = run_compiled(rs, n_inputs, inputs);
+    } else {
+        const og_graph *g = rs->p->g;
+        for (int k = 0; k < g->n_outputs; k++) {
+            og_tensor_free(rs->run_out[k]);
+            rs->run_out[k] = NULL;
+        }
+        st = run_dynamic(rs, n_inputs, inputs, rs->run_out);
     }
-    return run_dynamic(rs, n_inputs, inputs, rs->run_out);
+    return st ? st : commit_states(rs, NULL);
+}
+
+og_status og_run_state_bind_states(og_run_state *rs, int n, const og_state_binding *bindings)
+{
+    if (!rs || n < 0 || (n && !bindings))
+        return og_err(OG_ERR_INVALID_ARG, "og_run_state_bind_states: NULL argument or negative count");
+    const og_plan *p = rs->p;
+    const og_graph *g = p->g;
+    run_binding *nb = n ? og_calloc((size_t)n, sizeof *nb) : NULL;
+    if (n && !nb)
+        return og_err(OG_ERR_NOMEM, "out of memory binding %d states", n);
+    og_status st = OG_OK;
+    for (int k = 0; k < n && !st; k++) {
+        const og_state_binding *b = &bindings[k];
+        if (!b->state || !b->update || !b->tensor) {
+            st = og_err(OG_ERR_INVALID_ARG, "state binding %d: state, update and tensor must all be set", k);
+            break;
+        }
+        int v = og_graph_find_value(g, b->state);
+        if (v < 0 || !g->values[v].is_input) {
+            st = og_err(OG_ERR_INVALID_ARG, "state binding %d: '%s' is not a graph input%s", k, b->state,
+                        v >= 0 && g->values[v].initializer ? " (an initializer that is not an input may be folded "
+                        "into the plan: list it among the graph inputs to make it a state)" : "");
+            break;
+        }
+        int out = -1;
+        for (int j = 0; j < g->n_outputs; j++)
+            if (strcmp(g->values[g->outputs[j]].name, b->update) == 0)
+                out = j;
+        if (out < 0) {
+            st = og_err(OG_ERR_INVALID_ARG, "state binding %d: update '%s' of state '%s' is not a graph output", k,
+                        b->update, b->state);
+            break;
+        }
+        for (int j = 0; j < k; j++)
+            if (nb[j].value == v)
+                st = og_err(OG_ERR_INVALID_ARG, "state binding %d: state '%s' is bound twice", k, b->state);
+        if (st)
+            break;
+        if ((st = check_feed(&g->values[v], b->tensor))) {
+            og_err_prefix("state binding %d: ", k);
+            break;
+        }
+        og_tinfo ot;
+        og_value_get(&g->values[g->outputs[out]], &ot);
+        if ((ot.dtype != OG_UNDEFINED && ot.dtype != b->tensor->dtype)) {
+            st = og_err(OG_ERR_SHAPE, "state binding %d: update '%s' is %s, state '%s' is %s", k, b->update,
+                        og_dtype_name(ot.dtype), b->state, og_dtype_name(b->tensor->dtype));
+            break;
+        }
+        og_shape ts = { b->tensor->rank, { 0 } };
+        memcpy(ts.dims, b->tensor->dims, sizeof(int64_t) * (size_t)ts.rank);
+        if (shape_clashes(&ot.shape, &ts)) {
+            char a[OG_SHAPE_STR_MAX], c[OG_SHAPE_STR_MAX];
+            st = og_err(OG_ERR_SHAPE, "state binding %d: update '%s' has shape %s, state '%s' has %s", k, b->update,
+                        og_shape_str(&ot.shape, a, sizeof a), b->state, og_shape_str(&ts, c, sizeof c));
+            break;
+        }
+        nb[k] = (run_binding){ v, out, b->tensor };
+    }
+    /* A compiled output may be a view of an input: one that shows another
+     * state would be overwritten before it is copied. */
+    for (int k = 0; k < n && !st && p->compiled; k++) {
+        int src = p->root[g->outputs[nb[k].output]];
+        for (int j = 0; j < n && !st; j++)
+            if (j != k && nb[j].value == src)
+                st = og_err(OG_ERR_INVALID_ARG, "state binding %d: update '%s' is state '%s' of binding %d itself "
+                            "(passed through), which that binding overwrites; copy it in the graph first", k,
+                            bindings[k].update, bindings[j].state, j);
+    }
+    if (st) {
+        og_free(nb);
+        return st;
+    }
+    og_free(rs->states);
+    rs->states = nb;
+    rs->n_states = n;
+    return OG_OK;
+}
+
+og_status og_plan_bind_states(og_plan *p, int n, const og_state_binding *bindings)
+{
+    if (!p)
+        return og_err(OG_ERR_INVALID_ARG, "og_plan_bind_states: NULL plan");
+    return og_run_state_bind_states(p->rs, n, bindings);
 }
 
 og_status og_run_state_run(og_run_state *rs, int n_inputs, const og_tensor *const *inputs,
@@ -1046,9 +1193,18 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
     const og_graph *g = p->g;
     for (int k = 0; k < g->n_outputs; k++)
         outputs[k] = NULL;
-    if (!p->compiled)
-        return run_dynamic(p->rs, n_inputs, inputs, outputs);
+    if (!p->compiled) {
+        og_status st = run_dynamic(p->rs, n_inputs, inputs, outputs);
+        if (!st && (st = commit_states(p->rs, outputs)))
+            for (int k = 0; k < g->n_outputs; k++) {
+                og_tensor_free(outputs[k]);
+                outputs[k] = NULL;
+            }
+        return st;
+    }
     og_status st = run_compiled(p->rs, n_inputs, inputs);
+    if (!st)
+        st = commit_states(p->rs, NULL);
     for (int k = 0; k < g->n_outputs && st == OG_OK; k++) {
         if ((st = og_tensor_clone(output_of(p->rs, k), &outputs[k])) == OG_OK)
             st = og_tensor_set_name(outputs[k], g->values[g->outputs[k]].name);

@@ -335,13 +335,25 @@ static og_status seed_initializers(og_graph *g)
 #define OG_FOLD_MAX_ELEMENTS 4096
 
 static og_status fold_node(og_graph *g, const og_node *n, const og_tensor *const *in_values,
-                           og_tinfo *const *out, size_t ws)
+                           const og_tinfo *const *in, og_tinfo *const *out, size_t ws)
 {
     if (ws != 0 || !n->op->run)
         return OG_OK;
-    for (int k = 0; k < n->n_inputs; k++)
-        if (n->inputs[k] >= 0 && !in_values[k])
+    /* An op that reads only shapes folds on headers without data. */
+    og_tensor headers[OG_MAX_IO];
+    const og_tensor *shape_only[OG_MAX_IO] = { 0 };
+    for (int k = 0; k < n->n_inputs; k++) {
+        if (n->inputs[k] < 0 || in_values[k])
+            continue;
+        if (!n->op->reads_shape_only || !og_shape_known(&in[k]->shape))
             return OG_OK;
+        memset(&headers[k], 0, sizeof headers[k]);
+        headers[k].dtype = in[k]->dtype;
+        headers[k].rank = in[k]->shape.rank;
+        memcpy(headers[k].dims, in[k]->shape.dims, sizeof(int64_t) * (size_t)in[k]->shape.rank);
+        og_tensor_nbytes(in[k]->dtype, in[k]->shape.rank, in[k]->shape.dims, &headers[k].numel, NULL);
+        shape_only[k] = &headers[k];
+    }
     bool any = false;
     for (int k = 0; k < n->n_outputs; k++) {
         if (!out[k])
@@ -365,7 +377,7 @@ static og_status fold_node(og_graph *g, const og_node *n, const og_tensor *const
     kc.n_in = n->n_inputs;
     kc.n_out = n->n_outputs;
     for (int k = 0; k < n->n_inputs; k++)
-        kc.in[k] = in_values[k];
+        kc.in[k] = in_values[k] ? in_values[k] : shape_only[k];
     og_status st = OG_OK;
     for (int k = 0; k < n->n_outputs && !st; k++)
         if (out[k])
@@ -410,7 +422,7 @@ static og_status infer_all(og_graph *g)
         for (int k = 0; k < n->n_outputs; k++)
             if (out[k] && (st = merge_type(&g->values[n->outputs[k]], out[k], n)))
                 return st;
-        if ((st = fold_node(g, n, vals, out, ws)))
+        if ((st = fold_node(g, n, vals, in, out, ws)))
             return st;
     }
     return OG_OK;

@@ -344,6 +344,10 @@ typedef struct og_op {
     /* Output 0 is input 0's data under a new shape (Reshape, Flatten,
      * Identity): the plan makes it a view, no copy. */
     bool alias_out0_in0;
+    /* The outputs depend on the inputs' types and shapes only, never their
+     * data (Shape, Size): finalize computes them once the shapes are
+     * static, so shape subgraphs fold away. */
+    bool reads_shape_only;
     /* Optional: a copy of node n of graph g raised to `opset` (gradient
      * graphs use 17) keeps its attributes; this returns an error when that
      * would change what the node computes (Softmax-11's 2-D form). */

@@ -90,6 +90,30 @@ OG_API void og_run_state_free(og_run_state *rs);
 OG_API og_status og_run_state_run(og_run_state *rs, int n_inputs, const og_tensor *const *inputs,
                            const og_tensor **outputs);
 
+/* State bindings: tensors that runs read and then update in place, so a
+ * training step's weights, optimiser state and BatchNormalization running
+ * statistics live in the caller's tensors across runs (ONNX's
+ * TrainingInfoProto.update_binding). Binding `state` (a graph input, with
+ * or without an initializer) to `update` (a graph output of its dtype and
+ * shape) through `tensor` (the caller's, of state's dtype and shape, with
+ * data): every later run reads `tensor` as input `state` (the caller no
+ * longer passes it), and when the run succeeds, `tensor` holds the value
+ * `update` computed (copied at the end of the run, so the step reads the
+ * old value throughout). A failed run changes no state tensor. The update
+ * outputs are still returned as outputs too. Each call replaces the
+ * previous bindings (n 0 removes them). og_plan_bind_states binds for
+ * og_plan_run*, og_run_state_bind_states for one run state. Ownership: the
+ * tensors stay the caller's and must outlive the bindings; nothing is
+ * allocated by a run for them. */
+typedef struct og_state_binding {
+    const char *state;    /* graph input the run reads */
+    const char *update;   /* graph output whose value replaces it after the run */
+    og_tensor *tensor;    /* the caller's storage of the state */
+} og_state_binding;
+
+OG_API og_status og_plan_bind_states(og_plan *p, int n, const og_state_binding *bindings);
+OG_API og_status og_run_state_bind_states(og_run_state *rs, int n, const og_state_binding *bindings);
+
 /* Runs and copies each graph output into the caller's tensor outputs[k],
  * which must have the output's dtype and shape and hold data. Ownership:
  * nothing changes hands. */

@@ -375,6 +375,93 @@ START_TEST(compiled_run_allocates_nothing)
 }
 END_TEST
 
+/* w_new = w + x, a graph input "w" with an initializer, bound as state:
+ * each run adds x into the caller's tensor, nothing is allocated after
+ * the first run, a failed run changes nothing, and misuse is refused.
+ * dynamic: x and w of unknown length, so the plan runs node by node. */
+static og_graph *accumulator(bool dynamic)
+{
+    og_graph *g;
+    int64_t n = dynamic ? -1 : 3, three = 3;
+    og_tensor *w0;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "w", OG_FLOAT, 1, &n, NULL));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 1, &n, NULL));
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, &three, (float[]){ 1, 2, 3 }, &w0));
+    OG_CHECK(og_graph_add_initializer(g, "w", w0));
+    og_tensor_free(w0);
+    OG_CHECK(og_graph_add_node(g, "Add", NULL, "acc", 2, (const char *[]){ "w", "x" }, 1,
+                               (const char *[]){ "w_new" }, 0, NULL));
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "r", 1, (const char *[]){ "w" }, 1, (const char *[]){ "w_relu" },
+                               0, NULL));
+    OG_CHECK(og_graph_add_output(g, "w_new"));
+    OG_CHECK(og_graph_add_output(g, "w_relu"));
+    OG_CHECK(og_graph_finalize(g));
+    return g;
+}
+
+START_TEST(state_bindings_update_in_place)
+{
+    for (int dynamic = 0; dynamic < 2; dynamic++) {
+        og_graph *g = accumulator(dynamic);
+        og_plan *p;
+        int64_t three = 3, two = 2;
+        og_tensor *state, *x, *bad_x;
+        OG_CHECK(og_plan_create(g, &p));
+        ck_assert_int_eq(og_plan_num_steps(p) > 0, !dynamic);
+        OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, &three, (float[]){ 10, 20, 30 }, &state));
+        OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, &three, (float[]){ 1, -1, 0.5f }, &x));
+        OG_CHECK(og_tensor_create_from(OG_FLOAT, 1, &two, (float[]){ 1, 1 }, &bad_x));
+        OG_CHECK(og_tensor_set_name(x, "x"));
+        og_state_binding b = { "w", "w_new", state };
+        OG_CHECK(og_plan_bind_states(p, 1, &b));
+        const og_tensor *outs[2];
+        OG_CHECK(og_plan_run_borrowed(p, 1, (const og_tensor *const[]){ x }, outs));
+        /* Count allocations only where none is promised (node by node
+         * allocates, and frees later what it allocated here). */
+        if (!dynamic)
+            og_set_allocator(&(og_allocator){ counting_alloc, counting_realloc, count_free, NULL });
+        allocations = 0;
+        for (int r = 0; r < 2; r++)
+            OG_CHECK(og_plan_run_borrowed(p, 1, (const og_tensor *const[]){ x }, outs));
+        ck_assert_msg(dynamic || allocations == 0, "%lu allocations in 2 runs with a state", allocations);
+        og_set_allocator(NULL);
+        const float *s = state->data;
+        ck_assert(s[0] == 13 && s[1] == 17 && s[2] == 31.5f);
+        /* The run read the old state: w_relu is relu(w before the last update). */
+        ck_assert(((const float *)outs[1]->data)[0] == 12);
+        /* A failed run (x of the wrong length) leaves the state as it was. */
+        og_tensor *y[2];
+        ck_assert_int_ne(og_plan_run(p, 1, (const og_tensor *const[]){ bad_x }, y), OG_OK);
+        ck_assert(s[0] == 13 && s[1] == 17 && s[2] == 31.5f);
+        OG_CHECK(og_plan_run(p, 1, (const og_tensor *const[]){ x }, y));
+        ck_assert(s[0] == 14 && ((float *)y[0]->data)[0] == 14);
+        og_tensor_free(y[0]);
+        og_tensor_free(y[1]);
+        /* Passing the state as an input is refused, naming it. */
+        og_tensor_set_name(bad_x, "w");
+        ck_assert_int_eq(og_plan_run(p, 2, (const og_tensor *const[]){ x, bad_x }, y), OG_ERR_INVALID_ARG);
+        ck_assert_ptr_nonnull(strstr(og_errmsg(), "bound as state"));
+        /* Misuse: not an input, not an output, wrong shape (known only when static). */
+        og_state_binding bad[3] = { { "w_relu", "w_new", state }, { "w", "x", state }, { "w", "w_new", bad_x } };
+        for (int k = 0; k < 3 - dynamic; k++)
+            ck_assert_msg(og_plan_bind_states(p, 1, &bad[k]) != OG_OK, "bad binding %d accepted", k);
+        /* Unbinding: w is the initializer again. */
+        OG_CHECK(og_plan_bind_states(p, 0, NULL));
+        OG_CHECK(og_plan_run(p, 1, (const og_tensor *const[]){ x }, y));
+        ck_assert(((float *)y[0]->data)[0] == 2 && s[0] == 14);
+        og_tensor_free(y[0]);
+        og_tensor_free(y[1]);
+        og_tensor_free(state);
+        og_tensor_free(x);
+        og_tensor_free(bad_x);
+        og_plan_free(p);
+        og_graph_free(g);
+    }
+}
+END_TEST
+
 /* Every output of the gradient graph is bit-identical at 1, 2 and 3
  * threads, from run to run, and the same through og_plan_run,
  * og_plan_run_borrowed and og_plan_run_into. */
@@ -661,6 +748,7 @@ int main(void)
     tcase_add_test(tc, elementwise_runs_in_place);
     tcase_add_test(tc, saved_gradient_graph_plans_the_same);
     tcase_add_test(tc, reference_kernels_on_request);
+    tcase_add_test(tc, state_bindings_update_in_place);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }

@@ -107,6 +107,47 @@ static const float iota6[6] = {0, 1, 2, 3, 4, 5};
 
 /* [2,3] holding 0..5 reshaped to [3,2], [6], [1,-1] and [-1,2,1]: the
  * data stays in row-major order; -1 takes what the other dims leave. */
+/* Shape of a static tensor folds at finalize, so Reshape(x, Shape(t))
+ * has a known shape and the graph compiles; with a symbolic dim it runs
+ * node by node, with the same result. */
+START_TEST(shape_subgraph_folds_when_static)
+{
+    for (int dynamic = 0; dynamic < 2; dynamic++) {
+        og_graph *g;
+        int64_t xd[2] = { 2, dynamic ? -1 : 3 }, td[2] = { 3, 2 };
+        OG_CHECK(og_graph_create(&g));
+        OG_CHECK(og_graph_set_opset(g, "", 17));
+        OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 2, xd, NULL));
+        OG_CHECK(og_graph_add_input(g, "t", OG_FLOAT, 2, td, NULL));
+        OG_CHECK(og_graph_add_node(g, "Shape", NULL, "s", 1, (const char *[]){ "t" }, 1, (const char *[]){ "ts" }, 0,
+                                   NULL));
+        OG_CHECK(og_graph_add_node(g, "Reshape", NULL, "r", 2, (const char *[]){ "x", "ts" }, 1,
+                                   (const char *[]){ "y" }, 0, NULL));
+        OG_CHECK(og_graph_add_node(g, "Relu", NULL, "u", 1, (const char *[]){ "y" }, 1, (const char *[]){ "z" }, 0,
+                                   NULL));
+        OG_CHECK(og_graph_add_output(g, "z"));
+        OG_CHECK(og_graph_finalize(g));
+        og_plan *p;
+        OG_CHECK(og_plan_create(g, &p));
+        ck_assert_msg((og_plan_num_steps(p) > 0) == !dynamic, "dynamic %d: %d steps", dynamic, og_plan_num_steps(p));
+        og_tensor *x, *t, *z;
+        int64_t two3[2] = { 2, 3 };
+        OG_CHECK(og_tensor_create_from(OG_FLOAT, 2, two3, (float[]){ 1, -2, 3, -4, 5, -6 }, &x));
+        OG_CHECK(og_tensor_create(OG_FLOAT, 2, td, &t));
+        OG_CHECK(og_plan_run(p, 2, (const og_tensor *const[]){ x, t }, &z));
+        ck_assert_int_eq(z->rank, 2);
+        ck_assert(z->dims[0] == 3 && z->dims[1] == 2);
+        const float *zd = z->data;
+        ck_assert(zd[0] == 1 && zd[1] == 0 && zd[4] == 5 && zd[5] == 0);
+        og_tensor_free(x);
+        og_tensor_free(t);
+        og_tensor_free(z);
+        og_plan_free(p);
+        og_graph_free(g);
+    }
+}
+END_TEST
+
 START_TEST(reshape_values)
 {
     static const struct { int n; int64_t s[3]; int64_t want[3]; } cases[] = {
@@ -986,6 +1027,7 @@ static Suite *shapeops_suite(void)
     tcase_add_test(tc, shape_slices);
     tcase_add_test(tc, shape_types_and_versions);
     tcase_add_test(tc, shape_unknown);
+    tcase_add_test(tc, shape_subgraph_folds_when_static);
     suite_add_tcase(s, tc);
     tc = tcase_create("identity");
     tcase_add_test(tc, identity_copies);
