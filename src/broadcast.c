@@ -1,6 +1,7 @@
 /* broadcast.c — numpy-style (multidirectional) broadcasting, shared by the
- * elementwise ops: the output shape of up to three shapes at inference
- * time, and a row iterator that hands kernels each operand's offset.
+ * elementwise ops: the output shape of up to OG_BCAST_MAX shapes at
+ * inference time, and a row iterator that hands kernels each operand's
+ * offset. The ops' kernels live with the ops (ops/binary.c, ops/variadic.c).
  * https://github.com/onnx/onnx/blob/main/docs/Broadcasting.md
  *
  * Shapes align on the right; a missing leading dim counts as 1. Along each
@@ -159,191 +160,15 @@ bool og_bcast_next_row(og_bcast *it)
     return false;
 }
 
-og_status og_broadcast_binary_infer(og_infer_call *c, bool (*allowed)(og_dtype t, int opset), const char *expected,
-                                    og_dtype out_dtype)
+void og_bcast_seek(og_bcast *it, int64_t r)
 {
-    static const char *const roles[2] = { "A", "B" };
-    const char *node = c->node->name, *op = c->node->op_type;
-    og_dtype t = OG_UNDEFINED;
-    for (int k = 0; k < 2; k++) {
-        og_dtype u = c->in[k]->dtype;
-        const char *name = str_or(c->in_names, k, "?");
-        if (u == OG_UNDEFINED)
-            continue;
-        if (u == OG_FLOAT16 || u == OG_BFLOAT16)
-            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (%s): input %s '%s' has type %s, which onnxgrad "
-                          "cannot hold", node, op, roles[k], name, og_dtype_name(u));
-        if (!allowed(u, c->opset))
-            return og_err(OG_ERR_SHAPE, "node '%s' (%s): input %s '%s' has type %s, expected %s at opset %d", node,
-                          op, roles[k], name, og_dtype_name(u), expected, c->opset);
-        if (t == OG_UNDEFINED)
-            t = u;
-        else if (u != t)
-            return og_err(OG_ERR_SHAPE, "node '%s' (%s): inputs must share one type: A '%s' is %s, expected B '%s' "
-                          "to be %s too, got %s", node, op, str_or(c->in_names, 0, "?"), og_dtype_name(t), name,
-                          og_dtype_name(t), og_dtype_name(u));
+    it->row = r * it->dims[it->rank - 1];
+    for (int k = 0; k < it->n; k++)
+        it->off[k] = 0;
+    for (int d = it->rank - 2; d >= 0; d--) {
+        it->idx[d] = r % it->dims[d];
+        r /= it->dims[d];
+        for (int k = 0; k < it->n; k++)
+            it->off[k] += it->idx[d] * it->strides[k][d];
     }
-    char what[256];
-    snprintf(what, sizeof what, "node '%s' (%s)", node, op);
-    og_shape y;
-    const og_shape *in[2] = { &c->in[0]->shape, &c->in[1]->shape };
-    og_status st = og_broadcast_shape(what, 2, in, roles, c->in_names, &y);
-    if (st != OG_OK)
-        return st;
-    c->workspace_bytes = 0;
-    if (c->out[0] != NULL) {
-        c->out[0]->dtype = out_dtype != OG_UNDEFINED ? out_dtype : t;
-        c->out[0]->shape = y;
-    }
-    return OG_OK;
-}
-
-/* bool is one byte holding 0 or 1 */
-#define OG_COMPARE(T, OP) OG_BCAST_BINARY(&it, T, a->data, T, b->data, uint8_t, y->data, (uint8_t)(a OP b))
-#define OG_COMPARE_TYPES(OP)                          \
-    switch (a->dtype) {                               \
-    case OG_FLOAT:  OG_COMPARE(float, OP); break;     \
-    case OG_DOUBLE: OG_COMPARE(double, OP); break;    \
-    case OG_INT8:   OG_COMPARE(int8_t, OP); break;    \
-    case OG_INT16:  OG_COMPARE(int16_t, OP); break;   \
-    case OG_INT32:  OG_COMPARE(int32_t, OP); break;   \
-    case OG_INT64:  OG_COMPARE(int64_t, OP); break;   \
-    case OG_UINT8:  OG_COMPARE(uint8_t, OP); break;   \
-    case OG_UINT16: OG_COMPARE(uint16_t, OP); break;  \
-    case OG_UINT32: OG_COMPARE(uint32_t, OP); break;  \
-    case OG_UINT64: OG_COMPARE(uint64_t, OP); break;  \
-    default:                                          \
-        return og_err(OG_ERR_UNSUPPORTED, "%s: no kernel for type %s", what, og_dtype_name(a->dtype)); \
-    }
-
-og_status og_broadcast_compare_run(const og_kernel_call *k, og_compare cmp)
-{
-    const og_tensor *a = k->in[0], *b = k->in[1];
-    og_tensor *y = k->out[0];
-    og_bcast it;
-    char what[256];
-    og_status st;
-    if (y == NULL)
-        return OG_OK;
-    snprintf(what, sizeof what, "node '%s' (%s)", k->node->name, k->node->op_type);
-    if (a->dtype != b->dtype || y->dtype != OG_BOOL)
-        return og_err(OG_ERR_INTERNAL, "%s: kernel got types %s and %s -> %s, which inference should have refused",
-                      what, og_dtype_name(a->dtype), og_dtype_name(b->dtype), og_dtype_name(y->dtype));
-    if ((st = og_bcast_begin(&it, what, y, 2, (const og_tensor *const[]){ a, b })) != OG_OK)
-        return st;
-    if (cmp == OG_CMP_GREATER) {
-        OG_COMPARE_TYPES(>)
-    } else {
-        OG_COMPARE_TYPES(<=)
-    }
-    return OG_OK;
-}
-
-/* Integers compute in the unsigned type U of at least their width, so
- * overflow wraps instead of being undefined behaviour. */
-#define OG_ARITH_FLOAT(T, OP) OG_BCAST_BINARY(&it, T, a->data, T, b->data, T, y->data, a OP b)
-#define OG_ARITH_INT(T, U, OP) OG_BCAST_BINARY(&it, T, a->data, T, b->data, T, y->data, (T)((U)a OP (U)b))
-#define OG_ARITH_TYPES(OP)                                        \
-    switch (y->dtype) {                                           \
-    case OG_FLOAT:  OG_ARITH_FLOAT(float, OP); break;             \
-    case OG_DOUBLE: OG_ARITH_FLOAT(double, OP); break;            \
-    case OG_INT8:   OG_ARITH_INT(int8_t, uint32_t, OP); break;    \
-    case OG_INT16:  OG_ARITH_INT(int16_t, uint32_t, OP); break;   \
-    case OG_INT32:  OG_ARITH_INT(int32_t, uint32_t, OP); break;   \
-    case OG_INT64:  OG_ARITH_INT(int64_t, uint64_t, OP); break;   \
-    case OG_UINT8:  OG_ARITH_INT(uint8_t, uint32_t, OP); break;   \
-    case OG_UINT16: OG_ARITH_INT(uint16_t, uint32_t, OP); break;  \
-    case OG_UINT32: OG_ARITH_INT(uint32_t, uint32_t, OP); break;  \
-    case OG_UINT64: OG_ARITH_INT(uint64_t, uint64_t, OP); break;  \
-    default:                                                      \
-        return og_err(OG_ERR_UNSUPPORTED, "%s: no kernel for type %s", what, og_dtype_name(y->dtype)); \
-    }
-
-og_status og_broadcast_arith_run(const og_kernel_call *k, og_arith op)
-{
-    const og_tensor *a = k->in[0], *b = k->in[1];
-    og_tensor *y = k->out[0];
-    og_bcast it;
-    char what[256];
-    og_status st;
-    if (y == NULL)
-        return OG_OK;
-    snprintf(what, sizeof what, "node '%s' (%s)", k->node->name, k->node->op_type);
-    if (a->dtype != y->dtype || b->dtype != y->dtype)
-        return og_err(OG_ERR_INTERNAL, "%s: kernel got types %s and %s -> %s, which inference should have refused",
-                      what, og_dtype_name(a->dtype), og_dtype_name(b->dtype), og_dtype_name(y->dtype));
-    if ((st = og_bcast_begin(&it, what, y, 2, (const og_tensor *const[]){ a, b })) != OG_OK)
-        return st;
-    if (op == OG_ARITH_ADD) {
-        OG_ARITH_TYPES(+)
-    } else {
-        OG_ARITH_TYPES(*)
-    }
-    return OG_OK;
-}
-
-/* ---- plan-time choice for Add and Mul ----------------------------------
- * Same-shape float32 operands run as one flat loop split into fixed chunks
- * across threads (memory bound; each element by one task, so any thread
- * count gives the same bits). Whenever the output has A's shape, the
- * kernels write element i only after reading A[i], so the output may take
- * A's bytes when A dies at the node. */
-#define ARITH_CHUNK 32768
-
-typedef struct arith_task {
-    const float *a, *b;
-    float *y;
-    int64_t n;
-    og_arith op;
-} arith_task;
-
-static void arith_chunk(void *arg, int64_t t, int worker)
-{
-    (void)worker;
-    const arith_task *at = arg;
-    int64_t lo = t * ARITH_CHUNK, hi = lo + ARITH_CHUNK < at->n ? lo + ARITH_CHUNK : at->n;
-    const float *a = at->a, *b = at->b;
-    float *y = at->y;
-    if (at->op == OG_ARITH_ADD)
-        for (int64_t i = lo; i < hi; i++)
-            y[i] = a[i] + b[i];
-    else
-        for (int64_t i = lo; i < hi; i++)
-            y[i] = a[i] * b[i];
-}
-
-static og_status arith_f32_flat(const og_kernel_call *k, og_arith op)
-{
-    arith_task at = { k->in[0]->data, k->in[1]->data, k->out[0]->data, k->out[0]->numel, op };
-    og_parallel_for(k->n_threads, (at.n + ARITH_CHUNK - 1) / ARITH_CHUNK, arith_chunk, &at);
-    return OG_OK;
-}
-
-static og_status add_f32_flat(const og_kernel_call *k) { return arith_f32_flat(k, OG_ARITH_ADD); }
-static og_status mul_f32_flat(const og_kernel_call *k) { return arith_f32_flat(k, OG_ARITH_MUL); }
-
-static bool same_shape(const og_shape *a, const og_shape *b)
-{
-    if (a->rank != b->rank)
-        return false;
-    for (int d = 0; d < a->rank; d++)
-        if (a->dims[d] != b->dims[d])
-            return false;
-    return true;
-}
-
-og_status og_broadcast_arith_select(og_select_call *s, og_arith op, og_status (*reference)(const og_kernel_call *k))
-{
-    const og_tinfo *a = s->in[0], *b = s->in[1], *y = s->out[0];
-    if (!a || !b || !y || !same_shape(&a->shape, &y->shape))
-        return OG_OK;
-    s->inplace_input = 0;
-    if (y->dtype == OG_FLOAT && same_shape(&b->shape, &y->shape)) {
-        s->run = op == OG_ARITH_ADD ? add_f32_flat : mul_f32_flat;
-        s->kernel_name = op == OG_ARITH_ADD ? "add_f32_flat" : "mul_f32_flat";
-    } else {
-        s->run = reference;
-        s->kernel_name = "reference (in place)";
-    }
-    return OG_OK;
 }

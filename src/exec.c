@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include "internal.h"
+#include "clone.h"
 #include "kernel.h"
 
 static bool shape_clashes(const og_shape *have, const og_shape *got);
@@ -45,6 +46,21 @@ typedef struct run_binding {
     og_tensor *tensor;
 } run_binding;
 
+/* A plan compiled for one set of concrete input shapes, made when a plan
+ * whose inputs have unknown dims (a symbolic batch) meets them: runs with
+ * the same shapes reuse it, so only a change of shapes re-plans. p NULL:
+ * these shapes still do not compile (data-dependent shapes), run node by
+ * node. */
+#define OG_SPECIALISED_MAX 8
+typedef struct specialised {
+    int64_t *key;          /* per graph input: rank, then its dims */
+    size_t key_len;
+    og_graph *g;           /* the graph with those input shapes, finalized */
+    og_plan *p;
+    int *from;             /* per value of g: the outer value bound to it, -1 none */
+    unsigned long used;    /* for least-recently-used eviction */
+} specialised;
+
 /* What one run in progress holds; a plan keeps one for og_plan_run, and
  * callers running a plan from several threads make one each. */
 struct og_run_state {
@@ -59,6 +75,13 @@ struct og_run_state {
     og_tensor **run_out;       /* node-by-node: the borrowed answers, one per graph output */
     run_binding *states;       /* state bindings: read as inputs, replaced by outputs after a run */
     int n_states;
+    /* Plans whose inputs have unknown dims: per input shapes seen, a compiled plan. */
+    specialised spec[OG_SPECIALISED_MAX];
+    int n_spec;
+    unsigned long spec_clock;
+    const specialised *cur;    /* the one the last run used (its outputs are the run's) */
+    const og_tensor **outer_bound;   /* per value of the plan's graph: what the run binds */
+    int64_t *key;              /* scratch for the input shapes of a run */
 };
 
 struct og_plan {
@@ -79,7 +102,19 @@ struct og_plan {
     int *root;             /* per value: the value whose storage it shares (itself, or a view's source) */
     size_t *offset;        /* per value: place in the arena of a computed value that is its own root */
     size_t arena_bytes;
+    /* Not compiled only because inputs have unknown dims: each run state
+     * compiles a plan per input shapes it meets (specialised). */
+    bool specialise;
 };
+
+static void free_specialised(specialised *sp)
+{
+    og_plan_free(sp->p);
+    og_graph_free(sp->g);
+    og_free(sp->key);
+    og_free(sp->from);
+    memset(sp, 0, sizeof *sp);
+}
 
 void og_run_state_free(og_run_state *rs)
 {
@@ -97,6 +132,10 @@ void og_run_state_free(og_run_state *rs)
         og_tensor_free(rs->run_out[k]);
     og_free(rs->run_out);
     og_free(rs->states);
+    for (int k = 0; k < rs->n_spec; k++)
+        free_specialised(&rs->spec[k]);
+    og_free(rs->outer_bound);
+    og_free(rs->key);
     og_free(rs);
 }
 
@@ -622,6 +661,10 @@ og_status og_run_state_create(const og_plan *p, og_run_state **out)
     } else if (st == OG_OK && !(rs->run_out = og_calloc((size_t)g->n_outputs + 1, sizeof *rs->run_out))) {
         st = og_err(OG_ERR_NOMEM, "out of memory creating a run state");
     }
+    if (st == OG_OK && p->specialise &&
+        (!(rs->outer_bound = og_calloc((size_t)g->n_values + 1, sizeof *rs->outer_bound)) ||
+         !(rs->key = og_calloc((size_t)g->n_inputs * (OG_MAX_RANK + 1) + 1, sizeof *rs->key))))
+        st = og_err(OG_ERR_NOMEM, "out of memory creating a run state");
     if (st) {
         og_run_state_free(rs);
         return st;
@@ -689,6 +732,11 @@ og_status og_plan_create_ex(const og_graph *g, const og_plan_options *opts, og_p
     bool compiled = false;
     if (st == OG_OK && (st = compile(p, &compiled)) == OG_OK) {
         p->compiled = compiled;
+        for (int k = 0; !compiled && k < g->n_inputs; k++) {
+            og_tinfo ti;
+            og_value_get(&g->values[g->inputs[k]], &ti);
+            p->specialise = p->specialise || !og_shape_known(&ti.shape);
+        }
         if (!compiled)
             p->workspace_bytes = ws;
         st = og_run_state_create(p, &p->rs);
@@ -798,7 +846,7 @@ static void tinfo_of(const og_tensor *t, og_tinfo *ti)
 /* A node's concrete output must fit what the graph says of the value (its
  * declaration merged with load-time inference): inputs with unknown dims
  * can otherwise produce an output shaped unlike the one the model declares. */
-static og_status check_static_type(const og_node *n, const og_value *val, const og_tinfo *got)
+static og_status check_static_type(const og_node *n, const og_value *val, const og_tinfo *got, bool planned)
 {
     char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
     og_tinfo have_ti, *have = &have_ti;
@@ -806,10 +854,17 @@ static og_status check_static_type(const og_node *n, const og_value *val, const 
     if (have->dtype != OG_UNDEFINED && have->dtype != got->dtype)
         return og_err(OG_ERR_SHAPE, "node '%s' (%s): output '%s' is %s, but the graph says %s", n->name,
                       n->op_type, val->name, og_dtype_name(got->dtype), og_dtype_name(have->dtype));
-    if (shape_clashes(&have->shape, &got->shape))
+    /* A compiled plan laid its memory out for the graph's shapes: a clash is
+     * fatal there. Node by node, as at finalize, the op's semantics win
+     * over a declared shape. */
+    if (shape_clashes(&have->shape, &got->shape) && planned)
         return og_err(OG_ERR_SHAPE, "node '%s' (%s): output '%s' has shape %s, but the graph says %s", n->name,
                       n->op_type, val->name, og_shape_str(&got->shape, a, sizeof a),
                       og_shape_str(&have->shape, b, sizeof b));
+    if (shape_clashes(&have->shape, &got->shape))
+        og_warn(NULL, "node '%s' (%s): output '%s' has shape %s, but the graph says %s; using %s", n->name,
+                n->op_type, val->name, og_shape_str(&got->shape, a, sizeof a), og_shape_str(&have->shape, b, sizeof b),
+                a);
     return OG_OK;
 }
 
@@ -859,7 +914,7 @@ static og_status run_dynamic(og_run_state *rs, int n_inputs, const og_tensor *co
         if ((st = og_node_infer(g, n, in, kc.in, out, &ws)))
             goto done;
         for (int k = 0; k < n->n_outputs; k++)
-            if (out[k] && (st = check_static_type(n, &g->values[n->outputs[k]], out[k])))
+            if (out[k] && (st = check_static_type(n, &g->values[n->outputs[k]], out[k], false)))
                 goto done;
         for (int k = 0; k < n->n_outputs; k++) {
             size_t b;
@@ -968,19 +1023,16 @@ static og_status recheck_step(const og_run_state *rs, const og_step *step)
     og_status st = og_node_infer(p->g, n, in, vals, out, NULL);
     for (int k = 0; k < n->n_outputs && st == OG_OK; k++)
         if (out[k])
-            st = check_static_type(n, &p->g->values[n->outputs[k]], out[k]);
+            st = check_static_type(n, &p->g->values[n->outputs[k]], out[k], true);
     return st;
 }
 
 /* The compiled run: bind, then one kernel call per step over the arena. */
-static og_status run_compiled(og_run_state *rs, int n_inputs, const og_tensor *const *inputs)
+/* The steps of a compiled plan, on inputs already in rs->bound. */
+static og_status run_steps(og_run_state *rs)
 {
     const og_plan *p = rs->p;
-    const og_graph *g = p->g;
-    memset(rs->bound, 0, sizeof *rs->bound * (size_t)g->n_values);
-    og_status st = bind_inputs(rs, n_inputs, inputs, rs->bound);
-    if (st)
-        return st;
+    og_status st;
     for (int i = 0; i < p->n_steps; i++) {
         const og_step *step = &p->steps[i];
         const og_node *n = step->node;
@@ -1019,13 +1071,138 @@ static og_status run_compiled(og_run_state *rs, int n_inputs, const og_tensor *c
     return OG_OK;
 }
 
+static og_status run_compiled(og_run_state *rs, int n_inputs, const og_tensor *const *inputs)
+{
+    memset(rs->bound, 0, sizeof *rs->bound * (size_t)rs->p->g->n_values);
+    og_status st = bind_inputs(rs, n_inputs, inputs, rs->bound);
+    return st ? st : run_steps(rs);
+}
+
 /* The tensor holding graph output k after a run of rs. */
 static const og_tensor *output_of(const og_run_state *rs, int k)
 {
+    if (rs->cur && rs->cur->p)
+        return output_of(rs->cur->p->rs, k);
     int v = rs->p->g->outputs[k];
     if (!rs->p->compiled)
         return rs->run_out[k];
     return rs->p->computed[v] ? &rs->hdr[v] : rs->bound[v];
+}
+
+/* Big float initializers (weights) become inputs of a specialised graph,
+ * bound to the original's tensors, instead of being copied; small ones
+ * (Resize scales) stay constants that shape inference reads. */
+static bool lift_weights(void *user, const char *name)
+{
+    const og_graph *g = user;
+    int v = og_graph_find_value(g, name);
+    const og_tensor *t = v >= 0 ? g->values[v].initializer : NULL;
+    return t && !g->values[v].is_input && (t->dtype == OG_FLOAT || t->dtype == OG_DOUBLE) && t->numel > 64;
+}
+
+static og_status build_specialised(og_run_state *rs, specialised *sp, const int64_t *key, size_t key_len)
+{
+    const og_plan *p = rs->p;
+    const og_graph *g = p->g;
+    og_clone_options o = { .lift = lift_weights, .user = (void *)g };
+    og_status st = og_graph_clone(g, &o, &sp->g);
+    for (int k = 0; st == OG_OK && k < g->n_inputs; k++) {
+        const og_tensor *t = rs->outer_bound[g->inputs[k]];
+        int v2 = og_graph_find_value(sp->g, g->values[g->inputs[k]].name);
+        og_tinfo ti = { t->dtype, { t->rank, { 0 } } };
+        memcpy(ti.shape.dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
+        st = v2 < 0 ? og_err(OG_ERR_INTERNAL, "specialising: input '%s' lost", g->values[g->inputs[k]].name)
+                    : og_value_set(&sp->g->values[v2], &ti);
+    }
+    if (st == OG_OK && (st = og_graph_finalize(sp->g)))
+        og_err_prefix("with the shapes of this run's inputs: ");
+    if (st == OG_OK)
+        st = og_plan_create_ex(sp->g, &(og_plan_options){ .n_threads = p->n_threads }, &sp->p);
+    if (st == OG_OK && !sp->p->compiled) {   /* data-dependent shapes: node by node */
+        og_plan_free(sp->p);
+        og_graph_free(sp->g);
+        sp->p = NULL;
+        sp->g = NULL;
+    }
+    if (st == OG_OK && sp->g) {
+        if (!(sp->from = og_calloc((size_t)sp->g->n_values + 1, sizeof(int))))
+            st = og_err(OG_ERR_NOMEM, "out of memory specialising a plan");
+        for (int v = 0; st == OG_OK && v < sp->g->n_values; v++)
+            sp->from[v] = sp->g->values[v].is_input ? og_graph_find_value(g, sp->g->values[v].name) : -1;
+    }
+    if (st == OG_OK && !(sp->key = og_malloc(key_len * sizeof(int64_t) + 1)))
+        st = og_err(OG_ERR_NOMEM, "out of memory specialising a plan");
+    if (st) {
+        free_specialised(sp);
+        return st;
+    }
+    memcpy(sp->key, key, key_len * sizeof(int64_t));
+    sp->key_len = key_len;
+    return OG_OK;
+}
+
+/* A run of a plan whose inputs have unknown dims: bind, find (or make) the
+ * plan compiled for these input shapes, run it on the bound tensors. */
+static og_status run_specialised(og_run_state *rs, int n_inputs, const og_tensor *const *inputs)
+{
+    const og_plan *p = rs->p;
+    const og_graph *g = p->g;
+    rs->cur = NULL;
+    memset(rs->outer_bound, 0, sizeof *rs->outer_bound * (size_t)g->n_values);
+    og_status st = bind_inputs(rs, n_inputs, inputs, rs->outer_bound);
+    if (st)
+        return st;
+    int64_t *key = rs->key;
+    size_t len = 0;
+    for (int k = 0; k < g->n_inputs; k++) {
+        const og_tensor *t = rs->outer_bound[g->inputs[k]];
+        key[len++] = t->rank;
+        for (int d = 0; d < t->rank; d++)
+            key[len++] = t->dims[d];
+    }
+    specialised *sp = NULL;
+    for (int k = 0; k < rs->n_spec && !sp; k++)
+        if (rs->spec[k].key_len == len && memcmp(rs->spec[k].key, key, len * sizeof *key) == 0)
+            sp = &rs->spec[k];
+    if (!sp) {
+        int slot = rs->n_spec;
+        if (slot == OG_SPECIALISED_MAX) {   /* evict the least recently used */
+            slot = 0;
+            for (int k = 1; k < rs->n_spec; k++)
+                if (rs->spec[k].used < rs->spec[slot].used)
+                    slot = k;
+            free_specialised(&rs->spec[slot]);
+        }
+        if ((st = build_specialised(rs, &rs->spec[slot], key, len))) {
+            if (slot < rs->n_spec) {   /* the evicted slot stays empty: move the last one in */
+                rs->spec[slot] = rs->spec[rs->n_spec - 1];
+                memset(&rs->spec[--rs->n_spec], 0, sizeof rs->spec[0]);
+            }
+            return st;
+        }
+        if (slot == rs->n_spec)
+            rs->n_spec++;
+        sp = &rs->spec[slot];
+    }
+    sp->used = ++rs->spec_clock;
+    if (!sp->p) {
+        for (int k = 0; k < g->n_outputs; k++) {
+            og_tensor_free(rs->run_out[k]);
+            rs->run_out[k] = NULL;
+        }
+        return run_dynamic(rs, n_inputs, inputs, rs->run_out);
+    }
+    og_run_state *inner = sp->p->rs;
+    const og_graph *g2 = sp->g;
+    memset(inner->bound, 0, sizeof *inner->bound * (size_t)g2->n_values);
+    for (int v = 0; v < g2->n_values; v++)
+        if (sp->from[v] >= 0)
+            inner->bound[v] = rs->outer_bound[sp->from[v]];
+    for (int k = 0; k < g2->n_inits; k++)
+        if (!inner->bound[g2->inits[k]])
+            inner->bound[g2->inits[k]] = g2->values[g2->inits[k]].initializer;
+    rs->cur = sp;
+    return run_steps(inner);
 }
 
 /* After a successful run: each state tensor takes its update output's
@@ -1066,7 +1243,9 @@ static og_status commit_states(og_run_state *rs, og_tensor *const *out)
 static og_status run_state(og_run_state *rs, int n_inputs, const og_tensor *const *inputs)
 {
     og_status st;
-    if (rs->p->compiled) {
+    if (rs->p->specialise) {
+        st = run_specialised(rs, n_inputs, inputs);
+    } else if (rs->p->compiled) {
         st = run_compiled(rs, n_inputs, inputs);
     } else {
         const og_graph *g = rs->p->g;
@@ -1193,7 +1372,7 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
     const og_graph *g = p->g;
     for (int k = 0; k < g->n_outputs; k++)
         outputs[k] = NULL;
-    if (!p->compiled) {
+    if (!p->compiled && !p->specialise) {
         og_status st = run_dynamic(p->rs, n_inputs, inputs, outputs);
         if (!st && (st = commit_states(p->rs, outputs)))
             for (int k = 0; k < g->n_outputs; k++) {
@@ -1202,9 +1381,7 @@ og_status og_plan_run(og_plan *p, int n_inputs, const og_tensor *const *inputs, 
             }
         return st;
     }
-    og_status st = run_compiled(p->rs, n_inputs, inputs);
-    if (!st)
-        st = commit_states(p->rs, NULL);
+    og_status st = run_state(p->rs, n_inputs, inputs);
     for (int k = 0; k < g->n_outputs && st == OG_OK; k++) {
         if ((st = og_tensor_clone(output_of(p->rs, k), &outputs[k])) == OG_OK)
             st = og_tensor_set_name(outputs[k], g->values[g->outputs[k]].name);

@@ -268,8 +268,9 @@ done:
 }
 
 /* Checks that what inference found agrees with what the model declared, and
- * keeps the more precise of the two. */
-static og_status merge_type(og_value *val, const og_tinfo *got, const og_node *n)
+ * keeps the more precise of the two. A dtype that contradicts is an error;
+ * a shape that does is a warning, and the inferred shape wins. */
+static og_status merge_type(og_graph *g, og_value *val, const og_tinfo *got, const og_node *n)
 {
     char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
     if (!val->declared)
@@ -290,10 +291,14 @@ static og_status merge_type(og_value *val, const og_tinfo *got, const og_node *n
     bool clash = have->shape.rank != got->shape.rank;
     for (int k = 0; !clash && k < got->shape.rank; k++)
         clash = have->shape.dims[k] >= 0 && got->shape.dims[k] >= 0 && have->shape.dims[k] != got->shape.dims[k];
-    if (clash)
-        return og_err(OG_ERR_SHAPE, "node '%s' (%s): output '%s' has shape %s, but the model declares %s", n->name,
-                      n->op_type, val->name, og_shape_str(&got->shape, a, sizeof a),
-                      og_shape_str(&have->shape, b, sizeof b));
+    if (clash) {
+        /* Exporters declare shapes that are wrong (torch: MaxPool with
+         * ceil_mode); the op's semantics decide, as in ONNX Runtime. */
+        og_warn(g, "node '%s' (%s): output '%s' has shape %s, but the model declares %s; using %s", n->name,
+                n->op_type, val->name, og_shape_str(&got->shape, a, sizeof a), og_shape_str(&have->shape, b, sizeof b),
+                a);
+        have->shape = got->shape;
+    }
     for (int k = 0; k < got->shape.rank; k++)
         if (have->shape.dims[k] < 0)
             have->shape.dims[k] = got->shape.dims[k];
@@ -420,7 +425,7 @@ static og_status infer_all(og_graph *g)
         if (st)
             return st;
         for (int k = 0; k < n->n_outputs; k++)
-            if (out[k] && (st = merge_type(&g->values[n->outputs[k]], out[k], n)))
+            if (out[k] && (st = merge_type(g, &g->values[n->outputs[k]], out[k], n)))
                 return st;
         if ((st = fold_node(g, n, vals, in, out, ws)))
             return st;

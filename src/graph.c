@@ -158,6 +158,9 @@ void og_graph_free(og_graph *g)
     og_free(g->values);
     og_free(g->hash);
     og_free(g->nodes);
+    for (int k = 0; k < g->n_warnings; k++)
+        og_free(g->warnings[k]);
+    og_free(g->warnings);
     og_free(g->opsets);
     og_free(g->meta);
     og_strset_clear(&g->opset_domains);
@@ -478,6 +481,13 @@ static void fill_info(const og_value *v, og_value_info *info)
 }
 
 int og_graph_num_inputs(const og_graph *g) { return g->n_inputs; }
+int og_graph_num_warnings(const og_graph *g) { return g ? g->n_warnings : 0; }
+
+const char *og_graph_warning(const og_graph *g, int k)
+{
+    return g && k >= 0 && k < g->n_warnings ? g->warnings[k] : NULL;
+}
+
 int og_graph_num_outputs(const og_graph *g) { return g->n_outputs; }
 int og_graph_num_nodes(const og_graph *g) { return g->n_nodes; }
 int og_graph_num_initializers(const og_graph *g) { return g->n_inits; }

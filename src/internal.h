@@ -46,6 +46,11 @@ struct ProtobufCAllocator *og_protobuf_allocator(void);
  * and returns the current code. */
 og_status og_err(og_status code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 og_status og_err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Raises a warning (og_set_warning_handler): kept on g when g is not NULL
+ * (at most OG_MAX_WARNINGS per graph), and passed to the handler. */
+#define OG_MAX_WARNINGS 256
+struct og_graph;
+void og_warn(struct og_graph *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* og_err with the "node '<name>' (<OpType>): " prefix every node message
  * starts with. */
 struct og_node;
@@ -161,6 +166,7 @@ struct og_graph {
     int *outputs; int n_outputs, cap_outputs;    /* value indices */
     int *order;                                  /* topological node order (finalized) */
     bool finalized;
+    char **warnings; int n_warnings, cap_warnings;   /* raised by finalize (og_warn) */
 };
 
 /* Index of the value named `name`, or -1. */
@@ -348,6 +354,10 @@ typedef struct og_op {
      * data (Shape, Size): finalize computes them once the shapes are
      * static, so shape subgraphs fold away. */
     bool reads_shape_only;
+    /* Optional: the op's row in a table-driven family (ops/elementwise.h),
+     * which its shared infer/run/backward read through node->op->impl;
+     * NULL for ops with their own functions. The engine never reads it. */
+    const void *impl;
     /* Optional: a copy of node n of graph g raised to `opset` (gradient
      * graphs use 17) keeps its attributes; this returns an error when that
      * would change what the node computes (Softmax-11's 2-D form). */
@@ -479,26 +489,9 @@ static inline og_status og_gb_status(const og_backward_call *b) { return b->stat
  *    x against y; expected equal dims or 1"
  * `what` names the node ("node 'a1' (Add)"); roles ("A", "B") and names
  * (the tensors) are per input; names may be NULL. */
-#define OG_BCAST_MAX 3
-/* Shape inference of a binary op with broadcasting (Add, Mul, Greater): A
- * and B share one type that allowed() accepts at the node's opset
- * (`expected` says which, for messages); the output has the broadcast
- * shape and out_dtype, or the inputs' type when out_dtype is OG_UNDEFINED. */
-og_status og_broadcast_binary_infer(og_infer_call *c, bool (*allowed)(og_dtype t, int opset), const char *expected,
-                                    og_dtype out_dtype);
-/* The kernel of the comparisons (Greater, LessOrEqual): a bool output, true
- * where the relation holds; false with NaN on either side, as IEEE 754 says. */
-typedef enum og_compare { OG_CMP_GREATER, OG_CMP_LESS_EQUAL } og_compare;
-/* The kernel of Add and Mul: A op B in the output's type; integers wrap. */
-typedef enum og_arith { OG_ARITH_ADD, OG_ARITH_MUL } og_arith;
-og_status og_broadcast_arith_run(const og_kernel_call *k, og_arith op);
-/* The plan-time choice (og_op.select) of Add and Mul: a threaded flat
- * kernel for same-shape float32, and output 0 in A's bytes when it has A's
- * shape; `reference` is the op's own run. */
-struct og_select_call;
-og_status og_broadcast_arith_select(struct og_select_call *s, og_arith op,
-                                    og_status (*reference)(const og_kernel_call *k));
-og_status og_broadcast_compare_run(const og_kernel_call *k, og_compare cmp);
+/* Operands of one broadcast (the variadic Sum/Mean/Max/Min take up to
+ * OG_MAX_IO inputs, plus the output). */
+#define OG_BCAST_MAX OG_MAX_IO
 og_status og_broadcast_shape(const char *what, int n, const og_shape *const *in, const char *const *roles,
                              const char *const *names, og_shape *out);
 
@@ -526,45 +519,11 @@ typedef struct og_bcast {
 
 og_status og_bcast_begin(og_bcast *it, const char *what, const og_tensor *out, int n, const og_tensor *const *in);
 bool og_bcast_next_row(og_bcast *it);
+/* Positions the iterator at the start of row r (0 <= r < numel / row
+ * length), as if og_bcast_next_row had been called r times: lets threads
+ * start at their own rows. */
+void og_bcast_seek(og_bcast *it, int64_t r);
 
-/* The usual binary kernel over og_bcast rows: Y[i] = EXPR, where EXPR
- * names the two operands' elements `a` (type TA) and `b` (type TB); Y is
- * of type TY. The rows
- * where an operand is contiguous or a repeated scalar get their own plain
- * loops so the compiler can vectorise them. */
-#define OG_BCAST_BINARY(it, TA, adata, TB, bdata, TY, ydata, EXPR)                  \
-    do {                                                                            \
-        const TA *a_base_ = (const TA *)(adata);                                    \
-        const TB *b_base_ = (const TB *)(bdata);                                    \
-        TY *y_base_ = (TY *)(ydata);                                                \
-        const int64_t len_ = (it)->dims[(it)->rank - 1];                            \
-        const int64_t sa_ = (it)->strides[0][(it)->rank - 1];                       \
-        const int64_t sb_ = (it)->strides[1][(it)->rank - 1];                       \
-        for (bool more_ = (it)->numel > 0; more_; more_ = og_bcast_next_row(it)) {  \
-            const TA *pa_ = a_base_ + (it)->off[0];                                 \
-            const TB *pb_ = b_base_ + (it)->off[1];                                 \
-            TY *py_ = y_base_ + (it)->row;                                          \
-            if (sa_ == 1 && sb_ == 1) {                                             \
-                for (int64_t i_ = 0; i_ < len_; i_++) {                             \
-                    TA a = pa_[i_]; TB b = pb_[i_]; py_[i_] = (EXPR);               \
-                }                                                                   \
-            } else if (sa_ == 1 && sb_ == 0) {                                      \
-                const TB b = pb_[0];                                                \
-                for (int64_t i_ = 0; i_ < len_; i_++) {                             \
-                    TA a = pa_[i_]; py_[i_] = (EXPR);                               \
-                }                                                                   \
-            } else if (sa_ == 0 && sb_ == 1) {                                      \
-                const TA a = pa_[0];                                                \
-                for (int64_t i_ = 0; i_ < len_; i_++) {                             \
-                    TB b = pb_[i_]; py_[i_] = (EXPR);                               \
-                }                                                                   \
-            } else {                                                                \
-                for (int64_t i_ = 0; i_ < len_; i_++) {                             \
-                    TA a = pa_[i_ * sa_]; TB b = pb_[i_ * sb_]; py_[i_] = (EXPR);   \
-                }                                                                   \
-            }                                                                       \
-        }                                                                           \
-    } while (0)
 
 /* ---- conv/pool geometry (src/spatial.c), shared by Conv, MaxPool and
  * their backward rules. Resolves strides/dilations/pads/auto_pad for

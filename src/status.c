@@ -45,6 +45,32 @@ og_status og_err(og_status code, const char *fmt, ...)
     return code;
 }
 
+static og_warning_handler warning_handler;
+static void *warning_user;
+
+void og_set_warning_handler(og_warning_handler handler, void *user)
+{
+    warning_handler = handler;
+    warning_user = user;
+}
+
+void og_warn(og_graph *g, const char *fmt, ...)
+{
+    char msg[OG_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (g && g->n_warnings < OG_MAX_WARNINGS &&
+        og_grow((void **)&g->warnings, &g->cap_warnings, g->n_warnings + 1, sizeof(char *)) == OG_OK) {
+        char *copy = og_strdup(msg);
+        if (copy)   /* out of memory: the handler still sees it */
+            g->warnings[g->n_warnings++] = copy;
+    }
+    if (warning_handler)
+        warning_handler(warning_user, msg);
+}
+
 og_status og_node_err(const og_node *node, og_status code, const char *fmt, ...)
 {
     char msg[OG_MSG_MAX];

@@ -1,19 +1,24 @@
 /* cli_util.h — what the `onnxgrad` subcommands share: exit codes, the
- * one-line error messages, option parsing, loading TensorProto (.pb) feeds
- * and creating output directories.
+ * one-line messages, the option parser, binding TensorProto (.pb) feeds to
+ * a model's inputs, and output directories.
  *
- * The helpers that can fail print their one "onnxgrad: <message>" line on
- * stderr themselves and return EXIT_FAIL (or EXIT_USAGE), so a caller just
- * passes the code on. */
+ * The helpers that can fail print their one "onnxgrad CMD: <message>" line
+ * on stderr themselves and return EXIT_FAIL (or EXIT_USAGE), so a caller
+ * just passes the code on. */
 #ifndef ONNXGRAD_CLI_UTIL_H
 #define ONNXGRAD_CLI_UTIL_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include "onnxgrad/onnxgrad.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 /* ---- messages ---- */
+
+/* The command every message names ("run" gives "onnxgrad run: ..."); NULL
+ * for the top level ("onnxgrad: ..."). */
+void cli_set_command(const char *cmd);
 
 /* Prints prefix + msg as one line (newlines in msg become spaces). */
 void cli_print_line(FILE *f, const char *prefix, const char *msg);
@@ -26,19 +31,63 @@ int cli_fail_og_in(const char *context, og_status st);
 
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* A usage error pointing at 'onnxgrad CMD --help' (cmd NULL: the top
+/* "onnxgrad CMD: <msg>; see 'onnxgrad CMD --help'" (cmd NULL: the top
  * level); returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* "onnxgrad CMD: note: <msg>" on stderr: something the user should know
+ * that is not a failure (a deprecated spelling, ignored files). */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Routes the library's warnings to stderr as "onnxgrad CMD: warning: ...". */
+void cli_print_warnings(void);
+
 /* ---- option parsing ---- */
 
-int cli_is_help(const char *arg);
+/* One option of a command. Every command also takes -h/--help and
+ * --threads N, which the parser handles itself. */
+typedef struct cli_option {
+    const char *name;        /* the long name without "--"; NULL ends a table */
+    int short_name;          /* 0: none */
+    bool has_value;
+    int id;                  /* handed to the handler, >= 0 */
+    const char *replaced_by; /* set for a deprecated spelling: the long name to use */
+} cli_option;
 
-/* Matches argv[*k] against "-s VALUE", "--long VALUE" or "--long=VALUE"
- * (short may be NULL). Returns 1 and sets *val (advancing *k past a
- * separate value), 0 if argv[*k] is another option, -1 if the value is
- * missing. */
+/* A command's shape: its options, its help and its positional arguments. */
+typedef struct cli_command {
+    const char *name;
+    const char *help;
+    const cli_option *opts;
+    int min_args, max_args;  /* positional arguments */
+    const char *missing;     /* the message when fewer are given, e.g. "missing the model" */
+} cli_command;
+
+/* Called once per option in command-line order. `opt` is the spelling the
+ * user chose ("-o" or "--output", the full long name even when abbreviated),
+ * value is NULL for an option without one. Returns EXIT_OK or an exit code
+ * (after printing its message). */
+typedef int (*cli_handler)(void *user, int id, const char *opt, char *value);
+
+/* Parses argv (argv[0] is the command's name) with getopt_long: GNU
+ * abbreviations of long options (unambiguous prefixes), "--name=value",
+ * "-oVALUE", options and arguments in any order, "--" ending the options.
+ * On success *args and *n_args are the positional arguments (inside argv).
+ * -h/--help prints the help to stdout and sets *help (return EXIT_OK).
+ * Errors (unknown, ambiguous, missing or unexpected values, the wrong
+ * number of arguments) are usage errors naming the option. */
+int cli_parse(const cli_command *c, int argc, char **argv, cli_handler fn, void *user, char ***args,
+              int *n_args, bool *help);
+
+/* The hand-rolled matching the commands used before cli_parse, kept so
+ * code written against it still builds; new code uses cli_parse.
+ * cli_opt_value matches argv[*k] against "-s VALUE", "--long VALUE" or
+ * "--long=VALUE" (s may be NULL): 1 and *val set, 0 for another option, -1
+ * when the value is missing. */
+int cli_is_help(const char *arg);
 int cli_opt_value(int argc, char **argv, int *k, const char *s, const char *l, const char **val);
+
+/* The value parsers commands share; each reports a usage error naming opt. */
+int cli_parse_count(const char *cmd, const char *opt, const char *v, long min, long max, long *out);
 
 /* ---- tensors from files ---- */
 
@@ -53,25 +102,53 @@ void cli_feeds_free(cli_feeds *f);
 /* Appends t; the list takes ownership (t is freed on failure too). */
 int cli_feeds_push(cli_feeds *f, og_tensor *t);
 
-/* Loads DIR/input_0.pb, input_1.pb, ... up to the first missing index. */
-int cli_load_input_dir(const char *dir, cli_feeds *f);
-
 /* Loads "NAME=FILE.pb" as a tensor named NAME, replacing a tensor of that
  * name already in f. The caller has checked that spec holds a '='. */
 int cli_load_named_input(const char *spec, cli_feeds *f);
 
-/* Loads --inputs DIR (may be NULL), then each of the n_specs "-i" specs. */
-int cli_load_feeds(const char *dir, int n_specs, const char *const *specs, cli_feeds *f);
+/* The feeds of a model, every one bound by name (so none can land on the
+ * wrong input):
+ * - dir (--inputs, may be NULL): every DIR/ *.pb whose TensorProto name is
+ *   a graph input or an initializer of g binds to it; an unnamed
+ *   input_<k>.pb binds to graph input k (the ONNX test-data layout). Other
+ *   .pb files are ignored, and one note on stderr lists them.
+ * - specs ("-i NAME=FILE"): NAME must be a graph input or an initializer
+ *   (otherwise a failure listing the model's inputs); replaces a dir tensor
+ *   of that name.
+ * An initializer that is fed but is not a graph input becomes one (with the
+ * initializer's dtype and dims, g re-finalized), so the library binds the
+ * tensor to it by name; *n_promoted (may be NULL) counts those. */
+int cli_load_feeds(og_graph *g, const char *model, const char *dir, int n_specs, const char *const *specs,
+                   cli_feeds *f, int *n_promoted);
 
 /* ---- files ---- */
 
 /* dir + "/" + file into buf; EXIT_FAIL when it does not fit. */
 int cli_path_join(char *buf, size_t size, const char *dir, const char *file);
 
+/* The names of dir's *.pb files, sorted (so the order does not depend on
+ * the file system); *files and each name are the caller's to free, also
+ * on failure. */
+int cli_list_pb_files(const char *dir, char ***files, int *n_files);
+
 /* mkdir -p. */
 int cli_make_dirs(const char *dir);
 
+/* Before writing results into dir: refuses (EXIT_FAIL) when dir holds
+ * output_<k>.pb or grad_<k>.pb files of an earlier run, which could be
+ * mistaken for this run's, unless force, which removes them first. A
+ * missing dir is fine (it is created when the results are saved). */
+int cli_prepare_output_dir(const char *dir, bool force);
+
 /* Writes DIR/<stem><k>.pb for each of the n tensors (creating DIR). */
 int cli_save_tensors(const char *dir, const char *stem, int n, og_tensor *const *t);
+
+/* ---- JSON ---- */
+
+struct json_writer;
+
+/* {"name": ..., "dtype": ..., "shape": [...], "file": ...} of a tensor
+ * saved as file (NULL: no "file" member). */
+void cli_json_tensor(struct json_writer *w, const og_tensor *t, const char *file);
 
 #endif

@@ -4,6 +4,8 @@
  *     onnxgrad gradient-graph MODEL.onnx (--loss NAME | --seed-inputs NAMES) -o OUT.onnx
  *     onnxgrad gradcheck MODEL.onnx ... [--order 1|2] [--eps E] [--json] ...
  *
+ * Options are parsed by cli_parse from one table per command (GRAD_OPTS,
+ * GRAPH_OPTS, CHECK_OPTS); --json output goes through json.c.
  * Thin over the public API: og_gradients, og_graph_build_gradient +
  * og_model_save_file, og_gradcheck. Exit status as for every subcommand:
  * 0 success, 1 failure with one stderr line, 2 usage error. */
@@ -11,7 +13,6 @@
 
 #include "grad_cmds.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -23,13 +24,14 @@
 #include <unistd.h>
 
 #include "cli_util.h"
+#include "json.h"
 
 /* ---- help --------------------------------------------------------------- */
 
 static const char HELP_GRAD[] =
     "usage: onnxgrad grad MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]...\n"
     "           (--loss NAME | --seeds DIR | --seed NAME=FILE.pb...)\n"
-    "           [--wrt NAME,NAME...] -o OUTDIR\n"
+    "           [--wrt NAME,NAME...] -o OUTDIR [--force] [--json]\n"
     "\n"
     "Runs MODEL.onnx forward and backward and writes OUTDIR/grad_<k>.pb, one\n"
     "TensorProto per --wrt tensor in that order, named after the tensor it is\n"
@@ -46,11 +48,19 @@ static const char HELP_GRAD[] =
     "  --wrt NAME,NAME...     graph inputs and initializers to differentiate with\n"
     "                         respect to (repeatable); default: every float input,\n"
     "                         then every float initializer\n"
-    "  --inputs DIR           read DIR/input_0.pb, input_1.pb, ... (bound by\n"
-    "                         TensorProto name, else by position)\n"
+    "  --inputs DIR           bind every DIR/*.pb to the input (or initializer) its\n"
+    "                         TensorProto is named after; an unnamed input_<k>.pb\n"
+    "                         to graph input k; a note lists the files ignored\n"
     "  -i, --input NAME=FILE  bind the TensorProto in FILE to the input NAME\n"
-    "                         (repeatable; replaces a --inputs tensor of that name)\n"
-    "  -o, --output DIR       the directory to write the gradients to (required)\n"
+    "                         (repeatable; replaces a --inputs tensor of that name);\n"
+    "                         an initializer's NAME overrides it; others are errors\n"
+    "  -o, --output DIR       the directory to write the gradients to (required);\n"
+    "                         one holding earlier output_<k>.pb/grad_<k>.pb files\n"
+    "                         is refused\n"
+    "  --force                remove those earlier files first\n"
+    "  --json                 print {model, output_dir, gradients [{name, dtype,\n"
+    "                         shape, file}]} on stdout\n"
+    "  --threads N            kernel threads (results do not depend on N)\n"
     "  -h, --help             show this help\n";
 
 static const char HELP_GRADIENT_GRAPH[] =
@@ -72,12 +82,13 @@ static const char HELP_GRADIENT_GRAPH[] =
     "                           respect to (repeatable); default: every float input,\n"
     "                           then every float initializer\n"
     "  -o, --output FILE        the model to write (required)\n"
+    "  --threads N              accepted by every command\n"
     "  -h, --help               show this help\n";
 
 static const char HELP_GRADCHECK[] =
     "usage: onnxgrad gradcheck MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]...\n"
     "           [--wrt NAME,NAME...] [--order 1|2] [--eps E] [--atol A] [--rtol R]\n"
-    "           [--fast] [--seed N] [--max-elements K] [--json]\n"
+    "           [--fast] [--rng-seed N] [--max-elements K] [--json]\n"
     "\n"
     "Checks the gradients of MODEL.onnx against central finite differences in\n"
     "float64, with a random upstream gradient for each float output. Prints, per\n"
@@ -91,19 +102,24 @@ static const char HELP_GRADCHECK[] =
     "options:\n"
     "  --wrt NAME,NAME...     tensors to check (repeatable); default: every float\n"
     "                         input, then every float initializer\n"
-    "  --inputs DIR           read DIR/input_0.pb, input_1.pb, ...\n"
-    "  -i, --input NAME=FILE  bind the TensorProto in FILE to the input NAME\n"
+    "  --inputs DIR           bind every DIR/*.pb by its TensorProto name (an\n"
+    "                         unnamed input_<k>.pb to graph input k)\n"
+    "  -i, --input NAME=FILE  bind the TensorProto in FILE to the input NAME (an\n"
+    "                         initializer's NAME overrides it)\n"
     "  --order 1|2            2: check the gradient graph's own gradients (default 1)\n"
     "  --eps E                finite-difference step, > 0 (default 1e-6)\n"
     "  --atol A               absolute tolerance, >= 0 (default 1e-5)\n"
     "  --rtol R               relative tolerance, >= 0 (default 1e-3)\n"
     "  --fast                 compare one random projection per tensor instead of\n"
     "                         every element\n"
-    "  --seed N               seed of the random inputs, upstream gradients and\n"
-    "                         samples (default 0)\n"
+    "  --rng-seed N           seed of the random inputs, upstream gradients and\n"
+    "                         samples (default 0); --seed N is its deprecated\n"
+    "                         spelling, kept for one release\n"
     "  --max-elements K       check at most K elements of each tensor, sampled\n"
     "                         evenly (default: all)\n"
-    "  --json                 print the report as one JSON object\n"
+    "  --json                 print the report as one JSON object (non-finite\n"
+    "                         numbers as null)\n"
+    "  --threads N            kernel threads (results do not depend on N)\n"
     "  -h, --help             show this help\n";
 
 const char *grad_cmds_help(const char *cmd)
@@ -119,36 +135,48 @@ const char *grad_cmds_help(const char *cmd)
 
 /* ---- option parsing ----------------------------------------------------- */
 
-/* The commands, as bits: which command accepts which option. */
-enum { C_GRAD = 1, C_GRAPH = 2, C_CHECK = 4 };
-
 typedef enum opt_id {
     O_OUTPUT, O_INPUTS, O_INPUT, O_LOSS, O_SEEDS, O_SEED_PB, O_SEED_INPUTS, O_WRT,
-    O_ORDER, O_EPS, O_ATOL, O_RTOL, O_SEED_N, O_MAX_ELEMENTS, O_FAST, O_JSON
+    O_ORDER, O_EPS, O_ATOL, O_RTOL, O_RNG_SEED, O_MAX_ELEMENTS, O_FAST, O_JSON, O_FORCE
 } opt_id;
 
-static const struct opt_desc {
-    const char *s, *l;
-    unsigned cmds;
-    bool flag;                /* takes no value */
-    opt_id id;
-} OPTS[] = {
-    { "-o", "--output", C_GRAD | C_GRAPH, false, O_OUTPUT },
-    { NULL, "--inputs", C_GRAD | C_CHECK, false, O_INPUTS },
-    { "-i", "--input", C_GRAD | C_CHECK, false, O_INPUT },
-    { NULL, "--loss", C_GRAD | C_GRAPH, false, O_LOSS },
-    { NULL, "--seeds", C_GRAD, false, O_SEEDS },
-    { NULL, "--seed", C_GRAD, false, O_SEED_PB },
-    { NULL, "--seed-inputs", C_GRAPH, false, O_SEED_INPUTS },
-    { NULL, "--wrt", C_GRAD | C_GRAPH | C_CHECK, false, O_WRT },
-    { NULL, "--order", C_CHECK, false, O_ORDER },
-    { NULL, "--eps", C_CHECK, false, O_EPS },
-    { NULL, "--atol", C_CHECK, false, O_ATOL },
-    { NULL, "--rtol", C_CHECK, false, O_RTOL },
-    { NULL, "--seed", C_CHECK, false, O_SEED_N },
-    { NULL, "--max-elements", C_CHECK, false, O_MAX_ELEMENTS },
-    { NULL, "--fast", C_CHECK, true, O_FAST },
-    { NULL, "--json", C_CHECK, true, O_JSON },
+/* Each command's own table (cli_parse adds -h/--help and --threads). */
+static const cli_option GRAD_OPTS[] = {
+    { "input", 'i', true, O_INPUT, NULL },
+    { "inputs", 0, true, O_INPUTS, NULL },
+    { "loss", 0, true, O_LOSS, NULL },
+    { "seeds", 0, true, O_SEEDS, NULL },
+    { "seed", 0, true, O_SEED_PB, NULL },
+    { "wrt", 0, true, O_WRT, NULL },
+    { "output", 'o', true, O_OUTPUT, NULL },
+    { "force", 0, false, O_FORCE, NULL },
+    { "json", 0, false, O_JSON, NULL },
+    { NULL, 0, false, 0, NULL },
+};
+
+static const cli_option GRAPH_OPTS[] = {
+    { "loss", 0, true, O_LOSS, NULL },
+    { "seed-inputs", 0, true, O_SEED_INPUTS, NULL },
+    { "wrt", 0, true, O_WRT, NULL },
+    { "output", 'o', true, O_OUTPUT, NULL },
+    { NULL, 0, false, 0, NULL },
+};
+
+static const cli_option CHECK_OPTS[] = {
+    { "input", 'i', true, O_INPUT, NULL },
+    { "inputs", 0, true, O_INPUTS, NULL },
+    { "wrt", 0, true, O_WRT, NULL },
+    { "order", 0, true, O_ORDER, NULL },
+    { "eps", 0, true, O_EPS, NULL },
+    { "atol", 0, true, O_ATOL, NULL },
+    { "rtol", 0, true, O_RTOL, NULL },
+    { "fast", 0, false, O_FAST, NULL },
+    { "rng-seed", 0, true, O_RNG_SEED, NULL },
+    /* the spelling before the naming rule; kept for one release */
+    { "seed", 0, true, O_RNG_SEED, "rng-seed" },
+    { "max-elements", 0, true, O_MAX_ELEMENTS, NULL },
+    { "json", 0, false, O_JSON, NULL },
+    { NULL, 0, false, 0, NULL },
 };
 
 /* A growable list of names (pointers into argv). */
@@ -174,8 +202,7 @@ static int names_push(name_list *l, const char *name)
 /* One parsed command line. */
 typedef struct grad_args {
     const char *cmd;
-    unsigned cmd_bit;
-    bool help;
+    bool help, force, json;
     const char *model, *out, *indir, *loss, *seeds_dir;
     name_list specs;          /* -i NAME=FILE */
     name_list seed_specs;     /* --seed NAME=FILE (grad) */
@@ -184,7 +211,7 @@ typedef struct grad_args {
     /* gradcheck */
     int order;
     double eps, atol, rtol;
-    bool fast, json;
+    bool fast;
     uint64_t seed;
     int64_t max_elements;
 } grad_args;
@@ -284,7 +311,7 @@ static int take_value(grad_args *a, opt_id id, const char *opt, char *v)
         return parse_double(a, opt, v, 0, false, &a->atol);
     case O_RTOL:
         return parse_double(a, opt, v, 0, false, &a->rtol);
-    case O_SEED_N:
+    case O_RNG_SEED:
         return parse_u64(a, opt, v, 0, UINT64_MAX, &a->seed);
     case O_MAX_ELEMENTS:
         if (parse_u64(a, opt, v, 1, INT64_MAX, &u))
@@ -297,94 +324,41 @@ static int take_value(grad_args *a, opt_id id, const char *opt, char *v)
     case O_JSON:
         a->json = true;
         return EXIT_OK;
+    case O_FORCE:
+        a->force = true;
+        return EXIT_OK;
     }
     return EXIT_OK;
+}
+
+static int take_option(void *user, int id, const char *opt, char *v)
+{
+    return take_value(user, (opt_id)id, opt, v);
 }
 
 /* Parses argv (argv[0] is the command) into *a. --help prints the help and
  * sets a->help. */
-static int parse_args(int argc, char **argv, grad_args *a)
+static int parse_args(int argc, char **argv, const cli_option *opts, grad_args *a)
 {
-    for (int k = 1; k < argc; k++) {
-        char *arg = argv[k];
-        if (cli_is_help(arg)) {
-            fputs(grad_cmds_help(a->cmd), stdout);
-            a->help = true;
-            return EXIT_OK;
-        }
-        const struct opt_desc *d = NULL;
-        const char *v = NULL;
-        for (size_t j = 0; j < sizeof OPTS / sizeof OPTS[0] && !d; j++) {
-            if (!(OPTS[j].cmds & a->cmd_bit))
-                continue;
-            if (OPTS[j].flag) {
-                if (!strcmp(arg, OPTS[j].l))
-                    d = &OPTS[j];
-                continue;
-            }
-            int r = cli_opt_value(argc, argv, &k, OPTS[j].s, OPTS[j].l, &v);
-            if (r < 0)
-                return cli_usage_error(a->cmd, "option '%s' needs a value", arg);
-            if (r > 0)
-                d = &OPTS[j];
-        }
-        if (d) {
-            int rc = take_value(a, d->id, d->l, (char *)v);
-            if (rc)
-                return rc;
-        } else if (arg[0] == '-' && arg[1]) {
-            return cli_usage_error(a->cmd, "unknown option '%s'", arg);
-        } else if (a->model) {
-            return cli_usage_error(a->cmd, "unexpected argument '%s'", arg);
-        } else {
-            a->model = arg;
-        }
-    }
-    if (!a->model)
-        return cli_usage_error(a->cmd, "missing the model");
-    return EXIT_OK;
+    const cli_command c = { a->cmd, grad_cmds_help(a->cmd), opts, 1, 1, "missing the model" };
+    char **args;
+    int n_args;
+    int rc = cli_parse(&c, argc, argv, take_option, a, &args, &n_args, &a->help);
+    if (rc == EXIT_OK && !a->help)
+        a->model = args[0];
+    return rc;
 }
 
 /* ---- grad --------------------------------------------------------------- */
-
-static int cmp_str(const void *x, const void *y)
-{
-    return strcmp(*(char *const *)x, *(char *const *)y);
-}
 
 /* Loads every DIR/ *.pb, in file-name order; each must be named after the
  * output it seeds, and no output twice. */
 static int load_seed_dir(const char *dir, cli_feeds *f)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return cli_fail("%s: %s", dir, strerror(errno));
     char **files = NULL;
-    int n = 0, cap = 0, rc = EXIT_OK;
-    struct dirent *e;
-    while (rc == EXIT_OK && (e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (len < 4 || strcmp(e->d_name + len - 3, ".pb"))
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 8;
-            char **p = realloc(files, (size_t)cap * sizeof *p);
-            if (!p) {
-                rc = cli_fail("out of memory");
-                break;
-            }
-            files = p;
-        }
-        if (!(files[n] = strdup(e->d_name)))
-            rc = cli_fail("out of memory");
-        else
-            n++;
-    }
-    closedir(d);
+    int n = 0, rc = cli_list_pb_files(dir, &files, &n);
     if (rc == EXIT_OK && n == 0)
         rc = cli_fail("%s holds no .pb files (one upstream gradient per output, named after it)", dir);
-    if (rc == EXIT_OK)
-        qsort(files, (size_t)n, sizeof *files, cmp_str);
     for (int k = 0; k < n && rc == EXIT_OK; k++) {
         char path[4096];
         og_tensor *t;
@@ -452,6 +426,49 @@ static int check_seed(const char *model, const og_graph *g, const og_tensor *t)
                     og_dtype_name(t->dtype), got, og_dtype_name(vi.dtype), want);
 }
 
+/* The library's default wrt list, spelled out: every float graph input,
+ * then every float initializer that is not one. */
+static int default_wrt(const og_graph *g, name_list *l)
+{
+    og_value_info vi;
+    og_status st;
+    for (int k = 0; k < og_graph_num_inputs(g); k++) {
+        if ((st = og_graph_input(g, k, &vi)))
+            return cli_fail_og(st);
+        if ((vi.dtype == OG_FLOAT || vi.dtype == OG_DOUBLE) && names_push(l, vi.name))
+            return EXIT_FAIL;
+    }
+    for (int k = 0; k < og_graph_num_initializers(g); k++) {
+        const og_tensor *t;
+        if ((st = og_graph_initializer(g, k, &t)))
+            return cli_fail_og(st);
+        if (t->dtype != OG_FLOAT && t->dtype != OG_DOUBLE)
+            continue;
+        bool input = false;
+        for (int j = 0; j < og_graph_num_inputs(g) && !input; j++)
+            input = og_graph_input(g, j, &vi) == OG_OK && !strcmp(vi.name, t->name);
+        if (!input && names_push(l, t->name))
+            return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
+/* --inputs and -i, bound by name (cli_load_feeds). A fed initializer
+ * becomes a graph input, which would move it among the inputs in the
+ * default wrt order: without --wrt, the order of the model as loaded is
+ * kept by naming the default list explicitly. */
+static int load_model_feeds(grad_args *a, og_graph *g, cli_feeds *in)
+{
+    int promoted = 0, rc;
+    bool own_default = a->wrt.n == 0;
+    if (own_default && (rc = default_wrt(g, &a->wrt)))
+        return rc;
+    rc = cli_load_feeds(g, a->model, a->indir, a->specs.n, a->specs.names, in, &promoted);
+    if (own_default && !promoted)
+        a->wrt.n = 0;    /* the library's own default, as before */
+    return rc;
+}
+
 static int grad_run(const grad_args *a, const og_graph *g, const cli_feeds *in, const cli_feeds *seeds)
 {
     for (int k = 0; k < seeds->n; k++)
@@ -481,7 +498,24 @@ static int grad_run(const grad_args *a, const og_graph *g, const cli_feeds *in, 
         rc = cli_fail_og_in(a->model, st);
         goto done;
     }
-    rc = cli_save_tensors(a->out, "grad_", n_wrt, grads);
+    if ((rc = cli_save_tensors(a->out, "grad_", n_wrt, grads)))
+        goto done;
+    if (a->json) {
+        json_writer w;
+        json_init(&w, stdout);
+        json_begin_object(&w);
+        json_key_string(&w, "model", a->model);
+        json_key_string(&w, "output_dir", a->out);
+        json_key(&w, "gradients");
+        json_begin_array(&w);
+        for (int k = 0; k < n_wrt; k++) {
+            char file[32];
+            snprintf(file, sizeof file, "grad_%d.pb", k);
+            cli_json_tensor(&w, grads[k], file);
+        }
+        json_end_array(&w);
+        json_end_object(&w);
+    }
 done:
     for (int k = 0; grads && k < n_wrt; k++)
         og_tensor_free(grads[k]);
@@ -492,8 +526,8 @@ done:
 
 int cmd_grad(int argc, char **argv)
 {
-    grad_args a = { .cmd = "grad", .cmd_bit = C_GRAD };
-    int rc = parse_args(argc, argv, &a);
+    grad_args a = { .cmd = "grad" };
+    int rc = parse_args(argc, argv, GRAD_OPTS, &a);
     if (rc || a.help)
         goto done;
     bool seeding = a.seeds_dir || a.seed_specs.n > 0;
@@ -506,17 +540,20 @@ int cmd_grad(int argc, char **argv)
     if (rc)
         goto done;
 
+    if ((rc = cli_prepare_output_dir(a.out, a.force)))
+        goto done;
+
     og_graph *g = NULL;
     cli_feeds in = { 0 }, seeds = { 0 };
     og_status st = og_model_load_file(a.model, &g);
     if (st)
         rc = cli_fail_og(st);
     if (!rc)
-        rc = cli_load_feeds(a.indir, a.specs.n, a.specs.names, &in);
+        rc = load_model_feeds(&a, g, &in);
     if (!rc && a.seeds_dir)
         rc = load_seed_dir(a.seeds_dir, &seeds);
-    if (!rc)
-        rc = cli_load_feeds(NULL, a.seed_specs.n, a.seed_specs.names, &seeds);
+    for (int k = 0; !rc && k < a.seed_specs.n; k++)
+        rc = cli_load_named_input(a.seed_specs.names[k], &seeds);
     if (!rc)
         rc = grad_run(&a, g, &in, &seeds);
     cli_feeds_free(&in);
@@ -531,8 +568,8 @@ done:
 
 int cmd_gradient_graph(int argc, char **argv)
 {
-    grad_args a = { .cmd = "gradient-graph", .cmd_bit = C_GRAPH };
-    int rc = parse_args(argc, argv, &a);
+    grad_args a = { .cmd = "gradient-graph" };
+    int rc = parse_args(argc, argv, GRAPH_OPTS, &a);
     if (rc || a.help)
         goto done;
     if (!a.out)
@@ -669,127 +706,72 @@ static void format_index(char *buf, size_t size, int rank, const int64_t *dims, 
         snprintf(buf + n, size - n, "]");
 }
 
-/* A JSON array of n integers. */
-static void json_ints(int n, const int64_t *v)
-{
-    putchar('[');
-    for (int k = 0; k < n; k++)
-        printf(k ? ", %" PRId64 : "%" PRId64, v[k]);
-    putchar(']');
-}
-
-static void json_string(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    putchar('"');
-    while (*p) {
-        unsigned c = *p;
-        if (c == '"' || c == '\\') {
-            printf("\\%c", c);
-            p++;
-        } else if (c < 0x20) {
-            printf("\\u%04x", c);
-            p++;
-        } else if (c < 0x80) {
-            putchar((int)c);
-            p++;
-        } else {
-            /* Copy a well-formed UTF-8 sequence; any other byte becomes
-             * U+FFFD so the output stays valid JSON. */
-            int len = c >= 0xF0 && c <= 0xF4 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 && c < 0xE0 ? 2 : 0;
-            bool ok = len > 0;
-            for (int k = 1; ok && k < len; k++)
-                ok = (p[k] & 0xC0) == 0x80;
-            if (ok && len == 3)   /* no overlongs, no surrogates */
-                ok = !(c == 0xE0 && p[1] < 0xA0) && !(c == 0xED && p[1] >= 0xA0);
-            if (ok && len == 4)
-                ok = !(c == 0xF0 && p[1] < 0x90) && !(c == 0xF4 && p[1] >= 0x90);
-            if (ok) {
-                fwrite(p, 1, (size_t)len, stdout);
-                p += len;
-            } else {
-                fputs("\\ufffd", stdout);
-                p++;
-            }
-        }
-    }
-    putchar('"');
-}
-
-/* The shortest of %.15g..%.17g that reads back as v (so 1e-06 is not
- * 9.9999999999999995e-07). JSON has no NaN or infinity: those are null. */
-static void json_number(double v)
-{
-    if (!isfinite(v)) {
-        fputs("null", stdout);
-        return;
-    }
-    char buf[32];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    fputs(buf, stdout);
-}
-
+/* The --json report: one JSON object (json.c: non-finite numbers are
+ * null; so are the fields of a tensor with no element checked). */
 static void print_json(const grad_args *a, const og_graph *g, const og_gradcheck_report *r, int n_failed)
 {
-    printf("{\"model\": ");
-    json_string(a->model);
-    printf(", \"order\": %d, \"eps\": ", a->order);
-    json_number(a->eps);
-    printf(", \"atol\": ");
-    json_number(a->atol);
-    printf(", \"rtol\": ");
-    json_number(a->rtol);
-    printf(", \"fast\": %s, \"seed\": %" PRIu64 ", \"max_elements\": ", a->fast ? "true" : "false", a->seed);
+    json_writer w;
+    json_init(&w, stdout);
+    json_begin_object(&w);
+    json_key_string(&w, "model", a->model);
+    json_key_int(&w, "order", a->order);
+    json_key_number(&w, "eps", a->eps);
+    json_key_number(&w, "atol", a->atol);
+    json_key_number(&w, "rtol", a->rtol);
+    json_key_bool(&w, "fast", a->fast);
+    json_key(&w, "rng_seed");
+    json_uint(&w, a->seed);
+    json_key(&w, "max_elements");
     if (a->max_elements > 0)
-        printf("%" PRId64, a->max_elements);
+        json_int(&w, a->max_elements);
     else
-        fputs("null", stdout);
-    printf(",\n \"pass\": %s, \"tensors_checked\": %d, \"tensors_failed\": %d,\n \"tensors\": [",
-           r->pass ? "true" : "false", r->n, n_failed);
+        json_null(&w);
+    json_key_bool(&w, "pass", r->pass);
+    json_key_int(&w, "tensors_checked", r->n);
+    json_key_int(&w, "tensors_failed", n_failed);
+    json_key(&w, "tensors");
+    json_begin_array(&w);
     for (int k = 0; k < r->n; k++) {
         const og_gradcheck_entry *e = &r->entries[k];
         int64_t dims[OG_MAX_RANK];
         int rank = tensor_dims(g, e->name, e->numel, dims);
-        printf("%s\n  {\"name\": ", k ? "," : "");
-        json_string(e->name);
-        printf(", \"shape\": ");
+        bool worst = e->checked && e->worst_index >= 0;
+        json_begin_object(&w);
+        json_key_string(&w, "name", e->name);
+        json_key(&w, "shape");
         if (rank >= 0)
-            json_ints(rank, dims);
+            json_int_array(&w, rank, dims);
         else
-            fputs("null", stdout);
-        printf(", \"numel\": %" PRId64 ", \"checked\": %" PRId64 ", \"max_abs_err\": ", e->numel, e->checked);
-        json_number(e->checked ? e->max_abs_err : 0);
-        printf(", \"max_rel_err\": ");
-        json_number(e->checked ? e->max_rel_err : 0);
-        printf(", \"worst_index\": ");
-        if (e->checked && e->worst_index >= 0 && rank >= 0) {
+            json_null(&w);
+        json_key_int(&w, "numel", e->numel);
+        json_key_int(&w, "checked", e->checked);
+        json_key_number(&w, "max_abs_err", e->checked ? e->max_abs_err : 0);
+        json_key_number(&w, "max_rel_err", e->checked ? e->max_rel_err : 0);
+        json_key(&w, "worst_index");
+        if (worst && rank >= 0) {
             int64_t idx[OG_MAX_RANK];
             unravel(e->worst_index, rank, dims, idx);
-            json_ints(rank, idx);
+            json_int_array(&w, rank, idx);
         } else {
-            fputs("null", stdout);
+            json_null(&w);
         }
-        printf(", \"worst_flat_index\": ");
-        if (e->checked && e->worst_index >= 0)
-            printf("%" PRId64, e->worst_index);
+        json_key(&w, "worst_flat_index");
+        if (worst)
+            json_int(&w, e->worst_index);
         else
-            fputs("null", stdout);
-        printf(", \"analytic\": ");
-        json_number(e->checked ? e->worst_analytic : NAN);
-        printf(", \"numeric\": ");
-        json_number(e->checked ? e->worst_numeric : NAN);
-        printf(", \"pass\": %s}", e->pass ? "true" : "false");
+            json_null(&w);
+        json_key_number(&w, "analytic", e->checked ? e->worst_analytic : NAN);
+        json_key_number(&w, "numeric", e->checked ? e->worst_numeric : NAN);
+        json_key_bool(&w, "pass", e->pass);
+        json_end_object(&w);
     }
-    printf("\n ]}\n");
+    json_end_array(&w);
+    json_end_object(&w);
 }
 
 static void print_text(const grad_args *a, const og_graph *g, const og_gradcheck_report *r, int n_failed)
 {
-    printf("gradcheck %s: order %d, eps %g, atol %g, rtol %g, seed %" PRIu64 "%s", a->model, a->order, a->eps,
+    printf("gradcheck %s: order %d, eps %g, atol %g, rtol %g, rng-seed %" PRIu64 "%s", a->model, a->order, a->eps,
            a->atol, a->rtol, a->seed, a->fast ? ", fast" : "");
     if (a->max_elements > 0 && !a->fast)
         printf(", at most %" PRId64 " elements per tensor", a->max_elements);
@@ -862,8 +844,8 @@ static int gradcheck_run(const grad_args *a, const og_graph *g, const cli_feeds 
 int cmd_gradcheck(int argc, char **argv)
 {
     /* The library's defaults, spelled out so the report can print them. */
-    grad_args a = { .cmd = "gradcheck", .cmd_bit = C_CHECK, .order = 1, .eps = 1e-6, .atol = 1e-5, .rtol = 1e-3 };
-    int rc = parse_args(argc, argv, &a);
+    grad_args a = { .cmd = "gradcheck", .order = 1, .eps = 1e-6, .atol = 1e-5, .rtol = 1e-3 };
+    int rc = parse_args(argc, argv, CHECK_OPTS, &a);
     if (rc || a.help)
         goto done;
     og_graph *g = NULL;
@@ -872,7 +854,7 @@ int cmd_gradcheck(int argc, char **argv)
     if (st)
         rc = cli_fail_og(st);
     if (!rc)
-        rc = cli_load_feeds(a.indir, a.specs.n, a.specs.names, &in);
+        rc = load_model_feeds(&a, g, &in);
     if (!rc)
         rc = gradcheck_run(&a, g, &in);
     cli_feeds_free(&in);

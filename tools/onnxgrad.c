@@ -1,20 +1,24 @@
 /* onnxgrad.c — the `onnxgrad` command-line tool.
  *
  *     onnxgrad convert IN.onnx -o OUT.onnx
- *     onnxgrad info MODEL.onnx
+ *     onnxgrad info MODEL.onnx [--json]
  *     onnxgrad run MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]... -o OUTDIR
  *     onnxgrad grad | gradient-graph | gradcheck ...   (grad_cmds.c)
  *
- * Uses only the public API. Exit status: 0 success, 1 failure (one line on
- * stderr: "onnxgrad: <message>"), 2 usage error. */
+ * Uses only the public API. Every command parses its options with
+ * cli_parse (cli_util.c) from a table of its own, and every --json output
+ * goes through json.c. Exit status: 0 success, 1 failure (one line on
+ * stderr: "onnxgrad CMD: <message>"), 2 usage error. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli_util.h"
 #include "grad_cmds.h"
+#include "json.h"
 
 /* ---- help --------------------------------------------------------------- */
 
@@ -35,8 +39,15 @@ static const char HELP_MAIN[] =
     "options:\n"
     "  -h, --help      show this help\n"
     "  --version       print the version\n"
-    "  --threads N     (with any command) run kernels on N threads (default:\n"
-    "                  OG_NUM_THREADS, else every core); results do not depend on N\n"
+    "\n"
+    "Every command spells its options the same way: -o/--output the file or\n"
+    "directory written, -i/--input NAME=FILE a tensor bound to an input,\n"
+    "--inputs DIR every *.pb in DIR bound by TensorProto name, --rng-seed N every\n"
+    "random seed, --seed NAME=FILE an upstream gradient, -r/--repeat N a\n"
+    "repetition count, --json machine-readable output on stdout, --force\n"
+    "replacing earlier results, --threads N the kernel threads (default:\n"
+    "OG_NUM_THREADS, else every core; results do not depend on N). Long options\n"
+    "may be abbreviated to any unambiguous prefix and given in any order.\n"
     "\n"
     "Run 'onnxgrad <command> --help' for a command's options.\n";
 
@@ -48,32 +59,51 @@ static const char HELP_CONVERT[] =
     "\n"
     "options:\n"
     "  -o, --output FILE   the model to write (required)\n"
+    "  --threads N         kernel threads (no effect on the result)\n"
     "  -h, --help          show this help\n";
 
 static const char HELP_INFO[] =
-    "usage: onnxgrad info MODEL.onnx\n"
+    "usage: onnxgrad info MODEL.onnx [--json]\n"
     "\n"
     "Prints the opset imports, graph inputs and outputs with dtypes and\n"
     "shapes (symbolic dims by name, unknown dims as ?), the initializers, and\n"
     "the number of nodes of each op type.\n"
     "\n"
     "options:\n"
-    "  -h, --help   show this help\n";
+    "  --json        print it as one JSON object: model, opsets [{domain,\n"
+    "                version}], inputs/outputs [{name, dtype, shape}] (a shape\n"
+    "                lists ints, a symbolic dim's name, or null for an unknown\n"
+    "                dim; null for an unknown rank), initializers [{name, dtype,\n"
+    "                shape}], nodes (the count), ops {op_type: count}\n"
+    "  --threads N   accepted by every command\n"
+    "  -h, --help    show this help\n";
 
 static const char HELP_RUN[] =
     "usage: onnxgrad run MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]... -o OUTDIR\n"
+    "           [-r N] [--force] [--json]\n"
     "\n"
     "Runs MODEL.onnx and writes OUTDIR/output_<k>.pb, one TensorProto per graph\n"
     "output in graph-output order, named after the output. OUTDIR is created\n"
-    "if missing.\n"
+    "if missing; one holding output_<k>.pb or grad_<k>.pb files of an earlier\n"
+    "run is refused unless --force.\n"
     "\n"
     "options:\n"
-    "  --inputs DIR          read DIR/input_0.pb, input_1.pb, ... (as in ONNX test\n"
-    "                        data sets); each binds to the graph input named in\n"
-    "                        the TensorProto, or by position when unnamed\n"
-    "  -i, --input NAME=FILE bind the TensorProto in FILE to the input NAME\n"
-    "                        (repeatable; replaces a --inputs tensor of that name)\n"
+    "  --inputs DIR          bind every DIR/*.pb to the graph input (or\n"
+    "                        initializer) its TensorProto is named after; an\n"
+    "                        unnamed input_<k>.pb binds to graph input k (the\n"
+    "                        ONNX test-data layout); a note on stderr lists the\n"
+    "                        files ignored\n"
+    "  -i, --input NAME=FILE bind the TensorProto in FILE to the graph input NAME\n"
+    "                        (repeatable; replaces a --inputs tensor of that\n"
+    "                        name); NAME may be an initializer, which the tensor\n"
+    "                        then overrides; any other NAME is an error\n"
     "  -o, --output DIR      the directory to write outputs to (required)\n"
+    "  -r, --repeat N        run N times (default 1) and report the run times;\n"
+    "                        the outputs of the last run are written\n"
+    "  --force               remove earlier output_<k>.pb/grad_<k>.pb from OUTDIR\n"
+    "  --json                print {model, output_dir, repeat, seconds {min,\n"
+    "                        median, max}, outputs [{name, dtype, shape, file}]}\n"
+    "  --threads N           kernel threads (the outputs do not depend on N)\n"
     "  -h, --help            show this help\n";
 
 static const char *help_for(const char *cmd)
@@ -122,36 +152,39 @@ static void print_value(const og_value_info *vi)
 
 /* ---- convert ------------------------------------------------------------ */
 
+enum { OPT_OUTPUT, OPT_INPUT, OPT_INPUTS, OPT_FORCE, OPT_JSON, OPT_REPEAT };
+
+static const cli_option CONVERT_OPTS[] = {
+    { "output", 'o', true, OPT_OUTPUT, NULL },
+    { NULL, 0, false, 0, NULL },
+};
+
+static int take_convert(void *user, int id, const char *opt, char *v)
+{
+    (void)opt;
+    if (id == OPT_OUTPUT)
+        *(const char **)user = v;
+    return EXIT_OK;
+}
+
 static int cmd_convert(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k];
-        if (cli_is_help(a)) {
-            fputs(HELP_CONVERT, stdout);
-            return EXIT_OK;
-        }
-        int r = cli_opt_value(argc, argv, &k, "-o", "--output", &out);
-        if (r < 0)
-            return cli_usage_error("convert", "option '%s' needs a value", a);
-        if (r > 0)
-            continue;
-        if (a[0] == '-' && a[1])
-            return cli_usage_error("convert", "unknown option '%s'", a);
-        if (in)
-            return cli_usage_error("convert", "unexpected argument '%s'", a);
-        in = a;
-    }
-    if (!in)
-        return cli_usage_error("convert", "missing the input model");
+    static const cli_command c = { "convert", HELP_CONVERT, CONVERT_OPTS, 1, 1, "missing the input model" };
+    const char *out = NULL;
+    char **args;
+    int n_args;
+    bool help;
+    int rc = cli_parse(&c, argc, argv, take_convert, &out, &args, &n_args, &help);
+    if (rc || help)
+        return rc;
     if (!out)
         return cli_usage_error("convert", "missing -o OUT.onnx");
 
     og_graph *g = NULL;
-    og_status st = og_model_load_file(in, &g);
+    og_status st = og_model_load_file(args[0], &g);
     if (st == OG_OK)
         st = og_model_save_file(g, out);
-    int rc = st == OG_OK ? EXIT_OK : cli_fail_og(st);
+    rc = st == OG_OK ? EXIT_OK : cli_fail_og(st);
     og_graph_free(g);
     return rc;
 }
@@ -237,68 +270,310 @@ static int print_info(const og_graph *g, const char *path)
     return EXIT_OK;
 }
 
+/* A value's shape for JSON: ints, a symbolic dim's name, null for an
+ * unknown dim; null for an unknown rank. */
+static void json_value_shape(json_writer *w, const og_value_info *vi)
+{
+    if (vi->rank < 0) {
+        json_null(w);
+        return;
+    }
+    json_begin_array(w);
+    for (int d = 0; d < vi->rank; d++) {
+        if (vi->dim_params && vi->dim_params[d])
+            json_string(w, vi->dim_params[d]);
+        else if (vi->dims[d] < 0)
+            json_null(w);
+        else
+            json_int(w, vi->dims[d]);
+    }
+    json_end_array(w);
+}
+
+static int json_values(json_writer *w, const og_graph *g, bool outputs)
+{
+    int n = outputs ? og_graph_num_outputs(g) : og_graph_num_inputs(g);
+    json_begin_array(w);
+    for (int k = 0; k < n; k++) {
+        og_value_info vi;
+        og_status st = outputs ? og_graph_output(g, k, &vi) : og_graph_input(g, k, &vi);
+        if (st)
+            return cli_fail_og(st);
+        json_begin_object(w);
+        json_key_string(w, "name", vi.name ? vi.name : "");
+        json_key_string(w, "dtype", og_dtype_name(vi.dtype));
+        json_key(w, "shape");
+        json_value_shape(w, &vi);
+        json_end_object(w);
+    }
+    json_end_array(w);
+    return EXIT_OK;
+}
+
+/* The --json form of print_info. The document is built in memory first so
+ * a failure half-way prints no broken JSON. */
+static int print_info_json(const og_graph *g, const char *path)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&buf, &size);
+    if (!mem)
+        return cli_fail("out of memory");
+    json_writer w;
+    json_init(&w, mem);
+    og_status st = OG_OK;
+    int rc = EXIT_OK;
+    json_begin_object(&w);
+    json_key_string(&w, "model", path);
+    json_key(&w, "opsets");
+    json_begin_array(&w);
+    for (int k = 0; k < og_graph_num_opsets(g) && !st; k++) {
+        const char *domain;
+        int64_t version;
+        if ((st = og_graph_opset(g, k, &domain, &version)))
+            break;
+        json_begin_object(&w);
+        json_key_string(&w, "domain", domain && *domain ? domain : "ai.onnx");
+        json_key_int(&w, "version", version);
+        json_end_object(&w);
+    }
+    json_end_array(&w);
+    if (st)
+        rc = cli_fail_og(st);
+    if (!rc) {
+        json_key(&w, "inputs");
+        rc = json_values(&w, g, false);
+    }
+    if (!rc) {
+        json_key(&w, "outputs");
+        rc = json_values(&w, g, true);
+    }
+    json_key(&w, "initializers");
+    json_begin_array(&w);
+    for (int k = 0; !rc && k < og_graph_num_initializers(g); k++) {
+        const og_tensor *t;
+        if ((st = og_graph_initializer(g, k, &t)))
+            rc = cli_fail_og(st);
+        else
+            cli_json_tensor(&w, t, NULL);
+    }
+    json_end_array(&w);
+    int n_nodes = og_graph_num_nodes(g);
+    json_key_int(&w, "nodes", n_nodes);
+    json_key(&w, "ops");
+    json_begin_object(&w);
+    op_count *ops = n_nodes > 0 ? calloc((size_t)n_nodes, sizeof *ops) : NULL;
+    if (n_nodes > 0 && !ops && !rc)
+        rc = cli_fail("out of memory");
+    for (int k = 0; !rc && k < n_nodes; k++) {
+        const char *name;
+        if ((st = og_graph_node(g, k, &ops[k].op, &name)))
+            rc = cli_fail_og(st);
+    }
+    if (!rc && n_nodes > 0) {
+        qsort(ops, (size_t)n_nodes, sizeof *ops, cmp_op_count);
+        for (int k = 0; k < n_nodes;) {
+            int j = k;
+            while (j < n_nodes && !strcmp(ops[j].op, ops[k].op))
+                j++;
+            json_key_int(&w, ops[k].op, j - k);
+            k = j;
+        }
+    }
+    free(ops);
+    json_end_object(&w);
+    json_end_object(&w);
+    fclose(mem);
+    if (!rc)
+        fwrite(buf, 1, size, stdout);
+    free(buf);
+    return rc;
+}
+
+static const cli_option INFO_OPTS[] = {
+    { "json", 0, false, OPT_JSON, NULL },
+    { NULL, 0, false, 0, NULL },
+};
+
+static int take_info(void *user, int id, const char *opt, char *v)
+{
+    (void)opt;
+    (void)v;
+    if (id == OPT_JSON)
+        *(bool *)user = true;
+    return EXIT_OK;
+}
+
 static int cmd_info(int argc, char **argv)
 {
-    const char *in = NULL;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k];
-        if (cli_is_help(a)) {
-            fputs(HELP_INFO, stdout);
-            return EXIT_OK;
-        }
-        if (a[0] == '-' && a[1])
-            return cli_usage_error("info", "unknown option '%s'", a);
-        if (in)
-            return cli_usage_error("info", "unexpected argument '%s'", a);
-        in = a;
-    }
-    if (!in)
-        return cli_usage_error("info", "missing the model");
+    static const cli_command c = { "info", HELP_INFO, INFO_OPTS, 1, 1, "missing the model" };
+    bool json = false, help;
+    char **args;
+    int n_args;
+    int rc = cli_parse(&c, argc, argv, take_info, &json, &args, &n_args, &help);
+    if (rc || help)
+        return rc;
 
     og_graph *g = NULL;
-    og_status st = og_model_load_file(in, &g);
+    og_status st = og_model_load_file(args[0], &g);
     if (st)
         return cli_fail_og(st);
-    int rc = print_info(g, in);
+    rc = json ? print_info_json(g, args[0]) : print_info(g, args[0]);
     og_graph_free(g);
     return rc;
 }
 
 /* ---- run ---------------------------------------------------------------- */
 
-static int run_model(const char *model, const char *outdir, cli_feeds *f)
+typedef struct run_args {
+    const char *outdir, *indir;
+    const char **specs;       /* -i NAME=FILE, pointers into argv */
+    int n_specs;
+    long repeat;
+    bool force, json;
+} run_args;
+
+static const cli_option RUN_OPTS[] = {
+    { "input", 'i', true, OPT_INPUT, NULL },
+    { "inputs", 0, true, OPT_INPUTS, NULL },
+    { "output", 'o', true, OPT_OUTPUT, NULL },
+    { "repeat", 'r', true, OPT_REPEAT, NULL },
+    { "force", 0, false, OPT_FORCE, NULL },
+    { "json", 0, false, OPT_JSON, NULL },
+    { NULL, 0, false, 0, NULL },
+};
+
+static int take_run(void *user, int id, const char *opt, char *v)
+{
+    run_args *a = user;
+    switch (id) {
+    case OPT_OUTPUT:
+        a->outdir = v;
+        break;
+    case OPT_INPUTS:
+        if (a->indir)
+            return cli_usage_error("run", "--inputs given twice");
+        a->indir = v;
+        break;
+    case OPT_INPUT:
+        if (!strchr(v, '=') || v[0] == '=')
+            return cli_usage_error("run", "%s expects NAME=FILE.pb, got '%s'", opt, v);
+        a->specs[a->n_specs++] = v;
+        break;
+    case OPT_REPEAT:
+        return cli_parse_count("run", opt, v, 1, 1000000, &a->repeat);
+    case OPT_FORCE:
+        a->force = true;
+        break;
+    case OPT_JSON:
+        a->json = true;
+        break;
+    }
+    return EXIT_OK;
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* What run prints: nothing for one plain run; the run times for -r N; the
+ * whole report for --json. times is sorted. */
+static void print_run_report(const run_args *a, const char *model, int n_out, og_tensor *const *outs,
+                             const double *times)
+{
+    double lo = times[0], mid = times[a->repeat / 2], hi = times[a->repeat - 1];
+    if (a->repeat % 2 == 0)
+        mid = 0.5 * (times[a->repeat / 2 - 1] + times[a->repeat / 2]);
+    if (!a->json) {
+        if (a->repeat > 1)
+            printf("run %s: %ld runs, min %.3f ms, median %.3f ms, max %.3f ms\n", model, a->repeat, 1e3 * lo,
+                   1e3 * mid, 1e3 * hi);
+        return;
+    }
+    json_writer w;
+    json_init(&w, stdout);
+    json_begin_object(&w);
+    json_key_string(&w, "model", model);
+    json_key_string(&w, "output_dir", a->outdir);
+    json_key_int(&w, "repeat", a->repeat);
+    json_key(&w, "seconds");
+    json_begin_object(&w);
+    json_key_number(&w, "min", lo);
+    json_key_number(&w, "median", mid);
+    json_key_number(&w, "max", hi);
+    json_end_object(&w);
+    json_key(&w, "outputs");
+    json_begin_array(&w);
+    for (int k = 0; k < n_out; k++) {
+        char file[32];
+        snprintf(file, sizeof file, "output_%d.pb", k);
+        cli_json_tensor(&w, outs[k], file);
+    }
+    json_end_array(&w);
+    json_end_object(&w);
+}
+
+static int run_model(const run_args *a, const char *model)
 {
     og_graph *g = NULL;
     og_plan *p = NULL;
     og_tensor **outs = NULL;
+    double *times = NULL;
+    cli_feeds f = { 0 };
     int n_out = 0, rc = EXIT_FAIL;
     og_status st;
 
+    if (cli_prepare_output_dir(a->outdir, a->force))
+        return EXIT_FAIL;
     if ((st = og_model_load_file(model, &g))) {
         rc = cli_fail_og(st);
         goto done;
     }
+    if (cli_load_feeds(g, model, a->indir, a->n_specs, a->specs, &f, NULL))
+        goto done;
     if ((st = og_plan_create(g, &p))) {
         rc = cli_fail_og_in(model, st);
         goto done;
     }
     n_out = og_graph_num_outputs(g);
     outs = calloc(n_out > 0 ? (size_t)n_out : 1, sizeof *outs);
-    if (!outs) {
+    times = calloc((size_t)a->repeat, sizeof *times);
+    if (!outs || !times) {
         rc = cli_fail("out of memory");
         goto done;
     }
-    if ((st = og_plan_run(p, f->n, (const og_tensor *const *)f->t, outs))) {
-        rc = cli_fail_og_in(model, st);
-        goto done;
+    for (long r = 0; r < a->repeat; r++) {
+        for (int k = 0; k < n_out; k++) {
+            og_tensor_free(outs[k]);
+            outs[k] = NULL;
+        }
+        double t0 = now_seconds();
+        if ((st = og_plan_run(p, f.n, (const og_tensor *const *)f.t, outs))) {
+            rc = cli_fail_og_in(model, st);
+            goto done;
+        }
+        times[r] = now_seconds() - t0;
     }
-    if (cli_save_tensors(outdir, "output_", n_out, outs))
+    if (cli_save_tensors(a->outdir, "output_", n_out, outs))
         goto done;
+    qsort(times, (size_t)a->repeat, sizeof *times, cmp_double);
+    print_run_report(a, model, n_out, outs, times);
     rc = EXIT_OK;
 done:
     for (int k = 0; outs && k < n_out; k++)
         og_tensor_free(outs[k]);
     free(outs);
+    free(times);
+    cli_feeds_free(&f);
     og_plan_free(p);
     og_graph_free(g);
     return rc;
@@ -306,104 +581,33 @@ done:
 
 static int cmd_run(int argc, char **argv)
 {
-    const char *model = NULL, *outdir = NULL, *indir = NULL;
-    /* -i specs are kept as argv pointers and loaded after --inputs. */
-    const char **specs = calloc((size_t)argc, sizeof *specs);
-    int n_specs = 0;
-    if (!specs)
+    static const cli_command c = { "run", HELP_RUN, RUN_OPTS, 1, 1, "missing the model" };
+    run_args a = { .repeat = 1, .specs = calloc((size_t)argc + 1, sizeof(char *)) };
+    if (!a.specs)
         return cli_fail("out of memory");
-
-    int rc = EXIT_OK;
-    for (int k = 1; k < argc && rc == EXIT_OK; k++) {
-        const char *a = argv[k], *v;
-        int r;
-        if (cli_is_help(a)) {
-            fputs(HELP_RUN, stdout);
-            free(specs);
-            return EXIT_OK;
-        }
-        if ((r = cli_opt_value(argc, argv, &k, "-o", "--output", &v)) != 0) {
-            if (r < 0)
-                rc = cli_usage_error("run", "option '%s' needs a value", a);
-            else
-                outdir = v;
-        } else if ((r = cli_opt_value(argc, argv, &k, NULL, "--inputs", &v)) != 0) {
-            if (r < 0)
-                rc = cli_usage_error("run", "option '%s' needs a value", a);
-            else if (indir)
-                rc = cli_usage_error("run", "--inputs given twice");
-            else
-                indir = v;
-        } else if ((r = cli_opt_value(argc, argv, &k, "-i", "--input", &v)) != 0) {
-            if (r < 0)
-                rc = cli_usage_error("run", "option '%s' needs a value", a);
-            else if (!strchr(v, '=') || v[0] == '=')
-                rc = cli_usage_error("run", "-i expects NAME=FILE.pb, got '%s'", v);
-            else
-                specs[n_specs++] = v;
-        } else if (a[0] == '-' && a[1]) {
-            rc = cli_usage_error("run", "unknown option '%s'", a);
-        } else if (model) {
-            rc = cli_usage_error("run", "unexpected argument '%s'", a);
-        } else {
-            model = a;
-        }
-    }
-    if (rc == EXIT_OK && !model)
-        rc = cli_usage_error("run", "missing the model");
-    if (rc == EXIT_OK && !outdir)
+    char **args;
+    int n_args;
+    bool help;
+    int rc = cli_parse(&c, argc, argv, take_run, &a, &args, &n_args, &help);
+    if (rc == EXIT_OK && !help && !a.outdir)
         rc = cli_usage_error("run", "missing -o OUTDIR");
-
-    cli_feeds f = {0};
-    if (rc == EXIT_OK)
-        rc = cli_load_feeds(indir, n_specs, specs, &f);
-    if (rc == EXIT_OK)
-        rc = run_model(model, outdir, &f);
-    cli_feeds_free(&f);
-    free(specs);
+    if (rc == EXIT_OK && !help)
+        rc = run_model(&a, args[0]);
+    free(a.specs);
     return rc;
 }
 
 /* ---- main --------------------------------------------------------------- */
 
-/* --threads N (or --threads=N) anywhere after the command: taken out of
- * argv and passed to every plan through OG_NUM_THREADS. */
-static int take_threads_option(int *argc, char **argv)
-{
-    for (int k = 2; k < *argc; k++) {
-        const char *v = NULL;
-        int used = 1;
-        if (!strcmp(argv[k], "--threads")) {
-            if (k + 1 >= *argc)
-                return cli_usage_error(argv[1], "option '--threads' needs a value");
-            v = argv[k + 1];
-            used = 2;
-        } else if (!strncmp(argv[k], "--threads=", 10)) {
-            v = argv[k] + 10;
-        } else {
-            continue;
-        }
-        char *end;
-        long n = strtol(v, &end, 10);
-        if (!*v || *end || n < 1 || n > 64)
-            return cli_usage_error(argv[1], "--threads '%s': expected a whole number from 1 to 64", v);
-        setenv("OG_NUM_THREADS", v, 1);
-        memmove(&argv[k], &argv[k + used], sizeof *argv * (size_t)(*argc - k - used + 1));
-        *argc -= used;
-        k--;
-    }
-    return EXIT_OK;
-}
-
 int main(int argc, char **argv)
 {
-    int trc = take_threads_option(&argc, argv);
-    if (trc != EXIT_OK)
-        return trc;
-    if (argc < 2)
-        return cli_usage_error(NULL, "missing command");
+    if (argc < 2) {
+        /* A bare "onnxgrad": the summary, as a usage error. */
+        fputs(HELP_MAIN, stderr);
+        return EXIT_USAGE;
+    }
     const char *cmd = argv[1];
-    if (cli_is_help(cmd)) {
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         fputs(HELP_MAIN, stdout);
         return EXIT_OK;
     }
@@ -412,6 +616,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (!strcmp(cmd, "help")) {
+        cli_set_command("help");
         if (argc > 3)
             return cli_usage_error("help", "unexpected argument '%s'", argv[3]);
         const char *h = help_for(argc > 2 ? argv[2] : NULL);
@@ -420,18 +625,23 @@ int main(int argc, char **argv)
         fputs(h, stdout);
         return EXIT_OK;
     }
-    if (!strcmp(cmd, "convert"))
-        return cmd_convert(argc - 1, argv + 1);
-    if (!strcmp(cmd, "info"))
-        return cmd_info(argc - 1, argv + 1);
-    if (!strcmp(cmd, "run"))
-        return cmd_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "grad"))
-        return cmd_grad(argc - 1, argv + 1);
-    if (!strcmp(cmd, "gradient-graph"))
-        return cmd_gradient_graph(argc - 1, argv + 1);
-    if (!strcmp(cmd, "gradcheck"))
-        return cmd_gradcheck(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } COMMANDS[] = {
+        { "convert", cmd_convert },
+        { "info", cmd_info },
+        { "run", cmd_run },
+        { "grad", cmd_grad },
+        { "gradient-graph", cmd_gradient_graph },
+        { "gradcheck", cmd_gradcheck },
+    };
+    for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++)
+        if (!strcmp(cmd, COMMANDS[k].name)) {
+            cli_set_command(COMMANDS[k].name);
+            cli_print_warnings();
+            return COMMANDS[k].fn(argc - 1, argv + 1);
+        }
     if (cmd[0] == '-')
         return cli_usage_error(NULL, "unknown option '%s'", cmd);
     return cli_usage_error(NULL, "unknown command '%s'", cmd);

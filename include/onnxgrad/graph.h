@@ -118,6 +118,10 @@ typedef struct og_value_info {
 
 OG_API int og_graph_num_inputs(const og_graph *g);
 OG_API int og_graph_num_outputs(const og_graph *g);
+/* The warnings finalizing the graph raised (see og_set_warning_handler),
+ * in order; the strings belong to the graph. NULL for k out of range. */
+OG_API int og_graph_num_warnings(const og_graph *g);
+OG_API const char *og_graph_warning(const og_graph *g, int k);
 OG_API int og_graph_num_nodes(const og_graph *g);
 OG_API int og_graph_num_initializers(const og_graph *g);
 /* Pointers stay valid until the graph is changed or freed. */

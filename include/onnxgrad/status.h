@@ -44,6 +44,17 @@ OG_API const char *og_errmsg(void);
 /* Status code of the most recent failure in this thread (OG_OK if none). */
 OG_API og_status og_errcode(void);
 
+/* Warnings: problems onnxgrad works around rather than refuses, as ONNX
+ * Runtime does (a declared shape that contradicts the inferred one: the
+ * inferred shape is used). Each is one line naming the tensor, node and
+ * both sides. The handler, process-wide, is called on the thread that
+ * raised the warning (possibly several threads at once); NULL, the
+ * default, drops them. Warnings raised while finalizing a graph are also
+ * kept on the graph (og_graph_num_warnings). Set it before using the
+ * library from several threads. */
+typedef void (*og_warning_handler)(void *user, const char *message);
+OG_API void og_set_warning_handler(og_warning_handler handler, void *user);
+
 #ifdef __cplusplus
 }
 #endif

@@ -38,7 +38,22 @@ expect_ok() {
     if [ "$rc" -eq 0 ] && [ ! -s "$ERR" ]; then ok "$desc"; else not_ok "$desc (exit $rc)"; fi
 }
 
-# expect_fail DESC CODE CMD...: exit CODE and one "onnxgrad: " line on stderr.
+# expect_note DESC FRAGMENT CMD...: exit 0, and stderr holds only
+# "onnxgrad CMD: note: " lines, one of them with FRAGMENT.
+expect_note() {
+    desc=$1
+    frag=$2
+    shift 2
+    "$@" >"$OUT" 2>"$ERR"
+    rc=$?
+    if [ "$rc" -eq 0 ] && [ -s "$ERR" ] && ! grep -qv '^onnxgrad [a-z-]*: note: ' "$ERR" && grep -qF -- "$frag" "$ERR"; then
+        ok "$desc"
+    else
+        not_ok "$desc (exit $rc; want 0 and a note with '$frag')"
+    fi
+}
+
+# expect_fail DESC CODE CMD...: exit CODE and one "onnxgrad CMD: " line on stderr.
 expect_fail() {
     desc=$1
     code=$2
@@ -46,7 +61,7 @@ expect_fail() {
     "$@" >"$OUT" 2>"$ERR"
     rc=$?
     lines=$(wc -l <"$ERR")
-    if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q '^onnxgrad: ' "$ERR"; then
+    if [ "$rc" -eq "$code" ] && [ "$lines" -eq 1 ] && grep -q '^onnxgrad[a-z -]*: ' "$ERR"; then
         ok "$desc"
     else
         not_ok "$desc (exit $rc, want $code; $lines stderr lines)"
@@ -76,7 +91,13 @@ expect_ok "--version" "$CLI" --version
 expect_out "--version prints the version" 'onnxgrad [0-9][0-9.]*'
 
 # ---- usage errors: exit 2 ----------------------------------------------
-expect_fail "no command" 2 "$CLI"
+"$CLI" >"$OUT" 2>"$ERR"
+rc=$?
+if [ "$rc" -eq 2 ] && [ ! -s "$OUT" ] && grep -q '^usage: onnxgrad <command>' "$ERR" && grep -q '^  gradcheck ' "$ERR"; then
+    ok "bare onnxgrad: usage summary on stderr, exit 2"
+else
+    not_ok "bare onnxgrad: usage summary on stderr, exit 2 (exit $rc)"
+fi
 expect_fail "unknown command" 2 "$CLI" frobnicate
 expect_fail "unknown top-level option" 2 "$CLI" --bogus
 expect_fail "help for an unknown command" 2 "$CLI" help frobnicate
@@ -126,13 +147,13 @@ else
 fi
 expect_ok "info converted.onnx" "$CLI" info "$CNN/converted.onnx"
 expect_out "info converted: Relu count" '  Relu: 2'
-expect_ok "run converted.onnx --inputs" "$CLI" run "$CNN/converted.onnx" --inputs "$CNN/data" -o "$CNN/out"
+expect_note "run converted.onnx --inputs" "ignored 1 file: output_0.pb ('y' is not an input of the model)" "$CLI" run "$CNN/converted.onnx" --inputs "$CNN/data" -o "$CNN/out"
 expect_same "CNN output matches numpy" "$CNN/out/output_0.pb" "$CNN/data/output_0.pb" y
 
 # ---- official ONNX node cases ------------------------------------------
 CONV=$NODE/test_basic_conv_with_padding
 expect_ok "convert $CONV" "$CLI" convert "$CONV/model.onnx" -o "$TMP/conv.onnx"
-expect_ok "run converted conv --inputs" "$CLI" run "$TMP/conv.onnx" --inputs "$CONV/test_data_set_0" -o "$TMP/conv_out"
+expect_note "run converted conv --inputs" "ignored 1 file: output_0.pb" "$CLI" run "$TMP/conv.onnx" --inputs "$CONV/test_data_set_0" -o "$TMP/conv_out"
 expect_same "conv output matches ONNX" "$TMP/conv_out/output_0.pb" "$CONV/test_data_set_0/output_0.pb" y
 if [ ! -e "$TMP/conv_out/output_1.pb" ]; then ok "one output, one file"; else not_ok "one output, one file"; fi
 
@@ -147,12 +168,12 @@ expect_ok "run gemm with -i c, b, a" "$CLI" run "$GEMM/model.onnx" -i "c=$GEMM/t
 expect_same "gemm output matches ONNX" "$TMP/gemm_out/output_0.pb" "$GEMM/test_data_set_0/output_0.pb" y
 
 # -i replaces the --inputs tensor of the same name.
-expect_ok "run gemm with --inputs and -i override" "$CLI" run "$GEMM/model.onnx" \
+expect_note "run gemm with --inputs and -i override" "output_0.pb" "$CLI" run "$GEMM/model.onnx" \
     --inputs "$GEMM/test_data_set_0" -i "c=$GEMM/test_data_set_0/input_2.pb" -o "$TMP/gemm_out2"
 expect_same "gemm override output matches ONNX" "$TMP/gemm_out2/output_0.pb" "$GEMM/test_data_set_0/output_0.pb" y
 
 ARGMAX=$NODE/test_maxpool_with_argmax_2d_precomputed_strides
-expect_ok "run a two-output model" "$CLI" run "$ARGMAX/model.onnx" --inputs "$ARGMAX/test_data_set_0" -o "$TMP/argmax_out"
+expect_note "run a two-output model" "ignored 2 files: output_0.pb ('y' is not an input of the model), output_1.pb ('z'" "$CLI" run "$ARGMAX/model.onnx" --inputs "$ARGMAX/test_data_set_0" -o "$TMP/argmax_out"
 expect_same "argmax output 0 matches ONNX" "$TMP/argmax_out/output_0.pb" "$ARGMAX/test_data_set_0/output_0.pb"
 expect_same "argmax output 1 matches ONNX" "$TMP/argmax_out/output_1.pb" "$ARGMAX/test_data_set_0/output_1.pb"
 
@@ -209,7 +230,7 @@ expect_fail "gradcheck: -o is not an option" 2 "$CLI" gradcheck "$MLP" -o "$NO"
 expect_fail "gradcheck: missing model" 2 "$CLI" gradcheck --fast
 for bad in "--order 3" "--order 0" "--order x" "--eps 0" "--eps -1e-3" "--eps abc" "--eps nan" "--eps inf" \
            "--atol -1" "--atol 1e-3x" "--rtol -0.5" "--rtol nan" "--max-elements 0" "--max-elements 1.5" \
-           "--max-elements -2" "--seed -1" "--seed x" "--seed 18446744073709551616" "--seed 1.0" "--eps"; do
+           "--max-elements -2" "--rng-seed -1" "--rng-seed x" "--rng-seed 18446744073709551616" "--rng-seed 1.0" "--eps"; do
     # shellcheck disable=SC2086 # word splitting of $bad is intended
     expect_fail "gradcheck: bad $bad" 2 "$CLI" gradcheck "$MLP" $bad
     opt=${bad%% *}
@@ -314,14 +335,14 @@ expect_same "seeded gradient graph output 2 is d<u,z>/d W1" "$GM/gg2_out/output_
 # batch fixed so the library makes random inputs.
 CNN2=$GM/cnn2.onnx
 expect_ok "gradcheck the CNN" "$CLI" gradcheck "$CNN2"
-expect_out "gradcheck: header" "gradcheck $CNN2: order 1, eps 1e-06, atol 1e-05, rtol 0.001, seed 0"
+expect_out "gradcheck: header" "gradcheck $CNN2: order 1, eps 1e-06, atol 1e-05, rtol 0.001, rng-seed 0"
 expect_out "gradcheck: x line" '  x: 50/50 elements, max abs error .*, worst \[[01],0,[0-4],[0-4]\] analytic .* numeric .*  PASS'
 expect_out "gradcheck: W line" '  W: 18/18 elements, .*, worst \[[01],0,[0-2],[0-2]\] analytic .*  PASS'
 expect_out "gradcheck: B line" '  B: 2/2 elements, .*  PASS'
 expect_out "gradcheck: W2 line" '  W2: 24/24 elements, .*  PASS'
 expect_out "gradcheck: B2 line" '  B2: 3/3 elements, .*  PASS'
 expect_out "gradcheck: summary" 'PASS: 5 of 5 tensors passed, 97 elements compared'
-expect_ok "gradcheck --inputs" "$CLI" gradcheck "$CNN2" --inputs "$CNN/data" --seed 2
+expect_note "gradcheck --inputs" "output_0.pb" "$CLI" gradcheck "$CNN2" --inputs "$CNN/data" --rng-seed 2
 expect_out "gradcheck --inputs: summary" 'PASS: 5 of 5 tensors passed, 97 elements compared'
 expect_ok "gradcheck --json" "$CLI" gradcheck "$CNN2" --json
 cp "$OUT" "$GM/check.json"
@@ -330,11 +351,11 @@ if "$PY" "$HELPERS" check-gradcheck-json "$GM/check.json" 5 true "$CNN2" >"$OUT"
 else
     not_ok "gradcheck --json parses, 5 tensors, pass"
 fi
-expect_ok "gradcheck --fast" "$CLI" gradcheck "$CNN2" --fast --seed 3
+expect_ok "gradcheck --fast" "$CLI" gradcheck "$CNN2" --fast --rng-seed 3
 expect_out "gradcheck --fast: W line" '  W: 1 random projection of 18 elements, .*  PASS'
 expect_out "gradcheck --fast: summary" 'PASS: 5 of 5 tensors passed, 5 projections compared'
 expect_ok "gradcheck --max-elements --wrt" "$CLI" gradcheck "$CNN2" -i "x=$CNN/data/input_0.pb" \
-    --wrt W2,W --max-elements 4 --seed 12345678901234567890
+    --wrt W2,W --max-elements 4 --rng-seed 12345678901234567890
 expect_out "gradcheck --max-elements: W2 line first" '  W2: 4/24 elements, .*  PASS'
 expect_out "gradcheck --max-elements: W line" '  W: 4/18 elements, .*  PASS'
 expect_out "gradcheck --max-elements: summary" 'PASS: 2 of 2 tensors passed, 8 elements compared'
@@ -366,14 +387,206 @@ else
     not_ok "failing gradcheck --json parses, pass false"
 fi
 
+# ---- the common shape: one parser, one naming rule ---------------------
+# check_json DESC KIND ARGS...: the last command's stdout is one strict
+# JSON document of KIND (helpers.py check-json).
+check_json() {
+    desc=$1
+    shift
+    cp "$OUT" "$TMP/last.json"
+    if "$PY" "$HELPERS" check-json "$TMP/last.json" "$@" >"$OUT" 2>"$ERR"; then ok "$desc"; else not_ok "$desc"; fi
+}
+# expect_err_line DESC LINE: stderr is exactly LINE.
+expect_err_line() {
+    if [ "$(cat "$ERR")" = "$2" ]; then ok "$1"; else not_ok "$1: stderr is not '$2'"; fi
+}
+
+expect_ok "onnxgrad --help: exit 0" "$CLI" --help
+expect_out "onnxgrad --help: the naming rule" '.*--rng-seed N every.*'
+
+# Errors name the command and point at its help.
+expect_fail "run: unknown long option" 2 "$CLI" run "$CNN/cnn.onnx" --x -o "$TMP/u"
+expect_err_line "run: unknown option message" "onnxgrad run: unknown option '--x'; see 'onnxgrad run --help'"
+expect_fail "run: unknown long option with a value" 2 "$CLI" run "$CNN/cnn.onnx" --x=3 -o "$TMP/u"
+expect_err_line "run: --x=3 names --x" "onnxgrad run: unknown option '--x'; see 'onnxgrad run --help'"
+expect_fail "grad: unknown short option" 2 "$CLI" grad "$MLP" -q --loss loss -o "$TMP/u"
+expect_err_line "grad: unknown short option message" "onnxgrad grad: unknown option '-q'; see 'onnxgrad grad --help'"
+expect_fail "gradcheck: a flag given a value" 2 "$CLI" gradcheck "$MLP" --json=yes
+expect_err_line "gradcheck: flag value message" "onnxgrad gradcheck: option '--json' takes no value; see 'onnxgrad gradcheck --help'"
+expect_fail "grad: ambiguous abbreviation" 2 "$CLI" grad "$MLP" --see "z=$GM/seeds/z.pb" -o "$TMP/u"
+expect_err "grad: ambiguous lists the candidates" "ambiguous option '--see' (could be --seeds, --seed)"
+expect_fail "run: ambiguous --inp" 2 "$CLI" run "$CNN/cnn.onnx" --inp "$CNN/data" -o "$TMP/u"
+expect_err "run: --inp candidates" "(could be --input, --inputs)"
+expect_fail "info: missing value at the end" 2 "$CLI" info "$CNN/cnn.onnx" --threads
+expect_err_line "info: missing value message" "onnxgrad info: option '--threads' needs a value; see 'onnxgrad info --help'"
+expect_fail "convert: -o needs a value (short)" 2 "$CLI" convert "$CNN/cnn.onnx" -o
+expect_err "convert: -o named as typed" "option '-o' needs a value"
+expect_fail "gradient-graph: an option of another command" 2 "$CLI" gradient-graph "$MLP" --loss loss --json -o "$TMP/u.onnx"
+expect_fail "run: -r 0" 2 "$CLI" run "$CNN/cnn.onnx" -r 0 -i "x=$CNN/data/input_0.pb" -o "$TMP/u"
+expect_err "run: -r 0 names the option" "-r expects a whole number from 1"
+expect_fail "run: --repeat x" 2 "$CLI" run "$CNN/cnn.onnx" --repeat x -i "x=$CNN/data/input_0.pb" -o "$TMP/u"
+expect_err "run: --repeat x names the option" "--repeat expects"
+if [ ! -e "$TMP/u" ] && [ ! -e "$TMP/u.onnx" ]; then ok "option errors write nothing"; else not_ok "option errors write nothing"; fi
+
+# Abbreviations (any unambiguous prefix) and permutation (options before,
+# between and after the arguments), "--" ends the options.
+expect_ok "run: --out abbreviated, options first" "$CLI" run --out "$TMP/abbr" --input "x=$CNN/data/input_0.pb" "$CNN/cnn.onnx"
+expect_same "run: abbreviated options give the output" "$TMP/abbr/output_0.pb" "$CNN/data/output_0.pb" y
+expect_ok "run: --output=DIR, -iNAME=FILE, model last" "$CLI" run --output="$TMP/perm" "-ix=$CNN/data/input_0.pb" --thr 1 -- "$CNN/cnn.onnx"
+expect_same "run: permuted options give the output" "$TMP/perm/output_0.pb" "$CNN/data/output_0.pb" y
+expect_ok "run: options after the model with POSIXLY_CORRECT set" env POSIXLY_CORRECT=1 "$CLI" run "$CNN/cnn.onnx" \
+    -o "$TMP/posix" -i "x=$CNN/data/input_0.pb"
+expect_same "run: POSIXLY_CORRECT output" "$TMP/posix/output_0.pb" "$CNN/data/output_0.pb" y
+expect_fail "run: after --, an option is an argument" 2 "$CLI" run -o "$TMP/u" -- "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb"
+expect_err "run: after -- message" "unexpected argument '-i'"
+expect_ok "grad: model between options, --lo/--wr abbreviated" "$CLI" grad --lo loss "$MLP" --wr W2 -i "x=$GM/data/input_0.pb" \
+    -i "ids=$GM/data/input_1.pb" -o "$GM/g_perm"
+expect_same "grad: permuted grad_0 is W2's" "$GM/g_perm/grad_0.pb" "$GM/ref/loss_W2.pb" W2
+expect_ok "gradcheck: --max, --rng, --fa abbreviated" "$CLI" gradcheck "$CNN2" --max 3 --rng 4 --wrt W
+expect_out "gradcheck: abbreviations took effect" "gradcheck $CNN2: order 1, eps 1e-06, atol 1e-05, rtol 0.001, rng-seed 4, at most 3 elements per tensor"
+
+# --threads on every command.
+expect_ok "info --threads" "$CLI" info --threads 2 "$CNN/cnn.onnx"
+expect_ok "convert --threads" "$CLI" convert "$CNN/cnn.onnx" --threads=1 -o "$TMP/thr.onnx"
+expect_ok "gradient-graph --threads" "$CLI" gradient-graph "$MLP" --threads 2 --loss loss -o "$TMP/thr_gg.onnx"
+expect_ok "grad --threads" "$CLI" grad "$MLP" --threads 2 --inputs "$GM/data" --loss loss -o "$GM/g_thr"
+expect_ok "gradcheck --threads" "$CLI" gradcheck "$GM/chain.onnx" --threads 2
+
+# --rng-seed is gradcheck's seed; --seed N still works for a release, with a note.
+expect_ok "gradcheck --rng-seed 5" "$CLI" gradcheck "$CNN2" --rng-seed 5 --max-elements 3
+cp "$OUT" "$TMP/rng5.txt"
+expect_note "gradcheck --seed 5 (deprecated alias)" "'--seed' is deprecated and will be removed in the next release; use '--rng-seed'" \
+    "$CLI" gradcheck "$CNN2" --seed 5 --max-elements 3
+if [ "$(wc -l <"$ERR")" -eq 1 ]; then ok "the alias prints one note"; else not_ok "the alias prints one note"; fi
+if cmp -s "$OUT" "$TMP/rng5.txt"; then ok "--seed 5 reports what --rng-seed 5 does"; else not_ok "--seed 5 reports what --rng-seed 5 does"; fi
+"$CLI" gradcheck "$CNN2" --seed -1 >"$OUT" 2>"$ERR"
+rc=$?
+if [ "$rc" -eq 2 ] && [ "$(wc -l <"$ERR")" -eq 2 ] && head -n 1 "$ERR" | grep -q "^onnxgrad gradcheck: note: '--seed' is deprecated" \
+    && tail -n 1 "$ERR" | grep -q "^onnxgrad gradcheck: --seed expects an unsigned integer, got '-1'"; then
+    ok "gradcheck --seed -1: the note, then the error naming --seed"
+else
+    not_ok "gradcheck --seed -1: the note, then the error naming --seed (exit $rc)"
+fi
+expect_fail "grad: --rng-seed is not grad's" 2 "$CLI" grad "$MLP" --rng-seed 1 --loss loss -o "$TMP/u"
+
+# -i NAME must name a graph input (or an initializer): never bound by position.
+expect_fail "run: -i unknown name" 1 "$CLI" run "$CONV/model.onnx" -i "nope=$CONV/test_data_set_0/input_0.pb" \
+    -i "W=$CONV/test_data_set_0/input_1.pb" -o "$TMP/u"
+expect_err "run: -i unknown name lists the inputs" "has no input 'nope'; its inputs are 'x', 'W'"
+expect_fail "grad: -i unknown name" 1 "$CLI" grad "$MLP" -i "X=$GM/data/input_0.pb" --loss loss -o "$TMP/u"
+expect_err "grad: -i unknown name lists inputs and initializers" "its inputs are 'x', 'ids' (and initializers 'W1', 'B1', 'W2', 'B2', which -i may override)"
+expect_fail "gradcheck: -i unknown name" 1 "$CLI" gradcheck "$MLP" -i "nope=$GM/data/input_0.pb"
+expect_fail "run: -i the same name twice" 1 "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" -i "x=$CNN/data/input_0.pb" -o "$TMP/u"
+expect_err "run: -i twice message" "-i x is given twice"
+if [ ! -e "$TMP/u" ]; then ok "bad -i writes nothing"; else not_ok "bad -i writes nothing"; fi
+
+# -i an initializer's name overrides it.
+expect_ok "run: -i W2 overrides the initializer" "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" \
+    -i "W2=$CNN/alt/W2.pb" -o "$TMP/ovr"
+expect_same "run: the output with W2 replaced matches numpy" "$TMP/ovr/output_0.pb" "$CNN/alt/y.pb" y
+expect_fail "run: an initializer override of the wrong shape" 1 "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" \
+    -i "W2=$CNN/data/input_0.pb" -o "$TMP/u"
+expect_err "run: wrong-shape override message" "input 'W2': got shape [2,1,5,5], expected [8,3]"
+expect_ok "grad: -i W2 overrides the initializer" "$CLI" grad "$MLP" --inputs "$GM/data" -i "W2=$GM/alt/W2.pb" --loss loss -o "$GM/g_alt"
+k=0
+for t in x W1 B1 W2 B2; do
+    expect_same "grad with W2 replaced: grad_$k is d loss/d $t (default order kept)" "$GM/g_alt/grad_$k.pb" "$GM/ref/alt_$t.pb" "$t"
+    k=$((k + 1))
+done
+expect_ok "gradcheck: -i W2 overrides the initializer" "$CLI" gradcheck "$MLP" --inputs "$GM/data" -i "W2=$GM/alt/W2.pb" --json
+check_json "gradcheck with W2 replaced: JSON, 5 tensors" gradcheck 5
+cp "$TMP/last.json" "$TMP/alt.json"
+if "$PY" "$HELPERS" check-gradcheck-json "$TMP/alt.json" 5 true "$MLP" >"$OUT" 2>"$ERR"; then
+    ok "gradcheck with W2 replaced: tensors in the default order"
+else
+    not_ok "gradcheck with W2 replaced: tensors in the default order"
+fi
+
+# --inputs DIR binds every *.pb by TensorProto name; unnamed input_<k>.pb is graph input k.
+BYNAME=$TMP/byname
+mkdir -p "$BYNAME"
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_1.pb" "$BYNAME/a.pb" W
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_0.pb" "$BYNAME/b.pb" x
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_0.pb" "$BYNAME/junk.pb" nope
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_0.pb" "$BYNAME/unnamed.pb" ""
+expect_note "run --inputs: files bound by TensorProto name" \
+    "ignored 2 files: junk.pb ('nope' is not an input of the model), unnamed.pb (unnamed, and not input_<k>.pb)" \
+    "$CLI" run "$CONV/model.onnx" --inputs "$BYNAME" -o "$TMP/byname_out"
+expect_same "run --inputs by name: output matches ONNX" "$TMP/byname_out/output_0.pb" "$CONV/test_data_set_0/output_0.pb" y
+UNNAMED=$TMP/unnamed_in
+mkdir -p "$UNNAMED"
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_0.pb" "$UNNAMED/input_0.pb" ""
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_1.pb" "$UNNAMED/input_1.pb" ""
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_1.pb" "$UNNAMED/input_2.pb" ""
+expect_note "run --inputs: unnamed input_<k>.pb binds graph input k" "input_2.pb (unnamed, and the model has fewer inputs)" \
+    "$CLI" run "$CONV/model.onnx" --inputs "$UNNAMED" -o "$TMP/unnamed_out"
+expect_same "run --inputs unnamed: output matches ONNX" "$TMP/unnamed_out/output_0.pb" "$CONV/test_data_set_0/output_0.pb" y
+"$PY" "$HELPERS" rename "$CONV/test_data_set_0/input_0.pb" "$BYNAME/c.pb" x
+expect_fail "run --inputs: two files for one input" 1 "$CLI" run "$CONV/model.onnx" --inputs "$BYNAME" -o "$TMP/u"
+expect_err "run --inputs: both files named" "b.pb and c.pb both hold input 'x'"
+INIT=$TMP/init_in
+mkdir -p "$INIT"
+cp "$CNN/data/input_0.pb" "$CNN/alt/W2.pb" "$INIT/"
+expect_ok "run --inputs: a file named after an initializer overrides it" "$CLI" run "$CNN/cnn.onnx" --inputs "$INIT" -o "$TMP/init_out"
+expect_same "run --inputs initializer override matches numpy" "$TMP/init_out/output_0.pb" "$CNN/alt/y.pb" y
+
+# Earlier results in the output directory: refused, or removed with --force.
+FD=$TMP/force
+expect_ok "run into a new directory" "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" -o "$FD"
+cp "$FD/output_0.pb" "$FD/output_7.pb"
+printf 'keep' >"$FD/notes.txt"
+expect_fail "run into a directory with earlier outputs" 1 "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" -o "$FD"
+expect_err "run: the refusal names the files and --force" "holds 2 result files of an earlier run (output_0.pb, output_7.pb); give --force"
+expect_fail "grad into a directory with earlier outputs" 1 "$CLI" grad "$MLP" --inputs "$GM/data" --loss loss -o "$FD"
+if [ -e "$FD/output_7.pb" ] && [ ! -e "$FD/grad_0.pb" ]; then ok "a refusal touches nothing"; else not_ok "a refusal touches nothing"; fi
+expect_ok "run --force" "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" -o "$FD" --force
+if [ ! -e "$FD/output_7.pb" ] && [ -e "$FD/output_0.pb" ] && [ -e "$FD/notes.txt" ]; then
+    ok "--force removed the stale output_7.pb, kept other files"
+else
+    not_ok "--force removed the stale output_7.pb, kept other files"
+fi
+expect_ok "grad --force" "$CLI" grad "$MLP" --inputs "$GM/data" --loss loss --wrt B2 -o "$FD" --force
+if [ ! -e "$FD/output_0.pb" ] && [ -e "$FD/grad_0.pb" ] && [ ! -e "$FD/grad_1.pb" ]; then ok "grad --force: only its own results"; else not_ok "grad --force: only its own results"; fi
+
+# Every --json output is one strict JSON document.
+expect_ok "info --json" "$CLI" info "$CNN/cnn.onnx" --json
+check_json "info --json matches the model" info "$CNN/cnn.onnx"
+expect_ok "info --json on the gradient graph" "$CLI" info --json "$GM/gg.onnx"
+check_json "info --json gradient graph matches the model" info "$GM/gg.onnx"
+expect_ok "info --json escapes names" "$CLI" info --json "$GM/odd_names.onnx"
+check_json "info --json odd names round-trip" info "$GM/odd_names.onnx"
+"$PY" "$HELPERS" make-declared-clash "$TMP/declared_clash.onnx"
+"$CLI" info "$TMP/declared_clash.onnx" >"$OUT" 2>"$ERR"
+rc=$?
+if [ "$rc" -eq 0 ] && [ "$(wc -l <"$ERR")" -eq 1 ] &&
+   grep -qF "onnxgrad info: warning: node 'relu0' (Relu): output 'y' has shape [2], but the model declares [7,7]; using [2]" "$ERR"; then
+    ok "a declared shape that contradicts inference: one warning line, the inferred shape used"
+else
+    not_ok "a declared shape that contradicts inference: one warning line (exit $rc)"
+fi
+"$PY" "$HELPERS" make-bad-names "$TMP/bad_names.onnx"
+expect_ok "info --json: a name that is not UTF-8" "$CLI" info --json "$TMP/bad_names.onnx"
+check_json "info --json: invalid UTF-8 and control chars escaped" info-bad-names
+expect_ok "run --json -r 3" "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" -o "$TMP/json_run" --json -r 3
+check_json "run --json: outputs and run times" run 1 3
+expect_ok "run --repeat 2 (text)" "$CLI" run "$CNN/cnn.onnx" -i "x=$CNN/data/input_0.pb" -o "$TMP/rep_run" --repeat 2
+expect_out "run --repeat: the run times" "run $CNN/cnn.onnx: 2 runs, min .* ms, median .* ms, max .* ms"
+expect_ok "run --json on a two-output model" "$CLI" run "$ARGMAX/model.onnx" -i "x=$ARGMAX/test_data_set_0/input_0.pb" \
+    -o "$TMP/json_argmax" --json
+check_json "run --json: two outputs" run 2 1
+expect_ok "grad --json" "$CLI" grad "$MLP" --inputs "$GM/data" --loss loss --wrt W2,x -o "$GM/g_json" --json
+check_json "grad --json: the gradients in --wrt order" grad W2,x
+expect_ok "gradcheck --json (order 2)" "$CLI" gradcheck "$GM/chain.onnx" --order 2 --json
+check_json "gradcheck --json: one document" gradcheck 6
+
 # --threads: any command; the outputs do not depend on it, bit for bit.
-expect_ok "run --threads 1" "$CLI" run "$CNN/converted.onnx" --threads 1 --inputs "$CNN/data" -o "$TMP/thr1"
-expect_ok "run --threads=2" "$CLI" run --threads=2 "$CNN/converted.onnx" --inputs "$CNN/data" -o "$TMP/thr2"
+expect_ok "run --threads 1" "$CLI" run "$CNN/converted.onnx" --threads 1 -i "x=$CNN/data/input_0.pb" -o "$TMP/thr1"
+expect_ok "run --threads=2" "$CLI" run --threads=2 "$CNN/converted.onnx" -i "x=$CNN/data/input_0.pb" -o "$TMP/thr2"
 if cmp -s "$TMP/thr1/output_0.pb" "$TMP/thr2/output_0.pb"; then ok "run: same bytes at 1 and 2 threads"
 else not_ok "run: same bytes at 1 and 2 threads"; fi
 expect_fail "--threads 0" 2 "$CLI" run "$CNN/converted.onnx" --threads 0 -o "$TMP/thr0"
 expect_fail "--threads without a value" 2 "$CLI" run "$CNN/converted.onnx" --threads
-expect_fail "OG_ISA unknown" 1 env OG_ISA=sse9 "$CLI" run "$CNN/converted.onnx" --inputs "$CNN/data" -o "$TMP/isa"
+expect_fail "OG_ISA unknown" 1 env OG_ISA=sse9 "$CLI" run "$CNN/converted.onnx" -i "x=$CNN/data/input_0.pb" -o "$TMP/isa"
 expect_err "OG_ISA unknown: message" "OG_ISA='sse9': expected avx512, avx2 or scalar"
 
 echo "$passed passed, $failed failed"

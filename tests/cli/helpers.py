@@ -11,6 +11,11 @@
     helpers.py make-grad-models DIR models for the gradient commands, their
                                     inputs, seeds and numpy-computed gradients
                                     (see make_grad_models)
+    helpers.py check-json FILE KIND ARGS...
+                                    FILE is one strict JSON document of KIND
+                                    (see check_json)
+    helpers.py rename SRC DST NAME  SRC's TensorProto named NAME, as DST
+    helpers.py make-bad-names FILE  a model whose input name is not UTF-8
     helpers.py check-gradcheck-json FILE N PASS [MODEL]
                                     FILE is one JSON object reporting N tensors
                                     and pass == PASS (true/false); with MODEL,
@@ -76,6 +81,14 @@ def make_model(out_dir):
     for name, arr, file in (("x", x, "input_0.pb"), ("y", y, "output_0.pb")):
         with open(os.path.join(data, file), "wb") as f:
             f.write(numpy_helper.from_array(arr, name).SerializeToString())
+
+    # An initializer fed from a file: W2 replaced, and the output it gives.
+    w2_alt = rng.standard_normal((8, 3)).astype(np.float32)
+    y_alt = np.maximum(pool.reshape(2, 8) @ w2_alt + b2, 0).astype(np.float32)
+    alt = os.path.join(out_dir, "alt")   # not in data/: --inputs would bind it
+    os.makedirs(alt, exist_ok=True)
+    save_pb(os.path.join(alt, "W2.pb"), w2_alt, "W2")
+    save_pb(os.path.join(alt, "y.pb"), y_alt, "y")
 
 
 def save_pb(path, arr, name):
@@ -149,11 +162,16 @@ def make_grad_models(out_dir):
         [info("y", TensorProto.FLOAT, [1])], [zero])
     save(helper.make_model(nodep, opset_imports=opset), "nodep.onnx")
 
-    # Gradients by hand, in float64.
-    xd, w1d, b1d, w2d, b2d = (a.astype(np.float64) for a in (x, w1, b1, w2, b2))
+    # Gradients by hand, in float64; "alt": W2 replaced by w2_alt (fed with -i).
+    w2_alt = np.random.default_rng(12).standard_normal((4, 1)).astype(f32)  # own stream: the rest stays as it was
+    os.makedirs(os.path.join(out_dir, "alt"), exist_ok=True)
+    save_pb(os.path.join(out_dir, "alt", "W2.pb"), w2_alt, "W2")
+    xd, w1d, b1d, b2d = (a.astype(np.float64) for a in (x, w1, b1, b2))
     h = xd @ w1d + b1d
     r = np.maximum(h, 0)
-    for tag, dz in (("loss", np.ones((2, 1))), ("seed", u.astype(np.float64))):
+    for tag, dz, w2d in (("loss", np.ones((2, 1)), w2.astype(np.float64)),
+                         ("seed", u.astype(np.float64), w2.astype(np.float64)),
+                         ("alt", np.ones((2, 1)), w2_alt.astype(np.float64))):
         dh = (dz @ w2d.T) * (h > 0)
         grads = {"x": dh @ w1d.T, "W1": xd.T @ dh, "B1": dh.sum(0),
                  "W2": r.T @ dz, "B2": dz.sum(0)}
@@ -211,6 +229,118 @@ def check_gradcheck_json(path, n, passed, model=None):
                 sys.exit("worst_index %s does not match flat %s" % (t["worst_index"], t["worst_flat_index"]))
 
 
+def rename(src, dst, name):
+    """Copies the TensorProto src to dst named name ("" for unnamed)."""
+    t = load(src)
+    t.name = name
+    with open(dst, "wb") as f:
+        f.write(t.SerializeToString())
+
+
+# The raw bytes of a name no Python string can hold: stray bytes that are
+# not UTF-8 (0xff; 0xc3 without its continuation byte) and control chars.
+BAD_NAME = b"in\xff\xc3\x01\x1f\x7f\"\n"
+BAD_NAME_JSON = "in\ufffd\ufffd\x01\x1f\x7f\"\n"
+
+
+def make_bad_names(path):
+    """An Identity model whose input name is BAD_NAME, written by patching
+    the bytes of a placeholder name of the same length."""
+    placeholder = "P" * len(BAD_NAME)
+    g = helper.make_graph(
+        [helper.make_node("Identity", [placeholder], ["y"])], "bad_names",
+        [helper.make_tensor_value_info(placeholder, TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    data = m.SerializeToString().replace(placeholder.encode(), BAD_NAME)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def make_declared_clash(path):
+    """Relu whose output the model declares [7,7] while inference gives [2]:
+    onnxgrad warns, names both shapes, and uses the inferred one."""
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu0")], "declared_clash",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [7, 7])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    with open(path, "wb") as f:
+        f.write(m.SerializeToString())
+
+
+def check_json(path, kind, *args):
+    """FILE is exactly one JSON document (one line) of the given kind:
+    info MODEL (every name, dtype and shape as onnx reads the model, ops
+    counted), info-bad-names, run N_OUTPUTS REPEAT, grad NAME,NAME...,
+    gradcheck N."""
+    import json
+    with open(path, "rb") as f:
+        text = f.read().decode("utf-8")   # valid UTF-8, or this raises
+    lines = text.splitlines()
+    if len(lines) != 1 or not text.endswith("\n"):
+        sys.exit("%d lines, expected one JSON document on one line" % len(lines))
+    # strict: NaN/Infinity literals are not JSON
+    doc = json.loads(text, parse_constant=lambda c: sys.exit("non-JSON constant %s" % c))
+    if kind == "info":
+        m = onnx.load(args[0])
+        g = m.graph
+
+        def shape(vi):
+            t = vi.type.tensor_type
+            if not t.HasField("shape"):
+                return None
+            return [d.dim_param if d.dim_param else (d.dim_value if d.HasField("dim_value") else None)
+                    for d in t.shape.dim]
+        want_in = [[v.name, shape(v)] for v in g.input]
+        got_in = [[v["name"], v["shape"]] for v in doc["inputs"]]
+        if got_in != want_in:
+            sys.exit("inputs %r, expected %r" % (got_in, want_in))
+        want_out = [v.name for v in g.output]
+        if [v["name"] for v in doc["outputs"]] != want_out:
+            sys.exit("outputs %r, expected %r" % (doc["outputs"], want_out))
+        want_init = [[t.name, list(t.dims)] for t in g.initializer]
+        got_init = [[t["name"], t["shape"]] for t in doc["initializers"]]
+        if got_init != want_init:
+            sys.exit("initializers %r, expected %r" % (got_init, want_init))
+        ops = {}
+        for n in g.node:
+            ops[n.op_type] = ops.get(n.op_type, 0) + 1
+        if doc["ops"] != ops or doc["nodes"] != len(g.node):
+            sys.exit("ops %r (%r nodes), expected %r" % (doc["ops"], doc["nodes"], ops))
+        want_opsets = [[o.domain or "ai.onnx", o.version] for o in m.opset_import]
+        if [[o["domain"], o["version"]] for o in doc["opsets"]] != want_opsets:
+            sys.exit("opsets %r, expected %r" % (doc["opsets"], want_opsets))
+    elif kind == "info-bad-names":
+        if doc["inputs"][0]["name"] != BAD_NAME_JSON:
+            sys.exit("name %r, expected %r" % (doc["inputs"][0]["name"], BAD_NAME_JSON))
+    elif kind == "run":
+        n_out, repeat = int(args[0]), int(args[1])
+        if len(doc["outputs"]) != n_out or doc["repeat"] != repeat:
+            sys.exit("%r" % doc)
+        s = doc["seconds"]
+        if not (0 <= s["min"] <= s["median"] <= s["max"]):
+            sys.exit("seconds %r" % s)
+        for k, o in enumerate(doc["outputs"]):
+            if o["file"] != "output_%d.pb" % k or not isinstance(o["shape"], list) or not o["dtype"]:
+                sys.exit("output %r" % o)
+    elif kind == "grad":
+        names = args[0].split(",")
+        got = [t["name"] for t in doc["gradients"]]
+        if got != names:
+            sys.exit("gradients %r, expected %r" % (got, names))
+        for k, t in enumerate(doc["gradients"]):
+            if t["file"] != "grad_%d.pb" % k:
+                sys.exit("gradient %r" % t)
+    elif kind == "gradcheck":
+        if len(doc["tensors"]) != int(args[0]) or "rng_seed" not in doc:
+            sys.exit("%r" % doc)
+    else:
+        sys.exit("unknown kind %r" % kind)
+
+
 def load(path):
     t = TensorProto()
     with open(path, "rb") as f:
@@ -257,6 +387,14 @@ def main():
         make_grad_models(*args)
     elif cmd == "check-gradcheck-json":
         check_gradcheck_json(*args)
+    elif cmd == "check-json":
+        check_json(*args)
+    elif cmd == "rename":
+        rename(*args)
+    elif cmd == "make-bad-names":
+        make_bad_names(*args)
+    elif cmd == "make-declared-clash":
+        make_declared_clash(*args)
     else:
         sys.exit("unknown command %r" % cmd)
 

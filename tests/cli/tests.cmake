@@ -12,3 +12,9 @@ add_test(NAME cli
                  ${CMAKE_CURRENT_BINARY_DIR}/cli-tmp ${OG_PYTHON3}
                  ${CMAKE_CURRENT_LIST_DIR}/helpers.py)
 set_tests_properties(cli PROPERTIES FIXTURES_REQUIRED og_onnx_data TIMEOUT 600)
+
+# The JSON writer behind every --json output, on its own.
+add_executable(og_json_test ${CMAKE_CURRENT_LIST_DIR}/json_test.c ${PROJECT_SOURCE_DIR}/tools/json.c)
+target_include_directories(og_json_test PRIVATE ${PROJECT_SOURCE_DIR}/tools)
+target_link_libraries(og_json_test PRIVATE m)
+add_test(NAME cli_json COMMAND og_json_test)

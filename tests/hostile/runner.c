@@ -295,17 +295,29 @@ static unsigned char *slurp(const char *path, size_t *size)
     return d;
 }
 
+/* The warnings raised since the case started: an OG_OK expectation's
+ * substrings are looked for in them. */
+static char warnings[4096];
+
+static void collect_warning(void *user, const char *msg)
+{
+    (void)user;
+    size_t n = strlen(warnings);
+    snprintf(warnings + n, sizeof warnings - n, "%s%s", n ? "\n" : "", msg);
+}
+
 static void record(outcome *o, og_status st, const char *stage)
 {
     o->st = st;
     o->stage = stage;
-    snprintf(o->msg, sizeof o->msg, "%s", st == OG_OK ? "" : og_errmsg());
+    snprintf(o->msg, sizeof o->msg, "%s", st == OG_OK ? warnings : og_errmsg());
 }
 
 /* Loads (and for run cases runs) one case from its file; frees everything. */
 static void exercise_file(const char *path, const char *sidecar, outcome *o)
 {
     memset(o, 0, sizeof *o);
+    warnings[0] = '\0';
     double t0 = now_ms();
     if (ends_with(path, ".pb")) {
         og_tensor *t = (og_tensor *)1;
@@ -363,6 +375,7 @@ static const char *memory_base_dir;
 static void exercise_memory(const unsigned char *data, size_t size, bool tensor, outcome *o)
 {
     memset(o, 0, sizeof *o);
+    warnings[0] = '\0';
     double t0 = now_ms();
     og_status st;
     if (tensor) {
@@ -638,6 +651,7 @@ static int load_expect(const char *path, expect *cases)
 int main(int argc, char **argv)
 {
     bool oom = false;
+    og_set_warning_handler(collect_warning, NULL);
     for (int k = 3; k < argc; k++) {
         if (strcmp(argv[k], "--oom") == 0)
             oom = true;

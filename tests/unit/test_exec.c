@@ -462,6 +462,73 @@ START_TEST(state_bindings_update_in_place)
 }
 END_TEST
 
+/* A symbolic batch: y = Relu(x W) for x [N, 8] and a weight initializer
+ * W [8, 16]. Each batch size gets a plan compiled for it the first time it
+ * is seen; coming back to one re-plans nothing and allocates nothing. */
+START_TEST(dynamic_batch_replans_per_shape)
+{
+    og_graph *g;
+    int64_t xd[2] = { -1, 8 }, wd[2] = { 8, 16 };
+    float w[128];
+    for (int k = 0; k < 128; k++)
+        w[k] = (float)((k * 37) % 11) - 5.0f;
+    og_tensor *wt;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 2, xd, (const char *[]){ "N", NULL }));
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 2, wd, w, &wt));
+    OG_CHECK(og_graph_add_initializer(g, "W", wt));
+    og_tensor_free(wt);
+    OG_CHECK(og_graph_add_node(g, "Gemm", NULL, "fc", 2, (const char *[]){ "x", "W" }, 1, (const char *[]){ "h" }, 0,
+                               NULL));
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "r", 1, (const char *[]){ "h" }, 1, (const char *[]){ "y" }, 0, NULL));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_plan *p;
+    OG_CHECK(og_plan_create(g, &p));
+    ck_assert_int_eq(og_plan_num_steps(p), 0);   /* not compiled as a whole: N is unknown */
+    const int batches[5] = { 2, 5, 2, 5, 1 };
+    og_tensor *x[6];
+    for (int n = 1; n <= 5; n++) {
+        int64_t d[2] = { n, 8 };
+        OG_CHECK(og_tensor_create(OG_FLOAT, 2, d, &x[n]));
+        for (int k = 0; k < n * 8; k++)
+            ((float *)x[n]->data)[k] = (float)((k * 13) % 7) - 3.0f;
+    }
+    for (int r = 0; r < 5; r++) {
+        int n = batches[r];
+        const og_tensor *y;
+        if (r == 2)
+            og_set_allocator(&(og_allocator){ counting_alloc, counting_realloc, count_free, NULL });
+        allocations = 0;
+        OG_CHECK(og_plan_run_borrowed(p, 1, (const og_tensor *const[]){ x[n] }, &y));
+        if (r == 2 || r == 3)
+            ck_assert_msg(allocations == 0, "run %d (batch %d seen before): %lu allocations", r, n, allocations);
+        if (r == 3)
+            og_set_allocator(NULL);
+        ck_assert(y->rank == 2 && y->dims[0] == n && y->dims[1] == 16);
+        const float *xv = x[n]->data, *yv = y->data;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < 16; j++) {
+                float acc = 0;
+                for (int k = 0; k < 8; k++)
+                    acc += xv[i * 8 + k] * w[k * 16 + j];
+                ck_assert_float_eq(yv[i * 16 + j], acc > 0 ? acc : 0);
+            }
+    }
+    /* A shape the graph forbids is still refused. */
+    int64_t bad[2] = { 2, 7 };
+    og_tensor *xb, *yb;
+    OG_CHECK(og_tensor_create(OG_FLOAT, 2, bad, &xb));
+    ck_assert_int_eq(og_plan_run(p, 1, (const og_tensor *const[]){ xb }, &yb), OG_ERR_SHAPE);
+    og_tensor_free(xb);
+    for (int n = 1; n <= 5; n++)
+        og_tensor_free(x[n]);
+    og_plan_free(p);
+    og_graph_free(g);
+}
+END_TEST
+
 /* Every output of the gradient graph is bit-identical at 1, 2 and 3
  * threads, from run to run, and the same through og_plan_run,
  * og_plan_run_borrowed and og_plan_run_into. */
@@ -749,6 +816,7 @@ int main(void)
     tcase_add_test(tc, saved_gradient_graph_plans_the_same);
     tcase_add_test(tc, reference_kernels_on_request);
     tcase_add_test(tc, state_bindings_update_in_place);
+    tcase_add_test(tc, dynamic_batch_replans_per_shape);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }

@@ -233,13 +233,51 @@ START_TEST(no_outputs)
 }
 END_TEST
 
+static int warnings_seen;
+static void count_warning(void *user, const char *msg)
+{
+    (void)user;
+    (void)msg;
+    warnings_seen++;
+}
+
 START_TEST(declared_shape_must_agree)
 {
     og_graph *g = new_graph();
     OG_CHECK(relu(g, "r", "x", "y"));
     OG_CHECK(og_graph_add_output(g, "y"));
     OG_CHECK(og_graph_declare_value(g, "y", OG_FLOAT, 2, (int64_t[]){ 2, 4 }, NULL));
-    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_SHAPE, "output 'y' has shape [2,3], but the model declares [2,4]");
+    /* A contradicting shape is a warning, on the graph and to the handler,
+     * and the inferred shape is used. */
+    og_set_warning_handler(count_warning, NULL);
+    warnings_seen = 0;
+    OG_CHECK(og_graph_finalize(g));
+    og_set_warning_handler(NULL, NULL);
+    ck_assert_int_eq(warnings_seen, 1);
+    ck_assert_int_eq(og_graph_num_warnings(g), 1);
+    ck_assert_ptr_nonnull(strstr(og_graph_warning(g, 0), "output 'y' has shape [2,3], but the model declares [2,4]; using [2,3]"));
+    ck_assert_ptr_null(og_graph_warning(g, 1));
+    og_plan *p;
+    og_tensor *x, *y;
+    OG_CHECK(og_plan_create(g, &p));
+    OG_CHECK(og_tensor_create(OG_FLOAT, 2, (int64_t[]){ 2, 3 }, &x));
+    memset(x->data, 0, 6 * sizeof(float));
+    OG_CHECK(og_plan_run(p, 1, (const og_tensor *const[]){ x }, &y));
+    ck_assert(y->rank == 2 && y->dims[0] == 2 && y->dims[1] == 3);
+    og_tensor_free(x);
+    og_tensor_free(y);
+    og_plan_free(p);
+    /* The graph now holds the inferred shape: finalizing again finds
+     * nothing new, and the warning stays on the graph. */
+    OG_CHECK(og_graph_finalize(g));
+    ck_assert_int_eq(og_graph_num_warnings(g), 1);
+    og_graph_free(g);
+    /* A contradicting dtype stays an error. */
+    g = new_graph();
+    OG_CHECK(relu(g, "r", "x", "y"));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK(og_graph_declare_value(g, "y", OG_DOUBLE, 2, (int64_t[]){ 2, 3 }, NULL));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_SHAPE, "output 'y' is float, but the model declares double");
     og_graph_free(g);
 
     g = new_graph();
