@@ -89,6 +89,52 @@ static int opset_of(const og_graph *g, const char *domain)
     return -1;
 }
 
+/* Every op of the model onnxgrad lacks (or lacks at the model's opset),
+ * each once with its node count and first node, in one error: a user
+ * learns the whole gap at once, not one op per attempt. OG_OK if none. */
+static og_status missing_ops(const og_graph *g)
+{
+    enum { MAX_LISTED = 32 };
+    struct missing { const og_node *first; int count; } miss[MAX_LISTED];
+    int n_miss = 0, more = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const og_node *n = &g->nodes[i];
+        const og_op *op = og_op_find(n->domain, n->op_type);
+        int opset = opset_of(g, n->domain);
+        if (op && (opset < 0 || opset >= op->since_version))
+            continue;
+        int k = 0;
+        while (k < n_miss && !(strcmp(miss[k].first->op_type, n->op_type) == 0 &&
+                               strcmp(miss[k].first->domain, n->domain) == 0))
+            k++;
+        if (k < n_miss)
+            miss[k].count++;
+        else if (n_miss < MAX_LISTED)
+            miss[n_miss++] = (struct missing){ n, 1 };
+        else
+            more++;
+    }
+    if (n_miss == 0)
+        return OG_OK;
+    char msg[2048];
+    size_t len = (size_t)snprintf(msg, sizeof msg, "the model uses %d op%s not implemented by onnxgrad:",
+                                  n_miss + more, n_miss + more == 1 ? "" : "s");
+    for (int k = 0; k < n_miss && len < sizeof msg; k++) {
+        const og_node *n = miss[k].first;
+        const og_op *op = og_op_find(n->domain, n->op_type);
+        char at[160] = "";
+        if (op)
+            snprintf(at, sizeof at, " at opset %d (older than the oldest %.40s onnxgrad implements, %d)",
+                     opset_of(g, n->domain), n->op_type, op->since_version);
+        len += (size_t)snprintf(msg + len, sizeof msg - len, "%s %s%s%s%s%s (%d node%s, first '%s')", k ? ";" : "",
+                                n->op_type, n->domain[0] ? " in domain '" : "", n->domain, n->domain[0] ? "'" : "",
+                                at, miss[k].count, miss[k].count == 1 ? "" : "s", n->name);
+    }
+    if (more && len < sizeof msg)
+        snprintf(msg + len, sizeof msg - len, "; and %d more", more);
+    return og_err(OG_ERR_UNSUPPORTED, "%s", msg);
+}
+
 static og_status resolve_nodes(og_graph *g)
 {
     for (int k = 0; k < g->n_opsets; k++) {
@@ -97,6 +143,9 @@ static og_status resolve_nodes(og_graph *g)
             return og_err(OG_ERR_UNSUPPORTED, "opset %lld of the default domain is not supported (onnxgrad implements 1..%d)",
                           (long long)o->version, OG_MAX_OPSET);
     }
+    og_status missing = missing_ops(g);
+    if (missing)
+        return missing;
     const char *prev_domain = NULL;
     int prev_opset = -1;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -334,10 +383,12 @@ static og_status seed_initializers(og_graph *g)
 }
 
 /* Outputs of a node whose inputs are all known are computed at finalize
- * when they are small int64 tensors (shapes, axes, pads): the ops that read
- * such data for shape inference then see it. Bigger or other values are
+ * when they are small int64 tensors (shapes, axes, pads) or a few floats
+ * (Resize's scales): the ops that read such data for shape inference then
+ * see it. Bigger or other values are
  * left to the executor. */
 #define OG_FOLD_MAX_ELEMENTS 4096
+#define OG_FOLD_MAX_FLOATS 16
 
 static og_status fold_node(og_graph *g, const og_node *n, const og_tensor *const *in_values,
                            const og_tinfo *const *in, og_tinfo *const *out, size_t ws)
@@ -364,11 +415,14 @@ static og_status fold_node(og_graph *g, const og_node *n, const og_tensor *const
         if (!out[k])
             continue;
         int64_t numel = 1;
-        if (out[k]->dtype != OG_INT64 || !og_shape_known(&out[k]->shape))
+        /* a few floats too: Resize's scales and roi, which exporters write
+         * as Constant nodes, so its output shape and gradient can use them */
+        bool fp = out[k]->dtype == OG_FLOAT || out[k]->dtype == OG_DOUBLE;
+        if ((out[k]->dtype != OG_INT64 && !fp) || !og_shape_known(&out[k]->shape))
             return OG_OK;
         for (int d = 0; d < out[k]->shape.rank; d++)
             numel *= out[k]->shape.dims[d];   /* bounded by og_node_infer's limit check */
-        if (numel > OG_FOLD_MAX_ELEMENTS)
+        if (numel > (fp ? OG_FOLD_MAX_FLOATS : OG_FOLD_MAX_ELEMENTS))
             return OG_OK;
         any = true;
     }

@@ -421,17 +421,18 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
     return OG_OK;
 }
 
-static og_status decode_and_build(const void *data, size_t size, og_extdata_ctx *ext, og_graph **out);
+static og_status decode_and_build(const void *data, size_t size, og_extdata_ctx *ext, bool finalize,
+                                  og_graph **out);
 
 /* ext says where external data is found (its base_dir may be NULL). The
  * whole load — decoding, the IR, finalizing — runs under the parse-memory
  * budget: the IR costs ~100 bytes per value and ~250 per node, so a file of
  * tiny nodes must not buy more than the limit allows. External data the
  * file does not hold is granted on top as it is read. */
-static og_status load(const void *data, size_t size, og_extdata_ctx *ext, og_graph **out)
+static og_status load(const void *data, size_t size, og_extdata_ctx *ext, bool finalize, og_graph **out)
 {
     og_alloc_budget_begin(og_parse_budget(size));
-    og_status st = decode_and_build(data, size, ext, out);
+    og_status st = decode_and_build(data, size, ext, finalize, out);
     if (og_alloc_budget_end()) {
         if (st == OG_OK) {   /* a refusal some callee tolerated: still over the limit */
             og_graph_free(*out);
@@ -443,7 +444,8 @@ static og_status load(const void *data, size_t size, og_extdata_ctx *ext, og_gra
     return st;
 }
 
-static og_status decode_and_build(const void *data, size_t size, og_extdata_ctx *ext, og_graph **out)
+static og_status decode_and_build(const void *data, size_t size, og_extdata_ctx *ext, bool finalize,
+                                  og_graph **out)
 {
     ProtobufCMessage *msg;
     og_status st = og_wire_decode(data, size, OG_WIRE_MODEL, &msg);
@@ -455,7 +457,7 @@ static og_status decode_and_build(const void *data, size_t size, og_extdata_ctx 
     if (st == OG_OK)
         st = convert(m, g, ext);
     onnx__model_proto__free_unpacked(m, og_protobuf_allocator());
-    if (st == OG_OK)
+    if (st == OG_OK && finalize)
         st = og_graph_finalize(g);
     if (st != OG_OK) {
         og_graph_free(g);
@@ -468,6 +470,11 @@ static og_status decode_and_build(const void *data, size_t size, og_extdata_ctx 
 og_status og_model_load_memory(const void *data, size_t size, og_graph **out)
 {
     return og_model_load_memory_ex(data, size, NULL, out);
+}
+
+static bool unfinalized(const og_load_options *opts)
+{
+    return opts && opts->struct_size >= offsetof(og_load_options, unfinalized) + sizeof(bool) && opts->unfinalized;
 }
 
 og_status og_model_load_memory_ex(const void *data, size_t size, const og_load_options *opts,
@@ -487,16 +494,24 @@ og_status og_model_load_memory_ex(const void *data, size_t size, const og_load_o
                        ? opts->base_dir : NULL;
     og_extdata_ctx ext;
     og_extdata_ctx_init(&ext, base, base ? strlen(base) : 0);
-    og_status st = load(data, size, &ext, out);
+    og_status st = load(data, size, &ext, !unfinalized(opts), out);
     og_extdata_ctx_close(&ext);
     return st;
 }
 
 og_status og_model_load_file(const char *path, og_graph **out)
 {
+    return og_model_load_file_ex(path, NULL, out);
+}
+
+og_status og_model_load_file_ex(const char *path, const og_load_options *opts, og_graph **out)
+{
     if (!out || !path)
         return og_err(OG_ERR_INVALID_ARG, "og_model_load_file: %s is NULL", path ? "out" : "path");
     *out = NULL;
+    if (opts && opts->struct_size < sizeof(size_t))
+        return og_err(OG_ERR_INVALID_ARG, "og_model_load_file_ex: opts->struct_size is %zu; initialize "
+                      "the options with OG_LOAD_OPTIONS_INIT", opts->struct_size);
     uint8_t *data;
     size_t size;
     og_status st = og_io_read_file(path, &data, &size);
@@ -509,7 +524,7 @@ og_status og_model_load_file(const char *path, og_graph **out)
             og_extdata_ctx_init(&ext, ".", 1);
         else
             og_extdata_ctx_init(&ext, path, slash == path ? 1 : (size_t)(slash - path));
-        st = load(data, size, &ext, out);
+        st = load(data, size, &ext, !unfinalized(opts), out);
         og_extdata_ctx_close(&ext);
         og_free(data);
     }

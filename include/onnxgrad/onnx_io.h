@@ -26,6 +26,7 @@
 #ifndef ONNXGRAD_ONNX_IO_H
 #define ONNXGRAD_ONNX_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "onnxgrad/graph.h"
 #include "onnxgrad/tensor.h"
@@ -47,8 +48,17 @@ typedef struct og_load_options {
     const char *base_dir;     /* directory external data locations are relative to;
                                * NULL: a model with external data is refused.
                                * Borrowed for the duration of the call. */
+    bool unfinalized;         /* return the graph as read, not finalized: for
+                               * inspecting a model onnxgrad cannot run
+                               * (og_model_check, `onnxgrad info`); its ops
+                               * need not exist. Finalize it to run it. */
 } og_load_options;
-#define OG_LOAD_OPTIONS_INIT { sizeof(og_load_options), NULL }
+#define OG_LOAD_OPTIONS_INIT { sizeof(og_load_options), NULL, false }
+
+/* og_model_load_file with options (base_dir is ignored: the file's
+ * directory is used). opts NULL: defaults. */
+OG_API og_status og_model_load_file_ex(const char *path, const og_load_options *opts, og_graph **out);
+
 
 /* Same as og_model_load_file, from memory; `data` is not kept. A model
  * with external data fails with OG_ERR_INVALID_ARG ("needs a base

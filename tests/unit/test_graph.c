@@ -84,7 +84,24 @@ START_TEST(unknown_op)
     OG_CHECK(og_graph_add_node(g, "Frobnicate", NULL, "n1", 1, (const char *[]){ "x" }, 1, (const char *[]){ "y" },
                                0, NULL));
     OG_CHECK(og_graph_add_output(g, "y"));
-    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_UNSUPPORTED, "node 'n1': unknown op 'Frobnicate'");
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_UNSUPPORTED,
+                   "the model uses 1 op not implemented by onnxgrad: Frobnicate (1 node, first 'n1')");
+    og_graph_free(g);
+    /* Every missing op at once, each with its count and first node. */
+    g = new_graph();
+    OG_CHECK(og_graph_set_opset(g, "com.example", 1));
+    OG_CHECK(og_graph_add_node(g, "Frobnicate", NULL, "a", 1, (const char *[]){ "x" }, 1, (const char *[]){ "y1" },
+                               0, NULL));
+    OG_CHECK(og_graph_add_node(g, "Relu", NULL, "r", 1, (const char *[]){ "y1" }, 1, (const char *[]){ "y2" }, 0,
+                               NULL));
+    OG_CHECK(og_graph_add_node(g, "Frobnicate", NULL, "b", 1, (const char *[]){ "y2" }, 1, (const char *[]){ "y3" },
+                               0, NULL));
+    OG_CHECK(og_graph_add_node(g, "Twiddle", "com.example", "c", 1, (const char *[]){ "y3" }, 1,
+                               (const char *[]){ "y" }, 0, NULL));
+    OG_CHECK(og_graph_add_output(g, "y"));
+    OG_CHECK_FAILS(og_graph_finalize(g), OG_ERR_UNSUPPORTED,
+                   "the model uses 2 ops not implemented by onnxgrad: Frobnicate (2 nodes, first 'a'); "
+                   "Twiddle in domain 'com.example' (1 node, first 'c')");
     og_graph_free(g);
 }
 END_TEST

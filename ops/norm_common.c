@@ -1,0 +1,343 @@
+/* norm_common.c — the kernel and the backward pieces the normalisation ops
+ * share (see norm_common.h). One channel is one task: its statistics are
+ * summed in a fixed order, so the bits never depend on which worker ran it
+ * or how many there are. The reference sums sequentially; the plan-time
+ * kernel (job.lanes) sums float32 in 16 double lanes with AVX-512 (8 scalar
+ * lanes on other ISAs), combined in lane order, and writes Y with vector
+ * loops, threaded over channels. */
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+#include "norm_common.h"
+#include "kernel.h"
+
+#define NORM_LANES 8
+
+/* Sum of f(x[a, c, s]) over a and s, sequentially or in lanes. */
+#define NORM_SUM(T, EXPR, out)                                                         \
+    do {                                                                               \
+        const T *x_ = (const T *)j->x;                                                 \
+        if (!j->lanes) {                                                               \
+            double s_ = 0;                                                             \
+            for (int64_t a = 0; a < j->A; a++) {                                       \
+                const T *p_ = x_ + (a * j->C + c) * j->S;                              \
+                for (int64_t i = 0; i < j->S; i++) {                                   \
+                    double v = p_[i];                                                  \
+                    s_ += (EXPR);                                                      \
+                }                                                                      \
+            }                                                                          \
+            (out) = s_;                                                                \
+        } else {                                                                       \
+            double l_[NORM_LANES] = { 0 };                                             \
+            for (int64_t a = 0; a < j->A; a++) {                                       \
+                const T *p_ = x_ + (a * j->C + c) * j->S;                              \
+                int64_t i = 0;                                                         \
+                for (; i + NORM_LANES <= j->S; i += NORM_LANES)                        \
+                    for (int q = 0; q < NORM_LANES; q++) {                             \
+                        double v = p_[i + q];                                          \
+                        l_[q] += (EXPR);                                               \
+                    }                                                                  \
+                for (int q = 0; i < j->S; i++, q++) {                                  \
+                    double v = p_[i];                                                  \
+                    l_[q] += (EXPR);                                                   \
+                }                                                                      \
+            }                                                                          \
+            double s_ = 0;                                                             \
+            for (int q = 0; q < NORM_LANES; q++)                                       \
+                s_ += l_[q];                                                           \
+            (out) = s_;                                                                \
+        }                                                                              \
+    } while (0)
+
+#define NORM_CHANNEL(T)                                                                \
+    do {                                                                               \
+        double n = (double)j->A * (double)j->S, mean, var;                             \
+        if (j->in_mean) {                                                              \
+            mean = ((const T *)j->in_mean)[c % j->pn];                                 \
+            var = ((const T *)j->in_var)[c % j->pn];                                   \
+        } else {                                                                       \
+            double sum, sq;                                                            \
+            NORM_SUM(T, v, sum);                                                       \
+            mean = n > 0 ? sum / n : 0;                                                \
+            NORM_SUM(T, (v - mean) * (v - mean), sq);                                  \
+            var = n > 0 ? sq / n : 0;                                                  \
+        }                                                                              \
+        double inv = 1.0 / sqrt(var + j->eps);                                         \
+        if (j->out_mean) ((T *)j->out_mean)[c] = (T)mean;                              \
+        if (j->out_invstd) ((T *)j->out_invstd)[c] = (T)inv;                           \
+        if (j->out_var) ((T *)j->out_var)[c] = (T)var;                                 \
+        if (j->run_mean)                                                               \
+            ((T *)j->run_mean)[c] = (T)(j->momentum * ((const T *)j->run_mean_in)[c]   \
+                                        + (1 - j->momentum) * mean);                   \
+        if (j->run_var)                                                                \
+            ((T *)j->run_var)[c] = (T)(j->momentum * ((const T *)j->run_var_in)[c]     \
+                                       + (1 - j->momentum) * var);                     \
+        const T *sc = (const T *)j->scale, *bi = (const T *)j->bias;                   \
+        const T *x = (const T *)j->x;                                                  \
+        T *y = (T *)j->y;                                                              \
+        if (!y)                                                                        \
+            break;                                                                     \
+        if (!j->per_s) {                                                               \
+            /* per channel: one multiply-add per element */                            \
+            T k = (T)(inv * (double)sc[c % j->pn]);                                    \
+            T m = (T)mean, bb = bi ? bi[c % j->pn] : (T)0;                             \
+            for (int64_t a = 0; a < j->A; a++) {                                       \
+                const T *px = x + (a * j->C + c) * j->S;                               \
+                T *py = y + (a * j->C + c) * j->S;                                     \
+                for (int64_t i = 0; i < j->S; i++)                                     \
+                    py[i] = (px[i] - m) * k + bb;                                      \
+            }                                                                          \
+        } else {                                                                       \
+            T m = (T)mean, iv = (T)inv;                                                \
+            const T *px = x + c * j->S;                                                \
+            T *py = y + c * j->S;                                                      \
+            if (j->pn == j->S) {                                                       \
+                for (int64_t i = 0; i < j->S; i++)                                     \
+                    py[i] = (px[i] - m) * iv * sc[i] + (bi ? bi[i] : (T)0);            \
+            } else {                                                                   \
+                for (int64_t i = 0; i < j->S; i++)                                     \
+                    py[i] = (px[i] - m) * iv * sc[i % j->pn] + (bi ? bi[i % j->pn] : (T)0); \
+            }                                                                          \
+        }                                                                              \
+    } while (0)
+
+/* ---- the float32 channel on AVX-512 -------------------------------------------
+ * Sums in 16 double lanes (two vectors; the tail masked in as zeros),
+ * combined in lane order; Y in float with the reference's expression
+ * (separate multiply and add, no FMA). */
+#define OG_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+
+/* Adds sum over rows of (x - m)^k (k = 1 with m = 0: x) into acc. */
+OG_AVX512 static void f32_sum_avx512(const og_norm_job *j, int64_t c, double m, bool square, double *out)
+{
+    __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
+    const __m512d vm = _mm512_set1_pd(m);
+    for (int64_t a = 0; a < j->A; a++) {
+        const float *p = (const float *)j->x + (a * j->C + c) * j->S;
+        for (int64_t i = 0; i < j->S; i += 16) {
+            __m512 v;
+            if (i + 16 <= j->S)
+                v = _mm512_loadu_ps(p + i);
+            else
+                v = _mm512_maskz_loadu_ps((__mmask16)((1u << (j->S - i)) - 1), p + i);
+            __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+            __m512d hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+            if (square) {
+                /* the masked-off tail lanes hold 0 - m: mask them out again */
+                __mmask8 m0 = 0xFF, m1 = 0xFF;
+                if (i + 16 > j->S) {
+                    int64_t left = j->S - i;
+                    m0 = (__mmask8)(left >= 8 ? 0xFF : (1u << left) - 1);
+                    m1 = (__mmask8)(left >= 16 ? 0xFF : left > 8 ? (1u << (left - 8)) - 1 : 0);
+                }
+                lo = _mm512_maskz_sub_pd(m0, lo, vm);
+                hi = _mm512_maskz_sub_pd(m1, hi, vm);
+                a0 = _mm512_add_pd(a0, _mm512_mul_pd(lo, lo));
+                a1 = _mm512_add_pd(a1, _mm512_mul_pd(hi, hi));
+            } else {
+                a0 = _mm512_add_pd(a0, lo);
+                a1 = _mm512_add_pd(a1, hi);
+            }
+        }
+    }
+    double l[16];
+    _mm512_storeu_pd(l, a0);
+    _mm512_storeu_pd(l + 8, a1);
+    double t = 0;
+    for (int q = 0; q < 16; q++)
+        t += l[q];
+    *out = t;
+}
+
+OG_AVX512 static void f32_apply_avx512(const float *x, float *y, int64_t n, float m, float k, float bb)
+{
+    const __m512 vm = _mm512_set1_ps(m), vk = _mm512_set1_ps(k), vb = _mm512_set1_ps(bb);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm), vk), vb));
+    for (; i < n; i++)
+        y[i] = (x[i] - m) * k + bb;
+}
+
+OG_AVX512 static void f32_apply_s_avx512(const float *x, float *y, int64_t n, float m, float iv, const float *sc,
+                                         const float *bi)
+{
+    const __m512 vm = _mm512_set1_ps(m), vi = _mm512_set1_ps(iv);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 t = _mm512_mul_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm), vi), _mm512_loadu_ps(sc + i));
+        _mm512_storeu_ps(y + i, bi ? _mm512_add_ps(t, _mm512_loadu_ps(bi + i)) : t);
+    }
+    for (; i < n; i++)
+        y[i] = (x[i] - m) * iv * sc[i] + (bi ? bi[i] : 0.0f);
+}
+
+static void f32_channel_avx512(const og_norm_job *j, int64_t c)
+{
+    double n = (double)j->A * (double)j->S, mean, var;
+    if (j->in_mean) {
+        mean = ((const float *)j->in_mean)[c % j->pn];
+        var = ((const float *)j->in_var)[c % j->pn];
+    } else {
+        double sum, sq;
+        f32_sum_avx512(j, c, 0, false, &sum);
+        mean = n > 0 ? sum / n : 0;
+        f32_sum_avx512(j, c, mean, true, &sq);
+        var = n > 0 ? sq / n : 0;
+    }
+    double inv = 1.0 / sqrt(var + j->eps);
+    if (j->out_mean) ((float *)j->out_mean)[c] = (float)mean;
+    if (j->out_invstd) ((float *)j->out_invstd)[c] = (float)inv;
+    if (j->out_var) ((float *)j->out_var)[c] = (float)var;
+    if (j->run_mean)
+        ((float *)j->run_mean)[c] = (float)(j->momentum * ((const float *)j->run_mean_in)[c] + (1 - j->momentum) * mean);
+    if (j->run_var)
+        ((float *)j->run_var)[c] = (float)(j->momentum * ((const float *)j->run_var_in)[c] + (1 - j->momentum) * var);
+    const float *sc = j->scale, *bi = j->bias, *x = j->x;
+    float *y = j->y;
+    if (!y)
+        return;
+    if (!j->per_s) {
+        float k = (float)(inv * (double)sc[c % j->pn]), bb = bi ? bi[c % j->pn] : 0.0f;
+        for (int64_t a = 0; a < j->A; a++)
+            f32_apply_avx512(x + (a * j->C + c) * j->S, y + (a * j->C + c) * j->S, j->S, (float)mean, k, bb);
+    } else if (j->pn == j->S) {
+        f32_apply_s_avx512(x + c * j->S, y + c * j->S, j->S, (float)mean, (float)inv, sc, bi);
+    } else {
+        float m = (float)mean, iv = (float)inv;
+        for (int64_t i = 0; i < j->S; i++)
+            y[c * j->S + i] = (x[c * j->S + i] - m) * iv * sc[i % j->pn] + (bi ? bi[i % j->pn] : 0.0f);
+    }
+}
+
+void og_norm_channel(const og_norm_job *j, int64_t c)
+{
+    if (j->dtype == OG_FLOAT && j->lanes && og_isa_active() == OG_ISA_AVX512)
+        f32_channel_avx512(j, c);
+    else if (j->dtype == OG_FLOAT)
+        NORM_CHANNEL(float);
+    else
+        NORM_CHANNEL(double);
+}
+
+static void norm_task(void *arg, int64_t c, int worker)
+{
+    (void)worker;
+    og_norm_channel(arg, c);
+}
+
+void og_norm_exec(const og_norm_job *j, int n_threads)
+{
+    if (n_threads > 1 && j->C > 1)
+        og_parallel_for(n_threads, j->C, norm_task, (void *)j);
+    else
+        for (int64_t c = 0; c < j->C; c++)
+            og_norm_channel(j, c);
+}
+
+/* ---- backward pieces --------------------------------------------------------- */
+
+const char *og_norm_sum(og_backward_call *b, const char *x, int n_axes, const int64_t *axes, bool keepdims)
+{
+    if (n_axes == 0)
+        return x;
+    const char *ins[2] = { x, og_gb_ints(b, n_axes, axes) };
+    og_attr keep = og_attr_int("keepdims", keepdims);
+    return og_gb(b, "ReduceSum", 2, ins, 1, &keep);
+}
+
+const char *og_norm_sub(og_backward_call *b, og_dtype dt, const char *x, const char *m)
+{
+    return og_gb_add(b, x, og_gb_mul(b, m, og_gb_scalar(b, dt, -1.0)));
+}
+
+const char *og_norm_grad_x(og_backward_call *b, og_dtype dt, const char *xc, const char *r, const char *g, int n_axes,
+                           const int64_t *axes, double count, const char *dmean, const char *dinv, const char *dvar)
+{
+    const char *dx = NULL;
+    const char *minus_1n = og_gb_scalar(b, dt, -1.0 / count);
+    if (g) {
+        const char *xh = og_gb_mul(b, xc, r);
+        const char *mg = og_gb_mul(b, og_norm_sum(b, g, n_axes, axes, true), minus_1n);
+        const char *mgx = og_gb_mul(b, og_norm_sum(b, og_gb_mul(b, g, xh), n_axes, axes, true), minus_1n);
+        dx = og_gb_mul(b, r, og_gb_add(b, og_gb_add(b, g, mg), og_gb_mul(b, xh, mgx)));
+    }
+    /* the statistics' own gradients: d mean / dx = 1/count; d var / dx =
+     * 2 xc / count; d inv / dx = -inv^3 xc / count */
+    if (dmean) {
+        const char *t = og_gb_mul(b, dmean, og_gb_scalar(b, dt, 1.0 / count));
+        dx = dx ? og_gb_add(b, dx, t) : t;
+    }
+    const char *k = NULL;
+    if (dvar)
+        k = og_gb_mul(b, dvar, og_gb_scalar(b, dt, 2.0 / count));
+    if (dinv) {
+        const char *t = og_gb_mul(b, og_gb_mul(b, dinv, og_gb_mul(b, r, og_gb_mul(b, r, r))), minus_1n);
+        k = k ? og_gb_add(b, k, t) : t;
+    }
+    if (k) {
+        const char *t = og_gb_mul(b, xc, k);
+        dx = dx ? og_gb_add(b, dx, t) : t;
+    }
+    return dx;
+}
+
+og_status og_norm_grad_stats(og_backward_call *b, og_dtype dt, const char *x, int axis, double eps, int n_tail,
+                             const int64_t *tail, const char **mean, const char **inv, const char **y)
+{
+    /* Scale: ones of the tail's shape (ONNX Runtime wants Scale's shape to be
+     * the normalised one, not a broadcast scalar) */
+    const char *one = og_gb_scalar(b, dt, 1.0);
+    const char *es[2] = { one, og_gb_ints(b, n_tail, tail) };
+    const char *ins[2] = { x, og_gb(b, "Expand", 2, es, 0, NULL) };
+    og_attr at[2] = { og_attr_int("axis", axis), og_attr_float("epsilon", (float)eps) };
+    const char *outs[3] = { NULL, NULL, NULL };
+    if (b->status)
+        return b->status;
+    if (!ins[1])
+        return b->status;
+    og_status st = og_grad_emit(b, "LayerNormalization", 2, ins, 3, outs, 2, at);
+    if (st) {
+        b->status = st;
+        return st;
+    }
+    *mean = outs[1];
+    *inv = outs[2];
+    if (y)
+        *y = outs[0];
+    return OG_OK;
+}
+
+og_status og_norm_types(const og_infer_call *c, og_dtype *t)
+{
+    *t = OG_UNDEFINED;
+    for (int k = 0; k < c->n_in; k++) {
+        if (!c->in[k] || c->in[k]->dtype == OG_UNDEFINED)
+            continue;
+        og_dtype d = c->in[k]->dtype;
+        const char *name = c->in_names[k] ? c->in_names[k] : "?";
+        if (d == OG_FLOAT16 || d == OG_BFLOAT16)
+            return og_node_err(c->node, OG_ERR_UNSUPPORTED, "input %d '%s' has type %s, an unsupported type "
+                               "(onnxgrad cannot hold it)", k, name, og_dtype_name(d));
+        if (d != OG_FLOAT && d != OG_DOUBLE)
+            return og_node_err(c->node, OG_ERR_SHAPE, "input %d '%s' has type %s, expected float or double", k, name,
+                               og_dtype_name(d));
+        if (*t != OG_UNDEFINED && d != *t)
+            return og_node_err(c->node, OG_ERR_UNSUPPORTED, "input %d '%s' has type %s while input 0 is %s; "
+                               "mixed float types are not implemented", k, name, og_dtype_name(d),
+                               og_dtype_name(*t));
+        *t = d;
+    }
+    return OG_OK;
+}
+
+int64_t og_norm_prod(const og_shape *s, int from, int to)
+{
+    int64_t p = 1;
+    for (int d = from; d < to; d++) {
+        if (s->dims[d] < 0)
+            return -1;
+        p *= s->dims[d];
+    }
+    return p;
+}
