@@ -363,6 +363,10 @@ typedef struct og_op {
      * which its shared infer/run/backward read through node->op->impl;
      * NULL for ops with their own functions. The engine never reads it. */
     const void *impl;
+    /* Optional: a copy of node n of graph g raised to `opset` (gradient
+     * graphs use 17) keeps its attributes; this returns an error when that
+     * would change what the node computes (Softmax-11's 2-D form). */
+    og_status (*check_raise)(const og_graph *g, const og_node *n, int opset);
 } og_op;
 
 /* Registry (src/registry.c): the op implementing (domain, name) — domain ""
