@@ -8,8 +8,10 @@
  * per opset range (the uniform ew_check_type message), a loop per dtype
  * generated from one scalar expression, and its backward rule.
  *
- * Versions (onnxgrad reads opsets 1..17; before 7 the arithmetic ops had
- * `broadcast`/`axis` attributes, which onnxgrad does not implement: since 7):
+ * Versions (onnxgrad reads opsets 1..17; before 7 these ops had
+ * `broadcast`/`axis` attributes (PRelu: a slope of X's shape or one
+ * element), which onnxgrad does not implement: they start at 7, and a
+ * model importing an older opset gets "unsupported opset"):
  *   Add, Sub, Mul, Div: 7 (float, double, int32, int64, uint32, uint64),
  *     13 (bfloat16: refused), 14 (int8, int16, uint8, uint16). Integers
  *     wrap modulo 2^bits; Div on integers truncates toward zero (C, and
@@ -38,6 +40,9 @@
  *   PRelu: dX = where(X > 0, dY, dY*slope), dslope = where(X > 0, 0, dY*X)
  *     — torch's prelu backward (the subgradient at X = 0 is the slope's).
  *   Comparisons and logic: none (bool outputs). */
+/* The loops may alias (an output in an input's bytes), which GCC's -O2
+ * "very cheap" vectoriser will not version for: let it check at run time. */
+#pragma GCC optimize("vect-cost-model=dynamic")
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -222,7 +227,7 @@ typedef struct bin_task {
     const char *a, *b;
     char *y;
     size_t ea, eb, ey;            /* element sizes */
-    int64_t rows_per_task, n_rows;
+    ew_split sp;
 } bin_task;
 
 static void bin_rows(void *arg, int64_t t, int worker)
@@ -230,11 +235,13 @@ static void bin_rows(void *arg, int64_t t, int worker)
     (void)worker;
     const bin_task *bt = arg;
     og_bcast it = bt->it;
-    int64_t r0 = t * bt->rows_per_task, r1 = r0 + bt->rows_per_task < bt->n_rows ? r0 + bt->rows_per_task : bt->n_rows;
-    int64_t len = it.dims[it.rank - 1], sa = it.strides[0][it.rank - 1], sb = it.strides[1][it.rank - 1];
+    int64_t r0, r1, lo, n;
+    ew_split_task(&bt->sp, t, &r0, &r1, &lo, &n);
+    int64_t sa = it.strides[0][it.rank - 1], sb = it.strides[1][it.rank - 1];
     og_bcast_seek(&it, r0);
     for (int64_t r = r0; r < r1; r++) {
-        bt->fn(bt->a + it.off[0] * bt->ea, sa, bt->b + it.off[1] * bt->eb, sb, bt->y + it.row * bt->ey, len);
+        bt->fn(bt->a + (it.off[0] + lo * sa) * (int64_t)bt->ea, sa, bt->b + (it.off[1] + lo * sb) * (int64_t)bt->eb, sb,
+               bt->y + (it.row + lo) * (int64_t)bt->ey, n);
         og_bcast_next_row(&it);
     }
 }
@@ -259,11 +266,8 @@ static og_status bin_run(const og_kernel_call *k)
         return st;
     if (y->numel == 0)
         return OG_OK;
-    int64_t len = bt.it.dims[bt.it.rank - 1];
-    bt.n_rows = y->numel / len;
-    bt.rows_per_task = len >= EW_CHUNK ? 1 : EW_CHUNK / len;
-    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, (bt.n_rows + bt.rows_per_task - 1) / bt.rows_per_task,
-                    bin_rows, &bt);
+    ew_split_init(&bt.sp, &bt.it);
+    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, bt.sp.n_tasks, bin_rows, &bt);
     return OG_OK;
 }
 

@@ -66,6 +66,37 @@ bool ew_type_allowed(const ew_types *types, int opset, og_dtype t);
  * size alone, so any thread count gives the same bits). */
 #define EW_CHUNK ((int64_t)1 << 15)
 
+/* The tasks of a broadcast loop: groups of whole rows of about EW_CHUNK
+ * elements, or, for rows longer than that, EW_CHUNK-element segments of
+ * one row. Task t covers rows [r0, r1) from element lo of each, n long. */
+typedef struct ew_split {
+    int64_t len, n_rows, rows_per_task, segs, n_tasks;
+} ew_split;
+
+static inline void ew_split_init(ew_split *sp, const og_bcast *it)
+{
+    sp->len = it->dims[it->rank - 1];
+    sp->n_rows = it->numel / sp->len;
+    sp->segs = (sp->len + EW_CHUNK - 1) / EW_CHUNK;
+    sp->rows_per_task = sp->segs > 1 ? 1 : EW_CHUNK / sp->len;
+    sp->n_tasks = sp->segs > 1 ? sp->n_rows * sp->segs : (sp->n_rows + sp->rows_per_task - 1) / sp->rows_per_task;
+}
+
+static inline void ew_split_task(const ew_split *sp, int64_t t, int64_t *r0, int64_t *r1, int64_t *lo, int64_t *n)
+{
+    if (sp->segs > 1) {
+        *r0 = t / sp->segs;
+        *r1 = *r0 + 1;
+        *lo = t % sp->segs * EW_CHUNK;
+        *n = sp->len - *lo < EW_CHUNK ? sp->len - *lo : EW_CHUNK;
+    } else {
+        *r0 = t * sp->rows_per_task;
+        *r1 = *r0 + sp->rows_per_task < sp->n_rows ? *r0 + sp->rows_per_task : sp->n_rows;
+        *lo = 0;
+        *n = sp->len;
+    }
+}
+
 /* "node 'n' (Op)" into buf, for the shape helpers' `what`. */
 const char *ew_what(const og_node *node, char *buf, size_t size);
 static inline const char *ew_name(const char *const *names, int k)

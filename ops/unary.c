@@ -37,6 +37,9 @@
  *     included, as torch.clamp's backward), else 0; min and max given as
  *     inputs: dmin = dY where X < min (and min < max), dmax = dY where
  *     X > max (or max < min), summed — torch's clamp_backward_min_max. */
+/* The loops may alias (an output in an input's bytes), which GCC's -O2
+ * "very cheap" vectoriser will not version for: let it check at run time. */
+#pragma GCC optimize("vect-cost-model=dynamic")
 #include <float.h>
 #include <math.h>
 #include <stddef.h>
@@ -157,6 +160,7 @@ UN_LOOP(b8, uint8_t, uint8_t, not, x ^ 1)
 #define VBLEND(m, a, b) _mm512_mask_blend_ps((m), (a), (b))   /* b where m */
 #define VLOAD _mm512_loadu_ps
 #define VSTORE _mm512_storeu_ps
+#define VSQRT _mm512_sqrt_ps
 #define VD __m512d
 #define VDSET _mm512_set1_pd
 #define VDMUL _mm512_mul_pd
@@ -198,6 +202,7 @@ UN_LOOP(b8, uint8_t, uint8_t, not, x ^ 1)
 #undef VBLEND
 #undef VLOAD
 #undef VSTORE
+#undef VSQRT
 #undef VD
 #undef VDSET
 #undef VDMUL
@@ -238,6 +243,7 @@ UN_LOOP(b8, uint8_t, uint8_t, not, x ^ 1)
 #define VBLEND(m, a, b) _mm256_blendv_ps((a), (b), (m))   /* b where m */
 #define VLOAD _mm256_loadu_ps
 #define VSTORE _mm256_storeu_ps
+#define VSQRT _mm256_sqrt_ps
 #define VD __m256d
 #define VDSET _mm256_set1_pd
 #define VDMUL _mm256_mul_pd
@@ -255,6 +261,7 @@ SIMD(exp);
 SIMD(tanh);
 SIMD(sigmoid);
 SIMD(erf);
+SIMD(sqrt);
 
 /* ---- attributes ---------------------------------------------------------- */
 #define A_CONSUMED                                                                                   \
@@ -564,7 +571,7 @@ UNARY_OP(abs, "Abs", 1, ATTRS(consumed_attrs), 1, abs_backward, 1,
          .types = { { EW_F, 1, 0, NULL }, { EW_I, 6, 0, "integer types" } }, .fn = { EW_FN_ALL(abs) })
 UNARY_OP(exp, "Exp", 1, ATTRS(consumed_attrs), 1, exp_backward, 1, FLOATS, .fn = { EW_FN_F(exp) }, .simd = exp_simd)
 UNARY_OP(log, "Log", 1, ATTRS(consumed_attrs), 1, log_backward, 1, FLOATS, .fn = { EW_FN_F(log) })
-UNARY_OP(sqrt, "Sqrt", 1, ATTRS(consumed_attrs), 1, sqrt_backward, 1, FLOATS, .fn = { EW_FN_F(sqrt) })
+UNARY_OP(sqrt, "Sqrt", 1, ATTRS(consumed_attrs), 1, sqrt_backward, 1, FLOATS, .fn = { EW_FN_F(sqrt) }, .simd = sqrt_simd)
 UNARY_OP(reciprocal, "Reciprocal", 1, ATTRS(consumed_attrs), 1, reciprocal_backward, 1, FLOATS, .fn = { EW_FN_F(reciprocal) })
 UNARY_OP(floor, "Floor", 1, ATTRS(consumed_attrs), 1, zero_backward, 1, FLOATS, .fn = { EW_FN_F(floor) })
 UNARY_OP(ceil, "Ceil", 1, ATTRS(consumed_attrs), 1, zero_backward, 1, FLOATS, .fn = { EW_FN_F(ceil) })

@@ -1,5 +1,5 @@
 /* unary_vec.h — float32 vector kernels of the unary family (exp, tanh,
- * sigmoid, erf), written once over a small set of lane macros and
+ * sigmoid, erf, sqrt), written once over a small set of lane macros and
  * included by ops/unary.c once per ISA (AVX-512, AVX2+FMA). Expects
  * VW (lanes), V, VI, TGT, SFX(name) and the V* operations defined.
  *
@@ -102,7 +102,10 @@ TGT static inline V SFX(verf)(V x)
             memcpy(y + i, buf, (size_t)(n - i) * sizeof(float));                          \
         }                                                                                 \
     }
+/* sqrt is correctly rounded in hardware and libm alike: the same bits */
+TGT static inline V SFX(vsqrt)(V x) { return VSQRT(x); }
 VEC_LOOP(exp)
+VEC_LOOP(sqrt)
 VEC_LOOP(tanh)
 VEC_LOOP(sigmoid)
 VEC_LOOP(erf)

@@ -18,6 +18,9 @@
  * inputs equal to y): tied inputs split the gradient evenly, which is what
  * torch.maximum/torch.minimum (and torch.max(a, b), which exports to Max)
  * do for two inputs, extended to n. */
+/* The loops may alias (an output in an input's bytes), which GCC's -O2
+ * "very cheap" vectoriser will not version for: let it check at run time. */
+#pragma GCC optimize("vect-cost-model=dynamic")
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -29,10 +32,13 @@ typedef struct va_params {
 
 /* y[i] = x[i * sx] (init) or y[i] = y[i] op x[i * sx] (step) */
 typedef void (*va_fn)(void *y, const void *x, int64_t sx, int64_t n);
+/* y[i] = a[i * sa] op b[i * sb]: the first two inputs in one pass */
+typedef void (*va_pair_fn)(void *y, const void *a, int64_t sa, const void *b, int64_t sb, int64_t n);
 
 typedef struct va_row {
     ew_types types[4];
     va_fn init[EW_NDT], step[EW_NDT];
+    va_pair_fn pair[EW_NDT];
     bool mean;
 } va_row;
 
@@ -55,12 +61,30 @@ typedef struct va_row {
         }                                                                      \
     }
 
+#define VA_PAIR(tag, T_, U_, op, EXPR)                                                               \
+    static void op##_pair_##tag(void *yv, const void *av, int64_t sa, const void *bv, int64_t sb, int64_t n) \
+    {                                                                                                \
+        typedef T_ T;                                                                                \
+        T *y = yv;                                                                                   \
+        const T *pa = av, *pb = bv;                                                                  \
+        if (sa == 1 && sb == 1) {                                                                    \
+            for (int64_t i = 0; i < n; i++) {                                                        \
+                T a = pa[i], b = pb[i]; y[i] = (T)(EXPR);                                            \
+            }                                                                                        \
+        } else {                                                                                     \
+            for (int64_t i = 0; i < n; i++) {                                                        \
+                T a = pa[i * sa], b = pb[i * sb]; y[i] = (T)(EXPR);                                  \
+            }                                                                                        \
+        }                                                                                            \
+    }
+#define VA_BOTH(tag, T_, U_, op, EXPR) VA_LOOP(tag, T_, U_, op, EXPR) VA_PAIR(tag, T_, U_, op, EXPR)
+
 EW_EACH_ALL(VA_LOOP, copy, ((void)a, b))
-EW_EACH_F(VA_LOOP, sum, a + b)
+EW_EACH_F(VA_BOTH, sum, a + b)
 /* a unless b is larger, or NaN (a NaN in a is kept: NaN >= b is false and
  * a != a picks it) */
-EW_EACH_ALL(VA_LOOP, max, a >= b || a != a ? a : b)
-EW_EACH_ALL(VA_LOOP, min, a <= b || a != a ? a : b)
+EW_EACH_ALL(VA_BOTH, max, a >= b || a != a ? a : b)
+EW_EACH_ALL(VA_BOTH, min, a <= b || a != a ? a : b)
 
 /* ---- infer ------------------------------------------------------------- */
 static og_status va_infer(og_infer_call *c)
@@ -119,11 +143,12 @@ static og_status va_infer(og_infer_call *c)
 typedef struct va_task {
     og_bcast it;
     va_fn init, step;
+    va_pair_fn pair;
     int n;
     const char *x[OG_MAX_IO];
     char *y;
     size_t esize;
-    int64_t rows_per_task, n_rows;
+    ew_split sp;
     bool mean;
     og_dtype dtype;
 } va_task;
@@ -133,23 +158,30 @@ static void va_rows(void *arg, int64_t t, int worker)
     (void)worker;
     const va_task *vt = arg;
     og_bcast it = vt->it;
-    int64_t r0 = t * vt->rows_per_task, r1 = r0 + vt->rows_per_task < vt->n_rows ? r0 + vt->rows_per_task : vt->n_rows;
-    int64_t len = it.dims[it.rank - 1];
+    int64_t r0, r1, lo, n;
+    int64_t es = (int64_t)vt->esize;
+    ew_split_task(&vt->sp, t, &r0, &r1, &lo, &n);
     og_bcast_seek(&it, r0);
     for (int64_t r = r0; r < r1; r++) {
-        char *y = vt->y + it.row * (int64_t)vt->esize;
-        /* operand 0 is first copied in: with the output in its bytes (in
-         * place) that copy is the identity, and the other operands are
-         * read only at their own offsets, which never alias the output */
-        vt->init(y, vt->x[0] + it.off[0] * (int64_t)vt->esize, it.strides[0][it.rank - 1], len);
-        for (int k = 1; k < vt->n; k++)
-            vt->step(y, vt->x[k] + it.off[k] * (int64_t)vt->esize, it.strides[k][it.rank - 1], len);
+        char *y = vt->y + (it.row + lo) * es;
+#define X_AT(k) (vt->x[k] + (it.off[k] + lo * it.strides[k][it.rank - 1]) * es), it.strides[k][it.rank - 1]
+        /* inputs 0 and 1 first, in one pass: with the output in input 0's
+         * bytes (in place) each element is read before it is written, and
+         * the other inputs are read only at their own offsets, which never
+         * alias the output */
+        if (vt->n == 1)
+            vt->init(y, X_AT(0), n);
+        else
+            vt->pair(y, X_AT(0), X_AT(1), n);
+        for (int k = 2; k < vt->n; k++)
+            vt->step(y, X_AT(k), n);
+#undef X_AT
         if (vt->mean) {
             if (vt->dtype == OG_FLOAT)
-                for (int64_t i = 0; i < len; i++)
+                for (int64_t i = 0; i < n; i++)
                     ((float *)y)[i] /= (float)vt->n;
             else
-                for (int64_t i = 0; i < len; i++)
+                for (int64_t i = 0; i < n; i++)
                     ((double *)y)[i] /= (double)vt->n;
         }
         og_bcast_next_row(&it);
@@ -166,11 +198,12 @@ static og_status va_run(const og_kernel_call *k)
         return OG_OK;
     og_dtype t = y->dtype;
     va_task vt = { .n = k->n_in, .y = y->data, .esize = og_dtype_size(t), .mean = row->mean, .dtype = t };
-    if ((int)t < 0 || (int)t >= EW_NDT || !row->init[t] || !row->step[t])
+    if ((int)t < 0 || (int)t >= EW_NDT || !row->init[t] || !row->step[t] || !row->pair[t])
         return og_node_err(k->node, OG_ERR_INTERNAL, "no kernel for type %s (inference should have refused it)",
                            og_dtype_name(t));
     vt.init = row->init[t];
     vt.step = row->step[t];
+    vt.pair = row->pair[t];
     for (int j = 0; j < k->n_in; j++) {
         if (!k->in[j] || k->in[j]->dtype != t)
             return og_node_err(k->node, OG_ERR_INTERNAL, "input %d is missing or not of the output's type %s", j,
@@ -181,11 +214,8 @@ static og_status va_run(const og_kernel_call *k)
         return st;
     if (y->numel == 0)
         return OG_OK;
-    int64_t len = vt.it.dims[vt.it.rank - 1];
-    vt.n_rows = y->numel / len;
-    vt.rows_per_task = len >= EW_CHUNK ? 1 : EW_CHUNK / len;
-    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, (vt.n_rows + vt.rows_per_task - 1) / vt.rows_per_task,
-                    va_rows, &vt);
+    ew_split_init(&vt.sp, &vt.it);
+    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, vt.sp.n_tasks, va_rows, &vt);
     return OG_OK;
 }
 
@@ -268,10 +298,12 @@ static const og_attr_spec va_attrs[] = {
                                   .run = va_run, .backward = bwd, .select = va_select, .impl = &lname##_row };
 
 VARIADIC_OP(sum, "Sum", sum_backward, .types = { { EW_F, 1, 0, NULL } }, .init = { EW_FN_F(copy) },
-            .step = { EW_FN_F(sum) })
+            .step = { EW_FN_F(sum) }, .pair = { EW_FN_F(sum_pair) })
 VARIADIC_OP(mean, "Mean", mean_backward, .types = { { EW_F, 1, 0, NULL } }, .init = { EW_FN_F(copy) },
-            .step = { EW_FN_F(sum) }, .mean = true)
+            .step = { EW_FN_F(sum) }, .pair = { EW_FN_F(sum_pair) }, .mean = true)
 VARIADIC_OP(max, "Max", extreme_backward, .types = { { EW_F, 1, 0, NULL }, { EW_I, 12, 0, "integer types" } },
-            .init = { EW_FN_ALL(copy) }, .step = { EW_FN_ALL(max) })
+            .init = { EW_FN_ALL(copy) }, .step = { EW_FN_ALL(max) },
+            .pair = { EW_FN_ALL(max_pair) })
 VARIADIC_OP(min, "Min", extreme_backward, .types = { { EW_F, 1, 0, NULL }, { EW_I, 12, 0, "integer types" } },
-            .init = { EW_FN_ALL(copy) }, .step = { EW_FN_ALL(min) })
+            .init = { EW_FN_ALL(copy) }, .step = { EW_FN_ALL(min) },
+            .pair = { EW_FN_ALL(min_pair) })

@@ -142,8 +142,8 @@ og_status og_parse_attrs(const og_op *op, const og_node *node, int opset, void *
     for (int k = 0; k < node->n_attrs; k++) {
         const og_ir_attr *a = &node->attrs[k];
         const og_attr_spec *spec = NULL;
-        for (int j = 0; j < op->n_attrs; j++)
-            if (strcmp(op->attrs[j].name, a->name) == 0)
+        for (int j = 0; j < op->n_attrs; j++)   /* one name may have a spec per version range (Cast's to) */
+            if (strcmp(op->attrs[j].name, a->name) == 0 && (!spec || spec_in_version(&op->attrs[j], opset)))
                 spec = &op->attrs[j];
         if (!spec)
             return og_err(OG_ERR_ATTR, "node '%s' (%s): unknown attribute '%s'", node->name, node->op_type, a->name);
@@ -158,7 +158,7 @@ og_status og_parse_attrs(const og_op *op, const og_node *node, int opset, void *
     }
     for (int j = 0; j < op->n_attrs; j++) {
         const og_attr_spec *spec = &op->attrs[j];
-        const og_ir_attr *a = find_attr(node, spec->name);
+        const og_ir_attr *a = spec_in_version(spec, opset) ? find_attr(node, spec->name) : NULL;
         void *field = base + spec->offset;
         if (!a && spec->required && spec_in_version(spec, opset))
             return og_err(OG_ERR_ATTR, "node '%s' (%s): required attribute '%s' is missing", node->name,

@@ -77,6 +77,9 @@ static og_status copy_node(og_graph *dst, const og_graph *src, const og_node *n,
     for (int k = 0; k < n->n_outputs && k < OG_MAX_IO; k++)
         outs[k] = n->outputs[k] >= 0 ? src->values[n->outputs[k]].name : "";
     int na = 0;
+    if (o->default_opset > n->opset && n->op && n->op->check_raise &&
+        (st = n->op->check_raise(src, n, o->default_opset)))
+        goto done;
     for (int k = 0; k < n->n_attrs; k++) {
         const og_ir_attr *a = &n->attrs[k];
         const og_attr_spec *gone = o->default_opset ? retired(n, a->name, o->default_opset) : NULL;

@@ -507,7 +507,7 @@ static og_status compile(og_plan *p, bool *ok)
         step->inplace_input = -1;
         step->ws_stride = ws;
         step->view = n->op->alias_out0_in0 && n->n_outputs >= 1 && n->outputs[0] >= 0 && n->inputs[0] >= 0 &&
-                     in[0].dtype == out[0].dtype;
+                     in[0].dtype == out[0].dtype && (!n->op->alias_when || n->op->alias_when(n, vals));
         if (!step->view && !reference_only && (st = select_kernel(p, n, in, out, readers, step)))
             goto done;
         size_t need = step->run == n->op->run ? ws : step->ws_stride * (size_t)p->n_threads;
@@ -1045,9 +1045,13 @@ static og_status run_steps(og_run_state *rs)
         }
         if (step->recheck && (st = recheck_step(rs, step)))
             return st;
+        bool more = false;
         if (step->view) {
             rs->hdr[n->outputs[0]].data = kc.in[0]->data;
-            continue;
+            for (int k = 1; k < n->n_outputs; k++)
+                more = more || n->outputs[k] >= 0;
+            if (!more)
+                continue;   /* else the kernel writes the other outputs */
         }
         kc.node = n;
         kc.params = n->params;
@@ -1055,7 +1059,7 @@ static og_status run_steps(og_run_state *rs)
         kc.n_in = step->n_in;
         kc.n_out = n->n_outputs;
         for (int k = 0; k < n->n_outputs; k++)
-            kc.out[k] = n->outputs[k] >= 0 ? &rs->hdr[n->outputs[k]] : NULL;
+            kc.out[k] = n->outputs[k] >= 0 && !(k == 0 && step->view) ? &rs->hdr[n->outputs[k]] : NULL;
         kc.workspace = rs->workspace;
         kc.workspace_bytes = rs->workspace_bytes;
         kc.workspace_stride = step->ws_stride;

@@ -350,6 +350,11 @@ typedef struct og_op {
     /* Output 0 is input 0's data under a new shape (Reshape, Flatten,
      * Identity): the plan makes it a view, no copy. */
     bool alias_out0_in0;
+    /* Optional, with alias_out0_in0: whether this node is such a view,
+     * given the input data fixed before running (NULL where not known);
+     * NULL: always. When the node has other wanted outputs (inference
+     * Dropout's mask), its kernel still runs for them, with out[0] NULL. */
+    bool (*alias_when)(const og_node *node, const og_tensor *const *in_value);
     /* The outputs depend on the inputs' types and shapes only, never their
      * data (Shape, Size): finalize computes them once the shapes are
      * static, so shape subgraphs fold away. */
@@ -358,6 +363,10 @@ typedef struct og_op {
      * which its shared infer/run/backward read through node->op->impl;
      * NULL for ops with their own functions. The engine never reads it. */
     const void *impl;
+    /* Optional: a copy of node n of graph g raised to `opset` (gradient
+     * graphs use 17) keeps its attributes; this returns an error when that
+     * would change what the node computes (Softmax-11's 2-D form). */
+    og_status (*check_raise)(const og_graph *g, const og_node *n, int opset);
 } og_op;
 
 /* Registry (src/registry.c): the op implementing (domain, name) — domain ""

@@ -18,6 +18,7 @@
 
 #include "cli_util.h"
 #include "grad_cmds.h"
+#include "check_cmd.h"
 #include "json.h"
 
 /* ---- help --------------------------------------------------------------- */
@@ -30,6 +31,7 @@ static const char HELP_MAIN[] =
     "commands:\n"
     "  convert         load, validate and infer shapes, then save a model\n"
     "  info            print a model's opsets, inputs, outputs, initializers and ops\n"
+    "  check           which ops onnxgrad has, forward and backward, before running\n"
     "  run             run a model on TensorProto (.pb) inputs\n"
     "  grad            compute gradients of a model's outputs, as .pb files\n"
     "  gradient-graph  save the gradient graph (forward + backward) as ONNX\n"
@@ -67,14 +69,17 @@ static const char HELP_INFO[] =
     "\n"
     "Prints the opset imports, graph inputs and outputs with dtypes and\n"
     "shapes (symbolic dims by name, unknown dims as ?), the initializers, and\n"
-    "the number of nodes of each op type.\n"
+    "the number of nodes of each op type. A model onnxgrad cannot run is listed\n"
+    "too: its missing ops are marked and a note says why.\n"
     "\n"
     "options:\n"
     "  --json        print it as one JSON object: model, opsets [{domain,\n"
     "                version}], inputs/outputs [{name, dtype, shape}] (a shape\n"
     "                lists ints, a symbolic dim's name, or null for an unknown\n"
     "                dim; null for an unknown rank), initializers [{name, dtype,\n"
-    "                shape}], nodes (the count), ops {op_type: count}\n"
+    "                shape}], nodes (the count), ops {op_type: count}, runs\n"
+    "                (whether onnxgrad can run it), not_implemented [op types],\n"
+    "                error (why it cannot run, else \"\")\n"
     "  --threads N   accepted by every command\n"
     "  -h, --help    show this help\n";
 
@@ -116,6 +121,8 @@ static const char *help_for(const char *cmd)
         return HELP_INFO;
     if (!strcmp(cmd, "run"))
         return HELP_RUN;
+    if (!strcmp(cmd, "check"))
+        return HELP_CHECK;
     if (!strcmp(cmd, "help"))
         return HELP_MAIN;
     return grad_cmds_help(cmd);
@@ -201,7 +208,16 @@ static int cmp_op_count(const void *a, const void *b)
     return strcmp(((const op_count *)a)->op, ((const op_count *)b)->op);
 }
 
-static int print_info(const og_graph *g, const char *path)
+/* Whether r (NULL: the model loads) lists op_type as missing. */
+static bool missing_op(const og_check_report *r, const char *op_type)
+{
+    for (int k = 0; r && k < r->n_ops; k++)
+        if (!r->ops[k].implemented && !strcmp(r->ops[k].op_type, op_type))
+            return true;
+    return false;
+}
+
+static int print_info(const og_graph *g, const char *path, const og_check_report *r)
 {
     og_status st;
     printf("model: %s\n", path);
@@ -263,7 +279,7 @@ static int print_info(const og_graph *g, const char *path)
         int j = k;
         while (j < n_nodes && !strcmp(ops[j].op, ops[k].op))
             j++;
-        printf("  %s: %d\n", ops[k].op, j - k);
+        printf("  %s: %d%s\n", ops[k].op, j - k, missing_op(r, ops[k].op) ? " (not implemented by onnxgrad)" : "");
         k = j;
     }
     free(ops);
@@ -312,7 +328,7 @@ static int json_values(json_writer *w, const og_graph *g, bool outputs)
 
 /* The --json form of print_info. The document is built in memory first so
  * a failure half-way prints no broken JSON. */
-static int print_info_json(const og_graph *g, const char *path)
+static int print_info_json(const og_graph *g, const char *path, const og_check_report *r)
 {
     char *buf = NULL;
     size_t size = 0;
@@ -382,6 +398,14 @@ static int print_info_json(const og_graph *g, const char *path)
     }
     free(ops);
     json_end_object(&w);
+    json_key_bool(&w, "runs", r == NULL);
+    json_key(&w, "not_implemented");
+    json_begin_array(&w);
+    for (int k = 0; r && k < r->n_ops; k++)
+        if (!r->ops[k].implemented)
+            json_string(&w, r->ops[k].op_type);
+    json_end_array(&w);
+    json_key_string(&w, "error", r ? r->load_error : "");
     json_end_object(&w);
     fclose(mem);
     if (!rc)
@@ -414,11 +438,25 @@ static int cmd_info(int argc, char **argv)
     if (rc || help)
         return rc;
 
+    /* Loaded unfinalized, so a model onnxgrad cannot run is still listed,
+     * its missing ops marked and the reason given. */
+    og_load_options lo = OG_LOAD_OPTIONS_INIT;
+    lo.unfinalized = true;
     og_graph *g = NULL;
-    og_status st = og_model_load_file(args[0], &g);
+    og_check_report *r = NULL;
+    og_status st = og_model_load_file_ex(args[0], &lo, &g);
     if (st)
         return cli_fail_og(st);
-    rc = json ? print_info_json(g, args[0]) : print_info(g, args[0]);
+    if (og_graph_finalize(g) != OG_OK) {
+        if ((st = og_model_check(g, NULL, &r))) {
+            og_graph_free(g);
+            return cli_fail_og(st);
+        }
+    }
+    rc = json ? print_info_json(g, args[0], r) : print_info(g, args[0], r);
+    if (rc == EXIT_OK && r)
+        cli_note("onnxgrad cannot run this model: %s", r->load_error);
+    og_check_report_free(r);
     og_graph_free(g);
     return rc;
 }
@@ -631,6 +669,7 @@ int main(int argc, char **argv)
     } COMMANDS[] = {
         { "convert", cmd_convert },
         { "info", cmd_info },
+        { "check", cmd_check },
         { "run", cmd_run },
         { "grad", cmd_grad },
         { "gradient-graph", cmd_gradient_graph },

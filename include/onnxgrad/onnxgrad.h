@@ -30,6 +30,7 @@
 #include "onnxgrad/onnx_io.h"
 #include "onnxgrad/limits.h"
 #include "onnxgrad/autodiff.h"
+#include "onnxgrad/check.h"
 
 #define OG_VERSION_STRING "0.1.0"
 

@@ -555,6 +555,28 @@ expect_ok "info --json on the gradient graph" "$CLI" info --json "$GM/gg.onnx"
 check_json "info --json gradient graph matches the model" info "$GM/gg.onnx"
 expect_ok "info --json escapes names" "$CLI" info --json "$GM/odd_names.onnx"
 check_json "info --json odd names round-trip" info "$GM/odd_names.onnx"
+# ---- check: what onnxgrad can do with a model, before running it ------
+"$PY" "$HELPERS" make-unsupported "$TMP/unsupported.onnx"
+expect_fail "check: a model with a missing op exits 1 naming the first blocking node" 1 "$CLI" check "$TMP/unsupported.onnx"
+if grep -qF "frob0" "$ERR" && grep -q "Frobnicate .* 2 .* NO" "$OUT" && grep -qF "node 'frob1' (Frobnicate): not implemented by onnxgrad" "$OUT"; then
+    ok "check: the missing op counted and marked, each blocking node listed"
+else
+    not_ok "check: the missing op counted and marked, each blocking node listed"
+fi
+"$CLI" check --json "$TMP/unsupported.onnx" >"$OUT" 2>"$ERR"
+check_json "check --json: a model that does not load" check "$TMP/unsupported.onnx" false false
+expect_ok "check: the CNN loads and differentiates" "$CLI" check "$CNN/cnn.onnx"
+"$CLI" check --json "$CNN/cnn.onnx" >"$OUT" 2>"$ERR"
+check_json "check --json: the CNN" check "$CNN/cnn.onnx" true true
+expect_fail "check: --wrt naming no tensor" 1 "$CLI" check --wrt nosuch "$CNN/cnn.onnx"
+"$CLI" info "$TMP/unsupported.onnx" >"$OUT" 2>"$ERR"
+rc=$?
+if [ "$rc" -eq 0 ] && grep -qF "Frobnicate: 2 (not implemented by onnxgrad)" "$OUT" &&
+   grep -qF "onnxgrad info: note: onnxgrad cannot run this model: " "$ERR"; then
+    ok "info lists a model it cannot run, the missing op marked"
+else
+    not_ok "info lists a model it cannot run (exit $rc)"
+fi
 "$PY" "$HELPERS" make-declared-clash "$TMP/declared_clash.onnx"
 "$CLI" info "$TMP/declared_clash.onnx" >"$OUT" 2>"$ERR"
 rc=$?

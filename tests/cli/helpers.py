@@ -271,6 +271,22 @@ def make_declared_clash(path):
         f.write(m.SerializeToString())
 
 
+def make_unsupported(path):
+    """Relu -> Frobnicate -> Frobnicate -> Relu: two nodes of an op onnxgrad
+    lacks, on the path from x to y."""
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["a"], name="r0"),
+         helper.make_node("Frobnicate", ["a"], ["b"], name="frob0"),
+         helper.make_node("Frobnicate", ["b"], ["c"], name="frob1"),
+         helper.make_node("Relu", ["c"], ["y"], name="r1")], "unsupported",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    with open(path, "wb") as f:
+        f.write(m.SerializeToString())
+
+
 def check_json(path, kind, *args):
     """FILE is exactly one JSON document (one line) of the given kind:
     info MODEL (every name, dtype and shape as onnx reads the model, ops
@@ -313,6 +329,23 @@ def check_json(path, kind, *args):
         want_opsets = [[o.domain or "ai.onnx", o.version] for o in m.opset_import]
         if [[o["domain"], o["version"]] for o in doc["opsets"]] != want_opsets:
             sys.exit("opsets %r, expected %r" % (doc["opsets"], want_opsets))
+    elif kind == "check":
+        # check MODEL LOADS DIFFERENTIABLE: the flags, and every op of the
+        # model counted as onnx reads it, Frobnicate marked missing
+        m = onnx.load(args[0])
+        want = {}
+        for n in m.graph.node:
+            want[n.op_type] = want.get(n.op_type, 0) + 1
+        got = {o["op_type"]: o["count"] for o in doc["ops"]}
+        if got != want:
+            sys.exit("ops %r, expected %r" % (got, want))
+        if doc["loads"] != (args[1] == "true") or doc["differentiable"] != (args[2] == "true"):
+            sys.exit("loads/differentiable %r/%r" % (doc["loads"], doc["differentiable"]))
+        for o in doc["ops"]:
+            if o["implemented"] == (o["op_type"] == "Frobnicate"):
+                sys.exit("op %r marked implemented=%r" % (o["op_type"], o["implemented"]))
+        if args[1] == "false" and not any("frob0" in b for b in doc["blocking"]):
+            sys.exit("blocking %r lacks frob0" % doc["blocking"])
     elif kind == "info-bad-names":
         if doc["inputs"][0]["name"] != BAD_NAME_JSON:
             sys.exit("name %r, expected %r" % (doc["inputs"][0]["name"], BAD_NAME_JSON))
@@ -393,6 +426,8 @@ def main():
         rename(*args)
     elif cmd == "make-bad-names":
         make_bad_names(*args)
+    elif cmd == "make-unsupported":
+        make_unsupported(*args)
     elif cmd == "make-declared-clash":
         make_declared_clash(*args)
     else:
