@@ -341,6 +341,56 @@ static og_status slice_run(const og_kernel_call *k)
  * after it. Only for steps of 1 (strided slices would need a scatter),
  * with starts/ends/axes known when the graph is built and X's dims known
  * on the sliced axes. */
+/* dX = Pad(dY, pads) with the pads computed in the graph, for starts and
+ * ends known only at run time (exports compute them from Shape): each
+ * clamped as Slice does, start s -> clamp(s < 0 ? s + dim : s, 0, dim),
+ * end likewise and at least the start; pads = [starts, dims - ends] on the
+ * sliced axes, 0 elsewhere. The axes, the steps (1) and the rank must be
+ * known when the gradient graph is built. */
+static og_status slice_backward_runtime(og_backward_call *b, const sl_vec *v)
+{
+    const char *node = b->node->name;
+    const og_tinfo *x = &b->in_info[0];
+    int r = x->shape.rank;
+    int64_t m = v[SL_STARTS].n;
+    if (r < 0 || m < 0 || m > r || (v[SL_AXES].present && !v[SL_AXES].known) ||
+        (v[SL_STEPS].present && !v[SL_STEPS].known))
+        return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Slice): with starts or ends known only at run time, the "
+                      "gradient needs the rank of data, the number of starts, the axes and the steps known when "
+                      "the gradient graph is built", node);
+    int64_t axes[OG_MAX_RANK], zeros[OG_MAX_RANK] = { 0 };
+    for (int64_t i = 0; i < m; i++) {
+        int64_t a = v[SL_AXES].present ? sl_get(&v[SL_AXES], i) : i;
+        if (a < -r || a >= r)
+            return og_err(OG_ERR_SHAPE, "node '%s' (Slice): axis %lld is out of range for rank %d", node,
+                          (long long)a, r);
+        axes[i] = a < 0 ? a + r : a;
+        if (v[SL_STEPS].present && sl_get(&v[SL_STEPS], i) != 1)
+            return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Slice): the gradient of a slice with steps other than 1 "
+                          "is not implemented", node);
+    }
+    og_attr to_int64 = og_attr_int("to", OG_INT64);
+    const char *axes_c = og_gb_ints(b, m, axes);
+    const char *shape = og_shape_known(&x->shape) ? og_gb_ints(b, r, x->shape.dims) : og_gb1(b, "Shape", b->in[0]);
+    const char *gi[2] = { shape, axes_c };
+    const char *dims = og_gb(b, "Gather", 2, gi, 0, NULL);
+    const char *zero = og_gb_ints(b, 1, zeros), *bound[2] = { NULL, NULL };
+    for (int k = 0; k < 2; k++) {
+        const char *raw = og_gb(b, "Cast", 1, &b->in[1 + k], 1, &to_int64);
+        const char *wi[3] = { og_gb2(b, "Less", raw, zero), og_gb_add(b, raw, dims), raw };
+        const char *pos = og_gb(b, "Where", 3, wi, 0, NULL);
+        bound[k] = og_gb2(b, "Max", og_gb2(b, "Min", pos, dims), zero);
+    }
+    bound[1] = og_gb2(b, "Max", bound[1], bound[0]);
+    const char *zr = og_gb_ints(b, r, zeros);
+    og_attr axis0 = og_attr_int("axis", 0);
+    const char *bi[3] = { zr, axes_c, bound[0] }, *ei[3] = { zr, axes_c, og_gb_sub(b, dims, bound[1]) };
+    const char *ci[2] = { og_gb(b, "ScatterElements", 3, bi, 1, &axis0), og_gb(b, "ScatterElements", 3, ei, 1, &axis0) };
+    const char *pi[2] = { b->dout[0], og_gb(b, "Concat", 2, ci, 1, &axis0) };
+    b->din[0] = og_gb(b, "Pad", 2, pi, 0, NULL);
+    return og_gb_status(b);
+}
+
 static og_status slice_backward(og_backward_call *b)
 {
     const slice_params *p = b->params;
@@ -357,6 +407,8 @@ static og_status slice_backward(og_backward_call *b)
     for (int k = 0; k < b->n_in; k++)
         info[k] = b->in[k] != NULL ? &b->in_info[k] : NULL;
     sl_vectors(p, b->opset, b->n_in, info, b->in_value, b->in, v);
+    if ((v[SL_STARTS].present && !v[SL_STARTS].known) || (v[SL_ENDS].present && !v[SL_ENDS].known))
+        return slice_backward_runtime(b, v);
     for (int k = 0; k < SL_N; k++)
         if (v[k].present && !v[k].known)
             return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Slice): the gradient needs %s known when the "

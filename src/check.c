@@ -51,6 +51,17 @@ static og_status add_blocking(og_check_report *r, int *cap, const og_node *n, co
 /* Marks the values reachable from the marked ones, through nodes forward
  * (fwd) or backward; passes repeat until nothing changes (one or two for
  * a graph in topological order, as ONNX requires). */
+/* Whether a gradient can flow along input (or output) k of n: its op's
+ * differentiability bits; every edge of an op onnxgrad lacks. */
+static bool diff_edge(const og_node *n, bool input, int k)
+{
+    const og_op *op = og_op_find(n->domain, n->op_type);
+    if (!op)
+        return true;
+    uint32_t bits = input ? op->diff_inputs : op->diff_outputs;
+    return k < 32 && (bits >> k & 1u);
+}
+
 static void reach(const og_graph *g, bool *mark, bool forward)
 {
     for (bool changed = true; changed;) {
@@ -61,9 +72,9 @@ static void reach(const og_graph *g, bool *mark, bool forward)
             int n_from = forward ? n->n_inputs : n->n_outputs, n_to = forward ? n->n_outputs : n->n_inputs;
             bool any = false;
             for (int k = 0; k < n_from && !any; k++)
-                any = from[k] >= 0 && mark[from[k]];
+                any = from[k] >= 0 && mark[from[k]] && diff_edge(n, forward, k);
             for (int k = 0; any && k < n_to; k++)
-                if (to[k] >= 0 && !mark[to[k]])
+                if (to[k] >= 0 && !mark[to[k]] && diff_edge(n, !forward, k))
                     mark[to[k]] = changed = true;
         }
     }
@@ -160,9 +171,9 @@ og_status og_model_check(og_graph *g, const og_check_options *o, og_check_report
         e->count++;
         bool in_path = false, out_path = false;
         for (int j = 0; j < n->n_inputs; j++)
-            in_path = in_path || (n->inputs[j] >= 0 && fwd[n->inputs[j]]);
+            in_path = in_path || (n->inputs[j] >= 0 && fwd[n->inputs[j]] && diff_edge(n, true, j));
         for (int j = 0; j < n->n_outputs; j++)
-            out_path = out_path || (n->outputs[j] >= 0 && bwd[n->outputs[j]]);
+            out_path = out_path || (n->outputs[j] >= 0 && bwd[n->outputs[j]] && diff_edge(n, false, j));
         if (in_path && out_path) {
             e->on_path++;
             r->n_path_nodes++;

@@ -1119,15 +1119,64 @@ START_TEST(sl_grad_refusals)
     g = one_op("Slice", 2, DIMS(3, -1), 3, idx, (const int64_t[]){one, one, one}, 0, NULL);
     grad_refused(g, OG_ERR_UNSUPPORTED, "known on the sliced axes, got shape [3,?] (axis 1 unknown)");
     og_graph_free(g);
-    /* starts fed at run time */
+    /* starts fed at run time with steps fed at run time too: refused */
     g = gt_graph();
     gt_input(g, "X", OG_FLOAT, 2, DIMS(3, 4));
     gt_input(g, "S", OG_INT64, 1, DIMS(1));
+    gt_input(g, "T", OG_INT64, 1, DIMS(1));
     gt_init(g, "E", OG_INT64, 1, DIMS(1), I64(2));
-    gt_node(g, "Slice", NODE, GT_NAMES("X", "S", "E"), GT_NAMES("Y"), 0, NULL);
+    gt_init(g, "A", OG_INT64, 1, DIMS(1), I64(1));
+    gt_node(g, "Slice", NODE, GT_NAMES("X", "S", "E", "A", "T"), GT_NAMES("Y"), 0, NULL);
     OG_CHECK(og_graph_add_output(g, "Y"));
     OG_CHECK(og_graph_finalize(g));
-    grad_refused(g, OG_ERR_UNSUPPORTED, "needs input starts 'S' known");
+    grad_refused(g, OG_ERR_UNSUPPORTED, "the axes and the steps known");
+    og_graph_free(g);
+}
+END_TEST
+
+/* Starts and ends fed at run time (exports compute them from Shape): the
+ * pads are computed in the gradient graph, clamped as Slice clamps; dX is
+ * dY placed where the slice took it, zeros elsewhere. */
+START_TEST(sl_grad_runtime_bounds)
+{
+    og_graph *g = gt_graph();
+    gt_input(g, "X", OG_FLOAT, 2, DIMS(3, 5));
+    gt_input(g, "S", OG_INT64, 1, DIMS(1));
+    gt_input(g, "E", OG_INT64, 1, DIMS(1));
+    gt_init(g, "A", OG_INT64, 1, DIMS(1), I64(-1));
+    gt_node(g, "Slice", NODE, GT_NAMES("X", "S", "E", "A"), GT_NAMES("Y"), 0, NULL);
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    const struct { int64_t s, e, lo, hi; } cases[] = {
+        { 1, 4, 1, 4 }, { -4, -1, 1, 4 }, { -100, 100, 0, 5 }, { 3, 2, 3, 3 }, { 0, 5, 0, 5 }, { 4, INT64_MAX, 4, 5 },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t lo = cases[c].lo, hi = cases[c].hi, w = hi - lo, xd[2] = { 3, 5 }, yd[2] = { 3, w }, one = 1;
+        og_tensor *x, *sv, *ev, *dy, *dx;
+        float xs[15], dys[15];
+        for (int k = 0; k < 15; k++)
+            xs[k] = (float)k, dys[k] = (float)(100 + k);
+        OG_CHECK(og_tensor_create_from(OG_FLOAT, 2, xd, xs, &x));
+        OG_CHECK(og_tensor_create_from(OG_INT64, 1, &one, &cases[c].s, &sv));
+        OG_CHECK(og_tensor_create_from(OG_INT64, 1, &one, &cases[c].e, &ev));
+        OG_CHECK(og_tensor_create_from(OG_FLOAT, 2, yd, dys, &dy));
+        og_grad_options o = { .n_seeded = 1, .seeded = (const char *[]){ "Y" }, .n_wrt = 1,
+                              .wrt = (const char *[]){ "X" } };
+        OG_CHECK(og_gradients(g, &o, 3, (const og_tensor *const[]){ x, sv, ev }, (const og_tensor *const[]){ dy },
+                              &dx));
+        const float *d = dx->data;
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 5; j++) {
+                float want = j >= lo && j < hi ? dys[i * w + (j - lo)] : 0.0f;
+                ck_assert_msg(d[i * 5 + j] == want, "case %zu: dX[%d,%d] = %g, expected %g", c, i, j, d[i * 5 + j],
+                              want);
+            }
+        og_tensor_free(x);
+        og_tensor_free(sv);
+        og_tensor_free(ev);
+        og_tensor_free(dy);
+        og_tensor_free(dx);
+    }
     og_graph_free(g);
 }
 END_TEST
@@ -1243,6 +1292,7 @@ static Suite *reduceslice_suite(void)
     tcase_add_test(gr, old_attr_forms_refused_in_gradients);
     tcase_add_test(gr, sl_gradcheck);
     tcase_add_test(gr, sl_grad_refusals);
+    tcase_add_test(gr, sl_grad_runtime_bounds);
     tcase_add_test(gr, pad_gradcheck);
     tcase_add_test(gr, pad_grad_refusals);
     tcase_add_test(gr, second_order);
