@@ -138,6 +138,11 @@ og_status og_model_check(og_graph *g, const og_check_options *o, og_check_report
     if (!g || !out)
         return og_err(OG_ERR_INVALID_ARG, "og_model_check: NULL argument");
     *out = NULL;
+    /* Gradient nodes are lowered first: finalize would rebuild the graph
+     * under the pointers this report borrows. A failure leaves them, and
+     * finalize below reports it. */
+    if (!g->finalized && og_lower_gradient(g) != OG_OK)
+        og_err_clear();
     og_check_report *r = og_calloc(1, sizeof *r);
     int nv = g->n_values, cap_blocking = 0;
     bool *fwd = og_calloc((size_t)nv + 1, sizeof(bool)), *bwd = og_calloc((size_t)nv + 1, sizeof(bool));

@@ -188,7 +188,7 @@ og_status og_graph_clone(const og_graph *src, const og_clone_options *o, og_grap
             goto fail;
     }
     for (int k = 0; k < src->n_nodes; k++)
-        if ((st = copy_node(g, src, &src->nodes[k], o)))
+        if (!(o->skip_node && o->skip_node(o->user, k)) && (st = copy_node(g, src, &src->nodes[k], o)))
             goto fail;
     for (int k = 0; k < src->n_outputs; k++)
         if ((st = og_graph_add_output(g, src->values[src->outputs[k]].name)))

@@ -13,6 +13,8 @@ typedef struct og_clone_options {
     /* Graph inputs for which freeze() gives a tensor become initializers
      * holding (a copy of) it: constants for the copy. */
     const og_tensor *(*freeze)(void *user, const char *name);
+    /* Nodes (by index in src) for which skip_node() is true are not copied. */
+    bool (*skip_node)(void *user, int k);
     void *user;
 } og_clone_options;
 

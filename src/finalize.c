@@ -494,6 +494,8 @@ og_status og_graph_finalize(og_graph *g)
     og_status st;
     if (g->n_outputs == 0)
         return og_err(OG_ERR_INVALID_GRAPH, "graph has no outputs");
+    if ((st = og_lower_gradient(g)))
+        return st;
     for (int k = 0; k < g->n_nodes; k++) {
         const og_node *n = &g->nodes[k];
         if (n->n_inputs > OG_MAX_IO)

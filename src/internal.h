@@ -182,6 +182,9 @@ static inline const int64_t *og_value_dims(const og_value *v)
     return v->rank > OG_VALUE_INLINE_RANK ? v->big_dims : v->small_dims;
 }
 int og_graph_find_value(const og_graph *g, const char *name);
+/* Lowers ai.onnx.preview.training Gradient nodes (src/lower_gradient.c);
+ * og_graph_finalize calls it first. */
+og_status og_lower_gradient(og_graph *g);
 /* The value's data when it is fixed before running: an initializer that is
  * not a graph input (those may be overridden), or what finalize folded. */
 static inline const og_tensor *og_value_data(const og_value *v)

@@ -19,6 +19,11 @@ add_test(NAME conformance
          COMMAND og_conformance_runner ${OG_ONNX_DATA_DIR}/node
                  ${CMAKE_CURRENT_LIST_DIR}/cases.txt)
 set_tests_properties(conformance PROPERTIES FIXTURES_REQUIRED og_onnx_data TIMEOUT 600)
+# Model cases (simple/): the Gradient op's.
+add_test(NAME conformance_simple
+         COMMAND og_conformance_runner ${OG_ONNX_DATA_DIR}/simple
+                 ${CMAKE_CURRENT_LIST_DIR}/cases_simple.txt)
+set_tests_properties(conformance_simple PROPERTIES FIXTURES_REQUIRED og_onnx_data TIMEOUT 600)
 
 # The same cases under valgrind: kernels must never read uninitialised
 # memory (AddressSanitizer does not see that).
