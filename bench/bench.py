@@ -228,7 +228,12 @@ def annotate(r, c, peak, bw):
 
 
 def run_case(c, T, og, pt, root, args):
-    d = make_inputs(c, root)
+    try:
+        d = make_inputs(c, root)
+    except (subprocess.CalledProcessError, OSError) as e:
+        return {"case": c.name, "pass": c.pas, "kind": c.kind, "threads": T, "params": c.params,
+                "in_target": c.in_target, "flops": None, "bytes": None, "failed": True,
+                "og_error": f"making the inputs failed: {e}"}
     spec = f"{c.name} {c.kind} {c.pas} {d} " + " ".join(str(x) for x in c.params)
     r = {"case": c.name, "pass": c.pas, "kind": c.kind, "threads": T, "params": c.params,
          "in_target": c.in_target, "flops": c.flops(), "bytes": c.bytes()}
