@@ -10,6 +10,9 @@ A case is (name, kind, pass, params):
   gemm    M K N                                   passes fwd, dA, dB
   lenet   N                                       pass train
   resblock N C H W                                pass train
+  model   (the input's dims)                      passes fwd, train: a real model (bench/models.py),
+                                                  named by the case (resnet18, mobilenet_v2,
+                                                  transformer_layer), exported to ONNX
 """
 
 import math
@@ -30,6 +33,12 @@ CONV_LAYERS = [
 # Extra rows, not part of the targets.
 EXTRA_CONV = [("r18_l1_b1", 1, 64, 56, 56, 64, 3, 3, 1, 1, 1, 1)]
 LARGE_3X3 = ["r18_l1", "r18_l3", "r18_l4", "dilated"]
+# Real models (kind "model"): name -> (input shape, output shape), as bench/models.py builds them.
+MODELS = {
+    "resnet18": ((8, 3, 64, 64), (8, 10)),
+    "mobilenet_v2": ((8, 3, 64, 64), (8, 10)),
+    "transformer_layer": ((8, 128, 256), (8, 128, 256)),
+}
 
 
 class Case:
@@ -92,6 +101,9 @@ class Case:
             s = 1 / math.sqrt(C * 9)
             return [("X", (N, C, H, W), 1.0), ("W1", (C, C, 3, 3), s), ("W2", (C, C, 3, 3), s),
                     ("Y_grad", (N, C, H, W), 1.0)]
+        if k == "model":
+            xs, ys = MODELS[self.name]
+            return [("X", xs, 1.0)] + ([("Y_grad", ys, 1.0)] if self.pas == "train" else [])
         raise ValueError(k)
 
     def out_shape(self):
@@ -101,9 +113,16 @@ class Case:
             return (N, C, (H + 2 * pd - ks) // s + 1, (W + 2 * pd - ks) // s + 1)
         raise ValueError(k)
 
-    def outputs(self):
-        """Names of the tensors compared between onnxgrad and PyTorch."""
+    def outputs(self, d=None):
+        """Names of the tensors compared between onnxgrad and PyTorch (for
+        models, the train pass needs the case directory d: every parameter's
+        gradient, named after its ONNX initializer, listed in d/params.txt)."""
         k, ps = self.kind, self.pas
+        if k == "model":
+            if ps == "fwd":
+                return ["Y"]
+            with open(d + "/params.txt") as f:
+                return ["Y"] + [n.strip() + "_grad" for n in f if n.strip()]
         if k in ("lenet", "resblock"):
             return [n + "_grad" for n, _, _ in self.inputs() if n not in ("X", "Y_grad")]
         if ps == "fwd":
@@ -178,6 +197,9 @@ def all_cases():
             cases.append(Case(name, "gemm", ps, [M, K, N]))
     cases.append(Case("train_lenet5", "lenet", "train", [64]))
     cases.append(Case("train_resblock", "resblock", "train", [8, 64, 56, 56]))
+    for name, (xs, ys) in MODELS.items():
+        for ps in ("fwd", "train"):
+            cases.append(Case(name, "model", ps, list(xs)))
     return cases
 
 

@@ -29,6 +29,14 @@
  * driver subtracts the forward time; "train" times forward + gradient w.r.t.
  * every weight in one plan. Every tensor is a graph input (fed each run).
  *
+ * KIND "model" (real models, bench/models.py): DIR/model.onnx is loaded with
+ * og_model_load_file; its weights stay initializers. "fwd" times the model;
+ * "train" times the gradient graph seeded at the model's output (fed
+ * DIR/Y_grad.bin as "<output>_grad") w.r.t. every float initializer, which
+ * outputs Y and every "<initializer>_grad". The input is DIR/X.bin, with
+ * the shape the model declares. The parameters (the input's dims) are not
+ * used.
+ *
  * --threads T sets OG_NUM_THREADS=T before any plan is made. OG_LOG=plan is
  * set (unless already set) and whatever the library prints to stderr while
  * planning and on the first run is saved to DIR/og_PASS.log for the driver.
@@ -184,6 +192,8 @@ static int want_params(const char *kind)
         return 3;
     if (!strcmp(kind, "lenet"))
         return 1;
+    if (!strcmp(kind, "model"))
+        return 0;   /* any number (informational) */
     return -1;
 }
 
@@ -444,10 +454,13 @@ static double run_once(bcase *c, og_plan *p, const og_graph *g, int n_in, const 
     return t1 - t0;
 }
 
+static int n_threads;   /* --threads (0: the library's default) */
+
 static bool plan_logged(bcase *c, const og_graph *g, og_plan **p, const char *tag)
 {
+    og_plan_options po = { .n_threads = n_threads };
     capture_begin(c, tag);
-    og_status st = og_plan_create(g, p);
+    og_status st = og_plan_create_ex(g, &po, p);
     capture_end();
     CK(st);
     return true;
@@ -480,9 +493,96 @@ static long long status_bytes(const char *key)
     return kb < 0 ? -1 : kb * 1024;
 }
 
+static const og_graph *main_graph(const bcase *c) { return c->main == c->fp ? c->fg : c->gg; }
+
+/* Declares tensor `name` of c->td with the dims of v (all known, rank <= 4). */
+static bool model_td(bcase *c, const char *name, const og_value_info *v)
+{
+    if (v->rank < 0 || v->rank > 4) {
+        seterr("case %s.%s: %s has rank %d (want 0..4)", c->name, c->pass, v->name, v->rank);
+        return false;
+    }
+    int64_t d[4] = { 0, 0, 0, 0 };
+    for (int k = 0; k < v->rank; k++) {
+        if (v->dims[k] < 0) {
+            seterr("case %s.%s: %s has an unknown dim %d", c->name, c->pass, v->name, k);
+            return false;
+        }
+        d[k] = v->dims[k];
+    }
+    add_td(c, name, v->rank, d[0], d[1], d[2], d[3]);
+    return true;
+}
+
+/* A real model: loaded from DIR/model.onnx, weights as initializers. */
+static bool case_setup_model(bcase *c)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/model.onnx", c->dir);
+    CK(og_model_load_file(path, &c->fg));
+    og_value_info xi, yi;
+    CK(og_graph_value(c->fg, "X", &xi));
+    if (og_graph_num_outputs(c->fg) != 1) {
+        seterr("case %s.%s: the model has %d outputs (want 1)", c->name, c->pass, og_graph_num_outputs(c->fg));
+        return false;
+    }
+    CK(og_graph_output(c->fg, 0, &yi));
+    bool train = !strcmp(c->pass, "train");
+    c->nt = 0;
+    if (!model_td(c, "X", &xi) || (train && !model_td(c, "Y_grad", &yi)) || !load_inputs(c))
+        return false;
+    if (!train) {
+        if (!plan_logged(c, c->fg, &c->fp, "fwd"))
+            return false;
+        c->main = c->fp;
+    } else {
+        /* every float initializer: the default wrt set minus the graph inputs (X) */
+        const char *seeded[1] = { yi.name };
+        og_grad_options o = { .n_seeded = 1, .seeded = seeded };
+        int n = 0, m = 0;
+        CK(og_grad_wrt_count(c->fg, &o, &n));
+        const char **wrt = calloc((size_t)n + 1, sizeof *wrt);
+        if (!wrt) {
+            seterr("case %s.%s: out of memory", c->name, c->pass);
+            return false;
+        }
+        for (int k = 0; k < n; k++) {
+            const char *nm = NULL;
+            og_status st = og_grad_wrt_name(c->fg, &o, k, &nm);
+            if (st != OG_OK) {
+                free(wrt);
+                CK(st);
+            }
+            og_value_info vi;
+            bool is_input = false;
+            for (int i = 0; i < og_graph_num_inputs(c->fg); i++)
+                if (og_graph_input(c->fg, i, &vi) == OG_OK && !strcmp(vi.name, nm))
+                    is_input = true;
+            if (!is_input)
+                wrt[m++] = nm;
+        }
+        o.n_wrt = m;
+        o.wrt = wrt;
+        og_status st = og_graph_build_gradient(c->fg, &o, &c->gg);
+        free(wrt);
+        CK(st);
+        if (!plan_logged(c, c->gg, &c->gp, "grad"))
+            return false;
+        c->main = c->gp;
+    }
+    for (int k = 0; k < c->nt; k++)
+        c->main_in[c->n_main_in++] = c->in[k];
+    capture_begin(c, "run");
+    double t = run_once(c, c->main, main_graph(c), c->n_main_in, c->main_in, &c->last, &c->n_last);
+    capture_end();
+    return t >= 0;
+}
+
 static bool case_setup(bcase *c)
 {
     const char *wrt[MAX_T + 1];
+    if (!strcmp(c->kind, "model"))
+        return case_setup_model(c);
     CK(og_graph_create(&c->fg));
     CK(og_graph_set_opset(c->fg, "", 17));
     if (!build_forward(c, c->fg, wrt))
@@ -524,8 +624,6 @@ static bool case_setup(bcase *c)
     capture_end();
     return t >= 0;
 }
-
-static const og_graph *main_graph(const bcase *c) { return c->main == c->fp ? c->fg : c->gg; }
 
 static bool case_run(bcase *c, int n, double *tm, double *ts)
 {
@@ -595,7 +693,7 @@ static void serve(void)
             snprintf(c.dir, sizeof c.dir, "%s", dir);
             for (char *tok; (tok = strtok(NULL, " \t")) && c.np < MAX_P;)
                 c.p[c.np++] = strtoll(tok, NULL, 10);
-            if (c.np != want_params(kind)) {
+            if (want_params(kind) < 0 || (want_params(kind) > 0 && c.np != want_params(kind))) {
                 reply("err case %s: kind %s wants %d parameters, got %d", name, kind, want_params(kind), c.np);
                 continue;
             }
@@ -672,6 +770,7 @@ int main(int argc, char **argv)
             if (*end || n < 1)
                 usage();
             setenv("OG_NUM_THREADS", t, 1);
+            n_threads = (int)n;
         } else {
             usage();
         }

@@ -233,6 +233,24 @@ class TorchCase:
                 gr = torch.autograd.grad(y, prm, dy)
                 self.out = {"W1_grad": gr[0], "W2_grad": gr[1]}
             return fn
+        if k == "model":
+            import models
+            m = models.load(c.name, self.d)
+            prm = list(m.parameters())
+            names = [n for n, _ in m.named_parameters()]
+            x = t["X"]
+            if ps == "fwd":
+                def fn():
+                    with torch.no_grad():
+                        self.out = {"Y": m(x)}
+                return fn
+            dy = t["Y_grad"]
+
+            def fn():
+                y = m(x)
+                gr = torch.autograd.grad(y, prm, dy)
+                self.out = {"Y": y.detach(), **{n + "_grad": gv for n, gv in zip(names, gr)}}
+            return fn
         raise ValueError(f"unknown kind {k}")
 
     def save(self, names):
