@@ -316,6 +316,19 @@ static og_status bn_backward(og_backward_call *b)
     return og_gb_status(b);
 }
 
+/* Training: batch statistics (training_mode=1), and running_mean and
+ * running_var (inputs 3 and 4) become state the step updates through
+ * outputs 1 and 2, as torch.nn.BatchNorm2d.train() does. */
+static og_status bn_training_form(const og_node *n, og_training_form *f)
+{
+    (void)n;
+    f->set_attrs[f->n_set_attrs++] = og_attr_int("training_mode", 1);
+    f->state_input[0] = 3, f->state_output[0] = 1;
+    f->state_input[1] = 4, f->state_output[1] = 2;
+    f->n_states = 2;
+    return OG_OK;
+}
+
 const og_op og_op_batchnorm = {
     .name = "BatchNormalization",
     .domain = "",
@@ -331,4 +344,5 @@ const og_op og_op_batchnorm = {
     .run = bn_run,
     .backward = bn_backward,
     .select = bn_select,
+    .training_form = bn_training_form,
 };

@@ -60,12 +60,14 @@ static const og_attr_spec *retired(const og_node *n, const char *name, int opset
 
 static og_status copy_node(og_graph *dst, const og_graph *src, const og_node *n, const og_clone_options *o)
 {
-    const char *ins[OG_MAX_IO], *outs[OG_MAX_IO];
+    og_node_copy c = { .n_inputs = n->n_inputs, .n_outputs = n->n_outputs };
+    const char **ins = c.inputs, **outs = c.outputs;
     og_attr attrs_small[8], *attrs = attrs_small;
     og_tensor *converted[8] = { 0 }, **conv = converted;
     og_status st = OG_OK;
-    if (n->n_attrs > 8) {
-        attrs = og_calloc((size_t)n->n_attrs, sizeof *attrs);
+    /* room for two attributes an edit may add */
+    if (n->n_attrs + 2 > 8) {
+        attrs = og_calloc((size_t)n->n_attrs + 2, sizeof *attrs);
         conv = og_calloc((size_t)n->n_attrs, sizeof *conv);
         if (!attrs || !conv) {
             st = og_err(OG_ERR_NOMEM, "out of memory copying node '%s'", n->name);
@@ -103,8 +105,13 @@ static og_status copy_node(og_graph *dst, const og_graph *src, const og_node *n,
         }
         na++;
     }
-    st = og_graph_add_node(dst, n->op_type, n->domain, n->unnamed ? NULL : n->name, n->n_inputs, ins,
-                           n->n_outputs, outs, na, attrs);
+    c.n_attrs = na;
+    c.cap_attrs = attrs == attrs_small ? 8 : n->n_attrs + 2;
+    c.attrs = attrs;
+    if (o->edit_node && (st = o->edit_node(o->user, n, &c)))
+        goto done;
+    st = og_graph_add_node(dst, n->op_type, n->domain, n->unnamed ? NULL : n->name, c.n_inputs, ins,
+                           c.n_outputs, outs, c.n_attrs, attrs);
     if (!st && n->doc_string)
         st = og_graph_set_node_doc(dst, dst->n_nodes - 1, n->doc_string);
 done:
@@ -152,6 +159,8 @@ og_status og_graph_clone(const og_graph *src, const og_clone_options *o, og_grap
             goto fail;
     for (int k = 0; k < src->n_inputs; k++) {
         const og_value *v = &src->values[src->inputs[k]];
+        if (o->drop && o->drop(o->user, v->name))
+            continue;
         const og_tensor *frozen = o->freeze ? o->freeze(o->user, v->name) : NULL;
         og_tensor *t;
         if (frozen) {
@@ -174,9 +183,10 @@ og_status og_graph_clone(const og_graph *src, const og_clone_options *o, og_grap
                                          ti.shape.dims, NULL)))
                 goto fail;
         }
-        if (lift)
+        if (lift || (o->drop && o->drop(o->user, v->name)))
             continue;
-        if ((st = tensor_copy(v->initializer, o->to_double, &t)) || (st = og_graph_adopt_initializer(g, v->name, t)))
+        const og_tensor *value = o->replace ? o->replace(o->user, v->name) : NULL;
+        if ((st = tensor_copy(value ? value : v->initializer, o->to_double, &t)) || (st = og_graph_adopt_initializer(g, v->name, t)))
             goto fail;
     }
     /* value_info: what the model declared for other values. */

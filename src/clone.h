@@ -4,6 +4,8 @@
 
 #include "internal.h"
 
+struct og_node_copy;
+
 typedef struct og_clone_options {
     bool to_double;          /* every float tensor, input and declaration becomes double */
     int default_opset;       /* 0: keep; else import at least this default-domain opset */
@@ -15,8 +17,24 @@ typedef struct og_clone_options {
     const og_tensor *(*freeze)(void *user, const char *name);
     /* Nodes (by index in src) for which skip_node() is true are not copied. */
     bool (*skip_node)(void *user, int k);
+    /* Initializers for which replace() gives a tensor hold a copy of it
+     * instead (a trained model's weights); drop() true: neither the
+     * initializer nor a graph input of that name is copied. */
+    const og_tensor *(*replace)(void *user, const char *name);
+    bool (*drop)(void *user, const char *name);
+    /* Called for every copied node with what is about to be added; may
+     * change it (a training step's BatchNormalization). */
+    og_status (*edit_node)(void *user, const og_node *n, struct og_node_copy *c);
     void *user;
 } og_clone_options;
+
+/* A node as og_graph_add_node will receive it; attrs has room for
+ * cap_attrs entries. */
+typedef struct og_node_copy {
+    int n_inputs, n_outputs, n_attrs, cap_attrs;
+    const char *inputs[OG_MAX_IO], *outputs[OG_MAX_IO];
+    og_attr *attrs;
+} og_node_copy;
 
 /* A copy of src built through the builder calls (not finalized).
  * Ownership: *out is the caller's; free with og_graph_free. */

@@ -603,6 +603,23 @@ og_status og_graph_set_doc(og_graph *g, const char *doc)
     return replace_str(&g->graph_doc, doc);
 }
 
+og_status og_graph_set_metadata(og_graph *g, const char *key, const char *value)
+{
+    OG_NEED_GRAPH(g);
+    for (int k = 0; key && k < g->n_meta; k++)
+        if (strcmp(g->meta[k].key, key) == 0)
+            return replace_str(&g->meta[k].value, value ? value : "");
+    return og_graph_add_metadata(g, key, value);
+}
+
+const char *og_graph_metadata(const og_graph *g, const char *key)
+{
+    for (int k = 0; g && key && k < g->n_meta; k++)
+        if (strcmp(g->meta[k].key, key) == 0)
+            return g->meta[k].value;
+    return NULL;
+}
+
 og_status og_graph_add_metadata(og_graph *g, const char *key, const char *value)
 {
     OG_NEED_GRAPH(g);

@@ -331,6 +331,8 @@ typedef struct og_pattern {
 /* The k-th registered pattern, NULL past the end. */
 const og_pattern *og_pattern_at(int k);
 
+struct og_training_form;
+
 typedef struct og_op {
     const char *name;
     const char *domain;         /* "" for the default ONNX domain */
@@ -370,7 +372,27 @@ typedef struct og_op {
      * graphs use 17) keeps its attributes; this returns an error when that
      * would change what the node computes (Softmax-11's 2-D form). */
     og_status (*check_raise)(const og_graph *g, const og_node *n, int opset);
+    /* Optional: how the node (at default-domain opset 17, where training
+     * graphs live) changes for training — BatchNormalization's batch
+     * statistics, Dropout's random mask. NULL: it computes the same in
+     * training and inference. */
+    og_status (*training_form)(const og_node *n, struct og_training_form *f);
 } og_op;
+
+/* What og_op.training_form fills in (src/train_build.c applies it when it
+ * copies the model into a training step): attributes to set, an input to
+ * set to a constant `true` (Dropout's training_mode), and state: inputs
+ * the step reads whose new value the node writes to an output (running
+ * mean and variance), made outputs and bound back by the step. */
+#define OG_TRAINING_MAX_STATES 4
+typedef struct og_training_form {
+    int n_set_attrs;
+    og_attr set_attrs[2];
+    int true_input;                           /* -1: none */
+    int n_states;
+    int state_input[OG_TRAINING_MAX_STATES];  /* input index of the state */
+    int state_output[OG_TRAINING_MAX_STATES]; /* output index holding its update */
+} og_training_form;
 
 /* Registry (src/registry.c): the op implementing (domain, name) — domain ""
  * and "ai.onnx" are the same — or NULL. */

@@ -19,6 +19,7 @@
 #include "cli_util.h"
 #include "grad_cmds.h"
 #include "check_cmd.h"
+#include "train_cmd.h"
 #include "json.h"
 
 /* ---- help --------------------------------------------------------------- */
@@ -36,6 +37,8 @@ static const char HELP_MAIN[] =
     "  grad            compute gradients of a model's outputs, as .pb files\n"
     "  gradient-graph  save the gradient graph (forward + backward) as ONNX\n"
     "  gradcheck       compare the gradients with finite differences\n"
+    "  train           train a model on a dataset (IDX or .pb files)\n"
+    "  eval            score a classifier on a dataset: accuracy, confusion matrix\n"
     "  help            show help for a command\n"
     "\n"
     "options:\n"
@@ -123,6 +126,10 @@ static const char *help_for(const char *cmd)
         return HELP_RUN;
     if (!strcmp(cmd, "check"))
         return HELP_CHECK;
+    if (!strcmp(cmd, "train"))
+        return HELP_TRAIN;
+    if (!strcmp(cmd, "eval"))
+        return HELP_EVAL;
     if (!strcmp(cmd, "help"))
         return HELP_MAIN;
     return grad_cmds_help(cmd);
@@ -674,6 +681,8 @@ int main(int argc, char **argv)
         { "grad", cmd_grad },
         { "gradient-graph", cmd_gradient_graph },
         { "gradcheck", cmd_gradcheck },
+        { "train", cmd_train },
+        { "eval", cmd_eval },
     };
     for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++)
         if (!strcmp(cmd, COMMANDS[k].name)) {

@@ -142,6 +142,11 @@ OG_API og_status og_graph_set_producer(og_graph *g, const char *name, const char
 OG_API og_status og_graph_set_name(og_graph *g, const char *name);
 OG_API og_status og_graph_set_doc(og_graph *g, const char *doc);
 OG_API og_status og_graph_add_metadata(og_graph *g, const char *key, const char *value);
+/* Sets metadata `key` to value, replacing a value it has (add refuses a
+ * key given twice). */
+OG_API og_status og_graph_set_metadata(og_graph *g, const char *key, const char *value);
+/* The value of metadata `key` (owned by g), or NULL. */
+OG_API const char *og_graph_metadata(const og_graph *g, const char *key);
 /* ModelProto fields: ir_version (default 8), model_version, domain, doc_string. */
 OG_API og_status og_graph_set_model(og_graph *g, int64_t ir_version, int64_t model_version, const char *domain,
                              const char *doc);

@@ -1,0 +1,8 @@
+# Training (issue 12): `onnxgrad train` step by step against PyTorch 1.13
+# (Debian's python3-torch), each optimiser, schedule and clipping, and the
+# trained model through onnx.checker and `onnxgrad eval`. Included from
+# tests/CMakeLists.txt.
+add_test(NAME train_torch_agreement
+         COMMAND ${OG_MODELS_PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/torch_agreement.py $<TARGET_FILE:onnxgrad_cli>
+                 ${CMAKE_CURRENT_BINARY_DIR}/train-work)
+set_tests_properties(train_torch_agreement PROPERTIES TIMEOUT 600 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
