@@ -218,6 +218,8 @@ typedef struct builder {
     char labels[300], loss[300];  /* names in the step graph */
     state_pair *running;   /* running statistics found by the training forms */
     int n_running, cap_running;
+    state_pair *grads;     /* (weight, its gradient in the step graph), for og_trainer_compute_gradients */
+    int n_grads, cap_grads;
     og_status st;
 } builder;
 
@@ -617,8 +619,12 @@ static og_status build_step(builder *b, og_graph **out, state_pair **pairs_out, 
         st = og_err(OG_ERR_NOMEM, "out of memory building the training step");
         goto done;
     }
-    for (int k = 0; k < n_train; k++)
+    for (int k = 0; k < n_train && !st; k++) {
         grads[k] = s->values[s->outputs[n_fwd + k]].name;
+        st = push_pair(&b->grads, &b->n_grads, &b->cap_grads, train[k], grads[k]);
+    }
+    if (st)
+        goto done;
     emitter e = { .g = s };
     og_tensor *zero;
     const int64_t none = 0;
@@ -706,6 +712,13 @@ static og_status store_settings(og_graph *g, const og_train_options *o, const bu
         (st = put(g, KEY("label_dtype"), "%d", (int)o->label_dtype)) || (st = put(g, KEY("lr_input"), LR_NAME)) ||
         (st = put(g, KEY("step_counter"), STEP_NAME)))
         return st;
+    /* where the step's gradients are, so a data-parallel trainer can cut it there */
+    for (int k = 0; k < b->n_grads; k++) {
+        char key[400];
+        snprintf(key, sizeof key, KEY("grad.") "%.360s", b->grads[k].state);
+        if ((st = og_graph_set_metadata(g, key, b->grads[k].update)))
+            return st;
+    }
     return OG_OK;
 }
 
@@ -848,6 +861,7 @@ og_status og_training_build(const og_graph *model, const og_train_options *opts,
     base = NULL;
 done:
     free_pairs(b.running, b.n_running);
+    free_pairs(b.grads, b.n_grads);
     free_pairs(pairs, n_pairs);
     og_free(bindings);
     og_graph_free(step);

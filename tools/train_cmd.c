@@ -61,6 +61,7 @@ const char HELP_TRAIN[] =
     "                      runs too (a model with a fixed batch needs N equal to it\n"
     "                      and drops that remainder)\n"
     "  --rng-seed N        seed of the shuffling (default 1)\n"
+    "  --no-shuffle        take the examples in file order\n"
     "  -o FILE             write the trained model (with its training step)\n"
     "  --checkpoint-dir D  write D/epoch-<k>.onnx after each epoch (and\n"
     "                      D/interrupted.onnx on Ctrl-C)\n"
@@ -71,6 +72,7 @@ const char HELP_TRAIN[] =
     "                      gnuplot)\n"
     "  --json              one JSON object per epoch on stdout: epoch, train_loss,\n"
     "                      test_accuracy, seconds, images_per_second\n"
+    "  --log-steps         with --json, also one object per step: epoch, step, loss\n"
     "  --threads N         threads (default: OG_NUM_THREADS, else the cores)\n"
     "  -h, --help          show this help\n";
 
@@ -97,7 +99,7 @@ const char HELP_EVAL[] =
 enum {
     OPT_DATA, OPT_LOSS_FN, OPT_LOSS, OPT_INPUT, OPT_OUTPUT_NAME, OPT_OPTIM, OPT_LR, OPT_MOMENTUM, OPT_NESTEROV,
     OPT_WD, OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_SCHEDULE, OPT_CLIP, OPT_EPOCHS, OPT_BATCH, OPT_SEED, OPT_OUT,
-    OPT_CKPT, OPT_KEEP, OPT_RESUME, OPT_PLOT, OPT_JSON, OPT_SPLIT, N_OPTS
+    OPT_CKPT, OPT_KEEP, OPT_RESUME, OPT_PLOT, OPT_JSON, OPT_SPLIT, OPT_NO_SHUFFLE, OPT_LOG_STEPS, N_OPTS
 };
 
 static const cli_option TRAIN_OPTS[] = {
@@ -125,6 +127,8 @@ static const cli_option TRAIN_OPTS[] = {
     { "resume", 0, true, OPT_RESUME, NULL },
     { "plot", 0, true, OPT_PLOT, NULL },
     { "json", 0, false, OPT_JSON, NULL },
+    { "no-shuffle", 0, false, OPT_NO_SHUFFLE, NULL },
+    { "log-steps", 0, false, OPT_LOG_STEPS, NULL },
     { NULL, 0, false, 0, NULL },
 };
 
@@ -682,7 +686,10 @@ int cmd_train(int argc, char **argv)
         cli_note("the model has already trained %d epochs (--epochs %ld): nothing to do", ls.epoch, a.epochs);
     while (ls.epoch < a.epochs && rc == EXIT_OK) {
         og_trainer_set_epoch(t, ls.epoch);
-        if ((st = og_shuffle_permutation(ls.seed, ls.epoch, n, perm))) {
+        if (a.val[OPT_NO_SHUFFLE]) {
+            for (int64_t k = 0; k < n; k++)
+                perm[k] = k;
+        } else if ((st = og_shuffle_permutation(ls.seed, ls.epoch, n, perm))) {
             rc = cli_fail_og(st);
             break;
         }
@@ -704,6 +711,15 @@ int cmd_train(int argc, char **argv)
             seconds += now_seconds() - s0;
             ls.loss_sum += loss * (double)m;
             seen += m;
+            if (a.val[OPT_LOG_STEPS] && a.val[OPT_JSON]) {
+                json_writer w;
+                json_init(&w, stdout);
+                json_begin_object(&w);
+                json_key(&w, "epoch"); json_int(&w, ls.epoch + 1);
+                json_key(&w, "step"); json_int(&w, og_trainer_num_steps(t));
+                json_key(&w, "loss"); json_number(&w, loss);
+                json_end_object(&w);
+            }
             if (tty && !a.val[OPT_JSON]) {
                 int64_t used = n - (fixed ? n % a.batch : 0), done_n = (ls.batch + 1) * a.batch;
                 if (done_n > used)

@@ -133,6 +133,23 @@ OG_API og_status og_trainer_step(og_trainer *t, const og_tensor *x, const og_ten
 /* Steps taken so far (restored by resuming). */
 OG_API int64_t og_trainer_num_steps(const og_trainer *t);
 
+/* ---- data-parallel training ----------------------------------------------
+ * A step in two halves, for a caller that combines the gradients of
+ * several processes (`onnxgrad train --distributed` sums them over MPI):
+ * og_trainer_compute_gradients runs forward, loss and backward (and
+ * updates BatchNormalization's running statistics from this batch); the
+ * gradients of the mean loss, one per trainable weight, are then the
+ * trainer's tensors, which the caller may overwrite (with the mean over
+ * every process's batch); og_trainer_apply_gradients runs the clipping and
+ * the optimiser on them. Together they do what og_trainer_step does. */
+OG_API og_status og_trainer_compute_gradients(og_trainer *t, const og_tensor *x, const og_tensor *labels,
+                                              double *loss);
+OG_API og_status og_trainer_apply_gradients(og_trainer *t);
+/* The trainable weights' gradients (NULL before the first
+ * og_trainer_compute_gradients); the tensors belong to the trainer. */
+OG_API int og_trainer_num_gradients(const og_trainer *t);
+OG_API og_tensor *og_trainer_gradient(og_trainer *t, int k);
+
 /* The model's output (output_name) for x, with the current weights, in
  * inference behaviour (BatchNormalization's running statistics).
  * Ownership: *out belongs to the trainer, valid until its next call. */

@@ -429,6 +429,51 @@ START_TEST(batchnorm_running_statistics)
 }
 END_TEST
 
+/* compute_gradients + apply_gradients is the step; gradients changed in
+ * between change the update (as a data-parallel caller does). */
+START_TEST(step_in_two_halves)
+{
+    og_graph *g = mlp(true, false);
+    og_train_options o = OG_TRAIN_OPTIONS_INIT;
+    o.optimizer = OG_OPTIM_ADAM, o.lr = 0.01, o.clip_norm = 0.5;
+    og_trainer *a, *b, *c;
+    OG_CHECK(og_trainer_create(g, &o, 0, &a));
+    OG_CHECK(og_trainer_create(g, &o, 0, &b));
+    OG_CHECK(og_trainer_create(g, &o, 0, &c));
+    ck_assert_int_eq(og_trainer_num_gradients(b), 0);
+    ck_assert_ptr_null(og_trainer_gradient(b, 0));
+    OG_CHECK_FAILS(og_trainer_apply_gradients(b), OG_ERR_INVALID_ARG, "compute the gradients first");
+    for (int s = 0; s < 3; s++) {
+        og_tensor *x, *l;
+        batch(s, &x, &l);
+        double la, lb;
+        OG_CHECK(og_trainer_step(a, x, l, &la));
+        OG_CHECK(og_trainer_compute_gradients(b, x, l, &lb));
+        ck_assert(la == lb);
+        OG_CHECK(og_trainer_apply_gradients(b));
+        OG_CHECK(og_trainer_compute_gradients(c, x, l, NULL));
+        for (int k = 0; k < og_trainer_num_gradients(c); k++) {
+            og_tensor *gk = og_trainer_gradient(c, k);
+            for (int64_t i = 0; i < gk->numel; i++)
+                ((float *)gk->data)[i] *= 2;
+        }
+        OG_CHECK(og_trainer_apply_gradients(c));
+        og_tensor_free(x), og_tensor_free(l);
+    }
+    ck_assert_int_eq(og_trainer_num_gradients(b), 4);
+    ck_assert_int_eq(og_trainer_num_steps(b), 3);
+    og_graph *ea, *eb, *ec;
+    OG_CHECK(og_trainer_export(a, &ea));
+    OG_CHECK(og_trainer_export(b, &eb));
+    OG_CHECK(og_trainer_export(c, &ec));
+    same_weights(ea, eb);
+    ck_assert(memcmp(initializer(ea, "W1")->data, initializer(ec, "W1")->data, NHID * NIN * 4) != 0);
+    og_graph_free(ea), og_graph_free(eb), og_graph_free(ec);
+    og_trainer_free(a), og_trainer_free(b), og_trainer_free(c);
+    og_graph_free(g);
+}
+END_TEST
+
 static long n_allocs;
 static void *count_alloc(void *u, size_t n) { (void)u; n_allocs++; return malloc(n); }
 static void *count_realloc(void *u, void *p, size_t n) { (void)u; n_allocs++; return realloc(p, n); }
@@ -531,6 +576,7 @@ int main(void)
     tcase_add_test(tc, resume_is_bit_identical);
     tcase_add_test(tc, batchnorm_running_statistics);
     tcase_add_test(tc, steps_allocate_nothing);
+    tcase_add_test(tc, step_in_two_halves);
     tcase_add_test(tc, mse_against_one_hot);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
