@@ -439,7 +439,8 @@ START_TEST(step_in_two_halves)
     og_trainer *a, *b, *c;
     OG_CHECK(og_trainer_create(g, &o, 0, &a));
     OG_CHECK(og_trainer_create(g, &o, 0, &b));
-    OG_CHECK(og_trainer_create(g, &o, 0, &c));
+    og_train_options sgd = OG_TRAIN_OPTIONS_INIT;   /* changing the gradients shows in its update */
+    OG_CHECK(og_trainer_create(g, &sgd, 0, &c));
     ck_assert_int_eq(og_trainer_num_gradients(b), 0);
     ck_assert_ptr_null(og_trainer_gradient(b, 0));
     OG_CHECK_FAILS(og_trainer_apply_gradients(b), OG_ERR_INVALID_ARG, "compute the gradients first");
