@@ -25,6 +25,7 @@
 #include "onnxgrad/status.h"
 #include "onnxgrad/alloc.h"
 #include "onnxgrad/tensor.h"
+#include "onnxgrad/data.h"
 #include "onnxgrad/graph.h"
 #include "onnxgrad/exec.h"
 #include "onnxgrad/onnx_io.h"
