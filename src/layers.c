@@ -633,6 +633,16 @@ void og_net_dropout(og_net *n, float ratio)
 
 /* ---- finishing ------------------------------------------------------------ */
 
+/* The output's type as the builder tracked it, the batch named "N" as the
+ * input's (torch.onnx.export's dynamic_axes do the same). */
+static og_status declare_output(og_net *n, const char *name)
+{
+    const char *params[OG_MAX_RANK] = { 0 };
+    if (n->dims[0] < 0)
+        params[0] = "N";
+    return og_graph_declare_value(n->g, name, OG_FLOAT, n->rank, n->dims, params);
+}
+
 og_status og_net_finish(og_net *n, const char *output_name, og_graph **out)
 {
     og_status st;
@@ -651,7 +661,8 @@ og_status og_net_finish(og_net *n, const char *output_name, og_graph **out)
         flush(n, name);
         if (n->status)
             st = n->status;
-        else if (!(st = og_graph_add_output(n->g, name)) && !(st = og_graph_finalize(n->g))) {
+        else if (!(st = og_graph_add_output(n->g, name)) && !(st = declare_output(n, name))
+                 && !(st = og_graph_finalize(n->g))) {
             *out = n->g;
             n->g = NULL;
         }

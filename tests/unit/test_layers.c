@@ -172,6 +172,8 @@ START_TEST(lenet_structure_and_shapes)
     ck_assert(vi.dim_params && vi.dim_params[0] && !strcmp(vi.dim_params[0], "N"));
     OG_CHECK(og_graph_output(g, 0, &vi));
     ck_assert_str_eq(vi.name, "logits");
+    ck_assert(vi.rank == 2 && vi.dims[0] == -1 && vi.dims[1] == 10);
+    ck_assert(vi.dim_params && vi.dim_params[0] && !strcmp(vi.dim_params[0], "N"));   /* declared, as torch does */
     int64_t opset;
     const char *domain;
     ck_assert_int_eq(og_graph_num_opsets(g), 1);
