@@ -32,6 +32,7 @@
 #include "onnxgrad/limits.h"
 #include "onnxgrad/autodiff.h"
 #include "onnxgrad/check.h"
+#include "onnxgrad/layers.h"
 
 #define OG_VERSION_STRING "0.1.0"
 
