@@ -26,6 +26,7 @@
 #include "onnxgrad/alloc.h"
 #include "onnxgrad/tensor.h"
 #include "onnxgrad/graph.h"
+#include "onnxgrad/training_info.h"
 #include "onnxgrad/exec.h"
 #include "onnxgrad/onnx_io.h"
 #include "onnxgrad/limits.h"
