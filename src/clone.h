@@ -15,11 +15,20 @@ typedef struct og_clone_options {
     const og_tensor *(*freeze)(void *user, const char *name);
     /* Nodes (by index in src) for which skip_node() is true are not copied. */
     bool (*skip_node)(void *user, int k);
+    /* Graph inputs and initializers for which skip_value() is true are not
+     * copied (nor declared). */
+    bool (*skip_value)(void *user, const char *name);
+    bool no_outputs;         /* graph outputs are not copied */
+    bool keep_training;      /* copy the training infos too (og_graph_to_double); off: dropped */
     void *user;
 } og_clone_options;
 
 /* A copy of src built through the builder calls (not finalized).
  * Ownership: *out is the caller's; free with og_graph_free. */
 og_status og_graph_clone(const og_graph *src, const og_clone_options *o, og_graph **out);
+/* Appends src's inputs, initializers, declarations, nodes and outputs to
+ * dst (no metadata, opsets or training infos), as og_graph_clone copies
+ * them. On failure dst holds part of src. */
+og_status og_graph_clone_into(og_graph *dst, const og_graph *src, const og_clone_options *o);
 
 #endif

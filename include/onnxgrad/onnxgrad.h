@@ -27,6 +27,7 @@
 #include "onnxgrad/tensor.h"
 #include "onnxgrad/data.h"
 #include "onnxgrad/graph.h"
+#include "onnxgrad/training_info.h"
 #include "onnxgrad/exec.h"
 #include "onnxgrad/onnx_io.h"
 #include "onnxgrad/limits.h"
