@@ -513,6 +513,8 @@ def main():
     ap.add_argument("--case-budget", type=float, default=60.0, help="stop adding repetitions after this many s")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds a worker may take for one command")
     ap.add_argument("--no-torch", action="store_true", help="onnxgrad's figures alone")
+    ap.add_argument("--pt-spin", action="store_true",
+                    help="let PyTorch's idle OpenMP workers spin (libgomp's default; see README, Noise)")
     ap.add_argument("--keep", action="store_true", help="keep the input/output files")
     ap.add_argument("--tmp", default=None, help="directory for the input/output files")
     args = ap.parse_args()
@@ -553,6 +555,12 @@ def main():
     base = dict(os.environ)
     og_env_base = dict(base)
     pt_env_base = {k: v for k, v in base.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    if not args.pt_spin:
+        # PyTorch's idle OpenMP workers (libgomp: oneDNN, ATen) would otherwise busy-wait a few
+        # ms after every parallel region, on the cores onnxgrad's interleaved chunks then use;
+        # PASSIVE makes them sleep at once (README, Noise). OpenBLAS's own pthread workers
+        # (PyTorch's Gemm) keep their default.
+        pt_env_base["OMP_WAIT_POLICY"] = "PASSIVE"
     have_torch = False
     why = ""
     if not args.no_torch:

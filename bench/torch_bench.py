@@ -272,7 +272,8 @@ def info(threads):
          "mkldnn": bool(torch.backends.mkldnn.is_available()),
          "openblas": openblas_info(),
          "env": {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE",
-                                                 "OPENBLAS_L2_SIZE", "ATEN_CPU_CAPABILITY")}}
+                                                 "OPENBLAS_L2_SIZE", "ATEN_CPU_CAPABILITY", "OMP_WAIT_POLICY",
+                                                 "OPENBLAS_THREAD_TIMEOUT")}}
     d["onednn_isa"] = ONEDNN_ISA or "unknown"
     return d
 

@@ -89,6 +89,7 @@ typedef void (*opt_block_fn)(const opt_coef *c, int64_t n, const void *x, const 
 typedef struct opt_kind {
     int n_states;                    /* 1: V (Momentum) or H (Adagrad); 2: V, H (Adam) */
     const char *state[2];            /* roles for messages */
+    const char *layout;              /* the tensor inputs, for messages */
     void (*coef)(const opt_params *p, double R, int64_t T, opt_coef *c);
     opt_block_fn block[EW_NDT];
 } opt_kind;
@@ -184,9 +185,9 @@ static void adagrad_coef(const opt_params *p, double R, int64_t T, opt_coef *c)
     c->eps = p->epsilon;
 }
 
-static const opt_kind momentum_kind = { 1, { "V", NULL }, momentum_coef, { EW_FN_F(momentum) } };
-static const opt_kind adam_kind = { 2, { "V", "H" }, adam_coef, { EW_FN_F(adam) } };
-static const opt_kind adagrad_kind = { 1, { "H", NULL }, adagrad_coef, { EW_FN_F(adagrad) } };
+static const opt_kind momentum_kind = { 1, { "V", NULL }, "n X, n G, n V", momentum_coef, { EW_FN_F(momentum) } };
+static const opt_kind adam_kind = { 2, { "V", "H" }, "n X, n G, n V, n H", adam_coef, { EW_FN_F(adam) } };
+static const opt_kind adagrad_kind = { 1, { "H", NULL }, "n X, n G, n H", adagrad_coef, { EW_FN_F(adagrad) } };
 
 /* ---- layout and inference ------------------------------------------------ */
 static const ew_types opt_float[] = { { EW_F, 1, 0, NULL }, { 0, 0, 0, NULL } };
@@ -207,10 +208,9 @@ static const char *opt_role(const opt_kind *kd, int n, int k, char *buf, size_t 
 static og_status opt_layout(const og_node *node, const opt_kind *kd, int n_in, int n_out, int *n)
 {
     int groups = 2 + kd->n_states;
-    const char *list = kd->n_states == 2 ? "n X, n G, n V, n H" : kd->state[0][0] == 'V' ? "n X, n G, n V" : "n X, n G, n H";
     if (n_in < 2 + groups || (n_in - 2) % groups != 0)
         return og_node_err(node, OG_ERR_INVALID_GRAPH, "has %d inputs; expected R, T, then %s (%d + %dn inputs, "
-                           "n >= 1)", n_in, list, 2, groups);
+                           "n >= 1)", n_in, kd->layout, 2, groups);
     *n = (n_in - 2) / groups;
     if (n_out != *n * (1 + kd->n_states))
         return og_node_err(node, OG_ERR_INVALID_GRAPH, "has %d outputs for %d optimised tensor%s (%d inputs); expected "
@@ -396,8 +396,12 @@ static og_status opt_run(const og_kernel_call *k)
         }
         p.xo[i] = k->out[i] ? k->out[i]->data : NULL;
     }
-    if (p.first[n] > 0)
-        og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, p.first[n], opt_task_run, &p);
+    /* small updates (one chunk in all) stay on the caller's thread; the bits do not depend on it */
+    int64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += p.numel[i];
+    int threads = k->n_threads > 1 && total > EW_CHUNK ? k->n_threads : 1;
+    og_parallel_for(threads, p.first[n], opt_task_run, &p);
     return OG_OK;
 }
 

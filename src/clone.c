@@ -124,6 +124,66 @@ done:
     return st;
 }
 
+og_status og_graph_clone_into(og_graph *g, const og_graph *src, const og_clone_options *o)
+{
+    static const og_clone_options none = { 0 };
+    if (!o)
+        o = &none;
+    og_status st = OG_OK;
+    for (int k = 0; k < src->n_inputs; k++) {
+        const og_value *v = &src->values[src->inputs[k]];
+        if (o->skip_value && o->skip_value(o->user, v->name))
+            continue;
+        const og_tensor *frozen = o->freeze ? o->freeze(o->user, v->name) : NULL;
+        og_tensor *t;
+        if (frozen) {
+            if ((st = tensor_copy(frozen, o->to_double, &t)) || (st = og_graph_adopt_initializer(g, v->name, t)))
+                return st;
+        } else if ((st = declare(g, v, o->to_double, true))) {
+            return st;
+        }
+    }
+    for (int k = 0; k < src->n_inits; k++) {
+        const og_value *v = &src->values[src->inits[k]];
+        if (o->skip_value && o->skip_value(o->user, v->name))
+            continue;
+        bool lift = o->lift && o->lift(o->user, v->name);
+        og_tensor *t;
+        if (o->freeze && v->is_input && o->freeze(o->user, v->name))
+            continue;   /* frozen above */
+        if (lift && !v->is_input) {
+            og_tinfo ti = { v->initializer->dtype, { v->initializer->rank, { 0 } } };
+            memcpy(ti.shape.dims, v->initializer->dims, sizeof(int64_t) * (size_t)ti.shape.rank);
+            if ((st = og_graph_add_input(g, v->name, dtype_of(ti.dtype, o->to_double), ti.shape.rank,
+                                         ti.shape.dims, NULL)))
+                return st;
+        }
+        if (lift)
+            continue;
+        const og_tensor *value = o->replace ? o->replace(o->user, v->name) : NULL;
+        if ((st = tensor_copy(value ? value : v->initializer, o->to_double, &t)) ||
+            (st = og_graph_adopt_initializer(g, v->name, t)))
+            return st;
+    }
+    /* value_info: what the model declared for other values. */
+    for (int v = 0; v < src->n_values; v++) {
+        const og_value *val = &src->values[v];
+        bool copied = val->producer >= 0 && !(o->skip_node && o->skip_node(o->user, val->producer));
+        if (val->declared && !val->is_input && copied && (st = declare(g, val, o->to_double, false)))
+            return st;
+        if (val->doc_string && og_graph_find_value(g, val->name) >= 0 &&
+            (st = og_graph_set_value_doc(g, val->name, val->doc_string)))
+            return st;
+    }
+    for (int k = 0; k < src->n_nodes; k++)
+        if (!(o->skip_node && o->skip_node(o->user, k)) && (st = copy_node(g, src, &src->nodes[k], o)))
+            return st;
+    for (int k = 0; !o->no_outputs && k < src->n_outputs; k++)
+        if ((st = og_graph_add_output(g, src->values[src->outputs[k]].name)))
+            return st;
+    return OG_OK;
+}
+
 og_status og_graph_clone(const og_graph *src, const og_clone_options *o, og_graph **out)
 {
     static const og_clone_options none = { 0 };
@@ -157,52 +217,10 @@ og_status og_graph_clone(const og_graph *src, const og_clone_options *o, og_grap
     for (int k = 0; k < src->n_meta; k++)
         if ((st = og_graph_add_metadata(g, src->meta[k].key, src->meta[k].value)))
             goto fail;
-    for (int k = 0; k < src->n_inputs; k++) {
-        const og_value *v = &src->values[src->inputs[k]];
-        if (o->drop && o->drop(o->user, v->name))
-            continue;
-        const og_tensor *frozen = o->freeze ? o->freeze(o->user, v->name) : NULL;
-        og_tensor *t;
-        if (frozen) {
-            if ((st = tensor_copy(frozen, o->to_double, &t)) || (st = og_graph_adopt_initializer(g, v->name, t)))
-                goto fail;
-        } else if ((st = declare(g, v, o->to_double, true))) {
-            goto fail;
-        }
-    }
-    for (int k = 0; k < src->n_inits; k++) {
-        const og_value *v = &src->values[src->inits[k]];
-        bool lift = o->lift && o->lift(o->user, v->name);
-        og_tensor *t;
-        if (o->freeze && v->is_input && o->freeze(o->user, v->name))
-            continue;   /* frozen above */
-        if (lift && !v->is_input) {
-            og_tinfo ti = { v->initializer->dtype, { v->initializer->rank, { 0 } } };
-            memcpy(ti.shape.dims, v->initializer->dims, sizeof(int64_t) * (size_t)ti.shape.rank);
-            if ((st = og_graph_add_input(g, v->name, dtype_of(ti.dtype, o->to_double), ti.shape.rank,
-                                         ti.shape.dims, NULL)))
-                goto fail;
-        }
-        if (lift || (o->drop && o->drop(o->user, v->name)))
-            continue;
-        const og_tensor *value = o->replace ? o->replace(o->user, v->name) : NULL;
-        if ((st = tensor_copy(value ? value : v->initializer, o->to_double, &t)) || (st = og_graph_adopt_initializer(g, v->name, t)))
-            goto fail;
-    }
-    /* value_info: what the model declared for other values. */
-    for (int v = 0; v < src->n_values; v++) {
-        const og_value *val = &src->values[v];
-        if (val->declared && !val->is_input && val->producer >= 0 && (st = declare(g, val, o->to_double, false)))
-            goto fail;
-        if (val->doc_string && (st = og_graph_set_value_doc(g, val->name, val->doc_string)))
-            goto fail;
-    }
-    for (int k = 0; k < src->n_nodes; k++)
-        if (!(o->skip_node && o->skip_node(o->user, k)) && (st = copy_node(g, src, &src->nodes[k], o)))
-            goto fail;
-    for (int k = 0; k < src->n_outputs; k++)
-        if ((st = og_graph_add_output(g, src->values[src->outputs[k]].name)))
-            goto fail;
+    if ((st = og_graph_clone_into(g, src, o)))
+        goto fail;
+    if (o->keep_training && src->training && (st = og_training_copy(g, src, o->to_double)))
+        goto fail;
     *out = g;
     return OG_OK;
 fail:
@@ -217,7 +235,7 @@ og_status og_graph_to_double(const og_graph *g, og_graph **out)
     *out = NULL;
     if (!g || !g->finalized)
         return og_err(OG_ERR_INVALID_ARG, "og_graph_to_double: the graph is not finalized (call og_graph_finalize)");
-    og_clone_options o = { .to_double = true };
+    og_clone_options o = { .to_double = true, .keep_training = true };
     og_graph *d;
     og_status st = og_graph_clone(g, &o, &d);
     if (st)

@@ -17,11 +17,14 @@ typedef struct og_clone_options {
     const og_tensor *(*freeze)(void *user, const char *name);
     /* Nodes (by index in src) for which skip_node() is true are not copied. */
     bool (*skip_node)(void *user, int k);
+    /* Graph inputs and initializers for which skip_value() is true are not
+     * copied (nor declared). */
+    bool (*skip_value)(void *user, const char *name);
+    bool no_outputs;         /* graph outputs are not copied */
+    bool keep_training;      /* copy the training infos too (og_graph_to_double); off: dropped */
     /* Initializers for which replace() gives a tensor hold a copy of it
-     * instead (a trained model's weights); drop() true: neither the
-     * initializer nor a graph input of that name is copied. */
+     * instead (a trained model's weights). */
     const og_tensor *(*replace)(void *user, const char *name);
-    bool (*drop)(void *user, const char *name);
     /* Called for every copied node with what is about to be added; may
      * change it (a training step's BatchNormalization). */
     og_status (*edit_node)(void *user, const og_node *n, struct og_node_copy *c);
@@ -39,5 +42,9 @@ typedef struct og_node_copy {
 /* A copy of src built through the builder calls (not finalized).
  * Ownership: *out is the caller's; free with og_graph_free. */
 og_status og_graph_clone(const og_graph *src, const og_clone_options *o, og_graph **out);
+/* Appends src's inputs, initializers, declarations, nodes and outputs to
+ * dst (no metadata, opsets or training infos), as og_graph_clone copies
+ * them. On failure dst holds part of src. */
+og_status og_graph_clone_into(og_graph *dst, const og_graph *src, const og_clone_options *o);
 
 #endif

@@ -237,11 +237,11 @@ typedef struct idx_file {
 static og_status read_idx(const char *path, int rank, const char *what, int64_t expect_n,
                           const char *other_path, idx_file *out)
 {
+    memset(out, 0, sizeof *out);
     rd r;
     og_status st = rd_open(&r, path);
     if (st != OG_OK)
         return st;
-    memset(out, 0, sizeof *out);
     uint8_t head[4 + 4 * 3];
     size_t head_size = 4 + 4 * (size_t)rank, got;
     char where[96];
@@ -399,7 +399,7 @@ static og_status find_idx(const char *dir, const char *name, char *buf, size_t s
 
 static og_status load_idx(const char *images, const char *labels, og_dataset *ds)
 {
-    idx_file lab, img;
+    idx_file lab = { 0 }, img = { 0 };
     og_status st = read_idx(labels, 1, "labels", -1, NULL, &lab);
     if (st != OG_OK)
         return st;

@@ -179,6 +179,7 @@ void og_graph_free(og_graph *g)
     og_free(g->model_doc);
     og_free(g->graph_name);
     og_free(g->graph_doc);
+    og_training_free_all(g);
     og_free(g);
 }
 

@@ -167,7 +167,26 @@ struct og_graph {
     int *order;                                  /* topological node order (finalized) */
     bool finalized;
     char **warnings; int n_warnings, cap_warnings;   /* raised by finalize (og_warn) */
+    struct og_training_set *training;   /* ModelProto.training_info; NULL when none (src/training_info.c) */
 };
+
+/* ---- training infos (src/training_info.c) -------------------------------- */
+typedef struct og_training_rec {
+    og_graph *init, *alg;                /* owned, not finalized; init NULL when absent */
+    og_binding *ib, *ub; int n_ib, n_ub; /* owned strings */
+} og_training_rec;
+typedef struct og_training_set { og_training_rec *recs; int n, cap; } og_training_set;
+void og_training_free_all(og_graph *g);
+/* og_graph_add_training_info without the copies: takes ownership of init
+ * (may be NULL) and alg, which are freed on failure. Errors name the
+ * binding or value prefixed by `where` ("training_info[0]"). The loader's
+ * path: unlike the builder, an algorithm initializer that g also has is an
+ * error (a file must not hold two tensors of one name). */
+og_status og_training_adopt(og_graph *g, og_graph *init, og_graph *alg, int n_ib, const og_binding *ib, int n_ub,
+                            const og_binding *ub, const char *where);
+/* Copies src's training infos into dst (whose initializers must be there),
+ * converting float to double when to_double. */
+og_status og_training_copy(og_graph *dst, const og_graph *src, bool to_double);
 
 /* Index of the value named `name`, or -1. */
 /* og_graph_add_initializer without the copy: takes ownership of t, which

@@ -8,9 +8,13 @@
  * returning: nothing in the IR points into it. Tensors with external data
  * are read from their files (external_data.c) during the conversion.
  *
+ * Training infos (TrainingInfoProto) are read after the main graph, each
+ * graph through the same conversion, into unfinalized graphs kept on the
+ * main one (training_info.c checks their bindings).
+ *
  * Dropped on load (see the README, "Unknown fields"): unknown fields,
- * FunctionProto and TrainingInfoProto lists, quantization annotations,
- * denotations and doc strings of tensors. */
+ * FunctionProto lists, quantization annotations, denotations and doc
+ * strings of tensors. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stddef.h>
@@ -261,13 +265,13 @@ static bool calls_function(const Onnx__ModelProto *m, const Onnx__NodeProto *n)
 }
 
 static og_status add_node(og_graph *g, const Onnx__ModelProto *m, const Onnx__NodeProto *n, int idx,
-                          og_extdata_ctx *ext)
+                          og_extdata_ctx *ext, const char *gn)
 {
     char where[300];
     if (!n->op_type || !n->op_type[0])
-        return og_err(OG_ERR_PARSE, "graph.node[%d]%s%s%s: op_type is missing", idx,
+        return og_err(OG_ERR_PARSE, "%s.node[%d]%s%s%s: op_type is missing", gn, idx,
                       n->name ? " '" : "", n->name ? n->name : "", n->name ? "'" : "");
-    snprintf(where, sizeof where, "graph.node[%d] '%s' (%s)", idx, n->name ? n->name : "", n->op_type);
+    snprintf(where, sizeof where, "%s.node[%d] '%s' (%s)", gn, idx, n->name ? n->name : "", n->op_type);
     if (calls_function(m, n))
         return og_err(OG_ERR_UNSUPPORTED, "%s: calls the model-local function '%s%s%s'; "
                       "FunctionProto is not supported by onnxgrad", where,
@@ -293,7 +297,7 @@ static og_status add_node(og_graph *g, const Onnx__ModelProto *m, const Onnx__No
                                (const char *const *)n->input, (int)n->n_output,
                                (const char *const *)n->output, (int)n->n_attribute, attrs);
         if (st != OG_OK)
-            og_err_prefix("graph.node[%d]: ", idx);
+            og_err_prefix("%s.node[%d]: ", gn, idx);
     }
     if (st == OG_OK && n->doc_string && n->doc_string[0])
         st = og_graph_set_node_doc(g, og_graph_num_nodes(g) - 1, n->doc_string);
@@ -304,18 +308,21 @@ static og_status add_node(og_graph *g, const Onnx__ModelProto *m, const Onnx__No
     return st;
 }
 
-static og_status check_name(const char *name, const char *what, size_t k)
+static og_status check_name(const char *name, const char *gn, const char *what, size_t k)
 {
     if (!name || !name[0])
-        return og_err(OG_ERR_PARSE, "graph.%s[%zu]: name is missing", what, k);
+        return og_err(OG_ERR_PARSE, "%s.%s[%zu]: name is missing", gn, what, k);
     return OG_OK;
 }
+
+static og_status convert_graph(const Onnx__ModelProto *m, Onnx__GraphProto *gp, og_graph *g, og_extdata_ctx *ext,
+                               const char *gn);
+static og_status convert_training(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx *ext);
 
 static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx *ext)
 {
     const Onnx__GraphProto *gp = m->graph;
     og_status st;
-    char where[300];
     if (!gp)
         return og_err(OG_ERR_PARSE, "ModelProto.graph is missing (no graph in the model)");
     if (!m->has_ir_version)
@@ -345,17 +352,29 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
         if ((st = og_graph_add_metadata(g, p->key, p->value ? p->value : "")))
             return og_err_prefix("metadata_props[%zu]: ", k);
     }
+    if ((st = convert_graph(m, (Onnx__GraphProto *)gp, g, ext, "graph")))
+        return st;
+    return m->n_training_info ? convert_training(m, g, ext) : OG_OK;
+}
+
+/* GraphProto gp into g; `gn` names it in messages ("graph",
+ * "training_info[0].algorithm"). */
+static og_status convert_graph(const Onnx__ModelProto *m, Onnx__GraphProto *gp, og_graph *g, og_extdata_ctx *ext,
+                               const char *gn)
+{
+    og_status st;
+    char where[300];
     if (gp->n_sparse_initializer)
-        return og_err(OG_ERR_UNSUPPORTED, "graph.sparse_initializer[0] '%s': sparse initializers are not "
-                      "supported by onnxgrad", gp->sparse_initializer[0]->values && gp->sparse_initializer[0]->values->name
+        return og_err(OG_ERR_UNSUPPORTED, "%s.sparse_initializer[0] '%s': sparse initializers are not "
+                      "supported by onnxgrad", gn, gp->sparse_initializer[0]->values && gp->sparse_initializer[0]->values->name
                       ? gp->sparse_initializer[0]->values->name : "");
 
     for (size_t k = 0; k < gp->n_input; k++) {
         const Onnx__ValueInfoProto *vi = gp->input[k];
         vtype vt;
-        if ((st = check_name(vi->name, "input", k)))
+        if ((st = check_name(vi->name, gn, "input", k)))
             return st;
-        snprintf(where, sizeof where, "graph.input[%zu] '%s'", k, vi->name);
+        snprintf(where, sizeof where, "%s.input[%zu] '%s'", gn, k, vi->name);
         if ((st = read_type(vi, where, &vt)))
             return st;
         if ((st = og_graph_add_input(g, vi->name, vt.dtype, vt.rank, vt.dims, vt.params)))
@@ -366,13 +385,13 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
     /* Initializers and nodes are released from the decoded message as soon
      * as they are in the IR, so a load's peak is about one copy of the
      * model, not two (protobuf-c frees NULL entries as nothing). */
-    Onnx__GraphProto *consumed = (Onnx__GraphProto *)gp;
+    Onnx__GraphProto *consumed = gp;
     for (size_t k = 0; k < gp->n_initializer; k++) {
         const Onnx__TensorProto *tp = gp->initializer[k];
         og_tensor *t;
-        if ((st = check_name(tp->name, "initializer", k)))
+        if ((st = check_name(tp->name, gn, "initializer", k)))
             return st;
-        snprintf(where, sizeof where, "graph.initializer[%zu] '%s'", k, tp->name);
+        snprintf(where, sizeof where, "%s.initializer[%zu] '%s'", gn, k, tp->name);
         if ((st = og_tensor_from_proto_ext(tp, where, ext, &t)))
             return st;
         if ((st = og_graph_adopt_initializer(g, tp->name, t)))
@@ -381,7 +400,7 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
         consumed->initializer[k] = NULL;
     }
     for (size_t k = 0; k < gp->n_node; k++) {
-        if ((st = add_node(g, m, gp->node[k], (int)k, ext)))
+        if ((st = add_node(g, m, gp->node[k], (int)k, ext, gn)))
             return st;
         protobuf_c_message_free_unpacked(&consumed->node[k]->base, og_protobuf_allocator());
         consumed->node[k] = NULL;
@@ -389,9 +408,9 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
     for (size_t k = 0; k < gp->n_value_info; k++) {
         const Onnx__ValueInfoProto *vi = gp->value_info[k];
         vtype vt;
-        if ((st = check_name(vi->name, "value_info", k)))
+        if ((st = check_name(vi->name, gn, "value_info", k)))
             return st;
-        snprintf(where, sizeof where, "graph.value_info[%zu] '%s'", k, vi->name);
+        snprintf(where, sizeof where, "%s.value_info[%zu] '%s'", gn, k, vi->name);
         if ((st = read_type(vi, where, &vt)))
             return st;
         /* value_info about a value no node produces says nothing we can use. */
@@ -406,9 +425,9 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
     for (size_t k = 0; k < gp->n_output; k++) {
         const Onnx__ValueInfoProto *vi = gp->output[k];
         vtype vt;
-        if ((st = check_name(vi->name, "output", k)))
+        if ((st = check_name(vi->name, gn, "output", k)))
             return st;
-        snprintf(where, sizeof where, "graph.output[%zu] '%s'", k, vi->name);
+        snprintf(where, sizeof where, "%s.output[%zu] '%s'", gn, k, vi->name);
         if ((st = read_type(vi, where, &vt)))
             return st;
         if ((st = og_graph_add_output(g, vi->name)))
@@ -419,6 +438,73 @@ static og_status convert(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx 
             return st;
     }
     return OG_OK;
+}
+
+/* ---- training infos ------------------------------------------------------ */
+
+static bool graph_empty(const Onnx__GraphProto *gp)
+{
+    return !gp || (!gp->n_node && !gp->n_input && !gp->n_output && !gp->n_initializer && !gp->n_value_info &&
+                   !gp->n_sparse_initializer);
+}
+
+/* A TrainingInfoProto graph as an unfinalized og_graph (*out NULL for an
+ * absent or empty initialization). */
+static og_status training_graph(const Onnx__ModelProto *m, Onnx__GraphProto *gp, bool optional, og_extdata_ctx *ext,
+                                const char *gn, og_graph **out)
+{
+    *out = NULL;
+    if (optional && graph_empty(gp))
+        return OG_OK;
+    og_status st = og_graph_create(out);
+    if (!st && gp && !(st = og_graph_set_name(*out, gp->name)) && !(st = og_graph_set_doc(*out, gp->doc_string)))
+        st = convert_graph(m, gp, *out, ext, gn);
+    if (st) {
+        og_graph_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+static og_status read_bindings(Onnx__StringStringEntryProto **p, size_t n, og_binding **out)
+{
+    *out = NULL;
+    if (n == 0)
+        return OG_OK;
+    if (!(*out = og_calloc(n, sizeof **out)))
+        return og_err(OG_ERR_NOMEM, "out of memory reading %zu bindings", n);
+    for (size_t k = 0; k < n; k++)   /* borrowed; empty ones are reported by og_training_adopt */
+        (*out)[k] = (og_binding){ p[k]->key ? p[k]->key : "", p[k]->value ? p[k]->value : "" };
+    return OG_OK;
+}
+
+/* Read after the main graph, whose initializers the bindings name. */
+static og_status convert_training(const Onnx__ModelProto *m, og_graph *g, og_extdata_ctx *ext)
+{
+    og_status st = OG_OK;
+    for (size_t k = 0; k < m->n_training_info && !st; k++) {
+        Onnx__TrainingInfoProto *ti = m->training_info[k];
+        char where[64], gn[96];
+        og_graph *init = NULL, *alg = NULL;
+        og_binding *ib = NULL, *ub = NULL;
+        snprintf(where, sizeof where, "training_info[%zu]", k);
+        snprintf(gn, sizeof gn, "%s.initialization", where);
+        if (!(st = training_graph(m, ti->initialization, true, ext, gn, &init))) {
+            snprintf(gn, sizeof gn, "%s.algorithm", where);
+            st = training_graph(m, ti->algorithm, false, ext, gn, &alg);
+        }
+        if (!st && !(st = read_bindings(ti->initialization_binding, ti->n_initialization_binding, &ib)) &&
+            !(st = read_bindings(ti->update_binding, ti->n_update_binding, &ub))) {
+            st = og_training_adopt(g, init, alg, (int)ti->n_initialization_binding, ib, (int)ti->n_update_binding, ub,
+                                   where);
+            init = alg = NULL;   /* adopted, or freed by og_training_adopt */
+        }
+        og_graph_free(init);
+        og_graph_free(alg);
+        og_free(ib);
+        og_free(ub);
+    }
+    return st;
 }
 
 static og_status decode_and_build(const void *data, size_t size, og_extdata_ctx *ext, bool finalize,

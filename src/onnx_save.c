@@ -38,6 +38,7 @@ typedef struct enc {
     size_t ext_min;          /* initializers of at least this many bytes go there */
     ext_tensor *ext; int n_ext, cap_ext;   /* in file order */
     uint64_t ext_end;        /* bytes of the data file so far */
+    og_graph **typed; int n_typed, cap_typed;   /* finalized training graphs lending types */
 } enc;
 
 static void *take(enc *e, size_t count, size_t size)
@@ -60,6 +61,9 @@ static void enc_free(enc *e)
         og_free(e->blocks[k]);
     og_free(e->tensors);
     og_free(e->blocks);
+    for (int k = 0; k < e->n_typed; k++)
+        og_graph_free(e->typed[k]);
+    og_free(e->typed);
     og_free(e->ext);
 }
 
@@ -253,7 +257,7 @@ static const int *node_order(const og_graph *g, int *scratch)
 {
     for (int k = 0; k < g->n_nodes; k++) {
         const og_node *n = &g->nodes[k];
-        for (int j = 0; j < n->n_inputs; j++)
+        for (int j = 0; g->order && j < n->n_inputs; j++)   /* a stored training graph has no order */
             if (n->inputs[j] >= 0 && g->values[n->inputs[j]].producer >= k)
                 return g->order;
         scratch[k] = k;
@@ -269,11 +273,14 @@ static bool is_graph_output(const og_graph *g, int v)
     return false;
 }
 
+static og_status encode_graph(enc *e, const og_graph *g, Onnx__GraphProto *gp, const char *default_name,
+                              const og_graph *types);
+static og_status encode_training(enc *e, const og_graph *g, Onnx__ModelProto *m);
+
 static og_status encode(enc *e, const og_graph *g, Onnx__ModelProto *m, Onnx__GraphProto *gp)
 {
     og_status st;
     onnx__model_proto__init(m);
-    onnx__graph_proto__init(gp);
     m->has_ir_version = 1;
     m->ir_version = g->ir_version;
     m->producer_name = nonempty(g->producer_name);
@@ -309,7 +316,20 @@ static og_status encode(enc *e, const og_graph *g, Onnx__ModelProto *m, Onnx__Gr
     m->n_metadata_props = (size_t)g->n_meta;
 
     /* The ONNX checker requires a graph name. */
-    gp->name = g->graph_name && g->graph_name[0] ? g->graph_name : "graph";
+    if ((st = encode_graph(e, g, gp, "graph", NULL)))
+        return st;
+    return g->training ? encode_training(e, g, m) : OG_OK;
+}
+
+/* g's nodes, initializers (external by the same rule for every graph),
+ * inputs, outputs and value_info into gp. An output g has no type for
+ * takes it from `types` (a finalized graph holding it; may be NULL). */
+static og_status encode_graph(enc *e, const og_graph *g, Onnx__GraphProto *gp, const char *default_name,
+                              const og_graph *types)
+{
+    og_status st;
+    onnx__graph_proto__init(gp);
+    gp->name = g->graph_name && g->graph_name[0] ? g->graph_name : (char *)default_name;
     gp->doc_string = nonempty(g->graph_doc);
 
     int *scratch = NULL;
@@ -337,9 +357,12 @@ static og_status encode(enc *e, const og_graph *g, Onnx__ModelProto *m, Onnx__Gr
     gp->n_input = (size_t)g->n_inputs;
 
     TAKE(gp->output, (size_t)g->n_outputs);
-    for (int k = 0; k < g->n_outputs; k++)
-        if ((st = value_info(e, &g->values[g->outputs[k]], &gp->output[k])))
+    for (int k = 0; k < g->n_outputs; k++) {
+        const og_value *v = &g->values[g->outputs[k]];
+        int t = types && v->dtype == OG_UNDEFINED ? og_graph_find_value(types, v->name) : -1;
+        if ((st = value_info(e, t >= 0 ? &types->values[t] : v, &gp->output[k])))
             return st;
+    }
     gp->n_output = (size_t)g->n_outputs;
 
     /* Inferred types of intermediate values, in node order so the result
@@ -360,6 +383,122 @@ static og_status encode(enc *e, const og_graph *g, Onnx__ModelProto *m, Onnx__Gr
         }
     }
     return OG_OK;
+}
+
+/* Training infos. Their graphs are written as stored: the algorithm names
+ * the main graph's initializers, inputs and node outputs without declaring
+ * them, as ONNX defines it (the algorithm continues the main graph;
+ * declaring W again as an algorithm input would make the combined graph
+ * list it twice). onnx 1.12's checker (check_model, full_check too) does not
+ * look at training_info at all -- found by experiment: unknown ops,
+ * undefined names, bad bindings and type clashes there all pass -- so
+ * tests/tools/check_training_info.py checks the combined graph instead.
+ * Opsets the training graphs import join the model's opset_import, and a
+ * model with training infos is written as IR version 7 at least (where
+ * TrainingInfoProto appeared). */
+static og_status add_training_opsets(enc *e, const og_graph *g, Onnx__ModelProto *m)
+{
+    int extra = 0;
+    for (int r = 0; r < g->training->n; r++)
+        extra += g->training->recs[r].alg->n_opsets + (g->training->recs[r].init ? g->training->recs[r].init->n_opsets : 0);
+    if (!extra)
+        return OG_OK;
+    Onnx__OperatorSetIdProto **all = NULL, *ops = NULL;
+    TAKE(all, m->n_opset_import + (size_t)extra);
+    TAKE(ops, (size_t)extra);
+    if (m->n_opset_import)
+        memcpy(all, m->opset_import, m->n_opset_import * sizeof *all);
+    size_t n = m->n_opset_import;
+    int used = 0;
+    for (int r = 0; r < g->training->n; r++)
+        for (int w = 0; w < 2; w++) {
+            const og_graph *sub = w ? g->training->recs[r].init : g->training->recs[r].alg;
+            for (int k = 0; sub && k < sub->n_opsets; k++) {
+                bool have = false;
+                for (size_t j = 0; j < n && !have; j++)
+                    have = strcmp(all[j]->domain, sub->opsets[k].domain) == 0;
+                if (have)
+                    continue;   /* og_graph_add_training_info checked the versions agree */
+                onnx__operator_set_id_proto__init(&ops[used]);
+                ops[used].domain = sub->opsets[k].domain;
+                ops[used].has_version = 1;
+                ops[used].version = sub->opsets[k].version;
+                all[n++] = &ops[used++];
+            }
+        }
+    m->opset_import = all;
+    m->n_opset_import = n;
+    return OG_OK;
+}
+
+static og_status bindings(enc *e, const og_binding *b, int n, Onnx__StringStringEntryProto ***out, size_t *n_out)
+{
+    Onnx__StringStringEntryProto *kv = NULL, **kvp = NULL;
+    TAKE(kv, (size_t)n);
+    TAKE(kvp, (size_t)n);
+    for (int k = 0; k < n; k++) {
+        onnx__string_string_entry_proto__init(&kv[k]);
+        kv[k].key = (char *)b[k].key;
+        kv[k].value = (char *)b[k].value;
+        kvp[k] = &kv[k];
+    }
+    *out = kvp;
+    *n_out = (size_t)n;
+    return OG_OK;
+}
+
+/* ONNX wants a type on every output of a top-level graph; a stored
+ * training graph knows only what it declared, so an untyped output takes
+ * the type inference gives it in the runnable graph (when that builds: a
+ * graph onnxgrad cannot finalize is still saved, as stored). */
+static const og_graph *types_for(enc *e, const og_graph *g, int k, bool algorithm)
+{
+    const og_training_rec *r = &g->training->recs[k];
+    const og_graph *sub = algorithm ? r->alg : r->init;
+    bool untyped = false;
+    for (int j = 0; j < sub->n_outputs && !untyped; j++)
+        untyped = sub->values[sub->outputs[j]].dtype == OG_UNDEFINED;
+    og_graph *t = NULL;
+    if (!untyped || og_grow((void **)&e->typed, &e->cap_typed, e->n_typed + 1, sizeof *e->typed) != OG_OK)
+        return NULL;
+    if ((algorithm ? og_training_algorithm_graph(g, k, &t) : og_training_initialization_graph(g, k, &t)) != OG_OK) {
+        og_err_clear();
+        return NULL;
+    }
+    e->typed[e->n_typed++] = t;
+    return t;
+}
+
+static og_status encode_training(enc *e, const og_graph *g, Onnx__ModelProto *m)
+{
+    int n = g->training->n;
+    Onnx__TrainingInfoProto *ti = NULL;
+    Onnx__GraphProto *graphs = NULL;
+    TAKE(ti, (size_t)n);
+    size_t n_graphs = 2 * (size_t)n;
+    TAKE(graphs, n_graphs);
+    TAKE(m->training_info, (size_t)n);
+    for (int k = 0; k < n; k++) {
+        const og_training_rec *r = &g->training->recs[k];
+        og_status st;
+        onnx__training_info_proto__init(&ti[k]);
+        if (r->init) {
+            if ((st = encode_graph(e, r->init, &graphs[2 * k], "initialization", types_for(e, g, k, false))))
+                return og_err_prefix("training_info[%d].initialization: ", k);
+            ti[k].initialization = &graphs[2 * k];
+        }
+        if ((st = encode_graph(e, r->alg, &graphs[2 * k + 1], "algorithm", types_for(e, g, k, true))))
+            return og_err_prefix("training_info[%d].algorithm: ", k);
+        ti[k].algorithm = &graphs[2 * k + 1];
+        if ((st = bindings(e, r->ib, r->n_ib, &ti[k].initialization_binding, &ti[k].n_initialization_binding)) ||
+            (st = bindings(e, r->ub, r->n_ub, &ti[k].update_binding, &ti[k].n_update_binding)))
+            return st;
+        m->training_info[k] = &ti[k];
+    }
+    m->n_training_info = (size_t)n;
+    if (m->ir_version < 7)
+        m->ir_version = 7;
+    return add_training_opsets(e, g, m);
 }
 
 static og_status check_saveable(const og_graph *g, const char *fn)

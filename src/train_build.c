@@ -845,7 +845,7 @@ og_status og_training_build(const og_graph *model, const og_train_options *opts,
         if (og_graph_find_value(model, pairs[k].state) < 0)
             st = og_graph_add_initializer(base, pairs[k].state,
                                           step->values[og_graph_find_value(step, pairs[k].state)].initializer);
-    og_clone_options co = { .drop = drop_model_initializer, .user = base };
+    og_clone_options co = { .skip_value = drop_model_initializer, .user = base };
     if (st || (st = og_graph_clone(step, &co, &algorithm)))
         goto done;
     if (!(bindings = og_calloc((size_t)n_pairs, sizeof *bindings))) {

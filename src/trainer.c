@@ -128,8 +128,7 @@ static og_status setup(og_trainer *t, int n_threads)
         return st;
     /* inference: the model itself, every state an input fed from the trainer */
     og_clone_options co = { .lift = is_state, .user = t };
-    if ((st = og_graph_clone(t->base, &co, &t->infer)) || (st = og_graph_clear_training_info(t->infer)) ||
-        (st = og_graph_finalize(t->infer)) || (st = og_plan_create_ex(t->infer, &po, &t->infer_plan)))
+    if ((st = og_graph_clone(t->base, &co, &t->infer)) || (st = og_graph_finalize(t->infer)) || (st = og_plan_create_ex(t->infer, &po, &t->infer_plan)))
         return st;
     t->infer_output = -1;
     for (int k = 0; k < t->infer->n_outputs; k++)
@@ -163,7 +162,7 @@ og_status og_trainer_create(const og_graph *model, const og_train_options *opts,
     og_status st;
     if (opts)
         st = og_training_build(model, opts, &t->base);
-    else if (!(st = og_graph_clone(model, NULL, &t->base)))
+    else if (!(st = og_graph_clone(model, &(og_clone_options){ .keep_training = true }, &t->base)))
         st = og_graph_finalize(t->base);
     if (st || (st = setup(t, n_threads))) {
         og_trainer_free(t);
@@ -316,7 +315,7 @@ static og_status make_halves(og_trainer *t)
         goto done;
     /* the update half: the other nodes, the gradients its inputs */
     cut_ctx cc = { needed, t->o.input_name, t->o.label_name };
-    og_clone_options co = { .skip_node = skip_grad_half, .drop = drop_data, .user = &cc };
+    og_clone_options co = { .skip_node = skip_grad_half, .skip_value = drop_data, .user = &cc };
     if ((st = og_graph_clone(s, &co, &t->update_g)))
         goto done;
     for (int k = 0; k < t->n_grads && !st; k++)
@@ -430,7 +429,7 @@ og_status og_trainer_export(const og_trainer *t, og_graph **out)
     if (!t || !out)
         return og_err(OG_ERR_INVALID_ARG, "og_trainer_export: NULL argument");
     *out = NULL;
-    og_clone_options co = { .replace = current_value, .user = (void *)t };
+    og_clone_options co = { .replace = current_value, .keep_training = true, .user = (void *)t };
     og_graph *g;
     og_status st = og_graph_clone(t->base, &co, &g);
     if (st)

@@ -264,6 +264,18 @@ static int print_info(const og_graph *g, const char *path, const og_check_report
         printf("]\n");
     }
 
+    int n_ti = og_graph_num_training_infos(g);
+    if (n_ti > 0)
+        printf("training infos: %d\n", n_ti);
+    for (int k = 0; k < n_ti; k++) {
+        og_training_info ti;
+        if ((st = og_graph_get_training_info(g, k, &ti)))
+            return cli_fail_og(st);
+        printf("  %d: algorithm %d nodes, %d update bindings; initialization %d nodes, %d initialization bindings\n", k,
+               og_graph_num_nodes(ti.algorithm), ti.n_update_bindings,
+               ti.initialization ? og_graph_num_nodes(ti.initialization) : 0, ti.n_initialization_bindings);
+    }
+
     /* Counted by sorting a copy of the op names so the output is stable
      * whatever the node order. */
     int n_nodes = og_graph_num_nodes(g);
@@ -379,6 +391,22 @@ static int print_info_json(const og_graph *g, const char *path, const og_check_r
             rc = cli_fail_og(st);
         else
             cli_json_tensor(&w, t, NULL);
+    }
+    json_end_array(&w);
+    json_key(&w, "training_infos");
+    json_begin_array(&w);
+    for (int k = 0; !rc && k < og_graph_num_training_infos(g); k++) {
+        og_training_info ti;
+        if ((st = og_graph_get_training_info(g, k, &ti))) {
+            rc = cli_fail_og(st);
+            break;
+        }
+        json_begin_object(&w);
+        json_key_int(&w, "algorithm_nodes", og_graph_num_nodes(ti.algorithm));
+        json_key_int(&w, "update_bindings", ti.n_update_bindings);
+        json_key_int(&w, "initialization_nodes", ti.initialization ? og_graph_num_nodes(ti.initialization) : 0);
+        json_key_int(&w, "initialization_bindings", ti.n_initialization_bindings);
+        json_end_object(&w);
     }
     json_end_array(&w);
     int n_nodes = og_graph_num_nodes(g);

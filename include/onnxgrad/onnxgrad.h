@@ -27,11 +27,13 @@
 #include "onnxgrad/tensor.h"
 #include "onnxgrad/data.h"
 #include "onnxgrad/graph.h"
+#include "onnxgrad/training_info.h"
 #include "onnxgrad/exec.h"
 #include "onnxgrad/onnx_io.h"
 #include "onnxgrad/limits.h"
 #include "onnxgrad/autodiff.h"
 #include "onnxgrad/check.h"
+#include "onnxgrad/layers.h"
 #include "onnxgrad/train.h"
 
 #define OG_VERSION_STRING "0.1.0"

@@ -18,3 +18,12 @@ add_executable(og_json_test ${CMAKE_CURRENT_LIST_DIR}/json_test.c ${PROJECT_SOUR
 target_include_directories(og_json_test PRIVATE ${PROJECT_SOURCE_DIR}/tools)
 target_link_libraries(og_json_test PRIVATE m)
 add_test(NAME cli_json COMMAND og_json_test)
+
+# The training-curve plot (tools/plot.c) with the real gnuplot, a failing
+# one and none at all.
+add_executable(og_plot_test ${CMAKE_CURRENT_LIST_DIR}/plot_test.c ${PROJECT_SOURCE_DIR}/tools/plot.c)
+target_include_directories(og_plot_test PRIVATE ${PROJECT_SOURCE_DIR}/tools)
+target_link_libraries(og_plot_test PRIVATE m)
+add_test(NAME cli_plot
+         COMMAND og_plot_test ${CMAKE_CURRENT_BINARY_DIR}/plot-tmp ${OG_PYTHON3}
+                 ${CMAKE_CURRENT_LIST_DIR}/check_plot_svg.py)

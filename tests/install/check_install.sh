@@ -2,6 +2,8 @@
 # Installs onnxgrad into a scratch prefix, then builds the README's C example
 # outside the tree twice — with pkg-config and with find_package(onnxgrad) —
 # and runs both. EXTRA_CFLAGS (e.g. sanitizer flags) is passed to both.
+# Then builds examples/ with its Makefile (pkg-config) and runs the LeNet
+# example; the installed CLI must read the model it saved.
 # Usage: check_install.sh SOURCE_DIR BUILD_DIR WORK_DIR
 set -eu
 src=$1; build=$2; work=$3
@@ -34,4 +36,20 @@ cmake --build cm >/dev/null
 out=$(cd cm && LD_LIBRARY_PATH="$libdir" ./example_cmake)
 echo "find_package build: $out"
 [ "$out" = "y = [0 0 0.5 2]" ]
+
+cp -r "$src/examples" "$work/examples_build"
+cd "$work/examples_build"
+make clean >/dev/null
+make CFLAGS="-std=c11 -Wall -Wextra -Werror -O2" EXTRA_CFLAGS="${EXTRA_CFLAGS:-}" >/dev/null
+out=$(LD_LIBRARY_PATH="$libdir" ./lenet lenet.onnx)
+echo "examples/lenet: $out"
+expected='input image: float [N,1,28,28]
+output logits: float [N,10]
+12 nodes, 10 parameter tensors, 61706 parameters
+saved lenet.onnx
+ran a batch of 2: logits [2,10]'
+[ "$out" = "$expected" ]
+info=$(LD_LIBRARY_PATH="$libdir" "$prefix/bin/onnxgrad" info lenet.onnx)
+echo "$info" | grep -q 'logits: float \[N,10\]'
+echo "$info" | grep -q 'Conv: 2'
 echo "install test passed"

@@ -8,7 +8,9 @@
  * load (which validates and infers shapes), plan, run, build the gradient
  * graph (every float output seeded, every float input and initializer
  * differentiated) and run it, save to memory, save to a file — is replayed with allocation N failing, for N = 1, 2, ...
- * until a replay sees no injected failure, in two modes: the Nth
+ * until a replay sees no injected failure, in two modes (the data-set
+ * loader, og_dataset_load on IDX files plain and gzipped and on .pb
+ * pairs, followed by a gather, is swept the same way first): the Nth
  * allocation alone fails ("once"), and every allocation from the Nth on
  * fails ("from then on"). Each replay must:
  *   - return OG_OK or OG_ERR_NOMEM, never anything else, with a message;
@@ -29,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <onnxgrad/onnxgrad.h>
 
 #define MAX_POINTS 200000
@@ -524,6 +527,132 @@ static long sweep(fixture *fx, const char *tmpdir, int index)
     return points;
 }
 
+/* ---- the data-set loader ----------------------------------------------------- */
+
+static bool write_idx(const char *path, bool gz, int rank, const uint32_t *dims, const uint8_t *data, size_t n)
+{
+    uint8_t head[16] = { 0, 0, 0x08, (uint8_t)rank };
+    for (int k = 0; k < rank; k++)
+        for (int b = 0; b < 4; b++)
+            head[4 + 4 * k + b] = (uint8_t)(dims[k] >> (24 - 8 * b));
+    size_t hn = 4 + 4 * (size_t)rank;
+    if (gz) {   /* written with the allocator disarmed: zlib's own malloc is fine */
+        gzFile f = gzopen(path, "wb");
+        bool ok = f && gzwrite(f, head, (unsigned)hn) == (int)hn && gzwrite(f, data, (unsigned)n) == (int)n;
+        return (f && gzclose(f) == Z_OK) && ok;
+    }
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(head, 1, hn, f) == hn && fwrite(data, 1, n, f) == n;
+    return (f && fclose(f) == 0) && ok;
+}
+
+/* og_dataset_load + og_dataset_gather of dir's train split with each
+ * allocation failing once and from then on: OG_OK with the reference
+ * batch, or OG_ERR_NOMEM with *out NULL; no leak. Returns the points. */
+static long dataset_sweep(const char *dir)
+{
+    snprintf(current, sizeof current, "og_dataset_load %s", dir);
+    og_dataset *ref;
+    if (og_dataset_load(dir, "train", &ref) != OG_OK) {
+        fail("reference load: %s", og_errmsg());
+        return 0;
+    }
+    const int64_t idx[3] = { 4, 0, 4 };
+    og_tensor *want[2] = { 0 }, *got[2] = { 0 };
+    for (int t = 0; t < 2; t++) {
+        const og_tensor *src = t ? og_dataset_y(ref) : og_dataset_x(ref);
+        int64_t dims[OG_MAX_RANK];
+        memcpy(dims, src->dims, sizeof dims);
+        dims[0] = 3;
+        og_tensor_create(src->dtype, src->rank, dims, &want[t]);
+        og_tensor_create(src->dtype, src->rank, dims, &got[t]);
+    }
+    if (og_dataset_gather(ref, idx, 3, want[0], want[1]) != OG_OK)
+        fail("reference gather: %s", og_errmsg());
+    og_dataset_free(ref);
+    long points = 0;
+    for (int mode = 0; mode < 2 && !failures; mode++) {
+        for (long k = 1; k <= MAX_POINTS; k++) {
+            long before = live_blocks;
+            int failures_before = failures;
+            arm(k, mode == 1);
+            og_dataset *ds = (og_dataset *)1;
+            og_status st = og_dataset_load(dir, "train", &ds);
+            bool ok = acceptable(st, "og_dataset_load", k);
+            if (ok && st == OG_OK) {
+                st = og_dataset_gather(ds, idx, 3, got[0], got[1]);
+                ok = acceptable(st, "og_dataset_gather", k);
+                if (st == OG_OK && (!same_tensor(got[0], want[0]) || !same_tensor(got[1], want[1])))
+                    fail("allocation %ld failing: load succeeded with different data", k);
+                og_dataset_free(ds);
+            } else if (ok && ds) {
+                fail("allocation %ld failing: og_dataset_load failed but *out is not NULL", k);
+            }
+            bool hit = injected;
+            disarm();
+            if (live_blocks != before)
+                fail("allocation %ld failing%s: %ld block(s) leaked", k, mode ? " and on" : "", live_blocks - before);
+            if (!ok || failures != failures_before || !hit) {
+                if (mode == 0)
+                    points = hit ? k : k - 1;
+                break;
+            }
+        }
+    }
+    for (int t = 0; t < 2; t++) {
+        og_tensor_free(want[t]);
+        og_tensor_free(got[t]);
+    }
+    return points;
+}
+
+/* IDX (gzipped images, plain labels) and .pb layouts in TMPDIR. */
+static long dataset_sweeps(const char *tmpdir, int *failed_before)
+{
+    char dir[3072], path[4096];
+    long total = 0;
+    uint8_t pix[5 * 6 * 7], lab[5] = { 3, 1, 4, 1, 5 };
+    for (size_t k = 0; k < sizeof pix; k++)
+        pix[k] = (uint8_t)(k * 29 % 256);
+    snprintf(dir, sizeof dir, "%s/oom-data-idx", tmpdir);
+    mkdir(dir, 0777);
+    snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir);
+    bool ok = write_idx(path, true, 3, (const uint32_t[]){ 5, 6, 7 }, pix, sizeof pix);
+    snprintf(path, sizeof path, "%s/train-labels-idx1-ubyte", dir);
+    ok = ok && write_idx(path, false, 1, (const uint32_t[]){ 5 }, lab, sizeof lab);
+    if (!ok) {
+        fail("writing the IDX files in %s", dir);
+        return 0;
+    }
+    *failed_before = failures;
+    total += dataset_sweep(dir);
+    printf("%s %s: %ld allocation points\n", failures != *failed_before ? "FAIL" : "PASS", current, total);
+
+    snprintf(dir, sizeof dir, "%s/oom-data-pb", tmpdir);
+    mkdir(dir, 0777);
+    og_tensor *x = NULL, *y = NULL;
+    og_tensor_create(OG_DOUBLE, 3, (const int64_t[]){ 5, 2, 3 }, &x);
+    og_tensor_create(OG_INT64, 1, (const int64_t[]){ 5 }, &y);
+    for (int64_t k = 0; x && k < x->numel; k++)
+        ((double *)x->data)[k] = (double)k / 8;
+    for (int64_t k = 0; y && k < y->numel; k++)
+        ((int64_t *)y->data)[k] = k % 3;
+    snprintf(path, sizeof path, "%s/train_x.pb", dir);
+    ok = x && y && og_tensor_save_pb(x, path) == OG_OK;
+    snprintf(path, sizeof path, "%s/train_y.pb", dir);
+    ok = ok && og_tensor_save_pb(y, path) == OG_OK;
+    og_tensor_free(x);
+    og_tensor_free(y);
+    if (!ok) {
+        fail("writing the .pb files in %s: %s", dir, og_errmsg());
+        return total;
+    }
+    *failed_before = failures;
+    long pts = dataset_sweep(dir);
+    printf("%s %s: %ld allocation points\n", failures != *failed_before ? "FAIL" : "PASS", current, pts);
+    return total + pts;
+}
+
 static void free_feeds(fixture *fx)
 {
     for (int k = 0; k < fx->n_feeds; k++)
@@ -544,7 +673,8 @@ int main(int argc, char **argv)
     }
     og_set_allocator(&(og_allocator){ a_alloc, a_realloc, a_free, NULL });
     long total = 0;
-    int models = 0, with_grad = 0;
+    int models = 0, with_grad = 0, before_data = 0;
+    total += dataset_sweeps(argv[3], &before_data);
 
     static fixture fx;
     memset(&fx, 0, sizeof fx);
