@@ -277,9 +277,6 @@ static og_status bn_backward(og_backward_call *b)
     }
     /* training: batch statistics over N and the spatial axes */
     int64_t n = og_norm_prod(&xi->shape, 2, r), nn = xi->shape.dims[0];
-    if (n < 0 || nn < 0)
-        return og_node_err(b->node, OG_ERR_UNSUPPORTED, "the gradient in training mode needs X's batch and spatial "
-                           "dims known, X '%s'", X);
     int64_t perm[OG_MAX_RANK];
     for (int d = 0; d < r; d++)
         perm[d] = d;
@@ -292,7 +289,20 @@ static og_status bn_backward(og_backward_call *b)
     tail[0] = nn;
     for (int d = 2; d < r; d++)
         tail[d - 1] = xi->shape.dims[d];
-    og_status st = og_norm_grad_stats(b, dt, xt, 1, p->epsilon, r - 1, tail, &bm, &binv, NULL);   /* [C, 1, ...] */
+    /* a dynamic batch (or spatial size): the tail and the count come from
+     * X's shape at run time (the last, smaller batch of an epoch) */
+    bool dynamic = n < 0 || nn < 0;
+    const char *tail_value = NULL, *count_value = NULL;
+    if (dynamic) {
+        static const int64_t one = 1, end = INT64_MAX;
+        const char *ss[3] = { og_gb1(b, "Shape", xt), og_gb_ints(b, 1, &one), og_gb_ints(b, 1, &end) };
+        tail_value = og_gb(b, "Slice", 3, ss, 0, NULL);
+        og_attr keep = og_attr_int("keepdims", 0), to = og_attr_int("to", dt);
+        const char *prod = og_gb(b, "ReduceProd", 1, &tail_value, 1, &keep);
+        count_value = og_gb(b, "Cast", 1, &prod, 1, &to);
+    }
+    og_status st = og_norm_grad_stats(b, dt, xt, 1, p->epsilon, r - 1, dynamic ? NULL : tail, tail_value, &bm, &binv,
+                                      NULL);   /* [C, 1, ...] */
     if (st)
         return st;
     const char *m_bc = bn_bc(b, bm, r), *inv_bc = bn_bc(b, binv, r);
@@ -302,7 +312,7 @@ static og_status bn_backward(og_backward_call *b)
         const char *g = dy ? og_gb_mul(b, dy, bn_bc(b, scale, r)) : NULL;
         const char *dm = drm ? bn_bc(b, og_gb_mul(b, drm, om), r) : NULL;
         const char *dv = drv ? bn_bc(b, og_gb_mul(b, drv, om), r) : NULL;
-        b->din[0] = og_norm_grad_x(b, dt, xc, inv_bc, g, r - 1, red, (double)(n * nn), dm, NULL, dv);
+        b->din[0] = og_norm_grad_x(b, dt, xc, inv_bc, g, r - 1, red, (double)(n * nn), count_value, dm, NULL, dv);
     }
     if (dy && b->need[1])
         b->din[1] = og_norm_sum(b, og_gb_mul(b, dy, og_gb_mul(b, xc, inv_bc)), r - 1, red, false);

@@ -121,7 +121,7 @@ static og_status in_backward(og_backward_call *b)
         return og_node_err(b->node, OG_ERR_UNSUPPORTED, "the gradient needs the spatial dims of input '%s' known",
                            b->in[0]);
     const char *mean, *inv;
-    og_status st = og_norm_grad_stats(b, dt, b->in[0], 2, p->epsilon, r - 2, xi->shape.dims + 2, &mean, &inv,
+    og_status st = og_norm_grad_stats(b, dt, b->in[0], 2, p->epsilon, r - 2, xi->shape.dims + 2, NULL, &mean, &inv,
                                       NULL);
     if (st)
         return st;
@@ -137,7 +137,7 @@ static og_status in_backward(og_backward_call *b)
     if (b->need[0]) {   /* scale as [C, 1, ...] against [N, C, D...] */
         const char *ins[2] = { b->in[1], og_gb_ints(b, r - 1, bshape) };
         const char *g = og_gb_mul(b, dy, og_gb(b, "Reshape", 2, ins, 0, NULL));
-        b->din[0] = og_norm_grad_x(b, dt, xc, inv, g, r - 2, axes, (double)n, NULL, NULL, NULL);
+        b->din[0] = og_norm_grad_x(b, dt, xc, inv, g, r - 2, axes, (double)n, NULL, NULL, NULL, NULL);
     }
     if (b->need[1])
         b->din[1] = og_norm_sum(b, og_gb_mul(b, dy, og_gb_mul(b, xc, inv)), r - 1, red, false);

@@ -198,7 +198,7 @@ static og_status ln_backward(og_backward_call *b)
         axes[d - a] = d;
     if (b->need[0]) {
         const char *g = dy ? og_gb_mul(b, dy, b->in[1]) : NULL;
-        b->din[0] = og_norm_grad_x(b, dt, xc, inv, g, r - a, axes, (double)n, dmean, dinv, NULL);
+        b->din[0] = og_norm_grad_x(b, dt, xc, inv, g, r - a, axes, (double)n, NULL, dmean, dinv, NULL);
     }
     if (dy && b->need[1] && !b->status) {
         const char *gs = og_gb_mul(b, dy, og_gb_mul(b, xc, inv));

@@ -252,10 +252,14 @@ const char *og_norm_sub(og_backward_call *b, og_dtype dt, const char *x, const c
 }
 
 const char *og_norm_grad_x(og_backward_call *b, og_dtype dt, const char *xc, const char *r, const char *g, int n_axes,
-                           const int64_t *axes, double count, const char *dmean, const char *dinv, const char *dvar)
+                           const int64_t *axes, double count, const char *count_value, const char *dmean,
+                           const char *dinv, const char *dvar)
 {
     const char *dx = NULL;
-    const char *minus_1n = og_gb_scalar(b, dt, -1.0 / count);
+    /* c / count, folded when the count is known */
+    #define OVER_COUNT(c) (count_value ? og_gb_div(b, og_gb_scalar(b, dt, (c)), count_value) \
+                                       : og_gb_scalar(b, dt, (c) / count))
+    const char *minus_1n = OVER_COUNT(-1.0);
     if (g) {
         const char *xh = og_gb_mul(b, xc, r);
         const char *mg = og_gb_mul(b, og_norm_sum(b, g, n_axes, axes, true), minus_1n);
@@ -265,12 +269,12 @@ const char *og_norm_grad_x(og_backward_call *b, og_dtype dt, const char *xc, con
     /* the statistics' own gradients: d mean / dx = 1/count; d var / dx =
      * 2 xc / count; d inv / dx = -inv^3 xc / count */
     if (dmean) {
-        const char *t = og_gb_mul(b, dmean, og_gb_scalar(b, dt, 1.0 / count));
+        const char *t = og_gb_mul(b, dmean, OVER_COUNT(1.0));
         dx = dx ? og_gb_add(b, dx, t) : t;
     }
     const char *k = NULL;
     if (dvar)
-        k = og_gb_mul(b, dvar, og_gb_scalar(b, dt, 2.0 / count));
+        k = og_gb_mul(b, dvar, OVER_COUNT(2.0));
     if (dinv) {
         const char *t = og_gb_mul(b, og_gb_mul(b, dinv, og_gb_mul(b, r, og_gb_mul(b, r, r))), minus_1n);
         k = k ? og_gb_add(b, k, t) : t;
@@ -279,16 +283,18 @@ const char *og_norm_grad_x(og_backward_call *b, og_dtype dt, const char *xc, con
         const char *t = og_gb_mul(b, xc, k);
         dx = dx ? og_gb_add(b, dx, t) : t;
     }
+    #undef OVER_COUNT
     return dx;
 }
 
 og_status og_norm_grad_stats(og_backward_call *b, og_dtype dt, const char *x, int axis, double eps, int n_tail,
-                             const int64_t *tail, const char **mean, const char **inv, const char **y)
+                             const int64_t *tail, const char *tail_value, const char **mean, const char **inv,
+                             const char **y)
 {
     /* Scale: ones of the tail's shape (ONNX Runtime wants Scale's shape to be
      * the normalised one, not a broadcast scalar) */
     const char *one = og_gb_scalar(b, dt, 1.0);
-    const char *es[2] = { one, og_gb_ints(b, n_tail, tail) };
+    const char *es[2] = { one, tail ? og_gb_ints(b, n_tail, tail) : tail_value };
     const char *ins[2] = { x, og_gb(b, "Expand", 2, es, 0, NULL) };
     og_attr at[2] = { og_attr_int("axis", axis), og_attr_float("epsilon", (float)eps) };
     const char *outs[3] = { NULL, NULL, NULL };

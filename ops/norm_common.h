@@ -51,16 +51,20 @@ void og_norm_exec(const og_norm_job *j, int n_threads);
  * optional gradients on the statistics (keepdims-shaped, NULL: none):
  *   dx = r (g - mean(g) - x̂ mean(g x̂)) + dmean / count
  *        + xc (2 dvar - dinv r^3) / count
- * in Mul, Add and ReduceSum only. */
+ * in Mul, Add and ReduceSum only. count_value (NULL: none) is the count as
+ * a scalar of dt computed at run time, for shapes known only then. */
 const char *og_norm_grad_x(og_backward_call *b, og_dtype dt, const char *xc, const char *r, const char *g, int n_axes,
-                           const int64_t *axes, double count, const char *dmean, const char *dinv, const char *dvar);
+                           const int64_t *axes, double count, const char *count_value, const char *dmean,
+                           const char *dinv, const char *dvar);
 /* x - m, as x + (-1) m (Sub is not part of the vocabulary every build has). */
 const char *og_norm_sub(og_backward_call *b, og_dtype dt, const char *x, const char *m);
 /* Mean and InvStdDev of x (rank r) over axes [axis, r), whose dims are
  * tail[0 .. n_tail), as a LayerNormalization node (Scale: ones) emits them,
- * keepdims-shaped; also its Y (x̂) when y is not NULL. */
+ * keepdims-shaped; also its Y (x̂) when y is not NULL. tail NULL: the dims
+ * are known at run time only, as the int64 vector value tail_value. */
 og_status og_norm_grad_stats(og_backward_call *b, og_dtype dt, const char *x, int axis, double eps, int n_tail,
-                             const int64_t *tail, const char **mean, const char **inv, const char **y);
+                             const int64_t *tail, const char *tail_value, const char **mean, const char **inv,
+                             const char **y);
 /* Sum of x over `axes` (keepdims 0 or 1). */
 const char *og_norm_sum(og_backward_call *b, const char *x, int n_axes, const int64_t *axes, bool keepdims);
 

@@ -169,7 +169,8 @@ og_status og_graph_clone_into(og_graph *g, const og_graph *src, const og_clone_o
     for (int v = 0; v < src->n_values; v++) {
         const og_value *val = &src->values[v];
         bool copied = val->producer >= 0 && !(o->skip_node && o->skip_node(o->user, val->producer));
-        if (val->declared && !val->is_input && copied && (st = declare(g, val, o->to_double, false)))
+        if (val->declared && !val->is_input && copied && !o->no_declarations &&
+            (st = declare(g, val, o->to_double, false)))
             return st;
         if (val->doc_string && og_graph_find_value(g, val->name) >= 0 &&
             (st = og_graph_set_value_doc(g, val->name, val->doc_string)))

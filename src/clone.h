@@ -21,6 +21,7 @@ typedef struct og_clone_options {
      * copied (nor declared). */
     bool (*skip_value)(void *user, const char *name);
     bool no_outputs;         /* graph outputs are not copied */
+    bool no_declarations;    /* nor value_info declarations of intermediates */
     bool keep_training;      /* copy the training infos too (og_graph_to_double); off: dropped */
     /* Initializers for which replace() gives a tensor hold a copy of it
      * instead (a trained model's weights). */

@@ -451,6 +451,14 @@ fail:
     return st;
 }
 
+void og_graph_clear_outputs(og_graph *g)
+{
+    for (int k = 0; k < g->n_outputs; k++)
+        g->values[g->outputs[k]].is_output = false;
+    g->n_outputs = 0;
+    g->finalized = false;
+}
+
 og_status og_graph_add_output(og_graph *g, const char *name)
 {
     OG_NEED_GRAPH(g);

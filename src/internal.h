@@ -201,6 +201,8 @@ static inline const int64_t *og_value_dims(const og_value *v)
     return v->rank > OG_VALUE_INLINE_RANK ? v->big_dims : v->small_dims;
 }
 int og_graph_find_value(const og_graph *g, const char *name);
+/* Removes every graph output (the values stay), to list new ones. */
+void og_graph_clear_outputs(og_graph *g);
 /* Lowers ai.onnx.preview.training Gradient nodes (src/lower_gradient.c);
  * og_graph_finalize calls it first. */
 og_status og_lower_gradient(og_graph *g);

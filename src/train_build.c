@@ -155,7 +155,7 @@ double og_train_lr(const og_train_options *o, int epoch)
         return o->lr * pow(o->gamma, (double)(epoch / (o->step_epochs > 0 ? o->step_epochs : 1)));
     case OG_LR_COSINE: {
         int total = o->epochs > 0 ? o->epochs : 1;
-        return o->lr * (1.0 + cos(M_PI * (double)epoch / (double)total)) / 2.0;
+        return o->lr * (1.0 + cos(3.14159265358979323846 * (double)epoch / (double)total)) / 2.0;
     }
     default:
         return o->lr;
@@ -240,7 +240,7 @@ static og_status push_pair(state_pair **a, int *n, int *cap, const char *state, 
 
 static void free_pairs(state_pair *a, int n)
 {
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; a && k < n; k++) {
         og_free(a[k].state);
         og_free(a[k].update);
     }
@@ -490,9 +490,9 @@ static og_status emit_update(builder *b, emitter *e, const char *w, const char *
     const char *states[2] = { NULL, NULL };
     int n_states = 0;
     for (int k = 0; k < 2 && state_suffix[o->optimizer][k]; k++) {
-        char name[300];
-        snprintf(name, sizeof name, "%.200s.%s", w, state_suffix[o->optimizer][k]);
-        fresh(s, name, name, sizeof name);
+        char base[300], name[300];
+        snprintf(base, sizeof base, "%.200s.%s", w, state_suffix[o->optimizer][k]);
+        fresh(s, base, name, sizeof name);
         og_tensor *z;
         og_status st = og_tensor_create(dt, wt->rank, wt->dims, &z);
         if (st)
@@ -605,7 +605,8 @@ static og_status build_step(builder *b, og_graph **out, state_pair **pairs_out, 
     for (int k = 0; k < n_train + b->n_running && !st; k++) {
         const char *name = k < n_train ? train[k] : b->running[k - n_train].state;
         const og_tensor *t = model->values[og_graph_find_value(model, name)].initializer;
-        st = og_graph_add_input(f, name, t->dtype, t->rank, t->dims, NULL);
+        if (!f->values[og_graph_find_value(f, name)].is_input)   /* IR < 4 models list them already */
+            st = og_graph_add_input(f, name, t->dtype, t->rank, t->dims, NULL);
     }
     if (st || (st = og_graph_finalize(f)))
         goto done;
@@ -655,8 +656,7 @@ static og_status build_step(builder *b, og_graph **out, state_pair **pairs_out, 
     if (st)
         goto done;
     /* outputs: the loss, then every state's update */
-    s->n_outputs = 0;
-    s->finalized = false;
+    og_graph_clear_outputs(s);
     if ((st = og_graph_add_output(s, b->loss)))
         goto done;
     for (int k = 0; k < n_pairs && !st; k++)
@@ -764,7 +764,7 @@ og_status og_training_settings(const og_graph *g, og_train_options *out, bool *f
     if (strcmp(format, "1") != 0)
         return og_err(OG_ERR_UNSUPPORTED, "training settings: format '%s' (this onnxgrad reads format 1)", format);
     og_train_options o = OG_TRAIN_OPTIONS_INIT;
-    int opt, loss, sched, nesterov, label_dtype;
+    int opt = 0, loss = 0, sched = 0, nesterov = 0, label_dtype = 0;
     og_status st;
     if ((st = get_name(g, KEY("optimizer"), optimizer_names, 4, &opt)) ||
         (st = get_name(g, KEY("loss_fn"), loss_names, 3, &loss)) ||
@@ -795,11 +795,59 @@ og_status og_training_settings(const og_graph *g, og_train_options *out, bool *f
 
 /* ---- og_training_build --------------------------------------------------------- */
 
-static bool drop_model_initializer(void *user, const char *name)
+/* ONNX runs the algorithm after the main graph, in one scope: it reads the
+ * main graph's inputs and initializers by name, and its own values must
+ * not reuse a name the main graph defines. The step recomputes the forward
+ * (in training form), so its node outputs that the main graph also
+ * produces are renamed "train/<name>" (made unique). */
+typedef struct renamer {
+    const og_graph *main, *step;
+    state_pair *map;   /* (old, new) */
+    int n, cap;
+    og_status st;
+} renamer;
+
+static const char *rename_value(renamer *r, const char *name)
 {
-    const og_graph *base = user;
-    int v = og_graph_find_value(base, name);
-    return v >= 0 && base->values[v].initializer != NULL;
+    if (!name || !name[0])
+        return name;
+    int v = og_graph_find_value(r->main, name);
+    if (v < 0 || r->main->values[v].is_input || r->main->values[v].initializer)
+        return name;
+    for (int k = 0; k < r->n; k++)
+        if (strcmp(r->map[k].state, name) == 0)
+            return r->map[k].update;
+    char base[600], fresh_name[600];
+    snprintf(base, sizeof base, "train/%.560s", name);
+    snprintf(fresh_name, sizeof fresh_name, "%s", base);
+    for (int k = 2; og_graph_find_value(r->main, fresh_name) >= 0 || og_graph_find_value(r->step, fresh_name) >= 0;
+         k++)
+        snprintf(fresh_name, sizeof fresh_name, "%.560s_%d", base, k);
+    og_status st = push_pair(&r->map, &r->n, &r->cap, name, fresh_name);
+    if (st) {
+        r->st = st;
+        return name;
+    }
+    return r->map[r->n - 1].update;
+}
+
+static og_status rename_node(void *user, const og_node *n, og_node_copy *c)
+{
+    renamer *r = user;
+    (void)n;
+    for (int k = 0; k < c->n_inputs; k++)
+        c->inputs[k] = rename_value(r, c->inputs[k]);
+    for (int k = 0; k < c->n_outputs; k++)
+        c->outputs[k] = rename_value(r, c->outputs[k]);
+    return r->st;
+}
+
+/* The main graph provides these: its initializers and inputs. */
+static bool from_main_graph(void *user, const char *name)
+{
+    const renamer *r = user;
+    int v = og_graph_find_value(r->main, name);
+    return v >= 0 && (r->main->values[v].initializer != NULL || r->main->values[v].is_input);
 }
 
 og_status og_training_build(const og_graph *model, const og_train_options *opts, og_graph **out)
@@ -845,17 +893,35 @@ og_status og_training_build(const og_graph *model, const og_train_options *opts,
         if (og_graph_find_value(model, pairs[k].state) < 0)
             st = og_graph_add_initializer(base, pairs[k].state,
                                           step->values[og_graph_find_value(step, pairs[k].state)].initializer);
-    og_clone_options co = { .skip_value = drop_model_initializer, .user = base };
+    renamer rn = { .main = base, .step = step };
+    og_clone_options co = { .skip_value = from_main_graph, .edit_node = rename_node, .no_outputs = true,
+                            .no_declarations = true, .user = &rn };
     if (st || (st = og_graph_clone(step, &co, &algorithm)))
         goto done;
-    if (!(bindings = og_calloc((size_t)n_pairs, sizeof *bindings))) {
+    for (int k = 0; k < step->n_outputs && !st; k++)
+        st = og_graph_add_output(algorithm, rename_value(&rn, step->values[step->outputs[k]].name));
+    if (!st && rn.st)
+        st = rn.st;
+    if (!st && !(bindings = og_calloc((size_t)n_pairs, sizeof *bindings)))
         st = og_err(OG_ERR_NOMEM, "out of memory building the training step");
+    for (int k = 0; k < n_pairs && !st; k++)
+        bindings[k] = (og_binding){ pairs[k].state, rename_value(&rn, pairs[k].update) };
+    for (int k = 0; k < b.n_grads && !st; k++) {
+        char *renamed = og_strdup(rename_value(&rn, b.grads[k].update));
+        if (!renamed) {
+            st = og_err(OG_ERR_NOMEM, "out of memory building the training step");
+            break;
+        }
+        og_free(b.grads[k].update);
+        b.grads[k].update = renamed;
+    }
+    if (st) {
+        free_pairs(rn.map, rn.n);
         goto done;
     }
-    for (int k = 0; k < n_pairs; k++)
-        bindings[k] = (og_binding){ pairs[k].state, pairs[k].update };
-    if ((st = og_graph_add_training_info(base, NULL, algorithm, 0, NULL, n_pairs, bindings)) ||
-        (st = store_settings(base, opts, &b)) || (st = og_graph_finalize(base)))
+    st = og_graph_add_training_info(base, NULL, algorithm, 0, NULL, n_pairs, bindings);
+    free_pairs(rn.map, rn.n);   /* the bindings borrowed from it until here */
+    if (st || (st = store_settings(base, opts, &b)) || (st = og_graph_finalize(base)))
         goto done;
     *out = base;
     base = NULL;

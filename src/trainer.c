@@ -304,8 +304,7 @@ static og_status make_halves(og_trainer *t)
     /* the gradient half: the step with other outputs (the plan drops the optimiser) */
     if ((st = og_graph_clone(s, NULL, &t->grad_g)))
         goto done;
-    t->grad_g->n_outputs = 0;
-    t->grad_g->finalized = false;
+    og_graph_clear_outputs(t->grad_g);
     for (int k = 0; k < n_roots && !st; k++)
         st = og_graph_add_output(t->grad_g, s->values[roots[k]].name);
     for (int k = 0; k < t->n_states && !st; k++)
@@ -321,7 +320,7 @@ static og_status make_halves(og_trainer *t)
     for (int k = 0; k < t->n_grads && !st; k++)
         st = og_graph_add_input(t->update_g, t->grads[k]->name, t->grads[k]->dtype, t->grads[k]->rank,
                                 t->grads[k]->dims, NULL);
-    t->update_g->n_outputs = 0;
+    og_graph_clear_outputs(t->update_g);
     for (int k = 0; k < t->n_states && !st; k++)
         if (!grad_side[k])
             st = og_graph_add_output(t->update_g, t->bindings[k].update);

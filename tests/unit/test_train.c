@@ -37,6 +37,12 @@ static og_graph *mlp(bool bn, bool loss)
     OG_CHECK(og_graph_create(&g));
     OG_CHECK(og_graph_set_opset(g, "", 17));
     OG_CHECK(og_graph_add_input(g, "x", OG_FLOAT, 2, (int64_t[]){ -1, NIN }, (const char *[]){ "N", NULL }));
+    if (loss) {   /* the reference: weights as inputs, so og_gradients takes the reference's values */
+        OG_CHECK(og_graph_add_input(g, "W1", OG_FLOAT, 2, (int64_t[]){ NHID, NIN }, NULL));
+        OG_CHECK(og_graph_add_input(g, "b1", OG_FLOAT, 1, (int64_t[]){ NHID }, NULL));
+        OG_CHECK(og_graph_add_input(g, "W2", OG_FLOAT, 2, (int64_t[]){ NCLS, NHID }, NULL));
+        OG_CHECK(og_graph_add_input(g, "b2", OG_FLOAT, 1, (int64_t[]){ NCLS }, NULL));
+    }
     og_tensor *w1 = rand_tensor(2, (int64_t[]){ NHID, NIN }, 11, 0.5f), *b1 = rand_tensor(1, (int64_t[]){ NHID }, 12, 0.1f);
     og_tensor *w2 = rand_tensor(2, (int64_t[]){ NCLS, NHID }, 13, 0.5f), *b2 = rand_tensor(1, (int64_t[]){ NCLS }, 14, 0.1f);
     OG_CHECK(og_graph_add_initializer(g, "W1", w1));
@@ -405,8 +411,9 @@ START_TEST(batchnorm_running_statistics)
     OG_CHECK(og_trainer_export(t, &e));
     const og_tensor *rm = initializer(e, "bn.mean"), *rv = initializer(e, "bn.var");
     for (int j = 0; j < NHID; j++) {
-        /* torch.nn.BatchNorm1d: running = 0.9 running + 0.1 batch, the variance unbiased */
-        double want_m = 0.1 * mean[j], want_v = 0.9 + 0.1 * var[j] / (BATCH - 1);
+        /* running = 0.9 running + 0.1 batch; the ONNX spec's batch variance is the population
+         * variance (np.var), where torch.nn.BatchNorm1d would use the unbiased one */
+        double want_m = 0.1 * mean[j], want_v = 0.9 + 0.1 * var[j] / BATCH;
         ck_assert_msg(fabs(((float *)rm->data)[j] - want_m) < 1e-5, "running mean %d: %g, want %g", j,
                       ((float *)rm->data)[j], want_m);
         ck_assert_msg(fabs(((float *)rv->data)[j] - want_v) < 1e-5, "running var %d: %g, want %g", j,
@@ -461,7 +468,7 @@ START_TEST(step_in_two_halves)
         OG_CHECK(og_trainer_apply_gradients(c));
         og_tensor_free(x), og_tensor_free(l);
     }
-    ck_assert_int_eq(og_trainer_num_gradients(b), 4);
+    ck_assert_int_eq(og_trainer_num_gradients(b), 6);   /* W1 b1 bn.scale bn.bias W2 b2 */
     ck_assert_int_eq(og_trainer_num_steps(b), 3);
     og_graph *ea, *eb, *ec;
     OG_CHECK(og_trainer_export(a, &ea));
