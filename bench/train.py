@@ -193,7 +193,8 @@ def resnet(args, work, report):
     path = os.path.join(d, "resnet18.onnx")
     model.eval()
     torch.onnx.export(model, torch.from_numpy(x[:2]), path, input_names=["x"], output_names=["logits"],
-                      dynamic_axes={"x": {0: "N"}, "logits": {0: "N"}}, opset_version=15, do_constant_folding=False)
+                      dynamic_axes={"x": {0: "N"}, "logits": {0: "N"}}, opset_version=15, do_constant_folding=False,
+                      training=torch.onnx.TrainingMode.PRESERVE)
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     losses = []

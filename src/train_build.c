@@ -850,6 +850,58 @@ static bool from_main_graph(void *user, const char *name)
     return v >= 0 && (r->main->values[v].initializer != NULL || r->main->values[v].is_input);
 }
 
+/* PyTorch's exporter merges initializers of equal values into one, the
+ * others becoming Identity copies of it (a BatchNormalization's zero
+ * running_mean read from its zero bias). In training they are separate
+ * tensors again, as they are in PyTorch: each such copy of an initializer
+ * (a node whose output is a view of its only input, same shape) becomes an
+ * initializer of its own. */
+static bool is_initializer_copy(const og_graph *g, const og_node *n)
+{
+    if (!n->op || !n->op->alias_out0_in0 || n->n_inputs != 1 || n->n_outputs != 1 || n->inputs[0] < 0 ||
+        n->outputs[0] < 0)
+        return false;
+    const og_value *in = &g->values[n->inputs[0]], *out = &g->values[n->outputs[0]];
+    if (!in->initializer || in->is_input || out->rank != in->initializer->rank)
+        return false;
+    const int64_t *d = og_value_dims(out);
+    for (int k = 0; k < out->rank; k++)
+        if (d[k] != in->initializer->dims[k])
+            return false;
+    return true;
+}
+
+static bool skip_initializer_copy(void *user, int k)
+{
+    const og_graph *g = user;
+    return is_initializer_copy(g, &g->nodes[k]);
+}
+
+static og_status separate_copies(const og_graph *model, og_graph **out)
+{
+    *out = NULL;
+    bool any = false;
+    for (int k = 0; k < model->n_nodes && !any; k++)
+        any = is_initializer_copy(model, &model->nodes[k]);
+    if (!any)
+        return OG_OK;
+    og_clone_options co = { .skip_node = skip_initializer_copy, .user = (void *)model };
+    og_graph *g;
+    og_status st = og_graph_clone(model, &co, &g);
+    for (int k = 0; k < model->n_nodes && !st; k++) {
+        const og_node *n = &model->nodes[k];
+        if (is_initializer_copy(model, n))
+            st = og_graph_add_initializer(g, model->values[n->outputs[0]].name,
+                                          model->values[n->inputs[0]].initializer);
+    }
+    if (st || (st = og_graph_finalize(g))) {
+        og_graph_free(g);
+        return st;
+    }
+    *out = g;
+    return OG_OK;
+}
+
 og_status og_training_build(const og_graph *model, const og_train_options *opts, og_graph **out)
 {
     if (!out)
@@ -864,6 +916,11 @@ og_status og_training_build(const og_graph *model, const og_train_options *opts,
         return og_err(OG_ERR_INVALID_ARG, "og_training_build: the model already carries a training step (%d "
                       "training_info); resume it, or clear it with og_graph_clear_training_info",
                       og_graph_num_training_infos(model));
+    og_graph *separated = NULL;
+    if ((st = separate_copies(model, &separated)))
+        return st;
+    if (separated)
+        model = separated;
     builder b = { .model = model, .o = opts };
     og_graph *step = NULL, *base = NULL, *algorithm = NULL;
     state_pair *pairs = NULL;
@@ -886,7 +943,10 @@ og_status og_training_build(const og_graph *model, const og_train_options *opts,
     }
     if ((st = build_step(&b, &step, &pairs, &n_pairs)))
         goto done;
-    if ((st = og_graph_clone(model, NULL, &base)))
+    /* a model imports one version of a domain, and the step is opset 17:
+     * the main graph is raised with it (refused where that would change it) */
+    og_clone_options raise = { .default_opset = TRAIN_OPSET };
+    if ((st = og_graph_clone(model, &raise, &base)))
         goto done;
     /* the optimiser state and the step counter join the model's initializers */
     for (int k = 0; k < n_pairs && !st; k++)
@@ -933,6 +993,7 @@ done:
     og_graph_free(step);
     og_graph_free(algorithm);
     og_graph_free(base);
+    og_graph_free(separated);
     return st;
 }
 
