@@ -114,6 +114,7 @@ typedef struct og_value {
     int64_t small_dims[OG_VALUE_INLINE_RANK]; /* dims when rank <= OG_VALUE_INLINE_RANK */
     int64_t *big_dims;                  /* owned; dims when rank > OG_VALUE_INLINE_RANK */
     char **dim_param;                   /* NULL, or OG_MAX_RANK symbolic dim names (owned, may be NULL) */
+    uint32_t dim_param_inferred;        /* bit k: dim_param[k] was set by og_infer_symbols, not declared */
     int producer;                       /* node index; -1 for graph inputs/initializers */
     int producer_slot;                  /* output slot in the producer */
     og_tensor *initializer;             /* owned; NULL if not an initializer */
@@ -385,6 +386,20 @@ og_status og_parse_attrs(const og_op *op, const og_node *node, int opset, void *
  * the executor with concrete shapes). */
 og_status og_node_infer(const og_graph *g, const og_node *node, const og_tinfo *const *in,
                         const og_tensor *const *in_values, og_tinfo *const *out, size_t *workspace_bytes);
+
+/* og_node_infer without the element-count limit check when check_limits is
+ * false (src/symdims.c probes with large dims that no tensor will have). */
+og_status og_node_infer_ex(const og_graph *g, const og_node *node, const og_tinfo *const *in,
+                           const og_tensor *const *in_values, og_tinfo *const *out, size_t *workspace_bytes,
+                           bool check_limits);
+/* Computes node n's outputs at finalize when its inputs are fixed and its
+ * outputs small (src/finalize.c); folded[k] receives output k's tensor
+ * (owned by the caller) or stays NULL. */
+og_status og_fold_node(const og_node *n, const og_tensor *const *in_values, const og_tinfo *const *in,
+                       og_tinfo *const *out, size_t ws, og_tensor **folded);
+/* Names the unknown dims of inferred values that equal a graph input's
+ * symbolic dim (dim_param), src/symdims.c; finalize calls it last. */
+og_status og_infer_symbols(og_graph *g);
 
 /* ---- backward rules (src/autodiff.c) ------------------------------------
  * og_graph_build_gradient copies the forward graph into a new graph, then
