@@ -484,6 +484,9 @@ const char *og_gb2(og_backward_call *b, const char *op_type, const char *x, cons
 const char *og_gb_scalar(og_backward_call *b, og_dtype dtype, double v);
 /* A 1-D int64 constant of n values (axes, shapes). */
 const char *og_gb_ints(og_backward_call *b, int64_t n, const int64_t *v);
+/* A Constant holding t, which it takes (frees); t NULL (a failed
+ * allocation) makes the sticky status OG_ERR_NOMEM. */
+const char *og_gb_tensor(og_backward_call *b, og_tensor *t);
 /* og_grad_unbroadcast in the sticky style: grad summed back to input k's shape. */
 const char *og_gb_unbroadcast(og_backward_call *b, int k, const char *grad);
 /* b->status: OG_OK, or the first failure (its message in og_errmsg). */
@@ -584,6 +587,14 @@ og_status og_spatial_resolve(og_spatial *s, const char *what, int n, const int64
                              const int64_t *kernel, const og_ints *strides,
                              const og_ints *dilations, const og_ints *pads,
                              const char *auto_pad, bool ceil_mode);
+
+/* Pooling geometry (AveragePool, MaxPool): kernel_shape holds 1..
+ * OG_MAX_RANK-2 values > 0, X (rank -1: unknown) has rank >= 3 and 2 + that
+ * many, then og_spatial_resolve over X's spatial dims. Messages start
+ * with `what`. */
+og_status og_pool_resolve(og_spatial *s, const char *what, const og_ints *kernel_shape, const og_shape *xs,
+                          const char *x_name, const og_ints *strides, const og_ints *dilations, const og_ints *pads,
+                          const char *auto_pad, bool ceil_mode);
 
 /* ConvTranspose geometry, the adjoint of a Conv with the same attributes:
  * `in` are ConvTranspose's input sizes, s->out its output sizes, and per axis
