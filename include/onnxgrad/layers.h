@@ -63,7 +63,8 @@ typedef enum og_init {
 
 /* Starts a net whose graph input is `input_name` (float32, rank 2..5,
  * dims[0] < 0 for a dynamic batch named "N", every other dim > 0); `seed`
- * seeds the initialisers. Ownership: *out is the caller's, freed by
+ * seeds the initialisers. Errors: a bad name or dims, one sample over
+ * OG_LIMIT_TENSOR_ELEMENTS, out of memory. Ownership: *out is the caller's, freed by
  * og_net_finish or og_net_free. On failure *out is NULL (and the layer
  * calls and og_net_finish accept that NULL, the last returning an error). */
 OG_API og_status og_net_create(const char *input_name, int rank, const int64_t *dims, uint64_t seed,
@@ -134,7 +135,9 @@ OG_API const char *og_net_errmsg(const og_net *n);
 OG_API og_status og_net_shape(const og_net *n, int *rank, int64_t *dims);
 
 /* Names the last layer's output `output_name` (NULL: "output"), makes it
- * the graph output and finalizes the graph (shape inference). Frees the
+ * the graph output, declared with the shape the net tracked (the batch
+ * "N" when the input's is dynamic), and finalizes the graph (validation
+ * and shape inference). Frees the
  * net whatever happens. Returns the net's first error (og_errmsg() is its
  * message again) if it has one. Ownership: on success *out is the
  * caller's (og_graph_free); on failure *out is NULL. */
