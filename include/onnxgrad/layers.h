@@ -29,11 +29,14 @@
  * Initialisation: each weight and bias tensor draws from its own stream,
  * splitmix64 seeded with seed XOR FNV-1a-64(tensor name), so a tensor's
  * values depend only on the seed and its name (same seed, same bits; adding
- * a layer later in the chain changes nothing before it). Uniform draws use
- * the top 24 bits of one output, u in [0, 1); normals use Box–Muller on two
- * 53-bit uniforms (both values used). fan_in = input channels / group ×
- * kernel elements (features for dense), fan_out = output channels × kernel
- * elements, as torch.nn.init computes them. */
+ * a layer later in the chain changes nothing before it). A uniform draw
+ * is (float)(b (2u - 1)) in double, u = (top 24 bits of one output) / 2^24;
+ * a normal one is Box–Muller, u1 = (top 53 bits + 1) / 2^53, u2 = top 53
+ * bits / 2^53 of the next two outputs, giving sqrt(-2 ln u1) cos(2 pi u2)
+ * and then sin(2 pi u2) (so its bits are the C library's log/sin/cos).
+ * fan_in = input channels / group × kernel elements (in_features for
+ * dense), fan_out = output channels × kernel elements, as torch.nn.init
+ * computes them; a bias uses its layer's weight fans. */
 #ifndef ONNXGRAD_LAYERS_H
 #define ONNXGRAD_LAYERS_H
 
