@@ -70,22 +70,8 @@ static og_status avgpool_geometry(const og_node *node, const avgpool_params *p, 
 {
     char what[256];
     snprintf(what, sizeof what, "node '%s' (AveragePool)", node->name);
-    const og_ints *ks = &p->kernel_shape;
-    if (ks->n < 1 || ks->n > OG_MAX_RANK - 2)
-        return og_node_err(node, OG_ERR_ATTR, "attribute 'kernel_shape' has %lld values, expected 1..%d",
-                           (long long)ks->n, OG_MAX_RANK - 2);
-    for (int64_t i = 0; i < ks->n; i++)
-        if (ks->v[i] <= 0)
-            return og_node_err(node, OG_ERR_ATTR, "kernel_shape[%lld] is %lld, expected > 0", (long long)i,
-                               (long long)ks->v[i]);
-    int n = (int)ks->n;
-    if (xs->rank >= 0 && xs->rank != n + 2)
-        return og_node_err(node, OG_ERR_SHAPE, "input X '%s' has rank %d, expected %d (2 + length of kernel_shape)",
-                           x_name, xs->rank, n + 2);
-    int64_t in[OG_MAX_RANK];
-    for (int i = 0; i < n; i++)
-        in[i] = xs->rank >= 0 ? xs->dims[2 + i] : -1;
-    return og_spatial_resolve(sp, what, n, in, ks->v, &p->strides, NULL, &p->pads, p->auto_pad, p->ceil_mode != 0);
+    return og_pool_resolve(sp, what, &p->kernel_shape, xs, x_name, &p->strides, NULL, &p->pads, p->auto_pad,
+                           p->ceil_mode != 0);
 }
 
 static og_status avgpool_infer(og_infer_call *c)
@@ -350,18 +336,6 @@ static og_status avgpool_select(og_select_call *s)
 
 /* ---- backward -------------------------------------------------------------- */
 
-static const char *gb_const_tensor(og_backward_call *b, og_tensor *t)
-{
-    if (!t) {
-        if (!b->status)
-            b->status = og_err(OG_ERR_NOMEM, "out of memory building the gradient of node '%s'", b->node->name);
-        return NULL;
-    }
-    og_attr a = og_attr_tensor("value", t);
-    const char *out = og_gb(b, "Constant", 0, NULL, 1, &a);
-    og_tensor_free(t);
-    return out;
-}
 
 static og_tensor *new_tensor(og_dtype dt, int rank, const int64_t *dims)
 {
@@ -414,7 +388,7 @@ static og_status avgpool_backward(og_backward_call *b)
             else
                 ((double *)t->data)[q] = v;
         }
-        r = gb_const_tensor(b, t);
+        r = og_gb_tensor(b, t);
     }
 
     int64_t wd[OG_MAX_RANK] = { C, 1 }, wn = C;
@@ -429,7 +403,7 @@ static og_status avgpool_backward(og_backward_call *b)
         else
             ((double *)w->data)[i] = 1.0;
     }
-    const char *wname = gb_const_tensor(b, w);
+    const char *wname = og_gb_tensor(b, w);
 
     /* ConvTranspose size: s*(O-1) + op + k - pb - pe must be D. */
     int64_t pads[2 * OG_MAX_RANK], opad[OG_MAX_RANK];

@@ -176,33 +176,12 @@ static og_status bn_job(const og_kernel_call *k, og_norm_job *j)
     return OG_OK;
 }
 
-static og_status bn_run(const og_kernel_call *k)
-{
-    og_norm_job j;
-    og_status st = bn_job(k, &j);
-    if (!st)
-        og_norm_exec(&j, 1);
-    return st;
-}
-
-static og_status bn_fast_run(const og_kernel_call *k)
-{
-    og_norm_job j;
-    og_status st = bn_job(k, &j);
-    if (!st) {
-        j.lanes = true;
-        og_norm_exec(&j, k->n_threads);
-    }
-    return st;
-}
+static og_status bn_run(const og_kernel_call *k) { return og_norm_run(k, bn_job, false); }
+static og_status bn_fast_run(const og_kernel_call *k) { return og_norm_run(k, bn_job, true); }
 
 static og_status bn_select(og_select_call *s)
 {
-    if (s->in[0]->dtype != OG_FLOAT || !og_shape_known(&s->in[0]->shape))
-        return OG_OK;
-    s->run = bn_fast_run;
-    s->kernel_name = og_isa_active() == OG_ISA_AVX512 ? "batchnorm_lanes_avx512" : "batchnorm_lanes_scalar";
-    return OG_OK;
+    return og_norm_select(s, bn_fast_run, "batchnorm_lanes_avx512", "batchnorm_lanes_scalar");
 }
 
 /* v [C] (or the parameters' shape with spatial = 0) as [1, C, 1, ...]

@@ -40,6 +40,10 @@ typedef struct ew_types {
 og_status ew_check_type(const og_node *node, int opset, const ew_types *types, const char *role, const char *name,
                         og_dtype t);
 bool ew_type_allowed(const ew_types *types, int opset, og_dtype t);
+/* y[i] = e^x[i] for n floats (x == y allowed) with the unary family's
+ * vector exp for the active ISA (within 4 ulp of expf, ops/unary_vec.h);
+ * false, touching nothing, when the ISA has none (scalar). */
+bool og_exp_f32_vec(const float *x, float *y, int64_t n);
 
 /* ---- loops --------------------------------------------------------------
  * The generators below define one loop per dtype from one expression, with

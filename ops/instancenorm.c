@@ -76,33 +76,12 @@ static og_status in_job(const og_kernel_call *k, og_norm_job *j)
     return OG_OK;
 }
 
-static og_status in_run(const og_kernel_call *k)
-{
-    og_norm_job j;
-    og_status st = in_job(k, &j);
-    if (!st)
-        og_norm_exec(&j, 1);
-    return st;
-}
-
-static og_status in_fast_run(const og_kernel_call *k)
-{
-    og_norm_job j;
-    og_status st = in_job(k, &j);
-    if (!st) {
-        j.lanes = true;
-        og_norm_exec(&j, k->n_threads);
-    }
-    return st;
-}
+static og_status in_run(const og_kernel_call *k) { return og_norm_run(k, in_job, false); }
+static og_status in_fast_run(const og_kernel_call *k) { return og_norm_run(k, in_job, true); }
 
 static og_status in_select(og_select_call *s)
 {
-    if (s->in[0]->dtype != OG_FLOAT || !og_shape_known(&s->in[0]->shape))
-        return OG_OK;
-    s->run = in_fast_run;
-    s->kernel_name = og_isa_active() == OG_ISA_AVX512 ? "instancenorm_lanes_avx512" : "instancenorm_lanes_scalar";
-    return OG_OK;
+    return og_norm_select(s, in_fast_run, "instancenorm_lanes_avx512", "instancenorm_lanes_scalar");
 }
 
 static og_status in_backward(og_backward_call *b)

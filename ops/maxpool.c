@@ -65,27 +65,9 @@ static const char *name_of(const char *const *names, int k)
 static og_status maxpool_geometry(const char *what, const maxpool_params *p, const og_shape *xs,
                                   const char *x_name, int *rank, og_spatial *sp)
 {
-    const og_ints *ks = &p->kernel_shape;
-    if (ks->n < 1 || ks->n > OG_MAX_RANK - 2)
-        return og_err(OG_ERR_ATTR, "%s: attribute 'kernel_shape' has %lld values, expected 1..%d", what,
-                      (long long)ks->n, OG_MAX_RANK - 2);
-    for (int64_t i = 0; i < ks->n; i++)
-        if (ks->v[i] <= 0)
-            return og_err(OG_ERR_ATTR, "%s: kernel_shape[%lld] is %lld, expected > 0", what, (long long)i,
-                          (long long)ks->v[i]);
-    int n = (int)ks->n;
-    if (xs->rank >= 0 && xs->rank < 3)
-        return og_err(OG_ERR_SHAPE, "%s: input X '%s' has rank %d, expected >= 3 ([N, C, D1, ...])", what, x_name,
-                      xs->rank);
-    if (xs->rank >= 0 && xs->rank != n + 2)
-        return og_err(OG_ERR_SHAPE, "%s: input X '%s' has rank %d, expected %d (2 + length of kernel_shape)", what,
-                      x_name, xs->rank, n + 2);
-    *rank = n + 2;
-    int64_t in[OG_MAX_RANK];
-    for (int i = 0; i < n; i++)
-        in[i] = xs->rank >= 0 ? xs->dims[2 + i] : -1;
-    return og_spatial_resolve(sp, what, n, in, ks->v, &p->strides, &p->dilations, &p->pads, p->auto_pad,
-                              p->ceil_mode != 0);
+    *rank = (int)p->kernel_shape.n + 2;
+    return og_pool_resolve(sp, what, &p->kernel_shape, xs, x_name, &p->strides, &p->dilations, &p->pads, p->auto_pad,
+                           p->ceil_mode != 0);
 }
 
 static og_status maxpool_infer(og_infer_call *c)

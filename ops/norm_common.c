@@ -347,3 +347,24 @@ int64_t og_norm_prod(const og_shape *s, int from, int to)
     }
     return p;
 }
+
+og_status og_norm_run(const og_kernel_call *k, og_norm_job_fn job, bool fast)
+{
+    og_norm_job j;
+    og_status st = job(k, &j);
+    if (!st) {
+        j.lanes = fast;
+        og_norm_exec(&j, fast ? k->n_threads : 1);
+    }
+    return st;
+}
+
+og_status og_norm_select(og_select_call *s, og_status (*run)(const og_kernel_call *), const char *name_avx512,
+                         const char *name_scalar)
+{
+    if (s->in[0]->dtype != OG_FLOAT || !og_shape_known(&s->in[0]->shape))
+        return OG_OK;
+    s->run = run;
+    s->kernel_name = og_isa_active() == OG_ISA_AVX512 ? name_avx512 : name_scalar;
+    return OG_OK;
+}

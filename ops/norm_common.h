@@ -44,6 +44,16 @@ void og_norm_channel(const og_norm_job *j, int64_t c);
  * channel is computed the same way on any worker, so the result has the
  * same bits at any thread count. */
 void og_norm_exec(const og_norm_job *j, int n_threads);
+/* The run of a normalisation op whose kernel call `job` turns into a job:
+ * the reference (fast false: one thread, scalar lanes) or the plan's
+ * (lanes, the call's threads). */
+typedef og_status (*og_norm_job_fn)(const og_kernel_call *k, og_norm_job *j);
+og_status og_norm_run(const og_kernel_call *k, og_norm_job_fn job, bool fast);
+/* Plan time: float X of static shape takes `run` (the fast og_norm_run),
+ * named <prefix>_lanes_avx512 or <prefix>_lanes_scalar by the ISA (the
+ * names are static strings the caller gives). */
+og_status og_norm_select(og_select_call *s, og_status (*run)(const og_kernel_call *), const char *name_avx512,
+                         const char *name_scalar);
 
 /* ---- backward pieces -------------------------------------------------------
  * With xc = x - mean and r = invstd broadcast against x (keepdims shapes),

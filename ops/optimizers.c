@@ -3,6 +3,11 @@
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#ai.onnx.preview.training.Momentum
  * (#ai.onnx.preview.training.Adam, #ai.onnx.preview.training.Adagrad)
  *
+ * Versions: 1, the only version of the domain (a model importing another is
+ * refused). Types: X, G, V, H float or double (float16/bfloat16 refused as
+ * unsupported); R float or double independently of X; T int64; a negative
+ * T is an error at run time.
+ *
  * Layout (variadic, shared by the three): inputs R (learning rate, float or
  * double, one element), T (update count, int64, one element, >= 0), then n
  * tensors X_1..X_n, their gradients G_1..G_n, their states V_1..V_n (and,
@@ -41,12 +46,15 @@
  *   - Adagrad with decay_factor = lr_decay, norm_coefficient = weight_decay,
  *     T = step - 1 is torch.optim.Adagrad (initial_accumulator_value is H's
  *     start).
- *   - Adam differs from torch.optim.Adam: torch divides by
- *     sqrt(H_new) / sqrt(1 - beta^t) + eps, ONNX by sqrt(H_new) + epsilon
- *     and moves the bias correction into r. So ONNX's epsilon sits before
- *     the bias correction: ONNX at T = t with epsilon = eps * sqrt(1 -
- *     beta^t) is torch at step t (the two agree for eps = 0 only if
- *     epsilon is constant). T = 0 applies no bias correction (torch counts
+ *   - Adam differs from torch.optim.Adam (alpha, beta = betas) in where
+ *     epsilon goes: torch updates X -= lr / (1 - alpha^t) * V_new /
+ *     (sqrt(H_new) / sqrt(1 - beta^t) + eps), epsilon added after the
+ *     bias correction of H; ONNX X -= R * sqrt(1 - beta^T) / (1 - alpha^T)
+ *     * V_new / (sqrt(H_new) + epsilon), epsilon added before it (the
+ *     correction is folded into r). So ONNX at T = t with epsilon = eps *
+ *     sqrt(1 - beta^t), a different epsilon at each step, is torch at step
+ *     t; with eps = 0 they are the same; a constant nonzero epsilon is
+ *     not torch's optimiser. T = 0 applies no bias correction (torch counts
  *     from 1). norm_coefficient is torch's weight_decay (L2 added to the
  *     gradient); norm_coefficient_post scales X after the update, which is
  *     not AdamW (AdamW scales X by 1 - lr * weight_decay before it).

@@ -160,10 +160,17 @@ static og_status reshape_infer(og_infer_call *c)
                       "-1 (position %d) with allowzero=1; expected one or the other, as the -1 cannot be "
                       "inferred", node, in_name(c, 1), values_str(v, n, b1, sizeof b1), zero_at, infer_at);
 
+    /* An unknown dim that a 0 copies (a batch N in [0,-1]) is a factor of
+     * both counts: leaving it out of both still gives the -1, as
+     * onnx.shape_inference does. */
+    og_shape xs = x->shape, rs = res.shape;
+    for (int d = 0; infer_at >= 0 && !p->allowzero && d < (int)n && d < r; d++)
+        if (v[d] == 0 && xs.dims[d] < 0)
+            xs.dims[d] = rs.dims[d] = 1;
     int64_t in_n, rest;
     bool in_known, rest_known;
-    if ((st = reshape_count(c, &x->shape, -1, "input data", &in_n, &in_known)) != OG_OK ||
-        (st = reshape_count(c, &res.shape, infer_at, "requested shape", &rest, &rest_known)) != OG_OK)
+    if ((st = reshape_count(c, &xs, -1, "input data", &in_n, &in_known)) != OG_OK ||
+        (st = reshape_count(c, &rs, infer_at, "requested shape", &rest, &rest_known)) != OG_OK)
         return st;
     if (infer_at >= 0) {
         if (rest_known && rest == 0)

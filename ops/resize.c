@@ -507,18 +507,6 @@ static og_status resize_infer_ws(og_infer_call *c)
 
 /* ---- backward ---------------------------------------------------------- */
 
-static const char *gb_const_tensor(og_backward_call *b, og_tensor *t)
-{
-    if (!t) {
-        if (!b->status)
-            b->status = og_err(OG_ERR_NOMEM, "out of memory building the gradient of node '%s'", b->node->name);
-        return NULL;
-    }
-    og_attr a = og_attr_tensor("value", t);
-    const char *out = og_gb(b, "Constant", 0, NULL, 1, &a);
-    og_tensor_free(t);
-    return out;
-}
 
 static const char *gb_reshape(og_backward_call *b, const char *x, int rank, const int64_t *dims)
 {
@@ -597,7 +585,7 @@ static og_status resize_backward(og_backward_call *b)
             og_tensor_free(t);
             continue;
         }
-        const char *A = gb_const_tensor(b, t);
+        const char *A = og_gb_tensor(b, t);
         /* g [P, O, Q] -> [P, Q, O] -> [P*Q, O] @ A -> [P, Q, I] -> [P, I, Q] */
         int64_t P = 1, Q = 1;
         for (int e = 0; e < d; e++)

@@ -170,4 +170,33 @@ static inline og_status sf_mark_axes(const og_node *node, int opset, const int64
     return OG_OK;
 }
 
+/* The axes of Squeeze/Unsqueeze (attribute before 13, int64 input from
+ * 13): X holdable, the input's type, then sf_axes. */
+static inline og_status sf_axes_of(og_infer_call *c, const og_ints *attr, int64_t *axes, int64_t *n, bool *present)
+{
+    og_status st;
+    bool has_in = c->n_in > 1 && c->in[1];
+    if ((st = sf_check_holdable(c, 0)))
+        return st;
+    if (has_in && c->in[1]->dtype != OG_UNDEFINED && c->in[1]->dtype != OG_INT64)
+        return og_node_err(c->node, OG_ERR_SHAPE, "input axes '%s' has type %s, expected int64", sf_in(c, 1),
+                           og_dtype_name(c->in[1]->dtype));
+    return sf_axes(c->node, c->opset, attr, has_in, has_in ? c->in_value[1] : NULL, axes, n, present);
+}
+
+/* Kernel of the ops a compiled plan makes views (Squeeze, Unsqueeze): the
+ * node-by-node path copies the elements. */
+static inline og_status sf_copy_run(const og_kernel_call *k)
+{
+    const og_tensor *x = k->in[0];
+    og_tensor *y = k->out[0];
+    if (!y)
+        return OG_OK;
+    if (y->numel != x->numel || y->dtype != x->dtype)
+        return og_node_err(k->node, OG_ERR_INTERNAL, "output does not match the input's elements");
+    if (x->numel > 0)
+        memcpy(y->data, x->data, (size_t)x->numel * og_dtype_size(x->dtype));
+    return OG_OK;
+}
+
 #endif

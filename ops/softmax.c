@@ -16,7 +16,9 @@
  * inner = 1). Rows (inner = 1) are contiguous; otherwise blocks of up to
  * SM_JB columns walk A together. Tasks are fixed ranges of those units,
  * threaded with og_parallel_for; every element's sums run in one order,
- * so results are bit-identical at any thread count.
+ * so results are bit-identical at any thread count. The plan's kernel for
+ * float rows (softmax_rows_avx512/avx2, picked by select) takes the exps
+ * from the unary family's vector exp (within 4 ulp of expf), same tasks.
  *
  * Backward (the axes S are `axis` from 13, axis..r-1 before), as
  * torch.softmax / torch.log_softmax:
@@ -28,6 +30,7 @@
 #include "internal.h"
 #include "kernel.h"
 #include "reduce.h"
+#include "elementwise.h"
 
 /* the loops are written for the vectoriser (elementwise, explicit lanes) */
 #pragma GCC optimize("O3")
@@ -76,6 +79,7 @@ typedef struct sm_ctx {
     void *y;
     int64_t outer, A, inner, chunk;
     bool log;
+    bool vec;      /* float rows: the unary family's vector exp (the fast kernel) */
 } sm_ctx;
 
 #define SM_TASK(fname, T, EXP, LOG)                                                                   \
@@ -129,7 +133,7 @@ SM_TASK(sm_f64, double, exp, log)
 
 /* Rows (inner = 1): contiguous, the common case: the exps in one loop, their
  * sum in 8 lanes of fixed order (vectorised). */
-#define SM_ROW_TASK(fname, T, EXP, LOG)                                                               \
+#define SM_ROW_TASK(fname, T, EXP, LOG, VEXP)                                                           \
     static void fname(void *arg, int64_t task, int worker)                                           \
     {                                                                                                 \
         (void)worker;                                                                                 \
@@ -144,8 +148,14 @@ SM_TASK(sm_f64, double, exp, log)
                 m = (x[a] > m) | (x[a] != x[a]) ? x[a] : m;                                           \
             if (!isfinite(m))                                                                         \
                 m = m != m ? m : 0;                                                                   \
-            for (int64_t a = 0; a < A; a++)                                                           \
-                y[a] = EXP(x[a] - m);                                                                 \
+            if (VEXP) {                                                                               \
+                for (int64_t a = 0; a < A; a++)                                                       \
+                    y[a] = x[a] - m;                                                                  \
+                og_exp_f32_vec((const float *)y, (float *)y, A);                                      \
+            } else {                                                                                  \
+                for (int64_t a = 0; a < A; a++)                                                       \
+                    y[a] = EXP(x[a] - m);                                                             \
+            }                                                                                         \
             int64_t a = 0;                                                                            \
             for (; a + 8 <= A; a += 8)                                                                \
                 for (int q = 0; q < 8; q++)                                                           \
@@ -164,8 +174,10 @@ SM_TASK(sm_f64, double, exp, log)
         }                                                                                             \
     }
 
-SM_ROW_TASK(sm_row_f32, float, expf, logf)
-SM_ROW_TASK(sm_row_f64, double, exp, log)
+SM_ROW_TASK(sm_row_f32, float, expf, logf, false)
+SM_ROW_TASK(sm_row_f64, double, exp, log, false)
+/* the fast kernel's rows: exp 16 (AVX-512) or 8 (AVX2) lanes at a time */
+SM_ROW_TASK(sm_row_f32_vec, float, expf, logf, true)
 
 /* X as [outer, A, inner] for the node's form. */
 static void sm_geometry(const og_tensor *x, int opset, int axis, int64_t *outer, int64_t *A, int64_t *inner)
@@ -181,12 +193,12 @@ static void sm_geometry(const og_tensor *x, int opset, int axis, int64_t *outer,
     }
 }
 
-void og_softmax_rows(og_dtype t, const void *x, void *y, int64_t outer, int64_t A, int64_t inner, bool log,
-                     int n_threads)
+static void sm_launch(og_dtype t, const void *x, void *y, int64_t outer, int64_t A, int64_t inner, bool log,
+                      int n_threads, bool vec)
 {
-    sm_ctx c = { x, y, outer, A, inner, 1, log };
+    sm_ctx c = { x, y, outer, A, inner, 1, log, vec };
     bool rows = inner == 1;
-    og_task_fn fn = t == OG_FLOAT ? (rows ? sm_row_f32 : sm_f32) : (rows ? sm_row_f64 : sm_f64);
+    og_task_fn fn = t == OG_FLOAT ? (rows ? (vec ? sm_row_f32_vec : sm_row_f32) : sm_f32) : (rows ? sm_row_f64 : sm_f64);
     int64_t unit_work = A * (inner < SM_JB ? inner : SM_JB);
     int64_t units = outer * ((inner + SM_JB - 1) / SM_JB);
     c.chunk = unit_work >= SM_TASK_WORK ? 1 : SM_TASK_WORK / (unit_work > 0 ? unit_work : 1);
@@ -194,7 +206,13 @@ void og_softmax_rows(og_dtype t, const void *x, void *y, int64_t outer, int64_t 
         og_parallel_for(n_threads > 0 ? n_threads : 1, (units + c.chunk - 1) / c.chunk, fn, &c);
 }
 
-static og_status sm_run_form(const og_kernel_call *k, bool log)
+void og_softmax_rows(og_dtype t, const void *x, void *y, int64_t outer, int64_t A, int64_t inner, bool log,
+                     int n_threads)
+{
+    sm_launch(t, x, y, outer, A, inner, log, n_threads, false);
+}
+
+static og_status sm_run_form(const og_kernel_call *k, bool log, bool vec)
 {
     const og_tensor *x = k->in[0];
     og_tensor *y = k->out[0];
@@ -210,7 +228,8 @@ static og_status sm_run_form(const og_kernel_call *k, bool log)
                            og_dtype_name(x->dtype));
     int64_t outer, A, inner;
     sm_geometry(x, k->opset, axis, &outer, &A, &inner);
-    og_softmax_rows(x->dtype, x->data, y->data, outer, A, inner, log, k->n_threads);
+    sm_launch(x->dtype, x->data, y->data, outer, A, inner, log, k->n_threads,
+              vec && x->dtype == OG_FLOAT && inner == 1);
     return OG_OK;
 }
 
@@ -275,8 +294,31 @@ static og_status sm_check_raise(const og_graph *g, const og_node *n, int opset)
                        "node; only axis = rank - 1 can be raised", n->opset, (long long)a, r, opset);
 }
 
-static og_status softmax_run(const og_kernel_call *k) { return sm_run_form(k, false); }
-static og_status logsoftmax_run(const og_kernel_call *k) { return sm_run_form(k, true); }
+static og_status softmax_run(const og_kernel_call *k) { return sm_run_form(k, false, false); }
+static og_status logsoftmax_run(const og_kernel_call *k) { return sm_run_form(k, true, false); }
+static og_status softmax_fast_run(const og_kernel_call *k) { return sm_run_form(k, false, true); }
+static og_status logsoftmax_fast_run(const og_kernel_call *k) { return sm_run_form(k, true, true); }
+
+/* Plan time: float rows along the last axis (inner = 1) on a vector ISA
+ * take the vector exp; everything else keeps the reference loops. */
+static og_status sm_select_form(og_select_call *s, bool log)
+{
+    const og_tinfo *x = s->in[0];
+    int axis;
+    og_isa isa = og_isa_active();
+    if (!x || x->dtype != OG_FLOAT || x->shape.rank < 1 || isa < OG_ISA_AVX2 ||
+        og_red_axis(s->node, s->opset, sm_axis_attr(s->params, s->opset), x->shape.rank, "input", &axis) != OG_OK) {
+        og_err_clear();
+        return OG_OK;
+    }
+    if (axis != x->shape.rank - 1 && s->opset >= 13)
+        return OG_OK;   /* before 13 the rows are dims [axis:], contiguous anyway */
+    s->run = log ? logsoftmax_fast_run : softmax_fast_run;
+    s->kernel_name = isa == OG_ISA_AVX512 ? "softmax_rows_avx512" : "softmax_rows_avx2";
+    return OG_OK;
+}
+static og_status softmax_select(og_select_call *s) { return sm_select_form(s, false); }
+static og_status logsoftmax_select(og_select_call *s) { return sm_select_form(s, true); }
 static og_status softmax_backward(og_backward_call *b) { return sm_backward_form(b, false); }
 static og_status logsoftmax_backward(og_backward_call *b) { return sm_backward_form(b, true); }
 
@@ -287,7 +329,7 @@ static og_status logsoftmax_backward(og_backward_call *b) { return sm_backward_f
         .diff_inputs = 0x1, .diff_outputs = 0x1, .attrs = softmax_attrs,                                  \
         .n_attrs = (int)(sizeof softmax_attrs / sizeof softmax_attrs[0]),                                 \
         .params_size = sizeof(softmax_params), .infer = sm_infer, .run = sym##_run,                       \
-        .backward = sym##_backward, .check_raise = sm_check_raise,                                        \
+        .backward = sym##_backward, .check_raise = sm_check_raise, .select = sym##_select,                   \
     };
 
 OG_SOFTMAX_OP(softmax, "Softmax")

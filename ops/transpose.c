@@ -7,11 +7,15 @@
  * Versions: 1, 13 (bfloat16). Every type onnxgrad holds is moved as bytes
  * of its size. With an unknown input rank a given perm still fixes the
  * output rank.
+ * Kernels: the reference walks the output element by element; the plan's
+ * (transpose_tiled) copies whole contiguous rows, or transposes 32 x 32
+ * tiles when the input's contiguous axis moves, threaded by shape only.
  * Backward: dX = Transpose(dY, perm⁻¹). */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
+#include "kernel.h"
 
 typedef struct transpose_params {
     og_ints perm;
@@ -107,36 +111,30 @@ static og_status transpose_infer(og_infer_call *c)
         }                                                                          \
     } while (0)
 
-static og_status transpose_run(const og_kernel_call *k)
+/* The output as m merged axes: dims[i] and the input stride strides[i]
+ * of output axis i. Size-1 axes are dropped, and neighbours that are also
+ * neighbours in the input are merged, so a transpose that moves only unit
+ * axes becomes one contiguous copy. Checks the planned shapes. */
+static og_status transpose_merge(const og_kernel_call *k, int64_t *dims, int64_t *strides, int *m_out)
 {
     const og_tensor *in = k->in[0];
-    og_tensor *out = k->out[0];
+    const og_tensor *out = k->out[0];
     const transpose_params *p = k->params;
     const int r = in->rank;
     int64_t in_stride[OG_MAX_RANK];
-    int64_t dims[OG_MAX_RANK], strides[OG_MAX_RANK];   /* merged output axes, input strides */
     int m = 0;
-
-    if (out == NULL)
-        return OG_OK;
     if (out->rank != r || out->numel != in->numel || out->dtype != in->dtype ||
         (p->perm.present && p->perm.n != r))
         return og_err(OG_ERR_INTERNAL, "node '%s' (Transpose): output is %s of rank %d with %lld "
                       "elements, expected %s of rank %d with %lld", k->node->name,
                       og_dtype_name(out->dtype), out->rank, (long long)out->numel,
                       og_dtype_name(in->dtype), r, (long long)in->numel);
-    const int64_t numel = in->numel;
-    if (numel == 0)
-        return OG_OK;
     /* row-major strides of the input (products of dims: bounded by numel) */
     int64_t s = 1;
     for (int d = r - 1; d >= 0; d--) {
         in_stride[d] = s;
         s *= in->dims[d];
     }
-    /* Output axis i reads input axis perm[i]. Size-1 axes are dropped, and
-     * neighbours that are also neighbours in the input are merged, so a
-     * transpose that moves only unit axes becomes one contiguous copy. */
     for (int i = 0; i < r; i++) {
         int a = p->perm.present ? (int)p->perm.v[i] : r - 1 - i;
         if (a < 0 || a >= r || out->dims[i] != in->dims[a])
@@ -158,6 +156,24 @@ static og_status transpose_run(const og_kernel_call *k)
         strides[0] = 1;
         m = 1;
     }
+    *m_out = m;
+    return OG_OK;
+}
+
+static og_status transpose_run(const og_kernel_call *k)
+{
+    const og_tensor *in = k->in[0];
+    og_tensor *out = k->out[0];
+    int64_t dims[OG_MAX_RANK], strides[OG_MAX_RANK];   /* merged output axes, input strides */
+    int m = 0;
+    og_status st;
+    if (out == NULL)
+        return OG_OK;
+    if ((st = transpose_merge(k, dims, strides, &m)) != OG_OK)
+        return st;
+    const int64_t numel = in->numel;
+    if (numel == 0)
+        return OG_OK;
     switch (og_dtype_size(in->dtype)) {
     case 1: TRANSPOSE_LOOP(uint8_t); break;
     case 2: TRANSPOSE_LOOP(uint16_t); break;
@@ -166,6 +182,154 @@ static og_status transpose_run(const og_kernel_call *k)
     default:
         return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Transpose): no kernel for type %s",
                       k->node->name, og_dtype_name(in->dtype));
+    }
+    return OG_OK;
+}
+
+/* ---- the plan's kernel: contiguous runs copied whole, else 2-D tiles ----
+ * On the merged axes, either the output's inner axis is contiguous in the
+ * input too (a permutation of outer blocks: each output row is one memcpy),
+ * or some other output axis q is the input's contiguous one, and every
+ * (q, inner) plane is a matrix transpose, done in TP_TILE x TP_TILE tiles
+ * that stay in L1. Tasks are fixed ranges of rows, or of (plane, tile row)
+ * pairs, sized by the shape alone; a copy has no arithmetic, so any thread
+ * count gives the same bytes. */
+#define TP_TILE 32
+#define TP_TASK_BYTES ((int64_t)64 << 10)
+
+typedef struct tp_ctx {
+    const char *src;
+    char *dst;
+    size_t es;
+    int m, q;                     /* q: the tiled axis, -1 for row copies */
+    int64_t dims[OG_MAX_RANK], istr[OG_MAX_RANK], ostr[OG_MAX_RANK];
+    int64_t rows_per_task;        /* row copies */
+    int64_t n_tq;                 /* tiles: tile rows along q */
+} tp_ctx;
+
+/* Offsets of the output position whose axes other than `skip1`, `skip2`
+ * count `linear` (row-major over the remaining axes, in order). */
+static void tp_offsets(const tp_ctx *c, int64_t linear, int skip1, int skip2, int64_t *in_off, int64_t *out_off)
+{
+    int64_t io = 0, oo = 0;
+    for (int d = c->m - 1; d >= 0; d--) {
+        if (d == skip1 || d == skip2)
+            continue;
+        int64_t i = linear % c->dims[d];
+        linear /= c->dims[d];
+        io += i * c->istr[d];
+        oo += i * c->ostr[d];
+    }
+    *in_off = io;
+    *out_off = oo;
+}
+
+static void tp_rows_task(void *arg, int64_t task, int worker)
+{
+    (void)worker;
+    const tp_ctx *c = arg;
+    const int m = c->m;
+    const int64_t inner = c->dims[m - 1], rows = c->ostr[0] * c->dims[0] / inner;
+    int64_t r0 = task * c->rows_per_task, r1 = r0 + c->rows_per_task < rows ? r0 + c->rows_per_task : rows;
+    int64_t idx[OG_MAX_RANK], off = 0, rest = r0;
+    for (int d = m - 2; d >= 0; d--) {
+        idx[d] = rest % c->dims[d];
+        rest /= c->dims[d];
+        off += idx[d] * c->istr[d];
+    }
+    const size_t run = (size_t)inner * c->es;
+    for (int64_t r = r0; r < r1; r++) {
+        memcpy(c->dst + (size_t)(r * inner) * c->es, c->src + (size_t)off * c->es, run);
+        for (int d = m - 2; d >= 0; d--) {
+            off += c->istr[d];
+            if (++idx[d] < c->dims[d])
+                break;
+            off -= c->istr[d] * c->dims[d];
+            idx[d] = 0;
+        }
+    }
+}
+
+#define TP_TILE_LOOP(T)                                                                            \
+    do {                                                                                           \
+        const T *src = (const T *)c->src + ib;                                                     \
+        T *dst = (T *)c->dst + ob;                                                                 \
+        for (int64_t b0 = 0; b0 < nb; b0 += TP_TILE) {                                             \
+            int64_t b1 = b0 + TP_TILE < nb ? b0 + TP_TILE : nb;                                    \
+            for (int64_t a = a0; a < a1; a++)                                                      \
+                for (int64_t b = b0; b < b1; b++)                                                  \
+                    dst[a * oq + b] = src[a + b * ib_stride];                                      \
+        }                                                                                          \
+    } while (0)
+
+static void tp_tiles_task(void *arg, int64_t task, int worker)
+{
+    (void)worker;
+    const tp_ctx *c = arg;
+    const int m = c->m, q = c->q;
+    const int64_t plane = task / c->n_tq, a0 = task % c->n_tq * TP_TILE;
+    const int64_t na = c->dims[q], nb = c->dims[m - 1], a1 = a0 + TP_TILE < na ? a0 + TP_TILE : na;
+    const int64_t oq = c->ostr[q], ib_stride = c->istr[m - 1];
+    int64_t ib, ob;
+    tp_offsets(c, plane, q, m - 1, &ib, &ob);
+    switch (c->es) {
+    case 1: TP_TILE_LOOP(uint8_t); break;
+    case 2: TP_TILE_LOOP(uint16_t); break;
+    case 4: TP_TILE_LOOP(uint32_t); break;
+    default: TP_TILE_LOOP(uint64_t); break;
+    }
+}
+
+static og_status transpose_fast_run(const og_kernel_call *k)
+{
+    const og_tensor *in = k->in[0];
+    og_tensor *out = k->out[0];
+    tp_ctx c;
+    og_status st;
+    if (out == NULL)
+        return OG_OK;
+    memset(&c, 0, sizeof c);
+    if ((st = transpose_merge(k, c.dims, c.istr, &c.m)) != OG_OK)
+        return st;
+    c.es = og_dtype_size(in->dtype);
+    if (c.es != 1 && c.es != 2 && c.es != 4 && c.es != 8)
+        return og_err(OG_ERR_UNSUPPORTED, "node '%s' (Transpose): no kernel for type %s", k->node->name,
+                      og_dtype_name(in->dtype));
+    if (in->numel == 0)
+        return OG_OK;
+    c.src = in->data;
+    c.dst = out->data;
+    const int m = c.m;
+    c.ostr[m - 1] = 1;
+    for (int d = m - 2; d >= 0; d--)
+        c.ostr[d] = c.ostr[d + 1] * c.dims[d + 1];
+    int threads = k->n_threads > 0 ? k->n_threads : 1;
+    c.q = -1;
+    for (int d = 0; d < m - 1; d++)
+        if (c.istr[d] == 1)
+            c.q = d;
+    if (c.istr[m - 1] != 1 && c.q < 0)
+        return transpose_run(k);   /* the input's stride-1 axis is always kept: cannot happen */
+    if (c.istr[m - 1] == 1) {
+        const int64_t inner = c.dims[m - 1], rows = in->numel / inner;
+        int64_t row_bytes = inner * (int64_t)c.es;
+        c.rows_per_task = row_bytes >= TP_TASK_BYTES ? 1 : TP_TASK_BYTES / row_bytes;
+        og_parallel_for(threads, (rows + c.rows_per_task - 1) / c.rows_per_task, tp_rows_task, &c);
+        return OG_OK;
+    }
+    c.n_tq = (c.dims[c.q] + TP_TILE - 1) / TP_TILE;
+    int64_t planes = in->numel / (c.dims[c.q] * c.dims[m - 1]);
+    og_parallel_for(threads, planes * c.n_tq, tp_tiles_task, &c);
+    return OG_OK;
+}
+
+static og_status transpose_select(og_select_call *s)
+{
+    const og_tinfo *x = s->in[0];
+    size_t es = x ? og_dtype_size(x->dtype) : 0;
+    if (es == 1 || es == 2 || es == 4 || es == 8) {
+        s->run = transpose_fast_run;
+        s->kernel_name = "transpose_tiled";
     }
     return OG_OK;
 }
@@ -205,4 +369,5 @@ const og_op og_op_transpose = {
     .infer = transpose_infer,
     .run = transpose_run,
     .backward = transpose_backward,
+    .select = transpose_select,
 };

@@ -263,6 +263,15 @@ SIMD(sigmoid);
 SIMD(erf);
 SIMD(sqrt);
 
+bool og_exp_f32_vec(const float *x, float *y, int64_t n)
+{
+    og_isa isa = og_isa_active();
+    if (isa < OG_ISA_AVX2 || isa > OG_ISA_AVX512)
+        return false;
+    exp_simd[isa](x, y, n, NULL);
+    return true;
+}
+
 /* ---- attributes ---------------------------------------------------------- */
 #define A_CONSUMED                                                                                   \
     { .name = "consumed_inputs", .type = OG_ATTR_INTS, .offset = offsetof(un_params, consumed_inputs), \

@@ -44,17 +44,11 @@ static og_status unsqueeze_infer(og_infer_call *c)
 {
     const unsqueeze_params *p = c->params;
     const og_tinfo *x = c->in[0];
-    int64_t axes[OG_MAX_RANK], n;
-    bool present;
+    int64_t axes[OG_MAX_RANK], n = -1;
+    bool present = false;
     og_status st;
-    bool has_in = c->n_in > 1 && c->in[1];
 
-    if ((st = sf_check_holdable(c, 0)))
-        return st;
-    if (has_in && c->in[1]->dtype != OG_UNDEFINED && c->in[1]->dtype != OG_INT64)
-        return og_node_err(c->node, OG_ERR_SHAPE, "input axes '%s' has type %s, expected int64", sf_in(c, 1),
-                           og_dtype_name(c->in[1]->dtype));
-    if ((st = sf_axes(c->node, c->opset, &p->axes, has_in, has_in ? c->in_value[1] : NULL, axes, &n, &present)))
+    if ((st = sf_axes_of(c, &p->axes, axes, &n, &present)))
         return st;
     if (!present)
         return og_node_err(c->node, c->opset < 13 ? OG_ERR_ATTR : OG_ERR_INVALID_GRAPH,
@@ -67,20 +61,6 @@ static og_status unsqueeze_infer(og_infer_call *c)
         res.shape.rank = -1;
     if (c->out[0])
         *c->out[0] = res;
-    return OG_OK;
-}
-
-/* The node-by-node path copies; the compiled plan makes a view. */
-static og_status unsqueeze_run(const og_kernel_call *k)
-{
-    const og_tensor *x = k->in[0];
-    og_tensor *y = k->out[0];
-    if (!y)
-        return OG_OK;
-    if (y->numel != x->numel || y->dtype != x->dtype)
-        return og_node_err(k->node, OG_ERR_INTERNAL, "output does not match the input's elements");
-    if (x->numel > 0)
-        memcpy(y->data, x->data, (size_t)x->numel * og_dtype_size(x->dtype));
     return OG_OK;
 }
 
@@ -101,7 +81,7 @@ const og_op og_op_unsqueeze = {
     .n_attrs = 1,
     .params_size = sizeof(unsqueeze_params),
     .infer = unsqueeze_infer,
-    .run = unsqueeze_run,
+    .run = sf_copy_run,   /* the node-by-node path copies */
     .backward = unsqueeze_backward,
     .alias_out0_in0 = true,   /* a compiled plan makes the output a view */
 };

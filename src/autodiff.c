@@ -120,6 +120,19 @@ const char *og_gb_scalar(og_backward_call *b, og_dtype dtype, double v)
     return b->status ? NULL : out;
 }
 
+const char *og_gb_tensor(og_backward_call *b, og_tensor *t)
+{
+    if (!t) {
+        if (!b->status)
+            b->status = og_err(OG_ERR_NOMEM, "out of memory building the gradient of node '%s'", b->node->name);
+        return NULL;
+    }
+    og_attr a = og_attr_tensor("value", t);
+    const char *out = og_gb(b, "Constant", 0, NULL, 1, &a);
+    og_tensor_free(t);
+    return out;
+}
+
 const char *og_gb_ints(og_backward_call *b, int64_t n, const int64_t *v)
 {
     const char *out = NULL;

@@ -41,6 +41,13 @@ bool og_shape_known(const og_shape *s)
 og_status og_node_infer(const og_graph *g, const og_node *node, const og_tinfo *const *in,
                         const og_tensor *const *in_values, og_tinfo *const *out, size_t *workspace_bytes)
 {
+    return og_node_infer_ex(g, node, in, in_values, out, workspace_bytes, true);
+}
+
+og_status og_node_infer_ex(const og_graph *g, const og_node *node, const og_tinfo *const *in,
+                           const og_tensor *const *in_values, og_tinfo *const *out, size_t *workspace_bytes,
+                           bool check_limits)
+{
     og_infer_call c;
     memset(&c, 0, sizeof c);
     c.node = node;
@@ -66,7 +73,7 @@ og_status og_node_infer(const og_graph *g, const og_node *node, const og_tinfo *
         *workspace_bytes = c.workspace_bytes;
     /* Every tensor the graph can make passes through here, so this bounds
      * them all before the planner or a kernel allocates anything. */
-    for (int k = 0; k < node->n_outputs && st == OG_OK; k++) {
+    for (int k = 0; check_limits && k < node->n_outputs && st == OG_OK; k++) {
         if (!out[k] || !og_shape_known(&out[k]->shape))
             continue;   /* unknown shapes are checked when the tensor is made */
         int64_t numel = 1;
@@ -390,8 +397,8 @@ static og_status seed_initializers(og_graph *g)
 #define OG_FOLD_MAX_ELEMENTS 4096
 #define OG_FOLD_MAX_FLOATS 16
 
-static og_status fold_node(og_graph *g, const og_node *n, const og_tensor *const *in_values,
-                           const og_tinfo *const *in, og_tinfo *const *out, size_t ws)
+og_status og_fold_node(const og_node *n, const og_tensor *const *in_values, const og_tinfo *const *in,
+                       og_tinfo *const *out, size_t ws, og_tensor **folded)
 {
     if (ws != 0 || !n->op->run)
         return OG_OK;
@@ -444,7 +451,7 @@ static og_status fold_node(og_graph *g, const og_node *n, const og_tensor *const
     if (!st && (st = n->op->run(&kc)) == OG_OK)
         for (int k = 0; k < n->n_outputs; k++)
             if (kc.out[k]) {
-                g->values[n->outputs[k]].folded = kc.out[k];
+                folded[k] = kc.out[k];
                 kc.out[k] = NULL;
             }
     for (int k = 0; k < n->n_outputs; k++)
@@ -481,10 +488,14 @@ static og_status infer_all(og_graph *g)
         for (int k = 0; k < n->n_outputs; k++)
             if (out[k] && (st = merge_type(g, &g->values[n->outputs[k]], out[k], n)))
                 return st;
-        if ((st = fold_node(g, n, vals, in, out, ws)))
+        og_tensor *folded[OG_MAX_IO] = { 0 };
+        if ((st = og_fold_node(n, vals, in, out, ws, folded)))
             return st;
+        for (int k = 0; k < n->n_outputs; k++)
+            if (folded[k])
+                g->values[n->outputs[k]].folded = folded[k];
     }
-    return OG_OK;
+    return og_infer_symbols(g);
 }
 
 og_status og_graph_finalize(og_graph *g)

@@ -114,6 +114,7 @@ typedef struct og_value {
     int64_t small_dims[OG_VALUE_INLINE_RANK]; /* dims when rank <= OG_VALUE_INLINE_RANK */
     int64_t *big_dims;                  /* owned; dims when rank > OG_VALUE_INLINE_RANK */
     char **dim_param;                   /* NULL, or OG_MAX_RANK symbolic dim names (owned, may be NULL) */
+    uint32_t dim_param_inferred;        /* bit k: dim_param[k] was set by og_infer_symbols, not declared */
     int producer;                       /* node index; -1 for graph inputs/initializers */
     int producer_slot;                  /* output slot in the producer */
     og_tensor *initializer;             /* owned; NULL if not an initializer */
@@ -429,6 +430,20 @@ og_status og_parse_attrs(const og_op *op, const og_node *node, int opset, void *
 og_status og_node_infer(const og_graph *g, const og_node *node, const og_tinfo *const *in,
                         const og_tensor *const *in_values, og_tinfo *const *out, size_t *workspace_bytes);
 
+/* og_node_infer without the element-count limit check when check_limits is
+ * false (src/symdims.c probes with large dims that no tensor will have). */
+og_status og_node_infer_ex(const og_graph *g, const og_node *node, const og_tinfo *const *in,
+                           const og_tensor *const *in_values, og_tinfo *const *out, size_t *workspace_bytes,
+                           bool check_limits);
+/* Computes node n's outputs at finalize when its inputs are fixed and its
+ * outputs small (src/finalize.c); folded[k] receives output k's tensor
+ * (owned by the caller) or stays NULL. */
+og_status og_fold_node(const og_node *n, const og_tensor *const *in_values, const og_tinfo *const *in,
+                       og_tinfo *const *out, size_t ws, og_tensor **folded);
+/* Names the unknown dims of inferred values that equal a graph input's
+ * symbolic dim (dim_param), src/symdims.c; finalize calls it last. */
+og_status og_infer_symbols(og_graph *g);
+
 /* ---- backward rules (src/autodiff.c) ------------------------------------
  * og_graph_build_gradient copies the forward graph into a new graph, then
  * visits the nodes that lie between the differentiated outputs and the
@@ -512,6 +527,9 @@ const char *og_gb2(og_backward_call *b, const char *op_type, const char *x, cons
 const char *og_gb_scalar(og_backward_call *b, og_dtype dtype, double v);
 /* A 1-D int64 constant of n values (axes, shapes). */
 const char *og_gb_ints(og_backward_call *b, int64_t n, const int64_t *v);
+/* A Constant holding t, which it takes (frees); t NULL (a failed
+ * allocation) makes the sticky status OG_ERR_NOMEM. */
+const char *og_gb_tensor(og_backward_call *b, og_tensor *t);
 /* og_grad_unbroadcast in the sticky style: grad summed back to input k's shape. */
 const char *og_gb_unbroadcast(og_backward_call *b, int k, const char *grad);
 /* b->status: OG_OK, or the first failure (its message in og_errmsg). */
@@ -612,6 +630,14 @@ og_status og_spatial_resolve(og_spatial *s, const char *what, int n, const int64
                              const int64_t *kernel, const og_ints *strides,
                              const og_ints *dilations, const og_ints *pads,
                              const char *auto_pad, bool ceil_mode);
+
+/* Pooling geometry (AveragePool, MaxPool): kernel_shape holds 1..
+ * OG_MAX_RANK-2 values > 0, X (rank -1: unknown) has rank >= 3 and 2 + that
+ * many, then og_spatial_resolve over X's spatial dims. Messages start
+ * with `what`. */
+og_status og_pool_resolve(og_spatial *s, const char *what, const og_ints *kernel_shape, const og_shape *xs,
+                          const char *x_name, const og_ints *strides, const og_ints *dilations, const og_ints *pads,
+                          const char *auto_pad, bool ceil_mode);
 
 /* ConvTranspose geometry, the adjoint of a Conv with the same attributes:
  * `in` are ConvTranspose's input sizes, s->out its output sizes, and per axis

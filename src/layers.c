@@ -164,12 +164,10 @@ static bool layer_begin(og_net *n, net_kind kind, char name[LAYER_NAME_MAX])
         char out[LAYER_NAME_MAX + 8];
         snprintf(out, sizeof out, "%s.out", n->pend.name);
         flush(n, out);
-        if (!n->status) {
-            memcpy(n->cur, out, sizeof out);
-            n->cur_name = n->cur;
-        }
         if (n->status)
             return false;
+        memcpy(n->cur, out, sizeof out);
+        n->cur_name = n->cur;
     }
     snprintf(name, LAYER_NAME_MAX, "%s%d", kind_name[kind], ++n->counts[kind]);
     return true;
@@ -320,6 +318,13 @@ og_status og_net_create(const char *input_name, int rank, const int64_t *dims, u
             return og_err(OG_ERR_INVALID_ARG,
                           "og_net_create: input '%s' dim %d is %lld; dims must be >= 1 (dim 0 may be < 0: a "
                           "dynamic batch)", input_name, k, (long long)dims[k]);
+    /* bounded by the element limit, so the builder's shape arithmetic
+     * cannot overflow */
+    int64_t numel = 1;
+    for (int k = 0; k < rank; k++)
+        if (!og_mul_ok(numel, dims[k] < 0 ? 1 : dims[k], &numel) || og_check_numel_limit(numel, "input"))
+            return og_err(OG_ERR_LIMIT, "og_net_create: input '%s' (one sample) has more elements than "
+                          "OG_LIMIT_TENSOR_ELEMENTS allows", input_name);
     og_net *n = og_calloc(1, sizeof *n);
     if (!n)
         return og_err(OG_ERR_NOMEM, "og_net_create: out of memory");
@@ -417,12 +422,16 @@ void og_net_conv_ex(og_net *n, int64_t out_channels, int kernel, int stride, int
     int spatial = n->rank - 2;
     param_spec w = { .rank = n->rank, .dims = { out_channels, c / group } };
     int64_t receptive = 1;
+    bool ok = true;
     for (int a = 0; a < spatial; a++) {
         w.dims[2 + a] = kernel;
-        receptive *= kernel;
+        ok = ok && og_mul_ok(receptive, kernel, &receptive);
     }
-    w.fan_in = c / group * receptive;
-    w.fan_out = out_channels * receptive;
+    if (!ok || !og_mul_ok(c / group, receptive, &w.fan_in) || !og_mul_ok(out_channels, receptive, &w.fan_out)) {
+        net_fail(n, OG_ERR_SHAPE, name, "a weight of %lld x %lld x %d^%d elements overflows int64",
+                 (long long)out_channels, (long long)(c / group), kernel, spatial);
+        return;
+    }
     snprintf(p, sizeof p, "%s.weight", name);
     add_param(n, name, p, &w, n->weight_init);
     if (bias) {

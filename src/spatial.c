@@ -337,3 +337,27 @@ og_status og_grad_channels_first(og_backward_call *b, const char *x, int n, int6
         dims[2 + i] = S[i];
     return og_grad_reshape(b, *out, rank, dims, out);
 }
+
+og_status og_pool_resolve(og_spatial *s, const char *what, const og_ints *ks, const og_shape *xs, const char *x_name,
+                          const og_ints *strides, const og_ints *dilations, const og_ints *pads, const char *auto_pad,
+                          bool ceil_mode)
+{
+    if (ks->n < 1 || ks->n > OG_MAX_RANK - 2)
+        return og_err(OG_ERR_ATTR, "%s: attribute 'kernel_shape' has %lld values, expected 1..%d", what,
+                      (long long)ks->n, OG_MAX_RANK - 2);
+    for (int64_t i = 0; i < ks->n; i++)
+        if (ks->v[i] <= 0)
+            return og_err(OG_ERR_ATTR, "%s: kernel_shape[%lld] is %lld, expected > 0", what, (long long)i,
+                          (long long)ks->v[i]);
+    int n = (int)ks->n;
+    if (xs->rank >= 0 && xs->rank < 3)
+        return og_err(OG_ERR_SHAPE, "%s: input X '%s' has rank %d, expected >= 3 ([N, C, D1, ...])", what, x_name,
+                      xs->rank);
+    if (xs->rank >= 0 && xs->rank != n + 2)
+        return og_err(OG_ERR_SHAPE, "%s: input X '%s' has rank %d, expected %d (2 + length of kernel_shape)", what,
+                      x_name, xs->rank, n + 2);
+    int64_t in[OG_MAX_RANK];
+    for (int i = 0; i < n; i++)
+        in[i] = xs->rank >= 0 ? xs->dims[2 + i] : -1;
+    return og_spatial_resolve(s, what, n, in, ks->v, strides, dilations, pads, auto_pad, ceil_mode);
+}

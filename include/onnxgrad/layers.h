@@ -29,11 +29,14 @@
  * Initialisation: each weight and bias tensor draws from its own stream,
  * splitmix64 seeded with seed XOR FNV-1a-64(tensor name), so a tensor's
  * values depend only on the seed and its name (same seed, same bits; adding
- * a layer later in the chain changes nothing before it). Uniform draws use
- * the top 24 bits of one output, u in [0, 1); normals use Box–Muller on two
- * 53-bit uniforms (both values used). fan_in = input channels / group ×
- * kernel elements (features for dense), fan_out = output channels × kernel
- * elements, as torch.nn.init computes them. */
+ * a layer later in the chain changes nothing before it). A uniform draw
+ * is (float)(b (2u - 1)) in double, u = (top 24 bits of one output) / 2^24;
+ * a normal one is Box–Muller, u1 = (top 53 bits + 1) / 2^53, u2 = top 53
+ * bits / 2^53 of the next two outputs, giving sqrt(-2 ln u1) cos(2 pi u2)
+ * and then sin(2 pi u2) (so its bits are the C library's log/sin/cos).
+ * fan_in = input channels / group × kernel elements (in_features for
+ * dense), fan_out = output channels × kernel elements, as torch.nn.init
+ * computes them; a bias uses its layer's weight fans. */
 #ifndef ONNXGRAD_LAYERS_H
 #define ONNXGRAD_LAYERS_H
 
@@ -63,7 +66,8 @@ typedef enum og_init {
 
 /* Starts a net whose graph input is `input_name` (float32, rank 2..5,
  * dims[0] < 0 for a dynamic batch named "N", every other dim > 0); `seed`
- * seeds the initialisers. Ownership: *out is the caller's, freed by
+ * seeds the initialisers. Errors: a bad name or dims, one sample over
+ * OG_LIMIT_TENSOR_ELEMENTS, out of memory. Ownership: *out is the caller's, freed by
  * og_net_finish or og_net_free. On failure *out is NULL (and the layer
  * calls and og_net_finish accept that NULL, the last returning an error). */
 OG_API og_status og_net_create(const char *input_name, int rank, const int64_t *dims, uint64_t seed,
@@ -134,7 +138,9 @@ OG_API const char *og_net_errmsg(const og_net *n);
 OG_API og_status og_net_shape(const og_net *n, int *rank, int64_t *dims);
 
 /* Names the last layer's output `output_name` (NULL: "output"), makes it
- * the graph output and finalizes the graph (shape inference). Frees the
+ * the graph output, declared with the shape the net tracked (the batch
+ * "N" when the input's is dynamic), and finalizes the graph (validation
+ * and shape inference). Frees the
  * net whatever happens. Returns the net's first error (og_errmsg() is its
  * message again) if it has one. Ownership: on success *out is the
  * caller's (og_graph_free); on failure *out is NULL. */

@@ -716,6 +716,8 @@ START_TEST(sticky_errors_name_the_layer)
     ck_assert_ptr_null(n);
     OG_CHECK_FAILS(og_net_create("x", 2, (const int64_t[]){ 4, -1 }, 1, &n), OG_ERR_INVALID_ARG, "dim 1 is -1");
     OG_CHECK_FAILS(og_net_create("x", 0, NULL, 1, &n), OG_ERR_INVALID_ARG, "rank 0");
+    OG_CHECK_FAILS(og_net_create("x", 3, (const int64_t[]){ -1, 1 << 30, 1 << 30 }, 1, &n), OG_ERR_LIMIT,
+                   "input 'x' (one sample) has more elements than OG_LIMIT_TENSOR_ELEMENTS allows");
     OG_CHECK_FAILS(og_net_create("", 1, (const int64_t[]){ 1 }, 1, &n), OG_ERR_INVALID_ARG, "needs a name");
     og_net_conv(NULL, 1, 1, 1, 0);
     og_net_relu(NULL);
@@ -846,14 +848,41 @@ START_TEST(batchnorm_and_dropout_layers)
     og_tensor_free(t);
     og_plan_free(p);
 
-    /* with dropout in training, the gradient graph differentiates through
-     * the same mask (gradcheck in the default inference mode is in
-     * small_nets_gradcheck) */
-    const char *seeded[] = { "y" }, *wrt[] = { "x", "conv1.weight", "bn1.weight" };
-    og_grad_options o = { .n_seeded = 1, .seeded = seeded, .n_wrt = 3, .wrt = wrt };
-    og_graph *gg;
-    OG_CHECK(og_graph_build_gradient(with, &o, &gg));
+    /* in training, the gradient goes through the forward's mask: for
+     * y = dropout(x, 0.5) and a seed of ones, dx = 2 where y kept x, else 0
+     * (gradcheck in the default inference mode is in small_nets_gradcheck) */
+    og_graph *d, *gg;
+    OG_CHECK(og_net_create("x", 2, (const int64_t[]){ -1, 50 }, 4, &n));
+    og_net_dropout(n, 0.5f);
+    OG_CHECK(og_net_finish(n, "y", &d));
+    const char *seeded[] = { "y" }, *wrt[] = { "x" };
+    og_grad_options o = { .n_seeded = 1, .seeded = seeded, .n_wrt = 1, .wrt = wrt };
+    OG_CHECK(og_graph_build_gradient(d, &o, &gg));
+    og_tensor *xd = random_tensor(2, (const int64_t[]){ 4, 50 }, 9, "x"), *ones, *out[2];
+    OG_CHECK(og_tensor_create(OG_FLOAT, 2, (const int64_t[]){ 4, 50 }, &ones));
+    OG_CHECK(og_tensor_set_name(ones, "y_grad"));
+    for (int k = 0; k < 200; k++)
+        ((float *)ones->data)[k] = 1;
+    OG_CHECK(og_tensor_create_from(OG_BOOL, 0, NULL, &on, &t));
+    OG_CHECK(og_tensor_set_name(t, "training_mode"));
+    OG_CHECK(og_plan_create(gg, &p));
+    OG_CHECK(og_plan_run(p, 3, (const og_tensor *const[]){ xd, ones, t }, out));
+    kept = 0;
+    for (int k = 0; k < 200; k++) {
+        float yk = ((float *)out[0]->data)[k], gk = ((float *)out[1]->data)[k];
+        kept += yk != 0;
+        ck_assert_msg(yk == 0 ? gk == 0 : (gk == 2 && yk == 2 * ((float *)xd->data)[k]), "element %d: y %g, dx %g",
+                      k, yk, gk);
+    }
+    ck_assert_msg(kept > 50 && kept < 150, "kept %lld of 200", (long long)kept);
+    og_tensor_free(out[0]);
+    og_tensor_free(out[1]);
+    og_plan_free(p);
+    og_tensor_free(t);
+    og_tensor_free(ones);
+    og_tensor_free(xd);
     og_graph_free(gg);
+    og_graph_free(d);
     og_tensor_free(x);
     og_tensor_free(y0);
     og_graph_free(with);

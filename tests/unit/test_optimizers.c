@@ -26,7 +26,8 @@
  *   optimiser.
  * - Bits identical at 1, 2 and 3 threads on large tensors, and with X_new
  *   in X's bytes (the compiled plan's in-place path) or not.
- * - A training step in one graph: Gradient (same domain) feeding Momentum. */
+ * - A training step in one graph: Gradient (same domain) feeding Momentum;
+ *   steps through state bindings equal chained runs. */
 #include <math.h>
 #include <stdint.h>
 #include "testutil.h"
@@ -865,6 +866,71 @@ START_TEST(gradient_then_momentum)
 }
 END_TEST
 
+/* ---- several steps through state bindings ---------------------------------
+ * X_1, X_2, H_1, H_2 bound to X_new/H_new (og_plan_bind_states), as a
+ * training loop keeps them: three runs (T fed 0, 1, 2) must equal three
+ * chained runs of a plain node, bit for bit. */
+START_TEST(state_binding_steps)
+{
+    int64_t d0[1] = { 5 }, d1[2] = { 3, 4 };
+    double xa[17], ga[12], ha[12];
+    for (int i = 0; i < 17; i++)
+        xa[i] = sin(0.3 * i + 1);
+    for (int i = 0; i < 12; i++) {
+        ga[i] = cos(0.7 * i);
+        ha[i] = 0.1 + 0.05 * i;
+    }
+    og_tensor *in[8] = { scalar_r(OG_FLOAT, 0.2), scalar_t(0), tensor_of(OG_FLOAT, 1, d0, xa),
+                         tensor_of(OG_FLOAT, 2, d1, xa + 5), tensor_of(OG_FLOAT, 1, d0, ga),
+                         tensor_of(OG_FLOAT, 2, d1, ga), tensor_of(OG_FLOAT, 1, d0, ha),
+                         tensor_of(OG_FLOAT, 2, d1, ha) };
+    og_attr ag[2] = { og_attr_float("decay_factor", 0.1f), og_attr_float("norm_coefficient", 0.01f) };
+    og_graph *g;
+    og_plan *p;
+    OG_CHECK(build_node(&g, "Adagrad", 1, 8, in, 4, NULL, 2, ag, false));
+    OG_CHECK(og_plan_create(g, &p));
+    og_tensor *state[4];
+    const int slot[4] = { 2, 3, 6, 7 };   /* X_1, X_2, H_1, H_2 -> outputs 0..3 */
+    og_state_binding b[4];
+    for (int k = 0; k < 4; k++) {
+        OG_CHECK(og_tensor_create_from(OG_FLOAT, in[slot[k]]->rank, in[slot[k]]->dims, in[slot[k]]->data, &state[k]));
+        b[k] = (og_state_binding){ in_name(slot[k]), out_name(k), state[k] };
+    }
+    OG_CHECK(og_plan_bind_states(p, 4, b));
+    og_tensor *chained[8];
+    memcpy(chained, in, sizeof chained);
+    for (int step = 0; step < 3; step++) {
+        og_tensor *t = scalar_t(step), *out[4];
+        OG_CHECK(og_tensor_set_name(t, "i1"));
+        OG_CHECK(og_tensor_set_name(in[0], "i0"));
+        OG_CHECK(og_tensor_set_name(in[4], "i4"));
+        OG_CHECK(og_tensor_set_name(in[5], "i5"));
+        OG_CHECK(og_plan_run(p, 4, (const og_tensor *const[]){ in[0], t, in[4], in[5] }, out));
+        free_all(4, out);
+        /* the same step through a plain node */
+        og_tensor *next[4];
+        chained[1] = t;
+        OG_CHECK(run_node("Adagrad", 8, chained, 4, NULL, 2, ag, 1, false, next));
+        for (int k = 0; k < 4; k++) {
+            ck_assert_int_eq(next[k]->numel, state[k]->numel);
+            ck_assert_msg(memcmp(next[k]->data, state[k]->data, (size_t)next[k]->numel * sizeof(float)) == 0,
+                          "step %d: bound state %d differs from the chained run", step, k);
+            if (step > 0)
+                og_tensor_free(chained[slot[k]]);
+            chained[slot[k]] = next[k];
+        }
+        og_tensor_free(t);
+    }
+    for (int k = 0; k < 4; k++) {
+        og_tensor_free(chained[slot[k]]);
+        og_tensor_free(state[k]);
+    }
+    free_all(8, in);
+    og_plan_free(p);
+    og_graph_free(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("optimizers");
@@ -885,6 +951,7 @@ int main(void)
     tcase_add_test(tc, negative_count);
     tcase_add_test(tc, not_differentiable);
     tcase_add_test(tc, gradient_then_momentum);
+    tcase_add_test(tc, state_binding_steps);
     suite_add_tcase(s, tc);
     return og_run_suite(s);
 }

@@ -281,9 +281,15 @@ START_TEST(reshape_unknown)
 
     int64_t xu[3] = {-1, 3, 4};
     const int64_t s1[2] = {0, 12}, s2[2] = {0, -1}, s3[2] = {-1, 6}, s4[3] = {2, 0, 5};
-    int64_t w1[2] = {-1, 12}, w2[2] = {-1, -1}, w3b[2] = {-1, 6};
+    /* [0,-1]: the unknown dim 0 copies is a factor of both counts, so the
+     * -1 is 12 (as onnx.shape_inference has it) */
+    int64_t w1[2] = {-1, 12}, w2[2] = {-1, 12}, w3b[2] = {-1, 6};
     expect_shape_with(OG_FLOAT, 2, w1, "Reshape", 14, OG_FLOAT, 3, xu, 2, s1, 0, NULL);
     expect_shape_with(OG_FLOAT, 2, w2, "Reshape", 14, OG_FLOAT, 3, xu, 2, s2, 0, NULL);
+    /* an unknown dim that no 0 copies keeps the -1 unknown */
+    const int64_t s2b[3] = {2, 0, -1};
+    int64_t w2b[3] = {2, 3, -1};
+    expect_shape_with(OG_FLOAT, 3, w2b, "Reshape", 14, OG_FLOAT, 3, xu, 3, s2b, 0, NULL);
     expect_shape_with(OG_FLOAT, 2, w3b, "Reshape", 14, OG_FLOAT, 3, xu, 2, s3, 0, NULL);
     /* a copied dim that is known is kept, even next to unknown counts */
     int64_t w4[3] = {2, 3, 5};
