@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "train_cmd.h"
 #include "cli_util.h"
+#include "distributed.h"
 #include "json.h"
 #include "plot.h"
 
@@ -25,7 +26,7 @@ const char HELP_TRAIN[] =
     "           [--lr-schedule constant|step:EPOCHS:GAMMA|cosine] [--clip-norm F]\n"
     "           --epochs N --batch N [--rng-seed N] [--threads N] [-o TRAINED.onnx]\n"
     "           [--checkpoint-dir DIR] [--keep N] [--resume CHECKPOINT.onnx]\n"
-    "           [--plot CURVE.svg|.png] [--json]\n"
+    "           [--plot CURVE.svg|.png] [--json] [--distributed]\n"
     "\n"
     "Trains MODEL on the train split of DIR and scores the test split after\n"
     "every epoch. The training step (forward, loss, gradients, optimiser) is\n"
@@ -73,7 +74,18 @@ const char HELP_TRAIN[] =
     "  --json              one JSON object per epoch on stdout: epoch, train_loss,\n"
     "                      test_accuracy, seconds, images_per_second\n"
     "  --log-steps         with --json, also one object per step: epoch, step, loss\n"
-    "  --threads N         threads (default: OG_NUM_THREADS, else the cores)\n"
+    "  --threads N         threads (default: OG_NUM_THREADS, else the cores;\n"
+    "                      with --distributed, the cores / the ranks on the host)\n"
+    "  --distributed       data-parallel training under mpirun (needs an onnxgrad\n"
+    "                      built with MPI): `mpirun -np K onnxgrad train ...\n"
+    "                      --distributed` splits each global batch of --batch N\n"
+    "                      into K contiguous shards (N >= K), sums the ranks'\n"
+    "                      gradients in rank order and applies the same update on\n"
+    "                      every rank; BatchNormalization statistics stay per rank\n"
+    "                      (rank 0's are saved). Rank 0 alone prints, scores the\n"
+    "                      test split and writes -o, checkpoints and the plot.\n"
+    "                      Every rank must read the same data: %r in --data DIR\n"
+    "                      becomes the rank (per-rank copies of the data set)\n"
     "  -h, --help          show this help\n";
 
 const char HELP_EVAL[] =
@@ -99,7 +111,8 @@ const char HELP_EVAL[] =
 enum {
     OPT_DATA, OPT_LOSS_FN, OPT_LOSS, OPT_INPUT, OPT_OUTPUT_NAME, OPT_OPTIM, OPT_LR, OPT_MOMENTUM, OPT_NESTEROV,
     OPT_WD, OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_SCHEDULE, OPT_CLIP, OPT_EPOCHS, OPT_BATCH, OPT_SEED, OPT_OUT,
-    OPT_CKPT, OPT_KEEP, OPT_RESUME, OPT_PLOT, OPT_JSON, OPT_SPLIT, OPT_NO_SHUFFLE, OPT_LOG_STEPS, N_OPTS
+    OPT_CKPT, OPT_KEEP, OPT_RESUME, OPT_PLOT, OPT_JSON, OPT_SPLIT, OPT_NO_SHUFFLE, OPT_LOG_STEPS, OPT_DISTRIBUTED,
+    N_OPTS
 };
 
 static const cli_option TRAIN_OPTS[] = {
@@ -129,6 +142,7 @@ static const cli_option TRAIN_OPTS[] = {
     { "json", 0, false, OPT_JSON, NULL },
     { "no-shuffle", 0, false, OPT_NO_SHUFFLE, NULL },
     { "log-steps", 0, false, OPT_LOG_STEPS, NULL },
+    { "distributed", 0, false, OPT_DISTRIBUTED, NULL },
     { NULL, 0, false, 0, NULL },
 };
 
@@ -534,6 +548,30 @@ static int meta_number(const og_graph *g, const char *key, double *v)
 
 /* ---- train ---------------------------------------------------------------------------- */
 
+/* --data DIR, with "%r" replaced by the rank under --distributed (rank >= 0). */
+static int data_path(const char *dir, int rank, char *out, size_t cap)
+{
+    size_t len = 0;
+    for (const char *p = dir; *p; p++) {
+        char num[16];
+        const char *piece = num;
+        if (rank >= 0 && p[0] == '%' && p[1] == 'r') {
+            snprintf(num, sizeof num, "%d", rank);
+            p++;
+        } else {
+            num[0] = *p;
+            num[1] = '\0';
+        }
+        size_t n = strlen(piece);
+        if (len + n >= cap)
+            return cli_fail("--data: the path is too long");
+        memcpy(out + len, piece, n);
+        len += n;
+    }
+    out[len] = '\0';
+    return EXIT_OK;
+}
+
 static int check_input_shape(const og_graph *g, const og_train_options *o, const og_dataset *ds, int64_t batch,
                              bool *fixed_batch)
 {
@@ -597,9 +635,17 @@ int cmd_train(int argc, char **argv)
     int64_t *perm = NULL;
     history hist = { 0 };
     loop_state ls = { .seed = a.seed };
+    /* --distributed: from here every exit goes through dist_finish (done:) */
+    dist_ctx d = { 0 };
+    if (a.val[OPT_DISTRIBUTED] && (rc = dist_start(&d)))
+        return d.active ? dist_finish(&d, rc) : rc;
+    bool lead = d.rank == 0;   /* prints, scores, saves */
+    char data_dir[4096];
+    if ((rc = data_path(a.val[OPT_DATA], d.active ? d.rank : -1, data_dir, sizeof data_dir)))
+        return dist_finish(&d, rc);
     og_status st = og_model_load_file(model_path, &g);
     if (st)
-        return cli_fail_og(st);
+        return dist_finish(&d, cli_fail_og(st));
     og_train_options stored;
     bool resuming;
     if ((st = og_training_settings(g, &stored, &resuming))) {
@@ -654,7 +700,7 @@ int cmd_train(int argc, char **argv)
         }
     }
     const og_train_options *o = og_trainer_options(t);
-    if ((rc = load_split(a.val[OPT_DATA], "train", &train)) || (rc = load_split(a.val[OPT_DATA], "test", &test)))
+    if ((rc = load_split(data_dir, "train", &train)) || (lead && (rc = load_split(data_dir, "test", &test))))
         goto done;
     bool fixed;
     if ((rc = check_input_shape(g, o, train, a.batch, &fixed)))
@@ -664,6 +710,12 @@ int cmd_train(int argc, char **argv)
     int64_t n_batches = full + (rest ? 1 : 0);
     if (n_batches == 0) {
         rc = cli_fail("the train split has %lld examples, fewer than one batch of %ld", (long long)n, a.batch);
+        goto done;
+    }
+    /* every rank has examples in the first step (its gradients then exist for the empty shards later) */
+    if (d.active && (a.batch < d.size || n < d.size)) {
+        rc = cli_fail("--distributed over %d ranks needs --batch and the train split's size at least %d (got "
+                      "--batch %ld, %lld examples)", d.size, d.size, a.batch, (long long)n);
         goto done;
     }
     perm = malloc(sizeof *perm * (size_t)n);
@@ -676,13 +728,16 @@ int cmd_train(int argc, char **argv)
         (rest && ((rc = batch_tensor(og_dataset_x(train), rest, &xl)) ||
                   (rc = batch_tensor(og_dataset_y(train), rest, &yl)))))
         goto done;
-    if (a.val[OPT_CKPT] && (rc = cli_make_dirs(a.val[OPT_CKPT])))
+    if (lead && a.val[OPT_CKPT] && (rc = cli_make_dirs(a.val[OPT_CKPT])))
+        goto done;
+    /* the setup worked everywhere, on the same data */
+    if ((rc = dist_agree(&d, EXIT_OK, NULL)) || (rc = dist_check_same(&d, n, "the train split's size")))
         goto done;
     struct sigaction sa = { .sa_handler = on_sigint };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
-    bool tty = isatty(STDERR_FILENO) != 0;
-    if (ls.epoch >= a.epochs)
+    bool tty = lead && isatty(STDERR_FILENO) != 0;
+    if (lead && ls.epoch >= a.epochs)
         cli_note("the model has already trained %d epochs (--epochs %ld): nothing to do", ls.epoch, a.epochs);
     while (ls.epoch < a.epochs && rc == EXIT_OK) {
         og_trainer_set_epoch(t, ls.epoch);
@@ -696,22 +751,40 @@ int cmd_train(int argc, char **argv)
         double t0 = now_seconds(), seconds = 0;
         int64_t seen = 0;
         for (; ls.batch < n_batches; ls.batch++) {
-            if (interrupted)
+            if (interrupted && !d.active)
                 break;
             bool last = ls.batch == full;
             int64_t m = last ? rest : a.batch;
             og_tensor *x = last ? xl : xb, *y = last ? yl : yb;
-            double loss;
+            double loss = 0;
             double s0 = now_seconds();
-            if ((st = og_dataset_gather(train, perm + ls.batch * a.batch, m, x, y)) ||
-                (st = og_trainer_step(t, x, y, &loss))) {
+            if (d.active) {
+                /* this rank's shard of the global batch, then the exchange */
+                int64_t start, count;
+                dist_shard(&d, m, &start, &count);
+                int lrc = EXIT_OK;
+                og_tensor xs = *x, ys = *y;
+                xs.dims[0] = ys.dims[0] = count;
+                xs.numel = x->numel / m * count;
+                ys.numel = y->numel / m * count;
+                if (count && ((st = og_dataset_gather(train, perm + ls.batch * a.batch + start, count, &xs, &ys)) ||
+                              (st = og_trainer_compute_gradients(t, &xs, &ys, &loss))))
+                    lrc = cli_fail_og(st);
+                if ((rc = dist_exchange(&d, t, lrc, &interrupted, count, m, &loss)) || interrupted)
+                    break;
+                if ((st = og_trainer_apply_gradients(t))) {
+                    rc = cli_fail_og(st);
+                    break;
+                }
+            } else if ((st = og_dataset_gather(train, perm + ls.batch * a.batch, m, x, y)) ||
+                       (st = og_trainer_step(t, x, y, &loss))) {
                 rc = cli_fail_og(st);
                 break;
             }
             seconds += now_seconds() - s0;
             ls.loss_sum += loss * (double)m;
             seen += m;
-            if (a.val[OPT_LOG_STEPS] && a.val[OPT_JSON]) {
+            if (lead && a.val[OPT_LOG_STEPS] && a.val[OPT_JSON]) {
                 json_writer w;
                 json_init(&w, stdout);
                 json_begin_object(&w);
@@ -735,6 +808,10 @@ int cmd_train(int argc, char **argv)
         if (rc)
             break;
         if (interrupted) {
+            if (!lead) {
+                rc = 130;
+                break;
+            }
             if (a.val[OPT_CKPT]) {
                 char path[4096];
                 if (!(rc = cli_path_join(path, sizeof path, a.val[OPT_CKPT], "interrupted.onnx")) &&
@@ -752,6 +829,12 @@ int cmd_train(int argc, char **argv)
         int64_t used = n - (fixed ? n % a.batch : 0);
         double train_loss = ls.loss_sum / (double)used;
         scores sc = { 0 };
+        if (!lead) {   /* the other ranks go on to the next epoch's first exchange */
+            ls.epoch++;
+            ls.batch = 0;
+            ls.loss_sum = 0;
+            continue;
+        }
         if ((rc = score(test, 1000, trainer_predict, t, &sc))) {
             free(sc.confusion);
             break;
@@ -793,11 +876,11 @@ int cmd_train(int argc, char **argv)
             }
         }
     }
-    if (rc == EXIT_OK && a.val[OPT_OUT]) {
+    if (rc == EXIT_OK && lead && a.val[OPT_OUT]) {
         if (!(rc = save_model(t, &ls, &hist, a.val[OPT_OUT])) && !a.val[OPT_JSON])
             printf("trained model: %s\n", a.val[OPT_OUT]);
     }
-    if (rc == EXIT_OK && a.val[OPT_PLOT]) {
+    if (rc == EXIT_OK && lead && a.val[OPT_PLOT]) {
         char err[512];
         if (cli_plot_curves(a.val[OPT_PLOT], hist.n, hist.epoch, hist.loss, hist.acc, err, sizeof err))
             rc = cli_fail("%s", err);
@@ -815,7 +898,7 @@ done:
     og_trainer_free(t);
     og_graph_free(g);
     history_free(&hist);
-    return rc;
+    return dist_finish(&d, rc);
 }
 
 /* ---- eval ------------------------------------------------------------------------------ */

@@ -6,3 +6,13 @@ add_test(NAME train_torch_agreement
          COMMAND ${OG_MODELS_PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/torch_agreement.py $<TARGET_FILE:onnxgrad_cli>
                  ${CMAKE_CURRENT_BINARY_DIR}/train-work)
 set_tests_properties(train_torch_agreement PROPERTIES TIMEOUT 600 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+# `onnxgrad train --distributed` (tools/distributed.c) under Open MPI on this
+# machine over loopback: against one process, bit-identical reruns, uneven
+# shards, failing ranks (tests/train/mpi_agreement.py). Only with MPI found.
+if(OG_MPIEXEC)
+  add_test(NAME train_mpi_agreement
+           COMMAND ${OG_MODELS_PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/mpi_agreement.py $<TARGET_FILE:onnxgrad_cli>
+                   ${OG_MPIEXEC} ${CMAKE_CURRENT_BINARY_DIR}/mpi-work)
+  set_tests_properties(train_mpi_agreement PROPERTIES TIMEOUT 900)
+endif()
