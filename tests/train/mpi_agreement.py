@@ -19,10 +19,15 @@ empty) and compares the initializers of the -o models:
    so the gradients are those of another loss: the weights differ (by more
    than 1e-5 of the largest) but stay close (within 10% of the largest);
    with every shard of one example per rank this would not hold.
+   Against PyTorch computing exactly that (the shards in file order with
+   --no-shuffle, per-shard batch statistics, size-weighted gradients): within
+   1e-5, weights and rank 0's running mean.
 5. A failing rank: --data DIR-%r gives rank 1 a corrupted train_x.pb (fails
    at setup), a train split of another size (the ranks disagree), or a label
-   out of range (fails in the first step): every rank exits non-zero within
-   the timeout, naming rank 1.
+   out of range (fails in the first step); rank 0 a corrupted test_x.pb
+   (only rank 0 scores), or -o in a missing directory (fails after the
+   last step): every rank exits non-zero within the timeout, naming the
+   failed rank.
 6. Under mpirun -np 1 without --distributed: bit-identical to one process.
 Exit 1 when any check fails.
 """
@@ -34,6 +39,7 @@ import sys
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+import torch
 
 N_TRAIN, N_TEST, FEAT, HID, CLASSES = 82, 20, 8, 16, 4
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OPENBLAS_NUM_THREADS="1",
@@ -90,6 +96,49 @@ def weights(path, names=None):
 def rel_diff(a, b, names):
     big = max(float(np.max(np.abs(a[k]))) for k in names)
     return max(float(np.max(np.abs(a[k].astype(np.float64) - b[k]))) for k in names) / big
+
+
+def torch_ddp(model_path, xs, ys, ranks, epochs=3, batch=20, lr=0.1, momentum=0.9):
+    """What DDP without SyncBatchNorm computes on the BatchNormalization model, in PyTorch: every
+    global batch (file order) cut into `ranks` contiguous shards, each shard's mean-loss gradients
+    through batch statistics of its own, summed weighted by the shard sizes over the global batch;
+    rank 0's module keeps the running statistics of its shards. Returns its weights."""
+    w = {k: torch.tensor(v) for k, v in weights(model_path).items()}
+    fc1, fc2, bn = torch.nn.Linear(FEAT, HID), torch.nn.Linear(HID, CLASSES), torch.nn.BatchNorm1d(HID, 1e-5, 0.1)
+    with torch.no_grad():
+        for mod, a, b in ((fc1, "W1", "b1"), (fc2, "W2", "b2"), (bn, "bn_scale", "bn_bias")):
+            mod.weight.copy_(w[a])
+            mod.bias.copy_(w[b])
+    params = list(fc1.parameters()) + list(bn.parameters()) + list(fc2.parameters())
+    opt = torch.optim.SGD(params, lr=lr, momentum=momentum)
+    n = len(xs)
+    x, y = torch.from_numpy(xs), torch.from_numpy(ys)
+    for _ in range(epochs):
+        for start in range(0, n, batch):
+            m = min(batch, n - start)
+            sizes = [m // ranks + (1 if r < m % ranks else 0) for r in range(ranks)]
+            total = [torch.zeros_like(p) for p in params]
+            off = start
+            for r, c in enumerate(sizes):
+                xr, yr = x[off:off + c], y[off:off + c]
+                off += c
+                # only rank 0's running statistics matter (they are saved): the others' BN is a copy
+                b = bn if r == 0 else torch.nn.BatchNorm1d(HID, 1e-5, 0.1)
+                if r:
+                    with torch.no_grad():
+                        b.weight.copy_(bn.weight)
+                        b.bias.copy_(bn.bias)
+                opt.zero_grad()
+                out = fc2(torch.tanh(torch.nn.functional.batch_norm(
+                    fc1(xr), b.running_mean, b.running_var, bn.weight, bn.bias, True, 0.1, 1e-5)))
+                torch.nn.functional.cross_entropy(out, yr).backward()
+                for t_, p in zip(total, params):
+                    t_ += c * p.grad
+            for t_, p in zip(total, params):
+                p.grad = t_ / m
+            opt.step()
+    return {"W1": fc1.weight, "b1": fc1.bias, "W2": fc2.weight, "b2": fc2.bias, "bn_scale": bn.weight,
+            "bn_bias": bn.bias, "bn_mean": bn.running_mean}
 
 
 def train_args(onnxgrad, model, data, out):
@@ -165,6 +214,18 @@ def main():
     write_data(data80, xs, ys, 80)
     bn1 = train(onnxgrad, mpiexec, 0, bnm, data80, o("bn-1"))
     bn2 = train(onnxgrad, mpiexec, 2, bnm, data80, o("bn-np2"))
+    # the same against PyTorch's DDP-without-SyncBatchNorm arithmetic, in file order
+    cmd = [mpiexec, "-np", "2", "--oversubscribe"] + train_args(onnxgrad, bnm, data80, o("bn-np2-ord")) + \
+        ["--no-shuffle", "--distributed"]
+    p = run(cmd, "BatchNormalization model -np 2 --no-shuffle")
+    if p is not None and p.returncode == 0:
+        got = weights(o("bn-np2-ord"))
+        ref = {k: v.detach().numpy() for k, v in torch_ddp(bnm, xs[:80], ys[:80], 2).items()}
+        r = rel_diff(ref, got, list(ref))
+        check(r < 1e-5, f"BatchNormalization model -np 2 = PyTorch DDP without SyncBatchNorm (weights, rank 0's "
+                        f"running mean): {r:.3g} < 1e-5")
+    elif p is not None:
+        check(False, f"BatchNormalization -np 2 --no-shuffle exits 0: {p.stderr.strip()[:300]}")
     if bn1 and bn2:
         names = trainable + ["bn_scale", "bn_bias"]
         r = rel_diff(bn1, bn2, names)
@@ -174,20 +235,21 @@ def main():
         check(rs < 0.5, f"BatchNormalization running statistics (rank 0's) near the single process's: {rs:.3g}")
 
     # failing ranks: rank 1 reads DIR-1
-    def failing(name, spoil):
+    def failing(name, spoil, bad=1, out=None):
         base = os.path.join(work, "fail-" + name.split()[-1])
         write_data(base + "-0", xs, ys)
         write_data(base + "-1", xs, ys)
-        spoil(base + "-1")
-        cmd = [mpiexec, "-np", "2", "--oversubscribe"] + train_args(onnxgrad, mlp, base + "-%r", o("fail")) + \
-            ["--distributed"]
-        p = run(cmd, f"rank 1 {name}")
+        spoil(base + "-%d" % bad)
+        cmd = [mpiexec, "-np", "2", "--oversubscribe"] + \
+            train_args(onnxgrad, mlp, base + "-%r", out or o("fail")) + ["--distributed"]
+        what = f"rank {bad} {name}"
+        p = run(cmd, what)
         if p is None:
             return
-        check(p.returncode != 0, f"rank 1 {name}: the run fails (exit {p.returncode})")
+        check(p.returncode != 0, f"{what}: the run fails (exit {p.returncode})")
         err = p.stderr
-        check("(rank 0): stopping: rank 1 failed" in err, f"rank 1 {name}: rank 0 stops naming rank 1")
-        check("(rank 1):" in err, f"rank 1 {name}: rank 1 reports its own error: {err.strip()[:300]!r}")
+        check(f"(rank {1 - bad}): stopping: rank {bad} failed" in err, f"{what}: rank {1 - bad} stops naming it")
+        check(f"(rank {bad}):" in err, f"{what}: it reports its own error: {err.strip()[:300]!r}")
 
     def corrupt(d):
         with open(os.path.join(d, "train_x.pb"), "r+b") as f:
@@ -201,6 +263,10 @@ def main():
         save_pb(y, os.path.join(d, "train_y.pb"))
     failing("with a corrupted train_x.pb", corrupt)
     failing("with a label out of range", bad_label)
+    # rank 0 alone reads the test split and writes -o: its failures there stop rank 1 too
+    failing("with a corrupted test_x.pb", lambda d: open(os.path.join(d, "test_x.pb"), "r+b").truncate(50), bad=0)
+    failing("writing -o into a missing directory", lambda d: None, bad=0,
+            out=os.path.join(work, "no-such-dir", "out.onnx"))
     # a split of another size: every rank sees the disagreement itself
     base = os.path.join(work, "fail-size")
     write_data(base + "-0", xs, ys)
