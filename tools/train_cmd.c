@@ -713,6 +713,11 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     /* every rank has examples in the first step (its gradients then exist for the empty shards later) */
+    if (d.active && fixed) {
+        rc = cli_fail("--distributed: input '%s' has a fixed batch of %ld, which shards of the batch cannot feed; "
+                      "export the model with a dynamic batch", o->input_name, a.batch);
+        goto done;
+    }
     if (d.active && (a.batch < d.size || n < d.size)) {
         rc = cli_fail("--distributed over %d ranks needs --batch and the train split's size at least %d (got "
                       "--batch %ld, %lld examples)", d.size, d.size, a.batch, (long long)n);
