@@ -6,3 +6,10 @@ add_test(NAME train_torch_agreement
          COMMAND ${OG_MODELS_PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/torch_agreement.py $<TARGET_FILE:onnxgrad_cli>
                  ${CMAKE_CURRENT_BINARY_DIR}/train-work)
 set_tests_properties(train_torch_agreement PROPERTIES TIMEOUT 600 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+# train/eval end to end: checkpoints, resuming bit for bit (after an epoch and
+# mid-epoch), --keep, threads, --plot, eval, errors.
+add_test(NAME train_cli
+         COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_train_test.sh $<TARGET_FILE:onnxgrad_cli> $<TARGET_FILE:lenet>
+                 ${OG_MODELS_PYTHON3} ${CMAKE_CURRENT_BINARY_DIR}/train-cli)
+set_tests_properties(train_cli PROPERTIES TIMEOUT 600 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
