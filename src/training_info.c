@@ -44,7 +44,8 @@ void og_training_free_all(og_graph *g)
     g->training = NULL;
 }
 
-static og_status copy_bindings(og_binding **dst, int n, const og_binding *src)
+/* Sets *n_dst only with *dst, so a failure later frees what was copied. */
+static og_status copy_bindings(og_binding **dst, int *n_dst, int n, const og_binding *src)
 {
     *dst = NULL;
     if (n == 0)
@@ -58,6 +59,7 @@ static og_status copy_bindings(og_binding **dst, int n, const og_binding *src)
             return og_err(OG_ERR_NOMEM, "out of memory copying %d bindings", n);
         }
     *dst = b;
+    *n_dst = n;
     return OG_OK;
 }
 
@@ -196,9 +198,7 @@ og_status og_training_adopt(og_graph *g, og_graph *init, og_graph *alg, int n_ib
         !(st = check_names(g, alg, where)) &&
         !(st = check_bindings(g, init, alg, n_ib, ib, false, where)) &&
         !(st = check_bindings(g, init, alg, n_ub, ub, true, where)) &&
-        !(st = copy_bindings(&r.ib, n_ib, ib)) && !(st = copy_bindings(&r.ub, n_ub, ub))) {
-        r.n_ib = n_ib;
-        r.n_ub = n_ub;
+        !(st = copy_bindings(&r.ib, &r.n_ib, n_ib, ib)) && !(st = copy_bindings(&r.ub, &r.n_ub, n_ub, ub))) {
         if (!g->training && !(g->training = og_calloc(1, sizeof *g->training)))
             st = og_err(OG_ERR_NOMEM, "out of memory adding a training info");
         else if (!(st = og_grow((void **)&g->training->recs, &g->training->cap, g->training->n + 1, sizeof r)))
