@@ -15,9 +15,13 @@
  *   conv_depthwise / conv_direct_c1 / conv_direct_m1  Cg == 1 (depthwise,
  *                   any channel multiplier; single-channel input such as
  *                   LeNet's first layer) or Mg == 1 with few channels: a
- *                   direct kernel, one output plane per task; AVX-512 (four
- *                   output rows of 16 columns in registers, every tap
- *                   added, padding masked) or portable C, by og_isa_active.
+ *                   direct kernel, one output plane per task. Horizontal
+ *                   stride 1: register blocks of 2 rows x 4 vectors (4 x 2
+ *                   on narrow planes) of output columns, every tap a
+ *                   broadcast weight times a masked load of the input row
+ *                   (masks tabled per plane), AVX-512 or AVX2; other
+ *                   strides: AVX-512 four output rows of 16 columns with
+ *                   gathers; else portable C; by og_isa_active.
  * ConvTranspose (og_convt_fast_select), which is what dX of a Conv is:
  *   convt_s1_igemm(_batched) / convt_s1_direct  stride 1: a correlation of
  *                   X with the flipped kernel, input and output channels
@@ -240,8 +244,10 @@ typedef struct fwd_job {
     float *y;
     char *ws;
     size_t stride;
-    bool avx512;   /* the direct kernel's ISA */
+    int plane;     /* the direct kernel's plane function (CF_PLANE_*) */
 } fwd_job;
+
+enum { CF_PLANE_C, CF_PLANE_AVX512, CF_PLANE_S1_AVX512, CF_PLANE_S1_AVX2 };
 
 /* The flipped forward weights of ConvTranspose for (group gi, output
  * channels m0..m0+mb) in this worker's scratch: W [C, Mg, R, S] ->
@@ -499,6 +505,208 @@ __attribute__((target("avx512f"))) static void dw_plane_avx512(const og_cf_geom 
         }
     }
 }
+
+/* Horizontal stride 1 (any vertical stride, dilation and pads): the
+ * register-blocked direct kernel. A block is RB output rows x VB vectors of
+ * output columns in registers; every tap of the kernel is one broadcast
+ * weight times an unaligned load of the input row, added in the order of
+ * the reference (r, then s ascending) into each accumulator. Which lanes of
+ * a load lie inside the input row depends on the tap column and the vector
+ * only, so those masks are tabled once per plane; rows outside the input
+ * are skipped. Loads in the interior run with all lanes on. */
+#define DWK_MAX_S 16    /* kernel columns the mask table holds */
+#define DWK_MAX_NV 32   /* vectors per output row the mask table holds (512 columns at AVX-512) */
+
+static bool dwk_fits(const og_cf_geom *g, int lanes)
+{
+    return g->sw == 1 && g->S <= DWK_MAX_S && cf_cdiv(g->Q, lanes) <= DWK_MAX_NV;
+}
+
+/* Output rows [p0, p0+rb): the kernel rows r in [lo, hi) that read inside
+ * X, and the address of X's row for r = 0 as an integer (it may lie
+ * outside X; it is read only at rows in range). */
+static void dwk_rows(const og_cf_geom *g, int64_t p0, int rb, const float *xc, int64_t *lo, int64_t *hi,
+                     uintptr_t *xb)
+{
+    for (int i = 0; i < rb; i++) {
+        int64_t p = p0 + i, l = 0, h = g->R;
+        if (p >= g->P) {
+            lo[i] = hi[i] = 0;
+            xb[i] = (uintptr_t)xc;
+            continue;
+        }
+        while (l < g->R && p * g->sh + l * g->dh - g->ph < 0)
+            l++;
+        while (h > l && p * g->sh + (h - 1) * g->dh - g->ph >= g->H)
+            h--;
+        lo[i] = l;
+        hi[i] = h;
+        xb[i] = (uintptr_t)xc + (uintptr_t)((p * g->sh - g->ph) * g->W * 4);
+    }
+}
+
+static __attribute__((target("avx512f"), always_inline)) inline void
+dwk_block_avx512(const og_cf_geom *g, const float *xc, const float *wc, float bv, bool add, float *yc, int64_t p0,
+                 int v0, const __mmask16 *mt, const __mmask16 *qm, const int RB, const int VB)
+{
+    const int64_t Q = g->Q, S = g->S, W = g->W, dh = g->dh, dw = g->dw, pw = g->pw;
+    const int nq = (int)cf_cdiv(Q, 16);
+    int64_t lo[4], hi[4];
+    uintptr_t xb[4];
+    int rb = (int)cf_min(RB, g->P - p0);
+    dwk_rows(g, p0, rb, xc, lo, hi, xb);
+    int64_t rmin = g->R, rmax = 0;
+    for (int i = 0; i < rb; i++)
+        if (lo[i] < hi[i]) {
+            rmin = cf_min(rmin, lo[i]);
+            rmax = hi[i] > rmax ? hi[i] : rmax;
+        }
+    __m512 a[4][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VB; v++)
+            a[i][v] = i < rb && add ? _mm512_maskz_loadu_ps(qm[v0 + v], yc + (p0 + i) * Q + (v0 + v) * 16)
+                                              : _mm512_set1_ps(bv);
+    for (int64_t r = rmin; r < rmax; r++) {
+        uintptr_t roff = (uintptr_t)(r * dh * W * 4);
+        for (int64_t s = 0; s < S; s++) {
+            __m512 wv = _mm512_set1_ps(wc[r * S + s]);
+            uintptr_t col = (uintptr_t)((v0 * 16 + s * dw - pw) * 4);
+            const __mmask16 *m = mt + s * nq + v0;
+#pragma GCC unroll 4
+            for (int i = 0; i < RB; i++) {
+                if (i >= rb || r < lo[i] || r >= hi[i])
+                    continue;
+                const float *xr = (const float *)(xb[i] + roff + col);
+#pragma GCC unroll 4
+                for (int v = 0; v < VB; v++)
+                    a[i][v] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[v], xr + v * 16), a[i][v]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VB; v++)
+            if (i < rb)
+                _mm512_mask_storeu_ps(yc + (p0 + i) * Q + (v0 + v) * 16, qm[v0 + v], a[i][v]);
+}
+
+__attribute__((target("avx512f"))) static void dwk_plane_avx512(const og_cf_geom *g, const float *xc,
+                                                                 const float *wc, float bv, bool add, float *yc)
+{
+    const int64_t Q = g->Q, S = g->S;
+    const int nq = (int)cf_cdiv(Q, 16);
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i zero = _mm512_setzero_si512(), wlim = _mm512_set1_epi32((int)g->W);
+    __mmask16 qm[DWK_MAX_NV], mt[DWK_MAX_S * DWK_MAX_NV];
+    for (int v = 0; v < nq; v++)
+        qm[v] = Q - v * 16 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Q - v * 16)) - 1);
+    for (int64_t s = 0; s < S; s++)
+        for (int v = 0; v < nq; v++) {
+            __m512i idx = _mm512_add_epi32(lane, _mm512_set1_epi32((int)(v * 16 + s * g->dw - g->pw)));
+            mt[s * nq + v] = qm[v] & _mm512_cmpge_epi32_mask(idx, zero) & _mm512_cmplt_epi32_mask(idx, wlim);
+        }
+    /* 8 accumulators where the row allows (two rows of four vectors, or
+     * four rows of two for narrow planes), so the FMA latency is hidden */
+    for (int v0 = 0; v0 < nq; v0 += 4) {
+        int nv = (int)cf_min(4, nq - v0);
+        for (int64_t p0 = 0; p0 < g->P; p0 += nv > 2 ? 2 : 4)
+            switch (nv) {   /* constant block shapes: the accumulators stay in registers */
+            case 4: dwk_block_avx512(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 2, 4); break;
+            case 3: dwk_block_avx512(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 2, 3); break;
+            case 2: dwk_block_avx512(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 4, 2); break;
+            default: dwk_block_avx512(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 4, 1); break;
+            }
+    }
+}
+
+/* The same with AVX2: 8 lanes, masks as integer vectors (maskload skips
+ * the lanes outside the row, without touching their memory), full
+ * vectors stored plainly and the row's tail with a masked store. */
+static __attribute__((target("avx2,fma"), always_inline)) inline void
+dwk_block_avx2(const og_cf_geom *g, const float *xc, const float *wc, float bv, bool add, float *yc, int64_t p0,
+               int v0, const __m256i *mt, const __m256i *qm, const int RB, const int VB)
+{
+    const int64_t Q = g->Q, S = g->S, W = g->W, dh = g->dh, dw = g->dw, pw = g->pw;
+    const int nq = (int)cf_cdiv(Q, 8);
+    int64_t lo[4], hi[4];
+    uintptr_t xb[4];
+    int rb = (int)cf_min(RB, g->P - p0);
+    dwk_rows(g, p0, rb, xc, lo, hi, xb);
+    int64_t rmin = g->R, rmax = 0;
+    for (int i = 0; i < rb; i++)
+        if (lo[i] < hi[i]) {
+            rmin = cf_min(rmin, lo[i]);
+            rmax = hi[i] > rmax ? hi[i] : rmax;
+        }
+    __m256 a[4][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VB; v++)
+            a[i][v] = i < rb && add ? _mm256_maskload_ps(yc + (p0 + i) * Q + (v0 + v) * 8, qm[v0 + v])
+                                              : _mm256_set1_ps(bv);
+    for (int64_t r = rmin; r < rmax; r++) {
+        uintptr_t roff = (uintptr_t)(r * dh * W * 4);
+        for (int64_t s = 0; s < S; s++) {
+            __m256 wv = _mm256_set1_ps(wc[r * S + s]);
+            uintptr_t col = (uintptr_t)((v0 * 8 + s * dw - pw) * 4);
+            const __m256i *m = mt + s * nq + v0;
+#pragma GCC unroll 4
+            for (int i = 0; i < RB; i++) {
+                if (i >= rb || r < lo[i] || r >= hi[i])
+                    continue;
+                const float *xr = (const float *)(xb[i] + roff + col);
+#pragma GCC unroll 4
+                for (int v = 0; v < VB; v++)
+                    a[i][v] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(xr + v * 8, m[v]), a[i][v]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VB; v++)
+            if (i < rb) {
+                float *o = yc + (p0 + i) * Q + (v0 + v) * 8;
+                if ((v0 + v + 1) * 8 <= Q)
+                    _mm256_storeu_ps(o, a[i][v]);
+                else
+                    _mm256_maskstore_ps(o, qm[v0 + v], a[i][v]);
+            }
+}
+
+__attribute__((target("avx2,fma"))) static void dwk_plane_avx2(const og_cf_geom *g, const float *xc,
+                                                                const float *wc, float bv, bool add, float *yc)
+{
+    const int64_t Q = g->Q, S = g->S;
+    const int nq = (int)cf_cdiv(Q, 8);
+    const __m256i lane = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m256i wlim = _mm256_set1_epi32((int)g->W), qlim = _mm256_set1_epi32((int)Q);
+    __m256i qm[DWK_MAX_NV], mt[DWK_MAX_S * DWK_MAX_NV];
+    for (int v = 0; v < nq; v++) {
+        __m256i q = _mm256_add_epi32(lane, _mm256_set1_epi32(v * 8));
+        qm[v] = _mm256_cmpgt_epi32(qlim, q);
+        for (int64_t s = 0; s < S; s++) {
+            __m256i idx = _mm256_add_epi32(q, _mm256_set1_epi32((int)(s * g->dw - g->pw)));
+            __m256i in = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), idx),
+                                             _mm256_cmpgt_epi32(wlim, idx));
+            mt[s * nq + v] = _mm256_and_si256(qm[v], in);
+        }
+    }
+    for (int v0 = 0; v0 < nq; v0 += 4) {
+        int nv = (int)cf_min(4, nq - v0);
+        for (int64_t p0 = 0; p0 < g->P; p0 += nv > 2 ? 2 : 4)
+            switch (nv) {   /* constant block shapes: the accumulators stay in registers */
+            case 4: dwk_block_avx2(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 2, 4); break;
+            case 3: dwk_block_avx2(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 2, 3); break;
+            case 2: dwk_block_avx2(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 4, 2); break;
+            default: dwk_block_avx2(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 4, 1); break;
+            }
+    }
+}
 #endif
 
 /* One output plane: the bias, then each of the Cg input channels in
@@ -524,7 +732,15 @@ static void dw_task(void *arg, int64_t t, int worker)
     }
     for (int64_t c = 0; c < g->Cg; c++) {
 #ifdef CF_HAVE_AVX512
-        if (j->avx512) {
+        if (j->plane == CF_PLANE_S1_AVX512) {
+            dwk_plane_avx512(g, xg + c * HW, wc + c * RS, bv, c > 0, yc);
+            continue;
+        }
+        if (j->plane == CF_PLANE_S1_AVX2) {
+            dwk_plane_avx2(g, xg + c * HW, wc + c * RS, bv, c > 0, yc);
+            continue;
+        }
+        if (j->plane == CF_PLANE_AVX512) {
             dw_plane_avx512(g, xg + c * HW, wc + c * RS, bv, c > 0, yc);
             continue;
         }
@@ -533,14 +749,29 @@ static void dw_task(void *arg, int64_t t, int worker)
     }
 }
 
+/* The plane kernel for this geometry on the active ISA: the register-
+ * blocked one at horizontal stride 1, else (AVX-512) the gathering one,
+ * else portable C. The vector paths index a row with 32-bit lanes. */
+static int direct_plane_kind(const og_cf_geom *g)
+{
+    og_isa isa = og_isa_active();
+    bool lanes32 = g->W < ((int64_t)1 << 30) && (g->Q + 16) * g->sw + g->S * g->dw + g->pw < ((int64_t)1 << 30);
+#ifdef CF_HAVE_AVX512
+    if (lanes32 && isa == OG_ISA_AVX512)
+        return dwk_fits(g, 16) ? CF_PLANE_S1_AVX512 : CF_PLANE_AVX512;
+    if (lanes32 && isa == OG_ISA_AVX2 && dwk_fits(g, 8))
+        return CF_PLANE_S1_AVX2;
+#endif
+    (void)isa, (void)lanes32;
+    return CF_PLANE_C;
+}
+
 static void run_direct(const og_kernel_call *k, const cf_state *st, const float *w)
 {
     const og_cf_geom *g = &st->g;
     fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
-                  .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride,
-                  .avx512 = og_isa_active() == OG_ISA_AVX512 };
-    /* the vector path indexes a row with 32-bit lanes */
-    j.avx512 = j.avx512 && g->W < ((int64_t)1 << 30) && (g->Q + 16) * g->sw + g->S * g->dw + g->pw < ((int64_t)1 << 30);
+                  .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
+    j.plane = direct_plane_kind(g);
     og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->M, dw_task, &j);
 }
 

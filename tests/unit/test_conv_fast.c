@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "internal.h"
+#include "kernel.h"
 #include "gradtest.h"
 
 /* ---- random data -------------------------------------------------------- */
@@ -375,7 +376,7 @@ static const char *check_forward(const cfg *c)
     int64_t K = c->Cg * c->R * c->S;
     expect_close(y1, yr, 2e-7 * (double)(K + 4), what);
     expect_same_bits(y1, y2, what);
-    for (int t = 1; t <= 2; t++) {
+    for (int t = 1; t <= 3; t++) {
         og_tensor *yp;
         plan_run(g, nf, feeds, t, &yp);
         expect_same_bits(y1, yp, what);
@@ -435,6 +436,85 @@ START_TEST(conv_forward_scalar)
             check_gradient(&c);
         }
     }
+}
+END_TEST
+
+/* The direct kernels (one input channel per output channel, or one output
+ * channel over a few inputs; ConvTranspose of stride 1 runs them with the
+ * kernel flipped): planes wide enough for several vectors per row with a
+ * tail shorter than a vector, odd kernels, pads, dilations, vertical
+ * strides, and some horizontal stride 2 (the other plane kernel). Each is
+ * checked against float64 and bit-identical at 1, 2 and 3 threads. */
+static void random_direct_cfg(cfg *c, bool transpose, int it)
+{
+    for (;;) {
+        random_cfg(c, transpose);
+        c->Cg = 1;
+        c->G = rnd_in(1, 5);
+        c->Mg = rnd_in(1, 2);
+        if (!transpose && it % 5 == 4) {   /* one output channel per group over a few inputs */
+            c->Cg = rnd_in(2, 3);
+            c->Mg = 1;
+        }
+        c->H = rnd_in(1, 20);
+        c->W = it % 7 == 6 ? rnd_in(500, 540) : rnd_in(1, 75);   /* past the mask table: the fallback */
+        c->R = rnd_in(1, 5);
+        c->S = rnd_in(1, 5);
+        c->stride[1] = it % 4 == 3 ? 2 : 1;
+        if (transpose)
+            c->stride[0] = c->stride[1] = 1, c->outpad[0] = c->outpad[1] = 0;
+        bool ok = true;
+        for (int a = 0; a < 2; a++) {
+            int64_t in = a ? c->W : c->H, k = a ? c->S : c->R, eff = (k - 1) * c->dil[a] + 1;
+            if (transpose)
+                ok = ok && c->stride[a] * (in - 1) + c->outpad[a] + eff - c->pads[a] - c->pads[2 + a] >= 1;
+            else
+                ok = ok && in + c->pads[a] + c->pads[2 + a] >= eff;
+        }
+        if (ok)
+            return;
+    }
+}
+
+static void direct_kernels_random(uint64_t seed, int iters)
+{
+    rng_state = seed;
+    for (int it = 0; it < iters; it++) {
+        cfg c;
+        random_direct_cfg(&c, it % 3 == 2, it);
+        const char *name = check_forward(&c);
+        char what[300];
+        describe(&c, what, sizeof what);
+        bool ok = c.transpose ? strcmp(name, "convt_s1_direct") == 0
+                              : strcmp(name, "conv_depthwise") == 0 || strcmp(name, "conv_direct_c1") == 0 ||
+                                    strcmp(name, "conv_direct_m1") == 0;
+        ck_assert_msg(ok, "%s: ran %s, not a direct kernel", what, name);
+    }
+}
+
+START_TEST(conv_direct_random)
+{
+    direct_kernels_random(8080, 120);
+}
+END_TEST
+
+/* The same on the AVX2 and the portable plane kernels (OG_ISA is read once
+ * per process; Check forks one per test). */
+START_TEST(conv_direct_avx2)
+{
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return;
+    setenv("OG_ISA", "avx2", 1);
+    ck_assert_int_eq(og_isa_active(), OG_ISA_AVX2);
+    direct_kernels_random(9090, 120);
+}
+END_TEST
+
+START_TEST(conv_direct_scalar)
+{
+    setenv("OG_ISA", "scalar", 1);
+    ck_assert_int_eq(og_isa_active(), OG_ISA_SCALAR);
+    direct_kernels_random(7070, 60);
 }
 END_TEST
 
@@ -532,7 +612,7 @@ static void check_gradient(const cfg *c)
     expect_close(o1[0], orf[0], 2e-7 * (double)(c->Cg * c->R * c->S + 4), what);
     expect_close(o1[1], orf[1], 2e-7 * (double)(c->Mg * c->R * c->S + 4), what);
     expect_close(o1[2], orf[2], 2e-7 * (double)(c->N * P + 4), what);
-    for (int t = 1; t <= 2; t++) {
+    for (int t = 1; t <= 3; t++) {
         og_tensor *op[3];
         plan_run(gg, nf, feeds, t, op);
         for (int k = 0; k < 3; k++) {
@@ -662,6 +742,9 @@ static Suite *suite(void)
     tcase_add_test(t, conv_kernel_choice);
     tcase_add_test(t, conv_forward_scalar);
     tcase_add_test(t, conv_forward_1d);
+    tcase_add_test(t, conv_direct_random);
+    tcase_add_test(t, conv_direct_avx2);
+    tcase_add_test(t, conv_direct_scalar);
     tcase_add_test(t, conv_concurrent_runs);
     tcase_add_test(t, conv_gradient_random);
     suite_add_tcase(s, t);
