@@ -606,7 +606,11 @@ static void check_gradient(const cfg *c)
               !c->pads[2] && !c->pads[3];
     /* one input channel per group takes the direct kernel, but one channel into 8 or more the GEMM */
     bool direct = c->Cg == 1 && (c->G > 1 || c->Mg < 8);
-    ck_assert_msg(hit(&h, direct ? "conv_grad_w_direct" : pw ? "conv_grad_w_pointwise" : "conv_grad_w_igemm"),
+    /* few dW columns, dY rows of a vector or more, 4 or more dY channels per group: by pixel reduction (AVX-512) */
+    bool pixred = !direct && !pw && og_isa_active() == OG_ISA_AVX512 && c->Cg * c->R * c->S <= 192 &&
+                  vi.dims[3] >= 16 && c->Mg >= 4 && c->stride[0] <= 4 && c->stride[1] <= 4;
+    ck_assert_msg(hit(&h, direct ? "conv_grad_w_direct" : pw ? "conv_grad_w_pointwise" : pixred ? "conv_grad_w_pixred"
+                                                                                               : "conv_grad_w_igemm"),
                   "%s: dW did not run the fused pattern", what);
     int64_t P = vi.dims[2] * vi.dims[3];
     expect_close(o1[0], orf[0], 2e-7 * (double)(c->Cg * c->R * c->S + 4), what);
@@ -656,6 +660,47 @@ START_TEST(conv_gradient_random)
     check_gradient(&c);
     c = (cfg){ .N = 4, .G = 1, .Cg = 8, .Mg = 40, .H = 30, .W = 30, .R = 3, .S = 3, .stride = { 1, 1 },
                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
+    check_gradient(&c);
+}
+END_TEST
+
+/* dW by pixel reduction: few columns (C*R*S <= 192), dY rows of 16 or
+ * more, odd sizes (row tails shorter than a vector, dW rows not a multiple
+ * of the 4-row tile, columns not of the 6-column one), strides 1..3 (the
+ * phase planes), dilations, pads, groups, and batches spanning several
+ * image groups. Other ISAs take the GEMM there (checked by check_gradient). */
+START_TEST(conv_grad_w_pixred)
+{
+    rng_state = 6060;
+    for (int it = 0; it < 40; it++) {
+        cfg c;
+        for (;;) {
+            random_cfg(&c, false);
+            c.N = rnd_in(1, 3);
+            c.G = rnd_in(0, 3) == 0 ? 2 : 1;
+            c.Cg = rnd_in(1, 3);
+            c.Mg = rnd_in(4, 21);
+            c.R = rnd_in(1, 7);
+            c.S = rnd_in(2, 7);
+            c.stride[0] = rnd_in(1, 3);
+            c.stride[1] = rnd_in(1, 2);
+            c.pads[0] = rnd_in(0, 3), c.pads[1] = rnd_in(0, 3), c.pads[2] = rnd_in(0, 3), c.pads[3] = rnd_in(0, 3);
+            c.H = rnd_in(c.R, 30);
+            c.W = rnd_in(17 * c.stride[1] + (c.S - 1) * c.dil[1], 90);
+            int64_t Q = (c.W + c.pads[1] + c.pads[3] - (c.S - 1) * c.dil[1] - 1) / c.stride[1] + 1;
+            int64_t P = (c.H + c.pads[0] + c.pads[2] - (c.R - 1) * c.dil[0] - 1) / c.stride[0] + 1;
+            if (Q >= 16 && P >= 1 && c.Cg * c.R * c.S <= 192)
+                break;
+        }
+        check_gradient(&c);
+    }
+    /* ResNet-18's first layer, scaled down: 7x7 stride 2 pad 3, 3 channels */
+    cfg c = { .N = 2, .G = 1, .Cg = 3, .Mg = 9, .H = 41, .W = 45, .R = 7, .S = 7, .stride = { 2, 2 },
+              .dil = { 1, 1 }, .pads = { 3, 3, 3, 3 } };
+    check_gradient(&c);
+    /* phase planes of ~0.8 MB per image: the batch of 6 runs as image groups of 5 and 1 */
+    c = (cfg){ .N = 6, .G = 1, .Cg = 3, .Mg = 4, .H = 200, .W = 300, .R = 7, .S = 7, .stride = { 1, 1 },
+               .dil = { 1, 1 }, .pads = { 3, 3, 3, 3 } };
     check_gradient(&c);
 }
 END_TEST
@@ -743,6 +788,7 @@ static Suite *suite(void)
     tcase_add_test(t, conv_forward_scalar);
     tcase_add_test(t, conv_forward_1d);
     tcase_add_test(t, conv_direct_random);
+    tcase_add_test(t, conv_grad_w_pixred);
     tcase_add_test(t, conv_direct_avx2);
     tcase_add_test(t, conv_direct_scalar);
     tcase_add_test(t, conv_concurrent_runs);
