@@ -15,9 +15,13 @@
  *   conv_depthwise / conv_direct_c1 / conv_direct_m1  Cg == 1 (depthwise,
  *                   any channel multiplier; single-channel input such as
  *                   LeNet's first layer) or Mg == 1 with few channels: a
- *                   direct kernel, one output plane per task; AVX-512 (four
- *                   output rows of 16 columns in registers, every tap
- *                   added, padding masked) or portable C, by og_isa_active.
+ *                   direct kernel, one output plane per task. Horizontal
+ *                   stride 1: register blocks of 2 rows x 4 vectors (4 x 2
+ *                   on narrow planes) of output columns, every tap a
+ *                   broadcast weight times a masked load of the input row
+ *                   (masks tabled per plane), AVX-512 or AVX2; other
+ *                   strides: AVX-512 four output rows of 16 columns with
+ *                   gathers; else portable C; by og_isa_active.
  * ConvTranspose (og_convt_fast_select), which is what dX of a Conv is:
  *   convt_s1_igemm(_batched) / convt_s1_direct  stride 1: a correlation of
  *                   X with the flipped kernel, input and output channels
@@ -36,8 +40,11 @@
  *   dW_g[Mg, Cg*R*S] = sum over images n of dY_n,g[Mg, P*Q] * B_n[P*Q, Cg*R*S]
  *   with B_n the transposed im2col of X_n: built in chunks of rows by
  *   clipped copies and read by the GEMM as a transposed matrix
- *   (conv_grad_w_igemm), X itself for 1x1 (conv_grad_w_pointwise), or a
- *   direct dot-product kernel for Cg == 1 (conv_grad_w_direct). Tasks own
+ *   (conv_grad_w_igemm), X itself for 1x1 (conv_grad_w_pointwise), a
+ *   direct dot-product kernel for Cg == 1 (conv_grad_w_direct), or, for
+ *   few dW columns (C*R*S <= 192, ResNet's first layer) on AVX-512, a pixel
+ *   reduction over X split into its stride phases (conv_grad_w_pixred,
+ *   tasks own blocks of dW rows). Tasks own
  *   blocks of dW's columns and rows and add the images in order, so each
  *   dW element is reduced by one task in a fixed order.
  *
@@ -76,6 +83,13 @@ typedef struct cf_state {
     bool batched;         /* forward GEMM over pixels of several images (small planes) */
     size_t tmp_off;       /* batched: offset of the [mb, pix] result block in a worker's workspace */
     size_t wt_off;        /* CF_CONVT_S1: offset in a worker's workspace of its flipped weight block */
+    /* CF_GRAD_W by pixel reduction (few dW columns; gw_pixred_*) */
+    bool pixred;
+    int64_t pr_rows, pr_lp;   /* rows and row length of a phase plane of X */
+    int64_t pr_img;           /* floats of one image's phase planes */
+    int64_t pr_ng;            /* images per group (phase planes of a group in worker 0's scratch) */
+    int64_t pr_jpad;          /* dW columns rounded up to the column block */
+    size_t pr_phase_off;      /* offset of the phase planes in worker 0's workspace */
 } cf_state;
 
 static int64_t cf_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -240,8 +254,10 @@ typedef struct fwd_job {
     float *y;
     char *ws;
     size_t stride;
-    bool avx512;   /* the direct kernel's ISA */
+    int plane;     /* the direct kernel's plane function (CF_PLANE_*) */
 } fwd_job;
+
+enum { CF_PLANE_C, CF_PLANE_AVX512, CF_PLANE_S1_AVX512, CF_PLANE_S1_AVX2 };
 
 /* The flipped forward weights of ConvTranspose for (group gi, output
  * channels m0..m0+mb) in this worker's scratch: W [C, Mg, R, S] ->
@@ -499,6 +515,208 @@ __attribute__((target("avx512f"))) static void dw_plane_avx512(const og_cf_geom 
         }
     }
 }
+
+/* Horizontal stride 1 (any vertical stride, dilation and pads): the
+ * register-blocked direct kernel. A block is RB output rows x VB vectors of
+ * output columns in registers; every tap of the kernel is one broadcast
+ * weight times an unaligned load of the input row, added in the order of
+ * the reference (r, then s ascending) into each accumulator. Which lanes of
+ * a load lie inside the input row depends on the tap column and the vector
+ * only, so those masks are tabled once per plane; rows outside the input
+ * are skipped. Loads in the interior run with all lanes on. */
+#define DWK_MAX_S 16    /* kernel columns the mask table holds */
+#define DWK_MAX_NV 32   /* vectors per output row the mask table holds (512 columns at AVX-512) */
+
+static bool dwk_fits(const og_cf_geom *g, int lanes)
+{
+    return g->sw == 1 && g->S <= DWK_MAX_S && cf_cdiv(g->Q, lanes) <= DWK_MAX_NV;
+}
+
+/* Output rows [p0, p0+rb): the kernel rows r in [lo, hi) that read inside
+ * X, and the address of X's row for r = 0 as an integer (it may lie
+ * outside X; it is read only at rows in range). */
+static void dwk_rows(const og_cf_geom *g, int64_t p0, int rb, const float *xc, int64_t *lo, int64_t *hi,
+                     uintptr_t *xb)
+{
+    for (int i = 0; i < rb; i++) {
+        int64_t p = p0 + i, l = 0, h = g->R;
+        if (p >= g->P) {
+            lo[i] = hi[i] = 0;
+            xb[i] = (uintptr_t)xc;
+            continue;
+        }
+        while (l < g->R && p * g->sh + l * g->dh - g->ph < 0)
+            l++;
+        while (h > l && p * g->sh + (h - 1) * g->dh - g->ph >= g->H)
+            h--;
+        lo[i] = l;
+        hi[i] = h;
+        xb[i] = (uintptr_t)xc + (uintptr_t)((p * g->sh - g->ph) * g->W * 4);
+    }
+}
+
+static __attribute__((target("avx512f"), always_inline)) inline void
+dwk_block_avx512(const og_cf_geom *g, const float *xc, const float *wc, float bv, bool add, float *yc, int64_t p0,
+                 int v0, const __mmask16 *mt, const __mmask16 *qm, const int RB, const int VB)
+{
+    const int64_t Q = g->Q, S = g->S, W = g->W, dh = g->dh, dw = g->dw, pw = g->pw;
+    const int nq = (int)cf_cdiv(Q, 16);
+    int64_t lo[4], hi[4];
+    uintptr_t xb[4];
+    int rb = (int)cf_min(RB, g->P - p0);
+    dwk_rows(g, p0, rb, xc, lo, hi, xb);
+    int64_t rmin = g->R, rmax = 0;
+    for (int i = 0; i < rb; i++)
+        if (lo[i] < hi[i]) {
+            rmin = cf_min(rmin, lo[i]);
+            rmax = hi[i] > rmax ? hi[i] : rmax;
+        }
+    __m512 a[4][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VB; v++)
+            a[i][v] = i < rb && add ? _mm512_maskz_loadu_ps(qm[v0 + v], yc + (p0 + i) * Q + (v0 + v) * 16)
+                                              : _mm512_set1_ps(bv);
+    for (int64_t r = rmin; r < rmax; r++) {
+        uintptr_t roff = (uintptr_t)(r * dh * W * 4);
+        for (int64_t s = 0; s < S; s++) {
+            __m512 wv = _mm512_set1_ps(wc[r * S + s]);
+            uintptr_t col = (uintptr_t)((v0 * 16 + s * dw - pw) * 4);
+            const __mmask16 *m = mt + s * nq + v0;
+#pragma GCC unroll 4
+            for (int i = 0; i < RB; i++) {
+                if (i >= rb || r < lo[i] || r >= hi[i])
+                    continue;
+                const float *xr = (const float *)(xb[i] + roff + col);
+#pragma GCC unroll 4
+                for (int v = 0; v < VB; v++)
+                    a[i][v] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[v], xr + v * 16), a[i][v]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VB; v++)
+            if (i < rb)
+                _mm512_mask_storeu_ps(yc + (p0 + i) * Q + (v0 + v) * 16, qm[v0 + v], a[i][v]);
+}
+
+__attribute__((target("avx512f"))) static void dwk_plane_avx512(const og_cf_geom *g, const float *xc,
+                                                                 const float *wc, float bv, bool add, float *yc)
+{
+    const int64_t Q = g->Q, S = g->S;
+    const int nq = (int)cf_cdiv(Q, 16);
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i zero = _mm512_setzero_si512(), wlim = _mm512_set1_epi32((int)g->W);
+    __mmask16 qm[DWK_MAX_NV], mt[DWK_MAX_S * DWK_MAX_NV];
+    for (int v = 0; v < nq; v++)
+        qm[v] = Q - v * 16 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Q - v * 16)) - 1);
+    for (int64_t s = 0; s < S; s++)
+        for (int v = 0; v < nq; v++) {
+            __m512i idx = _mm512_add_epi32(lane, _mm512_set1_epi32((int)(v * 16 + s * g->dw - g->pw)));
+            mt[s * nq + v] = qm[v] & _mm512_cmpge_epi32_mask(idx, zero) & _mm512_cmplt_epi32_mask(idx, wlim);
+        }
+    /* 8 accumulators where the row allows (two rows of four vectors, or
+     * four rows of two for narrow planes), so the FMA latency is hidden */
+    for (int v0 = 0; v0 < nq; v0 += 4) {
+        int nv = (int)cf_min(4, nq - v0);
+        for (int64_t p0 = 0; p0 < g->P; p0 += nv > 2 ? 2 : 4)
+            switch (nv) {   /* constant block shapes: the accumulators stay in registers */
+            case 4: dwk_block_avx512(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 2, 4); break;
+            case 3: dwk_block_avx512(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 2, 3); break;
+            case 2: dwk_block_avx512(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 4, 2); break;
+            default: dwk_block_avx512(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 4, 1); break;
+            }
+    }
+}
+
+/* The same with AVX2: 8 lanes, masks as integer vectors (maskload skips
+ * the lanes outside the row, without touching their memory), full
+ * vectors stored plainly and the row's tail with a masked store. */
+static __attribute__((target("avx2,fma"), always_inline)) inline void
+dwk_block_avx2(const og_cf_geom *g, const float *xc, const float *wc, float bv, bool add, float *yc, int64_t p0,
+               int v0, const __m256i *mt, const __m256i *qm, const int RB, const int VB)
+{
+    const int64_t Q = g->Q, S = g->S, W = g->W, dh = g->dh, dw = g->dw, pw = g->pw;
+    const int nq = (int)cf_cdiv(Q, 8);
+    int64_t lo[4], hi[4];
+    uintptr_t xb[4];
+    int rb = (int)cf_min(RB, g->P - p0);
+    dwk_rows(g, p0, rb, xc, lo, hi, xb);
+    int64_t rmin = g->R, rmax = 0;
+    for (int i = 0; i < rb; i++)
+        if (lo[i] < hi[i]) {
+            rmin = cf_min(rmin, lo[i]);
+            rmax = hi[i] > rmax ? hi[i] : rmax;
+        }
+    __m256 a[4][4];
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VB; v++)
+            a[i][v] = i < rb && add ? _mm256_maskload_ps(yc + (p0 + i) * Q + (v0 + v) * 8, qm[v0 + v])
+                                              : _mm256_set1_ps(bv);
+    for (int64_t r = rmin; r < rmax; r++) {
+        uintptr_t roff = (uintptr_t)(r * dh * W * 4);
+        for (int64_t s = 0; s < S; s++) {
+            __m256 wv = _mm256_set1_ps(wc[r * S + s]);
+            uintptr_t col = (uintptr_t)((v0 * 8 + s * dw - pw) * 4);
+            const __m256i *m = mt + s * nq + v0;
+#pragma GCC unroll 4
+            for (int i = 0; i < RB; i++) {
+                if (i >= rb || r < lo[i] || r >= hi[i])
+                    continue;
+                const float *xr = (const float *)(xb[i] + roff + col);
+#pragma GCC unroll 4
+                for (int v = 0; v < VB; v++)
+                    a[i][v] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(xr + v * 8, m[v]), a[i][v]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VB; v++)
+            if (i < rb) {
+                float *o = yc + (p0 + i) * Q + (v0 + v) * 8;
+                if ((v0 + v + 1) * 8 <= Q)
+                    _mm256_storeu_ps(o, a[i][v]);
+                else
+                    _mm256_maskstore_ps(o, qm[v0 + v], a[i][v]);
+            }
+}
+
+__attribute__((target("avx2,fma"))) static void dwk_plane_avx2(const og_cf_geom *g, const float *xc,
+                                                                const float *wc, float bv, bool add, float *yc)
+{
+    const int64_t Q = g->Q, S = g->S;
+    const int nq = (int)cf_cdiv(Q, 8);
+    const __m256i lane = _mm256_set_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m256i wlim = _mm256_set1_epi32((int)g->W), qlim = _mm256_set1_epi32((int)Q);
+    __m256i qm[DWK_MAX_NV], mt[DWK_MAX_S * DWK_MAX_NV];
+    for (int v = 0; v < nq; v++) {
+        __m256i q = _mm256_add_epi32(lane, _mm256_set1_epi32(v * 8));
+        qm[v] = _mm256_cmpgt_epi32(qlim, q);
+        for (int64_t s = 0; s < S; s++) {
+            __m256i idx = _mm256_add_epi32(q, _mm256_set1_epi32((int)(s * g->dw - g->pw)));
+            __m256i in = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), idx),
+                                             _mm256_cmpgt_epi32(wlim, idx));
+            mt[s * nq + v] = _mm256_and_si256(qm[v], in);
+        }
+    }
+    for (int v0 = 0; v0 < nq; v0 += 4) {
+        int nv = (int)cf_min(4, nq - v0);
+        for (int64_t p0 = 0; p0 < g->P; p0 += nv > 2 ? 2 : 4)
+            switch (nv) {   /* constant block shapes: the accumulators stay in registers */
+            case 4: dwk_block_avx2(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 2, 4); break;
+            case 3: dwk_block_avx2(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 2, 3); break;
+            case 2: dwk_block_avx2(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 4, 2); break;
+            default: dwk_block_avx2(g, xc, wc, bv, add, yc, p0, v0, mt, qm, 4, 1); break;
+            }
+    }
+}
 #endif
 
 /* One output plane: the bias, then each of the Cg input channels in
@@ -524,7 +742,15 @@ static void dw_task(void *arg, int64_t t, int worker)
     }
     for (int64_t c = 0; c < g->Cg; c++) {
 #ifdef CF_HAVE_AVX512
-        if (j->avx512) {
+        if (j->plane == CF_PLANE_S1_AVX512) {
+            dwk_plane_avx512(g, xg + c * HW, wc + c * RS, bv, c > 0, yc);
+            continue;
+        }
+        if (j->plane == CF_PLANE_S1_AVX2) {
+            dwk_plane_avx2(g, xg + c * HW, wc + c * RS, bv, c > 0, yc);
+            continue;
+        }
+        if (j->plane == CF_PLANE_AVX512) {
             dw_plane_avx512(g, xg + c * HW, wc + c * RS, bv, c > 0, yc);
             continue;
         }
@@ -533,14 +759,29 @@ static void dw_task(void *arg, int64_t t, int worker)
     }
 }
 
+/* The plane kernel for this geometry on the active ISA: the register-
+ * blocked one at horizontal stride 1, else (AVX-512) the gathering one,
+ * else portable C. The vector paths index a row with 32-bit lanes. */
+static int direct_plane_kind(const og_cf_geom *g)
+{
+    og_isa isa = og_isa_active();
+    bool lanes32 = g->W < ((int64_t)1 << 30) && (g->Q + 16) * g->sw + g->S * g->dw + g->pw < ((int64_t)1 << 30);
+#ifdef CF_HAVE_AVX512
+    if (lanes32 && isa == OG_ISA_AVX512)
+        return dwk_fits(g, 16) ? CF_PLANE_S1_AVX512 : CF_PLANE_AVX512;
+    if (lanes32 && isa == OG_ISA_AVX2 && dwk_fits(g, 8))
+        return CF_PLANE_S1_AVX2;
+#endif
+    (void)isa, (void)lanes32;
+    return CF_PLANE_C;
+}
+
 static void run_direct(const og_kernel_call *k, const cf_state *st, const float *w)
 {
     const og_cf_geom *g = &st->g;
     fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
-                  .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride,
-                  .avx512 = og_isa_active() == OG_ISA_AVX512 };
-    /* the vector path indexes a row with 32-bit lanes */
-    j.avx512 = j.avx512 && g->W < ((int64_t)1 << 30) && (g->Q + 16) * g->sw + g->S * g->dw + g->pw < ((int64_t)1 << 30);
+                  .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
+    j.plane = direct_plane_kind(g);
     og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->M, dw_task, &j);
 }
 
@@ -855,6 +1096,193 @@ static void gw_direct_task(void *arg, int64_t t, int worker)
     gw_direct_c(&j->st->g, j->x, j->dy, j->dw, t);
 }
 
+/* ---- weight gradient by pixel reduction (few dW columns) ----------------
+ * dW[m, j] for j = (c, r', s') sums dY[n, m, p, q] * X[n, c, p*st + r'*dl - pad,
+ * q*st + s'*dl - pad] over the images and dY's pixels. With few columns
+ * (ResNet's 7x7 stride-2 first layer: 3*7*7 = 147) a GEMM spends as much
+ * time packing both operands as multiplying; here both are read in place:
+ * X is split once per image into the stride's phase planes, zero-padded
+ * (phase (a, b) holds X[.., i*st_h + a - PHs, j*st_w + b - PWs]), so that
+ * for every column and dY row the X values its 16 dY columns multiply are
+ * 16 consecutive floats of one phase row. A register tile of 4 dW rows x 6
+ * columns keeps 16 lane partial sums per element (24 accumulators, 4 dY
+ * and 6 X loads per 24 FMAs); the partials of a task's block of rows stay
+ * in its scratch over a group of images, then each element's 16 lanes are
+ * summed in a fixed tree and added to dW group after group. Tasks own
+ * blocks of dW rows: every element is reduced by one task in one order
+ * fixed by the shape, so any thread count gives the same bits.
+ *
+ * In the Conv's terms (g): the forward strides are g->dh, g->dw, the
+ * dilations g->sh, g->sw, dY is g->R x g->S, the taps g->P x g->Q. */
+#define PR_MB 16   /* dW rows per task */
+#define PR_NJ 6    /* columns per register tile */
+
+typedef struct pr_cols {
+    int64_t sth, stw, phs, pws;   /* strides, begin pads rounded up to them */
+} pr_cols;
+
+static pr_cols pr_cols_of(const og_cf_geom *g)
+{
+    pr_cols c = { g->dh, g->dw, cf_cdiv(g->ph, g->dh) * g->dh, cf_cdiv(g->pw, g->dw) * g->dw };
+    return c;
+}
+
+/* Offset, within its group's phase planes, of the X value column j reads
+ * at dY pixel (0, 0). */
+static int64_t pr_col_base(const cf_state *st, const pr_cols *pc, int64_t j)
+{
+    const og_cf_geom *g = &st->g;
+    int64_t RS = g->P * g->Q, c = j / RS, r = j % RS / g->Q, s = j % g->Q;
+    int64_t t = r * g->sh - g->ph + pc->phs, u = s * g->sw - g->pw + pc->pws;
+    int64_t plane = st->pr_rows * st->pr_lp;
+    return ((c * pc->sth + t % pc->sth) * pc->stw + u % pc->stw) * plane + (t / pc->sth) * st->pr_lp + u / pc->stw;
+}
+
+typedef struct pr_job {
+    const cf_state *st;
+    const float *x, *dy;
+    float *dw;
+    char *ws;
+    size_t stride;
+    int64_t n0, nn;   /* the group of images */
+} pr_job;
+
+/* Task (image of the group, channel of X): its phase planes. */
+static void pr_phase_task(void *arg, int64_t t, int worker)
+{
+    (void)worker;
+    const pr_job *jb = arg;
+    const cf_state *st = jb->st;
+    const og_cf_geom *g = &st->g;
+    pr_cols pc = pr_cols_of(g);
+    int64_t Ct = g->G * g->N, nl = t / Ct, ch = t % Ct, H = g->H, W = g->W;
+    const float *xc = jb->x + ((jb->n0 + nl) * Ct + ch) * H * W;
+    float *dst = (float *)(jb->ws + st->pr_phase_off) + nl * st->pr_img + ch * pc.sth * pc.stw * st->pr_rows * st->pr_lp;
+    for (int64_t a = 0; a < pc.sth; a++)
+        for (int64_t b = 0; b < pc.stw; b++)
+            for (int64_t i = 0; i < st->pr_rows; i++) {
+                float *o = dst + ((a * pc.stw + b) * st->pr_rows + i) * st->pr_lp;
+                int64_t ih = (i - pc.phs / pc.sth) * pc.sth + a;
+                if (ih < 0 || ih >= H) {
+                    memset(o, 0, sizeof(float) * (size_t)st->pr_lp);
+                    continue;
+                }
+                const float *xr = xc + ih * W;
+                int64_t j0 = pc.pws / pc.stw;   /* phase column of iw = b */
+                for (int64_t jj = 0; jj < st->pr_lp; jj++) {
+                    int64_t iw = (jj - j0) * pc.stw + b;
+                    o[jj] = iw >= 0 && iw < W ? xr[iw] : 0.0f;
+                }
+            }
+}
+
+#ifdef CF_HAVE_AVX512
+/* Rows m0.. of group gi over the images of the job's group: 4 x 6 tiles
+ * over row chunks of dY, partial sums in part [PR_MB][jpad][16]. */
+__attribute__((target("avx512f"))) static void pr_tile_avx512(const pr_job *jb, int64_t gi, int64_t m0, int64_t mb,
+                                                               float *part)
+{
+    const cf_state *st = jb->st;
+    const og_cf_geom *g = &st->g;
+    pr_cols pc = pr_cols_of(g);
+    const int64_t Py = g->R, Qy = g->S, PQ = Py * Qy, Lp = st->pr_lp, J = g->N * g->P * g->Q, Jp = st->pr_jpad;
+    const int nv = (int)cf_cdiv(Qy, 16);
+    const int64_t chunk = cf_min(Py, cf_cdiv(1024, Qy));   /* dY rows per chunk: the tile's dY stays in L1 */
+    const __mmask16 tail = (__mmask16)((1u << (Qy - (nv - 1) * 16)) - 1);
+    int64_t base[PR_NJ];
+    for (int64_t nl = 0; nl < jb->nn; nl++) {
+        const float *xp = (const float *)(jb->ws + st->pr_phase_off) + nl * st->pr_img +
+                          gi * g->N * pc.sth * pc.stw * st->pr_rows * Lp;
+        const float *dyn = jb->dy + ((jb->n0 + nl) * g->M + gi * g->Mg + m0) * PQ;
+        for (int64_t p0 = 0; p0 < Py; p0 += chunk) {
+            int64_t p1 = cf_min(Py, p0 + chunk);
+            for (int64_t mt = 0; mt < mb; mt += 4) {
+                /* rows past the block repeat its last (their sums are dropped) */
+                const float *d0 = dyn + cf_min(mt + 0, mb - 1) * PQ, *d1 = dyn + cf_min(mt + 1, mb - 1) * PQ;
+                const float *d2 = dyn + cf_min(mt + 2, mb - 1) * PQ, *d3 = dyn + cf_min(mt + 3, mb - 1) * PQ;
+                for (int64_t j0 = 0; j0 < Jp; j0 += PR_NJ) {
+                    for (int k = 0; k < PR_NJ; k++)   /* columns past J repeat the last */
+                        base[k] = pr_col_base(st, &pc, cf_min(j0 + k, J - 1));
+                    float *pt = part + (mt * Jp + j0) * 16;
+                    __m512 a[4][PR_NJ];
+#pragma GCC unroll 4
+                    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 6
+                        for (int k = 0; k < PR_NJ; k++)
+                            a[i][k] = _mm512_loadu_ps(pt + (i * Jp + k) * 16);
+                    for (int64_t p = p0; p < p1; p++) {
+                        const float *x0 = xp + base[0] + p * Lp, *x1 = xp + base[1] + p * Lp;
+                        const float *x2 = xp + base[2] + p * Lp, *x3 = xp + base[3] + p * Lp;
+                        const float *x4 = xp + base[4] + p * Lp, *x5 = xp + base[5] + p * Lp;
+                        int64_t o = p * Qy;
+                        for (int v = 0; v < nv; v++, o += 16) {
+                            __mmask16 m = v + 1 < nv ? (__mmask16)0xFFFF : tail;
+                            __m512 y0 = _mm512_maskz_loadu_ps(m, d0 + o), y1 = _mm512_maskz_loadu_ps(m, d1 + o);
+                            __m512 y2 = _mm512_maskz_loadu_ps(m, d2 + o), y3 = _mm512_maskz_loadu_ps(m, d3 + o);
+                            const float *xs[PR_NJ] = { x0 + v * 16, x1 + v * 16, x2 + v * 16,
+                                                       x3 + v * 16, x4 + v * 16, x5 + v * 16 };
+#pragma GCC unroll 6
+                            for (int k = 0; k < PR_NJ; k++) {
+                                __m512 xv = _mm512_maskz_loadu_ps(m, xs[k]);
+                                a[0][k] = _mm512_fmadd_ps(y0, xv, a[0][k]);
+                                a[1][k] = _mm512_fmadd_ps(y1, xv, a[1][k]);
+                                a[2][k] = _mm512_fmadd_ps(y2, xv, a[2][k]);
+                                a[3][k] = _mm512_fmadd_ps(y3, xv, a[3][k]);
+                            }
+                        }
+                    }
+#pragma GCC unroll 4
+                    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 6
+                        for (int k = 0; k < PR_NJ; k++)
+                            _mm512_storeu_ps(pt + (i * Jp + k) * 16, a[i][k]);
+                }
+            }
+        }
+    }
+}
+
+/* Task (group, block of dW rows). */
+__attribute__((target("avx512f"))) static void pr_task(void *arg, int64_t t, int worker)
+{
+    const pr_job *jb = arg;
+    const cf_state *st = jb->st;
+    const og_cf_geom *g = &st->g;
+    int64_t gi = t / st->n_mb, m0 = t % st->n_mb * st->mb, mb = cf_min(st->mb, g->Mg - m0);
+    int64_t J = g->N * g->P * g->Q, Jp = st->pr_jpad;
+    float *part = (float *)(jb->ws + (size_t)worker * jb->stride);
+    memset(part, 0, sizeof(float) * (size_t)(cf_cdiv(mb, 4) * 4 * Jp * 16));
+    pr_tile_avx512(jb, gi, m0, mb, part);
+    for (int64_t m = 0; m < mb; m++) {
+        float *row = jb->dw + (gi * g->Mg + m0 + m) * J;
+        for (int64_t j = 0; j < J; j++) {
+            float v = _mm512_reduce_add_ps(_mm512_loadu_ps(part + (m * Jp + j) * 16));
+            row[j] = jb->n0 ? row[j] + v : v;
+        }
+    }
+}
+#endif
+
+static void grad_w_pixred_run(const og_kernel_call *k, const cf_state *st, int nt)
+{
+    const og_cf_geom *g = &st->g;
+    pr_job jb = { .st = st, .x = k->in[0]->data, .dy = k->in[1]->data, .dw = k->out[0]->data,
+                  .ws = k->workspace, .stride = k->workspace_stride };
+    if (g->Cg == 0)   /* no images: dW is zero */
+        memset(jb.dw, 0, sizeof(float) * (size_t)(g->M * g->N * g->P * g->Q));
+#ifdef CF_HAVE_AVX512
+    for (jb.n0 = 0; jb.n0 < g->Cg; jb.n0 += st->pr_ng) {
+        jb.nn = cf_min(st->pr_ng, g->Cg - jb.n0);
+        og_parallel_for(nt, jb.nn * g->G * g->N, pr_phase_task, &jb);
+        og_parallel_for(nt, g->G * st->n_mb, pr_task, &jb);
+    }
+#else
+    (void)g, (void)nt, (void)jb;
+#endif
+}
+
+/* ---- run entry points --------------------------------------------------- */
+
 /* ---- run entry points --------------------------------------------------- */
 
 static og_status conv_fast_run(const og_kernel_call *k)
@@ -901,6 +1329,10 @@ static og_status grad_w_run(const og_kernel_call *k)
         return og_err(OG_ERR_INTERNAL, "node '%s' (Transpose, fused conv weight gradient): tensors do not match "
                                        "the shapes the kernel was planned for", k->node->name);
     int nt = k->n_threads > 0 ? k->n_threads : 1;
+    if (st->pixred) {
+        grad_w_pixred_run(k, st, nt);
+        return OG_OK;
+    }
     if (st->direct) {
         const og_cf_geom *g = &st->g;
         gwd_job j = { .st = st, .x = k->in[0]->data, .dy = k->in[1]->data, .dw = k->out[0]->data,
@@ -1140,6 +1572,34 @@ static bool dims_are(const og_tinfo *t, int rank, const int64_t *d)
     return true;
 }
 
+/* The pixel-reduction dW (AVX-512): few columns (where a GEMM's packing
+ * costs as much as its multiply), dY rows of at least one vector, and
+ * blocks of at least 4 dW rows; one image's phase planes within 4 MiB. */
+static bool pixred_plan(cf_state *st)
+{
+    const og_cf_geom *g = &st->g;
+    int64_t J = g->N * g->P * g->Q;
+    if (og_isa_active() != OG_ISA_AVX512 || J > 192 || g->S < 16 || g->Mg < 4 || g->dh > 4 || g->dw > 4)
+        return false;
+    pr_cols pc = pr_cols_of(g);
+    int64_t max_ro = ((g->P - 1) * g->sh - g->ph + pc.phs) / pc.sth;
+    int64_t max_co = ((g->Q - 1) * g->sw - g->pw + pc.pws) / pc.stw;
+    st->pr_rows = g->R + max_ro;
+    st->pr_lp = cf_cdiv(cf_cdiv(g->S, 16) * 16 + max_co, 16) * 16;
+    st->pr_img = g->G * g->N * pc.sth * pc.stw * st->pr_rows * st->pr_lp;
+    int64_t cap = ((int64_t)4 << 20) / (int64_t)sizeof(float);
+    if (st->pr_img > cap || g->S >= ((int64_t)1 << 30))
+        return false;
+    st->pr_ng = cf_min(g->Cg, cap / st->pr_img);
+    st->pr_ng = st->pr_ng > 0 ? st->pr_ng : 1;
+    st->pr_jpad = cf_cdiv(J, PR_NJ) * PR_NJ;
+    st->mb = cf_min(PR_MB, g->Mg);
+    st->n_mb = cf_cdiv(g->Mg, st->mb);
+    st->pixred = true;
+    st->pr_phase_off = CF_ALIGN(sizeof(float) * (size_t)(cf_cdiv(st->mb, 4) * 4 * st->pr_jpad * 16));
+    return true;
+}
+
 /* Matches what conv.c's conv_grad_w emits (without the crop Slice, which
  * stays a node of its own):
  *   dW = Transpose[1,0,2,3](Conv(Xt, Transpose[1,0,2,3](dY); no bias))
@@ -1225,6 +1685,16 @@ static og_status grad_w_select(og_select_call *s)
         /* a 1x1 forward kernel with stride 1 and no pads: im2col is X itself */
         st->plain_b = true;
         s->kernel_name = "conv_grad_w_pointwise";
+    }
+    if (!st->direct && !st->plain_b && pixred_plan(st)) {
+        s->kernel_name = "conv_grad_w_pixred";
+        s->state = st;
+        s->workspace_bytes = st->pr_phase_off + CF_ALIGN(sizeof(float) * (size_t)(st->pr_ng * st->pr_img));
+        s->run = grad_w_run;
+        s->new_n_in = 2;
+        s->new_inputs[0] = x_value;
+        s->new_inputs[1] = tdy->inputs[0];
+        return OG_OK;
     }
     /* Column blocks of dW in whole GEMM panels (the ISA's nr), about a
      * quarter of a group's columns each, at most 8 panels; rows split only

@@ -262,6 +262,16 @@ static og_status dropout_backward(og_backward_call *b)
     return og_gb_status(b);
 }
 
+/* Training: training_mode (input 2) true. The mask comes from the seed
+ * attribute, so it is the same at every step of a training loop (ONNX's
+ * Dropout has no per-run seed input). */
+static og_status dropout_training_form(const og_node *n, og_training_form *f)
+{
+    (void)n;
+    f->true_input = 2;
+    return OG_OK;
+}
+
 const og_op og_op_dropout = {
     .name = "Dropout",
     .domain = "",
@@ -278,4 +288,5 @@ const og_op og_op_dropout = {
     .backward = dropout_backward,
     .alias_out0_in0 = true,   /* in inference (alias_when) the output is a view */
     .alias_when = dropout_alias_when,
+    .training_form = dropout_training_form,
 };

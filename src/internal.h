@@ -176,7 +176,11 @@ typedef struct og_training_rec {
     og_graph *init, *alg;                /* owned, not finalized; init NULL when absent */
     og_binding *ib, *ub; int n_ib, n_ub; /* owned strings */
 } og_training_rec;
-typedef struct og_training_set { og_training_rec *recs; int n, cap; } og_training_set;
+typedef struct og_training_set {
+    og_training_rec *recs; int n, cap;
+    og_strset ukeys;    /* every update key (borrows recs[].ub[].key), rebuilt when !ukeys_valid */
+    bool ukeys_valid;
+} og_training_set;
 void og_training_free_all(og_graph *g);
 /* og_graph_add_training_info without the copies: takes ownership of init
  * (may be NULL) and alg, which are freed on failure. Errors name the

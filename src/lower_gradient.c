@@ -501,6 +501,8 @@ og_status og_lower_gradient(og_graph *g)
         og_graph tmp = *g;
         *g = *g1;
         *g1 = tmp;
+        g->training = g1->training;   /* the training infos stay with the model */
+        g1->training = NULL;
         og_graph_free(g1);
     }
 }

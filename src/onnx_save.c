@@ -451,22 +451,29 @@ static og_status bindings(enc *e, const og_binding *b, int n, Onnx__StringString
  * training graph knows only what it declared, so an untyped output takes
  * the type inference gives it in the runnable graph (when that builds: a
  * graph onnxgrad cannot finalize is still saved, as stored). */
-static const og_graph *types_for(enc *e, const og_graph *g, int k, bool algorithm)
+static og_status types_for(enc *e, const og_graph *g, int k, bool algorithm, const og_graph **types)
 {
     const og_training_rec *r = &g->training->recs[k];
     const og_graph *sub = algorithm ? r->alg : r->init;
     bool untyped = false;
+    *types = NULL;
     for (int j = 0; j < sub->n_outputs && !untyped; j++)
         untyped = sub->values[sub->outputs[j]].dtype == OG_UNDEFINED;
+    if (!untyped)
+        return OG_OK;
+    if (og_grow((void **)&e->typed, &e->cap_typed, e->n_typed + 1, sizeof *e->typed) != OG_OK)
+        return NOMEM();
     og_graph *t = NULL;
-    if (!untyped || og_grow((void **)&e->typed, &e->cap_typed, e->n_typed + 1, sizeof *e->typed) != OG_OK)
-        return NULL;
-    if ((algorithm ? og_training_algorithm_graph(g, k, &t) : og_training_initialization_graph(g, k, &t)) != OG_OK) {
+    og_status st = algorithm ? og_training_algorithm_graph(g, k, &t) : og_training_initialization_graph(g, k, &t);
+    if (st == OG_ERR_NOMEM)
+        return st;   /* out of memory is an error, not a reason to save less */
+    if (st != OG_OK) {
         og_err_clear();
-        return NULL;
+        return OG_OK;
     }
     e->typed[e->n_typed++] = t;
-    return t;
+    *types = t;
+    return OG_OK;
 }
 
 static og_status encode_training(enc *e, const og_graph *g, Onnx__ModelProto *m)
@@ -482,12 +489,15 @@ static og_status encode_training(enc *e, const og_graph *g, Onnx__ModelProto *m)
         const og_training_rec *r = &g->training->recs[k];
         og_status st;
         onnx__training_info_proto__init(&ti[k]);
+        const og_graph *types;
         if (r->init) {
-            if ((st = encode_graph(e, r->init, &graphs[2 * k], "initialization", types_for(e, g, k, false))))
+            if ((st = types_for(e, g, k, false, &types)) ||
+                (st = encode_graph(e, r->init, &graphs[2 * k], "initialization", types)))
                 return og_err_prefix("training_info[%d].initialization: ", k);
             ti[k].initialization = &graphs[2 * k];
         }
-        if ((st = encode_graph(e, r->alg, &graphs[2 * k + 1], "algorithm", types_for(e, g, k, true))))
+        if ((st = types_for(e, g, k, true, &types)) ||
+            (st = encode_graph(e, r->alg, &graphs[2 * k + 1], "algorithm", types)))
             return og_err_prefix("training_info[%d].algorithm: ", k);
         ti[k].algorithm = &graphs[2 * k + 1];
         if ((st = bindings(e, r->ib, r->n_ib, &ti[k].initialization_binding, &ti[k].n_initialization_binding)) ||

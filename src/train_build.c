@@ -218,6 +218,7 @@ typedef struct builder {
     char labels[300], loss[300];  /* names in the step graph */
     state_pair *running;   /* running statistics found by the training forms */
     int n_running, cap_running;
+    bool need_true;        /* a training form reads TRUE_NAME */
     state_pair *grads;     /* (weight, its gradient in the step graph), for og_trainer_compute_gradients */
     int n_grads, cap_grads;
     og_status st;
@@ -247,6 +248,8 @@ static void free_pairs(state_pair *a, int n)
     og_free(a);
 }
 
+#define TRUE_NAME "onnxgrad.train.true"
+
 /* The model's value names for the new outputs a training form adds are
  * kept here until the node is added (the copy holds borrowed pointers). */
 typedef struct edit_names {
@@ -272,6 +275,12 @@ static og_status apply_training_form(void *user, const og_node *n, og_node_copy 
             c->n_attrs++;
         }
         c->attrs[j] = f.set_attrs[k];
+    }
+    if (f.true_input >= 0 && f.true_input < OG_MAX_IO) {
+        while (c->n_inputs <= f.true_input)
+            c->inputs[c->n_inputs++] = "";
+        c->inputs[f.true_input] = TRUE_NAME;
+        b->need_true = true;
     }
     static edit_names names;   /* used only until og_graph_add_node copies them, one node at a time */
     for (int k = 0; k < f.n_states; k++) {
@@ -596,6 +605,12 @@ static og_status build_step(builder *b, og_graph **out, state_pair **pairs_out, 
     og_clone_options co = { .default_opset = TRAIN_OPSET, .edit_node = apply_training_form, .user = b };
     if ((st = og_graph_clone(model, &co, &f)))
         goto done;
+    if (b->need_true) {
+        og_tensor *t;
+        const bool yes = true;
+        if ((st = og_tensor_create_from(OG_BOOL, 0, NULL, &yes, &t)) || (st = og_graph_adopt_initializer(f, TRUE_NAME, t)))
+            goto done;
+    }
     if ((st = append_loss(b, f)) || (st = trainables(b, &train, &n_train)))
         goto done;
     /* running statistics become outputs (so the gradient graph keeps them)

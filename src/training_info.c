@@ -39,12 +39,14 @@ void og_training_free_all(og_graph *g)
         return;
     for (int k = 0; k < g->training->n; k++)
         rec_free(&g->training->recs[k]);
+    og_strset_clear(&g->training->ukeys);
     og_free(g->training->recs);
     og_free(g->training);
     g->training = NULL;
 }
 
-static og_status copy_bindings(og_binding **dst, int n, const og_binding *src)
+/* Sets *n_dst only with *dst, so a failure later frees what was copied. */
+static og_status copy_bindings(og_binding **dst, int *n_dst, int n, const og_binding *src)
 {
     *dst = NULL;
     if (n == 0)
@@ -58,6 +60,7 @@ static og_status copy_bindings(og_binding **dst, int n, const og_binding *src)
             return og_err(OG_ERR_NOMEM, "out of memory copying %d bindings", n);
         }
     *dst = b;
+    *n_dst = n;
     return OG_OK;
 }
 
@@ -95,36 +98,56 @@ static og_status check_opsets(const og_graph *g, const og_graph *sub, const og_g
 {
     for (int k = 0; sub && k < sub->n_opsets; k++) {
         const og_opset_id *o = &sub->opsets[k];
-        const og_graph *against[64];
-        int na = 0;
-        against[na++] = g;
-        if (other)
-            against[na++] = other;
-        for (int r = 0; g->training && r < g->training->n && na + 2 <= 64; r++) {
-            if (g->training->recs[r].alg)
-                against[na++] = g->training->recs[r].alg;
-            if (g->training->recs[r].init)
-                against[na++] = g->training->recs[r].init;
-        }
-        for (int a = 0; a < na; a++)
-            for (int j = 0; j < against[a]->n_opsets; j++)
-                if (strcmp(against[a]->opsets[j].domain, o->domain) == 0 && against[a]->opsets[j].version != o->version)
+        /* g, other, then every stored training graph (loaded ones import
+         * nothing: TrainingInfoProto has no opset_import) */
+        int n_rec = g->training ? g->training->n : 0;
+        for (int a = -2; a < 2 * n_rec; a++) {
+            const og_graph *x = a == -2 ? g : a == -1 ? other
+                              : a % 2 ? g->training->recs[a / 2].init : g->training->recs[a / 2].alg;
+            for (int j = 0; x && j < x->n_opsets; j++)
+                if (strcmp(x->opsets[j].domain, o->domain) == 0 && x->opsets[j].version != o->version)
                     return og_err(OG_ERR_INVALID_GRAPH, "%s: %s imports opset '%s' version %lld, but the model "
                                   "imports it at version %lld (a model has one opset_import)", where, what,
                                   o->domain[0] ? o->domain : "ai.onnx", (long long)o->version,
-                                  (long long)against[a]->opsets[j].version);
+                                  (long long)x->opsets[j].version);
+        }
     }
     return OG_OK;
 }
 
-static og_status check_bindings(const og_graph *g, const og_graph *init, const og_graph *alg, int n, const og_binding *b,
+/* The set of update keys, rebuilt if an earlier insertion ran out of
+ * memory, so duplicate checks over many training infos stay linear. */
+static og_status update_keys(og_graph *g, og_strset **out)
+{
+    og_training_set *t = g->training;
+    *out = NULL;
+    if (!t)
+        return OG_OK;
+    if (!t->ukeys_valid) {
+        og_strset_clear(&t->ukeys);
+        for (int r = 0; r < t->n; r++)
+            for (int j = 0; j < t->recs[r].n_ub; j++) {
+                bool dup;
+                og_status st = og_strset_add(&t->ukeys, t->recs[r].ub[j].key, &dup);
+                if (st) {
+                    og_strset_clear(&t->ukeys);
+                    return st;
+                }
+            }
+        t->ukeys_valid = true;
+    }
+    *out = &t->ukeys;
+    return OG_OK;
+}
+
+static og_status check_bindings(og_graph *g, const og_graph *init, const og_graph *alg, int n, const og_binding *b,
                                 bool update, const char *where)
 {
     const char *field = update ? "update_binding" : "initialization_binding";
     if (n < 0 || (n > 0 && !b))
         return og_err(OG_ERR_INVALID_ARG, "%s: %d %ss given with %s array", where, n, field, b ? "an" : "a NULL");
-    og_strset keys = { 0 };
-    og_status st = OG_OK;
+    og_strset keys = { 0 }, *model_keys = NULL;
+    og_status st = update ? update_keys(g, &model_keys) : OG_OK;
     for (int k = 0; k < n && !st; k++) {
         const char *key = b[k].key, *value = b[k].value;
         bool dup = false;
@@ -146,9 +169,7 @@ static og_status check_bindings(const og_graph *g, const og_graph *init, const o
         }
         if ((st = og_strset_add(&keys, key, &dup)))
             break;
-        for (int r = 0; update && !dup && g->training && r < g->training->n; r++)
-            for (int j = 0; j < g->training->recs[r].n_ub && !dup; j++)
-                dup = strcmp(g->training->recs[r].ub[j].key, key) == 0;
+        dup = dup || (model_keys && og_strset_get(model_keys, key));
         if (dup)
             st = og_err(OG_ERR_INVALID_GRAPH, "%s: %s[%d] '%s' <- '%s': key '%s' is bound twice%s", where, field, k,
                         key, value, key, update ? " (a variable is updated by at most one binding of the model)" : "");
@@ -196,13 +217,22 @@ og_status og_training_adopt(og_graph *g, og_graph *init, og_graph *alg, int n_ib
         !(st = check_names(g, alg, where)) &&
         !(st = check_bindings(g, init, alg, n_ib, ib, false, where)) &&
         !(st = check_bindings(g, init, alg, n_ub, ub, true, where)) &&
-        !(st = copy_bindings(&r.ib, n_ib, ib)) && !(st = copy_bindings(&r.ub, n_ub, ub))) {
-        r.n_ib = n_ib;
-        r.n_ub = n_ub;
+        !(st = copy_bindings(&r.ib, &r.n_ib, n_ib, ib)) && !(st = copy_bindings(&r.ub, &r.n_ub, n_ub, ub))) {
         if (!g->training && !(g->training = og_calloc(1, sizeof *g->training)))
             st = og_err(OG_ERR_NOMEM, "out of memory adding a training info");
-        else if (!(st = og_grow((void **)&g->training->recs, &g->training->cap, g->training->n + 1, sizeof r)))
+        else if (!(st = og_grow((void **)&g->training->recs, &g->training->cap, g->training->n + 1, sizeof r))) {
             g->training->recs[g->training->n++] = r;
+            og_training_set *t = g->training;
+            for (int j = 0; j < r.n_ub && t->ukeys_valid; j++) {
+                bool dup;
+                if (og_strset_add(&t->ukeys, r.ub[j].key, &dup) != OG_OK) {
+                    og_err_clear();   /* committed anyway: the set is rebuilt on next use */
+                    og_strset_clear(&t->ukeys);
+                    t->ukeys_valid = false;
+                }
+            }
+            return OG_OK;
+        }
     }
     if (st)
         rec_free(&r);

@@ -47,7 +47,7 @@ done
 # path). The r_* models load and fail at run time: run seeds too.
 for f in "$work"/hostile/*.onnx; do
   b=$(basename "$f")
-  case $b in x_*|e_*|w_deep_nesting.onnx|w_random.onnx|w_empty.onnx) continue ;; esac
+  case $b in x_*|e_*|w_deep_nesting.onnx|ti_deep_nesting.onnx|w_random.onnx|w_empty.onnx) continue ;; esac
   cp "$f" "$corpus/load/hostile_$b"
   case $b in r_*) cp "$f" "$corpus/run/hostile_$b" ;; esac
 done

@@ -742,6 +742,9 @@ int cmd_train(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     bool tty = lead && isatty(STDERR_FILENO) != 0;
+    /* ONNXGRAD_TEST_INTERRUPT_AT_STEP=K acts as Ctrl-C once K steps are done (for the tests) */
+    const char *ia = getenv("ONNXGRAD_TEST_INTERRUPT_AT_STEP");
+    long long interrupt_at = ia && *ia ? atoll(ia) : -1;
     if (lead && ls.epoch >= a.epochs)
         cli_note("the model has already trained %d epochs (--epochs %ld): nothing to do", ls.epoch, a.epochs);
     while (ls.epoch < a.epochs && rc == EXIT_OK) {
@@ -756,6 +759,8 @@ int cmd_train(int argc, char **argv)
         double t0 = now_seconds(), seconds = 0;
         int64_t seen = 0;
         for (; ls.batch < n_batches; ls.batch++) {
+            if (interrupt_at >= 0 && og_trainer_num_steps(t) == interrupt_at)
+                interrupted = 1;   /* the tests' deterministic Ctrl-C (on every rank: the same step) */
             if (interrupted && !d.active)
                 break;
             bool last = ls.batch == full;

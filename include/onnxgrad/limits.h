@@ -24,7 +24,8 @@ typedef enum og_limit_id {
      * files are not counted here (their tensors are bounded by
      * OG_LIMIT_TENSOR_ELEMENTS). */
     OG_LIMIT_FILE_BYTES = 0,
-    /* Deepest protobuf message nesting (the top-level message is depth 1).
+    /* Deepest protobuf message nesting (the top-level message is depth 1;
+     * training_info graphs sit one level deeper than the main graph).
      * Default 100, hard maximum 1000. */
     OG_LIMIT_NESTING_DEPTH = 1,
     /* Largest tensor rank. Default and hard maximum 32 (OG_MAX_RANK). */

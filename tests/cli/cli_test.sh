@@ -601,6 +601,27 @@ check_json "grad --json: the gradients in --wrt order" grad W2,x
 expect_ok "gradcheck --json (order 2)" "$CLI" gradcheck "$GM/chain.onnx" --order 2 --json
 check_json "gradcheck --json: one document" gradcheck 6
 
+# ---- training infos (ModelProto.training_info): info lists them, convert keeps them ----
+TI=$(dirname "$HELPERS")/../tools/check_training_info.py
+if "$PY" "$TI" make "$TMP/training.onnx" >"$OUT" 2>"$ERR"; then ok "a model with a training info (onnx.helper)"; else not_ok "a model with a training info (onnx.helper)"; fi
+expect_ok "info: training info" "$CLI" info "$TMP/training.onnx"
+expect_out "info: training info count" 'training infos: 1'
+expect_out "info: training info line" '  0: algorithm 4 nodes, 2 update bindings; initialization 1 nodes, 1 initialization bindings'
+expect_ok "info --json: training info" "$CLI" info --json "$TMP/training.onnx"
+check_json "info --json: training_infos match the model" info "$TMP/training.onnx"
+expect_ok "convert keeps the training info" "$CLI" convert "$TMP/training.onnx" -o "$TMP/training_conv.onnx"
+if "$PY" "$TI" same "$TMP/training.onnx" "$TMP/training_conv.onnx" >"$OUT" 2>"$ERR" &&
+   "$PY" "$TI" check "$TMP/training_conv.onnx" >"$OUT" 2>"$ERR"; then
+    ok "convert: the training info is the same and passes the checker"
+else
+    not_ok "convert: the training info is the same and passes the checker"
+fi
+expect_ok "info on the converted model" "$CLI" info "$TMP/training_conv.onnx"
+expect_out "info converted: training info line" '  0: algorithm 4 nodes, 2 update bindings; initialization 1 nodes, 1 initialization bindings'
+expect_out "info converted: main graph nodes" 'nodes: 2'
+"$CLI" info "$CNN/cnn.onnx" >"$OUT" 2>"$ERR"
+if grep -q "training infos" "$OUT"; then not_ok "info: no training line for a model without"; else ok "info: no training line for a model without"; fi
+
 # --threads: any command; the outputs do not depend on it, bit for bit.
 expect_ok "run --threads 1" "$CLI" run "$CNN/converted.onnx" --threads 1 -i "x=$CNN/data/input_0.pb" -o "$TMP/thr1"
 expect_ok "run --threads=2" "$CLI" run --threads=2 "$CNN/converted.onnx" -i "x=$CNN/data/input_0.pb" -o "$TMP/thr2"

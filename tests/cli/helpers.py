@@ -326,6 +326,11 @@ def check_json(path, kind, *args):
             ops[n.op_type] = ops.get(n.op_type, 0) + 1
         if doc["ops"] != ops or doc["nodes"] != len(g.node):
             sys.exit("ops %r (%r nodes), expected %r" % (doc["ops"], doc["nodes"], ops))
+        want_ti = [{"algorithm_nodes": len(t.algorithm.node), "update_bindings": len(t.update_binding),
+                    "initialization_nodes": len(t.initialization.node),
+                    "initialization_bindings": len(t.initialization_binding)} for t in m.training_info]
+        if doc["training_infos"] != want_ti:
+            sys.exit("training_infos %r, expected %r" % (doc["training_infos"], want_ti))
         want_opsets = [[o.domain or "ai.onnx", o.version] for o in m.opset_import]
         if [[o["domain"], o["version"]] for o in doc["opsets"]] != want_opsets:
             sys.exit("opsets %r, expected %r" % (doc["opsets"], want_opsets))

@@ -4,7 +4,8 @@
  * validation, shape inference). When a model loads, it is saved to memory
  * and the saved bytes are loaded again: a model onnxgrad saved must load,
  * describe the same graph, and save to the very same bytes (the README's
- * round-trip promise). Any breach traps. */
+ * round-trip promise); each training info's algorithm graph must build or
+ * fail with a proper error. Any breach traps. */
 #include <stdint.h>
 #include <stdlib.h>
 #include "fuzz_common.h"
@@ -45,8 +46,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(og_graph_num_outputs(g2) == og_graph_num_outputs(g));
     FUZZ_CHECK(og_graph_num_nodes(g2) == og_graph_num_nodes(g));
     FUZZ_CHECK(og_graph_num_initializers(g2) == og_graph_num_initializers(g));
+    FUZZ_CHECK(og_graph_num_training_infos(g2) == og_graph_num_training_infos(g));
     save(g2, &bytes2, &n2);
     FUZZ_CHECK(n2 == n && memcmp(bytes2, bytes, n) == 0);   /* save . load . save is stable */
+    /* a training info's runnable graph builds or fails cleanly */
+    for (int k = 0; k < og_graph_num_training_infos(g); k++) {
+        og_graph *step = FUZZ_POISON;
+        fuzz_mark_errmsg();
+        st = og_training_algorithm_graph(g, k, &step);
+        if (st != OG_OK) {
+            fuzz_check_failure(st);
+            FUZZ_CHECK(step == NULL);
+        } else {
+            fuzz_check_graph(step);
+            og_graph_free(step);
+        }
+    }
 
     og_free(bytes2);
     og_free(bytes);

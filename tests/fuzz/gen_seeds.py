@@ -101,6 +101,29 @@ def seeds():
         [vi("x", T.FLOAT, ["N", 1, 4, 4])], [vi("y", T.FLOAT, None), vi("x", T.FLOAT, None)],
         [("w", arange([2, 1, 3, 3], np.float32)), ("g", arange([3, 8], np.float32)),
          ("gb", arange([3], np.float32))])
+
+    # A training info (ModelProto.training_info): an SGD step on W and B
+    # that reads the main graph's X and Y, and an initialization graph.
+    m = helper.make_model(helper.make_graph(
+        [helper.make_node("MatMul", ["X", "W"], ["XW"]), helper.make_node("Add", ["XW", "B"], ["Y"])],
+        "main", [vi("X", T.FLOAT, ["N", 2])], [vi("Y", T.FLOAT, ["N", 2])],
+        [numpy_helper.from_array(arange([2, 2], np.float32), "W"),
+         numpy_helper.from_array(arange([2], np.float32), "B")]),
+        opset_imports=[helper.make_opsetid("", 17)], producer_name="onnxgrad-fuzz-seeds")
+    m.ir_version = 8
+    alg = helper.make_graph(
+        [helper.make_node("Transpose", ["X"], ["Xt"]), helper.make_node("MatMul", ["Xt", "Y"], ["G"]),
+         helper.make_node("Mul", ["lr", "G"], ["d"]), helper.make_node("Sub", ["W", "d"], ["W_new"]),
+         helper.make_node("ReduceSum", ["Y", "axes"], ["GB"], keepdims=0),
+         helper.make_node("Mul", ["lr", "GB"], ["dB"]), helper.make_node("Sub", ["B", "dB"], ["B_new"])],
+        "sgd", [], [vi("W_new", T.FLOAT, [2, 2]), vi("B_new", T.FLOAT, [2])],
+        [numpy_helper.from_array(np.array(0.125, np.float32), "lr"),
+         numpy_helper.from_array(np.array([0], np.int64), "axes")])
+    init = helper.make_graph([helper.make_node("Identity", ["W_start"], ["W0"])], "init", [],
+                             [vi("W0", T.FLOAT, [2, 2])],
+                             [numpy_helper.from_array(arange([2, 2], np.float32) * 2, "W_start")])
+    m.training_info.append(helper.make_training_info(alg, [("W", "W_new"), ("B", "B_new")], init, [("W", "W0")]))
+    out["training_info_sgd"] = m.SerializeToString()
     return out
 
 

@@ -711,6 +711,85 @@ for _name, _fn in EXTERNAL_CASES.items():
     SIDE[_name] = _fn
 
 
+# -- training infos (ModelProto.training_info): bindings checked against the
+# graphs, names of the combined graph, nested and oversized training graphs --
+
+def _train_model(ub=(("W", "W_new"),), ib=None, init=None, alg_nodes=None, alg_inits=(), alg_inputs=None,
+                 alg_value_info=(), n_infos=1):
+    w = numpy_helper.from_array(np.ones((1, 3), np.float32), "W")
+    g = relu_graph(nodes=[helper.make_node("Add", ["x", "W"], ["y"], name="add0")], inits=[w])
+    nodes = alg_nodes if alg_nodes is not None else [helper.make_node("Sub", ["W", "G"], ["W_new"], name="step")]
+    inputs = alg_inputs if alg_inputs is not None else [vi("G", [1, 3])]
+    alg = helper.make_graph(nodes, "alg", inputs, [vi("W_new", [1, 3])], initializer=list(alg_inits),
+                            value_info=list(alg_value_info))
+    m = model(g)
+    for _ in range(n_infos):
+        m.training_info.append(helper.make_training_info(alg, list(ub), init, list(ib) if ib else None))
+    return m
+
+
+def _init_graph(inputs=()):
+    c = helper.make_node("Constant", [], ["W0"], name="c",
+                         value=numpy_helper.from_array(np.zeros((1, 3), np.float32), "v"))
+    return helper.make_graph([c], "init", list(inputs), [vi("W0", [1, 3])])
+
+
+case("ti_update_key_unknown.onnx")(lambda: b(_train_model(ub=[("nope", "W_new")])))
+case("ti_update_value_unknown.onnx")(lambda: b(_train_model(ub=[("W", "nope")])))
+case("ti_update_key_twice.onnx")(lambda: b(_train_model(ub=[("W", "W_new"), ("W", "W_new")])))
+case("ti_update_key_two_infos.onnx")(lambda: b(_train_model(n_infos=2)))
+case("ti_binding_empty_key.onnx")(lambda: b(_train_model(ub=[("", "W_new")])))
+case("ti_init_value_unknown.onnx")(lambda: b(_train_model(init=_init_graph(), ib=[("W", "nope")])))
+case("ti_init_binding_no_init.onnx")(lambda: b(_train_model(ib=[("W", "W0")])))
+case("ti_init_with_input.onnx")(lambda: b(_train_model(init=_init_graph([vi("q", [1])]), ib=[("W", "W0")])))
+case("ti_alg_init_shadows.onnx")(lambda: b(_train_model(alg_inits=[numpy_helper.from_array(np.ones((1, 3), np.float32), "W")])))
+case("ti_alg_output_clash.onnx")(lambda: b(_train_model(alg_nodes=[
+    helper.make_node("Sub", ["W", "G"], ["W_new"], name="step"),
+    helper.make_node("Identity", ["W"], ["y"], name="clash")])))
+case("ti_alg_no_op_type.onnx")(lambda: b(_train_model(alg_nodes=[helper.make_node("", ["W", "G"], ["W_new"], name="step")])))
+case("ti_alg_input_no_name.onnx")(lambda: b(_train_model(alg_inputs=[vi("", [1, 3])])))
+case("ti_alg_subgraph.onnx")(lambda: b(_train_model(alg_nodes=[helper.make_node(
+    "If", ["c"], ["W_new"], name="if0", then_branch=relu_graph(), else_branch=relu_graph())])))
+
+
+def _train_deep_nesting(levels=10000):
+    # as w_deep_nesting, inside training_info[0].algorithm.value_info
+    inner = ld(1, vint(1, F))
+    for _ in range(levels // 2):
+        inner = ld(4, ld(1, inner))
+    m = _train_model()
+    alg = m.training_info[0].algorithm.SerializeToString() + ld(13, ld(1, b"deep") + ld(2, inner))
+    m.training_info[0].ClearField("algorithm")
+    return b(m) + ld(20, ld(2, alg))
+
+
+def _train_empty_attrs(n=1 << 20):
+    # 2 MB of empty AttributeProtos on an algorithm node (see _empty_attrs);
+    # a second training_info entry is appended as raw bytes.
+    node = helper.make_node("Sub", ["W", "G"], ["W_new"], name="step").SerializeToString() + b"\x2a\x00" * n
+    return b(_train_model(ub=())) + ld(20, ld(2, ld(1, node)))
+
+
+def _many_training_infos(n=5000, clash=True):
+    # n training infos, each updating its own scalar k<i>; the last one
+    # updates k0 again: duplicate keys over all infos must be found in
+    # linear time.
+    inits = [numpy_helper.from_array(np.array(float(i), np.float32), f"k{i}") for i in range(n)]
+    g = relu_graph(inits=inits)
+    m = model(g)
+    for i in range(n + (1 if clash else 0)):
+        k = i if i < n else 0
+        alg = helper.make_graph([helper.make_node("Neg", [f"k{k}"], [f"o{i}"])], f"a{i}", [], [vi(f"o{i}", [])])
+        m.training_info.append(helper.make_training_info(alg, [(f"k{k}", f"o{i}")], None, None))
+    return b(m)
+
+
+case("ti_deep_nesting.onnx")(_train_deep_nesting)
+case("x_training_empty_attrs_2mb.onnx")(_train_empty_attrs)
+case("x_many_training_infos.onnx")(_many_training_infos)
+case("x_many_training_infos_ok.onnx")(lambda: _many_training_infos(clash=False))
+
+
 def main():
     global BASE
     if len(sys.argv) != 2:

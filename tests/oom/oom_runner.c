@@ -3,8 +3,9 @@
  *   og_oom_runner NODE_DIR CASES.txt TMPDIR
  *
  * For each conformance case listed in CASES.txt (NODE_DIR/<case>/model.onnx
- * with test_data_set_0/input_*.pb), and for a Conv->Relu->MaxPool->Flatten->
- * Gemm graph built through the C API, the whole life of a model — build or
+ * with test_data_set_0/input_*.pb), for a Conv->Relu->MaxPool->Flatten->
+ * Gemm graph built through the C API, and for that graph with a training
+ * info (loaded from a file; its algorithm graph is built too), the whole life of a model — build or
  * load (which validates and infers shapes), plan, run, build the gradient
  * graph (every float output seeded, every float input and initializer
  * differentiated) and run it, save to memory, save to a file — is replayed with allocation N failing, for N = 1, 2, ...
@@ -182,6 +183,40 @@ static og_status build_chain(og_graph **out)
 done:
     og_tensor_free(w);
     og_tensor_free(gw);
+    og_graph_free(g);
+    return st;
+}
+
+/* A training info for the chain: gw_new = gw - lr * gw_grad, and an
+ * initialization graph giving gw its start value; saved to `path`, so the
+ * sweep loads (and saves) training infos. */
+static og_status save_chain_with_training(const char *path)
+{
+    og_graph *g = NULL, *a = NULL, *i = NULL;
+    og_tensor *lr = NULL, *start = NULL;
+    int64_t gd[2] = { 27, 4 };
+    float lrv = 0.5f;
+    og_status st;
+    if ((st = build_chain(&g)) || (st = og_graph_create(&a)) || (st = og_graph_create(&i)) ||
+        (st = og_tensor_create_from(OG_FLOAT, 0, NULL, &lrv, &lr)) || (st = og_tensor_create(OG_FLOAT, 2, gd, &start)))
+        goto done;
+    og_binding ub = { "gw", "gw_new" }, ib = { "gw", "gw_init" };
+    if ((st = og_graph_add_input(a, "gw_grad", OG_FLOAT, 2, gd, NULL)) || (st = og_graph_add_initializer(a, "lr", lr))
+        || (st = og_graph_add_node(a, "Mul", NULL, "scale", 2, (const char *[]){ "lr", "gw_grad" }, 1,
+                                   (const char *[]){ "d" }, 0, NULL))
+        || (st = og_graph_add_node(a, "Sub", NULL, "step", 2, (const char *[]){ "gw", "d" }, 1,
+                                   (const char *[]){ "gw_new" }, 0, NULL))
+        || (st = og_graph_add_output(a, "gw_new")) || (st = og_graph_add_initializer(i, "gw_start", start))
+        || (st = og_graph_add_node(i, "Identity", NULL, "id", 1, (const char *[]){ "gw_start" }, 1,
+                                   (const char *[]){ "gw_init" }, 0, NULL))
+        || (st = og_graph_add_output(i, "gw_init"))
+        || (st = og_graph_add_training_info(g, i, a, 1, &ib, 1, &ub)) || (st = og_model_save_file(g, path)))
+        goto done;
+done:
+    og_tensor_free(lr);
+    og_tensor_free(start);
+    og_graph_free(a);
+    og_graph_free(i);
     og_graph_free(g);
     return st;
 }
@@ -393,6 +428,17 @@ static bool one_life(fixture *fx, long k, const char *dir, const char *file_name
         if (g && fx->model_path[0])
             fail("allocation %ld failing: load failed but *out is not NULL", k);
         return true;
+    }
+    if (og_graph_num_training_infos(g) > 0) {
+        og_graph *step = (og_graph *)1;
+        st = og_training_algorithm_graph(g, 0, &step);
+        if (!acceptable(st, "og_training_algorithm_graph", k)) {
+            og_graph_free(g);
+            return false;
+        }
+        if (st != OG_OK && step)
+            fail("allocation %ld failing: og_training_algorithm_graph failed but *out is not NULL", k);
+        og_graph_free(st == OG_OK ? step : NULL);
     }
     og_plan *p = (og_plan *)1;
     st = og_plan_create(g, &p);
@@ -689,6 +735,22 @@ int main(int argc, char **argv)
     printf("%s %s: %ld allocation points%s\n", failures ? "FAIL" : "PASS", current, pts,
            fx.has_grad ? " (with gradients)" : "");
     total += pts;
+
+    /* the same chain with a training info, loaded from a file */
+    memset(&fx.want, 0, sizeof fx.want);
+    fx.saved = NULL;
+    snprintf(current, sizeof current, "built-in chain with a training info");
+    snprintf(fx.model_path, sizeof fx.model_path, "%s/chain_training.onnx", argv[3]);
+    if (save_chain_with_training(fx.model_path) != OG_OK) {
+        fail("saving the chain with a training info: %s", og_errmsg());
+    } else {
+        int before = failures;
+        pts = sweep(&fx, argv[3], models++);
+        printf("%s %s: %ld allocation points%s\n", failures != before ? "FAIL" : "PASS", current, pts,
+               fx.has_grad ? " (with gradients)" : "");
+        total += pts;
+    }
+    unlink(fx.model_path);
     free_feeds(&fx);
 
     char line[512];

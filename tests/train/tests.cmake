@@ -7,6 +7,22 @@ add_test(NAME train_torch_agreement
                  ${CMAKE_CURRENT_BINARY_DIR}/train-work)
 set_tests_properties(train_torch_agreement PROPERTIES TIMEOUT 600 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
 
+# train/eval end to end: checkpoints, resuming bit for bit (after an epoch and
+# mid-epoch), --keep, threads, --plot, eval, errors.
+add_test(NAME train_cli
+         COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/cli_train_test.sh $<TARGET_FILE:onnxgrad_cli> $<TARGET_FILE:lenet>
+                 ${OG_MODELS_PYTHON3} ${CMAKE_CURRENT_BINARY_DIR}/train-cli)
+set_tests_properties(train_cli PROPERTIES TIMEOUT 600 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
+# examples/train_lenet.c on Fashion-MNIST: its saved model scored by
+# `onnxgrad eval` and by ONNX Runtime (onnxruntime-node) identically.
+add_test(NAME train_lenet_ort
+         COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/lenet_ort_test.sh $<TARGET_FILE:train_lenet> $<TARGET_FILE:onnxgrad_cli>
+                 ${OG_NODE} ${CMAKE_CURRENT_LIST_DIR}/ort_score.js ${OG_MODELS_ORT_DIR}
+                 ${CMAKE_CURRENT_BINARY_DIR}/lenet-ort)
+set_tests_properties(train_lenet_ort PROPERTIES FIXTURES_REQUIRED og_models_ort TIMEOUT 900
+                     ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+
 # `onnxgrad train --distributed` (tools/distributed.c) under Open MPI on this
 # machine over loopback: against one process, bit-identical reruns, uneven
 # shards, failing ranks (tests/train/mpi_agreement.py). Only with MPI found.

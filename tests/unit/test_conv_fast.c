@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include "internal.h"
+#include "kernel.h"
 #include "gradtest.h"
 
 /* ---- random data -------------------------------------------------------- */
@@ -375,7 +376,7 @@ static const char *check_forward(const cfg *c)
     int64_t K = c->Cg * c->R * c->S;
     expect_close(y1, yr, 2e-7 * (double)(K + 4), what);
     expect_same_bits(y1, y2, what);
-    for (int t = 1; t <= 2; t++) {
+    for (int t = 1; t <= 3; t++) {
         og_tensor *yp;
         plan_run(g, nf, feeds, t, &yp);
         expect_same_bits(y1, yp, what);
@@ -435,6 +436,85 @@ START_TEST(conv_forward_scalar)
             check_gradient(&c);
         }
     }
+}
+END_TEST
+
+/* The direct kernels (one input channel per output channel, or one output
+ * channel over a few inputs; ConvTranspose of stride 1 runs them with the
+ * kernel flipped): planes wide enough for several vectors per row with a
+ * tail shorter than a vector, odd kernels, pads, dilations, vertical
+ * strides, and some horizontal stride 2 (the other plane kernel). Each is
+ * checked against float64 and bit-identical at 1, 2 and 3 threads. */
+static void random_direct_cfg(cfg *c, bool transpose, int it)
+{
+    for (;;) {
+        random_cfg(c, transpose);
+        c->Cg = 1;
+        c->G = rnd_in(1, 5);
+        c->Mg = rnd_in(1, 2);
+        if (!transpose && it % 5 == 4) {   /* one output channel per group over a few inputs */
+            c->Cg = rnd_in(2, 3);
+            c->Mg = 1;
+        }
+        c->H = rnd_in(1, 20);
+        c->W = it % 7 == 6 ? rnd_in(500, 540) : rnd_in(1, 75);   /* past the mask table: the fallback */
+        c->R = rnd_in(1, 5);
+        c->S = rnd_in(1, 5);
+        c->stride[1] = it % 4 == 3 ? 2 : 1;
+        if (transpose)
+            c->stride[0] = c->stride[1] = 1, c->outpad[0] = c->outpad[1] = 0;
+        bool ok = true;
+        for (int a = 0; a < 2; a++) {
+            int64_t in = a ? c->W : c->H, k = a ? c->S : c->R, eff = (k - 1) * c->dil[a] + 1;
+            if (transpose)
+                ok = ok && c->stride[a] * (in - 1) + c->outpad[a] + eff - c->pads[a] - c->pads[2 + a] >= 1;
+            else
+                ok = ok && in + c->pads[a] + c->pads[2 + a] >= eff;
+        }
+        if (ok)
+            return;
+    }
+}
+
+static void direct_kernels_random(uint64_t seed, int iters)
+{
+    rng_state = seed;
+    for (int it = 0; it < iters; it++) {
+        cfg c;
+        random_direct_cfg(&c, it % 3 == 2, it);
+        const char *name = check_forward(&c);
+        char what[300];
+        describe(&c, what, sizeof what);
+        bool ok = c.transpose ? strcmp(name, "convt_s1_direct") == 0
+                              : strcmp(name, "conv_depthwise") == 0 || strcmp(name, "conv_direct_c1") == 0 ||
+                                    strcmp(name, "conv_direct_m1") == 0;
+        ck_assert_msg(ok, "%s: ran %s, not a direct kernel", what, name);
+    }
+}
+
+START_TEST(conv_direct_random)
+{
+    direct_kernels_random(8080, 120);
+}
+END_TEST
+
+/* The same on the AVX2 and the portable plane kernels (OG_ISA is read once
+ * per process; Check forks one per test). */
+START_TEST(conv_direct_avx2)
+{
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return;
+    setenv("OG_ISA", "avx2", 1);
+    ck_assert_int_eq(og_isa_active(), OG_ISA_AVX2);
+    direct_kernels_random(9090, 120);
+}
+END_TEST
+
+START_TEST(conv_direct_scalar)
+{
+    setenv("OG_ISA", "scalar", 1);
+    ck_assert_int_eq(og_isa_active(), OG_ISA_SCALAR);
+    direct_kernels_random(7070, 60);
 }
 END_TEST
 
@@ -526,13 +606,17 @@ static void check_gradient(const cfg *c)
               !c->pads[2] && !c->pads[3];
     /* one input channel per group takes the direct kernel, but one channel into 8 or more the GEMM */
     bool direct = c->Cg == 1 && (c->G > 1 || c->Mg < 8);
-    ck_assert_msg(hit(&h, direct ? "conv_grad_w_direct" : pw ? "conv_grad_w_pointwise" : "conv_grad_w_igemm"),
+    /* few dW columns, dY rows of a vector or more, 4 or more dY channels per group: by pixel reduction (AVX-512) */
+    bool pixred = !direct && !pw && og_isa_active() == OG_ISA_AVX512 && c->Cg * c->R * c->S <= 192 &&
+                  vi.dims[3] >= 16 && c->Mg >= 4 && c->stride[0] <= 4 && c->stride[1] <= 4;
+    ck_assert_msg(hit(&h, direct ? "conv_grad_w_direct" : pw ? "conv_grad_w_pointwise" : pixred ? "conv_grad_w_pixred"
+                                                                                               : "conv_grad_w_igemm"),
                   "%s: dW did not run the fused pattern", what);
     int64_t P = vi.dims[2] * vi.dims[3];
     expect_close(o1[0], orf[0], 2e-7 * (double)(c->Cg * c->R * c->S + 4), what);
     expect_close(o1[1], orf[1], 2e-7 * (double)(c->Mg * c->R * c->S + 4), what);
     expect_close(o1[2], orf[2], 2e-7 * (double)(c->N * P + 4), what);
-    for (int t = 1; t <= 2; t++) {
+    for (int t = 1; t <= 3; t++) {
         og_tensor *op[3];
         plan_run(gg, nf, feeds, t, op);
         for (int k = 0; k < 3; k++) {
@@ -576,6 +660,47 @@ START_TEST(conv_gradient_random)
     check_gradient(&c);
     c = (cfg){ .N = 4, .G = 1, .Cg = 8, .Mg = 40, .H = 30, .W = 30, .R = 3, .S = 3, .stride = { 1, 1 },
                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
+    check_gradient(&c);
+}
+END_TEST
+
+/* dW by pixel reduction: few columns (C*R*S <= 192), dY rows of 16 or
+ * more, odd sizes (row tails shorter than a vector, dW rows not a multiple
+ * of the 4-row tile, columns not of the 6-column one), strides 1..3 (the
+ * phase planes), dilations, pads, groups, and batches spanning several
+ * image groups. Other ISAs take the GEMM there (checked by check_gradient). */
+START_TEST(conv_grad_w_pixred)
+{
+    rng_state = 6060;
+    for (int it = 0; it < 40; it++) {
+        cfg c;
+        for (;;) {
+            random_cfg(&c, false);
+            c.N = rnd_in(1, 3);
+            c.G = rnd_in(0, 3) == 0 ? 2 : 1;
+            c.Cg = rnd_in(1, 3);
+            c.Mg = rnd_in(4, 21);
+            c.R = rnd_in(1, 7);
+            c.S = rnd_in(2, 7);
+            c.stride[0] = rnd_in(1, 3);
+            c.stride[1] = rnd_in(1, 2);
+            c.pads[0] = rnd_in(0, 3), c.pads[1] = rnd_in(0, 3), c.pads[2] = rnd_in(0, 3), c.pads[3] = rnd_in(0, 3);
+            c.H = rnd_in(c.R, 30);
+            c.W = rnd_in(17 * c.stride[1] + (c.S - 1) * c.dil[1], 90);
+            int64_t Q = (c.W + c.pads[1] + c.pads[3] - (c.S - 1) * c.dil[1] - 1) / c.stride[1] + 1;
+            int64_t P = (c.H + c.pads[0] + c.pads[2] - (c.R - 1) * c.dil[0] - 1) / c.stride[0] + 1;
+            if (Q >= 16 && P >= 1 && c.Cg * c.R * c.S <= 192)
+                break;
+        }
+        check_gradient(&c);
+    }
+    /* ResNet-18's first layer, scaled down: 7x7 stride 2 pad 3, 3 channels */
+    cfg c = { .N = 2, .G = 1, .Cg = 3, .Mg = 9, .H = 41, .W = 45, .R = 7, .S = 7, .stride = { 2, 2 },
+              .dil = { 1, 1 }, .pads = { 3, 3, 3, 3 } };
+    check_gradient(&c);
+    /* phase planes of ~0.8 MB per image: the batch of 6 runs as image groups of 5 and 1 */
+    c = (cfg){ .N = 6, .G = 1, .Cg = 3, .Mg = 4, .H = 200, .W = 300, .R = 7, .S = 7, .stride = { 1, 1 },
+               .dil = { 1, 1 }, .pads = { 3, 3, 3, 3 } };
     check_gradient(&c);
 }
 END_TEST
@@ -662,6 +787,10 @@ static Suite *suite(void)
     tcase_add_test(t, conv_kernel_choice);
     tcase_add_test(t, conv_forward_scalar);
     tcase_add_test(t, conv_forward_1d);
+    tcase_add_test(t, conv_direct_random);
+    tcase_add_test(t, conv_grad_w_pixred);
+    tcase_add_test(t, conv_direct_avx2);
+    tcase_add_test(t, conv_direct_scalar);
     tcase_add_test(t, conv_concurrent_runs);
     tcase_add_test(t, conv_gradient_random);
     suite_add_tcase(s, t);

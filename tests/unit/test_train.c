@@ -482,6 +482,40 @@ START_TEST(step_in_two_halves)
 }
 END_TEST
 
+/* Dropout trains in its training behaviour (a mask), and predicts as the identity. */
+START_TEST(dropout_switches_to_training)
+{
+    og_graph *g[2];
+    for (int k = 0; k < 2; k++) {
+        og_net *n;
+        OG_CHECK(og_net_create("x", 2, (int64_t[]){ -1, NIN }, 5, &n));
+        og_net_dense(n, NHID);
+        og_net_relu(n);
+        if (k)
+            og_net_dropout(n, 0.5f);
+        og_net_dense(n, NCLS);
+        OG_CHECK(og_net_finish(n, "y", &g[k]));
+    }
+    og_train_options o = OG_TRAIN_OPTIONS_INIT;
+    o.lr = 1e-30;
+    og_trainer *t[2];
+    og_tensor *x, *l;
+    batch(0, &x, &l);
+    double loss[2];
+    const og_tensor *y[2];
+    for (int k = 0; k < 2; k++) {
+        OG_CHECK(og_trainer_create(g[k], &o, 0, &t[k]));
+        OG_CHECK(og_trainer_step(t[k], x, l, &loss[k]));
+        OG_CHECK(og_trainer_predict(t[k], x, &y[k]));
+    }
+    ck_assert_msg(loss[0] != loss[1], "dropout did not change the training loss (%g)", loss[0]);
+    ck_assert(memcmp(y[0]->data, y[1]->data, (size_t)y[0]->numel * 4) == 0);
+    og_tensor_free(x), og_tensor_free(l);
+    for (int k = 0; k < 2; k++)
+        og_trainer_free(t[k]), og_graph_free(g[k]);
+}
+END_TEST
+
 static long n_allocs;
 static void *count_alloc(void *u, size_t n) { (void)u; n_allocs++; return malloc(n); }
 static void *count_realloc(void *u, void *p, size_t n) { (void)u; n_allocs++; return realloc(p, n); }
@@ -585,6 +619,7 @@ int main(void)
     tcase_add_test(tc, batchnorm_running_statistics);
     tcase_add_test(tc, steps_allocate_nothing);
     tcase_add_test(tc, step_in_two_halves);
+    tcase_add_test(tc, dropout_switches_to_training);
     tcase_add_test(tc, mse_against_one_hot);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);

@@ -201,6 +201,70 @@ START_TEST(algorithm_continues_main_graph)
 }
 END_TEST
 
+/* The algorithm differentiates the main graph's loss with a Gradient node
+ * (ai.onnx.preview.training), as ONNX's training examples do: loss =
+ * sum((XW)^2), W_new = W - lr * dloss/dW = W - lr * 2 X^T (XW). */
+START_TEST(algorithm_with_gradient_op)
+{
+    og_graph *g;
+    int64_t xd[2] = { 1, 2 }, wd[2] = { 2, 2 };
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "X", OG_FLOAT, 2, xd, NULL));
+    og_tensor *w = tensor(OG_FLOAT, 2, wd, W0);
+    OG_CHECK(og_graph_add_initializer(g, "W", w));
+    og_tensor_free(w);
+    og_attr keep0 = og_attr_int("keepdims", 0);
+    OG_CHECK(og_graph_add_node(g, "MatMul", NULL, "mm", 2, (const char *[]){ "X", "W" }, 1, (const char *[]){ "Y" }, 0, NULL));
+    OG_CHECK(og_graph_add_node(g, "Mul", NULL, "sq", 2, (const char *[]){ "Y", "Y" }, 1, (const char *[]){ "S" }, 0, NULL));
+    OG_CHECK(og_graph_add_node(g, "ReduceSum", NULL, "sum", 1, (const char *[]){ "S" }, 1, (const char *[]){ "loss" }, 1,
+                               &keep0));
+    OG_CHECK(og_graph_add_output(g, "loss"));
+    OG_CHECK(og_graph_finalize(g));
+
+    og_graph *a;
+    OG_CHECK(og_graph_create(&a));
+    OG_CHECK(og_graph_set_opset(a, "ai.onnx.preview.training", 1));
+    og_tensor *lr = tensor(OG_FLOAT, 0, NULL, &LR);
+    OG_CHECK(og_graph_add_initializer(a, "lr", lr));
+    og_tensor_free(lr);
+    const char *xs[] = { "W" }, *zs[] = { "X" };
+    og_attr ga[3] = { { .name = "xs", .type = OG_ATTR_STRINGS, .strings = xs, .count = 1 }, og_attr_string("y", "loss"),
+                      { .name = "zs", .type = OG_ATTR_STRINGS, .strings = zs, .count = 1 } };
+    OG_CHECK(og_graph_add_node(a, "Gradient", "ai.onnx.preview.training", "grad", 2, (const char *[]){ "W", "X" }, 1,
+                               (const char *[]){ "dW" }, 3, ga));
+    OG_CHECK(og_graph_add_node(a, "Mul", NULL, "s", 2, (const char *[]){ "lr", "dW" }, 1, (const char *[]){ "d" }, 0, NULL));
+    OG_CHECK(og_graph_add_node(a, "Sub", NULL, "u", 2, (const char *[]){ "W", "d" }, 1, (const char *[]){ "W_new" }, 0, NULL));
+    OG_CHECK(og_graph_add_output(a, "W_new"));
+    OG_CHECK(og_graph_add_training_info(g, NULL, a, 0, NULL, 1, UB));
+    og_graph_free(a);
+
+    /* through a file, as a trainer would get it */
+    void *d;
+    size_t n;
+    og_graph *h, *step;
+    OG_CHECK(og_model_save_memory(g, &d, &n));
+    OG_CHECK(og_model_load_memory(d, n, &h));
+    og_free(d);
+    OG_CHECK(og_training_algorithm_graph(h, 0, &step));
+    ck_assert_int_eq(og_graph_num_inputs(step), 1);
+    const float xv[2] = { 0.5f, -1.5f };
+    og_tensor *X = tensor(OG_FLOAT, 2, xd, xv);
+    og_tensor *out = run1(step, 1, (const og_tensor *const[]){ X });
+    float y[2];
+    for (int j = 0; j < 2; j++)
+        y[j] = xv[0] * W0[j] + xv[1] * W0[2 + j];
+    for (int r = 0; r < 2; r++)
+        for (int c = 0; c < 2; c++)
+            ck_assert_float_eq_tol(((float *)out->data)[r * 2 + c], W0[r * 2 + c] - LR * 2 * xv[r] * y[c], 1e-5f);
+    og_tensor_free(X);
+    og_tensor_free(out);
+    og_graph_free(step);
+    og_graph_free(h);
+    og_graph_free(g);
+}
+END_TEST
+
 /* initialization: W_init = Identity(W0) with W0 its own initializer. */
 static og_graph *init_graph(void)
 {
@@ -618,6 +682,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, api_stores_and_reports);
     tcase_add_test(tc, algorithm_continues_main_graph);
+    tcase_add_test(tc, algorithm_with_gradient_op);
     tcase_add_test(tc, initialization_graph_runs);
     tcase_add_test(tc, memory_round_trip);
     tcase_add_test(tc, algorithm_opsets_saved);
