@@ -87,6 +87,10 @@ int dist_start(dist_ctx *d)
         return mpi_fail("MPI_Comm_rank", err);
     if ((err = MPI_Comm_size(MPI_COMM_WORLD, &d->size)) != MPI_SUCCESS)
         return mpi_fail("MPI_Comm_size", err);
+    /* each message line in one write: mpirun merges the ranks' stderr, and an
+     * unbuffered stderr (a write per character) would interleave their lines */
+    static char errbuf[8192];
+    setvbuf(stderr, errbuf, _IOLBF, sizeof errbuf);
     snprintf(g_label, sizeof g_label, "train (rank %d)", d->rank);
     cli_set_command(g_label);
     /* cores / ranks on this host: the ranks sharing memory with this one */

@@ -29,6 +29,9 @@ empty) and compares the initializers of the -o models:
    last step): every rank exits non-zero within the timeout, naming the
    failed rank.
 6. Under mpirun -np 1 without --distributed: bit-identical to one process.
+7. -np 2 interrupted after 7 steps (ONNXGRAD_TEST_INTERRUPT_AT_STEP on every
+   rank), resumed from rank 0's interrupted.onnx with -np 2: bit-identical
+   to the uninterrupted -np 2 run.
 Exit 1 when any check fails.
 """
 import os
@@ -198,6 +201,25 @@ def main():
                   weights(mlp, trainable).items()), "the MLP trained (its weights moved)")
     if d2 and d2b:
         check(all(np.array_equal(d2[k], d2b[k]) for k in d2), "two -np 2 runs: bit-identical initializers")
+    # interrupted mid-epoch (the tests' Ctrl-C hook, the same step on every rank), then resumed
+    ck = os.path.join(work, "ck")
+    cmd = [mpiexec, "-np", "2", "--oversubscribe", "-x", "ONNXGRAD_TEST_INTERRUPT_AT_STEP=7"] + \
+        train_args(onnxgrad, mlp, data, o("unused")) + ["--checkpoint-dir", ck, "--distributed"]
+    p = run(cmd, "-np 2 interrupted at step 7")
+    if p is not None:
+        check(p.returncode == 130 and os.path.exists(os.path.join(ck, "interrupted.onnx")),
+              f"-np 2 interrupted at step 7: exit 130 and rank 0's interrupted.onnx (exit {p.returncode})")
+        cmd = [mpiexec, "-np", "2", "--oversubscribe"] + \
+            train_args(onnxgrad, mlp, data, o("mlp-np2-resumed"))[:3] + \
+            ["--data", data, "--epochs", "3", "--batch", "20", "--json", "-o", o("mlp-np2-resumed"),
+             "--resume", os.path.join(ck, "interrupted.onnx"), "--distributed"]
+        p = run(cmd, "-np 2 resumed")
+        if p is not None and p.returncode == 0 and d2:
+            r = weights(o("mlp-np2-resumed"))
+            check(all(np.array_equal(d2[k], r[k]) for k in trainable),
+                  "-np 2 interrupted and resumed with -np 2: bit-identical to the uninterrupted run")
+        elif p is not None:
+            check(False, f"-np 2 resume exits 0 (got {p.returncode}): {p.stderr.strip()[:300]}")
     if single and d3:
         r = rel_diff(single, d3, trainable)
         check(r < 2e-6, f"MLP -np 3 (uneven shards, an empty one) vs one process: {r:.3g} < 2e-6")
