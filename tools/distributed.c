@@ -172,13 +172,13 @@ static int64_t count_values(og_trainer *t)
 int dist_exchange(dist_ctx *d, og_trainer *t, int local_rc, volatile sig_atomic_t *interrupted, int64_t count, int64_t m,
                   double *loss)
 {
+    int n_g = og_trainer_num_gradients(t);
+    if (!local_rc && (n_g == 0 || !og_trainer_gradient(t, 0)))
+        /* the caller makes them even for an empty shard; agreed like any failure */
+        local_rc = cli_fail("rank %d has no gradients to exchange", d->rank);
     int rc = dist_agree(d, local_rc, interrupted);
     if (rc || (interrupted && *interrupted))
         return rc;
-    int n_g = og_trainer_num_gradients(t);
-    if (n_g == 0 || !og_trainer_gradient(t, 0))
-        /* cannot happen: --batch >= ranks gives every rank examples in the first step */
-        return cli_fail("rank %d has no gradients to exchange (its first shard was empty)", d->rank);
     if (!d->send) {
         d->n_values = count_values(t);
         if (d->n_values + 1 > (int64_t)(INT32_MAX / d->size)) {

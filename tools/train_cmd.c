@@ -777,8 +777,18 @@ int cmd_train(int argc, char **argv)
                 xs.dims[0] = ys.dims[0] = count;
                 xs.numel = x->numel / m * count;
                 ys.numel = y->numel / m * count;
-                if (count && ((st = og_dataset_gather(train, perm + ls.batch * a.batch + start, count, &xs, &ys)) ||
-                              (st = og_trainer_compute_gradients(t, &xs, &ys, &loss))))
+                /* an empty shard sends zeros, but its gradient tensors must exist: if none yet (a
+                 * run resumed at a short last batch), make them from one example (BatchNormalization's
+                 * running statistics of this rank, never rank 0, see it; they are not saved) */
+                int64_t rows = count ? count : og_trainer_gradient(t, 0) ? 0 : 1;
+                if (!count) {
+                    start = 0;
+                    xs.dims[0] = ys.dims[0] = rows;
+                    xs.numel = x->numel / m * rows;
+                    ys.numel = y->numel / m * rows;
+                }
+                if (rows && ((st = og_dataset_gather(train, perm + ls.batch * a.batch + start, rows, &xs, &ys)) ||
+                             (st = og_trainer_compute_gradients(t, &xs, &ys, &loss))))
                     lrc = cli_fail_og(st);
                 if ((rc = dist_exchange(&d, t, lrc, &interrupted, count, m, &loss)) || interrupted)
                     break;

@@ -31,7 +31,8 @@ empty) and compares the initializers of the -o models:
 6. Under mpirun -np 1 without --distributed: bit-identical to one process.
 7. -np 2 interrupted after 7 steps (ONNXGRAD_TEST_INTERRUPT_AT_STEP on every
    rank), resumed from rank 0's interrupted.onnx with -np 2: bit-identical
-   to the uninterrupted -np 2 run.
+   to the uninterrupted -np 2 run; -np 3 interrupted just before a batch of
+   2 and resumed (rank 2 starts on an empty shard): bit-identical to -np 3.
 Exit 1 when any check fails.
 """
 import os
@@ -223,6 +224,24 @@ def main():
     if single and d3:
         r = rel_diff(single, d3, trainable)
         check(r < 2e-6, f"MLP -np 3 (uneven shards, an empty one) vs one process: {r:.3g} < 2e-6")
+    # -np 3 interrupted after 4 steps, just before the epoch's last batch of 2 (shards 1, 1, 0):
+    # resumed, rank 2 starts on an empty shard without gradients of its own yet
+    ck3 = os.path.join(work, "ck3")
+    cmd = [mpiexec, "-np", "3", "--oversubscribe", "-x", "ONNXGRAD_TEST_INTERRUPT_AT_STEP=4"] + \
+        train_args(onnxgrad, mlp, data, o("unused")) + ["--checkpoint-dir", ck3, "--distributed"]
+    p = run(cmd, "-np 3 interrupted at step 4")
+    if p is not None:
+        check(p.returncode == 130, f"-np 3 interrupted at step 4: exit 130 (got {p.returncode})")
+        cmd = [mpiexec, "-np", "3", "--oversubscribe", onnxgrad, "train", mlp, "--data", data, "--epochs", "3",
+               "--batch", "20", "--json", "-o", o("mlp-np3-resumed"), "--resume",
+               os.path.join(ck3, "interrupted.onnx"), "--distributed"]
+        p = run(cmd, "-np 3 resumed at the short batch")
+        if p is not None and p.returncode == 0 and d3:
+            r = weights(o("mlp-np3-resumed"))
+            check(all(np.array_equal(d3[k], r[k]) for k in trainable),
+                  "-np 3 resumed at a batch with an empty shard: bit-identical to the uninterrupted -np 3 run")
+        elif p is not None:
+            check(False, f"-np 3 resume exits 0 (got {p.returncode}): {p.stderr.strip()[:300]}")
     if single and d1:
         check(all(np.array_equal(single[k], d1[k]) for k in trainable),
               "-np 1 --distributed: bit-identical to one process")
