@@ -195,27 +195,51 @@ def resnet(args, work, report):
     torch.onnx.export(model, torch.from_numpy(x[:2]), path, input_names=["x"], output_names=["logits"],
                       dynamic_axes={"x": {0: "N"}, "logits": {0: "N"}}, opset_version=15, do_constant_folding=False,
                       training=torch.onnx.TrainingMode.PRESERVE)
-    model.train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    losses = []
-    for s in range(steps):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(torch.from_numpy(x[s * batch:(s + 1) * batch])),
-                               torch.from_numpy(y[s * batch:(s + 1) * batch]))
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+    import copy
+
+    def torch_run(m, dtype=torch.float32):
+        m = m.to(dtype)
+        m.train()
+        opt = torch.optim.SGD(m.parameters(), lr=0.01)
+        out = []
+        for s in range(steps):
+            opt.zero_grad()
+            loss = F.cross_entropy(m(torch.from_numpy(x[s * batch:(s + 1) * batch]).to(dtype)),
+                                   torch.from_numpy(y[s * batch:(s + 1) * batch]))
+            loss.backward()
+            opt.step()
+            out.append(loss.item())
+        return out
+
+    losses = torch_run(copy.deepcopy(model))
+    # the noise floor: PyTorch against itself in float64, and from weights perturbed by 1e-7
+    f64 = torch_run(copy.deepcopy(model), torch.float64)
+    perturbed = copy.deepcopy(model)
+    with torch.no_grad():
+        gen_t = torch.Generator().manual_seed(1)
+        for p in perturbed.parameters():
+            p.mul_(1 + 1e-7 * torch.randn(p.shape, generator=gen_t))
+    pert = torch_run(perturbed)
     cmd = [args.onnxgrad, "train", path, "--data", d, "--loss-fn", "softmax-cross-entropy", "--optimizer", "sgd",
            "--lr", "0.01", "--epochs", "1", "--batch", str(batch), "--no-shuffle", "--log-steps", "--json"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         sys.exit("bench/train.py: %s failed: %s" % (" ".join(cmd), r.stderr.strip()))
     og = [json.loads(line)["loss"] for line in r.stdout.splitlines() if '"step"' in line]
-    rel = [abs(a - b) / abs(b) for a, b in zip(og, losses)]
-    report["resnet18"] = {"torch_loss": losses, "onnxgrad_loss": og, "max_relative_difference": max(rel)}
-    print("ResNet-18 batch 16 SGD, 20 steps: max |loss difference| / loss = %.2e (target < 1e-2)" % max(rel))
-    for k, (a, b) in enumerate(zip(og, losses)):
-        print("  step %2d: PyTorch %.6f  onnxgrad %.6f  (%.1e)" % (k + 1, b, a, abs(a - b) / abs(b)))
+
+    def rel(a):
+        return [abs(u - v) / abs(v) for u, v in zip(a, losses)]
+    report["resnet18"] = {"torch_loss": losses, "onnxgrad_loss": og, "torch_float64_loss": f64,
+                          "torch_perturbed_loss": pert, "max_relative_difference": max(rel(og)),
+                          "torch_float64_max_relative_difference": max(rel(f64)),
+                          "torch_perturbed_max_relative_difference": max(rel(pert))}
+    print("ResNet-18 batch 16 SGD lr 0.01, 20 steps, |loss - PyTorch's| / PyTorch's per step (target < 1e-2):")
+    print("  step  PyTorch    onnxgrad  (diff)     PyTorch float64 (diff)  PyTorch, weights*(1+1e-7) (diff)")
+    for k in range(steps):
+        print("  %4d  %.6f  %.6f (%.1e)  %.6f (%.1e)      %.6f (%.1e)" %
+              (k + 1, losses[k], og[k], rel(og)[k], f64[k], rel(f64)[k], pert[k], rel(pert)[k]))
+    print("  max: onnxgrad %.1e, PyTorch float64 %.1e, PyTorch perturbed %.1e" %
+          (max(rel(og)), max(rel(f64)), max(rel(pert))), flush=True)
 
 
 def main():

@@ -1076,6 +1076,86 @@ __attribute__((target("avx512f"))) static void gw_direct_avx512(const og_cf_geom
 }
 #endif
 
+/* 3x3 (and smaller) kernels: all taps at once, so X and dY are read once
+ * per image (the kernel above reads them once per kernel row) with nine
+ * independent accumulators. Each tap's accumulator sees the same products
+ * in the same order as above (images, dY rows, chunks ascending), so the
+ * bits are those of gw_direct_avx512. */
+__attribute__((target("avx512f"))) static void gw_direct_3x3_avx512(const og_cf_geom *g, const float *x,
+                                                                     const float *dy, float *dw, int64_t mo)
+{
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const int64_t Nb = g->Cg, HW = g->H * g->W, PQ = g->R * g->S, gi = mo / g->Mg, Qd = g->S, H = g->H, W = g->W;
+    const int64_t Pk = g->P, Qk = g->Q, sh = g->sh, dh = g->dh, ph = g->ph;
+    const int dstep = (int)g->dw;
+    int64_t offw[3] = { 0, 0, 0 };
+    __m512i lo[3], hi[3];
+    for (int k = 0; k < 3; k++) {
+        if (k >= Qk) {   /* unused column: every lane off */
+            lo[k] = hi[k] = _mm512_setzero_si512();
+            continue;
+        }
+        offw[k] = k * g->sw - g->pw;
+        int64_t l = offw[k] >= 0 ? 0 : cf_cdiv(-offw[k], g->dw);
+        int64_t h = offw[k] > W - 1 ? 0 : cf_min(Qd, (W - 1 - offw[k]) / g->dw + 1);
+        lo[k] = _mm512_set1_epi32((int)l);
+        hi[k] = _mm512_set1_epi32((int)(h > l ? h : l));
+    }
+    __mmask16 mt[8][3];
+    for (int64_t q0 = 0; q0 < Qd; q0 += 16) {
+        __mmask16 qm = Qd - q0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Qd - q0)) - 1);
+        __m512i qv = _mm512_add_epi32(lane, _mm512_set1_epi32((int)q0));
+        for (int k = 0; k < 3; k++)
+            mt[q0 / 16][k] = qm & _mm512_cmpge_epi32_mask(qv, lo[k]) & _mm512_cmplt_epi32_mask(qv, hi[k]);
+    }
+    __m512 a[3][3];
+#pragma GCC unroll 3
+    for (int r = 0; r < 3; r++)
+#pragma GCC unroll 3
+        for (int k = 0; k < 3; k++)
+            a[r][k] = _mm512_setzero_ps();
+    for (int64_t n = 0; n < Nb; n++) {
+        const float *xc = x + (n * g->G + gi) * HW, *dyc = dy + (n * g->M + mo) * PQ;
+        for (int64_t p = 0; p < g->R; p++) {
+            const float *dr = dyc + p * Qd;
+            int64_t ihb = p * dh - ph;
+            bool rv[3];
+            uintptr_t xr[3];
+            for (int r = 0; r < 3; r++) {
+                int64_t ih = ihb + r * sh;
+                rv[r] = r < Pk && ih >= 0 && ih < H;
+                xr[r] = (uintptr_t)xc + (uintptr_t)(ih * W * 4);
+            }
+            for (int64_t q0 = 0; q0 < Qd; q0 += 16) {
+                __mmask16 qm = Qd - q0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Qd - q0)) - 1);
+                __m512 dv = _mm512_maskz_loadu_ps(qm, dr + q0);
+                __m512i qs = _mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)q0)),
+                                                _mm512_set1_epi32(dstep));
+#pragma GCC unroll 3
+                for (int r = 0; r < 3; r++) {
+                    if (!rv[r])
+                        continue;
+#pragma GCC unroll 3
+                    for (int k = 0; k < 3; k++) {
+                        __mmask16 m = mt[q0 / 16][k];
+                        __m512 xv;
+                        if (dstep == 1)
+                            xv = _mm512_maskz_loadu_ps(m, (const float *)(xr[r] + (uintptr_t)((q0 + offw[k]) * 4)));
+                        else
+                            xv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m,
+                                                          _mm512_add_epi32(qs, _mm512_set1_epi32((int)offw[k])),
+                                                          (const float *)xr[r], 4);
+                        a[r][k] = _mm512_fmadd_ps(dv, xv, a[r][k]);
+                    }
+                }
+            }
+        }
+    }
+    for (int r = 0; r < Pk; r++)
+        for (int k = 0; k < Qk; k++)
+            dw[mo * Pk * Qk + r * Qk + k] = _mm512_reduce_add_ps(a[r][k]);
+}
+
 typedef struct gwd_job {
     const cf_state *st;
     const float *x, *dy;
@@ -1089,7 +1169,11 @@ static void gw_direct_task(void *arg, int64_t t, int worker)
     const gwd_job *j = arg;
 #ifdef CF_HAVE_AVX512
     if (j->avx512) {
-        gw_direct_avx512(&j->st->g, j->x, j->dy, j->dw, t);
+        const og_cf_geom *g = &j->st->g;
+        if (g->P <= 3 && g->Q <= 3 && g->S <= 128)
+            gw_direct_3x3_avx512(g, j->x, j->dy, j->dw, t);
+        else
+            gw_direct_avx512(g, j->x, j->dy, j->dw, t);
         return;
     }
 #endif

@@ -489,6 +489,8 @@ static void direct_kernels_random(uint64_t seed, int iters)
                               : strcmp(name, "conv_depthwise") == 0 || strcmp(name, "conv_direct_c1") == 0 ||
                                     strcmp(name, "conv_direct_m1") == 0;
         ck_assert_msg(ok, "%s: ran %s, not a direct kernel", what, name);
+        if (!c.transpose && it % 4 == 0)   /* the direct dW kernels (3x3 and smaller: all taps at once) */
+            check_gradient(&c);
     }
 }
 

@@ -584,14 +584,23 @@ static og_status load_edited(void (*edit)(Onnx__ModelProto *), bool twice, og_gr
 
 static void edit_key(Onnx__ModelProto *m) { m->training_info[0]->update_binding[0]->key[0] = 'Q'; }
 static void edit_value(Onnx__ModelProto *m) { m->training_info[0]->initialization_binding[0]->value[0] = 'Q'; }
-static void edit_empty_key(Onnx__ModelProto *m) { m->training_info[0]->update_binding[0]->key = NULL; }
+/* (unpacked with protobuf-c's default allocator: malloc/free) */
+static void edit_empty_key(Onnx__ModelProto *m)
+{
+    free(m->training_info[0]->update_binding[0]->key);
+    m->training_info[0]->update_binding[0]->key = NULL;
+}
 static void edit_dup_init(Onnx__ModelProto *m)
 {
     /* the algorithm gets an initializer named W, as the main graph has */
     m->training_info[0]->algorithm->initializer[0]->name[0] = 'W';
     m->training_info[0]->algorithm->initializer[0]->name[1] = '\0';
 }
-static void edit_node_name(Onnx__ModelProto *m) { m->training_info[0]->algorithm->node[1]->op_type = NULL; }
+static void edit_node_name(Onnx__ModelProto *m)
+{
+    free(m->training_info[0]->algorithm->node[1]->op_type);
+    m->training_info[0]->algorithm->node[1]->op_type = NULL;
+}
 static void edit_input_name(Onnx__ModelProto *m) { m->training_info[0]->algorithm->input[0]->name[0] = '\0'; }
 static void edit_none(Onnx__ModelProto *m) { (void)m; }
 
