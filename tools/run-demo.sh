@@ -4,7 +4,7 @@
 # dataset-fashion-mnist) with `onnxgrad train` — progress, per-epoch test
 # accuracy, checkpoints, a plot — score the trained model with `onnxgrad
 # eval`, then show the gradient tools on a small CNN built through the C API.
-#     DEMO_EPOCHS=N bash tools/run-demo.sh    # default 5 epochs (about 1 min per 2 at 2 cores)
+#     DEMO_EPOCHS=N bash tools/run-demo.sh    # default 10 epochs (about 35 s of training at 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install-deps.sh
@@ -12,7 +12,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
 demo=build/demo
 data=/usr/share/datasets/fashion-mnist
-epochs=${DEMO_EPOCHS:-5}
+epochs=${DEMO_EPOCHS:-10}
 mkdir -p "$demo"
 echo
 echo "== 1. LeNet-5 from the C layer builder (examples/lenet.c)"
