@@ -259,7 +259,7 @@ static og_status opt_infer(og_infer_call *c)
 {
     const opt_kind *kd = c->node->op->impl;
     const og_node *node = c->node;
-    int n;
+    int n = 0;
     og_status st;
     char role[32], role0[32], b1[OG_SHAPE_STR_MAX], b2[OG_SHAPE_STR_MAX];
 
@@ -359,7 +359,7 @@ static og_status opt_run(const og_kernel_call *k)
 {
     const opt_kind *kd = k->node->op->impl;
     const og_node *node = k->node;
-    int n;
+    int n = 0;
     og_status st;
     if ((st = opt_layout(node, kd, k->n_in, k->n_out, &n)))
         return st;
@@ -420,7 +420,7 @@ static og_status opt_run(const og_kernel_call *k)
 static og_status opt_select(og_select_call *s)
 {
     const opt_kind *kd = s->node->op->impl;
-    int n;
+    int n = 0;
     if (opt_layout(s->node, kd, s->node->n_inputs, s->node->n_outputs, &n) != OG_OK) {
         og_err_clear();
         return OG_OK;

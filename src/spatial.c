@@ -117,7 +117,7 @@ og_status og_spatial_resolve(og_spatial *s, const char *what, int n, const int64
     s->n = n;
 
     for (int i = 0; i < n; i++) {
-        int64_t eff, st_i, k, d, pb, pe;
+        int64_t eff = 0, st_i = 0, k = 0, d = 0, pb = 0, pe = 0;
         if ((st = axis_values(what, n, i, kernel, strides, dilations, pads, s, &eff)))
             return st;
         k = s->kernel[i], st_i = s->stride[i], d = s->dilation[i], pb = s->pad_begin[i], pe = s->pad_end[i];
@@ -187,7 +187,7 @@ og_status og_spatial_resolve_transpose(og_spatial *s, const char *what, int n, c
     bool derived = has_shape || mode == PAD_SAME_UPPER || mode == PAD_SAME_LOWER;
 
     for (int i = 0; i < n; i++) {
-        int64_t eff;
+        int64_t eff = 0;
         if ((st = axis_values(what, n, i, kernel, strides, dilations, pads, s, &eff)))
             return st;
         int64_t st_i = s->stride[i], d = s->dilation[i];

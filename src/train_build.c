@@ -749,7 +749,7 @@ static og_status get_double(const og_graph *g, const char *key, double *v)
 
 static og_status get_int(const og_graph *g, const char *key, int *v)
 {
-    double d;
+    double d = 0;
     og_status st = get_double(g, key, &d);
     if (st)
         return st;

@@ -323,7 +323,7 @@ static og_status get_rec(const og_graph *g, int k, const char *fn, const og_trai
 
 og_status og_graph_get_training_info(const og_graph *g, int k, og_training_info *out)
 {
-    const og_training_rec *r;
+    const og_training_rec *r = NULL;
     if (!out)
         return og_err(OG_ERR_INVALID_ARG, "og_graph_get_training_info: out is NULL");
     og_status st = get_rec(g, k, "og_graph_get_training_info", &r);
@@ -467,7 +467,7 @@ static const og_tensor *key_tensor(const og_graph *g, const og_graph *alg, const
 static og_status training_graph(const og_graph *g, int k, bool algorithm, og_graph **out)
 {
     const char *fn = algorithm ? "og_training_algorithm_graph" : "og_training_initialization_graph";
-    const og_training_rec *r;
+    const og_training_rec *r = NULL;
     if (!out)
         return og_err(OG_ERR_INVALID_ARG, "%s: out is NULL", fn);
     *out = NULL;
