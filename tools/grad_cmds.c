@@ -271,7 +271,7 @@ static int parse_u64(grad_args *a, const char *opt, const char *v, uint64_t min,
 
 static int take_value(grad_args *a, opt_id id, const char *opt, char *v)
 {
-    uint64_t u;
+    uint64_t u = 0;
     switch (id) {
     case O_OUTPUT:
         a->out = v;

@@ -203,7 +203,7 @@ static const char *const LOSS_FNS[] = { "softmax-cross-entropy", "mse" };
 static int options_from_args(train_args *a, og_train_options *o)
 {
     const char *cmd = a->cmd;
-    int rc, k;
+    int rc, k = 0;
     if (a->val[OPT_LOSS_FN] && a->val[OPT_LOSS])
         return cli_usage_error(cmd, "give --loss-fn or --loss, not both");
     if (a->val[OPT_LOSS_FN]) {
