@@ -659,7 +659,7 @@ int cmd_train(int argc, char **argv)
     if (resuming) {
         if ((rc = check_same(&a, &stored)))
             goto done;
-        double e = 0, b = 0, ls_sum = 0, seed = (double)a.seed;
+        double e = 0, b = 0, ls_sum = 0;
         if ((rc = meta_number(g, "onnxgrad.train.epoch", &e)) ||
             (rc = meta_number(g, "onnxgrad.train.batch_in_epoch", &b)) ||
             (rc = meta_number(g, "onnxgrad.train.loss_sum_in_epoch", &ls_sum)) ||
@@ -674,7 +674,6 @@ int cmd_train(int argc, char **argv)
             }
             ls.seed = s;
         }
-        (void)seed;
         ls.epoch = (int)e;
         ls.batch = (int64_t)b;
         ls.loss_sum = ls_sum;
