@@ -43,9 +43,10 @@ def read_pb(path):
     return t.name, numpy_helper.to_array(t)
 
 
-def torch_convnet(seed=0, classes=5):
-    """A small conv net (Conv, Relu, MaxPool, Flatten, Gemm) with a loss
-    output: forward(x, labels) -> (logits, loss)."""
+def torch_convnet(seed=0, classes=5, with_loss=True):
+    """A small conv net (Conv, Relu, MaxPool, Tanh, Flatten, Gemm) for
+    3x8x8 images: forward(x, labels) -> (logits, loss), or forward(x) ->
+    logits without with_loss."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -57,11 +58,11 @@ def torch_convnet(seed=0, classes=5):
             self.conv2 = nn.Conv2d(4, 6, 3)
             self.fc = nn.Linear(6 * 2 * 2, classes)
 
-        def forward(self, x, labels):
+        def forward(self, x, labels=None):
             h = F.max_pool2d(F.relu(self.conv1(x)), 2)
             h = torch.tanh(self.conv2(h))
             logits = self.fc(torch.flatten(h, 1))
-            return logits, F.cross_entropy(logits, labels)
+            return (logits, F.cross_entropy(logits, labels)) if with_loss else logits
 
     torch.manual_seed(seed)
     return Net()
@@ -84,6 +85,14 @@ def convnet_model(d, seed=0):
     net = torch_convnet(seed)
     path = export(net, (torch.rand(2, 3, 8, 8), torch.zeros(2, dtype=torch.long)), os.path.join(d, "convnet.onnx"),
                   ["x", "labels"], ["logits", "loss"])
+    return net, path
+
+
+def classifier_model(d, seed=0):
+    """(torch net, path of its ONNX export): logits only, for the trainer."""
+    import torch
+    net = torch_convnet(seed, with_loss=False)
+    path = export(net, (torch.rand(2, 3, 8, 8),), os.path.join(d, "classifier.onnx"), ["x"], ["logits"])
     return net, path
 
 
