@@ -390,6 +390,9 @@ typedef struct og_op {
      * data (Shape, Size): finalize computes them once the shapes are
      * static, so shape subgraphs fold away. */
     bool reads_shape_only;
+    /* Output 0 is input 0, unchanged in type, shape and data (Identity):
+     * og_graph_simplify removes such nodes. */
+    bool is_identity;
     /* Optional: the op's row in a table-driven family (ops/elementwise.h),
      * which its shared infer/run/backward read through node->op->impl;
      * NULL for ops with their own functions. The engine never reads it. */

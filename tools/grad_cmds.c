@@ -31,7 +31,7 @@
 static const char HELP_GRAD[] =
     "usage: onnxgrad grad MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]...\n"
     "           (--loss NAME | --seeds DIR | --seed NAME=FILE.pb...)\n"
-    "           [--wrt NAME,NAME...] -o OUTDIR [--force] [--json]\n"
+    "           [--wrt NAME,NAME...] [--allow-unused] -o OUTDIR [--force] [--json]\n"
     "\n"
     "Runs MODEL.onnx forward and backward and writes OUTDIR/grad_<k>.pb, one\n"
     "TensorProto per --wrt tensor in that order, named after the tensor it is\n"
@@ -58,6 +58,8 @@ static const char HELP_GRAD[] =
     "                         one holding earlier output_<k>.pb/grad_<k>.pb files\n"
     "                         is refused\n"
     "  --force                remove those earlier files first\n"
+    "  --allow-unused         a --wrt tensor no differentiated output depends on\n"
+    "                         gets a gradient of zeros instead of an error\n"
     "  --json                 print {model, output_dir, gradients [{name, dtype,\n"
     "                         shape, file}]} on stdout\n"
     "  --threads N            kernel threads (results do not depend on N)\n"
@@ -65,12 +67,14 @@ static const char HELP_GRAD[] =
 
 static const char HELP_GRADIENT_GRAPH[] =
     "usage: onnxgrad gradient-graph MODEL.onnx (--loss NAME | --seed-inputs NAME,NAME...)\n"
-    "           [--wrt NAME,NAME...] -o OUT.onnx\n"
+    "           [--wrt NAME,NAME...] [--allow-unused] [--simplify] [--json] -o OUT.onnx\n"
     "\n"
     "Saves the gradient graph of MODEL.onnx (forward and backward, standard ONNX\n"
     "ops, opset 17). Its inputs are the model's inputs, then one per seeded\n"
     "output; its outputs are the model's outputs, then \"<tensor>_grad\" for each\n"
-    "--wrt tensor.\n"
+    "--wrt tensor. Its producer is onnxgrad; metadata_props onnxgrad.gradient.loss,\n"
+    "onnxgrad.gradient.seeds and onnxgrad.gradient.wrt record what it\n"
+    "differentiates; backward nodes are named grad/<forward node>/...\n"
     "\n"
     "what to differentiate (one of):\n"
     "  --loss NAME              an output with exactly one element; its gradient is 1\n"
@@ -82,6 +86,13 @@ static const char HELP_GRADIENT_GRAPH[] =
     "                           respect to (repeatable); default: every float input,\n"
     "                           then every float initializer\n"
     "  -o, --output FILE        the model to write (required)\n"
+    "  --allow-unused           a --wrt tensor no differentiated output depends on\n"
+    "                           gets a gradient of zeros instead of an error\n"
+    "  --simplify               fold what is computed from constants into\n"
+    "                           initializers, remove Identity nodes and nodes no\n"
+    "                           output needs; prints the op counts before and after\n"
+    "  --json                   print {model, output, nodes, simplified[, nodes_before,\n"
+    "                           ops {op: {before, after}}]} on stdout\n"
     "  --threads N              accepted by every command\n"
     "  -h, --help               show this help\n";
 
@@ -137,7 +148,8 @@ const char *grad_cmds_help(const char *cmd)
 
 typedef enum opt_id {
     O_OUTPUT, O_INPUTS, O_INPUT, O_LOSS, O_SEEDS, O_SEED_PB, O_SEED_INPUTS, O_WRT,
-    O_ORDER, O_EPS, O_ATOL, O_RTOL, O_RNG_SEED, O_MAX_ELEMENTS, O_FAST, O_JSON, O_FORCE
+    O_ORDER, O_EPS, O_ATOL, O_RTOL, O_RNG_SEED, O_MAX_ELEMENTS, O_FAST, O_JSON, O_FORCE,
+    O_ALLOW_UNUSED, O_SIMPLIFY
 } opt_id;
 
 /* Each command's own table (cli_parse adds -h/--help and --threads). */
@@ -151,6 +163,7 @@ static const cli_option GRAD_OPTS[] = {
     { "output", 'o', true, O_OUTPUT, NULL },
     { "force", 0, false, O_FORCE, NULL },
     { "json", 0, false, O_JSON, NULL },
+    { "allow-unused", 0, false, O_ALLOW_UNUSED, NULL },
     { NULL, 0, false, 0, NULL },
 };
 
@@ -159,6 +172,9 @@ static const cli_option GRAPH_OPTS[] = {
     { "seed-inputs", 0, true, O_SEED_INPUTS, NULL },
     { "wrt", 0, true, O_WRT, NULL },
     { "output", 'o', true, O_OUTPUT, NULL },
+    { "allow-unused", 0, false, O_ALLOW_UNUSED, NULL },
+    { "simplify", 0, false, O_SIMPLIFY, NULL },
+    { "json", 0, false, O_JSON, NULL },
     { NULL, 0, false, 0, NULL },
 };
 
@@ -202,7 +218,7 @@ static int names_push(name_list *l, const char *name)
 /* One parsed command line. */
 typedef struct grad_args {
     const char *cmd;
-    bool help, force, json;
+    bool help, force, json, allow_unused, simplify;
     const char *model, *out, *indir, *loss, *seeds_dir;
     name_list specs;          /* -i NAME=FILE */
     name_list seed_specs;     /* --seed NAME=FILE (grad) */
@@ -326,6 +342,12 @@ static int take_value(grad_args *a, opt_id id, const char *opt, char *v)
         return EXIT_OK;
     case O_FORCE:
         a->force = true;
+        return EXIT_OK;
+    case O_ALLOW_UNUSED:
+        a->allow_unused = true;
+        return EXIT_OK;
+    case O_SIMPLIFY:
+        a->simplify = true;
         return EXIT_OK;
     }
     return EXIT_OK;
@@ -484,7 +506,7 @@ static int grad_run(const grad_args *a, const og_graph *g, const cli_feeds *in, 
     for (int k = 0; k < seeds->n; k++)
         seeded[k] = seeds->t[k]->name;
     og_grad_options o = { .loss = a->loss, .n_seeded = seeds->n, .seeded = seeded,
-                          .n_wrt = a->wrt.n, .wrt = a->wrt.names };
+                          .n_wrt = a->wrt.n, .wrt = a->wrt.names, .allow_unused = a->allow_unused };
     if ((st = og_grad_wrt_count(g, &o, &n_wrt))) {
         rc = cli_fail_og_in(a->model, st);
         goto done;
@@ -566,6 +588,76 @@ done:
 
 /* ---- gradient-graph ----------------------------------------------------- */
 
+/* Node counts per op type of a graph, in order of first appearance. */
+typedef struct op_count {
+    const char *op;
+    int before, after;
+} op_count;
+
+static int count_ops(const og_graph *g, op_count *c, int n, int cap, bool after)
+{
+    for (int k = 0; k < og_graph_num_nodes(g); k++) {
+        const char *op, *name;
+        if (og_graph_node(g, k, &op, &name))
+            continue;
+        int j = 0;
+        while (j < n && strcmp(c[j].op, op))
+            j++;
+        if (j == n) {
+            if (n == cap)
+                continue;
+            c[n++] = (op_count){ op, 0, 0 };
+        }
+        if (after)
+            c[j].after++;
+        else
+            c[j].before++;
+    }
+    return n;
+}
+
+/* What was written: with --simplify the op counts before and after (text
+ * or --json); without, --json only. */
+static void print_graph_summary(const grad_args *a, const og_graph *gg, const og_graph *simple)
+{
+    enum { CAP = 256 };
+    op_count c[CAP];
+    int n = count_ops(gg, c, 0, CAP, false);
+    if (simple)
+        n = count_ops(simple, c, n, CAP, true);
+    int nodes = og_graph_num_nodes(gg), nodes_after = simple ? og_graph_num_nodes(simple) : nodes;
+    if (a->json) {
+        json_writer w;
+        json_init(&w, stdout);
+        json_begin_object(&w);
+        json_key_string(&w, "model", a->model);
+        json_key_string(&w, "output", a->out);
+        json_key_int(&w, "nodes", nodes_after);
+        json_key_bool(&w, "simplified", simple != NULL);
+        if (simple) {
+            json_key_int(&w, "nodes_before", nodes);
+            json_key(&w, "ops");
+            json_begin_object(&w);
+            for (int k = 0; k < n; k++) {
+                json_key(&w, c[k].op);
+                json_begin_object(&w);
+                json_key_int(&w, "before", c[k].before);
+                json_key_int(&w, "after", c[k].after);
+                json_end_object(&w);
+            }
+            json_end_object(&w);
+        }
+        json_end_object(&w);
+        return;
+    }
+    if (!simple)
+        return;
+    printf("simplified %s: %d nodes before, %d after\n", a->out, nodes, nodes_after);
+    for (int k = 0; k < n; k++)
+        if (c[k].before != c[k].after)
+            printf("  %-24s %5d -> %d\n", c[k].op, c[k].before, c[k].after);
+}
+
 int cmd_gradient_graph(int argc, char **argv)
 {
     grad_args a = { .cmd = "gradient-graph" };
@@ -581,16 +673,21 @@ int cmd_gradient_graph(int argc, char **argv)
     if (rc)
         goto done;
 
-    og_graph *g = NULL, *gg = NULL;
+    og_graph *g = NULL, *gg = NULL, *simple = NULL;
     og_grad_options o = { .loss = a.loss, .n_seeded = a.seeded.n, .seeded = a.seeded.names,
-                          .n_wrt = a.wrt.n, .wrt = a.wrt.names };
+                          .n_wrt = a.wrt.n, .wrt = a.wrt.names, .allow_unused = a.allow_unused };
     og_status st = og_model_load_file(a.model, &g);
     if (st)
         rc = cli_fail_og(st);
     else if ((st = og_graph_build_gradient(g, &o, &gg)))
         rc = cli_fail_og_in(a.model, st);
-    else if ((st = og_model_save_file(gg, a.out)))
+    else if (a.simplify && (st = og_graph_simplify(gg, &simple)))
+        rc = cli_fail_og_in(a.model, st);
+    else if ((st = og_model_save_file(simple ? simple : gg, a.out)))
         rc = cli_fail_og(st);
+    if (!rc)
+        print_graph_summary(&a, gg, simple);
+    og_graph_free(simple);
     og_graph_free(gg);
     og_graph_free(g);
 done:

@@ -50,6 +50,13 @@ typedef struct og_grad_options {
  * inputs, then one per seeded output (in `seeded` order); its initializers
  * are g's; its outputs are g's outputs, then the gradient of each wrt
  * tensor, named "<tensor>_grad" (made unique), of the tensor's type.
+ * The graph describes itself: producer "onnxgrad", and metadata_props
+ * onnxgrad.gradient.loss (the loss, or ""), onnxgrad.gradient.seeds and
+ * onnxgrad.gradient.wrt (comma-separated names). Every node is named:
+ * forward nodes keep the model's names (an unnamed one becomes
+ * "<op>_<index>"), nodes of a backward rule are "grad/<forward node>/...",
+ * the seed of the loss "grad/seed/...", and the Identity giving a wrt
+ * gradient output "grad/output/<output>".
  * Errors: unknown or non-float names, a loss with more than one element, a
  * wrt tensor the differentiated outputs do not depend on (unless
  * allow_unused), an op on the path

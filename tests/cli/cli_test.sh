@@ -331,6 +331,67 @@ expect_ok "run the seeded gradient graph" "$CLI" run "$GM/gg2.onnx" --inputs "$G
     -i "z_grad=$GM/seeds/z.pb" -o "$GM/gg2_out"
 expect_same "seeded gradient graph output 2 is d<u,z>/d W1" "$GM/gg2_out/output_2.pb" "$GM/ref/seed_W1.pb" W1_grad
 
+# The gradient graph describes itself: producer, metadata, named nodes.
+if "$PY" -c '
+import sys, onnx
+m = onnx.load(sys.argv[1])
+meta = {p.key: p.value for p in m.metadata_props}
+assert m.producer_name == "onnxgrad", m.producer_name
+assert meta.get("onnxgrad.gradient.loss") == "", meta
+assert meta.get("onnxgrad.gradient.seeds") == "z", meta
+assert meta.get("onnxgrad.gradient.wrt") == "W1", meta
+assert all(n.name for n in m.graph.node), [n.op_type for n in m.graph.node if not n.name]
+assert len({n.name for n in m.graph.node}) == len(m.graph.node), "node names repeat"
+assert any(n.name.startswith("grad/") for n in m.graph.node)
+assert any(n.name == "grad/output/W1_grad" for n in m.graph.node)
+' "$GM/gg2.onnx" >"$OUT" 2>"$ERR"; then ok "gradient graph: producer, metadata, named nodes"
+else not_ok "gradient graph: producer, metadata, named nodes"; fi
+
+# --simplify: fewer nodes, the checker passes, the same outputs bit for bit.
+expect_ok "gradient-graph --simplify" "$CLI" gradient-graph "$MLP" --loss loss --simplify -o "$GM/ggs.onnx"
+expect_out "gradient-graph --simplify prints the counts" '^simplified .*ggs.onnx: [0-9]* nodes before, [0-9]* after$'
+expect_out "gradient-graph --simplify: no Identity left" '^  Identity *[1-9][0-9]* -> 0$'
+if "$PY" "$(dirname "$HELPERS")/../tools/check_model.py" check "$GM/ggs.onnx" >"$OUT" 2>"$ERR"; then
+    ok "simplified gradient graph passes onnx.checker (full_check)"
+else
+    not_ok "simplified gradient graph passes onnx.checker (full_check)"
+fi
+expect_ok "run the simplified gradient graph" "$CLI" run "$GM/ggs.onnx" --inputs "$GM/data" -o "$GM/ggs_out"
+for k in 0 1 2 3 4 5 6; do
+    if cmp -s "$GM/gg_out/output_$k.pb" "$GM/ggs_out/output_$k.pb"; then ok "simplified graph: output $k bit-identical"
+    else not_ok "simplified graph: output $k bit-identical"; fi
+done
+expect_ok "gradient-graph --simplify --json" "$CLI" gradient-graph "$MLP" --loss loss --simplify --json -o "$GM/ggs2.onnx"
+if "$PY" -c '
+import sys, json
+d = json.load(open(sys.argv[1]))
+assert d["simplified"] and d["nodes"] < d["nodes_before"], d
+assert sum(v["after"] for v in d["ops"].values()) == d["nodes"], d
+assert sum(v["before"] for v in d["ops"].values()) == d["nodes_before"], d
+assert d["ops"]["Identity"]["after"] == 0, d
+' "$OUT" 2>"$ERR"; then ok "gradient-graph --simplify --json counts"; else not_ok "gradient-graph --simplify --json counts"; fi
+
+# --allow-unused: zeros for a tensor no differentiated output depends on.
+expect_fail "gradient-graph: a tensor the output does not depend on" 1 "$CLI" gradient-graph "$GM/nodep.onnx" --seed-inputs y --wrt x,a -o "$NO.onnx"
+expect_err "gradient-graph: unused tensor named" "'x'"
+expect_ok "gradient-graph --allow-unused" "$CLI" gradient-graph "$GM/nodep.onnx" --seed-inputs y --wrt x,a --allow-unused -o "$GM/unused.onnx"
+"$PY" -c '
+import sys, os, numpy as np, onnx
+from onnx import numpy_helper
+os.makedirs(sys.argv[1], exist_ok=True)
+for n, v in (("x", 0.5), ("a", 2.0), ("b", 3.0)):
+    onnx.save_tensor(numpy_helper.from_array(np.array([v], np.float32), n), os.path.join(sys.argv[1], n + ".pb"))
+' "$GM/nodep_in"
+expect_ok "grad --allow-unused" "$CLI" grad "$GM/nodep.onnx" --inputs "$GM/nodep_in" --loss y --wrt x,a --allow-unused -o "$GM/unused_g"
+if "$PY" -c '
+import sys, onnx
+from onnx import numpy_helper
+gx = numpy_helper.to_array(onnx.load_tensor(sys.argv[1] + "/grad_0.pb"))
+ga = numpy_helper.to_array(onnx.load_tensor(sys.argv[1] + "/grad_1.pb"))
+assert gx.shape == (1,) and (gx == 0).all(), gx
+assert ga.shape == (1,) and (ga == 1).all(), ga
+' "$GM/unused_g" >"$OUT" 2>"$ERR"; then ok "grad --allow-unused: zeros"; else not_ok "grad --allow-unused: zeros"; fi
+
 # gradcheck on the CNN (Conv -> Relu -> MaxPool -> Flatten -> Gemm -> Relu),
 # batch fixed so the library makes random inputs.
 CNN2=$GM/cnn2.onnx
@@ -421,7 +482,7 @@ expect_fail "info: missing value at the end" 2 "$CLI" info "$CNN/cnn.onnx" --thr
 expect_err_line "info: missing value message" "onnxgrad info: option '--threads' needs a value; see 'onnxgrad info --help'"
 expect_fail "convert: -o needs a value (short)" 2 "$CLI" convert "$CNN/cnn.onnx" -o
 expect_err "convert: -o named as typed" "option '-o' needs a value"
-expect_fail "gradient-graph: an option of another command" 2 "$CLI" gradient-graph "$MLP" --loss loss --json -o "$TMP/u.onnx"
+expect_fail "gradient-graph: an option of another command" 2 "$CLI" gradient-graph "$MLP" --loss loss --force -o "$TMP/u.onnx"
 expect_fail "run: -r 0" 2 "$CLI" run "$CNN/cnn.onnx" -r 0 -i "x=$CNN/data/input_0.pb" -o "$TMP/u"
 expect_err "run: -r 0 names the option" "-r expects a whole number from 1"
 expect_fail "run: --repeat x" 2 "$CLI" run "$CNN/cnn.onnx" --repeat x -i "x=$CNN/data/input_0.pb" -o "$TMP/u"
