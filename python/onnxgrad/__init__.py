@@ -276,6 +276,17 @@ class Model:
             out.append(_value_info(vi))
         return out
 
+    # A Model's graph never changes after loading: its names are kept.
+    def _input_names(self):
+        if getattr(self, "_in_names", None) is None:
+            self._in_names = [v.name for v in self.inputs]
+        return self._in_names
+
+    def _output_names(self):
+        if getattr(self, "_out_names", None) is None:
+            self._out_names = [v.name for v in self.outputs]
+        return self._out_names
+
     @property
     def initializers(self):
         """{name: ndarray}: copies of the graph's initializers (weights)."""
@@ -349,7 +360,7 @@ class Model:
             if k in given:
                 raise _invalid(f"{self._name}: input '{k}' given twice")
             given[k] = v
-        known = [v.name for v in self.inputs]
+        known = self._input_names()
         for k in given:
             if not isinstance(k, str):
                 raise TypeError(f"input names are str, got {type(k).__name__}")
@@ -370,7 +381,7 @@ class Model:
         outs = (C.T * max(1, n_out))()
         with self._lock:
             _check(C.og_plan_run(self._get_plan(), n, arr, outs))   # GIL released in here
-        names = [v.name for v in self.outputs]
+        names = self._output_names()
         return [(names[k], _take_tensor(outs[k])) for k in range(n_out)]
 
     def run(self, inputs=None, /, **named):
@@ -384,34 +395,52 @@ class Model:
 
     __call__ = run
 
+    def simplify(self):
+        """A simpler copy computing the same outputs (og_graph_simplify)."""
+        g = C.c_void_p()
+        _check(_need_simplify()(self._g, ctypes.byref(g)))
+        m = Model(g, f"simplified {self._name}")
+        m._threads = self._threads
+        return m
+
     # -- gradients
-    def gradient_graph(self, loss=None, seeded=None, wrt=None, allow_unused=False):
+    def gradient_graph(self, loss=None, seeded=None, wrt=None, allow_unused=False, simplify=False):
         """The gradient graph (og_graph_build_gradient) as a Model: its
         outputs are this model's outputs then "<tensor>_grad" per wrt
         tensor; seeded outputs' upstream gradients become inputs
-        "<output>_grad". wrt None: every float input, then initializer."""
+        "<output>_grad". wrt None: every float input, then initializer.
+        allow_unused: a wrt tensor the outputs do not depend on gets zeros
+        (else it is an error). simplify: og_graph_simplify it (constants
+        folded, Identity nodes and dead nodes dropped), as
+        `onnxgrad gradient-graph --simplify`."""
         seeded_l, seeded_c = _names(seeded, "seeded")
         wrt_l, wrt_c = _names(wrt, "wrt")
         if loss is None and not seeded_l:
             raise _invalid("gradient_graph: name what to differentiate: loss=NAME and/or seeded=[NAMES]")
-        o = C.og_grad_options(loss.encode() if loss else None, len(seeded_l), seeded_c, len(wrt_l), wrt_c,
-                              bool(allow_unused))
+        o, _buf = C.padded(C.og_grad_options(loss.encode() if loss else None, len(seeded_l), seeded_c, len(wrt_l),
+                                             wrt_c, bool(allow_unused)))
         gg = C.c_void_p()
-        _check(C.og_graph_build_gradient(self._g, ctypes.byref(o), ctypes.byref(gg)))
-        n = C.c_int()
-        _check(C.og_grad_wrt_count(self._g, ctypes.byref(o), ctypes.byref(n)))
-        names = []
-        for k in range(n.value):
-            s = C.c_char_p()
-            _check(C.og_grad_wrt_name(self._g, ctypes.byref(o), k, ctypes.byref(s)))
-            names.append(s.value.decode())
+        _check(C.og_graph_build_gradient(self._g, o, ctypes.byref(gg)))
+        try:
+            n = C.c_int()
+            _check(C.og_grad_wrt_count(self._g, o, ctypes.byref(n)))
+            names = []
+            for k in range(n.value):
+                s = C.c_char_p()
+                _check(C.og_grad_wrt_name(self._g, o, k, ctypes.byref(s)))
+                names.append(s.value.decode())
+            if simplify:
+                gg = _simplified(gg)
+        except BaseException:
+            C.og_graph_free(gg)
+            raise
         m = Model(gg, f"gradient graph of {self._name}")
         m._threads = self._threads
         m._wrt_names = names
         return m
 
-    def grad(self, inputs=None, /, *, loss=None, wrt=None, seeds=None, allow_unused=False, with_outputs=False,
-             **named):
+    def grad(self, inputs=None, /, *, loss=None, wrt=None, seeds=None, allow_unused=False, simplify=False,
+             with_outputs=False, **named):
         """Forward and backward: the gradients of the one-element output
         `loss` (seeded with 1) and/or of outputs with upstream gradients
         `seeds` ({output name: ndarray}) with respect to `wrt` (names of
@@ -422,10 +451,11 @@ class Model:
         seeds = dict(seeds or {})
         seeded_l, _ = _names(list(seeds), "seeds")
         wrt_l, _ = _names(wrt, "wrt")
-        key = (loss, tuple(seeded_l), tuple(wrt_l), bool(allow_unused))
+        key = (loss, tuple(seeded_l), tuple(wrt_l), bool(allow_unused), bool(simplify))
         with self._lock:
             if key not in self._grads:
-                gm = self.gradient_graph(loss=loss, seeded=seeded_l, wrt=wrt_l or None, allow_unused=allow_unused)
+                gm = self.gradient_graph(loss=loss, seeded=seeded_l, wrt=wrt_l or None, allow_unused=allow_unused,
+                                         simplify=simplify)
                 self._grads[key] = (gm, gm._wrt_names)
             gm, names = self._grads[key]
         # Seeds bind to the gradient graph's new inputs, in `seeded` order after this graph's inputs.
@@ -434,10 +464,10 @@ class Model:
         extra = [(gins[n_in + k].name, seeds[s]) for k, s in enumerate(seeded_l)]
         given = dict(inputs or {})
         given.update(named)
-        known = {v.name for v in self.inputs}
+        known = self._input_names()
         for k in given:
             if k not in known:
-                raise _invalid(f"{self._name}: '{k}' is not a graph input (inputs: {', '.join(sorted(known))})")
+                raise _invalid(f"{self._name}: '{k}' is not a graph input (inputs: {', '.join(known)})")
         n, arr, keep = gm._feeds(given, {}, extra)
         res = gm._run_raw(n, arr)
         del keep
@@ -446,6 +476,21 @@ class Model:
         if with_outputs:
             return grads, dict(res[:n_fwd])
         return grads
+
+
+def _need_simplify():
+    if C.og_graph_simplify is None:
+        raise Error(6, f"{C.LIBRARY_PATH} has no og_graph_simplify (an older library)")
+    return C.og_graph_simplify
+
+
+def _simplified(g):
+    """og_graph_simplify of g, which it frees."""
+    s = C.c_void_p()
+    st = _need_simplify()(g, ctypes.byref(s))
+    C.og_graph_free(g)
+    _check(st)
+    return s
 
 
 def load(source, threads=0):
@@ -519,7 +564,8 @@ def gradcheck(model, order=1, wrt=None, eps=1e-6, atol=1e-5, rtol=1e-3, fast=Fal
                                float(rtol) if rtol > 0 else tiny, bool(fast), int(seed), int(max_elements), n,
                                arr, C.PROGRESS_FN(), None)
     r = ctypes.POINTER(C.og_gradcheck_report)()
-    _check(C.og_gradcheck(model._g, ctypes.byref(o), ctypes.byref(r)))   # GIL released
+    po, _buf = C.padded(o)
+    _check(C.og_gradcheck(model._g, po, ctypes.byref(r)))   # GIL released
     del keep
     try:
         rc = r.contents

@@ -106,6 +106,18 @@ class og_train_options(Structure):
                 ("schedule", c_int), ("step_epochs", c_int), ("gamma", c_double), ("epochs", c_int)]
 
 
+def padded(struct):
+    """A copy of an options struct with zeroed room after it, passed by
+    pointer: options structs without a struct_size field grow by fields
+    appended at the end whose zero is the default, so a library newer than
+    these declarations reads zeros there rather than past the Python
+    object (test_abi.py still flags the missing fields)."""
+    n = ctypes.sizeof(struct)
+    buf = (ctypes.c_char * (n + 256))()
+    ctypes.memmove(buf, ctypes.byref(struct), n)
+    return ctypes.cast(buf, POINTER(type(struct))), buf
+
+
 # ---- functions ------------------------------------------------------------------
 
 P = c_void_p               # opaque handles: og_graph*, og_plan*, og_trainer*
@@ -156,6 +168,7 @@ og_plan_free = _fn("og_plan_free", None, P)
 og_plan_num_threads = _fn("og_plan_num_threads", c_int, P)
 og_plan_run = _fn("og_plan_run", S, P, c_int, TT, TT)
 
+og_graph_simplify = _fn("og_graph_simplify", S, P, PP) if hasattr(lib, "og_graph_simplify") else None
 og_graph_build_gradient = _fn("og_graph_build_gradient", S, P, POINTER(og_grad_options), PP)
 og_grad_wrt_count = _fn("og_grad_wrt_count", S, P, POINTER(og_grad_options), POINTER(c_int))
 og_grad_wrt_name = _fn("og_grad_wrt_name", S, P, POINTER(og_grad_options), c_int, POINTER(c_char_p))

@@ -102,6 +102,36 @@ class GradTest(unittest.TestCase):
         full = self.m.grad(loss="loss", x=x, labels=labels)
         np.testing.assert_array_equal(g["conv1.bias"], full["conv1.bias"])
 
+    def test_allow_unused_and_simplify(self):
+        x, labels = batch(4, seed=15)
+
+        # b reaches no output: an error, or zeros with allow_unused
+        import onnx
+        from onnx import TensorProto, helper
+        gr = helper.make_graph([helper.make_node("Tanh", ["a"], ["t"]), helper.make_node("ReduceSum", ["t"], ["y"],
+                                                                                          keepdims=0)],
+                               "u", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [3]),
+                                     helper.make_tensor_value_info("b", TensorProto.FLOAT, [2])],
+                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])])
+        u = onnxgrad.load(helper.make_model(gr, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+        a, b = np.array([0.5, -1, 2], np.float32), np.ones(2, np.float32)
+        with self.assertRaises(onnxgrad.Error) as cm:
+            u.grad(loss="y", wrt=["a", "b"], a=a, b=b)
+        self.assertIn("'b'", str(cm.exception))
+        g = u.grad(loss="y", wrt=["a", "b"], allow_unused=True, a=a, b=b)
+        np.testing.assert_array_equal(g["b"], np.zeros(2, np.float32))
+        np.testing.assert_allclose(g["a"], 1 - np.tanh(a) ** 2, rtol=1e-6)
+        full = self.m.gradient_graph(loss="loss")
+        simple = self.m.gradient_graph(loss="loss", simplify=True)
+        self.assertLess(simple.num_nodes, full.num_nodes)
+        self.assertEqual([v.name for v in simple.outputs], [v.name for v in full.outputs])
+        a, b = full.run(x=x, labels=labels), simple.run(x=x, labels=labels)
+        for k in a:
+            np.testing.assert_allclose(b[k], a[k], rtol=1e-6, atol=1e-7, err_msg=k)
+        g = self.m.grad(loss="loss", wrt=["fc.weight"], simplify=True, x=x, labels=labels)
+        np.testing.assert_allclose(g["fc.weight"], a["fc.weight_grad"], rtol=1e-6, atol=1e-7)
+        self.assertLessEqual(self.m.simplify().num_nodes, self.m.num_nodes)
+
     def test_grad_cache_and_repeat(self):
         x, labels = batch(4, seed=13)
         a = self.m.grad(loss="loss", wrt=["conv1.bias"], x=x, labels=labels)

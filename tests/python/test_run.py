@@ -109,6 +109,21 @@ class RunTest(unittest.TestCase):
         save_pb(x, "x", f"{d}/x.pb")
         np.testing.assert_array_equal(onnxgrad.load_tensor(f"{d}/x.pb"), x)
 
+    def test_load_warnings(self):
+        import warnings
+        from onnx import TensorProto, helper
+        g = helper.make_graph([helper.make_node("Relu", ["a"], ["y"])], "w",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
+        data = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            m = onnxgrad.load(data)
+        self.assertEqual(len(w), 1)
+        self.assertIs(w[0].category, RuntimeWarning)
+        self.assertIn("output 'y' has shape [3], but the model declares [4]", str(w[0].message))
+        self.assertEqual(m.outputs[0].shape, (3,))   # the inferred shape is used
+
     def test_outputs_own_their_memory(self):
         x, labels = batch(4, seed=7)
         y = self.m.run(x=x, labels=labels)
