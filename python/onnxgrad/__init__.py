@@ -50,6 +50,7 @@ class Error(Exception):
 
 
 OG_ERR_INVALID_ARG = 1
+OG_ERR_UNSUPPORTED = 6
 
 
 def _check(status):
@@ -92,12 +93,12 @@ def _as_array(value, what):
     """value as an ndarray the library can read in place: the array itself
     when it is C-contiguous, aligned and native-endian, else one copy."""
     a = np.asarray(value)
-    if a.dtype.byteorder == ">" or (a.dtype.byteorder == "<" and not np.little_endian):
+    if not a.dtype.isnative:
         a = a.astype(a.dtype.newbyteorder("="))
     if not (a.flags.c_contiguous and a.flags.aligned):
         a = np.ascontiguousarray(a)
     if a.dtype not in _OG_OF:
-        raise Error(6, f"{what}: numpy dtype {a.dtype} has no onnxgrad element type "
+        raise Error(OG_ERR_UNSUPPORTED, f"{what}: numpy dtype {a.dtype} has no onnxgrad element type "
                        "(float32/64, int8..64, uint8..64, bool)")
     if a.ndim > C.OG_MAX_RANK:
         raise _invalid(f"{what}: rank {a.ndim} is more than onnxgrad's {C.OG_MAX_RANK}")
@@ -144,7 +145,7 @@ def _take_tensor(t):
     dt = _NP_OF.get(c.dtype)
     if dt is None:
         C.og_tensor_free(t)
-        raise Error(6, f"onnxgrad returned a {C.og_dtype_name(c.dtype).decode()} tensor, which numpy cannot hold")
+        raise Error(OG_ERR_UNSUPPORTED, f"onnxgrad returned a {C.og_dtype_name(c.dtype).decode()} tensor, which numpy cannot hold")
     if c.numel == 0 or not c.data:
         shape = tuple(c.dims[d] for d in range(c.rank))
         C.og_tensor_free(t)
@@ -157,7 +158,7 @@ def _copy_tensor(t):
     c = t.contents
     dt = _NP_OF.get(c.dtype)
     if dt is None:
-        raise Error(6, f"tensor of type {C.og_dtype_name(c.dtype).decode()}: numpy cannot hold it")
+        raise Error(OG_ERR_UNSUPPORTED, f"tensor of type {C.og_dtype_name(c.dtype).decode()}: numpy cannot hold it")
     shape = tuple(c.dims[d] for d in range(c.rank))
     if c.numel == 0 or not c.data:
         return np.empty(shape, dt)
@@ -480,7 +481,7 @@ class Model:
 
 def _need_simplify():
     if C.og_graph_simplify is None:
-        raise Error(6, f"{C.LIBRARY_PATH} has no og_graph_simplify (an older library)")
+        raise Error(OG_ERR_UNSUPPORTED, f"{C.LIBRARY_PATH} has no og_graph_simplify (an older library)")
     return C.og_graph_simplify
 
 
@@ -546,7 +547,7 @@ class GradcheckReport:
 
 
 def gradcheck(model, order=1, wrt=None, eps=1e-6, atol=1e-5, rtol=1e-3, fast=False, seed=0, max_elements=0,
-              inputs=None, raise_on_failure=False):
+              inputs=None, progress=None, raise_on_failure=False):
     """Analytic gradients (order 1, or 2: the gradient graph's own) against
     central finite differences in float64, with a random upstream gradient
     per float output (og_gradcheck, as `onnxgrad gradcheck`). inputs:
@@ -563,6 +564,9 @@ def gradcheck(model, order=1, wrt=None, eps=1e-6, atol=1e-5, rtol=1e-3, fast=Fal
     o = C.og_gradcheck_options(len(wrt_l), wrt_c, int(order), float(eps), float(atol) if atol > 0 else tiny,
                                float(rtol) if rtol > 0 else tiny, bool(fast), int(seed), int(max_elements), n,
                                arr, C.PROGRESS_FN(), None)
+    if progress is not None:
+        cb = C.PROGRESS_FN(lambda user, done, total: progress(done, total))   # kept alive until the call returns
+        o.progress = cb
     r = ctypes.POINTER(C.og_gradcheck_report)()
     po, _buf = C.padded(o)
     _check(C.og_gradcheck(model._g, po, ctypes.byref(r)))   # GIL released

@@ -188,6 +188,14 @@ class GradcheckTest(unittest.TestCase):
             self.assertEqual(e.checked, je["checked"])
             self.assertAlmostEqual(e.max_abs_err, je["max_abs_err"], delta=1e-15)
 
+    def test_progress(self):
+        calls = []
+        r = onnxgrad.gradcheck(self.m, wrt=["fc.weight"], progress=lambda done, total: calls.append((done, total)))
+        self.assertTrue(r.passed)
+        self.assertTrue(calls)
+        self.assertEqual([d for d, _ in calls], sorted(d for d, _ in calls))
+        self.assertTrue(all(0 <= d <= t for d, t in calls))
+
     def test_failure_is_reported(self):
         x = np.random.default_rng(1).uniform(-1, 1, (2, 1, 5, 5))
         r = onnxgrad.gradcheck(self.m, wrt=["conv.bias"], atol=0, rtol=0, inputs={"x": x})
