@@ -7,8 +7,6 @@ import tempfile
 
 import numpy as np
 
-import onnxgrad
-
 CLI = os.environ.get("ONNXGRAD_CLI", "onnxgrad")
 TMP_ROOT = os.environ.get("OG_PY_TMP") or tempfile.gettempdir()
 os.makedirs(TMP_ROOT, exist_ok=True)

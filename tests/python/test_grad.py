@@ -104,9 +104,7 @@ class GradTest(unittest.TestCase):
 
     def test_allow_unused_and_simplify(self):
         x, labels = batch(4, seed=15)
-
         # b reaches no output: an error, or zeros with allow_unused
-        import onnx
         from onnx import TensorProto, helper
         gr = helper.make_graph([helper.make_node("Tanh", ["a"], ["t"]), helper.make_node("ReduceSum", ["t"], ["y"],
                                                                                           keepdims=0)],

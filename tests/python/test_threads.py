@@ -12,12 +12,12 @@ from onnx import TensorProto, helper, numpy_helper
 import onnxgrad
 from common import batch, convnet_model, scratch
 
-SIZE, LAYERS = 384, 24
+SIZE, LAYERS = 384, 48
 
 
 def matmul_chain(path):
-    """y = x W W ... W (LAYERS MatMuls of SIZE x SIZE): a long run, 0.1 s
-    or more on one thread."""
+    """y = x W W ... W (LAYERS MatMuls of SIZE x SIZE): a long run, some
+    40 ms or more on one thread."""
     rng = np.random.default_rng(0)
     w = (rng.standard_normal((SIZE, SIZE)) / np.sqrt(SIZE)).astype(np.float32)
     nodes, prev = [], "x"
@@ -54,24 +54,23 @@ class GilTest(unittest.TestCase):
         time.sleep(0.05)
         windows = []
         t0 = time.perf_counter()
-        while time.perf_counter() - t0 < 0.3 or len(windows) < 3:   # long enough whatever the machine
+        while time.perf_counter() - t0 < 0.5 or len(windows) < 4:   # long enough whatever the machine
             a = time.perf_counter()
             self.chain.run(x=self.x)
             windows.append((a, time.perf_counter()))
-        t1 = time.perf_counter()
         stop.set()
         th.join()
         stamps = np.array(stamps)
-        # Had the GIL been held through the library call (ctypes.PyDLL),
-        # the ticker could stamp only between calls, never in the middle of
-        # one. Released, it stamps throughout each run.
-        for a, b in windows:
-            q = (b - a) / 4
-            inside = np.count_nonzero((stamps > a + q) & (stamps < b - q))
-            self.assertGreater(inside, 10, f"{inside} stamps in the middle half of a {b - a:.3f} s run")
-        during = stamps[(stamps > t0) & (stamps < t1)]
-        gaps = np.diff(np.concatenate([[t0], during, [t1]]))
-        self.assertLess(gaps.max(), (t1 - t0) / len(windows) / 2, f"longest gap {gaps.max():.3f} s")
+        # Had the GIL been held through the library call (ctypes.PyDLL
+        # does: checked by hand), the ticker could stamp only between
+        # calls, never in the middle half of one: no window would hold a
+        # stamp. Released, it stamps while the library runs; on a loaded
+        # machine it may get no core for a while, so most windows, not
+        # all, must show it.
+        inside = [np.count_nonzero((stamps > a + (b - a) / 4) & (stamps < b - (b - a) / 4)) for a, b in windows]
+        with_stamps = sum(1 for n in inside if n > 0)
+        self.assertGreaterEqual(with_stamps, len(windows) / 2, f"stamps in the middle half of each run: {inside}")
+        self.assertGreater(sum(inside), 20, f"stamps in the middle half of each run: {inside}")
 
     def test_concurrent_runs(self):
         _, path = convnet_model(self.dir)
