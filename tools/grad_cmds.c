@@ -14,6 +14,7 @@
 #include "grad_cmds.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -99,7 +100,7 @@ static const char HELP_GRADIENT_GRAPH[] =
 static const char HELP_GRADCHECK[] =
     "usage: onnxgrad gradcheck MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]...\n"
     "           [--wrt NAME,NAME...] [--order 1|2] [--eps E] [--atol A] [--rtol R]\n"
-    "           [--fast] [--rng-seed N] [--max-elements K] [--json]\n"
+    "           [--fast] [--rng-seed N] [--max-elements K] [--seeds DIR] [--json]\n"
     "\n"
     "Checks the gradients of MODEL.onnx against central finite differences in\n"
     "float64, with a random upstream gradient for each float output. Prints, per\n"
@@ -108,7 +109,9 @@ static const char HELP_GRADCHECK[] =
     "FAIL; then a summary. An element passes when\n"
     "|analytic - numeric| <= atol + rtol * |numeric|. Exit status 0 when every\n"
     "element passes, 1 otherwise. Inputs not given are random in [-1, 1]; their\n"
-    "dims must then be known.\n"
+    "dims must then be known. A progress line with the time left appears after\n"
+    "2 s. On FAIL a note names the kinked ops (Relu, MaxPool, Clip, ...) on the\n"
+    "path. Ctrl-C stops the check, prints the partial report and exits 130.\n"
     "\n"
     "options:\n"
     "  --wrt NAME,NAME...     tensors to check (repeatable); default: every float\n"
@@ -128,6 +131,11 @@ static const char HELP_GRADCHECK[] =
     "                         spelling, kept for one release\n"
     "  --max-elements K       check at most K elements of each tensor, sampled\n"
     "                         evenly (default: all)\n"
+    "  --seeds DIR            upstream gradients (torch's grad_outputs): each\n"
+    "                         DIR/*.pb seeds the output its TensorProto is named\n"
+    "                         after; with --order 2 they seed the first-order\n"
+    "                         gradient graph; outputs not seeded get random ones\n"
+    "  --seed-file NAME=FILE  the upstream gradient of output NAME (repeatable)\n"
     "  --json                 print the report as one JSON object (non-finite\n"
     "                         numbers as null)\n"
     "  --threads N            kernel threads (results do not depend on N)\n"
@@ -192,6 +200,8 @@ static const cli_option CHECK_OPTS[] = {
     { "seed", 0, true, O_RNG_SEED, "rng-seed" },
     { "max-elements", 0, true, O_MAX_ELEMENTS, NULL },
     { "json", 0, false, O_JSON, NULL },
+    { "seeds", 0, true, O_SEEDS, NULL },
+    { "seed-file", 0, true, O_SEED_PB, NULL },
     { NULL, 0, false, 0, NULL },
 };
 
@@ -722,8 +732,12 @@ static void on_progress(void *user, int64_t done, int64_t total)
     double t = seconds_since(&p->start);
     if (t < p->next)
         return;
-    fprintf(stderr, "%sonnxgrad: gradcheck: %" PRId64 " of %" PRId64 " finite differences (%d%%), %.0f s%s",
-            p->tty ? "\r" : "", done, total, total > 0 ? (int)(100 * done / total) : 0, t, p->tty ? "" : "\n");
+    char eta[64] = "";
+    if (done > 0 && total > done)
+        snprintf(eta, sizeof eta, ", about %.0f s left", t / (double)done * (double)(total - done));
+    fprintf(stderr, "%sonnxgrad: gradcheck: %" PRId64 " of %" PRId64 " finite differences (%d%%), %.0f s%s%s",
+            p->tty ? "\r" : "", done, total, total > 0 ? (int)(100 * done / total) : 0, t, eta,
+            p->tty ? "\033[K" : "\n");
     fflush(stderr);
     p->next = t + (p->tty ? 0.25 : PROGRESS_EVERY);
     p->shown = true;
@@ -805,7 +819,8 @@ static void format_index(char *buf, size_t size, int rank, const int64_t *dims, 
 
 /* The --json report: one JSON object (json.c: non-finite numbers are
  * null; so are the fields of a tensor with no element checked). */
-static void print_json(const grad_args *a, const og_graph *g, const og_gradcheck_report *r, int n_failed)
+static void print_json(const grad_args *a, const og_graph *g, const og_gradcheck_report *r, int n_failed,
+                       const char *hint)
 {
     json_writer w;
     json_init(&w, stdout);
@@ -823,7 +838,13 @@ static void print_json(const grad_args *a, const og_graph *g, const og_gradcheck
         json_int(&w, a->max_elements);
     else
         json_null(&w);
-    json_key_bool(&w, "pass", r->pass);
+    json_key_bool(&w, "pass", r->pass && !r->interrupted);
+    json_key_bool(&w, "interrupted", r->interrupted);
+    json_key(&w, "hint");
+    if (hint[0])
+        json_string(&w, hint);
+    else
+        json_null(&w);
     json_key_int(&w, "tensors_checked", r->n);
     json_key_int(&w, "tensors_failed", n_failed);
     json_key(&w, "tensors");
@@ -895,7 +916,10 @@ static void print_text(const grad_args *a, const og_graph *g, const og_gradcheck
                "analytic %.9g numeric %.9g  %s\n", e->name, e->checked, e->numel, e->max_abs_err, e->max_rel_err,
                idx, e->worst_analytic, e->worst_numeric, verdict);
     }
-    if (r->pass)
+    if (r->interrupted)
+        printf("INTERRUPTED: %d tensors begun, %d failed so far, %" PRId64 " of %" PRId64 " %s compared\n", r->n,
+               n_failed, compared, r->total, a->fast ? "projections" : "elements");
+    else if (r->pass)
         printf("PASS: %d of %d tensors passed, %" PRId64 " %s compared\n", r->n, r->n, compared,
                a->fast ? "projections" : "elements");
     else
@@ -905,7 +929,53 @@ static void print_text(const grad_args *a, const og_graph *g, const og_gradcheck
 
 /* ---- gradcheck ---------------------------------------------------------- */
 
-static int gradcheck_run(const grad_args *a, const og_graph *g, const cli_feeds *in)
+/* Ctrl-C during a check: the report so far, then exit 130. */
+static volatile int interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+    signal(SIGINT, SIG_DFL);   /* a second Ctrl-C ends the program at once */
+}
+
+/* Ops whose derivative jumps at a kink or a tie: a finite difference that
+ * straddles one disagrees with the subgradient the backward rule picks. */
+static const char *const KINKED_OPS[] = {
+    "Relu", "LeakyRelu", "PRelu", "Clip", "Abs", "MaxPool", "GlobalMaxPool", "Max", "Min", "ReduceMax",
+    "ReduceMin", "HardSigmoid", "HardSwish", "Shrink", "ReduceL1", "Sign", "Floor", "Ceil", "Round", NULL,
+};
+
+/* On FAIL: which kinked ops lie between the checked tensors and the
+ * outputs (og_model_check's path), as one hint sentence in buf ("" when
+ * none does). */
+static void kink_hint(const grad_args *a, og_graph *g, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    og_check_options co = { .n_wrt = a->wrt.n, .wrt = a->wrt.names };
+    og_check_report *r = NULL;
+    if (og_model_check(g, &co, &r) != OG_OK)
+        return;
+    char list[512] = "";
+    size_t n = 0;
+    for (int k = 0; k < r->n_ops && n < sizeof list - 64; k++) {
+        const og_check_op *op = &r->ops[k];
+        bool kinked = false;
+        for (int j = 0; KINKED_OPS[j] && !kinked; j++)
+            kinked = op->domain[0] == '\0' && strcmp(op->op_type, KINKED_OPS[j]) == 0;
+        if (kinked && op->on_path > 0)
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s (%d node%s)", n ? ", " : "", op->op_type,
+                                  op->on_path, op->on_path == 1 ? "" : "s");
+    }
+    og_check_report_free(r);
+    if (n)
+        snprintf(buf, size, "%s on the path %s not differentiable at a kink or a tie; a finite difference that "
+                 "crosses one (an input within --eps of a Relu's 0, a MaxPool tie, a Clip bound) disagrees with "
+                 "the subgradient. Try another --rng-seed, a smaller --eps, or --inputs away from the kinks",
+                 list, strchr(list, ',') ? "are" : "is");
+}
+
+static int gradcheck_run(const grad_args *a, og_graph *g, const cli_feeds *in, const cli_feeds *seeds)
 {
     progress_state prog = { .next = PROGRESS_AFTER, .tty = isatty(STDERR_FILENO) != 0 };
     clock_gettime(CLOCK_MONOTONIC, &prog.start);
@@ -917,23 +987,39 @@ static int gradcheck_run(const grad_args *a, const og_graph *g, const cli_feeds 
         .fast = a->fast, .seed = a->seed, .max_elements = a->max_elements,
         .n_inputs = in->n, .inputs = (const og_tensor *const *)in->t,
         .progress = on_progress, .user = &prog,
+        .n_seeds = seeds->n, .seeds = (const og_tensor *const *)seeds->t, .interrupt = &interrupted,
     };
     og_gradcheck_report *r = NULL;
+    interrupted = 0;
+    void (*old_handler)(int) = signal(SIGINT, on_sigint);
     og_status st = og_gradcheck(g, &o, &r);
+    signal(SIGINT, old_handler == SIG_ERR ? SIG_DFL : old_handler);
     progress_end(&prog);
     if (st)
         return cli_fail_og_in(a->model, st);
     int n_failed = 0;
     for (int k = 0; k < r->n; k++)
         n_failed += !r->entries[k].pass;
+    char hint[1024] = "";
+    if (!r->pass && !r->interrupted)
+        kink_hint(a, g, hint, sizeof hint);
     if (a->json)
-        print_json(a, g, r, n_failed);
+        print_json(a, g, r, n_failed, hint);
     else
         print_text(a, g, r, n_failed);
+    if (!a->json && hint[0])
+        printf("hint: %s\n", hint);
     fflush(stdout);
-    int rc = r->pass ? EXIT_OK
-                     : cli_fail("gradcheck failed: %d of %d tensors do not match their finite differences",
-                                n_failed, r->n);
+    int rc;
+    if (r->interrupted) {
+        cli_fail("interrupted after %" PRId64 " of %" PRId64 " finite differences; the report above is partial",
+                 r->done, r->total);
+        rc = 130;
+    } else if (r->pass) {
+        rc = EXIT_OK;
+    } else {
+        rc = cli_fail("gradcheck failed: %d of %d tensors do not match their finite differences", n_failed, r->n);
+    }
     og_gradcheck_report_free(r);
     return rc;
 }
@@ -946,15 +1032,22 @@ int cmd_gradcheck(int argc, char **argv)
     if (rc || a.help)
         goto done;
     og_graph *g = NULL;
-    cli_feeds in = { 0 };
+    cli_feeds in = { 0 }, seeds = { 0 };
     og_status st = og_model_load_file(a.model, &g);
     if (st)
         rc = cli_fail_og(st);
     if (!rc)
         rc = load_model_feeds(&a, g, &in);
+    if (!rc && a.seeds_dir)
+        rc = load_seed_dir(a.seeds_dir, &seeds);
+    for (int k = 0; !rc && k < a.seed_specs.n; k++)
+        rc = cli_load_named_input(a.seed_specs.names[k], &seeds);
+    for (int k = 0; !rc && k < seeds.n; k++)
+        rc = check_seed(a.model, g, seeds.t[k]);
     if (!rc)
-        rc = gradcheck_run(&a, g, &in);
+        rc = gradcheck_run(&a, g, &in, &seeds);
     cli_feeds_free(&in);
+    cli_feeds_free(&seeds);
     og_graph_free(g);
 done:
     args_free(&a);

@@ -103,6 +103,16 @@ typedef struct og_gradcheck_options {
     /* Called now and then with the finite differences done and in all. */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *user;
+    /* Upstream gradients (torch's grad_outputs), each named after the float
+     * output it seeds and of its shape; outputs not given get random ones.
+     * With order 2 they seed the first-order gradient graph, as
+     * gradgradcheck's grad_outputs do. */
+    int n_seeds;
+    const og_tensor *const *seeds;
+    /* When *interrupt becomes nonzero (a signal handler may set it), the
+     * check stops after the finite difference under way and returns what
+     * it has compared, with report->interrupted set. NULL: never. */
+    const volatile int *interrupt;
 } og_gradcheck_options;
 
 typedef struct og_gradcheck_entry {
@@ -120,6 +130,8 @@ typedef struct og_gradcheck_report {
     int n;
     og_gradcheck_entry *entries;
     bool pass;                 /* every entry passed */
+    bool interrupted;          /* stopped by opts->interrupt: entries are partial */
+    int64_t done, total;       /* finite differences (or projections) done, and planned */
 } og_gradcheck_report;
 
 /* Runs the check. A status other than OG_OK means the check could not run

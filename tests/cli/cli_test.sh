@@ -440,6 +440,7 @@ expect_fail "gradcheck fails with tiny tolerances" 1 "$CLI" gradcheck "$CNN2" --
 expect_err "gradcheck failure line" "gradcheck failed: 5 of 5 tensors"
 expect_out "gradcheck failure: FAIL lines" '  W: 18/18 elements, .*  FAIL'
 expect_out "gradcheck failure: summary" 'FAIL: 5 of 5 tensors failed, 97 elements compared'
+expect_out "gradcheck failure: a hint names the kinked ops on the path" 'hint: Relu (2 nodes), MaxPool (1 node) on the path are not differentiable at a kink .*'
 expect_fail "gradcheck --json fails too" 1 "$CLI" gradcheck "$CNN2" --atol 0 --rtol 0 --eps 1e-1 --json
 cp "$OUT" "$GM/fail.json"
 if "$PY" "$HELPERS" check-gradcheck-json "$GM/fail.json" 5 false >"$OUT" 2>"$ERR"; then
@@ -447,6 +448,65 @@ if "$PY" "$HELPERS" check-gradcheck-json "$GM/fail.json" 5 false >"$OUT" 2>"$ERR
 else
     not_ok "failing gradcheck --json parses, pass false"
 fi
+
+expect_fail "gradcheck fails (again, for the hint)" 1 "$CLI" gradcheck "$CNN2" --atol 1e-30 --rtol 1e-30 --eps 1e-1 --wrt b2
+if grep -q '^hint: ' "$OUT"; then not_ok "gradcheck: no hint when no kinked op is on the path (b2)"
+else ok "gradcheck: no hint when no kinked op is on the path (b2)"; fi
+
+# --seeds: given upstream gradients make the analytic values independent
+# of --rng-seed (every element checked, inputs given); random ones do not.
+"$PY" -c '
+import sys, os, numpy as np, onnx
+from onnx import numpy_helper
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+onnx.save_tensor(numpy_helper.from_array(np.array([[0.75]], np.float32), "loss"), os.path.join(d, "loss.pb"))
+onnx.save_tensor(numpy_helper.from_array(np.array([[0.5], [-2.0]], np.float32), "z"), os.path.join(d, "z.pb"))
+onnx.save_tensor(numpy_helper.from_array(np.zeros((3, 1), np.float32), "z"), os.path.join(d, "bad_z.pb"))
+' "$GM/gc_seeds"
+mkdir -p "$GM/gc_seeds_ok" && cp "$GM/gc_seeds/loss.pb" "$GM/gc_seeds/z.pb" "$GM/gc_seeds_ok/"
+for r in 1 2; do
+    expect_ok "gradcheck --seeds (rng-seed $r)" "$CLI" gradcheck "$MLP" --inputs "$GM/data" --seeds "$GM/gc_seeds_ok" --rng-seed $r --json
+    cp "$OUT" "$GM/gc_seeded_$r.json"
+    expect_ok "gradcheck random seeds (rng-seed $r)" "$CLI" gradcheck "$MLP" --inputs "$GM/data" --rng-seed $r --json
+    cp "$OUT" "$GM/gc_random_$r.json"
+done
+if "$PY" -c '
+import sys, json
+a = lambda f: [t["analytic"] for t in json.load(open(f))["tensors"]]
+s1, s2, r1, r2 = (a(f) for f in sys.argv[1:5])
+assert s1 == s2, (s1, s2)
+assert r1 != r2, (r1, r2)
+' "$GM/gc_seeded_1.json" "$GM/gc_seeded_2.json" "$GM/gc_random_1.json" "$GM/gc_random_2.json" >"$OUT" 2>"$ERR"
+then ok "gradcheck --seeds: the given upstream gradients are used"; else not_ok "gradcheck --seeds: the given upstream gradients are used"; fi
+expect_ok "gradcheck --seed-file" "$CLI" gradcheck "$MLP" --inputs "$GM/data" --seed-file "z=$GM/gc_seeds/z.pb" --order 2
+expect_fail "gradcheck: a seed of the wrong shape" 1 "$CLI" gradcheck "$MLP" --inputs "$GM/data" --seed-file "z=$GM/gc_seeds/bad_z.pb"
+expect_err "gradcheck: wrong seed shape named" "the seed of output 'z' is float [3,1]; the output is float [2,1]"
+expect_fail "gradcheck: a seed for no output" 1 "$CLI" gradcheck "$MLP" --inputs "$GM/data" --seed-file "nope=$GM/gc_seeds/z.pb"
+expect_err "gradcheck: seed for no output named" "'nope'"
+
+# Ctrl-C: the partial report, exit 130. A check of ~10^5 finite
+# differences of a 4-layer MatMul chain, interrupted after 2 s.
+"$PY" -c '
+import sys, numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto
+rng = np.random.default_rng(3)
+ws = [numpy_helper.from_array((rng.standard_normal((256, 256)) / 16).astype(np.float32), "W%d" % k) for k in range(4)]
+nodes = [helper.make_node("MatMul", ["x" if k == 0 else "h%d" % k, "W%d" % k], ["h%d" % (k + 1) if k < 3 else "y"]) for k in range(4)]
+g = helper.make_graph(nodes, "slow", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [64, 256])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [64, 256])], ws)
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]); m.ir_version = 8
+onnx.save(m, sys.argv[1])
+' "$GM/slow.onnx"
+"$CLI" gradcheck "$GM/slow.onnx" --wrt W0 >"$OUT" 2>"$ERR" &
+gc_pid=$!
+sleep 2
+kill -INT $gc_pid
+wait $gc_pid
+rc=$?
+if [ "$rc" -eq 130 ] && grep -q '^INTERRUPTED: 1 tensors begun, 0 failed so far, [0-9]* of 65536 elements compared$' "$OUT" &&
+   grep -q '^  W0: [0-9]*/65536 elements, .*  PASS$' "$OUT" && grep -q 'interrupted after [0-9]* of 65536 finite differences' "$ERR"
+then ok "gradcheck: Ctrl-C prints the partial report, exit 130"; else not_ok "gradcheck: Ctrl-C prints the partial report, exit 130 (exit $rc)"; fi
 
 # ---- the common shape: one parser, one naming rule ---------------------
 # check_json DESC KIND ARGS...: the last command's stdout is one strict
