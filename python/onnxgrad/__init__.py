@@ -22,6 +22,7 @@ is not a Python identifier or clashes with a keyword of the call
 message and status.
 """
 import ctypes
+import signal
 import threading
 import warnings
 
@@ -530,16 +531,21 @@ class GradcheckEntry(tuple):
 
 class GradcheckReport:
     """og_gradcheck's report: .passed, .entries (GradcheckEntry per wrt
-    tensor); true when every element passed."""
+    tensor), .done/.total finite differences, .interrupted (Ctrl-C: the
+    entries are partial); true when every element passed."""
 
-    def __init__(self, passed, entries, order):
+    def __init__(self, passed, entries, order, interrupted=False, done=0, total=0):
         self.passed, self.entries, self.order = passed, entries, order
+        self.interrupted, self.done, self.total = interrupted, done, total
 
     def __bool__(self):
         return self.passed
 
     def __repr__(self):
-        lines = [f"gradcheck order {self.order}: {'PASS' if self.passed else 'FAIL'}"]
+        verdict = "PASS" if self.passed else "FAIL"
+        if self.interrupted:
+            verdict += f" so far (interrupted after {self.done} of {self.total} finite differences)"
+        lines = [f"gradcheck order {self.order}: {verdict}"]
         for e in self.entries:
             lines.append(f"  {e.name}: {e.checked}/{e.numel} checked, max abs error {e.max_abs_err:.3g}, "
                          f"max rel error {e.max_rel_err:.3g}  {'PASS' if e.passed else 'FAIL'}")
@@ -547,30 +553,74 @@ class GradcheckReport:
 
 
 def gradcheck(model, order=1, wrt=None, eps=1e-6, atol=1e-5, rtol=1e-3, fast=False, seed=0, max_elements=0,
-              inputs=None, progress=None, raise_on_failure=False):
+              inputs=None, seeds=None, progress=None, raise_on_failure=False):
     """Analytic gradients (order 1, or 2: the gradient graph's own) against
-    central finite differences in float64, with a random upstream gradient
-    per float output (og_gradcheck, as `onnxgrad gradcheck`). inputs:
-    {name: ndarray}; inputs not given are random in [-1, 1]. Returns a
+    central finite differences in float64 (og_gradcheck, as `onnxgrad
+    gradcheck`). inputs: {name: ndarray}; inputs not given are random in
+    [-1, 1]. seeds: {float output: upstream gradient} (torch's
+    grad_outputs); outputs not given get random ones. progress: called as
+    progress(done, total) after each finite difference, on this thread.
+    Ctrl-C stops the check after the finite difference under way and raises
+    KeyboardInterrupt carrying the partial report as .report. Returns a
     GradcheckReport; raise_on_failure raises onnxgrad.Error instead of
     returning a failed one."""
     if order not in (1, 2):
         raise _invalid(f"gradcheck: order must be 1 or 2, got {order}")
     wrt_l, wrt_c = _names(wrt, "wrt")
     n, arr, keep = model._feeds(inputs, {})
+    seed_keep, seed_views = [], []
+    for k, v in (seeds or {}).items():
+        a = _as_array(v, f"seed '{k}'")
+        t = _tensor_view(a, k)
+        seed_keep.append((a, t))
+        seed_views.append(ctypes.pointer(t))
+    seed_arr = (C.T * max(1, len(seed_views)))(*seed_views)
     # A tolerance of 0 means "the default" to the library; an explicit 0
     # asks for exact agreement, which the smallest positive double gives (as the CLI does).
     tiny = 5e-324
     o = C.og_gradcheck_options(len(wrt_l), wrt_c, int(order), float(eps), float(atol) if atol > 0 else tiny,
                                float(rtol) if rtol > 0 else tiny, bool(fast), int(seed), int(max_elements), n,
-                               arr, C.PROGRESS_FN(), None)
-    if progress is not None:
-        cb = C.PROGRESS_FN(lambda user, done, total: progress(done, total))   # kept alive until the call returns
-        o.progress = cb
+                               arr, C.PROGRESS_FN(), None, len(seed_views), seed_arr)
+    # The library runs the check with the GIL released, so a Ctrl-C only
+    # sets Python's flag; Python code runs on this thread in the progress
+    # callback after each finite difference, and there the signal handler
+    # runs: while the check runs, SIGINT's default handler is replaced by
+    # one that raises og_gradcheck_options.interrupt (the check then stops
+    # and returns what it has compared), and KeyboardInterrupt is raised
+    # once the call is back, carrying the partial report.
+    stop = ctypes.c_int(0)
+    raised = []
+
+    def on_progress(user, done, total):
+        try:
+            if progress is not None:
+                progress(done, total)
+        except BaseException as e:   # KeyboardInterrupt included: re-raised when the call returns
+            raised.append(e)
+            stop.value = 1
+
+    def on_sigint(signum, frame):
+        raised.append(KeyboardInterrupt())
+        stop.value = 1
+
+    cb = C.PROGRESS_FN(on_progress)   # kept alive until the call returns
+    o.progress = cb
+    o.interrupt = ctypes.pointer(stop)
     r = ctypes.POINTER(C.og_gradcheck_report)()
     po, _buf = C.padded(o)
-    _check(C.og_gradcheck(model._g, po, ctypes.byref(r)))   # GIL released
-    del keep
+    old_handler = None
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        old_handler = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        st = C.og_gradcheck(model._g, po, ctypes.byref(r))   # GIL released
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
+    del keep, seed_keep
+    if st and raised:
+        raise raised[0]
+    _check(st)
     try:
         rc = r.contents
         entries = []
@@ -578,9 +628,12 @@ def gradcheck(model, order=1, wrt=None, eps=1e-6, atol=1e-5, rtol=1e-3, fast=Fal
             e = rc.entries[k]
             entries.append(GradcheckEntry((e.name.decode(), e.numel, e.checked, e.max_abs_err, e.max_rel_err,
                                            e.worst_index, e.worst_analytic, e.worst_numeric, bool(e.pass_))))
-        report = GradcheckReport(bool(rc.pass_), entries, order)
+        report = GradcheckReport(bool(rc.pass_), entries, order, bool(rc.interrupted), rc.done, rc.total)
     finally:
         C.og_gradcheck_report_free(r)
+    if raised:
+        raised[0].report = report
+        raise raised[0]
     if raise_on_failure and not report.passed:
         bad = [e.name for e in report.entries if not e.passed]
         raise _invalid(f"gradcheck failed: {len(bad)} of {len(entries)} tensors do not match their finite "

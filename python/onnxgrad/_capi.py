@@ -84,7 +84,8 @@ class og_gradcheck_options(Structure):
     _fields_ = [("n_wrt", c_int), ("wrt", POINTER(c_char_p)), ("order", c_int), ("eps", c_double),
                 ("atol", c_double), ("rtol", c_double), ("fast", c_bool), ("seed", c_uint64),
                 ("max_elements", c_int64), ("n_inputs", c_int), ("inputs", POINTER(POINTER(og_tensor))),
-                ("progress", PROGRESS_FN), ("user", c_void_p)]
+                ("progress", PROGRESS_FN), ("user", c_void_p), ("n_seeds", c_int),
+                ("seeds", POINTER(POINTER(og_tensor))), ("interrupt", POINTER(c_int))]
 
 
 class og_gradcheck_entry(Structure):
@@ -94,7 +95,8 @@ class og_gradcheck_entry(Structure):
 
 
 class og_gradcheck_report(Structure):
-    _fields_ = [("n", c_int), ("entries", POINTER(og_gradcheck_entry)), ("pass_", c_bool)]
+    _fields_ = [("n", c_int), ("entries", POINTER(og_gradcheck_entry)), ("pass_", c_bool), ("interrupted", c_bool),
+                ("done", c_int64), ("total", c_int64)]
 
 
 class og_train_options(Structure):

@@ -25,13 +25,15 @@ int main(void)
     OFF(og_gradcheck_options, order); OFF(og_gradcheck_options, eps); OFF(og_gradcheck_options, atol);
     OFF(og_gradcheck_options, rtol); OFF(og_gradcheck_options, fast); OFF(og_gradcheck_options, seed);
     OFF(og_gradcheck_options, max_elements); OFF(og_gradcheck_options, n_inputs); OFF(og_gradcheck_options, inputs);
-    OFF(og_gradcheck_options, progress); OFF(og_gradcheck_options, user);
+    OFF(og_gradcheck_options, progress); OFF(og_gradcheck_options, user); OFF(og_gradcheck_options, n_seeds);
+    OFF(og_gradcheck_options, seeds); OFF(og_gradcheck_options, interrupt);
     SIZE(og_gradcheck_entry); OFF(og_gradcheck_entry, name); OFF(og_gradcheck_entry, numel);
     OFF(og_gradcheck_entry, checked); OFF(og_gradcheck_entry, max_abs_err); OFF(og_gradcheck_entry, max_rel_err);
     OFF(og_gradcheck_entry, worst_index); OFF(og_gradcheck_entry, worst_analytic);
     OFF(og_gradcheck_entry, worst_numeric); OFF(og_gradcheck_entry, pass);
     SIZE(og_gradcheck_report); OFF(og_gradcheck_report, n); OFF(og_gradcheck_report, entries);
-    OFF(og_gradcheck_report, pass);
+    OFF(og_gradcheck_report, pass); OFF(og_gradcheck_report, interrupted); OFF(og_gradcheck_report, done);
+    OFF(og_gradcheck_report, total);
     SIZE(og_train_options); OFF(og_train_options, struct_size); OFF(og_train_options, loss_fn);
     OFF(og_train_options, loss); OFF(og_train_options, input_name); OFF(og_train_options, output_name);
     OFF(og_train_options, label_name); OFF(og_train_options, label_dtype); OFF(og_train_options, n_trainable);

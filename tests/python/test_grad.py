@@ -194,6 +194,55 @@ class GradcheckTest(unittest.TestCase):
         self.assertEqual([d for d, _ in calls], sorted(d for d, _ in calls))
         self.assertTrue(all(0 <= d <= t for d, t in calls))
 
+    def test_seeds(self):
+        y0 = np.zeros((2, 3))
+        x = np.random.default_rng(2).uniform(-1, 1, (2, 1, 5, 5))
+        r = onnxgrad.gradcheck(self.m, wrt=["fc.bias"], inputs={"x": x}, seeds={"y": y0})
+        self.assertTrue(r.passed)
+        self.assertEqual(r.entries[0].max_abs_err, 0.0)   # a zero upstream gradient: both sides are 0
+        self.assertEqual(r.entries[0].worst_analytic, 0.0)
+        r1 = onnxgrad.gradcheck(self.m, wrt=["fc.bias"], inputs={"x": x}, seeds={"y": np.ones((2, 3))})
+        r2 = onnxgrad.gradcheck(self.m, wrt=["fc.bias"], inputs={"x": x}, seed=7, seeds={"y": np.ones((2, 3))})
+        self.assertEqual(r1.entries[0].worst_analytic, r2.entries[0].worst_analytic)   # no random seed left
+        with self.assertRaises(onnxgrad.Error) as cm:
+            onnxgrad.gradcheck(self.m, wrt=["fc.bias"], seeds={"y": np.ones((2, 4))})
+        self.assertIn("y", str(cm.exception))
+
+    def test_interrupt(self):
+        import signal
+        import threading
+        # a progress callback that raises: the check stops, the exception comes through with the partial report
+        def stop_at_3(done, total):
+            if done == 3:
+                raise KeyboardInterrupt
+
+        with self.assertRaises(KeyboardInterrupt) as cm:
+            onnxgrad.gradcheck(self.m, progress=stop_at_3)
+        rep = cm.exception.report
+        self.assertTrue(rep.interrupted)
+        self.assertEqual(rep.done, 3)
+        self.assertLess(rep.done, rep.total)
+        # a real Ctrl-C (SIGINT) while the library runs the check
+        _, path = convnet_model(scratch("gc-int"), seed=6)
+        m = onnxgrad.load(path)
+        x, labels = batch(8, seed=3)
+        timer = threading.Timer(0.05, lambda: signal.raise_signal(signal.SIGINT))
+        started = []
+
+        def start_once(done, total):
+            if not started:
+                started.append(total)
+                timer.start()
+
+        with self.assertRaises(KeyboardInterrupt) as cm:
+            onnxgrad.gradcheck(m, wrt=["x"], inputs={"x": x, "labels": labels}, progress=start_once)
+        timer.join()
+        rep = cm.exception.report
+        self.assertTrue(rep.interrupted)
+        self.assertLess(rep.done, rep.total)
+        self.assertEqual(rep.total, x.size)
+        self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)   # restored
+
     def test_failure_is_reported(self):
         x = np.random.default_rng(1).uniform(-1, 1, (2, 1, 5, 5))
         r = onnxgrad.gradcheck(self.m, wrt=["conv.bias"], atol=0, rtol=0, inputs={"x": x})
