@@ -94,6 +94,7 @@ struct og_plan {
     og_run_state *rs;      /* the plan's own run state */
     int n_threads;
     bool log_time;         /* OG_LOG=time: each run prints every step's time to stderr */
+    uint64_t run_seed;     /* og_plan_set_run_seed: handed to every kernel (random ops) */
     /* Compiled form, when every shape is static: steps over one arena. */
     bool compiled;
     og_step *steps;
@@ -901,6 +902,7 @@ static og_status run_dynamic(og_run_state *rs, int n_inputs, const og_tensor *co
         kc.node = n;
         kc.params = n->params;
         kc.opset = n->opset;
+        kc.run_seed = rs->p->run_seed;
         kc.n_in = n->n_inputs;
         kc.n_out = n->n_outputs;
         for (int k = 0; k < n->n_inputs; k++) {
@@ -1068,6 +1070,7 @@ static og_status run_steps(og_run_state *rs)
         kc.workspace_stride = step->ws_stride;
         kc.n_threads = p->n_threads;
         kc.state = step->state;
+        kc.run_seed = p->run_seed;
         double t0 = p->log_time ? now_ms() : 0;
         if ((st = step->run(&kc)))
             return st;
@@ -1199,6 +1202,7 @@ static og_status run_specialised(og_run_state *rs, int n_inputs, const og_tensor
         }
         return run_dynamic(rs, n_inputs, inputs, rs->run_out);
     }
+    sp->p->run_seed = p->run_seed;
     og_run_state *inner = sp->p->rs;
     const og_graph *g2 = sp->g;
     memset(inner->bound, 0, sizeof *inner->bound * (size_t)g2->n_values);
@@ -1452,4 +1456,10 @@ og_status og_plan_step(const og_plan *p, int k, const char **node, const char **
     if (kernel)
         *kernel = s->view ? "view" : s->kernel_name;
     return OG_OK;
+}
+
+void og_plan_set_run_seed(og_plan *p, uint64_t seed)
+{
+    if (p)
+        p->run_seed = seed;
 }

@@ -303,6 +303,10 @@ typedef struct og_kernel_call {
     int n_threads;
     size_t workspace_stride;
     void *state;                /* og_select_call.state, else NULL */
+    /* og_plan_set_run_seed's value (0 unless set): random ops (Dropout in
+     * training) mix it into their seed, so each training step draws anew
+     * while a run stays a function of its inputs and this seed. */
+    uint64_t run_seed;
 } og_kernel_call;
 
 struct og_backward_call;

@@ -501,11 +501,24 @@ static int load_model_feeds(grad_args *a, og_graph *g, cli_feeds *in)
     return rc;
 }
 
+/* The model, its feeds (--inputs, -i) and the upstream gradients (--seeds
+ * DIR and NAME=FILE specs), each seed checked against its output. *g and
+ * the lists are the caller's to free, also on failure. */
+static int load_model_inputs(grad_args *a, og_graph **g, cli_feeds *in, cli_feeds *seeds)
+{
+    og_status st = og_model_load_file(a->model, g);
+    int rc = st ? cli_fail_og(st) : load_model_feeds(a, *g, in);
+    if (!rc && a->seeds_dir)
+        rc = load_seed_dir(a->seeds_dir, seeds);
+    for (int k = 0; !rc && k < a->seed_specs.n; k++)
+        rc = cli_load_named_input(a->seed_specs.names[k], seeds);
+    for (int k = 0; !rc && k < seeds->n; k++)
+        rc = check_seed(a->model, *g, seeds->t[k]);
+    return rc;
+}
+
 static int grad_run(const grad_args *a, const og_graph *g, const cli_feeds *in, const cli_feeds *seeds)
 {
-    for (int k = 0; k < seeds->n; k++)
-        if (check_seed(a->model, g, seeds->t[k]))
-            return EXIT_FAIL;
 
     const char **seeded = calloc((size_t)seeds->n + 1, sizeof *seeded);
     og_tensor **grads = NULL;
@@ -577,15 +590,7 @@ int cmd_grad(int argc, char **argv)
 
     og_graph *g = NULL;
     cli_feeds in = { 0 }, seeds = { 0 };
-    og_status st = og_model_load_file(a.model, &g);
-    if (st)
-        rc = cli_fail_og(st);
-    if (!rc)
-        rc = load_model_feeds(&a, g, &in);
-    if (!rc && a.seeds_dir)
-        rc = load_seed_dir(a.seeds_dir, &seeds);
-    for (int k = 0; !rc && k < a.seed_specs.n; k++)
-        rc = cli_load_named_input(a.seed_specs.names[k], &seeds);
+    rc = load_model_inputs(&a, &g, &in, &seeds);
     if (!rc)
         rc = grad_run(&a, g, &in, &seeds);
     cli_feeds_free(&in);
@@ -1033,17 +1038,7 @@ int cmd_gradcheck(int argc, char **argv)
         goto done;
     og_graph *g = NULL;
     cli_feeds in = { 0 }, seeds = { 0 };
-    og_status st = og_model_load_file(a.model, &g);
-    if (st)
-        rc = cli_fail_og(st);
-    if (!rc)
-        rc = load_model_feeds(&a, g, &in);
-    if (!rc && a.seeds_dir)
-        rc = load_seed_dir(a.seeds_dir, &seeds);
-    for (int k = 0; !rc && k < a.seed_specs.n; k++)
-        rc = cli_load_named_input(a.seed_specs.names[k], &seeds);
-    for (int k = 0; !rc && k < seeds.n; k++)
-        rc = check_seed(a.model, g, seeds.t[k]);
+    rc = load_model_inputs(&a, &g, &in, &seeds);
     if (!rc)
         rc = gradcheck_run(&a, g, &in, &seeds);
     cli_feeds_free(&in);
