@@ -329,6 +329,7 @@ const og_pattern og_pattern_relu_backward = {
     .select = relu_bwd_select,
 };
 
+
 const og_op og_op_relu = {
     .name = "Relu",
     .domain = "",
@@ -344,4 +345,5 @@ const og_op og_op_relu = {
     .run = relu_run,
     .backward = relu_backward,
     .select = relu_select,
+    .cost = og_cost_per_output,
 };

@@ -131,6 +131,7 @@ static og_status where_backward(og_backward_call *b)
     return OG_OK;
 }
 
+
 const og_op og_op_where = {
     .name = "Where",
     .domain = "",
@@ -145,4 +146,5 @@ const og_op og_op_where = {
     .infer = where_infer,
     .run = where_run,
     .backward = where_backward,
+    .cost = og_cost_per_output,
 };
