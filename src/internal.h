@@ -432,6 +432,8 @@ int64_t og_cost_add(int64_t a, int64_t b);
 og_status og_cost_per_output(og_cost_call *c);
 /* One FLOP per element of input 0: reductions, global pooling. */
 og_status og_cost_per_input(og_cost_call *c);
+/* No arithmetic: data movement (Transpose, Reshape, Concat, Gather, ...). */
+og_status og_cost_zero(og_cost_call *c);
 
 /* ---- profiling hooks (src/profile.c; the executor calls them) --------- */
 struct og_profiler;
