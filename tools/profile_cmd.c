@@ -495,11 +495,11 @@ static void print_profile(const prof_args *a, const agg *ops, int n_ops, const a
            "type of the node they end in (a Transpose (fused) is the Conv weight\n"
            "gradient pattern, conv_grad_w); GFLOP/s '-': an op without a formula\n");
     printf("\ntop kernels:\n");
-    printf("%-40s %7s %11s %7s\n", "op type:kernel (isa)", "calls", "total ms", "share");
+    printf("%-56s %7s %11s %7s\n", "op type:kernel (isa)", "calls", "total ms", "share");
     for (int k = 0; k < n_ks && k < a->top; k++) {
         char name[160];
         snprintf(name, sizeof name, "%s:%s (%s)", ks[k].op_type, ks[k].kernel, ks[k].isa);
-        printf("%-40s %7ld %11.3f %6.1f%%\n", name, ks[k].calls, (double)ks[k].ns / 1e6,
+        printf("%-56s %7ld %11.3f %6.1f%%\n", name, ks[k].calls, (double)ks[k].ns / 1e6,
                total > 0 ? 100.0 * (double)ks[k].ns / (double)total : 0.0);
     }
 }
