@@ -598,11 +598,6 @@ int cmd_profile(int argc, char **argv)
         rc = cli_fail_og_in(a.model, st);
         goto done;
     }
-    if (og_plan_num_steps(p) == 0) {
-        rc = cli_fail("%s: the plan runs node by node (shapes known only at run time), which is not profiled",
-                      a.model);
-        goto done;
-    }
     for (long r = 0; r < a.warmup; r++)
         if (run_once(a.model, p, run_g, &f))
             goto done;
@@ -614,14 +609,22 @@ int cmd_profile(int argc, char **argv)
         if (run_once(a.model, p, run_g, &f))
             goto done;
     og_plan_set_profiler(p, NULL);
+    /* a plan with symbolic input dims compiles one for the inputs' shapes,
+     * whose steps the events are; one whose shapes depend on data records none */
+    int steps = og_profiler_num_events(prof) / (int)a.repeat;
+    if (steps == 0) {
+        rc = cli_fail("%s: the plan runs node by node (shapes known only at run time), which is not profiled",
+                      a.model);
+        goto done;
+    }
     int n_ops, n_ks;
     int64_t total;
     if (aggregate(prof, false, &ops, &n_ops, &total) || aggregate(prof, true, &ks, &n_ks, &total))
         goto done;
     if (a.json)
-        json_profile(&a, ops, n_ops, ks, n_ks, total, og_plan_num_threads(p), og_plan_num_steps(p));
+        json_profile(&a, ops, n_ops, ks, n_ks, total, og_plan_num_threads(p), steps);
     else
-        print_profile(&a, ops, n_ops, ks, n_ks, total, og_plan_num_threads(p), og_plan_num_steps(p));
+        print_profile(&a, ops, n_ops, ks, n_ks, total, og_plan_num_threads(p), steps);
     rc = a.trace ? cli_write_trace(prof, a.trace) : EXIT_OK;
 done:
     free(ops);

@@ -76,7 +76,8 @@ typedef struct og_profile_event {
     const char *node;          /* the step's node (for a fused pattern the node it ends in) */
     const char *op_type;
     const char *kernel;        /* "reference", "view" or the fast/fused kernel's name */
-    const char *isa;           /* "avx512", "avx2", "scalar"; "none" for a view */
+    const char *isa;           /* the plan's instruction set ("avx512", "avx2", "scalar"; a reference
+                                * kernel may still reach SIMD code through GEMM); "none" for a view */
     int n_nodes;               /* graph nodes the step computes, in graph order, the step's node last */
     const char *const *nodes;
     int n_inputs;              /* the tensors the kernel reads (after a pattern's rewiring) */
