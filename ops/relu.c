@@ -329,7 +329,6 @@ const og_pattern og_pattern_relu_backward = {
     .select = relu_bwd_select,
 };
 
-
 const og_op og_op_relu = {
     .name = "Relu",
     .domain = "",

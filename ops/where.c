@@ -131,7 +131,6 @@ static og_status where_backward(og_backward_call *b)
     return OG_OK;
 }
 
-
 const og_op og_op_where = {
     .name = "Where",
     .domain = "",

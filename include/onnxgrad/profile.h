@@ -101,7 +101,9 @@ OG_API og_status og_profiler_event(const og_profiler *prof, int k, og_profile_ev
 OG_API og_status og_graph_node_cost(const og_graph *g, int k, int64_t *flops, int64_t *bytes);
 
 /* The memory a compiled plan's run uses: the arena of intermediates and
- * the kernel scratch, in bytes (both 0 for a plan run node by node). */
+ * the kernel scratch, in bytes (both 0 for a plan run node by node, and
+ * for one whose inputs have symbolic dims, which compiles a plan per input
+ * shapes at run time). */
 OG_API og_status og_plan_memory(const og_plan *p, size_t *arena_bytes, size_t *workspace_bytes);
 
 #ifdef __cplusplus
