@@ -482,4 +482,5 @@ const og_op og_op_relu = {
     .run = relu_run,
     .backward = relu_backward,
     .select = relu_select,
+    .cost = og_cost_per_output,
 };

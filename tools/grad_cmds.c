@@ -26,6 +26,7 @@
 
 #include "cli_util.h"
 #include "json.h"
+#include "profile_cmd.h"
 
 /* ---- help --------------------------------------------------------------- */
 
@@ -63,6 +64,8 @@ static const char HELP_GRAD[] =
     "                         gets a gradient of zeros instead of an error\n"
     "  --json                 print {model, output_dir, gradients [{name, dtype,\n"
     "                         shape, file}]} on stdout\n"
+    "  --profile FILE         write every kernel step (forward and backward) to\n"
+    "                         FILE as a Chrome trace (Perfetto, chrome://tracing)\n"
     "  --threads N            kernel threads (results do not depend on N)\n"
     "  -h, --help             show this help\n";
 
@@ -157,7 +160,7 @@ const char *grad_cmds_help(const char *cmd)
 typedef enum opt_id {
     O_OUTPUT, O_INPUTS, O_INPUT, O_LOSS, O_SEEDS, O_SEED_PB, O_SEED_INPUTS, O_WRT,
     O_ORDER, O_EPS, O_ATOL, O_RTOL, O_RNG_SEED, O_MAX_ELEMENTS, O_FAST, O_JSON, O_FORCE,
-    O_ALLOW_UNUSED, O_SIMPLIFY
+    O_ALLOW_UNUSED, O_SIMPLIFY, O_PROFILE
 } opt_id;
 
 /* Each command's own table (cli_parse adds -h/--help and --threads). */
@@ -172,6 +175,7 @@ static const cli_option GRAD_OPTS[] = {
     { "force", 0, false, O_FORCE, NULL },
     { "json", 0, false, O_JSON, NULL },
     { "allow-unused", 0, false, O_ALLOW_UNUSED, NULL },
+    { "profile", 0, true, O_PROFILE, NULL },
     { NULL, 0, false, 0, NULL },
 };
 
@@ -240,6 +244,7 @@ typedef struct grad_args {
     bool fast;
     uint64_t seed;
     int64_t max_elements;
+    const char *trace;        /* grad --profile FILE (profile_cmd.c) */
 } grad_args;
 
 static void args_free(grad_args *a)
@@ -358,6 +363,9 @@ static int take_value(grad_args *a, opt_id id, const char *opt, char *v)
         return EXIT_OK;
     case O_SIMPLIFY:
         a->simplify = true;
+        return EXIT_OK;
+    case O_PROFILE:
+        a->trace = v;
         return EXIT_OK;
     }
     return EXIT_OK;
@@ -591,8 +599,10 @@ int cmd_grad(int argc, char **argv)
     og_graph *g = NULL;
     cli_feeds in = { 0 }, seeds = { 0 };
     rc = load_model_inputs(&a, &g, &in, &seeds);
-    if (!rc)
-        rc = grad_run(&a, g, &in, &seeds);
+    if (!rc) {
+        og_profiler *prof = cli_trace_begin(a.trace);
+        rc = cli_trace_end(prof, a.trace, grad_run(&a, g, &in, &seeds));
+    }
     cli_feeds_free(&in);
     cli_feeds_free(&seeds);
     og_graph_free(g);

@@ -20,6 +20,7 @@
 #include "grad_cmds.h"
 #include "check_cmd.h"
 #include "train_cmd.h"
+#include "profile_cmd.h"
 #include "json.h"
 
 /* ---- help --------------------------------------------------------------- */
@@ -39,6 +40,8 @@ static const char HELP_MAIN[] =
     "  gradcheck       compare the gradients with finite differences\n"
     "  train           train a model on a dataset (IDX or .pb files)\n"
     "  eval            score a classifier on a dataset: accuracy, confusion matrix\n"
+    "  profile         where a model's time goes: per op type and kernel\n"
+    "  bench           a model's load, plan and run times and memory\n"
     "  help            show help for a command\n"
     "\n"
     "options:\n"
@@ -72,8 +75,9 @@ static const char HELP_INFO[] =
     "\n"
     "Prints the opset imports, graph inputs and outputs with dtypes and\n"
     "shapes (symbolic dims by name, unknown dims as ?), the initializers, and\n"
-    "the number of nodes of each op type. A model onnxgrad cannot run is listed\n"
-    "too: its missing ops are marked and a note says why.\n"
+    "the number of nodes of each op type, then their FLOPs for the inferred\n"
+    "shapes. A model onnxgrad cannot run is listed too: its missing ops are\n"
+    "marked and a note says why.\n"
     "\n"
     "options:\n"
     "  --json        print it as one JSON object: model, opsets [{domain,\n"
@@ -82,7 +86,8 @@ static const char HELP_INFO[] =
     "                dim; null for an unknown rank), initializers [{name, dtype,\n"
     "                shape}], nodes (the count), ops {op_type: count}, runs\n"
     "                (whether onnxgrad can run it), not_implemented [op types],\n"
-    "                error (why it cannot run, else \"\")\n"
+    "                error (why it cannot run, else \"\"), flops {op_type: n, null\n"
+    "                when a dim is symbolic or the op has no formula}\n"
     "  --threads N   accepted by every command\n"
     "  -h, --help    show this help\n";
 
@@ -111,6 +116,8 @@ static const char HELP_RUN[] =
     "  --force               remove earlier output_<k>.pb/grad_<k>.pb from OUTDIR\n"
     "  --json                print {model, output_dir, repeat, seconds {min,\n"
     "                        median, max}, outputs [{name, dtype, shape, file}]}\n"
+    "  --profile FILE        write every kernel step of the runs to FILE as a\n"
+    "                        Chrome trace (Perfetto, chrome://tracing)\n"
     "  --threads N           kernel threads (the outputs do not depend on N)\n"
     "  -h, --help            show this help\n";
 
@@ -130,6 +137,8 @@ static const char *help_for(const char *cmd)
         return HELP_TRAIN;
     if (!strcmp(cmd, "eval"))
         return HELP_EVAL;
+    if (!strcmp(cmd, "profile") || !strcmp(cmd, "bench"))
+        return cmd[0] == 'p' ? HELP_PROFILE : HELP_BENCH;
     if (!strcmp(cmd, "help"))
         return HELP_MAIN;
     return grad_cmds_help(cmd);
@@ -166,7 +175,7 @@ static void print_value(const og_value_info *vi)
 
 /* ---- convert ------------------------------------------------------------ */
 
-enum { OPT_OUTPUT, OPT_INPUT, OPT_INPUTS, OPT_FORCE, OPT_JSON, OPT_REPEAT };
+enum { OPT_OUTPUT, OPT_INPUT, OPT_INPUTS, OPT_FORCE, OPT_JSON, OPT_REPEAT, OPT_PROFILE };
 
 static const cli_option CONVERT_OPTS[] = {
     { "output", 'o', true, OPT_OUTPUT, NULL },
@@ -302,6 +311,8 @@ static int print_info(const og_graph *g, const char *path, const og_check_report
         k = j;
     }
     free(ops);
+    if (!r)
+        cli_info_flops(g, NULL);   /* FLOPs per op type (profile_cmd.c) */
     return EXIT_OK;
 }
 
@@ -433,6 +444,10 @@ static int print_info_json(const og_graph *g, const char *path, const og_check_r
     }
     free(ops);
     json_end_object(&w);
+    if (!r) {
+        json_key(&w, "flops");     /* {op_type: n, null when unknown} (profile_cmd.c) */
+        cli_info_flops(g, &w);
+    }
     json_key_bool(&w, "runs", r == NULL);
     json_key(&w, "not_implemented");
     json_begin_array(&w);
@@ -504,6 +519,7 @@ typedef struct run_args {
     int n_specs;
     long repeat;
     bool force, json;
+    const char *trace;        /* --profile FILE: a Chrome trace of the runs */
 } run_args;
 
 static const cli_option RUN_OPTS[] = {
@@ -513,6 +529,7 @@ static const cli_option RUN_OPTS[] = {
     { "repeat", 'r', true, OPT_REPEAT, NULL },
     { "force", 0, false, OPT_FORCE, NULL },
     { "json", 0, false, OPT_JSON, NULL },
+    { "profile", 0, true, OPT_PROFILE, NULL },
     { NULL, 0, false, 0, NULL },
 };
 
@@ -540,6 +557,9 @@ static int take_run(void *user, int id, const char *opt, char *v)
         break;
     case OPT_JSON:
         a->json = true;
+        break;
+    case OPT_PROFILE:
+        a->trace = v;
         break;
     }
     return EXIT_OK;
@@ -664,8 +684,10 @@ static int cmd_run(int argc, char **argv)
     int rc = cli_parse(&c, argc, argv, take_run, &a, &args, &n_args, &help);
     if (rc == EXIT_OK && !help && !a.outdir)
         rc = cli_usage_error("run", "missing -o OUTDIR");
-    if (rc == EXIT_OK && !help)
-        rc = run_model(&a, args[0]);
+    if (rc == EXIT_OK && !help) {
+        og_profiler *prof = cli_trace_begin(a.trace);
+        rc = cli_trace_end(prof, a.trace, run_model(&a, args[0]));
+    }
     free(a.specs);
     return rc;
 }
@@ -711,6 +733,7 @@ int main(int argc, char **argv)
         { "gradcheck", cmd_gradcheck },
         { "train", cmd_train },
         { "eval", cmd_eval },
+        { "profile", cmd_profile }, { "bench", cmd_bench },
     };
     for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++)
         if (!strcmp(cmd, COMMANDS[k].name)) {

@@ -35,6 +35,7 @@
 #include "onnxgrad/check.h"
 #include "onnxgrad/layers.h"
 #include "onnxgrad/train.h"
+#include "onnxgrad/profile.h"
 
 #define OG_VERSION_STRING "0.1.0"
 

@@ -27,3 +27,9 @@ target_link_libraries(og_plot_test PRIVATE m)
 add_test(NAME cli_plot
          COMMAND og_plot_test ${CMAKE_CURRENT_BINARY_DIR}/plot-tmp ${OG_PYTHON3}
                  ${CMAKE_CURRENT_LIST_DIR}/check_plot_svg.py)
+
+# run/grad --profile, onnxgrad profile and bench, info's FLOPs (profile_test.sh).
+add_test(NAME cli_profile
+         COMMAND /bin/sh ${CMAKE_CURRENT_LIST_DIR}/profile_test.sh $<TARGET_FILE:onnxgrad_cli>
+                 ${CMAKE_CURRENT_BINARY_DIR}/profile-tmp ${OG_PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/check_profile.py)
+set_tests_properties(cli_profile PROPERTIES TIMEOUT 300)
