@@ -1637,6 +1637,11 @@ static void plan_pixels(cf_state *st)
     if (pix < 64)
         pix = PQ < 64 ? PQ : 64;
     pix = cf_cdiv(pix, 16) * 16;
+    /* large planes: blocks of whole panels (512 pixels = 10 panels of 48
+     * and a third one's worth of padding per block) */
+    int nr = og_gemm_nr();
+    if (pix >= 8 * (int64_t)nr && pix % nr)
+        pix = pix / nr * nr;
     if (pix > PQ)
         pix = PQ;
     st->pix = pix;
