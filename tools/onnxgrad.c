@@ -18,6 +18,7 @@
 
 #include "cli_util.h"
 #include "grad_cmds.h"
+#include "dot_cmd.h"
 #include "check_cmd.h"
 #include "train_cmd.h"
 #include "json.h"
@@ -32,6 +33,7 @@ static const char HELP_MAIN[] =
     "commands:\n"
     "  convert         load, validate and infer shapes, then save a model\n"
     "  info            print a model's opsets, inputs, outputs, initializers and ops\n"
+    "  dot             draw a model's graph or gradient graph (SVG, PNG, PDF, DOT)\n"
     "  check           which ops onnxgrad has, forward and backward, before running\n"
     "  run             run a model on TensorProto (.pb) inputs\n"
     "  grad            compute gradients of a model's outputs, as .pb files\n"
@@ -122,6 +124,8 @@ static const char *help_for(const char *cmd)
         return HELP_CONVERT;
     if (!strcmp(cmd, "info"))
         return HELP_INFO;
+    if (!strcmp(cmd, "dot"))
+        return HELP_DOT;
     if (!strcmp(cmd, "run"))
         return HELP_RUN;
     if (!strcmp(cmd, "check"))
@@ -704,6 +708,7 @@ int main(int argc, char **argv)
     } COMMANDS[] = {
         { "convert", cmd_convert },
         { "info", cmd_info },
+        { "dot", cmd_dot },
         { "check", cmd_check },
         { "run", cmd_run },
         { "grad", cmd_grad },
