@@ -638,7 +638,7 @@ static void put_legend(FILE *f, bool gradient, bool training)
         { "legend_algorithm", "training algorithm op", "box", COL_ALGORITHM, training },
         { "legend_input", "graph input", "ellipse", COL_INPUT, true },
         { "legend_init", "initializer", "cylinder", COL_INIT, true },
-        { "legend_output", "graph output", "ellipse", COL_OUTPUT, !training },
+        { "legend_output", "graph output", "ellipse", COL_OUTPUT, true },
     };
     const char *prev = NULL;
     for (size_t k = 0; k < sizeof items / sizeof items[0]; k++) {

@@ -19,6 +19,7 @@
 #include "cli_util.h"
 #include "grad_cmds.h"
 #include "dot_cmd.h"
+#include "info_cmd.h"
 #include "check_cmd.h"
 #include "train_cmd.h"
 #include "json.h"
@@ -86,7 +87,13 @@ static const char HELP_INFO[] =
     "                (whether onnxgrad can run it), not_implemented [op types],\n"
     "                error (why it cannot run, else \"\")\n"
     "  --threads N   accepted by every command\n"
-    "  -h, --help    show this help\n";
+    "  -h, --help    show this help\n"
+    "\n"
+    "Also printed (and in --json): parameters {count, bytes} over every\n"
+    "initializer; symbolic_dims [{name, uses [{value, role, axis}]}], each\n"
+    "dim_param of the graph inputs and outputs and where it appears; per\n"
+    "training info its algorithm_ops and initialization_ops {op_type: count}\n"
+    "and its update and initialization bindings [{key, value}].\n";
 
 static const char HELP_RUN[] =
     "usage: onnxgrad run MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]... -o OUTDIR\n"
@@ -267,6 +274,8 @@ static int print_info(const og_graph *g, const char *path, const og_check_report
             printf(d ? ",%lld" : "%lld", (long long)t->dims[d]);
         printf("]\n");
     }
+    if (info_print_extras(g))   /* parameters, symbolic dims (info_cmd.c) */
+        return EXIT_FAIL;
 
     int n_ti = og_graph_num_training_infos(g);
     if (n_ti > 0)
@@ -278,6 +287,8 @@ static int print_info(const og_graph *g, const char *path, const og_check_report
         printf("  %d: algorithm %d nodes, %d update bindings; initialization %d nodes, %d initialization bindings\n", k,
                og_graph_num_nodes(ti.algorithm), ti.n_update_bindings,
                ti.initialization ? og_graph_num_nodes(ti.initialization) : 0, ti.n_initialization_bindings);
+        if (info_print_training(&ti))
+            return EXIT_FAIL;
     }
 
     /* Counted by sorting a copy of the op names so the output is stable
@@ -397,6 +408,8 @@ static int print_info_json(const og_graph *g, const char *path, const og_check_r
             cli_json_tensor(&w, t, NULL);
     }
     json_end_array(&w);
+    if (!rc)
+        rc = info_json_extras(&w, g);   /* parameters, symbolic_dims (info_cmd.c) */
     json_key(&w, "training_infos");
     json_begin_array(&w);
     for (int k = 0; !rc && k < og_graph_num_training_infos(g); k++) {
@@ -410,6 +423,7 @@ static int print_info_json(const og_graph *g, const char *path, const og_check_r
         json_key_int(&w, "update_bindings", ti.n_update_bindings);
         json_key_int(&w, "initialization_nodes", ti.initialization ? og_graph_num_nodes(ti.initialization) : 0);
         json_key_int(&w, "initialization_bindings", ti.n_initialization_bindings);
+        rc = info_json_training(&w, &ti);
         json_end_object(&w);
     }
     json_end_array(&w);
