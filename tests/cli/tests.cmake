@@ -27,3 +27,9 @@ target_link_libraries(og_plot_test PRIVATE m)
 add_test(NAME cli_plot
          COMMAND og_plot_test ${CMAKE_CURRENT_BINARY_DIR}/plot-tmp ${OG_PYTHON3}
                  ${CMAKE_CURRENT_LIST_DIR}/check_plot_svg.py)
+
+# onnxgrad dot (Graphviz) and the info extras (tools/dot_cmd.c, info_cmd.c).
+add_test(NAME cli_dot
+         COMMAND /bin/sh ${CMAKE_CURRENT_LIST_DIR}/dot_test.sh $<TARGET_FILE:onnxgrad_cli>
+                 ${CMAKE_CURRENT_BINARY_DIR}/dot-tmp ${OG_PYTHON3} ${PROJECT_SOURCE_DIR}/tests)
+set_tests_properties(cli_dot PROPERTIES TIMEOUT 300)
