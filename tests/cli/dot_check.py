@@ -3,7 +3,8 @@
 
     dot_check.py make DIR           DIR/fanin.onnx: x[N,4] -> MatMul W -> h, h read
                                     three times (Relu(h), Mul(h, h)) -> loss, so
-                                    the gradient of h fans in
+                                    the gradient of h fans in; DIR/unknown.onnx
+                                    uses an op onnxgrad does not have
     dot_check.py svg FILE.svg MODEL.onnx [GRADIENT.onnx]
                                     the picture of MODEL (or of its gradient graph
                                     GRADIENT, as gradient-graph saved it) has one
@@ -47,6 +48,11 @@ def make(d):
                           [helper.make_tensor_value_info("loss", TensorProto.FLOAT, [])],
                           [numpy_helper.from_array(w, "W")])
     save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), d + "/fanin.onnx")
+    # an op onnxgrad does not have: drawn as stored, with a note
+    n = [helper.make_node("Frobnicate", ["x"], ["y"], name="f"), helper.make_node("Relu", ["y"], ["z"])]
+    g = helper.make_graph(n, "unknown", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                          [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2])])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), d + "/unknown.onnx")
 
 
 def svg_nodes(path):

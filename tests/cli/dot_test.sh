@@ -121,6 +121,17 @@ else
     not_ok "info: parameters and symbolic dims lines"
 fi
 
+# ---- a model onnxgrad cannot run: drawn as stored, one note ----------------
+"$CLI" dot "$TMP/unknown.onnx" -o "$TMP/unknown.svg" >"$OUT" 2>"$ERR"
+rc=$?
+if [ "$rc" -eq 0 ] && [ "$(wc -l <"$ERR")" -eq 1 ] && grep -q "^onnxgrad dot: note: .*Frobnicate" "$ERR" \
+   && [ "$(grep -c '<title>n[0-9]*</title>' "$TMP/unknown.svg")" -eq 2 ]; then
+    ok "dot: a model with an unknown op is drawn, with a note"
+else
+    not_ok "dot: a model with an unknown op is drawn, with a note (exit $rc)"
+fi
+expect_fail "dot --gradient: a model with an unknown op" 1 "$CLI" dot "$TMP/unknown.onnx" --gradient --loss z -o "$TMP/x.svg"
+
 # ---- errors --------------------------------------------------------------------------
 printf 'not a model' >"$TMP/bad.onnx"
 expect_fail "dot: a bad file" 1 "$CLI" dot "$TMP/bad.onnx" -o "$TMP/bad.svg"
