@@ -228,7 +228,10 @@ static og_status check_static_budget(const og_plan *p, size_t ws)
         live += need;
         for (int k = 0; k < n->n_inputs; k++) {
             int v = n->inputs[k];
-            if (v >= 0 && p->last_use[v] == i && !p->is_output[v] && !g->values[v].initializer
+            bool again = false;   /* a value read twice (Mul(t, t)) is released once */
+            for (int j = 0; j < k && !again; j++)
+                again = n->inputs[j] == v;
+            if (v >= 0 && !again && p->last_use[v] == i && !p->is_output[v] && !g->values[v].initializer
                 && !g->values[v].is_input && static_bytes(&g->values[v], &b))
                 live -= b;
         }
