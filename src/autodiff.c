@@ -36,6 +36,7 @@ struct og_grad_ctx {
     int n_records, cap_records;
     int counter;            /* for unique names */
     const og_node *cur;     /* forward node whose rule runs (NULL: the engine itself) */
+    bool fan_in;            /* og_grad_emit names the node "grad/<node>/fanin_<Op>_<n>" */
 };
 
 static bool float_type(og_dtype t) { return t == OG_FLOAT || t == OG_DOUBLE; }
@@ -64,7 +65,7 @@ og_status og_grad_emit(og_backward_call *b, const char *op_type, int n_in, const
     const char *out_names[OG_MAX_IO];
     /* the gradient graph's name of the node (unnamed ones get one there) */
     const char *prefix = c->cur ? c->gg->nodes[c->cur - c->fwd->nodes].name : "seed";
-    snprintf(base, sizeof base, "grad/%.400s/%s_%d", prefix, op_type, ++c->counter);
+    snprintf(base, sizeof base, "grad/%.400s/%s%s_%d", prefix, c->fan_in ? "fanin_" : "", op_type, ++c->counter);
     unique_name(c, base, node_name, sizeof node_name);
     for (int k = 0; k < n_out; k++) {
         char extra[540];
@@ -509,8 +510,12 @@ static og_status add_gradient(og_grad_ctx *c, og_backward_call *b, int v, int no
         c->sum[v] = grad;
         return OG_OK;
     }
+    /* Named "fanin_Add" so tools (onnxgrad dot) can tell the sums apart. */
     const char *ins[2] = { c->sum[v], grad };
-    return og_grad_emit(b, "Add", 2, ins, 1, &c->sum[v], 0, NULL);
+    c->fan_in = true;
+    st = og_grad_emit(b, "Add", 2, ins, 1, &c->sum[v], 0, NULL);
+    c->fan_in = false;
+    return st;
 }
 
 static og_status run_rule(og_grad_ctx *c, int node_index)

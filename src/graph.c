@@ -537,6 +537,58 @@ og_status og_graph_node(const og_graph *g, int k, const char **op_type, const ch
     return OG_OK;
 }
 
+og_status og_graph_node_io(const og_graph *g, int k, int *n_inputs, int *n_outputs, int *n_attrs)
+{
+    if (!g || k < 0 || k >= g->n_nodes)
+        return og_err(OG_ERR_INVALID_ARG, "node index %d is outside 0..%d", k, g ? g->n_nodes - 1 : -1);
+    if (n_inputs)
+        *n_inputs = g->nodes[k].n_inputs;
+    if (n_outputs)
+        *n_outputs = g->nodes[k].n_outputs;
+    if (n_attrs)
+        *n_attrs = g->nodes[k].n_attrs;
+    return OG_OK;
+}
+
+static const char *node_value_name(const og_graph *g, int k, int j, bool output)
+{
+    if (!g || k < 0 || k >= g->n_nodes)
+        return NULL;
+    const og_node *n = &g->nodes[k];
+    if (j < 0 || j >= (output ? n->n_outputs : n->n_inputs))
+        return NULL;
+    int v = output ? n->outputs[j] : n->inputs[j];
+    return v < 0 ? "" : g->values[v].name;
+}
+
+const char *og_graph_node_input(const og_graph *g, int k, int j) { return node_value_name(g, k, j, false); }
+const char *og_graph_node_output(const og_graph *g, int k, int j) { return node_value_name(g, k, j, true); }
+
+og_status og_graph_node_attr(const og_graph *g, int k, int j, og_attr *attr)
+{
+    if (!g || k < 0 || k >= g->n_nodes)
+        return og_err(OG_ERR_INVALID_ARG, "node index %d is outside 0..%d", k, g ? g->n_nodes - 1 : -1);
+    const og_node *n = &g->nodes[k];
+    if (j < 0 || j >= n->n_attrs)
+        return og_err(OG_ERR_INVALID_ARG, "node '%s': attribute index %d is outside 0..%d", n->name, j,
+                      n->n_attrs - 1);
+    const og_ir_attr *a = &n->attrs[j];
+    memset(attr, 0, sizeof *attr);
+    attr->name = a->name;
+    attr->type = a->type;
+    attr->f = a->f;
+    attr->i = a->i;
+    attr->s = a->s;
+    attr->s_len = a->s_len;
+    attr->floats = a->floats;
+    attr->ints = a->ints;
+    attr->strings = (const char *const *)a->strings;
+    attr->count = a->count;
+    attr->t = a->t;
+    attr->doc_string = a->doc_string;
+    return OG_OK;
+}
+
 og_status og_graph_opset(const og_graph *g, int k, const char **domain, int64_t *version)
 {
     if (k < 0 || k >= g->n_opsets)

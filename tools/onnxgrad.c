@@ -18,6 +18,8 @@
 
 #include "cli_util.h"
 #include "grad_cmds.h"
+#include "dot_cmd.h"
+#include "info_cmd.h"
 #include "check_cmd.h"
 #include "train_cmd.h"
 #include "profile_cmd.h"
@@ -33,6 +35,7 @@ static const char HELP_MAIN[] =
     "commands:\n"
     "  convert         load, validate and infer shapes, then save a model\n"
     "  info            print a model's opsets, inputs, outputs, initializers and ops\n"
+    "  dot             draw a model's graph or gradient graph (SVG, PNG, PDF, DOT)\n"
     "  check           which ops onnxgrad has, forward and backward, before running\n"
     "  run             run a model on TensorProto (.pb) inputs\n"
     "  grad            compute gradients of a model's outputs, as .pb files\n"
@@ -89,7 +92,13 @@ static const char HELP_INFO[] =
     "                error (why it cannot run, else \"\"), flops {op_type: n, null\n"
     "                when a dim is symbolic or the op has no formula}\n"
     "  --threads N   accepted by every command\n"
-    "  -h, --help    show this help\n";
+    "  -h, --help    show this help\n"
+    "\n"
+    "Also printed (and in --json): parameters {count, bytes} over every\n"
+    "initializer; symbolic_dims [{name, uses [{value, role, axis}]}], each\n"
+    "dim_param of the graph inputs and outputs and where it appears; per\n"
+    "training info its algorithm_ops and initialization_ops {op_type: count}\n"
+    "and its update and initialization bindings [{key, value}].\n";
 
 static const char HELP_RUN[] =
     "usage: onnxgrad run MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]... -o OUTDIR\n"
@@ -129,6 +138,8 @@ static const char *help_for(const char *cmd)
         return HELP_CONVERT;
     if (!strcmp(cmd, "info"))
         return HELP_INFO;
+    if (!strcmp(cmd, "dot"))
+        return HELP_DOT;
     if (!strcmp(cmd, "run"))
         return HELP_RUN;
     if (!strcmp(cmd, "check"))
@@ -272,6 +283,8 @@ static int print_info(const og_graph *g, const char *path, const og_check_report
             printf(d ? ",%lld" : "%lld", (long long)t->dims[d]);
         printf("]\n");
     }
+    if (info_print_extras(g))   /* parameters, symbolic dims (info_cmd.c) */
+        return EXIT_FAIL;
 
     int n_ti = og_graph_num_training_infos(g);
     if (n_ti > 0)
@@ -283,6 +296,8 @@ static int print_info(const og_graph *g, const char *path, const og_check_report
         printf("  %d: algorithm %d nodes, %d update bindings; initialization %d nodes, %d initialization bindings\n", k,
                og_graph_num_nodes(ti.algorithm), ti.n_update_bindings,
                ti.initialization ? og_graph_num_nodes(ti.initialization) : 0, ti.n_initialization_bindings);
+        if (info_print_training(&ti))
+            return EXIT_FAIL;
     }
 
     /* Counted by sorting a copy of the op names so the output is stable
@@ -404,6 +419,8 @@ static int print_info_json(const og_graph *g, const char *path, const og_check_r
             cli_json_tensor(&w, t, NULL);
     }
     json_end_array(&w);
+    if (!rc)
+        rc = info_json_extras(&w, g);   /* parameters, symbolic_dims (info_cmd.c) */
     json_key(&w, "training_infos");
     json_begin_array(&w);
     for (int k = 0; !rc && k < og_graph_num_training_infos(g); k++) {
@@ -417,6 +434,7 @@ static int print_info_json(const og_graph *g, const char *path, const og_check_r
         json_key_int(&w, "update_bindings", ti.n_update_bindings);
         json_key_int(&w, "initialization_nodes", ti.initialization ? og_graph_num_nodes(ti.initialization) : 0);
         json_key_int(&w, "initialization_bindings", ti.n_initialization_bindings);
+        rc = info_json_training(&w, &ti);
         json_end_object(&w);
     }
     json_end_array(&w);
@@ -726,6 +744,7 @@ int main(int argc, char **argv)
     } COMMANDS[] = {
         { "convert", cmd_convert },
         { "info", cmd_info },
+        { "dot", cmd_dot },
         { "check", cmd_check },
         { "run", cmd_run },
         { "grad", cmd_grad },

@@ -56,7 +56,9 @@ typedef struct og_grad_options {
  * forward nodes keep the model's names (an unnamed one becomes
  * "<op>_<index>"), nodes of a backward rule are "grad/<forward node>/...",
  * the seed of the loss "grad/seed/...", and the Identity giving a wrt
- * gradient output "grad/output/<output>".
+ * gradient output "grad/output/<output>". The Add nodes that sum the
+ * gradients of a value used more than once (fan-in) end in
+ * "/fanin_Add_<n>". The forward nodes come first, in the model's order.
  * Errors: unknown or non-float names, a loss with more than one element, a
  * wrt tensor the differentiated outputs do not depend on (unless
  * allow_unused), an op on the path

@@ -140,6 +140,14 @@ OG_API og_status og_graph_output(const og_graph *g, int k, og_value_info *info);
 OG_API og_status og_graph_initializer(const og_graph *g, int k, const og_tensor **t);
 /* Node k in insertion order: op type and name (owned by the graph). */
 OG_API og_status og_graph_node(const og_graph *g, int k, const char **op_type, const char **name);
+/* Node k's wiring (insertion order), for tools that draw or inspect a
+ * graph: input/output counts, the j-th input/output name ("" for an
+ * omitted optional input or an unwanted output; NULL for j out of range),
+ * and attribute j as an og_attr whose pointers belong to the graph. */
+OG_API og_status og_graph_node_io(const og_graph *g, int k, int *n_inputs, int *n_outputs, int *n_attrs);
+OG_API const char *og_graph_node_input(const og_graph *g, int k, int j);
+OG_API const char *og_graph_node_output(const og_graph *g, int k, int j);
+OG_API og_status og_graph_node_attr(const og_graph *g, int k, int j, og_attr *attr);
 /* Opset imports: count, and the k-th (domain "" is the default domain). */
 OG_API int og_graph_num_opsets(const og_graph *g);
 OG_API og_status og_graph_opset(const og_graph *g, int k, const char **domain, int64_t *version);

@@ -329,7 +329,8 @@ def check_json(path, kind, *args):
         want_ti = [{"algorithm_nodes": len(t.algorithm.node), "update_bindings": len(t.update_binding),
                     "initialization_nodes": len(t.initialization.node),
                     "initialization_bindings": len(t.initialization_binding)} for t in m.training_info]
-        if doc["training_infos"] != want_ti:
+        got_ti = [{k: t[k] for k in want_ti[0]} for t in doc["training_infos"]] if want_ti else doc["training_infos"]
+        if got_ti != want_ti:
             sys.exit("training_infos %r, expected %r" % (doc["training_infos"], want_ti))
         want_opsets = [[o.domain or "ai.onnx", o.version] for o in m.opset_import]
         if [[o["domain"], o["version"]] for o in doc["opsets"]] != want_opsets:

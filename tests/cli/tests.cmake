@@ -33,3 +33,13 @@ add_test(NAME cli_profile
          COMMAND /bin/sh ${CMAKE_CURRENT_LIST_DIR}/profile_test.sh $<TARGET_FILE:onnxgrad_cli>
                  ${CMAKE_CURRENT_BINARY_DIR}/profile-tmp ${OG_PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/check_profile.py)
 set_tests_properties(cli_profile PROPERTIES TIMEOUT 300)
+
+# onnxgrad dot (Graphviz) and the info extras (tools/dot_cmd.c, info_cmd.c).
+add_test(NAME cli_dot
+         COMMAND /bin/sh ${CMAKE_CURRENT_LIST_DIR}/dot_test.sh $<TARGET_FILE:onnxgrad_cli>
+                 ${CMAKE_CURRENT_BINARY_DIR}/dot-tmp ${OG_PYTHON3} ${PROJECT_SOURCE_DIR}/tests)
+set_tests_properties(cli_dot PROPERTIES TIMEOUT 300)
+if(OG_SANITIZE)
+  set_tests_properties(cli_dot PROPERTIES ENVIRONMENT
+                       "LSAN_OPTIONS=suppressions=${CMAKE_CURRENT_LIST_DIR}/graphviz.supp:print_suppressions=0")
+endif()
