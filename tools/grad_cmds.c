@@ -341,6 +341,7 @@ static int take_option(void *user, int id, const char *opt, char *v)
 static int parse_args(int argc, char **argv, const cli_option *opts, grad_args *a)
 {
     const cli_command c = { a->cmd, grad_cmds_help(a->cmd), opts, 1, 1, "missing the model" };
+    cli_take_extras(CLI_SHAPES | (!strcmp(a->cmd, "grad") ? CLI_FORMAT : 0));
     char **args;
     int n_args;
     int rc = cli_parse(&c, argc, argv, take_option, a, &args, &n_args, &a->help);
@@ -461,6 +462,8 @@ static int load_model_feeds(grad_args *a, og_graph *g, cli_feeds *in)
 {
     int promoted = 0, rc;
     bool own_default = a->wrt.n == 0;
+    if ((rc = cli_apply_shape_overrides(g, a->model)))
+        return rc;
     if (own_default && (rc = default_wrt(g, &a->wrt)))
         return rc;
     rc = cli_load_feeds(g, a->model, a->indir, a->specs.n, a->specs.names, in, &promoted);
@@ -509,8 +512,8 @@ static int grad_run(const grad_args *a, const og_graph *g, const cli_feeds *in, 
         json_key(&w, "gradients");
         json_begin_array(&w);
         for (int k = 0; k < n_wrt; k++) {
-            char file[32];
-            snprintf(file, sizeof file, "grad_%d.pb", k);
+            char file[1100];
+            cli_result_file(file, sizeof file, "grad_", k, grads);
             cli_json_tensor(&w, grads[k], file);
         }
         json_end_array(&w);
@@ -587,6 +590,8 @@ int cmd_gradient_graph(int argc, char **argv)
     og_status st = og_model_load_file(a.model, &g);
     if (st)
         rc = cli_fail_og(st);
+    else if ((rc = cli_apply_shape_overrides(g, a.model)))
+        ;
     else if ((st = og_graph_build_gradient(g, &o, &gg)))
         rc = cli_fail_og_in(a.model, st);
     else if ((st = og_model_save_file(gg, a.out)))
@@ -829,8 +834,10 @@ static int gradcheck_run(const grad_args *a, const og_graph *g, const cli_feeds 
     int n_failed = 0;
     for (int k = 0; k < r->n; k++)
         n_failed += !r->entries[k].pass;
-    if (a->json)
+    if (a->json) {
         print_json(a, g, r, n_failed);
+        cli_json_printed();   /* the report says pass: false */
+    }
     else
         print_text(a, g, r, n_failed);
     fflush(stdout);

@@ -166,7 +166,7 @@ static void print_value(const og_value_info *vi)
 
 /* ---- convert ------------------------------------------------------------ */
 
-enum { OPT_OUTPUT, OPT_INPUT, OPT_INPUTS, OPT_FORCE, OPT_JSON, OPT_REPEAT };
+enum { OPT_OUTPUT, OPT_INPUT, OPT_INPUTS, OPT_FORCE, OPT_JSON, OPT_REPEAT, OPT_RANDOM, OPT_VAL_RANGE, OPT_RNG_SEED };
 
 static const cli_option CONVERT_OPTS[] = {
     { "output", 'o', true, OPT_OUTPUT, NULL },
@@ -184,6 +184,7 @@ static int take_convert(void *user, int id, const char *opt, char *v)
 static int cmd_convert(int argc, char **argv)
 {
     static const cli_command c = { "convert", HELP_CONVERT, CONVERT_OPTS, 1, 1, "missing the input model" };
+    cli_take_extras(CLI_SHAPES);
     const char *out = NULL;
     char **args;
     int n_args;
@@ -196,6 +197,10 @@ static int cmd_convert(int argc, char **argv)
 
     og_graph *g = NULL;
     og_status st = og_model_load_file(args[0], &g);
+    if (st == OG_OK && (rc = cli_apply_shape_overrides(g, args[0]))) {
+        og_graph_free(g);
+        return rc;
+    }
     if (st == OG_OK)
         st = og_model_save_file(g, out);
     rc = st == OG_OK ? EXIT_OK : cli_fail_og(st);
@@ -502,6 +507,10 @@ typedef struct run_args {
     const char *outdir, *indir;
     const char **specs;       /* -i NAME=FILE, pointers into argv */
     int n_specs;
+    const char **ranges;      /* --val-range NAME=LO,HI */
+    int n_ranges;
+    bool random;
+    long seed;
     long repeat;
     bool force, json;
 } run_args;
@@ -513,6 +522,9 @@ static const cli_option RUN_OPTS[] = {
     { "repeat", 'r', true, OPT_REPEAT, NULL },
     { "force", 0, false, OPT_FORCE, NULL },
     { "json", 0, false, OPT_JSON, NULL },
+    { "random", 0, false, OPT_RANDOM, NULL },
+    { "val-range", 0, true, OPT_VAL_RANGE, NULL },
+    { "rng-seed", 0, true, OPT_RNG_SEED, NULL },
     { NULL, 0, false, 0, NULL },
 };
 
@@ -541,6 +553,16 @@ static int take_run(void *user, int id, const char *opt, char *v)
     case OPT_JSON:
         a->json = true;
         break;
+    case OPT_RANDOM:
+        a->random = true;
+        break;
+    case OPT_VAL_RANGE:
+        if (cli_check_range_spec("run", opt, v))
+            return EXIT_USAGE;
+        a->ranges[a->n_ranges++] = v;
+        break;
+    case OPT_RNG_SEED:
+        return cli_parse_count("run", opt, v, 0, 0x7fffffffL, &a->seed);
     }
     return EXIT_OK;
 }
@@ -587,8 +609,8 @@ static void print_run_report(const run_args *a, const char *model, int n_out, og
     json_key(&w, "outputs");
     json_begin_array(&w);
     for (int k = 0; k < n_out; k++) {
-        char file[32];
-        snprintf(file, sizeof file, "output_%d.pb", k);
+        char file[1100];
+        cli_result_file(file, sizeof file, "output_", k, outs);
         cli_json_tensor(&w, outs[k], file);
     }
     json_end_array(&w);
@@ -611,7 +633,9 @@ static int run_model(const run_args *a, const char *model)
         rc = cli_fail_og(st);
         goto done;
     }
-    if (cli_load_feeds(g, model, a->indir, a->n_specs, a->specs, &f, NULL))
+    if (cli_apply_shape_overrides(g, model) || cli_load_feeds(g, model, a->indir, a->n_specs, a->specs, &f, NULL))
+        goto done;
+    if (a->random && cli_random_inputs(g, model, &f, a->n_ranges, a->ranges, (uint64_t)a->seed))
         goto done;
     if ((st = og_plan_create(g, &p))) {
         rc = cli_fail_og_in(model, st);
@@ -655,9 +679,14 @@ done:
 static int cmd_run(int argc, char **argv)
 {
     static const cli_command c = { "run", HELP_RUN, RUN_OPTS, 1, 1, "missing the model" };
-    run_args a = { .repeat = 1, .specs = calloc((size_t)argc + 1, sizeof(char *)) };
-    if (!a.specs)
+    cli_take_extras(CLI_SHAPES | CLI_FORMAT);
+    run_args a = { .repeat = 1, .specs = calloc((size_t)argc + 1, sizeof(char *)),
+                   .ranges = calloc((size_t)argc + 1, sizeof(char *)) };
+    if (!a.specs || !a.ranges) {
+        free(a.specs);
+        free(a.ranges);
         return cli_fail("out of memory");
+    }
     char **args;
     int n_args;
     bool help;
@@ -667,6 +696,7 @@ static int cmd_run(int argc, char **argv)
     if (rc == EXIT_OK && !help)
         rc = run_model(&a, args[0]);
     free(a.specs);
+    free(a.ranges);
     return rc;
 }
 
