@@ -20,6 +20,7 @@
 #include "grad_cmds.h"
 #include "check_cmd.h"
 #include "train_cmd.h"
+#include "test_cmd.h"
 #include "json.h"
 
 /* ---- help --------------------------------------------------------------- */
@@ -37,6 +38,7 @@ static const char HELP_MAIN[] =
     "  grad            compute gradients of a model's outputs, as .pb files\n"
     "  gradient-graph  save the gradient graph (forward + backward) as ONNX\n"
     "  gradcheck       compare the gradients with finite differences\n"
+    "  test            run ONNX backend test-data directories: PASS/FAIL/REFUSED\n"
     "  train           train a model on a dataset (IDX or .pb files)\n"
     "  eval            score a classifier on a dataset: accuracy, confusion matrix\n"
     "  help            show help for a command\n"
@@ -130,6 +132,8 @@ static const char *help_for(const char *cmd)
         return HELP_TRAIN;
     if (!strcmp(cmd, "eval"))
         return HELP_EVAL;
+    if (!strcmp(cmd, "test"))
+        return HELP_TEST;
     if (!strcmp(cmd, "help"))
         return HELP_MAIN;
     return grad_cmds_help(cmd);
@@ -741,6 +745,7 @@ int main(int argc, char **argv)
         { "gradcheck", cmd_gradcheck },
         { "train", cmd_train },
         { "eval", cmd_eval },
+        { "test", cmd_test },
     };
     for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++)
         if (!strcmp(cmd, COMMANDS[k].name)) {
