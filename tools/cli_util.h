@@ -114,6 +114,20 @@ bool cli_shape_overrides_given(void);
 /* --format npy given (CLI_FORMAT). */
 bool cli_format_npy(void);
 
+/* Help lines of the option groups, to paste into a command's help text
+ * (the option column is 23 wide, as in run's and grad's help). */
+#define CLI_HELP_SHAPES                                                          \
+    "  --dim NAME=N          fix the symbolic dim NAME (e.g. N=4) wherever the\n"  \
+    "                        model declares it (repeatable)\n"                     \
+    "  --input-shape NAME=D,D,...  fix the shape of input NAME (e.g.\n"           \
+    "                        x=4,1,28,28); a dim the model fixes must agree\n"
+#define CLI_HELP_FORMAT                                                          \
+    "  --format npy|pb       write OUTDIR/<tensor name>.npy (NumPy; '/' and other\n" \
+    "                        bytes unsafe in file names become '_') instead of\n" \
+    "                        the .pb files (default pb); -i and --inputs read\n" \
+    "                        .npy files whatever the format (NAME.npy binds to\n" \
+    "                        NAME)\n"
+
 /* The hand-rolled matching the commands used before cli_parse, kept so
  * code written against it still builds; new code uses cli_parse.
  * cli_opt_value matches argv[*k] against "-s VALUE", "--long VALUE" or

@@ -58,6 +58,8 @@ static const char HELP_GRAD[] =
     "                         one holding earlier output_<k>.pb/grad_<k>.pb files\n"
     "                         is refused\n"
     "  --force                remove those earlier files first\n"
+    CLI_HELP_FORMAT
+    CLI_HELP_SHAPES
     "  --json                 print {model, output_dir, gradients [{name, dtype,\n"
     "                         shape, file}]} on stdout\n"
     "  --threads N            kernel threads (results do not depend on N)\n"
@@ -117,6 +119,7 @@ static const char HELP_GRADCHECK[] =
     "                         spelling, kept for one release\n"
     "  --max-elements K       check at most K elements of each tensor, sampled\n"
     "                         evenly (default: all)\n"
+    CLI_HELP_SHAPES
     "  --json                 print the report as one JSON object (non-finite\n"
     "                         numbers as null)\n"
     "  --threads N            kernel threads (results do not depend on N)\n"

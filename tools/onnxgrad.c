@@ -56,16 +56,25 @@ static const char HELP_MAIN[] =
     "OG_NUM_THREADS, else every core; results do not depend on N). Long options\n"
     "may be abbreviated to any unambiguous prefix and given in any order.\n"
     "\n"
+    "Every command takes --limit NAME=VALUE (repeatable) to raise or lower a\n"
+    "limit on what a file may ask for: file-bytes, nesting-depth, rank,\n"
+    "tensor-elements, parse-memory-factor, parse-memory-base, plan-bytes (K, M,\n"
+    "G, T suffixes), also read from OG_LIMIT_<NAME> (OG_LIMIT_FILE_BYTES=4G);\n"
+    "--limit wins. With --json, a failure is also printed on stdout as\n"
+    "{\"error\": {\"status\": \"OG_ERR_...\" | \"usage\" | \"error\", \"message\": ...}}.\n"
+    "\n"
     "Run 'onnxgrad <command> --help' for a command's options.\n";
 
 static const char HELP_CONVERT[] =
-    "usage: onnxgrad convert IN.onnx -o OUT.onnx\n"
+    "usage: onnxgrad convert IN.onnx -o OUT.onnx [--dim NAME=N]... [--input-shape NAME=D,...]...\n"
     "\n"
     "Loads IN.onnx (validating it and inferring every shape) and saves it to\n"
-    "OUT.onnx with the inferred shapes written as value_info.\n"
+    "OUT.onnx with the inferred shapes written as value_info; --dim and\n"
+    "--input-shape save it with those dims fixed.\n"
     "\n"
     "options:\n"
     "  -o, --output FILE   the model to write (required)\n"
+    CLI_HELP_SHAPES
     "  --threads N         kernel threads (no effect on the result)\n"
     "  -h, --help          show this help\n";
 
@@ -89,8 +98,10 @@ static const char HELP_INFO[] =
     "  -h, --help    show this help\n";
 
 static const char HELP_RUN[] =
-    "usage: onnxgrad run MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]... -o OUTDIR\n"
-    "           [-r N] [--force] [--json]\n"
+    "usage: onnxgrad run MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb|.npy]... -o OUTDIR\n"
+    "           [-r N] [--force] [--json] [--format npy|pb] [--dim NAME=N]...\n"
+    "           [--input-shape NAME=D,D,...]... [--random [--val-range NAME=LO,HI]...\n"
+    "           [--rng-seed S]]\n"
     "\n"
     "Runs MODEL.onnx and writes OUTDIR/output_<k>.pb, one TensorProto per graph\n"
     "output in graph-output order, named after the output. OUTDIR is created\n"
@@ -111,6 +122,13 @@ static const char HELP_RUN[] =
     "  -r, --repeat N        run N times (default 1) and report the run times;\n"
     "                        the outputs of the last run are written\n"
     "  --force               remove earlier output_<k>.pb/grad_<k>.pb from OUTDIR\n"
+    CLI_HELP_FORMAT
+    CLI_HELP_SHAPES
+    "  --random              make every input not given: uniform in [0, 1) (floats),\n"
+    "                        uniform integers in [LO, HI] (integers), 0/1 (bool);\n"
+    "                        the same for the same seed\n"
+    "  --val-range NAME=LO,HI  the range of input NAME for --random (repeatable)\n"
+    "  --rng-seed S          the seed of --random (default 0)\n"
     "  --json                print {model, output_dir, repeat, seconds {min,\n"
     "                        median, max}, outputs [{name, dtype, shape, file}]}\n"
     "  --threads N           kernel threads (the outputs do not depend on N)\n"
