@@ -605,6 +605,18 @@ const og_pattern og_pattern_avgpool_backward = {
     .select = boxsum_select,
 };
 
+/* FLOPs: one add per output element per window element (the divide is
+ * not counted). */
+static og_status avgpool_cost(og_cost_call *c)
+{
+    const avgpool_params *p = c->params;
+    int64_t f = og_cost_numel(&c->out[0]->shape);
+    for (int64_t d = 0; d < p->kernel_shape.n; d++)
+        f = og_cost_mul(f, p->kernel_shape.v[d]);
+    c->flops = f;
+    return OG_OK;
+}
+
 const og_op og_op_averagepool = {
     .name = "AveragePool",
     .domain = "",
@@ -622,4 +634,5 @@ const og_op og_op_averagepool = {
     .run = avgpool_run,
     .backward = avgpool_backward,
     .select = avgpool_select,
+    .cost = avgpool_cost,
 };

@@ -318,6 +318,15 @@ static og_status bn_training_form(const og_node *n, og_training_form *f)
     return OG_OK;
 }
 
+/* FLOPs: a multiply and an add per element (the per-channel scale and
+ * shift); training mode adds the batch mean and variance, 3 per element. */
+static og_status bn_cost(og_cost_call *c)
+{
+    int64_t n = og_cost_numel(&c->in[0]->shape);
+    c->flops = og_cost_mul(n, c->n_out > 1 && c->out[1] ? 5 : 2);
+    return OG_OK;
+}
+
 const og_op og_op_batchnorm = {
     .name = "BatchNormalization",
     .domain = "",
@@ -334,4 +343,5 @@ const og_op og_op_batchnorm = {
     .backward = bn_backward,
     .select = bn_select,
     .training_form = bn_training_form,
+    .cost = bn_cost,
 };

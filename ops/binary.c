@@ -394,7 +394,7 @@ static og_status prelu_backward(og_backward_call *b)
     const og_op og_op_##lname = { .name = Name, .domain = "", .since_version = since, .min_inputs = 2,  \
                                   .max_inputs = 2, .min_outputs = 1, .max_outputs = 1, .diff_inputs = diff, \
                                   .diff_outputs = diff ? 1 : 0, .infer = bin_infer, .run = bin_run,     \
-                                  .backward = bwd, .select = bin_select, .impl = &lname##_row };
+                                  .backward = bwd, .select = bin_select, .impl = &lname##_row, .cost = og_cost_per_output };
 
 static const ew_types pow_exponent_types[] = { { EW_F, 7, 0, NULL }, { EW_I, 12, 0, "integer exponents" }, { 0 } };
 

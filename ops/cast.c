@@ -212,6 +212,7 @@ const og_op og_op_cast = {
     .infer = cast_infer,
     .run = cast_run,
     .backward = cast_backward,
+    .cost = og_cost_zero,
 };
 
 /* CastLike: Cast's kernel and rule with the type taken from input 1. */
@@ -227,4 +228,5 @@ const og_op og_op_castlike = {
     .infer = castlike_infer,
     .run = cast_run,
     .backward = cast_backward,
+    .cost = og_cost_zero,
 };

@@ -199,4 +199,5 @@ const og_op og_op_concat = {
     .infer = concat_infer,
     .run = concat_run,
     .backward = concat_backward,
+    .cost = og_cost_zero,
 };

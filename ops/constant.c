@@ -134,4 +134,5 @@ const og_op og_op_constant = {
     .infer = constant_infer,
     .run = constant_run,
     .backward = NULL,
+    .cost = og_cost_zero,
 };

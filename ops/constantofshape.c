@@ -134,4 +134,5 @@ const og_op og_op_constantofshape = {
     .infer = constantofshape_infer,
     .run = constantofshape_run,
     .backward = NULL,
+    .cost = og_cost_zero,
 };

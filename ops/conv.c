@@ -437,6 +437,18 @@ bool og_conv_node_geom(const og_node *node, const og_shape *xs, const og_shape *
     return og_cf_geom_from(out, &g.sp, g.N, g.C, g.M, g.group);
 }
 
+/* FLOPs: a multiply and an add per output element per weight it sums
+ * (W [M, C/group, k...]), and one add per output element for the bias. */
+static og_status conv_cost(og_cost_call *c)
+{
+    int64_t per = 1;
+    for (int d = 1; d < c->in[1]->shape.rank; d++)
+        per = og_cost_mul(per, c->in[1]->shape.dims[d]);
+    int64_t ny = og_cost_numel(&c->out[0]->shape);
+    c->flops = og_cost_add(og_cost_mul(og_cost_mul(2, ny), per), c->n_in > 2 && c->in[2] ? ny : 0);
+    return OG_OK;
+}
+
 const og_op og_op_conv = {
     .name = "Conv",
     .domain = "",
@@ -454,4 +466,5 @@ const og_op og_op_conv = {
     .run = conv_run,
     .backward = conv_backward,
     .select = conv_select,
+    .cost = conv_cost,
 };

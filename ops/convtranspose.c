@@ -432,6 +432,19 @@ static og_status convt_select(og_select_call *s)
     return og_convt_fast_select(s, &f, b != NULL);
 }
 
+/* FLOPs: each input element is multiplied into M/group * prod(k) outputs
+ * and added there (W [C, M/group, k...]); one add per output for the bias. */
+static og_status convt_cost(og_cost_call *c)
+{
+    int64_t per = 1;
+    for (int d = 1; d < c->in[1]->shape.rank; d++)
+        per = og_cost_mul(per, c->in[1]->shape.dims[d]);
+    int64_t nx = og_cost_numel(&c->in[0]->shape);
+    int64_t ny = c->out[0] ? og_cost_numel(&c->out[0]->shape) : 0;
+    c->flops = og_cost_add(og_cost_mul(og_cost_mul(2, nx), per), c->n_in > 2 && c->in[2] ? ny : 0);
+    return OG_OK;
+}
+
 const og_op og_op_convtranspose = {
     .name = "ConvTranspose",
     .domain = "",
@@ -449,4 +462,5 @@ const og_op og_op_convtranspose = {
     .run = convt_run,
     .backward = convt_backward,
     .select = convt_select,
+    .cost = convt_cost,
 };

@@ -15,8 +15,11 @@
  * cases and np.random.seed(seed); np.random.uniform(0, 1, shape): MT19937
  * seeded with mt19937_seed(seed mod 2^32), u = (a>>5 * 2^26 + b>>6) / 2^53
  * for consecutive draws a, b, in row-major order. Without `seed` the seed
- * is 0, so every run (and every call) draws the same mask: deterministic by
- * design, and the mask the backward graph reads is the forward's.
+ * is 0. A plan's run seed (og_plan_set_run_seed; a trainer sets its step
+ * number) is mixed in when nonzero, so each training step draws a new mask;
+ * otherwise every run draws the same one. Either way a run is a function
+ * of its inputs and seeds, and the mask the backward graph reads is the
+ * forward's (a re-run Dropout in the backward draws the same one).
  *
  * Backward (torch.nn.functional.dropout's): in training dX = dY * mask *
  * 1/(1 - ratio) (the mask Cast to data's type, read from the forward
@@ -45,6 +48,24 @@ static const og_attr_spec dropout_attrs[] = {
     { .name = "seed", .type = OG_ATTR_INT, .offset = offsetof(dropout_params, seed), .def_i = 0,
       .since_version = 12 },
 };
+
+/* The generator's seed: the attribute's (numpy's seed mod 2^32), or with a
+ * plan's run seed, it, the node's name and the run seed through splitmix64,
+ * so that consecutive steps and different nodes get unrelated streams. */
+static uint32_t run_seed_of(const og_node *n, int64_t seed, uint64_t run_seed)
+{
+    if (run_seed == 0)
+        return (uint32_t)seed;
+    /* the node's name too: exporters leave `seed` unset (0) on every
+     * Dropout, which must not all draw the same mask */
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *c = n->name; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    uint64_t z = (uint64_t)seed ^ h ^ (run_seed * 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return (uint32_t)(z ^ (z >> 31));
+}
 
 /* ---- numpy's legacy MT19937 (randomkit) -------------------------------- */
 typedef struct mt19937 {
@@ -200,7 +221,7 @@ static og_status dropout_run(const og_kernel_call *k)
         m.training = false;
     mt19937 rng;
     if (m.training)
-        mt_seed(&rng, (uint32_t)p->seed);
+        mt_seed(&rng, run_seed_of(k->node, p->seed, k->run_seed));
     bool *mb = mask && mask->dtype == OG_BOOL ? mask->data : NULL;
     void *mt_ = mask && mask->dtype != OG_BOOL ? mask->data : NULL;
     if (x->dtype == OG_FLOAT)
@@ -263,8 +284,8 @@ static og_status dropout_backward(og_backward_call *b)
 }
 
 /* Training: training_mode (input 2) true. The mask comes from the seed
- * attribute, so it is the same at every step of a training loop (ONNX's
- * Dropout has no per-run seed input). */
+ * attribute and the run seed the trainer sets per step (ONNX's Dropout has
+ * no per-run seed input). */
 static og_status dropout_training_form(const og_node *n, og_training_form *f)
 {
     (void)n;

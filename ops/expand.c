@@ -151,4 +151,5 @@ const og_op og_op_expand = {
     .infer = expand_infer,
     .run = expand_run,
     .backward = expand_backward,
+    .cost = og_cost_zero,
 };

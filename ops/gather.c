@@ -171,4 +171,5 @@ const og_op og_op_gather = {
     .infer = gather_infer,
     .run = gather_run,
     .backward = gather_backward,
+    .cost = og_cost_zero,
 };

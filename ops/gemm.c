@@ -425,6 +425,16 @@ static og_status gemm_select(og_select_call *s)
     return OG_OK;
 }
 
+/* FLOPs: 2*M*N*K for A*B (K = numel(A) / M whichever way A is stored),
+ * plus M*N for adding C. */
+static og_status gemm_cost(og_cost_call *c)
+{
+    int64_t m = c->out[0]->shape.dims[0], mn = og_cost_numel(&c->out[0]->shape);
+    int64_t k = m > 0 ? og_cost_numel(&c->in[0]->shape) / m : 0;
+    c->flops = og_cost_add(og_cost_mul(og_cost_mul(2, mn), k), c->n_in > 2 && c->in[2] ? mn : 0);
+    return OG_OK;
+}
+
 const og_op og_op_gemm = {
     .name = "Gemm",
     .domain = "",
@@ -440,4 +450,5 @@ const og_op og_op_gemm = {
     .run = gemm_run,
     .backward = gemm_backward,
     .select = gemm_select,
+    .cost = gemm_cost,
 };

@@ -167,7 +167,7 @@ static og_status gmp_backward(og_backward_call *b)
 #define GLOBAL_OP(var, NAME, RUN, BACKWARD)                                                             \
     const og_op var = { .name = NAME, .domain = "", .since_version = 1, .min_inputs = 1, .max_inputs = 1, \
                         .min_outputs = 1, .max_outputs = 1, .diff_inputs = 0x1, .diff_outputs = 0x1,    \
-                        .infer = global_infer, .run = RUN, .backward = BACKWARD }
+                        .infer = global_infer, .run = RUN, .backward = BACKWARD, .cost = og_cost_per_input }
 
 GLOBAL_OP(og_op_globalaveragepool, "GlobalAveragePool", gap_run, gap_backward);
 GLOBAL_OP(og_op_globalmaxpool, "GlobalMaxPool", gmp_run, gmp_backward);

@@ -69,4 +69,6 @@ const og_op og_op_identity = {
     .run = identity_run,
     .backward = identity_backward,
     .alias_out0_in0 = true,   /* a compiled plan makes the output a view */
+    .is_identity = true,
+    .cost = og_cost_zero,
 };

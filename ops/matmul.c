@@ -447,6 +447,15 @@ static og_status matmul_backward(og_backward_call *b)
     return og_gb_status(b);
 }
 
+/* FLOPs: 2*K per output element, K the last dim of A. */
+static og_status matmul_cost(og_cost_call *c)
+{
+    const og_shape *a = &c->in[0]->shape;
+    int64_t k = a->rank > 0 ? a->dims[a->rank - 1] : 1;
+    c->flops = og_cost_mul(og_cost_mul(2, og_cost_numel(&c->out[0]->shape)), k);
+    return OG_OK;
+}
+
 const og_op og_op_matmul = {
     .name = "MatMul",
     .domain = "",
@@ -459,4 +468,5 @@ const og_op og_op_matmul = {
     .run = matmul_run,
     .backward = matmul_backward,
     .select = matmul_select,
+    .cost = matmul_cost,
 };

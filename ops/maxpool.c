@@ -556,6 +556,17 @@ const og_pattern og_pattern_maxpool_backward = {
     .select = maxpool_bwd_select,
 };
 
+/* FLOPs: one comparison per output element per window element. */
+static og_status maxpool_cost(og_cost_call *c)
+{
+    const maxpool_params *p = c->params;
+    int64_t f = c->out[0] ? og_cost_numel(&c->out[0]->shape) : 0;
+    for (int64_t d = 0; d < p->kernel_shape.n; d++)
+        f = og_cost_mul(f, p->kernel_shape.v[d]);
+    c->flops = f;
+    return OG_OK;
+}
+
 const og_op og_op_maxpool = {
     .name = "MaxPool",
     .domain = "",
@@ -573,4 +584,5 @@ const og_op og_op_maxpool = {
     .run = maxpool_run,
     .backward = maxpool_backward,
     .select = maxpool_select,
+    .cost = maxpool_cost,
 };

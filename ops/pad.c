@@ -406,4 +406,5 @@ const og_op og_op_pad = {
     .infer = pad_infer,
     .run = pad_run,
     .backward = pad_backward,
+    .cost = og_cost_zero,
 };

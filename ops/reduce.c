@@ -979,6 +979,7 @@ static og_status reduce_backward_kind(og_backward_call *b, rkind kind)
         .diff_inputs = 0x1, .diff_outputs = 0x1, .attrs = attrs_,                                         \
         .n_attrs = (int)(sizeof attrs_ / sizeof attrs_[0]), .params_size = sizeof(reduce_params),         \
         .infer = sym##_infer, .run = sym##_run, .backward = sym##_backward,                               \
+        .cost = og_cost_per_input,                                                                        \
     };
 
 /* ArgMax/ArgMin: an integer output, no backward rule. */

@@ -123,11 +123,19 @@ static og_status relu_backward(og_backward_call *b)
 #define RELU_STREAM_BYTES ((int64_t)16 << 20)
 
 typedef struct relu_ctx {
-    const float *a, *b;   /* forward: X; backward: Y, dY */
+    const float *a, *b;   /* forward: X; backward: Y (Clip's: X), dY */
     float *y;
     int64_t n;
     bool simd, stream;
+    const struct clip_bounds *bounds;   /* Clip's backward */
 } relu_ctx;
+
+/* The bounds Clip's backward tests, each only when the Clip had it (an
+ * absent bound is no test: NaN passes it). */
+typedef struct clip_bounds {
+    float lo, hi;
+    bool has_lo, has_hi;
+} clip_bounds;
 
 OG_AVX512 static void relu_fwd_avx512(const float *x, float *y, int64_t n, bool stream)
 {
@@ -179,6 +187,49 @@ OG_AVX512 static void relu_bwd_avx512(const float *yv, const float *dy, float *d
         _mm_sfence();
 }
 
+/* dX = dY where lo <= X <= hi (each bound that exists), else +0: the
+ * Where(And(LessOrEqual(lo, X), LessOrEqual(X, hi)), dY, 0) Clip's backward
+ * rule emits. Ordered compares are false at NaN, as LessOrEqual is. */
+OG_AVX512 static void clip_bwd_avx512(const clip_bounds *cb, const float *x, const float *dy, float *dx, int64_t n,
+                                      bool stream)
+{
+    const __m512 zero = _mm512_setzero_ps(), lo = _mm512_set1_ps(cb->lo), hi = _mm512_set1_ps(cb->hi);
+    int64_t i = 0;
+    if (stream)
+        for (; i < n && ((uintptr_t)(dx + i) & 63); i++)
+            dx[i] = (!cb->has_lo || cb->lo <= x[i]) && (!cb->has_hi || x[i] <= cb->hi) ? dy[i] : 0.0f;
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __mmask16 in = m;
+        if (cb->has_lo)
+            in &= _mm512_cmp_ps_mask(lo, v, _CMP_LE_OQ);
+        if (cb->has_hi)
+            in &= _mm512_cmp_ps_mask(v, hi, _CMP_LE_OQ);
+        __m512 r = _mm512_mask_blend_ps(in, zero, _mm512_maskz_loadu_ps(m, dy + i));
+        if (stream && m == 0xFFFF)
+            _mm512_stream_ps(dx + i, r);
+        else
+            _mm512_mask_storeu_ps(dx + i, m, r);
+    }
+    if (stream)
+        _mm_sfence();
+}
+
+static void clip_bwd_task(void *arg, int64_t t, int worker)
+{
+    (void)worker;
+    const relu_ctx *c = arg;
+    const clip_bounds *cb = c->bounds;
+    int64_t i0 = t * RELU_CHUNK, n = c->n - i0 < RELU_CHUNK ? c->n - i0 : RELU_CHUNK;
+    if (c->simd) {
+        clip_bwd_avx512(cb, c->a + i0, c->b + i0, c->y + i0, n, c->stream);
+        return;
+    }
+    for (int64_t i = i0; i < i0 + n; i++)
+        c->y[i] = (!cb->has_lo || cb->lo <= c->a[i]) && (!cb->has_hi || c->a[i] <= cb->hi) ? c->b[i] : 0.0f;
+}
+
 static void relu_fwd_task(void *arg, int64_t t, int worker)
 {
     (void)worker;
@@ -207,7 +258,8 @@ static void relu_bwd_task(void *arg, int64_t t, int worker)
 
 static void relu_launch(const og_kernel_call *k, og_task_fn fn, const float *a, const float *b, float *y, int64_t n)
 {
-    relu_ctx c = { a, b, y, n, og_isa_active() == OG_ISA_AVX512, n * (int64_t)sizeof(float) >= RELU_STREAM_BYTES };
+    relu_ctx c = { a, b, y, n, og_isa_active() == OG_ISA_AVX512, n * (int64_t)sizeof(float) >= RELU_STREAM_BYTES,
+                   k->state };
     og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, (n + RELU_CHUNK - 1) / RELU_CHUNK, fn, &c);
 }
 
@@ -329,6 +381,92 @@ const og_pattern og_pattern_relu_backward = {
     .select = relu_bwd_select,
 };
 
+/* Clip's backward pattern: Where(cond, dY, 0), cond LessOrEqual(lo, X),
+ * LessOrEqual(X, hi), or their And, with constant scalar bounds — one pass
+ * over (X, dY), as clip_backward (ops/unary.c) emits it. */
+static og_status clip_bwd_run(const og_kernel_call *k)
+{
+    const og_tensor *x = k->in[0], *dy = k->in[1];
+    og_tensor *dx = k->out[0];
+    if (!dx)
+        return OG_OK;
+    if (x->dtype != OG_FLOAT || dy->dtype != OG_FLOAT || dx->dtype != OG_FLOAT || x->numel != dx->numel ||
+        dy->numel != dx->numel)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (Where): tensors do not match the planned shapes", k->node->name);
+    relu_launch(k, clip_bwd_task, x->data, dy->data, dx->data, dx->numel);
+    return OG_OK;
+}
+
+/* One LessOrEqual of the condition, read only by it: a constant scalar
+ * on one side (the bound) and X on the other; fills the bound it is. */
+static bool clip_compare(const og_select_call *s, int v, int *x, clip_bounds *cb)
+{
+    const og_node *le = og_value_producer(s->g, v);
+    if (!le || strcmp(le->op_type, "LessOrEqual") != 0 || le->domain[0] || le->n_inputs != 2 || s->readers[v] != 1)
+        return false;
+    float c;
+    if (const_float_scalar(s->g, le->inputs[0], &c) && !cb->has_lo) {   /* lo <= X */
+        cb->lo = c;
+        cb->has_lo = true;
+        return *x < 0 || *x == le->inputs[1] ? (*x = le->inputs[1], true) : false;
+    }
+    if (const_float_scalar(s->g, le->inputs[1], &c) && !cb->has_hi) {   /* X <= hi */
+        cb->hi = c;
+        cb->has_hi = true;
+        return *x < 0 || *x == le->inputs[0] ? (*x = le->inputs[0], true) : false;
+    }
+    return false;
+}
+
+static og_status clip_bwd_select(og_select_call *s)
+{
+    const og_graph *g = s->g;
+    const og_node *w = s->node;
+    if (w->domain[0] || w->n_inputs != 3 || s->n_out < 1 || !s->out[0] || s->out[0]->dtype != OG_FLOAT ||
+        !og_shape_known(&s->out[0]->shape))
+        return OG_OK;
+    float z_sel;
+    uint32_t sel_bits;
+    if (!const_float_scalar(g, w->inputs[2], &z_sel))
+        return OG_OK;
+    memcpy(&sel_bits, &z_sel, sizeof sel_bits);
+    if (sel_bits != 0)   /* the kernel writes +0 */
+        return OG_OK;
+    clip_bounds cb = { 0 };
+    int x = -1, cond = w->inputs[0];
+    const og_node *and = og_value_producer(g, cond);
+    if (and && strcmp(and->op_type, "And") == 0 && !and->domain[0] && and->n_inputs == 2 && s->readers[cond] == 1) {
+        if (!clip_compare(s, and->inputs[0], &x, &cb) || !clip_compare(s, and->inputs[1], &x, &cb))
+            return OG_OK;
+    } else if (!clip_compare(s, cond, &x, &cb)) {
+        return OG_OK;
+    }
+    og_tinfo xt;
+    og_value_get(&g->values[x], &xt);
+    const og_tinfo *out = s->out[0], *dy = s->in[1], *zs = s->in[2];
+    if (xt.dtype != OG_FLOAT || !dy || dy->dtype != OG_FLOAT || !same_shape(&xt, out, false) ||
+        !same_shape(dy, out, false) || !zs || !same_shape(zs, out, true))
+        return OG_OK;
+    clip_bounds *state = og_malloc(sizeof *state);
+    if (!state)
+        return og_err(OG_ERR_NOMEM, "out of memory planning node '%s'", w->name);
+    *state = cb;
+    s->state = state;
+    s->run = clip_bwd_run;
+    s->kernel_name = og_isa_active() == OG_ISA_AVX512 ? "clip_backward_avx512" : "clip_backward_scalar";
+    s->new_n_in = 2;
+    s->new_inputs[0] = x;
+    s->new_inputs[1] = w->inputs[1];
+    s->inplace_input = 1;   /* dX may take dY's bytes: each element is read before its place is written */
+    return OG_OK;
+}
+
+const og_pattern og_pattern_clip_backward = {
+    .root_op = "Where",
+    .name = "clip_backward",
+    .select = clip_bwd_select,
+};
+
 const og_op og_op_relu = {
     .name = "Relu",
     .domain = "",
@@ -344,4 +482,5 @@ const og_op og_op_relu = {
     .run = relu_run,
     .backward = relu_backward,
     .select = relu_select,
+    .cost = og_cost_per_output,
 };

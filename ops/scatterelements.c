@@ -211,6 +211,14 @@ static og_status scatter_backward(og_backward_call *b)
     return OG_OK;
 }
 
+/* FLOPs: one per update element (the reduction's add or multiply; a plain
+ * copy counts the same, as the elementwise ops do). */
+static og_status scatter_cost(og_cost_call *c)
+{
+    c->flops = c->n_in > 2 && c->in[2] ? og_cost_numel(&c->in[2]->shape) : 0;
+    return OG_OK;
+}
+
 const og_op og_op_scatterelements = {
     .name = "ScatterElements",
     .domain = "",
@@ -225,4 +233,5 @@ const og_op og_op_scatterelements = {
     .infer = scatter_infer,
     .run = scatter_run,
     .backward = scatter_backward,
+    .cost = scatter_cost,
 };

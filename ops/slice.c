@@ -454,4 +454,5 @@ const og_op og_op_slice = {
     .infer = slice_infer,
     .run = slice_run,
     .backward = slice_backward,
+    .cost = og_cost_zero,
 };

@@ -82,4 +82,5 @@ const og_op og_op_squeeze = {
     .run = sf_copy_run,   /* the node-by-node path copies */
     .backward = squeeze_backward,
     .alias_out0_in0 = true,   /* a compiled plan makes the output a view */
+    .cost = og_cost_zero,
 };

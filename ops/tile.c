@@ -213,4 +213,5 @@ const og_op og_op_tile = {
     .infer = tile_infer,
     .run = tile_run,
     .backward = tile_backward,
+    .cost = og_cost_zero,
 };

@@ -370,4 +370,5 @@ const og_op og_op_transpose = {
     .run = transpose_run,
     .backward = transpose_backward,
     .select = transpose_select,
+    .cost = og_cost_zero,
 };

@@ -568,7 +568,7 @@ static og_status clip_backward(og_backward_call *b)
                                   .max_inputs = maxin, .min_outputs = 1, .max_outputs = 1,                  \
                                   .diff_inputs = diff, .diff_outputs = diff ? 1 : 0, attr_arr,              \
                                   .params_size = sizeof(un_params), .infer = un_infer, .run = un_run,        \
-                                  .backward = bwd, .select = un_select, .impl = &lname##_row };
+                                  .backward = bwd, .select = un_select, .impl = &lname##_row, .cost = og_cost_per_output };
 #define ATTRS(a) .attrs = a, .n_attrs = (int)(sizeof a / sizeof a[0])
 #define NO_ATTRS .attrs = NULL
 /* float types from opset 1 (Exp, Log, ...) */

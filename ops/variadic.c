@@ -295,7 +295,8 @@ static const og_attr_spec va_attrs[] = {
                                   .max_inputs = OG_MAX_IO, .min_outputs = 1, .max_outputs = 1,               \
                                   .diff_inputs = 0xffffffffu, .diff_outputs = 1, .attrs = va_attrs,          \
                                   .n_attrs = 1, .params_size = sizeof(va_params), .infer = va_infer,         \
-                                  .run = va_run, .backward = bwd, .select = va_select, .impl = &lname##_row };
+                                  .run = va_run, .backward = bwd, .select = va_select, .impl = &lname##_row, \
+                                  .cost = og_cost_per_output };
 
 VARIADIC_OP(sum, "Sum", sum_backward, .types = { { EW_F, 1, 0, NULL } }, .init = { EW_FN_F(copy) },
             .step = { EW_FN_F(sum) }, .pair = { EW_FN_F(sum_pair) })

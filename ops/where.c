@@ -145,4 +145,5 @@ const og_op og_op_where = {
     .infer = where_infer,
     .run = where_run,
     .backward = where_backward,
+    .cost = og_cost_per_output,
 };

@@ -62,7 +62,8 @@ og_status og_grad_emit(og_backward_call *b, const char *op_type, int n_in, const
         return og_err(OG_ERR_INTERNAL, "og_grad_emit: %s with %d inputs and %d outputs", op_type, n_in, n_out);
     char node_name[512], base[512], names[OG_MAX_IO][540];
     const char *out_names[OG_MAX_IO];
-    const char *prefix = c->cur ? c->cur->name : "seed";
+    /* the gradient graph's name of the node (unnamed ones get one there) */
+    const char *prefix = c->cur ? c->gg->nodes[c->cur - c->fwd->nodes].name : "seed";
     snprintf(base, sizeof base, "grad/%.400s/%s_%d", prefix, op_type, ++c->counter);
     unique_name(c, base, node_name, sizeof node_name);
     for (int k = 0; k < n_out; k++) {
@@ -666,9 +667,68 @@ static og_status output_gradient(og_grad_ctx *c, og_backward_call *b, int v, boo
     snprintf(base, sizeof base, "%.400s_grad", val->name);
     unique_name(c, base, name, sizeof name);
     const char *out = name;
-    if ((st = og_graph_add_node(c->gg, "Identity", "", NULL, 1, &grad, 1, &out, 0, NULL)))
+    char node_name[560];
+    snprintf(node_name, sizeof node_name, "grad/output/%s", name);
+    if ((st = og_graph_add_node(c->gg, "Identity", "", node_name, 1, &grad, 1, &out, 0, NULL)))
         return st;
     return og_graph_add_output(c->gg, name);
+}
+
+/* "a,b,c" of n names into a new string. Ownership: the caller's (og_free). */
+static char *join_names(int n, const char *const *names, const og_graph *g, const int *values)
+{
+    size_t len = 1;
+    for (int k = 0; k < n; k++)
+        len += strlen(names ? names[k] : g->values[values[k]].name) + 1;
+    char *s = og_malloc(len), *p = s;
+    if (!s)
+        return NULL;
+    *p = '\0';
+    for (int k = 0; k < n; k++) {
+        const char *name = names ? names[k] : g->values[values[k]].name;
+        size_t m = strlen(name);
+        if (k)
+            *p++ = ',';
+        memcpy(p, name, m + 1);
+        p += m;
+    }
+    return s;
+}
+
+/* What a saved gradient graph says about itself: onnxgrad made it, from
+ * which loss, seeds and wrt tensors (metadata_props), and every node has a
+ * name (forward nodes the model left unnamed get "<op>_<index>"), so that
+ * tools and people can tell the parts apart. */
+static og_status describe_gradient(og_graph *gg, const og_grad_options *o, const og_graph *g, const int *wrt,
+                                   int n_wrt)
+{
+    for (int k = 0; k < gg->n_nodes; k++) {
+        og_node *n = &gg->nodes[k];
+        if (!n->unnamed)
+            continue;
+        char buf[128];
+        snprintf(buf, sizeof buf, "%.64s_%d", n->op_type, k);
+        char *name = og_strdup(buf);
+        if (!name)
+            return og_err(OG_ERR_NOMEM, "out of memory building a gradient graph");
+        og_free(n->name);
+        n->name = name;
+        n->unnamed = false;
+    }
+    char *seeds = join_names(o->n_seeded > 0 ? o->n_seeded : 0, o->seeded, NULL, NULL);
+    char *wrts = join_names(n_wrt, NULL, g, wrt);
+    og_status st = !seeds || !wrts ? og_err(OG_ERR_NOMEM, "out of memory building a gradient graph") : OG_OK;
+    if (!st)
+        st = og_graph_set_producer(gg, "onnxgrad", OG_VERSION_STRING);
+    if (!st)
+        st = og_graph_set_metadata(gg, "onnxgrad.gradient.loss", o->loss ? o->loss : "");
+    if (!st)
+        st = og_graph_set_metadata(gg, "onnxgrad.gradient.seeds", seeds);
+    if (!st)
+        st = og_graph_set_metadata(gg, "onnxgrad.gradient.wrt", wrts);
+    og_free(seeds);
+    og_free(wrts);
+    return st;
 }
 
 og_status og_graph_build_gradient(const og_graph *g, const og_grad_options *o, og_graph **out)
@@ -730,7 +790,7 @@ og_status og_graph_build_gradient(const og_graph *g, const og_grad_options *o, o
     mark_paths(&c, seed_set);
 
     og_clone_options co = { .default_opset = OG_GRAD_OPSET };
-    if ((st = og_graph_clone(g, &co, &c.gg)))
+    if ((st = og_graph_clone(g, &co, &c.gg)) || (st = describe_gradient(c.gg, o, g, wrt, n_wrt)))
         goto done;
     og_backward_call engine = { .ctx = &c };   /* for nodes the engine itself emits */
     if (loss >= 0 && (st = seed_loss(&c, &engine, loss)))

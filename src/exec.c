@@ -94,6 +94,7 @@ struct og_plan {
     og_run_state *rs;      /* the plan's own run state */
     int n_threads;
     bool log_time;         /* OG_LOG=time: each run prints every step's time to stderr */
+    uint64_t run_seed;     /* og_plan_set_run_seed: handed to every kernel (random ops) */
     /* Compiled form, when every shape is static: steps over one arena. */
     bool compiled;
     og_step *steps;
@@ -105,6 +106,8 @@ struct og_plan {
     /* Not compiled only because inputs have unknown dims: each run state
      * compiles a plan per input shapes it meets (specialised). */
     bool specialise;
+    struct og_profiler *profiler;   /* og_plan_set_profiler; NULL: off */
+    uint64_t id;                    /* unique per plan made (src/profile.c keys its copies by it) */
 };
 
 static void free_specialised(specialised *sp)
@@ -228,7 +231,10 @@ static og_status check_static_budget(const og_plan *p, size_t ws)
         live += need;
         for (int k = 0; k < n->n_inputs; k++) {
             int v = n->inputs[k];
-            if (v >= 0 && p->last_use[v] == i && !p->is_output[v] && !g->values[v].initializer
+            bool again = false;   /* a value read twice (Mul(t, t)) is released once */
+            for (int j = 0; j < k && !again; j++)
+                again = n->inputs[j] == v;
+            if (v >= 0 && !again && p->last_use[v] == i && !p->is_output[v] && !g->values[v].initializer
                 && !g->values[v].is_input && static_bytes(&g->values[v], &b))
                 live -= b;
         }
@@ -696,6 +702,8 @@ og_status og_plan_create_ex(const og_graph *g, const og_plan_options *opts, og_p
     if (!p)
         return og_err(OG_ERR_NOMEM, "out of memory creating a plan");
     p->g = g;
+    static uint64_t plan_ids;
+    p->id = __atomic_add_fetch(&plan_ids, 1, __ATOMIC_RELAXED);
     p->n_threads = opts && opts->n_threads > 0 ? opts->n_threads : og_default_threads();
     p->feeds = og_calloc((size_t)g->n_inputs + 1, sizeof(int));
     p->last_use = og_calloc((size_t)g->n_values + 1, sizeof(int));
@@ -899,6 +907,7 @@ static og_status run_dynamic(og_run_state *rs, int n_inputs, const og_tensor *co
         kc.node = n;
         kc.params = n->params;
         kc.opset = n->opset;
+        kc.run_seed = rs->p->run_seed;
         kc.n_in = n->n_inputs;
         kc.n_out = n->n_outputs;
         for (int k = 0; k < n->n_inputs; k++) {
@@ -1034,9 +1043,13 @@ static og_status run_steps(og_run_state *rs)
 {
     const og_plan *p = rs->p;
     og_status st;
+    /* profiling: one branch per step when off (src/profile.c) */
+    struct og_profiler *prof = p->profiler ? p->profiler : og_profile_thread();
+    int prof_run = prof ? og_profile_run_begin(prof) : 0;
     for (int i = 0; i < p->n_steps; i++) {
         const og_step *step = &p->steps[i];
         const og_node *n = step->node;
+        int64_t prof_t0 = prof ? og_profile_now_ns() : 0;
         og_kernel_call kc;
         memset(&kc, 0, sizeof kc);
         for (int k = 0; k < step->n_in; k++) {
@@ -1051,8 +1064,11 @@ static og_status run_steps(og_run_state *rs)
             rs->hdr[n->outputs[0]].data = kc.in[0]->data;
             for (int k = 1; k < n->n_outputs; k++)
                 more = more || n->outputs[k] >= 0;
-            if (!more)
+            if (!more) {
+                if (prof)
+                    og_profile_record(prof, p, i, prof_run, prof_t0);
                 continue;   /* else the kernel writes the other outputs */
+            }
         }
         kc.node = n;
         kc.params = n->params;
@@ -1066,9 +1082,12 @@ static og_status run_steps(og_run_state *rs)
         kc.workspace_stride = step->ws_stride;
         kc.n_threads = p->n_threads;
         kc.state = step->state;
+        kc.run_seed = p->run_seed;
         double t0 = p->log_time ? now_ms() : 0;
         if ((st = step->run(&kc)))
             return st;
+        if (prof)
+            og_profile_record(prof, p, i, prof_run, prof_t0);
         if (p->log_time)
             fprintf(stderr, "onnxgrad time: %9.3f ms  node '%s' (%s): %s\n", now_ms() - t0, n->name, n->op_type,
                     step->kernel_name);
@@ -1197,6 +1216,7 @@ static og_status run_specialised(og_run_state *rs, int n_inputs, const og_tensor
         }
         return run_dynamic(rs, n_inputs, inputs, rs->run_out);
     }
+    sp->p->run_seed = p->run_seed;
     og_run_state *inner = sp->p->rs;
     const og_graph *g2 = sp->g;
     memset(inner->bound, 0, sizeof *inner->bound * (size_t)g2->n_values);
@@ -1207,6 +1227,7 @@ static og_status run_specialised(og_run_state *rs, int n_inputs, const og_tensor
         if (!inner->bound[g2->inits[k]])
             inner->bound[g2->inits[k]] = g2->values[g2->inits[k]].initializer;
     rs->cur = sp;
+    sp->p->profiler = p->profiler;
     return run_steps(inner);
 }
 
@@ -1450,4 +1471,43 @@ og_status og_plan_step(const og_plan *p, int k, const char **node, const char **
     if (kernel)
         *kernel = s->view ? "view" : s->kernel_name;
     return OG_OK;
+}
+
+void og_plan_set_run_seed(og_plan *p, uint64_t seed)
+{
+    if (p)
+        p->run_seed = seed;
+}
+
+/* ---- what profiling reads (onnxgrad/profile.h, src/profile.c) ---------- */
+
+og_status og_plan_set_profiler(og_plan *p, struct og_profiler *prof)
+{
+    if (!p)
+        return og_err(OG_ERR_INVALID_ARG, "og_plan_set_profiler: plan is NULL");
+    p->profiler = prof;
+    return OG_OK;
+}
+
+og_status og_plan_memory(const og_plan *p, size_t *arena_bytes, size_t *workspace_bytes)
+{
+    if (!p)
+        return og_err(OG_ERR_INVALID_ARG, "og_plan_memory: plan is NULL");
+    if (arena_bytes)
+        *arena_bytes = p->compiled ? p->arena_bytes : 0;
+    if (workspace_bytes)
+        *workspace_bytes = p->compiled ? p->workspace_bytes : 0;
+    return OG_OK;
+}
+
+const og_graph *og_plan_graph(const og_plan *p) { return p->g; }
+uint64_t og_plan_id(const og_plan *p) { return p->id; }
+
+void og_plan_step_detail(const og_plan *p, int k, const og_node **node, int *n_in, const int **in, bool *view)
+{
+    const og_step *s = &p->steps[k];
+    *node = s->node;
+    *n_in = s->n_in;
+    *in = s->in;
+    *view = s->view;
 }

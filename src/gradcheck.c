@@ -50,7 +50,10 @@ typedef struct check_ctx {
     const og_gradcheck_options *o;
     uint64_t rng;
     int64_t done, total;
+    bool stop;                  /* o->interrupt was raised */
 } check_ctx;
+
+static bool float_dtype(og_dtype t) { return t == OG_FLOAT || t == OG_DOUBLE; }
 
 static int feed_index(const check_case *cc, const char *name)
 {
@@ -114,6 +117,8 @@ static void progress(check_ctx *x)
     x->done++;
     if (x->o->progress)
         x->o->progress(x->o->user, x->done, x->total);
+    if (x->o->interrupt && *x->o->interrupt)
+        x->stop = true;
 }
 
 static int64_t elements_to_check(const check_ctx *x, int64_t numel)
@@ -161,7 +166,7 @@ static og_status check_tensor(check_ctx *x, og_plan *p, const check_case *cc, og
         return st;
     }
     int64_t n = elements_to_check(x, t->numel);
-    for (int64_t j = 0; j < n; j++) {
+    for (int64_t j = 0; j < n && !x->stop; j++) {
         int64_t i = j;
         if (n < t->numel) {   /* one random element from each of n equal strata */
             int64_t lo = (int64_t)((double)j * (double)t->numel / (double)n);
@@ -183,7 +188,16 @@ static og_status check_tensor(check_ctx *x, og_plan *p, const check_case *cc, og
     return OG_OK;
 }
 
-/* A random upstream gradient for output `name` of g, named `seed_name`:
+/* The caller's seed of output `name`, if it gave one. */
+static const og_tensor *given_seed(const og_gradcheck_options *o, const char *name)
+{
+    for (int k = 0; k < o->n_seeds; k++)
+        if (o->seeds[k] && o->seeds[k]->name && strcmp(o->seeds[k]->name, name) == 0)
+            return o->seeds[k];
+    return NULL;
+}
+
+/* The caller's seed of output `name`, else a random one, named `seed_name`:
  * its shape is the declared one, or (unknown dims) what one forward run on
  * the feeds gives. Ownership: *out is the caller's. */
 static og_status random_seed(check_ctx *x, const og_graph *g, og_tensor *const *feeds, int n_feeds,
@@ -222,7 +236,28 @@ static og_status random_seed(check_ctx *x, const og_graph *g, og_tensor *const *
         *out = NULL;
         return st;
     }
-    fill_random(*out, &x->rng);
+    const og_tensor *given = given_seed(x->o, name);
+    if (!given) {
+        fill_random(*out, &x->rng);
+        return OG_OK;
+    }
+    char a[OG_SHAPE_STR_MAX], b[OG_SHAPE_STR_MAX];
+    og_shape gs = { given->rank, { 0 } }, ws = { rank, { 0 } };
+    memcpy(gs.dims, given->dims, sizeof(int64_t) * (size_t)given->rank);
+    memcpy(ws.dims, dims, sizeof(int64_t) * (size_t)rank);
+    bool same = given->rank == rank;
+    for (int d = 0; same && d < rank; d++)
+        same = given->dims[d] == dims[d];
+    if (!same || (given->dtype != OG_FLOAT && given->dtype != OG_DOUBLE)) {
+        og_tensor_free(*out);
+        *out = NULL;
+        return og_err(OG_ERR_INVALID_ARG, "gradcheck: the seed of output '%s' is %s %s; the output is %s",
+                      name, og_dtype_name(given->dtype), og_shape_str(&gs, a, sizeof a),
+                      og_shape_str(&ws, b, sizeof b));
+    }
+    double *d = (*out)->data;
+    for (int64_t i = 0; i < given->numel; i++)
+        d[i] = given->dtype == OG_FLOAT ? (double)((const float *)given->data)[i] : ((const double *)given->data)[i];
     return OG_OK;
 }
 
@@ -284,6 +319,8 @@ static og_status check_run(check_ctx *x, const check_case *cc, og_gradcheck_repo
         if ((st = check_tensor(x, pf, cc, u, outs_f, t, grad, e)))
             goto done;
         r->pass = r->pass && e->pass;
+        if (x->stop)
+            break;
     }
 done:
     for (int k = 0; u && k < cc->n_outs; k++)
@@ -437,6 +474,18 @@ og_status og_gradcheck(const og_graph *g, const og_gradcheck_options *opts, og_g
         return og_err(OG_ERR_INVALID_ARG, "og_gradcheck: the graph is not finalized (call og_graph_finalize)");
     if (opts->n_inputs < 0 || (opts->n_inputs > 0 && !opts->inputs))
         return og_err(OG_ERR_INVALID_ARG, "og_gradcheck: n_inputs is %d but inputs is NULL", opts->n_inputs);
+    if (opts->n_seeds < 0 || (opts->n_seeds > 0 && !opts->seeds))
+        return og_err(OG_ERR_INVALID_ARG, "og_gradcheck: n_seeds is %d but seeds is NULL", opts->n_seeds);
+    for (int k = 0; k < opts->n_seeds; k++) {
+        const og_tensor *t = opts->seeds[k];
+        int out = t && t->name ? output_index(g, t->name) : -1;
+        if (out < 0 || !float_dtype(g->values[g->outputs[out]].dtype))
+            return og_err(OG_ERR_INVALID_ARG, "gradcheck: seed %d is named '%s', which is not a float output of the "
+                          "model", k, t && t->name ? t->name : "");
+        for (int j = 0; j < k; j++)
+            if (opts->seeds[j]->name && strcmp(opts->seeds[j]->name, t->name) == 0)
+                return og_err(OG_ERR_INVALID_ARG, "gradcheck: two seeds for output '%s'", t->name);
+    }
     if (opts->order != 0 && opts->order != 1 && opts->order != 2)
         return og_err(OG_ERR_INVALID_ARG, "og_gradcheck: order %d, expected 1 or 2", opts->order);
     og_gradcheck_options o = *opts;
@@ -528,6 +577,9 @@ og_status og_gradcheck(const og_graph *g, const og_gradcheck_options *opts, og_g
         cc = (check_case){ g1, n_feeds, feeds, n_wrt2, wrt, n_wrt, gouts };
     }
     st = check_run(&x, &cc, r);
+    r->interrupted = x.stop;
+    r->done = x.done;
+    r->total = x.total;
 done:
     for (int k = 0; feeds && k < n_feeds; k++)
         og_tensor_free(feeds[k]);

@@ -308,6 +308,10 @@ typedef struct og_kernel_call {
     int n_threads;
     size_t workspace_stride;
     void *state;                /* og_select_call.state, else NULL */
+    /* og_plan_set_run_seed's value (0 unless set): random ops (Dropout in
+     * training) mix it into their seed, so each training step draws anew
+     * while a run stays a function of its inputs and this seed. */
+    uint64_t run_seed;
 } og_kernel_call;
 
 struct og_backward_call;
@@ -363,6 +367,7 @@ typedef struct og_pattern {
 const og_pattern *og_pattern_at(int k);
 
 struct og_training_form;
+struct og_cost_call;
 
 typedef struct og_op {
     const char *name;
@@ -395,6 +400,9 @@ typedef struct og_op {
      * data (Shape, Size): finalize computes them once the shapes are
      * static, so shape subgraphs fold away. */
     bool reads_shape_only;
+    /* Output 0 is input 0, unchanged in type, shape and data (Identity):
+     * og_graph_simplify removes such nodes. */
+    bool is_identity;
     /* Optional: the op's row in a table-driven family (ops/elementwise.h),
      * which its shared infer/run/backward read through node->op->impl;
      * NULL for ops with their own functions. The engine never reads it. */
@@ -408,7 +416,54 @@ typedef struct og_op {
      * statistics, Dropout's random mask. NULL: it computes the same in
      * training and inference. */
     og_status (*training_form)(const og_node *n, struct og_training_form *f);
+    /* Optional: the node's FLOPs for static shapes (og_cost_call), for
+     * profiles and `onnxgrad info`. NULL: unknown. */
+    og_status (*cost)(struct og_cost_call *c);
 } og_op;
+
+/* What og_op.cost receives: the node, its static input and output types
+ * (every shape known; NULL for an omitted input or unwanted output); it
+ * sets flops (multiply and add count as one each). Shared costs live in
+ * src/profile.c. */
+typedef struct og_cost_call {
+    const og_node *node;
+    const void *params;
+    int opset;
+    int n_in;
+    const og_tinfo *in[OG_MAX_IO];
+    int n_out;
+    const og_tinfo *out[OG_MAX_IO];
+    int64_t flops;
+} og_cost_call;
+/* Elements of a known shape (saturating at INT64_MAX). */
+int64_t og_cost_numel(const og_shape *s);
+/* a * b and a + b, saturating (FLOP counts never wrap). */
+int64_t og_cost_mul(int64_t a, int64_t b);
+int64_t og_cost_add(int64_t a, int64_t b);
+/* One FLOP per element of output 0: elementwise ops. */
+og_status og_cost_per_output(og_cost_call *c);
+/* One FLOP per element of input 0: reductions, global pooling. */
+og_status og_cost_per_input(og_cost_call *c);
+/* No arithmetic: data movement (Transpose, Reshape, Concat, Gather, ...). */
+og_status og_cost_zero(og_cost_call *c);
+
+/* ---- profiling hooks (src/profile.c; the executor calls them) --------- */
+struct og_profiler;
+struct og_plan;
+/* The profiler attached to the calling thread, or NULL. */
+struct og_profiler *og_profile_thread(void);
+int64_t og_profile_now_ns(void);
+/* A run of plan p starts: returns its run index. */
+int og_profile_run_begin(struct og_profiler *prof);
+/* Step k of plan p ran from t0 to now in run `run`. Never fails (an event
+ * that cannot be stored is counted as dropped). */
+void og_profile_record(struct og_profiler *prof, const struct og_plan *p, int k, int run, int64_t t0);
+/* What profile.c needs of a compiled plan (src/exec.c): its graph, a
+ * unique id (plans freed and made again may share an address), and step
+ * k's node, the values its kernel reads, and whether it is a view. */
+const og_graph *og_plan_graph(const struct og_plan *p);
+uint64_t og_plan_id(const struct og_plan *p);
+void og_plan_step_detail(const struct og_plan *p, int k, const og_node **node, int *n_in, const int **in, bool *view);
 
 /* What og_op.training_form fills in (src/train_build.c applies it when it
  * copies the model into a training step): attributes to set, an input to

@@ -204,6 +204,8 @@ og_status og_trainer_step(og_trainer *t, const og_tensor *x, const og_tensor *la
         return og_err(OG_ERR_INVALID_ARG, "og_trainer_step: NULL argument");
     og_tensor xv = renamed(x, t->o.input_name), yv = renamed(labels, t->o.label_name);
     const og_tensor *in[3] = { &xv, &yv, t->lr };
+    /* a new Dropout mask each step, the same one on resuming at this step */
+    og_plan_set_run_seed(t->step_plan, (uint64_t)og_trainer_num_steps(t) + 1);
     og_status st = og_plan_run_borrowed(t->step_plan, 3, in, t->step_out);
     if (st)
         return og_err_prefix("training step %lld: ", (long long)og_trainer_num_steps(t) + 1);
@@ -377,6 +379,7 @@ og_status og_trainer_compute_gradients(og_trainer *t, const og_tensor *x, const 
     og_tensor xv = renamed(x, t->o.input_name), yv = renamed(labels, t->o.label_name);
     t->grad_in[0] = &xv;
     t->grad_in[1] = &yv;
+    og_plan_set_run_seed(t->grad_plan, (uint64_t)og_trainer_num_steps(t) + 1);
     st = og_plan_run_borrowed(t->grad_plan, t->n_grad_in, t->grad_in, t->grad_out);
     t->grad_in[0] = t->grad_in[1] = NULL;
     if (st)

@@ -14,6 +14,7 @@
 #include "grad_cmds.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
@@ -25,13 +26,14 @@
 
 #include "cli_util.h"
 #include "json.h"
+#include "profile_cmd.h"
 
 /* ---- help --------------------------------------------------------------- */
 
 static const char HELP_GRAD[] =
     "usage: onnxgrad grad MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]...\n"
     "           (--loss NAME | --seeds DIR | --seed NAME=FILE.pb...)\n"
-    "           [--wrt NAME,NAME...] -o OUTDIR [--force] [--json]\n"
+    "           [--wrt NAME,NAME...] [--allow-unused] -o OUTDIR [--force] [--json]\n"
     "\n"
     "Runs MODEL.onnx forward and backward and writes OUTDIR/grad_<k>.pb, one\n"
     "TensorProto per --wrt tensor in that order, named after the tensor it is\n"
@@ -60,19 +62,25 @@ static const char HELP_GRAD[] =
     "  --force                remove those earlier files first\n"
     CLI_HELP_FORMAT
     CLI_HELP_SHAPES
+    "  --allow-unused         a --wrt tensor no differentiated output depends on\n"
+    "                         gets a gradient of zeros instead of an error\n"
     "  --json                 print {model, output_dir, gradients [{name, dtype,\n"
     "                         shape, file}]} on stdout\n"
+    "  --profile FILE         write every kernel step (forward and backward) to\n"
+    "                         FILE as a Chrome trace (Perfetto, chrome://tracing)\n"
     "  --threads N            kernel threads (results do not depend on N)\n"
     "  -h, --help             show this help\n";
 
 static const char HELP_GRADIENT_GRAPH[] =
     "usage: onnxgrad gradient-graph MODEL.onnx (--loss NAME | --seed-inputs NAME,NAME...)\n"
-    "           [--wrt NAME,NAME...] -o OUT.onnx\n"
+    "           [--wrt NAME,NAME...] [--allow-unused] [--simplify] [--json] -o OUT.onnx\n"
     "\n"
     "Saves the gradient graph of MODEL.onnx (forward and backward, standard ONNX\n"
     "ops, opset 17). Its inputs are the model's inputs, then one per seeded\n"
     "output; its outputs are the model's outputs, then \"<tensor>_grad\" for each\n"
-    "--wrt tensor.\n"
+    "--wrt tensor. Its producer is onnxgrad; metadata_props onnxgrad.gradient.loss,\n"
+    "onnxgrad.gradient.seeds and onnxgrad.gradient.wrt record what it\n"
+    "differentiates; backward nodes are named grad/<forward node>/...\n"
     "\n"
     "what to differentiate (one of):\n"
     "  --loss NAME              an output with exactly one element; its gradient is 1\n"
@@ -84,13 +92,20 @@ static const char HELP_GRADIENT_GRAPH[] =
     "                           respect to (repeatable); default: every float input,\n"
     "                           then every float initializer\n"
     "  -o, --output FILE        the model to write (required)\n"
+    "  --allow-unused           a --wrt tensor no differentiated output depends on\n"
+    "                           gets a gradient of zeros instead of an error\n"
+    "  --simplify               fold what is computed from constants into\n"
+    "                           initializers, remove Identity nodes and nodes no\n"
+    "                           output needs; prints the op counts before and after\n"
+    "  --json                   print {model, output, nodes, simplified[, nodes_before,\n"
+    "                           ops {op: {before, after}}]} on stdout\n"
     "  --threads N              accepted by every command\n"
     "  -h, --help               show this help\n";
 
 static const char HELP_GRADCHECK[] =
     "usage: onnxgrad gradcheck MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]...\n"
     "           [--wrt NAME,NAME...] [--order 1|2] [--eps E] [--atol A] [--rtol R]\n"
-    "           [--fast] [--rng-seed N] [--max-elements K] [--json]\n"
+    "           [--fast] [--rng-seed N] [--max-elements K] [--seeds DIR] [--json]\n"
     "\n"
     "Checks the gradients of MODEL.onnx against central finite differences in\n"
     "float64, with a random upstream gradient for each float output. Prints, per\n"
@@ -99,7 +114,9 @@ static const char HELP_GRADCHECK[] =
     "FAIL; then a summary. An element passes when\n"
     "|analytic - numeric| <= atol + rtol * |numeric|. Exit status 0 when every\n"
     "element passes, 1 otherwise. Inputs not given are random in [-1, 1]; their\n"
-    "dims must then be known.\n"
+    "dims must then be known. A progress line with the time left appears after\n"
+    "2 s. On FAIL a note names the kinked ops (Relu, MaxPool, Clip, ...) on the\n"
+    "path. Ctrl-C stops the check, prints the partial report and exits 130.\n"
     "\n"
     "options:\n"
     "  --wrt NAME,NAME...     tensors to check (repeatable); default: every float\n"
@@ -120,6 +137,11 @@ static const char HELP_GRADCHECK[] =
     "  --max-elements K       check at most K elements of each tensor, sampled\n"
     "                         evenly (default: all)\n"
     CLI_HELP_SHAPES
+    "  --seeds DIR            upstream gradients (torch's grad_outputs): each\n"
+    "                         DIR/*.pb seeds the output its TensorProto is named\n"
+    "                         after; with --order 2 they seed the first-order\n"
+    "                         gradient graph; outputs not seeded get random ones\n"
+    "  --seed-file NAME=FILE  the upstream gradient of output NAME (repeatable)\n"
     "  --json                 print the report as one JSON object (non-finite\n"
     "                         numbers as null)\n"
     "  --threads N            kernel threads (results do not depend on N)\n"
@@ -140,7 +162,8 @@ const char *grad_cmds_help(const char *cmd)
 
 typedef enum opt_id {
     O_OUTPUT, O_INPUTS, O_INPUT, O_LOSS, O_SEEDS, O_SEED_PB, O_SEED_INPUTS, O_WRT,
-    O_ORDER, O_EPS, O_ATOL, O_RTOL, O_RNG_SEED, O_MAX_ELEMENTS, O_FAST, O_JSON, O_FORCE
+    O_ORDER, O_EPS, O_ATOL, O_RTOL, O_RNG_SEED, O_MAX_ELEMENTS, O_FAST, O_JSON, O_FORCE,
+    O_ALLOW_UNUSED, O_SIMPLIFY, O_PROFILE
 } opt_id;
 
 /* Each command's own table (cli_parse adds -h/--help and --threads). */
@@ -154,6 +177,8 @@ static const cli_option GRAD_OPTS[] = {
     { "output", 'o', true, O_OUTPUT, NULL },
     { "force", 0, false, O_FORCE, NULL },
     { "json", 0, false, O_JSON, NULL },
+    { "allow-unused", 0, false, O_ALLOW_UNUSED, NULL },
+    { "profile", 0, true, O_PROFILE, NULL },
     { NULL, 0, false, 0, NULL },
 };
 
@@ -162,6 +187,9 @@ static const cli_option GRAPH_OPTS[] = {
     { "seed-inputs", 0, true, O_SEED_INPUTS, NULL },
     { "wrt", 0, true, O_WRT, NULL },
     { "output", 'o', true, O_OUTPUT, NULL },
+    { "allow-unused", 0, false, O_ALLOW_UNUSED, NULL },
+    { "simplify", 0, false, O_SIMPLIFY, NULL },
+    { "json", 0, false, O_JSON, NULL },
     { NULL, 0, false, 0, NULL },
 };
 
@@ -179,6 +207,8 @@ static const cli_option CHECK_OPTS[] = {
     { "seed", 0, true, O_RNG_SEED, "rng-seed" },
     { "max-elements", 0, true, O_MAX_ELEMENTS, NULL },
     { "json", 0, false, O_JSON, NULL },
+    { "seeds", 0, true, O_SEEDS, NULL },
+    { "seed-file", 0, true, O_SEED_PB, NULL },
     { NULL, 0, false, 0, NULL },
 };
 
@@ -205,7 +235,7 @@ static int names_push(name_list *l, const char *name)
 /* One parsed command line. */
 typedef struct grad_args {
     const char *cmd;
-    bool help, force, json;
+    bool help, force, json, allow_unused, simplify;
     const char *model, *out, *indir, *loss, *seeds_dir;
     name_list specs;          /* -i NAME=FILE */
     name_list seed_specs;     /* --seed NAME=FILE (grad) */
@@ -217,6 +247,7 @@ typedef struct grad_args {
     bool fast;
     uint64_t seed;
     int64_t max_elements;
+    const char *trace;        /* grad --profile FILE (profile_cmd.c) */
 } grad_args;
 
 static void args_free(grad_args *a)
@@ -329,6 +360,15 @@ static int take_value(grad_args *a, opt_id id, const char *opt, char *v)
         return EXIT_OK;
     case O_FORCE:
         a->force = true;
+        return EXIT_OK;
+    case O_ALLOW_UNUSED:
+        a->allow_unused = true;
+        return EXIT_OK;
+    case O_SIMPLIFY:
+        a->simplify = true;
+        return EXIT_OK;
+    case O_PROFILE:
+        a->trace = v;
         return EXIT_OK;
     }
     return EXIT_OK;
@@ -475,11 +515,24 @@ static int load_model_feeds(grad_args *a, og_graph *g, cli_feeds *in)
     return rc;
 }
 
+/* The model, its feeds (--inputs, -i) and the upstream gradients (--seeds
+ * DIR and NAME=FILE specs), each seed checked against its output. *g and
+ * the lists are the caller's to free, also on failure. */
+static int load_model_inputs(grad_args *a, og_graph **g, cli_feeds *in, cli_feeds *seeds)
+{
+    og_status st = og_model_load_file(a->model, g);
+    int rc = st ? cli_fail_og(st) : load_model_feeds(a, *g, in);
+    if (!rc && a->seeds_dir)
+        rc = load_seed_dir(a->seeds_dir, seeds);
+    for (int k = 0; !rc && k < a->seed_specs.n; k++)
+        rc = cli_load_named_input(a->seed_specs.names[k], seeds);
+    for (int k = 0; !rc && k < seeds->n; k++)
+        rc = check_seed(a->model, *g, seeds->t[k]);
+    return rc;
+}
+
 static int grad_run(const grad_args *a, const og_graph *g, const cli_feeds *in, const cli_feeds *seeds)
 {
-    for (int k = 0; k < seeds->n; k++)
-        if (check_seed(a->model, g, seeds->t[k]))
-            return EXIT_FAIL;
 
     const char **seeded = calloc((size_t)seeds->n + 1, sizeof *seeded);
     og_tensor **grads = NULL;
@@ -490,7 +543,7 @@ static int grad_run(const grad_args *a, const og_graph *g, const cli_feeds *in, 
     for (int k = 0; k < seeds->n; k++)
         seeded[k] = seeds->t[k]->name;
     og_grad_options o = { .loss = a->loss, .n_seeded = seeds->n, .seeded = seeded,
-                          .n_wrt = a->wrt.n, .wrt = a->wrt.names };
+                          .n_wrt = a->wrt.n, .wrt = a->wrt.names, .allow_unused = a->allow_unused };
     if ((st = og_grad_wrt_count(g, &o, &n_wrt))) {
         rc = cli_fail_og_in(a->model, st);
         goto done;
@@ -551,17 +604,11 @@ int cmd_grad(int argc, char **argv)
 
     og_graph *g = NULL;
     cli_feeds in = { 0 }, seeds = { 0 };
-    og_status st = og_model_load_file(a.model, &g);
-    if (st)
-        rc = cli_fail_og(st);
-    if (!rc)
-        rc = load_model_feeds(&a, g, &in);
-    if (!rc && a.seeds_dir)
-        rc = load_seed_dir(a.seeds_dir, &seeds);
-    for (int k = 0; !rc && k < a.seed_specs.n; k++)
-        rc = cli_load_named_input(a.seed_specs.names[k], &seeds);
-    if (!rc)
-        rc = grad_run(&a, g, &in, &seeds);
+    rc = load_model_inputs(&a, &g, &in, &seeds);
+    if (!rc) {
+        og_profiler *prof = cli_trace_begin(a.trace);
+        rc = cli_trace_end(prof, a.trace, grad_run(&a, g, &in, &seeds));
+    }
     cli_feeds_free(&in);
     cli_feeds_free(&seeds);
     og_graph_free(g);
@@ -571,6 +618,76 @@ done:
 }
 
 /* ---- gradient-graph ----------------------------------------------------- */
+
+/* Node counts per op type of a graph, in order of first appearance. */
+typedef struct op_count {
+    const char *op;
+    int before, after;
+} op_count;
+
+static int count_ops(const og_graph *g, op_count *c, int n, int cap, bool after)
+{
+    for (int k = 0; k < og_graph_num_nodes(g); k++) {
+        const char *op, *name;
+        if (og_graph_node(g, k, &op, &name))
+            continue;
+        int j = 0;
+        while (j < n && strcmp(c[j].op, op))
+            j++;
+        if (j == n) {
+            if (n == cap)
+                continue;
+            c[n++] = (op_count){ op, 0, 0 };
+        }
+        if (after)
+            c[j].after++;
+        else
+            c[j].before++;
+    }
+    return n;
+}
+
+/* What was written: with --simplify the op counts before and after (text
+ * or --json); without, --json only. */
+static void print_graph_summary(const grad_args *a, const og_graph *gg, const og_graph *simple)
+{
+    enum { CAP = 256 };
+    op_count c[CAP];
+    int n = count_ops(gg, c, 0, CAP, false);
+    if (simple)
+        n = count_ops(simple, c, n, CAP, true);
+    int nodes = og_graph_num_nodes(gg), nodes_after = simple ? og_graph_num_nodes(simple) : nodes;
+    if (a->json) {
+        json_writer w;
+        json_init(&w, stdout);
+        json_begin_object(&w);
+        json_key_string(&w, "model", a->model);
+        json_key_string(&w, "output", a->out);
+        json_key_int(&w, "nodes", nodes_after);
+        json_key_bool(&w, "simplified", simple != NULL);
+        if (simple) {
+            json_key_int(&w, "nodes_before", nodes);
+            json_key(&w, "ops");
+            json_begin_object(&w);
+            for (int k = 0; k < n; k++) {
+                json_key(&w, c[k].op);
+                json_begin_object(&w);
+                json_key_int(&w, "before", c[k].before);
+                json_key_int(&w, "after", c[k].after);
+                json_end_object(&w);
+            }
+            json_end_object(&w);
+        }
+        json_end_object(&w);
+        return;
+    }
+    if (!simple)
+        return;
+    printf("simplified %s: %d nodes before, %d after\n", a->out, nodes, nodes_after);
+    for (int k = 0; k < n; k++)
+        if (c[k].before != c[k].after)
+            printf("  %-24s %5d -> %d\n", c[k].op, c[k].before, c[k].after);
+}
 
 int cmd_gradient_graph(int argc, char **argv)
 {
@@ -587,9 +704,9 @@ int cmd_gradient_graph(int argc, char **argv)
     if (rc)
         goto done;
 
-    og_graph *g = NULL, *gg = NULL;
+    og_graph *g = NULL, *gg = NULL, *simple = NULL;
     og_grad_options o = { .loss = a.loss, .n_seeded = a.seeded.n, .seeded = a.seeded.names,
-                          .n_wrt = a.wrt.n, .wrt = a.wrt.names };
+                          .n_wrt = a.wrt.n, .wrt = a.wrt.names, .allow_unused = a.allow_unused };
     og_status st = og_model_load_file(a.model, &g);
     if (st)
         rc = cli_fail_og(st);
@@ -597,8 +714,13 @@ int cmd_gradient_graph(int argc, char **argv)
         ;
     else if ((st = og_graph_build_gradient(g, &o, &gg)))
         rc = cli_fail_og_in(a.model, st);
-    else if ((st = og_model_save_file(gg, a.out)))
+    else if (a.simplify && (st = og_graph_simplify(gg, &simple)))
+        rc = cli_fail_og_in(a.model, st);
+    else if ((st = og_model_save_file(simple ? simple : gg, a.out)))
         rc = cli_fail_og(st);
+    if (!rc)
+        print_graph_summary(&a, gg, simple);
+    og_graph_free(simple);
     og_graph_free(gg);
     og_graph_free(g);
 done:
@@ -633,8 +755,12 @@ static void on_progress(void *user, int64_t done, int64_t total)
     double t = seconds_since(&p->start);
     if (t < p->next)
         return;
-    fprintf(stderr, "%sonnxgrad: gradcheck: %" PRId64 " of %" PRId64 " finite differences (%d%%), %.0f s%s",
-            p->tty ? "\r" : "", done, total, total > 0 ? (int)(100 * done / total) : 0, t, p->tty ? "" : "\n");
+    char eta[64] = "";
+    if (done > 0 && total > done)
+        snprintf(eta, sizeof eta, ", about %.0f s left", t / (double)done * (double)(total - done));
+    fprintf(stderr, "%sonnxgrad: gradcheck: %" PRId64 " of %" PRId64 " finite differences (%d%%), %.0f s%s%s",
+            p->tty ? "\r" : "", done, total, total > 0 ? (int)(100 * done / total) : 0, t, eta,
+            p->tty ? "\033[K" : "\n");
     fflush(stderr);
     p->next = t + (p->tty ? 0.25 : PROGRESS_EVERY);
     p->shown = true;
@@ -716,7 +842,8 @@ static void format_index(char *buf, size_t size, int rank, const int64_t *dims, 
 
 /* The --json report: one JSON object (json.c: non-finite numbers are
  * null; so are the fields of a tensor with no element checked). */
-static void print_json(const grad_args *a, const og_graph *g, const og_gradcheck_report *r, int n_failed)
+static void print_json(const grad_args *a, const og_graph *g, const og_gradcheck_report *r, int n_failed,
+                       const char *hint)
 {
     json_writer w;
     json_init(&w, stdout);
@@ -734,7 +861,13 @@ static void print_json(const grad_args *a, const og_graph *g, const og_gradcheck
         json_int(&w, a->max_elements);
     else
         json_null(&w);
-    json_key_bool(&w, "pass", r->pass);
+    json_key_bool(&w, "pass", r->pass && !r->interrupted);
+    json_key_bool(&w, "interrupted", r->interrupted);
+    json_key(&w, "hint");
+    if (hint[0])
+        json_string(&w, hint);
+    else
+        json_null(&w);
     json_key_int(&w, "tensors_checked", r->n);
     json_key_int(&w, "tensors_failed", n_failed);
     json_key(&w, "tensors");
@@ -806,7 +939,10 @@ static void print_text(const grad_args *a, const og_graph *g, const og_gradcheck
                "analytic %.9g numeric %.9g  %s\n", e->name, e->checked, e->numel, e->max_abs_err, e->max_rel_err,
                idx, e->worst_analytic, e->worst_numeric, verdict);
     }
-    if (r->pass)
+    if (r->interrupted)
+        printf("INTERRUPTED: %d tensors begun, %d failed so far, %" PRId64 " of %" PRId64 " %s compared\n", r->n,
+               n_failed, compared, r->total, a->fast ? "projections" : "elements");
+    else if (r->pass)
         printf("PASS: %d of %d tensors passed, %" PRId64 " %s compared\n", r->n, r->n, compared,
                a->fast ? "projections" : "elements");
     else
@@ -816,7 +952,53 @@ static void print_text(const grad_args *a, const og_graph *g, const og_gradcheck
 
 /* ---- gradcheck ---------------------------------------------------------- */
 
-static int gradcheck_run(const grad_args *a, const og_graph *g, const cli_feeds *in)
+/* Ctrl-C during a check: the report so far, then exit 130. */
+static volatile int interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+    signal(SIGINT, SIG_DFL);   /* a second Ctrl-C ends the program at once */
+}
+
+/* Ops whose derivative jumps at a kink or a tie: a finite difference that
+ * straddles one disagrees with the subgradient the backward rule picks. */
+static const char *const KINKED_OPS[] = {
+    "Relu", "LeakyRelu", "PRelu", "Clip", "Abs", "MaxPool", "GlobalMaxPool", "Max", "Min", "ReduceMax",
+    "ReduceMin", "HardSigmoid", "HardSwish", "Shrink", "ReduceL1", "Sign", "Floor", "Ceil", "Round", NULL,
+};
+
+/* On FAIL: which kinked ops lie between the checked tensors and the
+ * outputs (og_model_check's path), as one hint sentence in buf ("" when
+ * none does). */
+static void kink_hint(const grad_args *a, og_graph *g, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    og_check_options co = { .n_wrt = a->wrt.n, .wrt = a->wrt.names };
+    og_check_report *r = NULL;
+    if (og_model_check(g, &co, &r) != OG_OK)
+        return;
+    char list[512] = "";
+    size_t n = 0;
+    for (int k = 0; k < r->n_ops && n < sizeof list - 64; k++) {
+        const og_check_op *op = &r->ops[k];
+        bool kinked = false;
+        for (int j = 0; KINKED_OPS[j] && !kinked; j++)
+            kinked = op->domain[0] == '\0' && strcmp(op->op_type, KINKED_OPS[j]) == 0;
+        if (kinked && op->on_path > 0)
+            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s (%d node%s)", n ? ", " : "", op->op_type,
+                                  op->on_path, op->on_path == 1 ? "" : "s");
+    }
+    og_check_report_free(r);
+    if (n)
+        snprintf(buf, size, "%s on the path %s not differentiable at a kink or a tie; a finite difference that "
+                 "crosses one (an input within --eps of a Relu's 0, a MaxPool tie, a Clip bound) disagrees with "
+                 "the subgradient. Try another --rng-seed, a smaller --eps, or --inputs away from the kinks",
+                 list, strchr(list, ',') ? "are" : "is");
+}
+
+static int gradcheck_run(const grad_args *a, og_graph *g, const cli_feeds *in, const cli_feeds *seeds)
 {
     progress_state prog = { .next = PROGRESS_AFTER, .tty = isatty(STDERR_FILENO) != 0 };
     clock_gettime(CLOCK_MONOTONIC, &prog.start);
@@ -828,25 +1010,41 @@ static int gradcheck_run(const grad_args *a, const og_graph *g, const cli_feeds 
         .fast = a->fast, .seed = a->seed, .max_elements = a->max_elements,
         .n_inputs = in->n, .inputs = (const og_tensor *const *)in->t,
         .progress = on_progress, .user = &prog,
+        .n_seeds = seeds->n, .seeds = (const og_tensor *const *)seeds->t, .interrupt = &interrupted,
     };
     og_gradcheck_report *r = NULL;
+    interrupted = 0;
+    void (*old_handler)(int) = signal(SIGINT, on_sigint);
     og_status st = og_gradcheck(g, &o, &r);
+    signal(SIGINT, old_handler == SIG_ERR ? SIG_DFL : old_handler);
     progress_end(&prog);
     if (st)
         return cli_fail_og_in(a->model, st);
     int n_failed = 0;
     for (int k = 0; k < r->n; k++)
         n_failed += !r->entries[k].pass;
+    char hint[1024] = "";
+    if (!r->pass && !r->interrupted)
+        kink_hint(a, g, hint, sizeof hint);
     if (a->json) {
-        print_json(a, g, r, n_failed);
+        print_json(a, g, r, n_failed, hint);
         cli_json_printed();   /* the report says pass: false */
-    }
-    else
+    } else {
         print_text(a, g, r, n_failed);
+    }
+    if (!a->json && hint[0])
+        printf("hint: %s\n", hint);
     fflush(stdout);
-    int rc = r->pass ? EXIT_OK
-                     : cli_fail("gradcheck failed: %d of %d tensors do not match their finite differences",
-                                n_failed, r->n);
+    int rc;
+    if (r->interrupted) {
+        cli_fail("interrupted after %" PRId64 " of %" PRId64 " finite differences; the report above is partial",
+                 r->done, r->total);
+        rc = 130;
+    } else if (r->pass) {
+        rc = EXIT_OK;
+    } else {
+        rc = cli_fail("gradcheck failed: %d of %d tensors do not match their finite differences", n_failed, r->n);
+    }
     og_gradcheck_report_free(r);
     return rc;
 }
@@ -859,15 +1057,12 @@ int cmd_gradcheck(int argc, char **argv)
     if (rc || a.help)
         goto done;
     og_graph *g = NULL;
-    cli_feeds in = { 0 };
-    og_status st = og_model_load_file(a.model, &g);
-    if (st)
-        rc = cli_fail_og(st);
+    cli_feeds in = { 0 }, seeds = { 0 };
+    rc = load_model_inputs(&a, &g, &in, &seeds);
     if (!rc)
-        rc = load_model_feeds(&a, g, &in);
-    if (!rc)
-        rc = gradcheck_run(&a, g, &in);
+        rc = gradcheck_run(&a, g, &in, &seeds);
     cli_feeds_free(&in);
+    cli_feeds_free(&seeds);
     og_graph_free(g);
 done:
     args_free(&a);

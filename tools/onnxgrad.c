@@ -21,6 +21,7 @@
 #include "check_cmd.h"
 #include "train_cmd.h"
 #include "test_cmd.h"
+#include "profile_cmd.h"
 #include "json.h"
 
 /* ---- help --------------------------------------------------------------- */
@@ -41,6 +42,8 @@ static const char HELP_MAIN[] =
     "  test            run ONNX backend test-data directories: PASS/FAIL/REFUSED\n"
     "  train           train a model on a dataset (IDX or .pb files)\n"
     "  eval            score a classifier on a dataset: accuracy, confusion matrix\n"
+    "  profile         where a model's time goes: per op type and kernel\n"
+    "  bench           a model's load, plan and run times and memory\n"
     "  help            show help for a command\n"
     "\n"
     "options:\n"
@@ -83,8 +86,9 @@ static const char HELP_INFO[] =
     "\n"
     "Prints the opset imports, graph inputs and outputs with dtypes and\n"
     "shapes (symbolic dims by name, unknown dims as ?), the initializers, and\n"
-    "the number of nodes of each op type. A model onnxgrad cannot run is listed\n"
-    "too: its missing ops are marked and a note says why.\n"
+    "the number of nodes of each op type, then their FLOPs for the inferred\n"
+    "shapes. A model onnxgrad cannot run is listed too: its missing ops are\n"
+    "marked and a note says why.\n"
     "\n"
     "options:\n"
     "  --json        print it as one JSON object: model, opsets [{domain,\n"
@@ -93,7 +97,8 @@ static const char HELP_INFO[] =
     "                dim; null for an unknown rank), initializers [{name, dtype,\n"
     "                shape}], nodes (the count), ops {op_type: count}, runs\n"
     "                (whether onnxgrad can run it), not_implemented [op types],\n"
-    "                error (why it cannot run, else \"\")\n"
+    "                error (why it cannot run, else \"\"), flops {op_type: n, null\n"
+    "                when a dim is symbolic or the op has no formula}\n"
     "  --threads N   accepted by every command\n"
     "  -h, --help    show this help\n";
 
@@ -131,6 +136,8 @@ static const char HELP_RUN[] =
     "  --rng-seed S          the seed of --random (default 0)\n"
     "  --json                print {model, output_dir, repeat, seconds {min,\n"
     "                        median, max}, outputs [{name, dtype, shape, file}]}\n"
+    "  --profile FILE        write every kernel step of the runs to FILE as a\n"
+    "                        Chrome trace (Perfetto, chrome://tracing)\n"
     "  --threads N           kernel threads (the outputs do not depend on N)\n"
     "  -h, --help            show this help\n";
 
@@ -152,6 +159,8 @@ static const char *help_for(const char *cmd)
         return HELP_EVAL;
     if (!strcmp(cmd, "test"))
         return HELP_TEST;
+    if (!strcmp(cmd, "profile") || !strcmp(cmd, "bench"))
+        return cmd[0] == 'p' ? HELP_PROFILE : HELP_BENCH;
     if (!strcmp(cmd, "help"))
         return HELP_MAIN;
     return grad_cmds_help(cmd);
@@ -188,7 +197,8 @@ static void print_value(const og_value_info *vi)
 
 /* ---- convert ------------------------------------------------------------ */
 
-enum { OPT_OUTPUT, OPT_INPUT, OPT_INPUTS, OPT_FORCE, OPT_JSON, OPT_REPEAT, OPT_RANDOM, OPT_VAL_RANGE, OPT_RNG_SEED };
+enum { OPT_OUTPUT, OPT_INPUT, OPT_INPUTS, OPT_FORCE, OPT_JSON, OPT_REPEAT, OPT_PROFILE, OPT_RANDOM, OPT_VAL_RANGE,
+       OPT_RNG_SEED };
 
 static const cli_option CONVERT_OPTS[] = {
     { "output", 'o', true, OPT_OUTPUT, NULL },
@@ -329,6 +339,8 @@ static int print_info(const og_graph *g, const char *path, const og_check_report
         k = j;
     }
     free(ops);
+    if (!r)
+        cli_info_flops(g, NULL);   /* FLOPs per op type (profile_cmd.c) */
     return EXIT_OK;
 }
 
@@ -460,6 +472,10 @@ static int print_info_json(const og_graph *g, const char *path, const og_check_r
     }
     free(ops);
     json_end_object(&w);
+    if (!r) {
+        json_key(&w, "flops");     /* {op_type: n, null when unknown} (profile_cmd.c) */
+        cli_info_flops(g, &w);
+    }
     json_key_bool(&w, "runs", r == NULL);
     json_key(&w, "not_implemented");
     json_begin_array(&w);
@@ -535,6 +551,7 @@ typedef struct run_args {
     long seed;
     long repeat;
     bool force, json;
+    const char *trace;        /* --profile FILE: a Chrome trace of the runs */
 } run_args;
 
 static const cli_option RUN_OPTS[] = {
@@ -547,6 +564,7 @@ static const cli_option RUN_OPTS[] = {
     { "random", 0, false, OPT_RANDOM, NULL },
     { "val-range", 0, true, OPT_VAL_RANGE, NULL },
     { "rng-seed", 0, true, OPT_RNG_SEED, NULL },
+    { "profile", 0, true, OPT_PROFILE, NULL },
     { NULL, 0, false, 0, NULL },
 };
 
@@ -585,6 +603,9 @@ static int take_run(void *user, int id, const char *opt, char *v)
         break;
     case OPT_RNG_SEED:
         return cli_parse_count("run", opt, v, 0, 0x7fffffffL, &a->seed);
+    case OPT_PROFILE:
+        a->trace = v;
+        break;
     }
     return EXIT_OK;
 }
@@ -715,8 +736,10 @@ static int cmd_run(int argc, char **argv)
     int rc = cli_parse(&c, argc, argv, take_run, &a, &args, &n_args, &help);
     if (rc == EXIT_OK && !help && !a.outdir)
         rc = cli_usage_error("run", "missing -o OUTDIR");
-    if (rc == EXIT_OK && !help)
-        rc = run_model(&a, args[0]);
+    if (rc == EXIT_OK && !help) {
+        og_profiler *prof = cli_trace_begin(a.trace);
+        rc = cli_trace_end(prof, a.trace, run_model(&a, args[0]));
+    }
     free(a.specs);
     free(a.ranges);
     return rc;
@@ -764,6 +787,7 @@ int main(int argc, char **argv)
         { "train", cmd_train },
         { "eval", cmd_eval },
         { "test", cmd_test },
+        { "profile", cmd_profile }, { "bench", cmd_bench },
     };
     for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++)
         if (!strcmp(cmd, COMMANDS[k].name)) {

@@ -737,9 +737,14 @@ int cmd_train(int argc, char **argv)
     /* the setup worked everywhere, on the same data */
     if ((rc = dist_agree(&d, EXIT_OK, NULL)) || (rc = dist_check_same(&d, n, "the train split's size")))
         goto done;
-    struct sigaction sa = { .sa_handler = on_sigint };
+    struct sigaction sa = { .sa_handler = on_sigint, .sa_flags = SA_RESTART };
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    /* mpirun turns a Ctrl-C into SIGTERM to every rank (then SIGKILL after
+     * a grace period): the same checkpoint, agreed at the next step */
+    sigaction(SIGTERM, &sa, NULL);
+    if (d.active)   /* mpirun may be gone while a rank still reports: EPIPE, not death */
+        signal(SIGPIPE, SIG_IGN);
     bool tty = lead && isatty(STDERR_FILENO) != 0;
     /* ONNXGRAD_TEST_INTERRUPT_AT_STEP=K acts as Ctrl-C once K steps are done (for the tests) */
     const char *ia = getenv("ONNXGRAD_TEST_INTERRUPT_AT_STEP");
@@ -826,11 +831,18 @@ int cmd_train(int argc, char **argv)
             fputc('\n', stderr);
         if (rc)
             break;
-        if (interrupted) {
-            if (!lead) {
+        /* a signal after the epoch's last exchange may have reached some ranks only */
+        if (d.active && (rc = dist_agree(&d, EXIT_OK, &interrupted)))
+            break;
+        if (interrupted && !lead) {
+            /* wait for rank 0's checkpoint: mpirun ends the whole job as soon as one rank exits
+             * non-zero */
+            rc = dist_agree(&d, EXIT_OK, NULL);
+            if (!rc)
                 rc = 130;
-                break;
-            }
+            break;
+        }
+        if (interrupted) {
             if (a.val[OPT_CKPT]) {
                 char path[4096];
                 if (!(rc = cli_path_join(path, sizeof path, a.val[OPT_CKPT], "interrupted.onnx")) &&
@@ -841,8 +853,9 @@ int cmd_train(int argc, char **argv)
                 fprintf(stderr, "onnxgrad train: interrupted in epoch %d (no --checkpoint-dir: nothing saved)\n",
                         ls.epoch + 1);
             }
+            int agreed = dist_agree(&d, rc, NULL);   /* the other ranks wait for this */
             if (!rc)
-                rc = 130;
+                rc = agreed ? agreed : 130;
             break;
         }
         int64_t used = n - (fixed ? n % a.batch : 0);

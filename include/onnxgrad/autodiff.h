@@ -50,6 +50,13 @@ typedef struct og_grad_options {
  * inputs, then one per seeded output (in `seeded` order); its initializers
  * are g's; its outputs are g's outputs, then the gradient of each wrt
  * tensor, named "<tensor>_grad" (made unique), of the tensor's type.
+ * The graph describes itself: producer "onnxgrad", and metadata_props
+ * onnxgrad.gradient.loss (the loss, or ""), onnxgrad.gradient.seeds and
+ * onnxgrad.gradient.wrt (comma-separated names). Every node is named:
+ * forward nodes keep the model's names (an unnamed one becomes
+ * "<op>_<index>"), nodes of a backward rule are "grad/<forward node>/...",
+ * the seed of the loss "grad/seed/...", and the Identity giving a wrt
+ * gradient output "grad/output/<output>".
  * Errors: unknown or non-float names, a loss with more than one element, a
  * wrt tensor the differentiated outputs do not depend on (unless
  * allow_unused), an op on the path
@@ -96,6 +103,16 @@ typedef struct og_gradcheck_options {
     /* Called now and then with the finite differences done and in all. */
     void (*progress)(void *user, int64_t done, int64_t total);
     void *user;
+    /* Upstream gradients (torch's grad_outputs), each named after the float
+     * output it seeds and of its shape; outputs not given get random ones.
+     * With order 2 they seed the first-order gradient graph, as
+     * gradgradcheck's grad_outputs do. */
+    int n_seeds;
+    const og_tensor *const *seeds;
+    /* When *interrupt becomes nonzero (a signal handler may set it), the
+     * check stops after the finite difference under way and returns what
+     * it has compared, with report->interrupted set. NULL: never. */
+    const volatile int *interrupt;
 } og_gradcheck_options;
 
 typedef struct og_gradcheck_entry {
@@ -113,6 +130,8 @@ typedef struct og_gradcheck_report {
     int n;
     og_gradcheck_entry *entries;
     bool pass;                 /* every entry passed */
+    bool interrupted;          /* stopped by opts->interrupt: entries are partial */
+    int64_t done, total;       /* finite differences (or projections) done, and planned */
 } og_gradcheck_report;
 
 /* Runs the check. A status other than OG_OK means the check could not run

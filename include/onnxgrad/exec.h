@@ -48,6 +48,12 @@ OG_API og_status og_plan_create_ex(const og_graph *g, const og_plan_options *opt
 
 OG_API void og_plan_free(og_plan *p);
 
+/* The seed random ops draw with, mixed into their own seed attribute:
+ * Dropout in training mode draws a new mask for each value (a trainer
+ * passes its step number), the same mask for the same value. 0 (the
+ * default): the attribute alone, as the ONNX reference draws. */
+OG_API void og_plan_set_run_seed(og_plan *p, uint64_t seed);
+
 /* Threads the plan runs its kernels on. */
 OG_API int og_plan_num_threads(const og_plan *p);
 

@@ -119,6 +119,15 @@ OG_API og_status og_graph_set_input_shape(og_graph *g, const char *name, int ran
  * or saving; adding anything afterwards un-finalizes the graph. */
 OG_API og_status og_graph_finalize(og_graph *g);
 
+/* A simpler copy of finalized g that computes the same outputs: nodes
+ * whose outputs finalize computed from constants (shape arithmetic, small
+ * constant tensors) become initializers, Identity nodes are removed (an
+ * Identity giving a graph output renames its input instead, where it can),
+ * and nodes no output depends on are dropped. Inputs, initializers,
+ * outputs, metadata and opsets are kept. Finalized.
+ * Ownership: *out is the caller's; free with og_graph_free. */
+OG_API og_status og_graph_simplify(const og_graph *g, og_graph **out);
+
 /* --- inspection ------------------------------------------------------- */
 
 typedef struct og_value_info {

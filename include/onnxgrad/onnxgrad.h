@@ -36,7 +36,19 @@
 #include "onnxgrad/check.h"
 #include "onnxgrad/layers.h"
 #include "onnxgrad/train.h"
+#include "onnxgrad/profile.h"
 
 #define OG_VERSION_STRING "0.1.0"
+
+/* The version of the library actually loaded, OG_VERSION_STRING as it was
+ * built (for bindings that load the shared library at run time, such as
+ * the Python module, to check they match it). Never NULL. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+OG_API const char *og_version(void);
+#ifdef __cplusplus
+}
+#endif
 
 #endif

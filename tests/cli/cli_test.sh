@@ -331,6 +331,67 @@ expect_ok "run the seeded gradient graph" "$CLI" run "$GM/gg2.onnx" --inputs "$G
     -i "z_grad=$GM/seeds/z.pb" -o "$GM/gg2_out"
 expect_same "seeded gradient graph output 2 is d<u,z>/d W1" "$GM/gg2_out/output_2.pb" "$GM/ref/seed_W1.pb" W1_grad
 
+# The gradient graph describes itself: producer, metadata, named nodes.
+if "$PY" -c '
+import sys, onnx
+m = onnx.load(sys.argv[1])
+meta = {p.key: p.value for p in m.metadata_props}
+assert m.producer_name == "onnxgrad", m.producer_name
+assert meta.get("onnxgrad.gradient.loss") == "", meta
+assert meta.get("onnxgrad.gradient.seeds") == "z", meta
+assert meta.get("onnxgrad.gradient.wrt") == "W1", meta
+assert all(n.name for n in m.graph.node), [n.op_type for n in m.graph.node if not n.name]
+assert len({n.name for n in m.graph.node}) == len(m.graph.node), "node names repeat"
+assert any(n.name.startswith("grad/") for n in m.graph.node)
+assert any(n.name == "grad/output/W1_grad" for n in m.graph.node)
+' "$GM/gg2.onnx" >"$OUT" 2>"$ERR"; then ok "gradient graph: producer, metadata, named nodes"
+else not_ok "gradient graph: producer, metadata, named nodes"; fi
+
+# --simplify: fewer nodes, the checker passes, the same outputs bit for bit.
+expect_ok "gradient-graph --simplify" "$CLI" gradient-graph "$MLP" --loss loss --simplify -o "$GM/ggs.onnx"
+expect_out "gradient-graph --simplify prints the counts" '^simplified .*ggs.onnx: [0-9]* nodes before, [0-9]* after$'
+expect_out "gradient-graph --simplify: no Identity left" '^  Identity *[1-9][0-9]* -> 0$'
+if "$PY" "$(dirname "$HELPERS")/../tools/check_model.py" check "$GM/ggs.onnx" >"$OUT" 2>"$ERR"; then
+    ok "simplified gradient graph passes onnx.checker (full_check)"
+else
+    not_ok "simplified gradient graph passes onnx.checker (full_check)"
+fi
+expect_ok "run the simplified gradient graph" "$CLI" run "$GM/ggs.onnx" --inputs "$GM/data" -o "$GM/ggs_out"
+for k in 0 1 2 3 4 5 6; do
+    if cmp -s "$GM/gg_out/output_$k.pb" "$GM/ggs_out/output_$k.pb"; then ok "simplified graph: output $k bit-identical"
+    else not_ok "simplified graph: output $k bit-identical"; fi
+done
+expect_ok "gradient-graph --simplify --json" "$CLI" gradient-graph "$MLP" --loss loss --simplify --json -o "$GM/ggs2.onnx"
+if "$PY" -c '
+import sys, json
+d = json.load(open(sys.argv[1]))
+assert d["simplified"] and d["nodes"] < d["nodes_before"], d
+assert sum(v["after"] for v in d["ops"].values()) == d["nodes"], d
+assert sum(v["before"] for v in d["ops"].values()) == d["nodes_before"], d
+assert d["ops"]["Identity"]["after"] == 0, d
+' "$OUT" 2>"$ERR"; then ok "gradient-graph --simplify --json counts"; else not_ok "gradient-graph --simplify --json counts"; fi
+
+# --allow-unused: zeros for a tensor no differentiated output depends on.
+expect_fail "gradient-graph: a tensor the output does not depend on" 1 "$CLI" gradient-graph "$GM/nodep.onnx" --seed-inputs y --wrt x,a -o "$NO.onnx"
+expect_err "gradient-graph: unused tensor named" "'x'"
+expect_ok "gradient-graph --allow-unused" "$CLI" gradient-graph "$GM/nodep.onnx" --seed-inputs y --wrt x,a --allow-unused -o "$GM/unused.onnx"
+"$PY" -c '
+import sys, os, numpy as np, onnx
+from onnx import numpy_helper
+os.makedirs(sys.argv[1], exist_ok=True)
+for n, v in (("x", 0.5), ("a", 2.0), ("b", 3.0)):
+    onnx.save_tensor(numpy_helper.from_array(np.array([v], np.float32), n), os.path.join(sys.argv[1], n + ".pb"))
+' "$GM/nodep_in"
+expect_ok "grad --allow-unused" "$CLI" grad "$GM/nodep.onnx" --inputs "$GM/nodep_in" --loss y --wrt x,a --allow-unused -o "$GM/unused_g"
+if "$PY" -c '
+import sys, onnx
+from onnx import numpy_helper
+gx = numpy_helper.to_array(onnx.load_tensor(sys.argv[1] + "/grad_0.pb"))
+ga = numpy_helper.to_array(onnx.load_tensor(sys.argv[1] + "/grad_1.pb"))
+assert gx.shape == (1,) and (gx == 0).all(), gx
+assert ga.shape == (1,) and (ga == 1).all(), ga
+' "$GM/unused_g" >"$OUT" 2>"$ERR"; then ok "grad --allow-unused: zeros"; else not_ok "grad --allow-unused: zeros"; fi
+
 # gradcheck on the CNN (Conv -> Relu -> MaxPool -> Flatten -> Gemm -> Relu),
 # batch fixed so the library makes random inputs.
 CNN2=$GM/cnn2.onnx
@@ -379,6 +440,7 @@ expect_fail "gradcheck fails with tiny tolerances" 1 "$CLI" gradcheck "$CNN2" --
 expect_err "gradcheck failure line" "gradcheck failed: 5 of 5 tensors"
 expect_out "gradcheck failure: FAIL lines" '  W: 18/18 elements, .*  FAIL'
 expect_out "gradcheck failure: summary" 'FAIL: 5 of 5 tensors failed, 97 elements compared'
+expect_out "gradcheck failure: a hint names the kinked ops on the path" 'hint: Relu (2 nodes), MaxPool (1 node) on the path are not differentiable at a kink .*'
 expect_fail "gradcheck --json fails too" 1 "$CLI" gradcheck "$CNN2" --atol 0 --rtol 0 --eps 1e-1 --json
 cp "$OUT" "$GM/fail.json"
 if "$PY" "$HELPERS" check-gradcheck-json "$GM/fail.json" 5 false >"$OUT" 2>"$ERR"; then
@@ -386,6 +448,65 @@ if "$PY" "$HELPERS" check-gradcheck-json "$GM/fail.json" 5 false >"$OUT" 2>"$ERR
 else
     not_ok "failing gradcheck --json parses, pass false"
 fi
+
+expect_fail "gradcheck fails (again, for the hint)" 1 "$CLI" gradcheck "$CNN2" --atol 1e-30 --rtol 1e-30 --eps 1e-1 --wrt b2
+if grep -q '^hint: ' "$OUT"; then not_ok "gradcheck: no hint when no kinked op is on the path (b2)"
+else ok "gradcheck: no hint when no kinked op is on the path (b2)"; fi
+
+# --seeds: given upstream gradients make the analytic values independent
+# of --rng-seed (every element checked, inputs given); random ones do not.
+"$PY" -c '
+import sys, os, numpy as np, onnx
+from onnx import numpy_helper
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+onnx.save_tensor(numpy_helper.from_array(np.array([[0.75]], np.float32), "loss"), os.path.join(d, "loss.pb"))
+onnx.save_tensor(numpy_helper.from_array(np.array([[0.5], [-2.0]], np.float32), "z"), os.path.join(d, "z.pb"))
+onnx.save_tensor(numpy_helper.from_array(np.zeros((3, 1), np.float32), "z"), os.path.join(d, "bad_z.pb"))
+' "$GM/gc_seeds"
+mkdir -p "$GM/gc_seeds_ok" && cp "$GM/gc_seeds/loss.pb" "$GM/gc_seeds/z.pb" "$GM/gc_seeds_ok/"
+for r in 1 2; do
+    expect_ok "gradcheck --seeds (rng-seed $r)" "$CLI" gradcheck "$MLP" --inputs "$GM/data" --seeds "$GM/gc_seeds_ok" --rng-seed $r --json
+    cp "$OUT" "$GM/gc_seeded_$r.json"
+    expect_ok "gradcheck random seeds (rng-seed $r)" "$CLI" gradcheck "$MLP" --inputs "$GM/data" --rng-seed $r --json
+    cp "$OUT" "$GM/gc_random_$r.json"
+done
+if "$PY" -c '
+import sys, json
+a = lambda f: [t["analytic"] for t in json.load(open(f))["tensors"]]
+s1, s2, r1, r2 = (a(f) for f in sys.argv[1:5])
+assert s1 == s2, (s1, s2)
+assert r1 != r2, (r1, r2)
+' "$GM/gc_seeded_1.json" "$GM/gc_seeded_2.json" "$GM/gc_random_1.json" "$GM/gc_random_2.json" >"$OUT" 2>"$ERR"
+then ok "gradcheck --seeds: the given upstream gradients are used"; else not_ok "gradcheck --seeds: the given upstream gradients are used"; fi
+expect_ok "gradcheck --seed-file" "$CLI" gradcheck "$MLP" --inputs "$GM/data" --seed-file "z=$GM/gc_seeds/z.pb" --order 2
+expect_fail "gradcheck: a seed of the wrong shape" 1 "$CLI" gradcheck "$MLP" --inputs "$GM/data" --seed-file "z=$GM/gc_seeds/bad_z.pb"
+expect_err "gradcheck: wrong seed shape named" "the seed of output 'z' is float [3,1]; the output is float [2,1]"
+expect_fail "gradcheck: a seed for no output" 1 "$CLI" gradcheck "$MLP" --inputs "$GM/data" --seed-file "nope=$GM/gc_seeds/z.pb"
+expect_err "gradcheck: seed for no output named" "'nope'"
+
+# Ctrl-C: the partial report, exit 130. A check of ~10^5 finite
+# differences of a 4-layer MatMul chain, interrupted after 2 s.
+"$PY" -c '
+import sys, numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto
+rng = np.random.default_rng(3)
+ws = [numpy_helper.from_array((rng.standard_normal((256, 256)) / 16).astype(np.float32), "W%d" % k) for k in range(4)]
+nodes = [helper.make_node("MatMul", ["x" if k == 0 else "h%d" % k, "W%d" % k], ["h%d" % (k + 1) if k < 3 else "y"]) for k in range(4)]
+g = helper.make_graph(nodes, "slow", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [64, 256])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [64, 256])], ws)
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]); m.ir_version = 8
+onnx.save(m, sys.argv[1])
+' "$GM/slow.onnx"
+"$CLI" gradcheck "$GM/slow.onnx" --wrt W0 >"$OUT" 2>"$ERR" &
+gc_pid=$!
+sleep 2
+kill -INT $gc_pid
+wait $gc_pid
+rc=$?
+if [ "$rc" -eq 130 ] && grep -q '^INTERRUPTED: 1 tensors begun, 0 failed so far, [0-9]* of 65536 elements compared$' "$OUT" &&
+   grep -q '^  W0: [0-9]*/65536 elements, .*  PASS$' "$OUT" && grep -q 'interrupted after [0-9]* of 65536 finite differences' "$ERR"
+then ok "gradcheck: Ctrl-C prints the partial report, exit 130"; else not_ok "gradcheck: Ctrl-C prints the partial report, exit 130 (exit $rc)"; fi
 
 # ---- the common shape: one parser, one naming rule ---------------------
 # check_json DESC KIND ARGS...: the last command's stdout is one strict
@@ -421,7 +542,7 @@ expect_fail "info: missing value at the end" 2 "$CLI" info "$CNN/cnn.onnx" --thr
 expect_err_line "info: missing value message" "onnxgrad info: option '--threads' needs a value; see 'onnxgrad info --help'"
 expect_fail "convert: -o needs a value (short)" 2 "$CLI" convert "$CNN/cnn.onnx" -o
 expect_err "convert: -o named as typed" "option '-o' needs a value"
-expect_fail "gradient-graph: an option of another command" 2 "$CLI" gradient-graph "$MLP" --loss loss --json -o "$TMP/u.onnx"
+expect_fail "gradient-graph: an option of another command" 2 "$CLI" gradient-graph "$MLP" --loss loss --force -o "$TMP/u.onnx"
 expect_fail "run: -r 0" 2 "$CLI" run "$CNN/cnn.onnx" -r 0 -i "x=$CNN/data/input_0.pb" -o "$TMP/u"
 expect_err "run: -r 0 names the option" "-r expects a whole number from 1"
 expect_fail "run: --repeat x" 2 "$CLI" run "$CNN/cnn.onnx" --repeat x -i "x=$CNN/data/input_0.pb" -o "$TMP/u"

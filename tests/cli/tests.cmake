@@ -37,3 +37,9 @@ add_test(NAME cli_tools
                  ${CMAKE_CURRENT_LIST_DIR}/clitools_helpers.py
                  ${PROJECT_SOURCE_DIR}/tests/conformance/cases.txt)
 set_tests_properties(cli_tools PROPERTIES FIXTURES_REQUIRED og_onnx_data TIMEOUT 600)
+
+# run/grad --profile, onnxgrad profile and bench, info's FLOPs (profile_test.sh).
+add_test(NAME cli_profile
+         COMMAND /bin/sh ${CMAKE_CURRENT_LIST_DIR}/profile_test.sh $<TARGET_FILE:onnxgrad_cli>
+                 ${CMAKE_CURRENT_BINARY_DIR}/profile-tmp ${OG_PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/check_profile.py)
+set_tests_properties(cli_profile PROPERTIES TIMEOUT 300)

@@ -571,6 +571,88 @@ START_TEST(relu_backward_no_match)
 END_TEST
 
 
+/* ---- Clip's backward ------------------------------------------------------ */
+
+/* Clip(X, lo, hi) with the bounds as inputs (opset 17: either may be
+ * omitted); the gradient graph's
+ * Where(And(LessOrEqual...)) must run as one clip_backward kernel and give
+ * dY where lo <= X <= hi, else +0 (NaN: 0 when a bound exists). */
+static void check_clip_backward(int form, int64_t n)
+{
+    const int64_t dims[1] = { n };
+    bool has_lo = form != 2, has_hi = form != 1;
+    float lo = -0.5f, hi = 1.5f;
+    og_graph *g;
+    OG_CHECK(og_graph_create(&g));
+    OG_CHECK(og_graph_set_opset(g, "", 17));
+    OG_CHECK(og_graph_add_input(g, "X", OG_FLOAT, 1, dims, NULL));
+    og_tensor *tl, *th;
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 0, NULL, &lo, &tl));
+    OG_CHECK(og_tensor_create_from(OG_FLOAT, 0, NULL, &hi, &th));
+    OG_CHECK(og_graph_add_initializer(g, "lo", tl));
+    OG_CHECK(og_graph_add_initializer(g, "hi", th));
+    const char *in[3] = { "X", has_lo ? "lo" : "", "hi" };
+    OG_CHECK(og_graph_add_node(g, "Clip", NULL, "clip", has_hi ? 3 : 2, in, 1, (const char *const[]){ "Y" }, 0,
+                               NULL));
+    OG_CHECK(og_graph_add_output(g, "Y"));
+    OG_CHECK(og_graph_finalize(g));
+    og_grad_options o = { .n_seeded = 1, .seeded = (const char *const[]){ "Y" }, .n_wrt = 1,
+                          .wrt = (const char *const[]){ "X" } };
+    og_graph *gg;
+    OG_CHECK(og_graph_build_gradient(g, &o, &gg));
+    og_tensor *x, *dy;
+    OG_CHECK(og_tensor_create(OG_FLOAT, 1, dims, &x));
+    OG_CHECK(og_tensor_create(OG_FLOAT, 1, dims, &dy));
+    fill_special(x, 5);
+    fill_special(dy, 5);
+    float *xd = x->data;
+    for (int64_t i = 0; i < n; i += 7)   /* exactly at the bounds: inside, as torch.clamp's backward */
+        xd[i] = i % 2 ? lo : hi;
+    const og_tensor *feeds[2] = { x, dy };
+    for (int threads = 1; threads <= 2; threads++) {
+        og_tensor *outs[2] = { 0 };
+        run_plan(gg, threads, 2, feeds, outs);
+        const float *dx = outs[1]->data, *dyd = dy->data;
+        for (int64_t i = 0; i < n; i++) {
+            bool in = (!has_lo || lo <= xd[i]) && (!has_hi || xd[i] <= hi);
+            float want = in ? dyd[i] : 0.0f;
+            ck_assert_msg(memcmp(&dx[i], &want, sizeof want) == 0 || (isnan(want) && isnan(dx[i])),
+                          "form %d n %lld: dX[%lld] = %g for X %g dY %g, want %g", form, (long long)n, (long long)i,
+                          dx[i], xd[i], dyd[i], want);
+        }
+        og_tensor_free(outs[0]);
+        og_tensor_free(outs[1]);
+    }
+    og_plan *p;
+    OG_CHECK(og_plan_create(gg, &p));
+    bool fused = false;
+    for (int k = 0; k < og_plan_num_steps(p); k++) {
+        const char *node, *op, *kernel;
+        OG_CHECK(og_plan_step(p, k, &node, &op, &kernel));
+        fused = fused || strncmp(kernel, "clip_backward", 13) == 0;
+        ck_assert_msg(strcmp(op, "LessOrEqual") != 0 && strcmp(op, "And") != 0, "form %d: %s left in the plan",
+                      form, op);
+    }
+    ck_assert_msg(fused, "form %d: no clip_backward kernel in the plan", form);
+    og_plan_free(p);
+    og_tensor_free(x);
+    og_tensor_free(dy);
+    og_tensor_free(tl);
+    og_tensor_free(th);
+    og_graph_free(gg);
+    og_graph_free(g);
+}
+
+START_TEST(clip_backward_fused)
+{
+    for (int form = 0; form < 3; form++) {
+        check_clip_backward(form, rnd(1, 3000));
+        check_clip_backward(form, 17);
+    }
+    check_clip_backward(0, ((int64_t)5 << 20) + 3);   /* streaming stores, odd tail */
+}
+END_TEST
+
 /* ---- Gemm --------------------------------------------------------------- */
 
 typedef struct gemm_case {
@@ -758,6 +840,7 @@ static Suite *fastpaths_suite(void)
     tcase_add_test(tc, maxpool_backward_pattern);
     tcase_add_test(tc, relu_random);
     tcase_add_test(tc, relu_backward_no_match);
+    tcase_add_test(tc, clip_backward_fused);
     tcase_add_test(tc, gemm_random);
     tcase_add_test(tc, gemm_gradient_plan);
     suite_add_tcase(s, tc);

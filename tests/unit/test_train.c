@@ -510,6 +510,22 @@ START_TEST(dropout_switches_to_training)
     }
     ck_assert_msg(loss[0] != loss[1], "dropout did not change the training loss (%g)", loss[0]);
     ck_assert(memcmp(y[0]->data, y[1]->data, (size_t)y[0]->numel * 4) == 0);
+    /* Each step draws a new mask (the weights barely move at this lr), and
+     * a new trainer draws the same masks again, step by step. */
+    double again[3], fresh[3];
+    og_trainer *t2;
+    OG_CHECK(og_trainer_create(g[1], &o, 0, &t2));
+    for (int s = 0; s < 3; s++) {
+        OG_CHECK(og_trainer_step(t[1], x, l, &again[s]));
+        OG_CHECK(og_trainer_step(t2, x, l, &fresh[s]));
+    }
+    ck_assert_msg(again[0] != loss[1] && again[1] != again[0] && again[2] != again[1],
+                  "dropout drew the same mask at consecutive steps (%g %g %g %g)", loss[1], again[0], again[1],
+                  again[2]);
+    ck_assert_msg(fresh[0] == loss[1] && fresh[1] == again[0] && fresh[2] == again[1],
+                  "a new trainer did not draw the same masks (%g %g %g vs %g %g %g)", fresh[0], fresh[1], fresh[2],
+                  loss[1], again[0], again[1]);
+    og_trainer_free(t2);
     og_tensor_free(x), og_tensor_free(l);
     for (int k = 0; k < 2; k++)
         og_trainer_free(t[k]), og_graph_free(g[k]);
