@@ -92,7 +92,7 @@ static inline og_status sf_numel_limit(const og_node *node, int64_t n, const cha
     int64_t max = og_limit_get(OG_LIMIT_TENSOR_ELEMENTS);
     if (n > max)
         return og_node_err(node, OG_ERR_LIMIT, "%s has %lld elements, over onnxgrad's element limit of %lld "
-                           "(OG_LIMIT_TENSOR_ELEMENTS)", what, (long long)n, (long long)max);
+                           OG_LIMIT_HINT("tensor-elements", "TENSOR_ELEMENTS"), what, (long long)n, (long long)max);
     return OG_OK;
 }
 

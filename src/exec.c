@@ -192,7 +192,8 @@ static size_t tensor_bytes(const og_tensor *t) { return t ? (size_t)t->numel * o
 static og_status over_budget(const og_node *n, size_t live, size_t need, size_t ws, int64_t limit)
 {
     return og_err(OG_ERR_LIMIT, "node '%s' (%s): running needs %zu bytes of tensors alive at once plus %zu "
-                  "bytes of kernel workspace, over the plan memory limit of %lld bytes (OG_LIMIT_PLAN_BYTES)",
+                  "bytes of kernel workspace, over the plan memory limit of %lld bytes "
+                  OG_LIMIT_HINT("plan-bytes", "PLAN_BYTES"),
                   n->name, n->op_type, live + need, ws, (long long)limit);
 }
 

@@ -31,6 +31,11 @@ bool og_alloc_budget_end(void);
 
 /* The current value of a limit (onnxgrad/limits.h), read atomically. */
 int64_t og_limit_get(og_limit_id id);
+/* What a limit's message ends with: the limit's name and how to raise it,
+ * from the CLI, the environment or C (string literals, for a format). */
+#define OG_LIMIT_HINT(kebab, NAME)                                                                   \
+    "(" kebab "); raise it with --limit " kebab "=N or OG_LIMIT_" NAME "=N (og_limit(OG_LIMIT_" NAME \
+    ", N) in C)"
 /* OG_ERR_LIMIT, with a message starting "<what>: ", when a tensor's rank
  * or element count is over OG_LIMIT_RANK / OG_LIMIT_TENSOR_ELEMENTS. */
 og_status og_check_rank_limit(int rank, const char *what);

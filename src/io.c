@@ -96,7 +96,7 @@ og_status og_io_read_file(const char *path, uint8_t **data, size_t *size)
     if ((uint64_t)sb.st_size > (uint64_t)limit || (uint64_t)sb.st_size > SIZE_MAX) {
         close(fd);
         return og_err(OG_ERR_LIMIT, "file is %" PRIu64 " bytes, over the limit of %" PRId64 " bytes "
-                      "(OG_LIMIT_FILE_BYTES)", (uint64_t)sb.st_size, limit);
+                      OG_LIMIT_HINT("file-bytes", "FILE_BYTES"), (uint64_t)sb.st_size, limit);
     }
     size_t n = (size_t)sb.st_size, got = 0;
     uint8_t *buf = og_malloc(n ? n : 1);

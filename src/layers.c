@@ -324,7 +324,7 @@ og_status og_net_create(const char *input_name, int rank, const int64_t *dims, u
     for (int k = 0; k < rank; k++)
         if (!og_mul_ok(numel, dims[k] < 0 ? 1 : dims[k], &numel) || og_check_numel_limit(numel, "input"))
             return og_err(OG_ERR_LIMIT, "og_net_create: input '%s' (one sample) has more elements than "
-                          "OG_LIMIT_TENSOR_ELEMENTS allows", input_name);
+                          "the limit allows " OG_LIMIT_HINT("tensor-elements", "TENSOR_ELEMENTS"), input_name);
     og_net *n = og_calloc(1, sizeof *n);
     if (!n)
         return og_err(OG_ERR_NOMEM, "og_net_create: out of memory");

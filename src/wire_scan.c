@@ -458,7 +458,7 @@ og_status og_wire_scan_ex(const uint8_t *data, size_t size, og_wire_root root, s
             if (f && f->kind == K_MSG) {
                 if (s->depth >= s->max_depth) {
                     snprintf(what, sizeof what, "messages nested more than %d deep "
-                             "(OG_LIMIT_NESTING_DEPTH)", s->max_depth);
+                             OG_LIMIT_HINT("nesting-depth", "NESTING_DEPTH"), s->max_depth);
                     st = fail(s, OG_ERR_LIMIT, at, leaf, what);
                     break;
                 }
@@ -501,8 +501,10 @@ og_status og_parse_memory_error(size_t need, size_t size)
     char needs[80] = "loading needs more memory than";
     if (need)
         snprintf(needs, sizeof needs, "decoding needs about %zu bytes, over", need);
-    return og_err(OG_ERR_LIMIT, "%s the parse-memory limit of %zu bytes (%lld x %zu file bytes + %lld; "
-                  "OG_LIMIT_PARSE_MEMORY_FACTOR, OG_LIMIT_PARSE_MEMORY_BASE)", needs, og_parse_budget(size),
+    return og_err(OG_ERR_LIMIT, "%s the parse-memory limit of %zu bytes (%lld x %zu file bytes + %lld: "
+                  "parse-memory-factor x file bytes + parse-memory-base); raise it with --limit "
+                  "parse-memory-factor=N or OG_LIMIT_PARSE_MEMORY_FACTOR=N (og_limit(OG_LIMIT_PARSE_MEMORY_FACTOR, "
+                  "N) in C), or likewise parse-memory-base", needs, og_parse_budget(size),
                   (long long)og_limit_get(OG_LIMIT_PARSE_MEMORY_FACTOR), size,
                   (long long)og_limit_get(OG_LIMIT_PARSE_MEMORY_BASE));
 }
@@ -518,7 +520,8 @@ og_status og_wire_decode(const uint8_t *data, size_t size, og_wire_root root, Pr
                                                                                            : "an ONNX ModelProto");
     int64_t limit = og_limit_get(OG_LIMIT_FILE_BYTES);
     if ((uint64_t)size > (uint64_t)limit)
-        return og_err(OG_ERR_LIMIT, "%s is %zu bytes, over the limit of %" PRId64 " bytes (OG_LIMIT_FILE_BYTES)",
+        return og_err(OG_ERR_LIMIT, "%s is %zu bytes, over the limit of %" PRId64 " bytes "
+                      OG_LIMIT_HINT("file-bytes", "FILE_BYTES"),
                       root == OG_WIRE_TENSOR ? "TensorProto" : "model", size, limit);
     size_t decoded = 0;
     og_status st = og_wire_scan_ex(data, size, root, &decoded);

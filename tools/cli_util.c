@@ -6,6 +6,8 @@
 #include "json.h"
 
 #include <dirent.h>
+#include <math.h>
+#include <stdint.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -49,17 +51,62 @@ static void print_msg(const char *cmd, const char *extra, const char *msg)
     cli_print_line(stderr, pre, msg);
 }
 
+/* --json: failures are also one {"error": ...} object on stdout, the
+ * first one only (a failure reported in context is one failure). */
+static bool g_json, g_json_said;
+
+void cli_set_json(bool on)
+{
+    g_json = on;
+}
+
+void cli_json_printed(void)
+{
+    g_json_said = true;
+}
+
+bool cli_json_mode(void)
+{
+    return g_json;
+}
+
+static void json_error(const char *status, const char *msg)
+{
+    if (!g_json || g_json_said)
+        return;
+    g_json_said = true;
+    fflush(stdout);
+    json_writer w;
+    json_init(&w, stdout);
+    json_begin_object(&w);
+    json_key(&w, "error");
+    json_begin_object(&w);
+    json_key_string(&w, "status", status);
+    json_key_string(&w, "message", msg);
+    json_end_object(&w);
+    json_end_object(&w);
+    fflush(stdout);
+}
+
+static int fail_as(const char *status, const char *msg)
+{
+    print_msg(g_cmd, NULL, msg);
+    json_error(status, msg);
+    return EXIT_FAIL;
+}
+
 int cli_fail_og(og_status st)
 {
     const char *msg = og_errmsg();
-    print_msg(g_cmd, NULL, msg && *msg ? msg : og_status_name(st));
-    return EXIT_FAIL;
+    return fail_as(og_status_name(st), msg && *msg ? msg : og_status_name(st));
 }
 
 int cli_fail_og_in(const char *context, og_status st)
 {
     const char *msg = og_errmsg();
-    return cli_fail("%s: %s", context, msg && *msg ? msg : og_status_name(st));
+    char line[2048];
+    snprintf(line, sizeof line, "%s: %s", context, msg && *msg ? msg : og_status_name(st));
+    return fail_as(og_status_name(st), line);
 }
 
 int cli_fail(const char *fmt, ...)
@@ -69,8 +116,7 @@ int cli_fail(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    print_msg(g_cmd, NULL, msg);
-    return EXIT_FAIL;
+    return fail_as("error", msg);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -82,6 +128,7 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     snprintf(line, sizeof line, "%s; see 'onnxgrad %s%s--help'", msg, cmd ? cmd : "", cmd ? " " : "");
     print_msg(cmd, NULL, line);
+    json_error("usage", line);
     return EXIT_USAGE;
 }
 
@@ -110,12 +157,31 @@ void cli_print_warnings(void)
 /* ---- option parsing ----------------------------------------------------- */
 
 /* The options every command takes, handled here. */
-enum { ID_HELP = -1, ID_THREADS = -2 };
+enum { ID_HELP = -1, ID_THREADS = -2, ID_LIMIT = -3, ID_DIM = -4, ID_SHAPE = -5, ID_FORMAT = -6 };
 static const cli_option COMMON[] = {
     { "help", 'h', false, ID_HELP, NULL },
     { "threads", 0, true, ID_THREADS, NULL },
+    { "limit", 0, true, ID_LIMIT, NULL },
 };
 #define N_COMMON ((int)(sizeof COMMON / sizeof COMMON[0]))
+/* The options of cli_command.extras. */
+static const cli_option SHAPE_OPTS[] = {
+    { "dim", 0, true, ID_DIM, NULL },
+    { "input-shape", 0, true, ID_SHAPE, NULL },
+};
+static const cli_option FORMAT_OPT = { "format", 0, true, ID_FORMAT, NULL };
+
+/* What the extras' options said: pointers into argv. */
+#define MAX_OVERRIDES 64
+static const char *g_dims[MAX_OVERRIDES], *g_shapes[MAX_OVERRIDES];
+static int g_n_dims, g_n_shapes;
+static bool g_npy;
+static unsigned g_extras;
+
+void cli_take_extras(unsigned extras)
+{
+    g_extras = extras;
+}
 #define MAX_OPTS 64
 
 /* getopt_long's val for option k: its short letter, else 256 + k. */
@@ -168,6 +234,176 @@ static int bad_long_option(const cli_command *c, const cli_option *all, int n, c
     return cli_usage_error(c->name, "unknown option '--%s'", name);
 }
 
+/* ---- limits, shapes, formats ---- */
+
+/* "64", "64K", "16M", "2G" (powers of 1024) into *out. */
+static bool parse_size(const char *v, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!(v[0] >= '0' && v[0] <= '9'))
+        return false;
+    long long n = strtoll(v, &end, 10);
+    int shift = 0;
+    if (*end && !end[1])
+        shift = *end == 'K' || *end == 'k' ? 10 : *end == 'M' || *end == 'm' ? 20 : *end == 'G' || *end == 'g' ? 30
+              : *end == 'T' || *end == 't' ? 40 : -1;
+    else if (*end)
+        shift = -1;
+    if (errno == ERANGE || shift < 0 || n < 0 || (shift && n > (INT64_MAX >> shift)))
+        return false;
+    *out = (int64_t)n << shift;
+    return true;
+}
+
+static void limit_names(char *buf, size_t size)
+{
+    size_t have = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < OG_LIMIT_COUNT && have < size; k++)
+        have += (size_t)snprintf(buf + have, size - have, "%s%s", k ? ", " : "", og_limit_name((og_limit_id)k));
+}
+
+/* Sets limit `name` to text value v; `where` names the option or variable. */
+static int set_limit(const char *cmd, const char *where, const char *name, size_t name_len, const char *v)
+{
+    char nm[64], names[512];
+    snprintf(nm, sizeof nm, "%.*s", (int)(name_len < sizeof nm ? name_len : sizeof nm - 1), name);
+    int id = og_limit_find(nm);
+    limit_names(names, sizeof names);
+    if (id < 0)
+        return cli_usage_error(cmd, "%s: no limit is named '%s'; the limits are %s", where, nm, names);
+    int64_t x, max = og_limit_max((og_limit_id)id);
+    if (!parse_size(v, &x))
+        return cli_usage_error(cmd, "%s: %s expects a whole number >= 0 (K, M, G, T suffixes allowed), got '%s'",
+                               where, og_limit_name((og_limit_id)id), v);
+    if (x > max)
+        return cli_usage_error(cmd, "%s: %s=%s is over the hard maximum %lld", where, og_limit_name((og_limit_id)id),
+                               v, (long long)max);
+    og_limit((og_limit_id)id, x);
+    return EXIT_OK;
+}
+
+/* OG_LIMIT_<NAME>=N in the environment; --limit, read later, overrides. */
+static int limits_from_env(const char *cmd)
+{
+    for (int k = 0; k < OG_LIMIT_COUNT; k++) {
+        char var[96];
+        const char *nm = og_limit_name((og_limit_id)k);
+        size_t len = (size_t)snprintf(var, sizeof var, "OG_LIMIT_%s", nm);
+        for (size_t j = 9; j < len; j++)
+            var[j] = var[j] == '-' ? '_' : (char)(var[j] >= 'a' && var[j] <= 'z' ? var[j] - 32 : var[j]);
+        const char *v = getenv(var);
+        if (v && set_limit(cmd, var, nm, strlen(nm), v))
+            return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+/* NAME=REST with a non-empty NAME. */
+static const char *spec_value(const char *v)
+{
+    const char *eq = strchr(v, '=');
+    return eq && eq != v ? eq + 1 : NULL;
+}
+
+/* "4,1,28,28" into dims; false when malformed. */
+static bool parse_dims(const char *v, int *rank, int64_t *dims)
+{
+    *rank = 0;
+    if (!*v)
+        return true;   /* a scalar */
+    for (;;) {
+        char *end;
+        if (!(*v >= '0' && *v <= '9') || *rank >= OG_MAX_RANK)
+            return false;
+        errno = 0;
+        long long d = strtoll(v, &end, 10);
+        if (errno == ERANGE)
+            return false;
+        dims[(*rank)++] = d;
+        if (!*end)
+            return true;
+        if (*end != ',')
+            return false;
+        v = end + 1;
+    }
+}
+
+static int take_common(const char *cmd, int id, const char *opt, const char *v)
+{
+    const char *val = spec_value(v);
+    int64_t x, dims[OG_MAX_RANK];
+    int rank;
+    switch (id) {
+    case ID_LIMIT:
+        if (!val)
+            return cli_usage_error(cmd, "%s expects NAME=VALUE (e.g. parse-memory-factor=16), got '%s'", opt, v);
+        return set_limit(cmd, opt, v, (size_t)(val - 1 - v), val);
+    case ID_DIM:
+        if (!val || !parse_size(val, &x) || strpbrk(val, "KkMmGgTt"))
+            return cli_usage_error(cmd, "%s expects NAME=SIZE (e.g. N=4), got '%s'", opt, v);
+        if (g_n_dims == MAX_OVERRIDES)
+            return cli_usage_error(cmd, "more than %d %s options", MAX_OVERRIDES, opt);
+        g_dims[g_n_dims++] = v;
+        return EXIT_OK;
+    case ID_SHAPE:
+        if (!val || !parse_dims(val, &rank, dims))
+            return cli_usage_error(cmd, "%s expects NAME=D,D,... (e.g. x=4,1,28,28), got '%s'", opt, v);
+        if (g_n_shapes == MAX_OVERRIDES)
+            return cli_usage_error(cmd, "more than %d %s options", MAX_OVERRIDES, opt);
+        g_shapes[g_n_shapes++] = v;
+        return EXIT_OK;
+    case ID_FORMAT:
+        if (strcmp(v, "npy") && strcmp(v, "pb"))
+            return cli_usage_error(cmd, "%s expects npy or pb, got '%s'", opt, v);
+        g_npy = !strcmp(v, "npy");
+        return EXIT_OK;
+    }
+    return EXIT_OK;
+}
+
+bool cli_shape_overrides_given(void)
+{
+    return g_n_dims + g_n_shapes > 0;
+}
+
+int cli_apply_shape_overrides(og_graph *g, const char *model)
+{
+    og_status st;
+    for (int k = 0; k < g_n_dims; k++) {
+        const char *val = spec_value(g_dims[k]);
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(val - 1 - g_dims[k]), g_dims[k]);
+        if ((st = og_graph_fix_dim(g, name, strtoll(val, NULL, 10)))) {
+            char ctx[512];
+            snprintf(ctx, sizeof ctx, "--dim %s: %s", g_dims[k], model);
+            return cli_fail_og_in(ctx, st);
+        }
+    }
+    for (int k = 0; k < g_n_shapes; k++) {
+        const char *val = spec_value(g_shapes[k]);
+        char name[256];
+        int64_t dims[OG_MAX_RANK];
+        int rank;
+        snprintf(name, sizeof name, "%.*s", (int)(val - 1 - g_shapes[k]), g_shapes[k]);
+        parse_dims(val, &rank, dims);
+        if ((st = og_graph_set_input_shape(g, name, rank, dims))) {
+            char ctx[512];
+            snprintf(ctx, sizeof ctx, "--input-shape %s: %s", g_shapes[k], model);
+            return cli_fail_og_in(ctx, st);
+        }
+    }
+    if (cli_shape_overrides_given() && (st = og_graph_finalize(g)))
+        return cli_fail_og_in(model, st);
+    return EXIT_OK;
+}
+
+bool cli_format_npy(void)
+{
+    return g_npy;
+}
+
 int cli_parse(const cli_command *c, int argc, char **argv, cli_handler fn, void *user, char ***args,
               int *n_args, bool *help)
 {
@@ -181,6 +417,11 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_handler fn, void 
     *help = false;
     for (int k = 0; k < N_COMMON; k++)
         all[n++] = COMMON[k];
+    if (g_extras & CLI_SHAPES)
+        for (int k = 0; k < 2; k++)
+            all[n++] = SHAPE_OPTS[k];
+    if (g_extras & CLI_FORMAT)
+        all[n++] = FORMAT_OPT;
     for (const cli_option *o = c->opts; o && o->name && n < MAX_OPTS; o++)
         all[n++] = *o;
     for (int k = 0; k < n; k++) {
@@ -194,6 +435,16 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_handler fn, void 
         }
     }
     longs[n] = (struct option){ 0 };
+
+    /* --json anywhere makes even an earlier usage error JSON */
+    for (int k = 0; k < n; k++)
+        if (!strcmp(all[k].name, "json"))
+            for (int j = 1; j < argc && strcmp(argv[j], "--"); j++)
+                if (!strcmp(argv[j], "--json"))
+                    g_json = true;
+    int lrc = limits_from_env(c->name);
+    if (lrc)
+        return lrc;
 
     opterr = 0;    /* the messages are ours */
     optind = 0;    /* GNU: start afresh */
@@ -255,6 +506,14 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_handler fn, void 
             setenv("OG_NUM_THREADS", optarg, 1);
             continue;
         }
+        if (all[k].id <= ID_LIMIT) {
+            int rc = take_common(c->name, all[k].id, spelled, optarg);
+            if (rc)
+                return rc;
+            continue;
+        }
+        if (!strcmp(all[k].name, "json"))
+            g_json = true;
         int rc = fn(user, all[k].id, spelled, all[k].has_value ? optarg : NULL);
         if (rc)
             return rc;
@@ -328,6 +587,17 @@ static int find_feed(const cli_feeds *f, const char *name)
     return -1;
 }
 
+static bool has_ext(const char *file, const char *ext)
+{
+    size_t n = strlen(file), e = strlen(ext);
+    return n > e && !strcmp(file + n - e, ext);
+}
+
+og_status cli_load_tensor_file(const char *path, og_tensor **out)
+{
+    return has_ext(path, ".npy") ? og_tensor_load_npy(path, out) : og_tensor_load_pb(path, out);
+}
+
 /* Loads FILE as a tensor renamed NAME (spec "NAME=FILE"). */
 static int load_spec(const char *spec, og_tensor **out, char *name, size_t size)
 {
@@ -338,7 +608,7 @@ static int load_spec(const char *spec, og_tensor **out, char *name, size_t size)
     memcpy(name, spec, len);
     name[len] = '\0';
     og_tensor *t;
-    og_status st = og_tensor_load_pb(eq + 1, &t);
+    og_status st = cli_load_tensor_file(eq + 1, &t);
     if (st == OG_OK && (st = og_tensor_set_name(t, name)))
         og_tensor_free(t);
     if (st)
@@ -443,7 +713,14 @@ static int cmp_str(const void *x, const void *y)
     return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
+static int list_files(const char *dir, const char *ext, char ***files, int *n_files);
+
 int cli_list_pb_files(const char *dir, char ***files, int *n_files)
+{
+    return list_files(dir, ".pb", files, n_files);
+}
+
+static int list_files(const char *dir, const char *ext, char ***files, int *n_files)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -453,7 +730,7 @@ int cli_list_pb_files(const char *dir, char ***files, int *n_files)
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
-        if (len < 4 || strcmp(e->d_name + len - 3, ".pb"))
+        if (len <= strlen(ext) || strcmp(e->d_name + len - strlen(ext), ext))
             continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 8;
@@ -485,7 +762,7 @@ static long input_index(const char *file)
         return -1;
     char *end;
     long k = strtol(file + 6, &end, 10);
-    return strcmp(end, ".pb") == 0 ? k : -1;
+    return strcmp(end, ".pb") == 0 || strcmp(end, ".npy") == 0 ? k : -1;
 }
 
 /* Appends "file (why)" to the ignored list. */
@@ -508,18 +785,43 @@ static int load_dir(const char *dir, const feed_names *fn, cli_feeds *f, char **
         return cli_fail("%s: %s", dir, strerror(errno));
     if (!S_ISDIR(sb.st_mode))
         return cli_fail("%s: not a directory", dir);
-    char **files = NULL;
-    int n = 0, rc = cli_list_pb_files(dir, &files, &n), ignored = 0;
+    char **files = NULL, **npy = NULL;
+    int n = 0, n_npy = 0, rc = cli_list_pb_files(dir, &files, &n), ignored = 0;
+    /* then the .npy files: NAME.npy binds to NAME */
+    if (rc == EXIT_OK && (rc = list_files(dir, ".npy", &npy, &n_npy)) == EXIT_OK && n_npy) {
+        char **all = realloc(files, (size_t)(n + n_npy) * sizeof *all);
+        if (!all)
+            rc = cli_fail("out of memory");
+        else {
+            files = all;
+            memcpy(files + n, npy, (size_t)n_npy * sizeof *npy);
+            n += n_npy;
+            n_npy = 0;
+        }
+    }
+    for (int k = 0; k < n_npy; k++)
+        free(npy[k]);
+    free(npy);
     char notes[2048] = "";
     for (int k = 0; k < n && rc == EXIT_OK; k++) {
-        char path[4096];
+        char path[4096], stem[1024] = "";
         og_tensor *t = NULL;
         og_status st;
+        bool is_npy = has_ext(files[k], ".npy");
         if ((rc = cli_path_join(path, sizeof path, dir, files[k])))
             break;
-        if ((st = og_tensor_load_pb(path, &t))) {
+        if ((st = cli_load_tensor_file(path, &t))) {
             rc = cli_fail_og(st);
             break;
+        }
+        if (is_npy) {
+            snprintf(stem, sizeof stem, "%.*s", (int)(strlen(files[k]) - 4), files[k]);
+            /* input_<k>.npy is positional unless an input has that name */
+            if (!(input_index(files[k]) >= 0 && feed_index(fn, stem) < 0) && (st = og_tensor_set_name(t, stem))) {
+                og_tensor_free(t);
+                rc = cli_fail_og(st);
+                break;
+            }
         }
         const char *name = t->name && *t->name ? t->name : NULL;
         long idx = name ? -1 : input_index(files[k]);
@@ -650,16 +952,51 @@ int cli_make_dirs(const char *dir)
     return EXIT_OK;
 }
 
+/* t's name as a file name stem (without the collision suffix). */
+static void safe_stem(char *buf, size_t size, const char *stem, int k, const og_tensor *t)
+{
+    if (!t->name || !*t->name) {
+        snprintf(buf, size, "%s%d", stem, k);
+        return;
+    }
+    size_t n = 0;
+    for (const char *c = t->name; *c && n + 1 < size && n < 200; c++) {
+        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+                  *c == '-' || (*c == '.' && n > 0);
+        buf[n++] = ok ? *c : '_';
+    }
+    buf[n] = '\0';
+}
+
+void cli_result_file(char *buf, size_t size, const char *stem, int k, og_tensor *const *t)
+{
+    if (!g_npy) {
+        snprintf(buf, size, "%s%d.pb", stem, k);
+        return;
+    }
+    char mine[256], other[256];
+    safe_stem(mine, sizeof mine, stem, k, t[k]);
+    bool clash = false;
+    for (int j = 0; j < k && !clash; j++) {
+        safe_stem(other, sizeof other, stem, j, t[j]);
+        clash = !strcmp(mine, other);
+    }
+    if (clash)
+        snprintf(buf, size, "%s_%d.npy", mine, k);
+    else
+        snprintf(buf, size, "%s.npy", mine);
+}
+
 int cli_save_tensors(const char *dir, const char *stem, int n, og_tensor *const *t)
 {
     if (cli_make_dirs(dir))
         return EXIT_FAIL;
     for (int k = 0; k < n; k++) {
-        char file[64], path[4096];
-        snprintf(file, sizeof file, "%s%d.pb", stem, k);
+        char file[1100], path[4096];
+        cli_result_file(file, sizeof file, stem, k, t);
         if (cli_path_join(path, sizeof path, dir, file))
             return EXIT_FAIL;
-        og_status st = og_tensor_save_pb(t[k], path);
+        og_status st = g_npy ? og_tensor_save_npy(t[k], path) : og_tensor_save_pb(t[k], path);
         if (st)
             return cli_fail_og(st);
     }
@@ -724,4 +1061,138 @@ void cli_json_tensor(json_writer *w, const og_tensor *t, const char *file)
     if (file)
         json_key_string(w, "file", file);
     json_end_object(w);
+}
+
+/* ---- random inputs ------------------------------------------------------ */
+
+/* splitmix64: a small generator whose stream depends only on the seed. */
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* FNV-1a of the input's name: each input's values depend on the seed and
+ * its name only, not on which other inputs were given. */
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    return h;
+}
+
+int cli_check_range_spec(const char *cmd, const char *opt, const char *v)
+{
+    const char *val = spec_value(v);
+    char *end;
+    double lo = 0, hi = 0;
+    bool ok = val != NULL;
+    if (ok) {
+        lo = strtod(val, &end);
+        ok = end != val && *end == ',';
+    }
+    if (ok) {
+        const char *h = end + 1;
+        hi = strtod(h, &end);
+        ok = end != h && !*end && lo <= hi;
+    }
+    if (!ok)
+        return cli_usage_error(cmd, "%s expects NAME=LO,HI with LO <= HI (e.g. x=0,1), got '%s'", opt, v);
+    return EXIT_OK;
+}
+
+static int fill_random(og_tensor *t, double lo, double hi, uint64_t seed)
+{
+    uint64_t s = seed;
+    for (int64_t k = 0; k < t->numel; k++) {
+        uint64_t r = next_u64(&s);
+        double u = (double)(r >> 11) * 0x1.0p-53;   /* [0, 1) */
+        /* integers: uniform in [ceil(lo), floor(hi)] */
+        int64_t ilo = (int64_t)ceil(lo), ihi = (int64_t)floor(hi);
+        uint64_t span = ihi >= ilo ? (uint64_t)(ihi - ilo) + 1 : 1;
+        int64_t iv = ilo + (int64_t)(span ? r % span : r);
+        switch (t->dtype) {
+        case OG_FLOAT: ((float *)t->data)[k] = (float)(lo + (hi - lo) * u); break;
+        case OG_DOUBLE: ((double *)t->data)[k] = lo + (hi - lo) * u; break;
+        case OG_INT8: ((int8_t *)t->data)[k] = (int8_t)iv; break;
+        case OG_INT16: ((int16_t *)t->data)[k] = (int16_t)iv; break;
+        case OG_INT32: ((int32_t *)t->data)[k] = (int32_t)iv; break;
+        case OG_INT64: ((int64_t *)t->data)[k] = iv; break;
+        case OG_UINT8: ((uint8_t *)t->data)[k] = (uint8_t)iv; break;
+        case OG_UINT16: ((uint16_t *)t->data)[k] = (uint16_t)iv; break;
+        case OG_UINT32: ((uint32_t *)t->data)[k] = (uint32_t)iv; break;
+        case OG_UINT64: ((uint64_t *)t->data)[k] = (uint64_t)iv; break;
+        case OG_BOOL: ((uint8_t *)t->data)[k] = (uint8_t)(r >> 63); break;
+        default: return -1;
+        }
+    }
+    return 0;
+}
+
+int cli_random_inputs(og_graph *g, const char *model, cli_feeds *f, int n_ranges, const char *const *ranges,
+                      uint64_t seed)
+{
+    og_status st;
+    for (int r = 0; r < n_ranges; r++) {
+        const char *val = spec_value(ranges[r]);
+        char name[256];
+        og_value_info vi;
+        snprintf(name, sizeof name, "%.*s", (int)(val - 1 - ranges[r]), ranges[r]);
+        bool found = false;
+        for (int k = 0; k < og_graph_num_inputs(g) && !found; k++)
+            found = og_graph_input(g, k, &vi) == OG_OK && !strcmp(vi.name, name);
+        if (!found)
+            return cli_fail("--val-range %s: %s has no input '%s'", ranges[r], model, name);
+    }
+    for (int k = 0; k < og_graph_num_inputs(g); k++) {
+        og_value_info vi;
+        if ((st = og_graph_input(g, k, &vi)))
+            return cli_fail_og(st);
+        bool fed = find_feed(f, vi.name) >= 0, has_init = false;
+        for (int j = 0; j < og_graph_num_initializers(g) && !has_init; j++) {
+            const og_tensor *it;
+            has_init = og_graph_initializer(g, j, &it) == OG_OK && !strcmp(it->name, vi.name);
+        }
+        if (fed || has_init)
+            continue;   /* given, or has its initializer as default */
+        if (vi.rank < 0)
+            return cli_fail("--random: input '%s' of %s has an unknown rank; give it with -i or --input-shape",
+                            vi.name, model);
+        for (int d = 0; d < vi.rank; d++)
+            if (vi.dims[d] < 0) {
+                if (vi.dim_params && vi.dim_params[d])
+                    return cli_fail("--random: input '%s' of %s has the symbolic dim '%s'; fix it with --dim %s=SIZE "
+                                    "or --input-shape %s=...", vi.name, model, vi.dim_params[d], vi.dim_params[d],
+                                    vi.name);
+                return cli_fail("--random: input '%s' of %s has an unknown dim %d; fix it with --input-shape %s=...",
+                                vi.name, model, d, vi.name);
+            }
+        double lo = 0, hi = 1;
+        for (int r = 0; r < n_ranges; r++) {
+            const char *val = spec_value(ranges[r]);
+            if ((size_t)(val - 1 - ranges[r]) == strlen(vi.name) && !strncmp(ranges[r], vi.name, strlen(vi.name))) {
+                char *end;
+                lo = strtod(val, &end);
+                hi = strtod(end + 1, NULL);
+            }
+        }
+        og_tensor *t;
+        if ((st = og_tensor_create(vi.dtype, vi.rank, vi.dims, &t)))
+            return cli_fail_og_in(vi.name, st);
+        if (fill_random(t, lo, hi, seed ^ name_hash(vi.name))) {
+            og_tensor_free(t);
+            return cli_fail("--random: input '%s' of %s is %s, which --random cannot make", vi.name, model,
+                            og_dtype_name(vi.dtype));
+        }
+        if ((st = og_tensor_set_name(t, vi.name))) {
+            og_tensor_free(t);
+            return cli_fail_og(st);
+        }
+        if (cli_feeds_push(f, t))
+            return EXIT_FAIL;
+    }
+    return EXIT_OK;
 }

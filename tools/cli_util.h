@@ -43,8 +43,16 @@ void cli_print_warnings(void);
 
 /* ---- option parsing ---- */
 
-/* One option of a command. Every command also takes -h/--help and
- * --threads N, which the parser handles itself. */
+/* One option of a command. Every command also takes -h/--help,
+ * --threads N and --limit NAME=VALUE (a limit of onnxgrad/limits.h in
+ * kebab-case, e.g. parse-memory-factor=16; K/M/G/T suffixes), which the
+ * parser handles itself; before the options it reads the environment's
+ * OG_LIMIT_<NAME>=VALUE (OG_LIMIT_PARSE_MEMORY_FACTOR=16), which --limit
+ * overrides. A command with a "json" option is in JSON mode when --json
+ * is given (anywhere): then every failure reported through cli_fail*,
+ * cli_usage_error also prints {"error": {"status", "message"}} on stdout
+ * (status: the og_status name, "usage" for usage errors, "error" for the
+ * CLI's own failures), once. */
 typedef struct cli_option {
     const char *name;        /* the long name without "--"; NULL ends a table */
     int short_name;          /* 0: none */
@@ -52,6 +60,13 @@ typedef struct cli_option {
     int id;                  /* handed to the handler, >= 0 */
     const char *replaced_by; /* set for a deprecated spelling: the long name to use */
 } cli_option;
+
+/* Option groups a command may take on, handled by the parser: a command
+ * asks for them with cli_take_extras before its cli_parse.
+ * - CLI_SHAPES: --dim NAME=N and --input-shape NAME=D,D,... (repeatable),
+ *   applied to a loaded model by cli_apply_shape_overrides;
+ * - CLI_FORMAT: --format npy|pb, the format cli_save_tensors writes. */
+enum { CLI_SHAPES = 1, CLI_FORMAT = 2 };
 
 /* A command's shape: its options, its help and its positional arguments. */
 typedef struct cli_command {
@@ -61,6 +76,9 @@ typedef struct cli_command {
     int min_args, max_args;  /* positional arguments */
     const char *missing;     /* the message when fewer are given, e.g. "missing the model" */
 } cli_command;
+
+/* The option groups (CLI_SHAPES | CLI_FORMAT) the next cli_parse takes. */
+void cli_take_extras(unsigned extras);
 
 /* Called once per option in command-line order. `opt` is the spelling the
  * user chose ("-o" or "--output", the full long name even when abbreviated),
@@ -77,6 +95,38 @@ typedef int (*cli_handler)(void *user, int id, const char *opt, char *value);
  * number of arguments) are usage errors naming the option. */
 int cli_parse(const cli_command *c, int argc, char **argv, cli_handler fn, void *user, char ***args,
               int *n_args, bool *help);
+
+/* JSON mode (set by cli_parse; commands that parse --json themselves may
+ * set it). */
+void cli_set_json(bool on);
+bool cli_json_mode(void);
+/* The command printed its JSON document, which reports the failure that
+ * follows itself (gradcheck's "pass": false): no {"error"} object after. */
+void cli_json_printed(void);
+
+/* --dim / --input-shape (CLI_SHAPES) on a loaded model: fixes each named
+ * symbolic dim (og_graph_fix_dim) and input shape (og_graph_set_input_shape)
+ * and re-finalizes g; a failure names the option and the model. Nothing
+ * given: nothing done. */
+int cli_apply_shape_overrides(og_graph *g, const char *model);
+bool cli_shape_overrides_given(void);
+
+/* --format npy given (CLI_FORMAT). */
+bool cli_format_npy(void);
+
+/* Help lines of the option groups, to paste into a command's help text
+ * (the option column is 23 wide, as in run's and grad's help). */
+#define CLI_HELP_SHAPES                                                          \
+    "  --dim NAME=N          fix the symbolic dim NAME (e.g. N=4) wherever the\n"  \
+    "                        model declares it (repeatable)\n"                     \
+    "  --input-shape NAME=D,D,...  fix the shape of input NAME (e.g.\n"           \
+    "                        x=4,1,28,28); a dim the model fixes must agree\n"
+#define CLI_HELP_FORMAT                                                          \
+    "  --format npy|pb       write OUTDIR/<tensor name>.npy (NumPy; '/' and other\n" \
+    "                        bytes unsafe in file names become '_') instead of\n" \
+    "                        the .pb files (default pb); -i and --inputs read\n" \
+    "                        .npy files whatever the format (NAME.npy binds to\n" \
+    "                        NAME)\n"
 
 /* The hand-rolled matching the commands used before cli_parse, kept so
  * code written against it still builds; new code uses cli_parse.
@@ -102,7 +152,7 @@ void cli_feeds_free(cli_feeds *f);
 /* Appends t; the list takes ownership (t is freed on failure too). */
 int cli_feeds_push(cli_feeds *f, og_tensor *t);
 
-/* Loads "NAME=FILE.pb" as a tensor named NAME, replacing a tensor of that
+/* Loads "NAME=FILE.pb" (or FILE.npy) as a tensor named NAME, replacing a tensor of that
  * name already in f. The caller has checked that spec holds a '='. */
 int cli_load_named_input(const char *spec, cli_feeds *f);
 
@@ -120,6 +170,16 @@ int cli_load_named_input(const char *spec, cli_feeds *f);
  * tensor to it by name; *n_promoted (may be NULL) counts those. */
 int cli_load_feeds(og_graph *g, const char *model, const char *dir, int n_specs, const char *const *specs,
                    cli_feeds *f, int *n_promoted);
+
+/* run --random: makes every graph input that f does not feed and that has
+ * no initializer as its default, uniform in [LO, HI) for floats (default
+ * [0, 1)), uniform integers in [LO, HI] for integer types, 0/1 for bool,
+ * from a generator seeded by seed and the input's name (deterministic).
+ * ranges: "NAME=LO,HI" (checked by cli_check_range_spec). An input whose
+ * shape is not static is a failure naming its symbolic dim and --dim. */
+int cli_random_inputs(og_graph *g, const char *model, cli_feeds *f, int n_ranges, const char *const *ranges,
+                      uint64_t seed);
+int cli_check_range_spec(const char *cmd, const char *opt, const char *v);
 
 /* ---- files ---- */
 
@@ -140,8 +200,18 @@ int cli_make_dirs(const char *dir);
  * missing dir is fine (it is created when the results are saved). */
 int cli_prepare_output_dir(const char *dir, bool force);
 
-/* Writes DIR/<stem><k>.pb for each of the n tensors (creating DIR). */
+/* Writes DIR/<stem><k>.pb for each of the n tensors (creating DIR); with
+ * --format npy, DIR/<tensor name>.npy instead (cli_result_file). */
 int cli_save_tensors(const char *dir, const char *stem, int n, og_tensor *const *t);
+
+/* The file name cli_save_tensors gives t[k]: "<stem><k>.pb", or with
+ * --format npy the tensor's name made safe as a file name (every byte but
+ * [A-Za-z0-9._-] becomes '_', no leading '.'), "<stem><k>" when it has
+ * none, "_<k>" appended when an earlier tensor's name gives the same. */
+void cli_result_file(char *buf, size_t size, const char *stem, int k, og_tensor *const *t);
+
+/* Loads FILE by its extension: .npy (og_tensor_load_npy), else TensorProto. */
+og_status cli_load_tensor_file(const char *path, og_tensor **out);
 
 /* ---- JSON ---- */
 

@@ -60,6 +60,8 @@ static const char HELP_GRAD[] =
     "                         one holding earlier output_<k>.pb/grad_<k>.pb files\n"
     "                         is refused\n"
     "  --force                remove those earlier files first\n"
+    CLI_HELP_FORMAT
+    CLI_HELP_SHAPES
     "  --allow-unused         a --wrt tensor no differentiated output depends on\n"
     "                         gets a gradient of zeros instead of an error\n"
     "  --json                 print {model, output_dir, gradients [{name, dtype,\n"
@@ -134,6 +136,7 @@ static const char HELP_GRADCHECK[] =
     "                         spelling, kept for one release\n"
     "  --max-elements K       check at most K elements of each tensor, sampled\n"
     "                         evenly (default: all)\n"
+    CLI_HELP_SHAPES
     "  --seeds DIR            upstream gradients (torch's grad_outputs): each\n"
     "                         DIR/*.pb seeds the output its TensorProto is named\n"
     "                         after; with --order 2 they seed the first-order\n"
@@ -381,6 +384,7 @@ static int take_option(void *user, int id, const char *opt, char *v)
 static int parse_args(int argc, char **argv, const cli_option *opts, grad_args *a)
 {
     const cli_command c = { a->cmd, grad_cmds_help(a->cmd), opts, 1, 1, "missing the model" };
+    cli_take_extras(CLI_SHAPES | (!strcmp(a->cmd, "grad") ? CLI_FORMAT : 0));
     char **args;
     int n_args;
     int rc = cli_parse(&c, argc, argv, take_option, a, &args, &n_args, &a->help);
@@ -501,6 +505,8 @@ static int load_model_feeds(grad_args *a, og_graph *g, cli_feeds *in)
 {
     int promoted = 0, rc;
     bool own_default = a->wrt.n == 0;
+    if ((rc = cli_apply_shape_overrides(g, a->model)))
+        return rc;
     if (own_default && (rc = default_wrt(g, &a->wrt)))
         return rc;
     rc = cli_load_feeds(g, a->model, a->indir, a->specs.n, a->specs.names, in, &promoted);
@@ -562,8 +568,8 @@ static int grad_run(const grad_args *a, const og_graph *g, const cli_feeds *in, 
         json_key(&w, "gradients");
         json_begin_array(&w);
         for (int k = 0; k < n_wrt; k++) {
-            char file[32];
-            snprintf(file, sizeof file, "grad_%d.pb", k);
+            char file[1100];
+            cli_result_file(file, sizeof file, "grad_", k, grads);
             cli_json_tensor(&w, grads[k], file);
         }
         json_end_array(&w);
@@ -704,6 +710,8 @@ int cmd_gradient_graph(int argc, char **argv)
     og_status st = og_model_load_file(a.model, &g);
     if (st)
         rc = cli_fail_og(st);
+    else if ((rc = cli_apply_shape_overrides(g, a.model)))
+        ;
     else if ((st = og_graph_build_gradient(g, &o, &gg)))
         rc = cli_fail_og_in(a.model, st);
     else if (a.simplify && (st = og_graph_simplify(gg, &simple)))
@@ -1018,10 +1026,12 @@ static int gradcheck_run(const grad_args *a, og_graph *g, const cli_feeds *in, c
     char hint[1024] = "";
     if (!r->pass && !r->interrupted)
         kink_hint(a, g, hint, sizeof hint);
-    if (a->json)
+    if (a->json) {
         print_json(a, g, r, n_failed, hint);
-    else
+        cli_json_printed();   /* the report says pass: false */
+    } else {
         print_text(a, g, r, n_failed);
+    }
     if (!a->json && hint[0])
         printf("hint: %s\n", hint);
     fflush(stdout);

@@ -22,6 +22,7 @@
 #include "info_cmd.h"
 #include "check_cmd.h"
 #include "train_cmd.h"
+#include "test_cmd.h"
 #include "profile_cmd.h"
 #include "json.h"
 
@@ -41,6 +42,7 @@ static const char HELP_MAIN[] =
     "  grad            compute gradients of a model's outputs, as .pb files\n"
     "  gradient-graph  save the gradient graph (forward + backward) as ONNX\n"
     "  gradcheck       compare the gradients with finite differences\n"
+    "  test            run ONNX backend test-data directories: PASS/FAIL/REFUSED\n"
     "  train           train a model on a dataset (IDX or .pb files)\n"
     "  eval            score a classifier on a dataset: accuracy, confusion matrix\n"
     "  profile         where a model's time goes: per op type and kernel\n"
@@ -60,16 +62,25 @@ static const char HELP_MAIN[] =
     "OG_NUM_THREADS, else every core; results do not depend on N). Long options\n"
     "may be abbreviated to any unambiguous prefix and given in any order.\n"
     "\n"
+    "Every command takes --limit NAME=VALUE (repeatable) to raise or lower a\n"
+    "limit on what a file may ask for: file-bytes, nesting-depth, rank,\n"
+    "tensor-elements, parse-memory-factor, parse-memory-base, plan-bytes (K, M,\n"
+    "G, T suffixes), also read from OG_LIMIT_<NAME> (OG_LIMIT_FILE_BYTES=4G);\n"
+    "--limit wins. With --json, a failure is also printed on stdout as\n"
+    "{\"error\": {\"status\": \"OG_ERR_...\" | \"usage\" | \"error\", \"message\": ...}}.\n"
+    "\n"
     "Run 'onnxgrad <command> --help' for a command's options.\n";
 
 static const char HELP_CONVERT[] =
-    "usage: onnxgrad convert IN.onnx -o OUT.onnx\n"
+    "usage: onnxgrad convert IN.onnx -o OUT.onnx [--dim NAME=N]... [--input-shape NAME=D,...]...\n"
     "\n"
     "Loads IN.onnx (validating it and inferring every shape) and saves it to\n"
-    "OUT.onnx with the inferred shapes written as value_info.\n"
+    "OUT.onnx with the inferred shapes written as value_info; --dim and\n"
+    "--input-shape save it with those dims fixed.\n"
     "\n"
     "options:\n"
     "  -o, --output FILE   the model to write (required)\n"
+    CLI_HELP_SHAPES
     "  --threads N         kernel threads (no effect on the result)\n"
     "  -h, --help          show this help\n";
 
@@ -101,8 +112,10 @@ static const char HELP_INFO[] =
     "and its update and initialization bindings [{key, value}].\n";
 
 static const char HELP_RUN[] =
-    "usage: onnxgrad run MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb]... -o OUTDIR\n"
-    "           [-r N] [--force] [--json]\n"
+    "usage: onnxgrad run MODEL.onnx [--inputs DIR] [-i NAME=FILE.pb|.npy]... -o OUTDIR\n"
+    "           [-r N] [--force] [--json] [--format npy|pb] [--dim NAME=N]...\n"
+    "           [--input-shape NAME=D,D,...]... [--random [--val-range NAME=LO,HI]...\n"
+    "           [--rng-seed S]]\n"
     "\n"
     "Runs MODEL.onnx and writes OUTDIR/output_<k>.pb, one TensorProto per graph\n"
     "output in graph-output order, named after the output. OUTDIR is created\n"
@@ -123,6 +136,13 @@ static const char HELP_RUN[] =
     "  -r, --repeat N        run N times (default 1) and report the run times;\n"
     "                        the outputs of the last run are written\n"
     "  --force               remove earlier output_<k>.pb/grad_<k>.pb from OUTDIR\n"
+    CLI_HELP_FORMAT
+    CLI_HELP_SHAPES
+    "  --random              make every input not given: uniform in [0, 1) (floats),\n"
+    "                        uniform integers in [LO, HI] (integers), 0/1 (bool);\n"
+    "                        the same for the same seed\n"
+    "  --val-range NAME=LO,HI  the range of input NAME for --random (repeatable)\n"
+    "  --rng-seed S          the seed of --random (default 0)\n"
     "  --json                print {model, output_dir, repeat, seconds {min,\n"
     "                        median, max}, outputs [{name, dtype, shape, file}]}\n"
     "  --profile FILE        write every kernel step of the runs to FILE as a\n"
@@ -148,6 +168,8 @@ static const char *help_for(const char *cmd)
         return HELP_TRAIN;
     if (!strcmp(cmd, "eval"))
         return HELP_EVAL;
+    if (!strcmp(cmd, "test"))
+        return HELP_TEST;
     if (!strcmp(cmd, "profile") || !strcmp(cmd, "bench"))
         return cmd[0] == 'p' ? HELP_PROFILE : HELP_BENCH;
     if (!strcmp(cmd, "help"))
@@ -186,7 +208,8 @@ static void print_value(const og_value_info *vi)
 
 /* ---- convert ------------------------------------------------------------ */
 
-enum { OPT_OUTPUT, OPT_INPUT, OPT_INPUTS, OPT_FORCE, OPT_JSON, OPT_REPEAT, OPT_PROFILE };
+enum { OPT_OUTPUT, OPT_INPUT, OPT_INPUTS, OPT_FORCE, OPT_JSON, OPT_REPEAT, OPT_PROFILE, OPT_RANDOM, OPT_VAL_RANGE,
+       OPT_RNG_SEED };
 
 static const cli_option CONVERT_OPTS[] = {
     { "output", 'o', true, OPT_OUTPUT, NULL },
@@ -204,6 +227,7 @@ static int take_convert(void *user, int id, const char *opt, char *v)
 static int cmd_convert(int argc, char **argv)
 {
     static const cli_command c = { "convert", HELP_CONVERT, CONVERT_OPTS, 1, 1, "missing the input model" };
+    cli_take_extras(CLI_SHAPES);
     const char *out = NULL;
     char **args;
     int n_args;
@@ -216,6 +240,10 @@ static int cmd_convert(int argc, char **argv)
 
     og_graph *g = NULL;
     og_status st = og_model_load_file(args[0], &g);
+    if (st == OG_OK && (rc = cli_apply_shape_overrides(g, args[0]))) {
+        og_graph_free(g);
+        return rc;
+    }
     if (st == OG_OK)
         st = og_model_save_file(g, out);
     rc = st == OG_OK ? EXIT_OK : cli_fail_og(st);
@@ -535,6 +563,10 @@ typedef struct run_args {
     const char *outdir, *indir;
     const char **specs;       /* -i NAME=FILE, pointers into argv */
     int n_specs;
+    const char **ranges;      /* --val-range NAME=LO,HI */
+    int n_ranges;
+    bool random;
+    long seed;
     long repeat;
     bool force, json;
     const char *trace;        /* --profile FILE: a Chrome trace of the runs */
@@ -547,6 +579,9 @@ static const cli_option RUN_OPTS[] = {
     { "repeat", 'r', true, OPT_REPEAT, NULL },
     { "force", 0, false, OPT_FORCE, NULL },
     { "json", 0, false, OPT_JSON, NULL },
+    { "random", 0, false, OPT_RANDOM, NULL },
+    { "val-range", 0, true, OPT_VAL_RANGE, NULL },
+    { "rng-seed", 0, true, OPT_RNG_SEED, NULL },
     { "profile", 0, true, OPT_PROFILE, NULL },
     { NULL, 0, false, 0, NULL },
 };
@@ -576,6 +611,16 @@ static int take_run(void *user, int id, const char *opt, char *v)
     case OPT_JSON:
         a->json = true;
         break;
+    case OPT_RANDOM:
+        a->random = true;
+        break;
+    case OPT_VAL_RANGE:
+        if (cli_check_range_spec("run", opt, v))
+            return EXIT_USAGE;
+        a->ranges[a->n_ranges++] = v;
+        break;
+    case OPT_RNG_SEED:
+        return cli_parse_count("run", opt, v, 0, 0x7fffffffL, &a->seed);
     case OPT_PROFILE:
         a->trace = v;
         break;
@@ -625,8 +670,8 @@ static void print_run_report(const run_args *a, const char *model, int n_out, og
     json_key(&w, "outputs");
     json_begin_array(&w);
     for (int k = 0; k < n_out; k++) {
-        char file[32];
-        snprintf(file, sizeof file, "output_%d.pb", k);
+        char file[1100];
+        cli_result_file(file, sizeof file, "output_", k, outs);
         cli_json_tensor(&w, outs[k], file);
     }
     json_end_array(&w);
@@ -649,7 +694,9 @@ static int run_model(const run_args *a, const char *model)
         rc = cli_fail_og(st);
         goto done;
     }
-    if (cli_load_feeds(g, model, a->indir, a->n_specs, a->specs, &f, NULL))
+    if (cli_apply_shape_overrides(g, model) || cli_load_feeds(g, model, a->indir, a->n_specs, a->specs, &f, NULL))
+        goto done;
+    if (a->random && cli_random_inputs(g, model, &f, a->n_ranges, a->ranges, (uint64_t)a->seed))
         goto done;
     if ((st = og_plan_create(g, &p))) {
         rc = cli_fail_og_in(model, st);
@@ -693,9 +740,14 @@ done:
 static int cmd_run(int argc, char **argv)
 {
     static const cli_command c = { "run", HELP_RUN, RUN_OPTS, 1, 1, "missing the model" };
-    run_args a = { .repeat = 1, .specs = calloc((size_t)argc + 1, sizeof(char *)) };
-    if (!a.specs)
+    cli_take_extras(CLI_SHAPES | CLI_FORMAT);
+    run_args a = { .repeat = 1, .specs = calloc((size_t)argc + 1, sizeof(char *)),
+                   .ranges = calloc((size_t)argc + 1, sizeof(char *)) };
+    if (!a.specs || !a.ranges) {
+        free(a.specs);
+        free(a.ranges);
         return cli_fail("out of memory");
+    }
     char **args;
     int n_args;
     bool help;
@@ -707,6 +759,7 @@ static int cmd_run(int argc, char **argv)
         rc = cli_trace_end(prof, a.trace, run_model(&a, args[0]));
     }
     free(a.specs);
+    free(a.ranges);
     return rc;
 }
 
@@ -752,6 +805,7 @@ int main(int argc, char **argv)
         { "gradcheck", cmd_gradcheck },
         { "train", cmd_train },
         { "eval", cmd_eval },
+        { "test", cmd_test },
         { "profile", cmd_profile }, { "bench", cmd_bench },
     };
     for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++)

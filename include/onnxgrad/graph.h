@@ -100,6 +100,19 @@ OG_API og_status og_graph_add_output(og_graph *g, const char *name);
 OG_API og_status og_graph_declare_value(og_graph *g, const char *name, og_dtype dtype, int rank,
                                  const int64_t *dims, const char *const *dim_params);
 
+/* Fixes the symbolic dim `dim_param` ("N") to `value` wherever the model
+ * declares it (graph inputs, outputs, value_info): the dim becomes static
+ * and loses its name. Some graph input must have it (else OG_ERR_INVALID_ARG
+ * listing the inputs' symbolic dims). Un-finalizes the graph: call
+ * og_graph_finalize before running or saving. */
+OG_API og_status og_graph_fix_dim(og_graph *g, const char *dim_param, int64_t value);
+
+/* Sets graph input `name` to the static shape dims[0..rank): rank must be
+ * the declared rank (when known) and every dim the model fixes must equal
+ * the given one (OG_ERR_SHAPE naming the dim and both sizes otherwise);
+ * symbolic and unknown dims take the given sizes. Un-finalizes the graph. */
+OG_API og_status og_graph_set_input_shape(og_graph *g, const char *name, int rank, const int64_t *dims);
+
 /* Validates the graph (opsets, known ops, attributes, single producers, no
  * dangling inputs, no cycles), orders nodes topologically and infers the
  * dtype and shape of every value. Call after building and before running

@@ -3,8 +3,9 @@
  * Like sqlite3_limit: every limit has a safe default and can be lowered (or
  * raised up to a hard maximum) by the program. Limits are process-wide and
  * read atomically; set them before loading. Exceeding one gives
- * OG_ERR_LIMIT with a message naming the limit, the value asked for and the
- * limit in force.
+ * OG_ERR_LIMIT with a message naming the limit (kebab-case, as the CLI's
+ * --limit NAME=N and the OG_LIMIT_<NAME>=N environment variables spell it),
+ * the value asked for, the limit in force and how to raise it.
  *
  *     og_limit(OG_LIMIT_FILE_BYTES, 64 << 20);   // refuse files over 64 MiB
  *     int64_t old = og_limit(OG_LIMIT_PLAN_BYTES, -1);  // read only */
@@ -50,6 +51,17 @@ typedef enum og_limit_id {
  * maximum) and returns the previous value; a negative value only reads it.
  * Returns -1 for an unknown id. */
 OG_API int64_t og_limit(og_limit_id id, int64_t value);
+
+/* The limit's name in kebab-case ("file-bytes" for OG_LIMIT_FILE_BYTES), a
+ * static string; NULL for an unknown id. */
+OG_API const char *og_limit_name(og_limit_id id);
+
+/* The id of a limit named "file-bytes", "file_bytes" or "FILE_BYTES"; -1
+ * for a name that is no limit's. */
+OG_API int og_limit_find(const char *name);
+
+/* The hard maximum a limit is clamped to; -1 for an unknown id. */
+OG_API int64_t og_limit_max(og_limit_id id);
 
 /* Restores every limit to its default. */
 OG_API void og_limits_reset(void);

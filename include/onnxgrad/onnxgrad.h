@@ -30,6 +30,7 @@
 #include "onnxgrad/training_info.h"
 #include "onnxgrad/exec.h"
 #include "onnxgrad/onnx_io.h"
+#include "onnxgrad/npy.h"
 #include "onnxgrad/limits.h"
 #include "onnxgrad/autodiff.h"
 #include "onnxgrad/check.h"

@@ -537,7 +537,7 @@ expect_err_line "gradcheck: flag value message" "onnxgrad gradcheck: option '--j
 expect_fail "grad: ambiguous abbreviation" 2 "$CLI" grad "$MLP" --see "z=$GM/seeds/z.pb" -o "$TMP/u"
 expect_err "grad: ambiguous lists the candidates" "ambiguous option '--see' (could be --seeds, --seed)"
 expect_fail "run: ambiguous --inp" 2 "$CLI" run "$CNN/cnn.onnx" --inp "$CNN/data" -o "$TMP/u"
-expect_err "run: --inp candidates" "(could be --input, --inputs)"
+expect_err "run: --inp candidates" "(could be --input-shape, --input, --inputs)"
 expect_fail "info: missing value at the end" 2 "$CLI" info "$CNN/cnn.onnx" --threads
 expect_err_line "info: missing value message" "onnxgrad info: option '--threads' needs a value; see 'onnxgrad info --help'"
 expect_fail "convert: -o needs a value (short)" 2 "$CLI" convert "$CNN/cnn.onnx" -o

@@ -28,6 +28,16 @@ add_test(NAME cli_plot
          COMMAND og_plot_test ${CMAKE_CURRENT_BINARY_DIR}/plot-tmp ${OG_PYTHON3}
                  ${CMAKE_CURRENT_LIST_DIR}/check_plot_svg.py)
 
+# onnxgrad test, .npy I/O, --dim/--input-shape, run --random, --limit and
+# --json errors (clitools_test.sh), on the same node data.
+add_test(NAME cli_tools
+         COMMAND /bin/sh ${CMAKE_CURRENT_LIST_DIR}/clitools_test.sh
+                 $<TARGET_FILE:onnxgrad_cli> ${OG_ONNX_DATA_DIR}/node
+                 ${CMAKE_CURRENT_BINARY_DIR}/clitools-tmp ${OG_PYTHON3}
+                 ${CMAKE_CURRENT_LIST_DIR}/clitools_helpers.py
+                 ${PROJECT_SOURCE_DIR}/tests/conformance/cases.txt)
+set_tests_properties(cli_tools PROPERTIES FIXTURES_REQUIRED og_onnx_data TIMEOUT 600)
+
 # run/grad --profile, onnxgrad profile and bench, info's FLOPs (profile_test.sh).
 add_test(NAME cli_profile
          COMMAND /bin/sh ${CMAKE_CURRENT_LIST_DIR}/profile_test.sh $<TARGET_FILE:onnxgrad_cli>

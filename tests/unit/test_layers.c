@@ -717,7 +717,8 @@ START_TEST(sticky_errors_name_the_layer)
     OG_CHECK_FAILS(og_net_create("x", 2, (const int64_t[]){ 4, -1 }, 1, &n), OG_ERR_INVALID_ARG, "dim 1 is -1");
     OG_CHECK_FAILS(og_net_create("x", 0, NULL, 1, &n), OG_ERR_INVALID_ARG, "rank 0");
     OG_CHECK_FAILS(og_net_create("x", 3, (const int64_t[]){ -1, 1 << 30, 1 << 30 }, 1, &n), OG_ERR_LIMIT,
-                   "input 'x' (one sample) has more elements than OG_LIMIT_TENSOR_ELEMENTS allows");
+                   "input 'x' (one sample) has more elements than the limit allows (tensor-elements); "
+                   "raise it with --limit tensor-elements=N");
     OG_CHECK_FAILS(og_net_create("", 1, (const int64_t[]){ 1 }, 1, &n), OG_ERR_INVALID_ARG, "needs a name");
     og_net_conv(NULL, 1, 1, 1, 0);
     og_net_relu(NULL);

@@ -97,7 +97,7 @@ START_TEST(tensor_elements_limit)
     int64_t big[2] = { 1, 101 }, dyn[2] = { 1, -1 };
     ck_assert_int_eq(build(&g, "Relu", 17, 1, (tin[]){ { OG_FLOAT, 2, big, NULL } }, 0, NULL), OG_ERR_LIMIT);
     ck_assert_msg(strstr(og_errmsg(), "node 'relu0' (Relu): output 'y' of shape [1,101]: 101 elements, over the "
-                                      "limit of 100 (OG_LIMIT_TENSOR_ELEMENTS)"), "%s", og_errmsg());
+                                      "limit of 100 (tensor-elements); raise it with --limit tensor-elements=N"), "%s", og_errmsg());
     og_graph_free(g);
 
     ck_assert_int_eq(build(&g, "Relu", 17, 1, (tin[]){ { OG_FLOAT, 2, dyn, NULL } }, 0, NULL), OG_OK);

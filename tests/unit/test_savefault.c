@@ -366,14 +366,14 @@ START_TEST(file_size_limit)
     size_t n;
     void *bytes = read_all(path, &n);
     char want[200];
-    snprintf(want, sizeof want, "m.onnx: file is %zu bytes, over the limit of 100 bytes (OG_LIMIT_FILE_BYTES)", n);
+    snprintf(want, sizeof want, "m.onnx: file is %zu bytes, over the limit of 100 bytes (file-bytes); raise it with --limit file-bytes=N or OG_LIMIT_FILE_BYTES=N", n);
     OG_CHECK_FAILS(og_model_load_file(path, &back), OG_ERR_LIMIT, want);
-    snprintf(want, sizeof want, "model is %zu bytes, over the limit of 100 bytes (OG_LIMIT_FILE_BYTES)", n);
+    snprintf(want, sizeof want, "model is %zu bytes, over the limit of 100 bytes (file-bytes); raise it with --limit file-bytes=N or OG_LIMIT_FILE_BYTES=N", n);
     OG_CHECK_FAILS(og_model_load_memory(bytes, n, &back), OG_ERR_LIMIT, want);
     free(bytes);
     bytes = read_all(pb, &n);
-    OG_CHECK_FAILS(og_tensor_load_pb(pb, &tb), OG_ERR_LIMIT, "over the limit of 100 bytes (OG_LIMIT_FILE_BYTES)");
-    snprintf(want, sizeof want, "TensorProto is %zu bytes, over the limit of 100 bytes (OG_LIMIT_FILE_BYTES)", n);
+    OG_CHECK_FAILS(og_tensor_load_pb(pb, &tb), OG_ERR_LIMIT, "over the limit of 100 bytes (file-bytes); raise it with --limit file-bytes=N or OG_LIMIT_FILE_BYTES=N");
+    snprintf(want, sizeof want, "TensorProto is %zu bytes, over the limit of 100 bytes (file-bytes); raise it with --limit file-bytes=N or OG_LIMIT_FILE_BYTES=N", n);
     OG_CHECK_FAILS(og_tensor_load_pb_memory(bytes, n, &tb), OG_ERR_LIMIT, want);
     og_limits_reset();
     OG_CHECK(og_model_load_file(path, &back));
