@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """bench.py - the driver of the side-by-side benchmark (bench/run.sh runs it).
 
 Measures the machine (og_peak), then for each thread count starts two

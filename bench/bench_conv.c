@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #define _POSIX_C_SOURCE 199309L
 /* bench_conv.c — times Conv forward, dX (ConvTranspose) and dW (the fused
  * weight-gradient pattern) through og_plan_run for a few typical shapes.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """cases.py - the benchmark cases, shared by the driver (bench.py) and the
 PyTorch worker (torch_bench.py). The C side (og_bench.c) rebuilds the same
 graphs from the kind and the integer parameters sent on its command line.

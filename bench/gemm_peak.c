@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gemm_peak.c — GFLOP/s of og_sgemm on a few shapes against the core's FMA
  * peak (one thread). Not part of the test suite. Build after the library:
  *   gcc -O2 -std=c11 -Isrc -Iinclude bench/gemm_peak.c build/libonnxgrad.a -lprotobuf-c -lopenblas -lm -lpthread -o build/gemm_peak

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """models.py - the real models of the benchmark (cases of kind "model").
 
     /usr/bin/python3 bench/models.py NAME DIR

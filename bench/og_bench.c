@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* og_bench.c — the onnxgrad side of the benchmark (bench/run.sh).
  *
  * A long-lived worker driven by bench/bench.py through a line protocol on

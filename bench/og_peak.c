@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* og_peak.c — measures the machine for bench/run.sh: the FMA peak of the
  * widest ISA the CPU has (AVX-512 if it has AVX-512F, else AVX2+FMA; the
  * loops in peak_avx512.c / peak_avx2.c are compiled with their own -m

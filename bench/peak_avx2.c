@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* peak_avx2.c — FMA peak loop, 256-bit; compiled with -mavx2 -mfma. */
 #include <immintrin.h>
 #include "peak_fma.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* peak_avx512.c — FMA peak loop, 512-bit; compiled with -mavx512f -mfma. */
 #include <immintrin.h>
 #include "peak_fma.h"

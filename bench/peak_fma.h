@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* peak_fma.h — the FMA loops of og_peak, one per ISA, each compiled with
  * its own -m flags (bench/CMakeLists.txt). Each runs `iters` iterations of
  * PEAK_CHAINS independent vector FMA chains and returns the flops done. */

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # bench/run.sh — onnxgrad vs PyTorch, side by side, in one command.
 #
 #   bash bench/run.sh [--quick] [-r N] [--cases NAME,...] [--threads 1,2] [--json PATH] [--no-torch]

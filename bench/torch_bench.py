@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """torch_bench.py - the PyTorch side of the benchmark (bench/run.sh).
 
 A long-lived worker driven by bench/bench.py with the same line protocol as

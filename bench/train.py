@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Training benchmark (issue 12): LeNet-5 on Fashion-MNIST, onnxgrad against
 PyTorch 1.13, side by side, and ResNet-18's first steps against PyTorch.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Installs headers, both libraries, the CLI, onnxgrad.pc and a CMake package.
 include(CMakePackageConfigHelpers)
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Man pages (onnxgrad(1), onnxgrad-CMD(1) for every command of `onnxgrad
 # --help`) generated at build time by tools/gen-man.sh with help2man, from the
 # same text as --help. Without help2man (Debian: help2man) there are none.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # What the install components hold beyond cmake/install.cmake (examples,
 # LICENSE, bash completion, the Python module), and the Debian packages CPack
 # makes of them: `cd build && cpack -G DEB` (or `cmake --build build --target

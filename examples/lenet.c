@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lenet.c — LeNet-5 with onnxgrad's layer builder (onnxgrad/layers.h).
  *
  * Builds the network for 28x28 grey images (MNIST, Fashion-MNIST) on a

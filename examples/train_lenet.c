@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* train_lenet.c — LeNet-5 built with the layer builder, trained on
  * Fashion-MNIST with momentum SGD, scored after every epoch and saved as an
  * ordinary .onnx (with its training step) that any runtime scores.

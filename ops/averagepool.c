@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* AveragePool — the mean of each window of every channel plane.
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#AveragePool
  *

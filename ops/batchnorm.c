@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* BatchNormalization — normalises X [N, C, D1, ...] per channel:
  *   Y = scale (X - mean) / sqrt(var + epsilon) + B.
  * Inference uses the given mean and var. Training uses the batch's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* binary.c — the binary elementwise family with numpy-style broadcasting:
  * Add, Sub, Mul, Div, Pow, PRelu (arithmetic), Equal, Less, Greater,
  * LessOrEqual, GreaterOrEqual (comparisons, bool out), And, Or (logic, bool in and out).

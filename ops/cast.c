@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Cast and CastLike — convert every element to another type: Cast to the
  * type named by `to`, CastLike to the type of its second input.
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#Cast

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Concat — joins its inputs along `axis`: every input has the same type and
  * rank, and the same dims except on `axis`, where the output's dim is the
  * sum of theirs. 1..N inputs (up to OG_MAX_IO); empty inputs take part.

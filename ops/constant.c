@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Constant — produces a constant tensor, given by exactly one attribute:
  * `value` (a tensor), or from opset 12 `value_float` / `value_int` (a
  * scalar float / int64), `value_floats` / `value_ints` (a 1-D float /

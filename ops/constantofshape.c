@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ConstantOfShape — a tensor whose shape is the data of the int64 1-D
  * input, every element set to `value`, a one-element tensor whose type is
  * the output's (default: float 0). All shape values must be >= 0; an

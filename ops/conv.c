@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Conv — N-D convolution (cross-correlation, as in every DL framework).
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#Conv
  *

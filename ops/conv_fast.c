@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conv_fast.c — fast float32 convolution kernels chosen at plan time
  * (2-D, and 1-D as a unit height; anything else keeps conv.c's and
  * convtranspose.c's reference kernels).

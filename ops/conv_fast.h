@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* conv_fast.h — plan-time fast float32 kernels for Conv and ConvTranspose
  * (ops/conv_fast.c), reached through the ops' `select` and the weight
  * gradient pattern. conv.c and convtranspose.c own the ONNX geometry

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ConvTranspose — N-D transposed convolution ("deconvolution"): the adjoint
  * of Conv with the same strides, dilations, pads and group.
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#ConvTranspose

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Dropout — in inference, output = data (the compiled plan makes it a view)
  * and the optional mask is all true; in training, each element is kept
  * with probability 1 - ratio: mask[i] = u[i] >= ratio, output = data * mask

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* elements_axis.h — what GatherElements and ScatterElements share (both
  * files include it; nothing else does).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* elementwise.c — the elementwise families' shared type check (see
  * elementwise.h): one message for every op that declares its types. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* elementwise.h — what the elementwise families (ops/unary.c, ops/binary.c,
  * ops/variadic.c) share: declared type constraints with one uniform check,
  * the dtype sets, the per-dtype loop generators and the chunked, threaded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Expand — broadcasts input to a requested shape, numpy-style: the output
  * shape is the broadcast of input's shape with the 1-D int64 `shape`
  * input (right-aligned; each pair of dims equal or one of them 1), so a

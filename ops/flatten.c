@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Flatten — reshapes X of rank r into a matrix: the dims before `axis`
  * multiply into the rows, the dims from `axis` on into the columns, so the
  * output is [d0*...*d(axis-1), d(axis)*...*d(r-1)]. axis = 0 gives

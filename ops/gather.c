@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Gather — picks slices of `data` along `axis` by `indices`:
  *     output[i_0..i_axis-1, j_0..j_q-1, i_axis+1..] = data[i_0.., indices[j], i_axis+1..]
  * so the output's shape is data[:axis] + indices.shape + data[axis+1:]

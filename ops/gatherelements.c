@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* GatherElements — picks one element of `data` for every element of
  * `indices`: at position p of indices,
  *     output[p] = data[p with p[axis] replaced by indices[p]]

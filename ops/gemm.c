@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Gemm — general matrix multiply: Y = alpha * A' * B' + beta * C, where
  * A' is A ([M,K], or [K,M] transposed when transA), B' is B ([K,N], or
  * [N,K] transposed when transB), and C is unidirectionally broadcast to

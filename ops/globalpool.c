@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* GlobalAveragePool and GlobalMaxPool — the mean / the maximum over all
  * spatial axes of every channel plane.
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#GlobalAveragePool

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Identity — the output is a copy of the input: same type, shape and data.
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#Identity
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* InstanceNormalization — normalises each (n, c) plane of X [N, C, D1, ...]
  * over its spatial axes: y = scale[c] (x - mean) / sqrt(var + epsilon) + B[c]
  * (population variance).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* LayerNormalization — normalises X over its axes [axis, r):
  *   Mean = mean(X), InvStdDev = 1 / sqrt(var(X) + epsilon) (population
  *   variance), Y = (X - Mean) * InvStdDev * Scale + B,

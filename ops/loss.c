@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss.
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#NegativeLogLikelihoodLoss
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#SoftmaxCrossEntropyLoss

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* MatMul — matrix product with numpy.matmul semantics: the last two axes of
  * A [..., M, K] and B [..., K, N] multiply, the leading (batch) axes
  * broadcast (numpy rules, right-aligned). A 1-D A [K] is taken as [1, K]

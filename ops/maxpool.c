@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* MaxPool — the largest value in each (optionally dilated) window of every
  * channel plane.
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#MaxPool

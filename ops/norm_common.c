@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* norm_common.c — the kernel and the backward pieces the normalisation ops
  * share (see norm_common.h). One channel is one task: its statistics are
  * summed in a fixed order, so the bits never depend on which worker ran it

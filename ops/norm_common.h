@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* norm_common.h — the math BatchNormalization, LayerNormalization and
  * InstanceNormalization share (ops/norm_common.c).
  *

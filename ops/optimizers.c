@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* optimizers.c — the optimiser family of the ai.onnx.preview.training
  * domain (opset 1): Momentum, Adam, Adagrad. One update step of n tensors.
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#ai.onnx.preview.training.Momentum

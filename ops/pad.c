@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Pad — grows (or, with negative pads, crops) each axis of `data`:
  * pads = [x1_begin, x2_begin, ..., x1_end, x2_end, ...] gives axis i
  * xi_begin new elements in front and xi_end at the back, so its size

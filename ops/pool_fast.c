@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pool_fast.c — fast float32 MaxPool kernels for 2-D NCHW, chosen at plan
  * time by ops/maxpool.c (select and the backward pattern).
  *

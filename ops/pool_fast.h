@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pool_fast.h — the fast float32 MaxPool kernels (ops/pool_fast.c) that
  * MaxPool's select and its backward pattern (ops/maxpool.c) plan. Private
  * to ops/. */

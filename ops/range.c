@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Range — the sequence start, start + delta, ... up to (not including)
  * limit: max(ceil((limit - start) / delta), 0) elements, element i being
  * start + i * delta. start, limit and delta are scalars (a 1-element tensor

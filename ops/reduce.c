@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The reduction family — ReduceSum, ReduceMean, ReduceMax, ReduceMin,
  * ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare, ReduceLogSum,
  * ReduceLogSumExp, and ArgMax/ArgMin: one axis plan, one grouped loop, a

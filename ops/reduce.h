@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* reduce.h — the axis plan of the reduction family (ops/reduce.c), shared
  * with Softmax/LogSoftmax (ops/softmax.c) and the losses (ops/loss.c).
  * Nothing else includes it.

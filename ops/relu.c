@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Relu — rectified linear unit, elementwise: Y = max(0, X), same shape and
  * type as X.
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#Relu

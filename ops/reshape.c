@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Reshape — gives `data` a new shape with the same elements in the same
  * (row-major) order. The new shape is the int64 1-D input `shape`: a -1
  * (at most one) is inferred from the element count; a 0 copies the input's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Resize and Upsample — interpolation of an N-D tensor to new sizes, axis
  * by axis.
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#Resize

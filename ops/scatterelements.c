@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ScatterElements — a copy of `data` with the elements of `updates` written
  * at the positions `indices` names along `axis`: for every position p of
  * indices (and updates, which has the same shape),

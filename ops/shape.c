@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Shape — the shape of the input tensor as a 1-D int64 tensor. From
  * opset 15, `start` and `end` select the slice dims[start:end] (Python
  * style: negative values count from the back, and both are clipped to

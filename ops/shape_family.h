@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shape_family.h — what the shape and data-movement ops share (Concat,
  * Split, Tile, Squeeze, Unsqueeze, Gather, Cast, Dropout, Range include
  * it; nothing else does): tensor names for messages, the "type onnxgrad

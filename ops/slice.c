@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Slice — takes a strided sub-tensor of `data`, numpy style. For each i,
  * axis axes[i] (default: i) runs from starts[i] towards ends[i]
  * (exclusive) in steps of steps[i] (default 1); axes not listed are kept

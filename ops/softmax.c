@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Softmax and LogSoftmax — normalised exponentials along an axis:
  *   Softmax:    Y = exp(X - m) / sum(exp(X - m))
  *   LogSoftmax: Y = X - m - log(sum(exp(X - m)))

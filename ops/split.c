@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Split — cuts `input` along `axis` into consecutive pieces, one per
  * output: piece k has split[k] elements on the axis. Without `split` the
  * axis is cut into as many equal parts as there are outputs (the dim must

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Squeeze — removes size-1 axes of `data`: the listed `axes` (each must
  * have size 1), or, without axes, every axis of size 1. The data is not
  * touched: the compiled plan makes the output a view of the input.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tile — repeats `input` along every axis: output dim a is
  * input dim a * repeats[a], and output[i] = input[i mod input dims].
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#Tile

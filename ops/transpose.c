@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Transpose — permutes the axes of `data`: output axis i is input axis
  * perm[i], so out.shape[i] = in.shape[perm[i]]. `perm` must be a
  * permutation of 0..r-1; without it the axes are reversed (a matrix's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* unary.c — the unary elementwise family: Y = f(X), Y of X's shape and
  * type (Not: bool to bool).
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md (each op by name)

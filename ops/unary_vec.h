@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* unary_vec.h — float32 vector kernels of the unary family (exp, tanh,
  * sigmoid, erf, sqrt), written once over a small set of lane macros and
  * included by ops/unary.c once per ISA (AVX-512, AVX2+FMA). Expects

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Unsqueeze — inserts size-1 axes into `data`: output rank is r + len(axes)
  * and every listed axis (of the OUTPUT) has size 1, the input's dims filling
  * the rest in order. The data is not touched: the compiled plan makes the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* variadic.c — the variadic elementwise family with numpy-style
  * broadcasting over 1..OG_MAX_IO inputs: Sum, Mean, Max, Min.
  * https://github.com/onnx/onnx/blob/main/docs/Operators.md#Sum (#Mean, #Max, #Min)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Where — elementwise selection: output = condition ? X : Y, with
  * numpy-style (multidirectional) broadcasting of all three inputs.
  * condition is bool; X and Y share one type, which the output has too.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* alloc.c — the one allocator hook every allocation goes through. */
 #include <stdlib.h>
 #include <string.h>

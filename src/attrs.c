@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* attrs.c — attribute constructors, IR copies, and parsing a node's
  * attributes once against its op's schema into a typed params struct. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* autodiff.c — reverse-mode automatic differentiation, graph to graph.
  *
  * og_graph_build_gradient copies the forward graph (opset raised to 17),

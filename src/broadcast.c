@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* broadcast.c — numpy-style (multidirectional) broadcasting, shared by the
  * elementwise ops: the output shape of up to OG_BCAST_MAX shapes at
  * inference time, and a row iterator that hands kernels each operand's

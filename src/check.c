@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check.c — og_model_check: what onnxgrad can do with a model (check.h).
  *
  * Works on a graph that may not finalize: ops are looked up one by one,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clone.c — copies a graph through the builder calls, optionally turning
  * every float tensor into double (gradient checks run in float64), lifting
  * chosen initializers into graph inputs (so a check can perturb them) and

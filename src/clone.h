@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* clone.h — graph copies for autodiff and gradient checks (src/clone.c). */
 #ifndef ONNXGRAD_CLONE_H
 #define ONNXGRAD_CLONE_H

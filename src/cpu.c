@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cpu.c — which instruction set the kernels use: the widest the CPU has,
  * unless OG_ISA names a narrower one. Read once; later changes of the
  * environment do not apply. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* data.c — training data sets (onnxgrad/data.h): IDX and TensorProto
  * readers, batch gathering, the seeded per-epoch shuffle.
  *

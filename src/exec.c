@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* exec.c — plans a finalized graph and runs it.
  *
  * Static graphs are compiled (see "compiled plans" below): kernels chosen

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* external_data.c — reading ONNX external tensor data, confined to the
  * model's directory (see external_data.h for the rules and status codes).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* external_data.h — tensor data stored outside the model (ONNX "external
  * data": TensorProto.data_location = EXTERNAL plus external_data entries
  * location / offset / length / checksum), confined to the model's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* finalize.c — turns a built graph into a checked one: opsets and ops
  * resolved, attributes parsed, every input produced, nodes ordered
  * topologically (Kahn, no recursion), and dtypes/shapes inferred node by

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gemm.c — the deterministic GEMM of kernel.h, BLIS/Goto style: B is
  * packed in KC x NC blocks (NR columns interleaved), A in MC x KC blocks
  * (MR rows interleaved), and an MR x NR register-tile micro-kernel sweeps

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gemm_avx2.c — the AVX2 + FMA micro-kernel: a 6 x 16 register tile (12
  * ymm accumulators, 2 ymm of B, one broadcast of A), the classic shape for
  * 16 registers. Built with -mavx2 -mfma (this file only). */

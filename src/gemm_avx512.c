@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gemm_avx512.c — the AVX-512 micro-kernel: an 8 x 48 register tile (24
  * zmm accumulators, 3 zmm of B and one broadcast of A per row and k).
  * 8 rows because convolution GEMMs have M = 16, 32, 64 output channels;

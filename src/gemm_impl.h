@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gemm_impl.h — what gemm.c's blocking driver needs from a per-ISA
  * micro-kernel file (gemm_avx512.c, gemm_avx2.c, and the scalar one in
  * gemm.c). Internal to the GEMM. */

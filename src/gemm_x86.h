@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gemm_x86.h — packing helpers shared by gemm_avx2.c and gemm_avx512.c
  * (both built with at least AVX2). Internal to the GEMM. */
 #ifndef ONNXGRAD_GEMM_X86_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gradcheck.c — analytic gradients (the gradient graph) against central
  * finite differences in float64, as torch.autograd.gradcheck does.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* graph.c — the graph IR: values by name (hashed), nodes, inputs,
  * initializers, outputs, opsets and metadata; the builder and inspection
  * API. Validation and shape inference live in finalize.c. */

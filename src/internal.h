@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* internal.h — the engine's private contracts: allocation, errors, graph IR,
  * op descriptors and the calls an op's infer/run functions receive.
  * Not installed; ops/ and src/ include it, users never do. */

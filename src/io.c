@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* io.c — whole-file reads and atomic file writes (see io.h), with the
  * system calls of the writes behind a table so tests can fail each one. */
 #define _POSIX_C_SOURCE 200809L

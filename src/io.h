@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* io.h — private file I/O for the loaders and savers (onnx_load.c,
  * onnx_save.c, tensor_pb.c): whole-file reads, atomic writes (temporary
  * file + fsync + rename) and a test-only fault-injection hook.

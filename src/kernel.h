@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kernel.h — the layer kernels are built on: the instruction set chosen at
  * run time, the thread pool, and the deterministic GEMM. Op kernels in
  * ops/ use these; none of them knows an op.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* layers.c — the layer builder (include/onnxgrad/layers.h).
  *
  * A client of the public graph API, as user code would be: it emits nodes

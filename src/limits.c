@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* limits.c — the process-wide limits of onnxgrad/limits.h. */
 #include <stdatomic.h>
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lower_gradient.c — the standard Gradient op (domain
  * ai.onnx.preview.training, opset 1), run by lowering it to onnxgrad's
  * gradient builder. Spec:

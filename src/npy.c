@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* npy.c — NumPy .npy read and write (onnxgrad/npy.h).
  *
  * Format (numpy.lib.format): "\x93NUMPY", major, minor, the header length

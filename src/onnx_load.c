@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnx_load.c — ONNX ModelProto bytes -> onnxgrad graph IR.
  *
  * The bytes are checked by og_wire_scan, decoded by protobuf-c, then fed

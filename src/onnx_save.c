@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnx_save.c — onnxgrad graph IR -> ONNX ModelProto bytes and files.
  *
  * The protobuf-c structs are built on the side, borrowing strings and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* pool.c — the persistent thread pool behind og_parallel_for.
  *
  * Workers are started on first need and kept. A job is published by

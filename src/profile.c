@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* profile.c — per-kernel profiling of compiled plans (onnxgrad/profile.h)
  * and the FLOP counts behind it (og_op.cost).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* registry.c — the op table. The engine knows ops only through it. */
 #include <string.h>
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* shape_fix.c — fixing a model's symbolic dims (og_graph_fix_dim) and an
  * input's shape (og_graph_set_input_shape), as onnxruntime's
  * --dim/--input-shape and onnx's make_dynamic_shape_fixed do.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* simplify.c — og_graph_simplify: fold constants, drop Identity nodes and
  * dead nodes, through og_graph_clone (skip_node / edit_node).
  *

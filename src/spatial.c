@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* spatial.c — conv/pool geometry shared by Conv, MaxPool, ConvTranspose and
  * their backward rules: strides, dilations, pads and auto_pad resolved into
  * per-axis begin and end pads, and the output size of each spatial axis.

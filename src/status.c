@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* status.c — status names and the per-thread error message. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* strset.c — a set of borrowed C strings (open addressing), so duplicate
  * checks over opsets, metadata keys and attributes stay linear however many
  * a file holds. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* symdims.c — symbolic dims (dim_param) through shape inference.
  *
  * Ordinary inference (finalize.c) knows a dim or writes -1; a dynamic batch

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tensor.c — dense tensors: creation, copies, sizes (overflow-checked). */
 #include <string.h>
 #include "internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tensor_pb.c — TensorProto <-> og_tensor, and single-tensor .pb files
  * (the format of ONNX test data sets).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* train_build.c — a model's training step as one ONNX graph, stored in
  * its TrainingInfoProto (og_training_build), and the settings kept beside
  * it in the metadata.

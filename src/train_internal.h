@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* train_internal.h — between the training-step builder (src/train_build.c)
  * and the trainer (src/trainer.c). */
 #ifndef ONNXGRAD_TRAIN_INTERNAL_H

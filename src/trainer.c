@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* trainer.c — the training loop's library calls (og_trainer).
  *
  * A trainer holds the model with its training step (og_training_build's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* training_info.c — ONNX TrainingInfoProto in the graph IR: storing a
  * model's training infos (each an optional initialization graph, an
  * algorithm graph and their bindings), checking them against the main

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* version.c — the library's version at run time (og_version). */
 #include "onnxgrad/onnxgrad.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* wire_scan.c — checks protobuf bytes against the ONNX schema's framing
  * before protobuf-c decodes them.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* wire_scan.h — private to the ONNX file I/O (onnx_load.c, onnx_save.c,
  * tensor_pb.c, wire_scan.c): the pre-decode check of protobuf bytes and the
  * helpers those files share. Nothing else should include it. */

@@ -9,9 +9,9 @@ while IFS= read -r -d '' f; do
     echo "$f"
     missing=$((missing + 1))
   fi
-done < <(find include src ops tools tests bench examples -type f \
+done < <(find include src ops tools tests bench examples python schemas .ci -type f -not -path "*/__pycache__/*" \
            \( -name '*.c' -o -name '*.h' -o -name '*.cmake' -o -name 'CMakeLists.txt' \
-              -o -name '*.sh' -o -name '*.py' \) -print0 2>/dev/null | sort -z)
+              -o -name '*.sh' -o -name '*.py' -o -name '*.proto' -o -name '*.js' -o -name run \) -print0 2>/dev/null | sort -z)
 if [ "$missing" -gt 0 ]; then
   echo "check-spdx: $missing file(s) without an SPDX-License-Identifier: MIT line" >&2
   exit 1

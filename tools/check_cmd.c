@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_cmd.c — `onnxgrad check`: what onnxgrad can do with a model,
  * before anything runs (og_model_check). Exit 0 when the model loads and
  * differentiates for the options given, 1 otherwise (naming the nodes that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* check_cmd.h — the `onnxgrad check` command (check_cmd.c). */
 #ifndef ONNXGRAD_CHECK_CMD_H
 #define ONNXGRAD_CHECK_CMD_H

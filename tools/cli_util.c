@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli_util.c — messages, the option parser, .pb feeds and directories
  * shared by the `onnxgrad` subcommands (see cli_util.h). */
 #define _GNU_SOURCE   /* getopt_long */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* cli_util.h — what the `onnxgrad` subcommands share: exit codes, the
  * one-line messages, the option parser, binding TensorProto (.pb) feeds to
  * a model's inputs, and output directories.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* demo.c — the README's main job: build a small CNN
  * (Conv -> Relu -> MaxPool -> Flatten -> Gemm) through the C API, save it as
  * ONNX, load it back, run both, and show that they agree; then build its

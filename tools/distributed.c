@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* distributed.c — `onnxgrad train --distributed` over MPI (see
  * distributed.h). Compiled into the CLI only; with OG_HAVE_MPI undefined
  * (CMake found no MPI) only the "built without MPI" error remains. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* distributed.h — `onnxgrad train --distributed`: data-parallel training
  * over MPI (Open MPI), in the CLI only (libonnxgrad never depends on MPI).
  *

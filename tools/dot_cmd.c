@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dot_cmd.c — `onnxgrad dot`: a model's graph drawn through Graphviz.
  *
  *     onnxgrad dot MODEL.onnx [--gradient (--loss NAME | --seed-inputs NAMES) [--wrt NAMES]]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dot_cmd.h — `onnxgrad dot` (dot_cmd.c): a model's graph, its gradient
  * graph or its training algorithm drawn through Graphviz. */
 #ifndef ONNXGRAD_DOT_CMD_H

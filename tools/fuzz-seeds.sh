@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Regenerates the committed libFuzzer seed corpus in tests/fuzz/corpus/:
 #   load/    model.onnx of every supported conformance case (cases.txt), named
 #            by case; hand_*: the other dtypes and optional inputs/outputs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Generates the man pages from the CLI's own --help texts with help2man:
 # onnxgrad(1) from 'onnxgrad --help' and onnxgrad-CMD(1) for every command
 # the "commands:" section of that text lists (so new commands get a page

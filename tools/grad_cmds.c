@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* grad_cmds.c — the autodiff subcommands of `onnxgrad`:
  *
  *     onnxgrad grad MODEL.onnx ... (--loss NAME | --seeds DIR | --seed NAME=FILE.pb ...) -o OUTDIR

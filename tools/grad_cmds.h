@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* grad_cmds.h — the autodiff subcommands of `onnxgrad` (grad_cmds.c):
  * grad, gradient-graph and gradcheck. Each takes argv from its own name
  * on and returns the exit status. */

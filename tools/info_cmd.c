@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* info_cmd.c — the parts of `onnxgrad info` beyond the graph's interface:
  * parameter count and bytes (every initializer), the symbolic dims of the
  * graph inputs and outputs and where each appears, and each training

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* info_cmd.h — what `onnxgrad info` prints beyond the graph's interface
  * (info_cmd.c): parameter count and bytes, symbolic dims and where they
  * appear, and the details of each training info. cmd_info itself stays in

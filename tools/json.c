@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json.c — the JSON writer of the `onnxgrad` tool (see json.h for what it
  * guarantees about strings and numbers). */
 #define _POSIX_C_SOURCE 200809L

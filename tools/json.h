@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json.h — the one JSON writer behind every `onnxgrad ... --json` output.
  *
  * A writer streams one JSON document to a FILE, keeping track of nesting

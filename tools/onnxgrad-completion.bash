@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bash completion for onnxgrad. Installed to
 # share/bash-completion/completions/onnxgrad. The subcommands and options are
 # read from 'onnxgrad --help' and 'onnxgrad CMD --help' at completion time, so

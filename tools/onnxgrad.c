@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad.c — the `onnxgrad` command-line tool.
  *
  *     onnxgrad convert IN.onnx -o OUT.onnx

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* plot.c — training curves through gnuplot (plot.h).
  *
  * gnuplot is found on PATH first (so "missing" is told apart from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* plot.h — training curves drawn by gnuplot, for `onnxgrad train --plot`.
  *
  * CLI side only: the library never depends on gnuplot. The curves are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* profile_cmd.c — where a model's time goes, and how fast it runs:
  *
  *     onnxgrad profile MODEL.onnx [--gradient (--loss NAME | --seed-inputs NAMES)] [-r N] [--json]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* profile_cmd.h — `onnxgrad profile` and `onnxgrad bench` (profile_cmd.c),
  * and the Chrome trace writer behind every --profile option. */
 #ifndef ONNXGRAD_PROFILE_CMD_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The README's main job, on a fresh machine: build onnxgrad, build LeNet-5
 # with the C layer builder, train it on Fashion-MNIST (Debian's
 # dataset-fashion-mnist) with `onnxgrad train` — progress, per-epoch test

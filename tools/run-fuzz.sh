@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the libFuzzer targets (tests/fuzz) with clang into build-fuzz and
 # runs them. Targets: load (og_model_load_memory + save + reload), run (load,
 # plan, run), tensor (og_tensor_load_pb_memory) and grad (load, build the

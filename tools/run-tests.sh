@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds onnxgrad and runs every test (unit, conformance, CLI, hostile
 # inputs, allocation failures, install), then replays the fuzz corpus and
 # every saved crash reproducer through the libFuzzer targets (clang build).

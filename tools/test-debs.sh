@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Builds the .deb packages (cpack -G DEB), installs them with apt in a fresh
 # Debian 12 (bookworm) chroot made by debootstrap (so their dependencies
 # resolve from the archive), and checks there: onnxgrad --version,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_cmd.c — `onnxgrad test`: runs ONNX backend test-data directories.
  *
  *     onnxgrad test DIR... [--atol F] [--rtol F] [--grad] [--json]

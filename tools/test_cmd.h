@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_cmd.h — `onnxgrad test` (test_cmd.c). */
 #ifndef ONNXGRAD_TEST_CMD_H
 #define ONNXGRAD_TEST_CMD_H

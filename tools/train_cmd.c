@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* train_cmd.c — `onnxgrad train` and `onnxgrad eval`: the training loop
  * over a dataset (og_trainer, og_dataset), its progress, checkpoints,
  * resuming, the plot, and scoring a model on a test split. */

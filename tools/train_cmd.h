@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* train_cmd.h — `onnxgrad train` and `onnxgrad eval` (train_cmd.c). */
 #ifndef ONNXGRAD_TRAIN_CMD_H
 #define ONNXGRAD_TRAIN_CMD_H

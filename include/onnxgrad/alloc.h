@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/alloc.h — the single allocator hook.
  *
  * Every allocation onnxgrad makes (tensors, graph IR, protobuf-c parse

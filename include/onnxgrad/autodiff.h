@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/autodiff.h — gradient graphs (reverse-mode autodiff) and the
  * numerical gradient check.
  *

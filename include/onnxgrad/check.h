@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/check.h — what onnxgrad can do with a model, before anything runs.
  *
  * og_model_check reports every op of a model with its count, whether

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/data.h — training data sets: readers for the files they come in,
  * batches gathered from them, and the seeded per-epoch shuffle.
  *

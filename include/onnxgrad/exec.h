@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/exec.h — planning and running a graph.
  *
  * A plan is made once per finalized graph. When every shape in the graph is

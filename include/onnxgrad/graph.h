@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/graph.h — building and inspecting ONNX graphs from C.
  *
  * A graph holds named values (graph inputs, initializers, node outputs),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/layers.h — a layer builder: networks in a few lines of C.
  *
  * An og_net appends layers to one chain, starting at the graph input, and

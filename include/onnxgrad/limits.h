@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/limits.h — run-time limits on what a file or a graph may ask for.
  *
  * Like sqlite3_limit: every limit has a safe default and can be lowered (or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/npy.h — NumPy .npy files (format versions 1.0, 2.0, 3.0).
  *
  * Reading accepts what numpy.save writes and what other writers produce:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/onnx_io.h — reading and writing ONNX protobuf files.
  *
  * Loading decodes the wire bytes once into onnxgrad's graph IR (checking

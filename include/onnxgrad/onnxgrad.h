@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad.h — an ONNX-compatible graph runtime with reverse-mode autodiff.
  *
  * Worked example: build y = Relu(x), run it, print it.

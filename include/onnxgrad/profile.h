@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/profile.h — per-kernel profiling of compiled plans, and the
  * FLOP counts of a graph's nodes.
  *

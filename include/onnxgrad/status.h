@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/status.h — status codes and error messages.
  *
  * Every fallible onnxgrad function returns an og_status. OG_OK is zero.

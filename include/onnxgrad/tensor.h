@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/tensor.h — dense N-D tensors.
  *
  * A tensor is contiguous, row-major, with its element type and dims.

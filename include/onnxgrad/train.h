@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/train.h — training a model: the training step as an ONNX
  * graph, and the loop's library calls.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onnxgrad/training_info.h — a model's training algorithm (ONNX
  * TrainingInfoProto, ModelProto.training_info).
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """onnxgrad — an ONNX runtime with reverse-mode autodiff, from Python.
 
     import onnxgrad, numpy as np

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """_capi.py — the ctypes view of libonnxgrad: struct layouts and function
 prototypes, mirroring include/onnxgrad/*.h (keep them in step; the test
 tests/python/test_abi.py compares every struct's size and field offsets

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Checks an SVG written by tools/plot.c (run by plot_test.c).
 
     check_plot_svg.py FILE.svg N_POINTS

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Helpers of profile_test.sh: a small CNN with a loss, and the checks of the
 Chrome trace and the --json outputs of `onnxgrad profile`, `bench` and
 `info`.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # cli_test.sh — end-to-end tests of the onnxgrad command-line tool.
 #
 #     cli_test.sh ONNXGRAD NODE_DATA_DIR TMP_DIR PYTHON3 HELPERS_PY

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """clitools_helpers.py — fixtures and checks for clitools_test.sh (onnx,
 numpy: Debian's /usr/bin/python3)."""
 import json

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # clitools_test.sh — onnxgrad test, .npy I/O, --dim/--input-shape,
 # run --random, --limit / OG_LIMIT_*, --json errors.
 #

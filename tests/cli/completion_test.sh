@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The bash completion (tools/onnxgrad-completion.bash) against the real CLI:
 # subcommands and long options come from its --help texts.
 # usage: completion_test.sh ONNXGRAD COMPLETION_SCRIPT WORKDIR

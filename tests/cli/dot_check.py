@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """dot_check.py — oracles for tests/cli/dot_test.sh (python3-onnx).
 
     dot_check.py make DIR           DIR/fanin.onnx: x[N,4] -> MatMul W -> h, h read

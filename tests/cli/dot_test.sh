@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # dot_test.sh — onnxgrad dot (pictures through Graphviz) and the info
 # extras, read back with python3-onnx (dot_check.py).
 #

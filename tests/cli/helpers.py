@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Python-side oracles for tests/cli/cli_test.sh (uses python3-onnx + numpy).
 
     helpers.py make-model DIR       DIR/cnn.onnx, DIR/data/input_0.pb and the

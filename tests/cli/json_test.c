@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* json_test.c — the CLI's JSON writer (tools/json.c) on its own: string
  * escapes (every control char, every kind of malformed UTF-8), numbers
  * (round trip, non-finite as null), nesting and separators.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* plot_test.c — the training-curve plot (tools/plot.c) on its own.
  *
  *   og_plot_test TMPDIR PYTHON3 CHECK_PLOT_SVG.py

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # profile_test.sh — run/grad --profile (Chrome traces), onnxgrad profile,
 # bench and info's FLOPs, on a small CNN, the JSON checked by
 # check_profile.py.

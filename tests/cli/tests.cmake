@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # End-to-end tests of the onnxgrad tool. Included from tests/CMakeLists.txt
 # after conformance/tests.cmake, whose fixture generates the ONNX node data
 # these tests run on (generated once, shared).

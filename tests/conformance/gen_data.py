@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Generates the official ONNX backend test data into DIR (once).
 
     /usr/bin/python3 gen_data.py DIR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runner.c — runs official ONNX node test cases against onnxgrad.
  *
  *     og_conformance_runner NODE_DIR CASES.txt

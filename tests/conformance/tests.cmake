@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Official ONNX node conformance: data generated at test time from Debian's
 # python3-onnx, cached in the build dir, checked by a C runner.
 # Included from tests/CMakeLists.txt.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_common.h — what the libFuzzer targets share: invariant checks on
  * failures and on the objects a success hands out.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_grad.c — libFuzzer target: gradient graphs of hostile models.
  *
  * When the bytes load, og_graph_build_gradient differentiates every float

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_load.c — libFuzzer target: ONNX model bytes through the loader.
  *
  * og_model_load_memory (wire pre-scan, protobuf-c, conversion to the IR,

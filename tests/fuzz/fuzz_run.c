@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_run.c — libFuzzer target: load a model, plan it and run it.
  *
  * Every graph input without an initializer gets a tensor of its declared

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_tensor.c — libFuzzer target: one TensorProto (.pb, as in ONNX test
  * data sets) through og_tensor_load_pb_memory.
  *

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """gen_seeds.py OUTDIR — small hand-made seed models for the fuzz targets.
 
 The conformance cases are all float; these cover the other dtypes each op

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runner.c — gradient checks over every conformance model.
  *
  *     og_gradcheck_runner NODE_DIR CASES.txt EXPECT.txt

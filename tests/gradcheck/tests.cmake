@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Gradient checks (float64 central differences, first and second order) over
 # every conformance model, with the official inputs. Included from
 # tests/CMakeLists.txt after conformance/tests.cmake (its data fixture).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """gen_cases.py OUTDIR — writes the hostile-input catalogue.
 
 Every file named in tests/hostile/expect.txt is produced here, at test time,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake -DPYTHON=... -DGEN=... -DEXPECT=... -DRUNNER=... -DOUT=... [-DFLAGS="..."]
 #       [-DWRAP="tool args..."] -P run.cmake
 # Regenerates the hostile cases into a fresh OUT, then runs the runner on

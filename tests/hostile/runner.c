@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runner.c — feeds the hostile-input catalogue to onnxgrad.
  *
  *   og_hostile_runner CASEDIR EXPECT [--oom] [--no-time-limit]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Hostile inputs: malformed models and tensors, generated at test time by
 # gen_cases.py, each of which must fail with a specific status and message
 # (expect.txt), quickly, without leaking. Included from tests/CMakeLists.txt.

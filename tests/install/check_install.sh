@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs onnxgrad into a scratch prefix, then builds the README's C example
 # outside the tree twice — with pkg-config and with find_package(onnxgrad) —
 # and runs both. EXTRA_CFLAGS (e.g. sanitizer flags) is passed to both.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # Installs onnxgrad into a scratch prefix and uses the installed Python
 # package from outside the tree: it must be in
 # <prefix>/lib/python3/dist-packages/onnxgrad and load the installed

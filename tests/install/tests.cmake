@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The README's C example, built against an installed copy of onnxgrad.
 add_test(NAME install
          COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/check_install.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR}

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Exports the end-to-end test models with PyTorch and writes their references.
 
     /usr/bin/python3 gen_models.py DIR

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs onnxruntime-node, pinned by package-lock.json, into ORT_DIR (once).
 #
 #     install_ort.sh SRC_DIR ORT_DIR

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ort_check.js — runs a gradient graph saved by onnxgrad in ONNX Runtime and
 // compares every output with onnxgrad's.
 //

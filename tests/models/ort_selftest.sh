@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The ORT stage must notice a disagreement: reruns ort_check.js on a copy of
 # model_dynamic_batch's check with one of onnxgrad's gradient values moved
 # well past the tolerance, and expects the failure to be reported.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* runner.c — checks one exported PyTorch model end to end against PyTorch
  * and ONNX Runtime, through onnxgrad's public API only.
  *

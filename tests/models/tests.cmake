@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # End-to-end models (issue 11): real PyTorch models exported to ONNX, checked
 # against PyTorch's outputs and autograd gradients, and the saved gradient
 # graphs run in ONNX Runtime. Included from tests/CMakeLists.txt.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Rewrites tests/models/expect.txt from what really passes now.
 
     /usr/bin/python3 tests/models/update_expect.py BUILD_DIR

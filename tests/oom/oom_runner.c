@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* oom_runner.c — allocation-failure injection over every fixture model.
  *
  *   og_oom_runner NODE_DIR CASES.txt TMPDIR

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Allocation-failure injection over every fixture model (the conformance
 # models and a graph built through the C API): load/build, validate, infer,
 # plan, run and save, with each allocation failing once and from then on.

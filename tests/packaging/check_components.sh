@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs each CPack component into its own prefix (what each .deb holds)
 # and checks the LICENSE, examples, man pages and completion land where the
 # packages need them, and the library's SONAME.

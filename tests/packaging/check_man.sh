@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The generated man pages: one per command of `onnxgrad --help`, each parsed
 # by groff without warnings, rendered by man -l, and listing every long
 # option its command's --help lists.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Packaging: the man pages, the bash completion, what each .deb component
 # installs. (The .deb install test in a Debian chroot is tools/test-debs.sh.)
 find_program(OG_HELP2MAN help2man)  # cmake/man.cmake makes the pages with it
@@ -11,3 +12,6 @@ add_test(NAME completion COMMAND bash ${PROJECT_SOURCE_DIR}/tests/cli/completion
                                  ${CMAKE_CURRENT_BINARY_DIR}/completion-tmp)
 add_test(NAME package_components COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/check_components.sh
                                          ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/components-tmp)
+
+# Every source file carries its SPDX license line (tools/check-spdx.sh).
+add_test(NAME spdx_headers COMMAND bash ${PROJECT_SOURCE_DIR}/tools/check-spdx.sh)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* abi_layout.c — prints the size of every struct the Python module
  * declares with ctypes (python/onnxgrad/_capi.py), and each field's
  * offset, as "struct size N" and "struct.field offset N" lines, for

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared by tests/python/test_*.py: the CLI and scratch directory ctest
 passes (ONNXGRAD_CLI, OG_PY_TMP), small PyTorch models exported to ONNX,
 and running the CLI."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The ctypes declarations (python/onnxgrad/_capi.py) against the C
 headers: every struct's size and field offsets as the C compiler lays them
 out (abi_layout.c, built by ctest), and the Trainer's defaults against

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Failures raise onnxgrad.Error carrying onnxgrad's message and status."""
 import os
 import unittest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Model.grad, Model.gradient_graph and onnxgrad.gradcheck against the CLI
 (`onnxgrad grad`, `onnxgrad gradient-graph`) and PyTorch autograd."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Model loading, inspection and Model.run against the CLI (`onnxgrad run`)
 and PyTorch."""
 import os

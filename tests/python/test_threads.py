@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The GIL is released while onnxgrad runs (ctypes.CDLL), and concurrent
 calls from Python threads are safe and give the serial results."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """onnxgrad.Trainer against `onnxgrad train` (the same og_trainer under
 the CLI) and PyTorch's optimisers, export and resume."""
 import json

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Inputs reach the library without a copy when numpy's layout allows it;
 outputs are the library's tensors, viewed in place and freed with the
 array."""

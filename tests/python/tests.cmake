@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The Python module (python/onnxgrad), each tests/python/test_<name>.py one
 # ctest "python_<name>", run by the system Python (OG_PYTHON3, with numpy,
 # onnx and torch) on the build tree's package (build/python), plus

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Symbolic dims through onnxgrad's inference, against onnx.shape_inference.
 
 For each model below (built with onnx.helper, inputs with dim_params):

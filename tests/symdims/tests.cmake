@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Symbolic dims of saved models against onnx.shape_inference (onnx 1.12 in
 # /usr/bin/python3, as the conformance data uses).
 set(OG_PYTHON3 /usr/bin/python3 CACHE FILEPATH "Python with the onnx package, for test data")

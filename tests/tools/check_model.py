@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """check_model.py — the ONNX reference implementation's view of a model file.
 
 Used by tests/unit/test_io.c so that files onnxgrad writes are judged by

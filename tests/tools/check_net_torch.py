@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """check_net_torch.py — judges a model the layer builder (og_net_*) wrote.
 
 Used by tests/unit/test_layers.c:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """check_training_info.py — onnx's view of models with training infos
 (ModelProto.training_info), for tests/unit/test_training_info.c.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Prints the PyTorch tables of tests/unit/test_norm_torch.c (torch 1.13, float64):
 
     /usr/bin/python3 tests/tools/norm_torch_values.py

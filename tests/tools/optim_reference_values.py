@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Prints the reference tables of tests/unit/test_optimizers.c:
 
     /usr/bin/python3 tests/tools/optim_reference_values.py

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # cli_train_test.sh — `onnxgrad train` and `onnxgrad eval` end to end on a
 # small random dataset and the examples' LeNet-5:
 #

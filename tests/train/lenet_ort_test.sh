@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # lenet_ort_test.sh — examples/train_lenet.c trains LeNet-5 on Fashion-MNIST
 # for one epoch and saves it; `onnxgrad eval` and ONNX Runtime must score the
 # saved model identically on the 10000 test images, and match the accuracy

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """`onnxgrad train --distributed` against single-process training.
 
     mpi_agreement.py ONNXGRAD MPIEXEC WORK_DIR

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ort_score.js — scores a trained classifier in ONNX Runtime on an
 // MNIST-style IDX test split, as `onnxgrad eval` does (pixels / 255 as
 // N x 1 x H x W float32, arg-max of the first output against the labels).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Training (issue 12): `onnxgrad train` step by step against PyTorch 1.13
 # (Debian's python3-torch), each optimiser, schedule and clipping, and the
 # trained model through onnx.checker and `onnxgrad eval`. Included from

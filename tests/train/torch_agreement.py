@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """`onnxgrad train` against PyTorch 1.13, step by step.
 
     torch_agreement.py ONNXGRAD WORK_DIR [CASE...]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* gradtest.h — building small graphs and checking their gradients in the
  * Check suites: float inputs by name and dims, nodes, outputs, and a
  * gradcheck that must pass (printing the worst error when it does not). */

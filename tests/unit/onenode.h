@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* onenode.h — build, run and check a graph holding one node under test.
  * Define NODE (the node's name, which error messages must contain) before
  * including. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_autodiff.c — the gradient graph builder: the worked Conv examples
  * (numbers checked by hand), randomised gradchecks over the attributes of
  * Conv, MaxPool, Gemm and Relu, fan-in, a whole CNN chain, saving and

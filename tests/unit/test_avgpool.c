@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_avgpool.c — AveragePool, GlobalAveragePool, GlobalMaxPool: random
  * 1-D/2-D/3-D geometry (strides, asymmetric pads, ceil_mode,
  * count_include_pad, auto_pad, odd sizes) against an independent naive

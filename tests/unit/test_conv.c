@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_conv.c — Conv: hand-worked examples, 1-D/2-D/3-D against a naive
  * reference convolution (groups, depthwise, dilations, asymmetric pads,
  * every auto_pad mode, bias, float64), inferred shapes with unknown dims,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 #define _POSIX_C_SOURCE 200809L
 /* test_conv_fast.c — the plan-time float32 convolution kernels of
  * ops/conv_fast.c (Conv forward, ConvTranspose, the Conv weight-gradient

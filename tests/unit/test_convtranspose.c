@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_convtranspose.c — ConvTranspose: hand-worked examples, every
  * attribute (strides, dilations, pads, output_padding, output_shape,
  * auto_pad, kernel_shape, group incl. depthwise), 1-D/2-D/3-D against a

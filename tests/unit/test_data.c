@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_data.c — the data-set readers, batches and shuffle (onnxgrad/data.h).
  *
  * IDX files are written here byte by byte (plain, and gzipped through zlib

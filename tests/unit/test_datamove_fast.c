@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_datamove_fast.c — the plan-time fast kernels of the data-movement
  * and normalisation ops (Transpose's tiled copy, Softmax/LogSoftmax rows
  * with the vector exp) against the reference kernels (OG_KERNELS=reference)

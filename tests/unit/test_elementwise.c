@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_elementwise.c — numpy-style broadcasting (src/broadcast.c) and the
  * ops built on it: Add, Mul, Greater, LessOrEqual, Where, Expand. Hand-checked
  * broadcasting examples (scalars, rank 0, size 0, three-way), the shape

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_elementwise_family.c — the table-driven elementwise families
  * (ops/unary.c, ops/binary.c, ops/variadic.c): every op against a scalar
  * reference written here (libm in double, an index-by-index broadcast),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Executor: binding, running, releasing intermediates, errors. */
 #define _POSIX_C_SOURCE 200809L   /* setenv */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_exec_budget.c — the plan's memory budget (check_static_budget in
  * src/exec.c) counts a value read twice by one node once: Mul(t, t), as
  * Tanh's backward rule emits, used to release t twice, wrap the count of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* External tensor data: og_model_save_file_ex -> og_model_load_file round
  * trips (same tensors, same results, same bytes when saved again), files
  * that python3-onnx writes and reads, memory loads with and without a base

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_fastpaths.c — the plan-time fast kernels (MaxPool forward and its
  * backward pattern, Relu and its backward pattern, Gemm) against the
  * reference kernels: random shapes and attributes, NaN/Inf/ties, bit-exact

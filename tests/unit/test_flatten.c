@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_flatten.c — Flatten: every axis of a rank-3 tensor (0..r and -r..-1),
  * rank 0, unknown and zero dims, dtypes per opset, out-of-range axes. */
 #include <check.h>

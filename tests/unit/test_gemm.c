@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_gemm.c — Gemm: a hand-worked example, every transA/transB
  * combination with every shape of C (absent, scalar, [1], [N], [1,N],
  * [M,1], [1,1], [M,N]) and several alpha/beta in float and double against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The deterministic GEMM of kernel.h (og_sgemm) on every ISA this CPU has:
  * accuracy against a double-precision reference over shapes with tails,
  * both layouts of A and B and the packing callback, alpha/beta, padded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_gradient_op.c — the standard Gradient op (ai.onnx.preview.training)
  * lowered at finalize (src/lower_gradient.c): Y = X*W + B differentiated
  * through a Gradient node, compared with og_gradients on the same graph

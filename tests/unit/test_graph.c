@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Graph IR: building, validation errors, topological order, inference. */
 #include <stdio.h>
 #include "testutil.h"

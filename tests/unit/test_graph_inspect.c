@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_graph_inspect.c — og_graph_node_io/input/output/attr (what onnxgrad
  * dot reads a graph through), and the names autodiff gives the fan-in sums
  * of a gradient graph ("/fanin_Add_<n>"), which dot colours apart. */

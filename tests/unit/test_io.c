@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ONNX file I/O: tensor .pb round trips for every dtype, typed-data
  * tensors, model save -> load -> save byte identity, atomic saves that
  * leave the old file alone on failure, and the ONNX checker's verdict on a

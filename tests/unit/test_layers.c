@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_layers.c — the layer builder (include/onnxgrad/layers.h).
  *
  * LeNet-5 built in ten lines: structure, names and inferred shapes; runs at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_limits.c — the run-time limits of onnxgrad/limits.h: the API itself
  * (read, set, clamp, reset) and each limit refusing what is over it with
  * OG_ERR_LIMIT and a message naming the limit. */

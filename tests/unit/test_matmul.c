@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_matmul.c — MatMul: random shapes (1-D operands, batches, broadcast
  * batch axes, K = 0) against a naive double loop, the float32 sgemm kernel
  * bit-identical at 1, 2 and 3 threads and close to the reference kernel,

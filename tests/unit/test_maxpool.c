@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_maxpool.c — MaxPool: hand-worked values and Indices (storage_order 0
  * and 1, batch and channel offsets), ties, NaN, padding that never wins,
  * ceil_mode (including the dropped last window), dilations, auto_pad,

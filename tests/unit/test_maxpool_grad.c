@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_maxpool_grad.c — MaxPool's backward rule: float64 finite
  * differences (og_gradcheck) over 1-D, 2-D and 3-D pools with pads,
  * strides, dilations, ceil_mode, overlapping windows, storage_order 1,

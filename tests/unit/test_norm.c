@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_norm.c — BatchNormalization, LayerNormalization and
  * InstanceNormalization: random shapes and attributes against naive double
  * loops written from the spec, the float32 lane kernels bit-identical at 1,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_norm_torch.c — gradients of BatchNormalization (training and
  * inference), LayerNormalization, InstanceNormalization and MatMul against
  * values PyTorch 1.13 autograd computed in float64

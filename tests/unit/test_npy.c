@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_npy.c — .npy read/write (onnxgrad/npy.h): round trips of every
  * dtype, files numpy writes (versions 1.0/2.0/3.0, big-endian, Fortran
  * order) read back, files we write read by numpy, and hostile files

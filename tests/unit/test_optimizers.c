@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_optimizers.c — the ai.onnx.preview.training optimisers (ops/optimizers.c):
  * Momentum (standard, nesterov), Adam, Adagrad.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_profile.c — the per-kernel profiler (onnxgrad/profile.h) and the
  * FLOP cost hooks: one event per plan step, the nodes a fused pattern
  * covers, Conv/Gemm/MatMul FLOPs against their formulas for random shapes,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_reduce_family.c — the reduction family (ops/reduce.c), Softmax and
  * LogSoftmax (ops/softmax.c), the losses (ops/loss.c): random shapes, axes
  * and keepdims against a scalar reference in double, negative and empty

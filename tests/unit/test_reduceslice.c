@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_reduceslice.c — ReduceSum, Slice and Pad: hand-worked examples
  * (including the spec's), every version's attribute/input form, every
  * dtype, sweeps against naive loops, shape inference with data known or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_relu.c — Relu: worked values incl. zeros, -0, infinities and NaN;
  * every dtype and the opsets that admit it; shape passthrough; errors. */
 #include <check.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_resize.c — Resize and Upsample: outputs and input gradients against
  * PyTorch's F.interpolate (torch 1.13, float64, the values below printed by
  * it) for the modes it exports (nearest -> asymmetric floor; bilinear with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Save failures step by step: through io.c's fault hook (og_io_fault_set)
  * each system call of an atomic save — creating the temporary file, every
  * write, fsync, close and rename — fails in turn while a different model

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_scatter.c — ScatterElements and GatherElements: the spec's worked
  * examples and small hand-checked cases (axis, negative axis and indices,
  * duplicates, each reduction), every dtype, int32 and int64 indices,

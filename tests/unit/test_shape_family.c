@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_shape_family.c — Concat, Split, Tile, Squeeze, Unsqueeze, Gather,
  * Cast/CastLike, Dropout and Range: random shapes and axes against naive
  * index-arithmetic references, negative axes, empty tensors, the views the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_shape_fix.c — og_graph_fix_dim / og_graph_set_input_shape (what
  * --dim and --input-shape do) and the limits' names (og_limit_name,
  * og_limit_find, og_limit_max, behind --limit NAME=N). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_shapeops.c — Reshape, Transpose, Shape, Identity, Constant and
  * ConstantOfShape: worked examples, every attribute and dtype, each error
  * with its status and message, unknown dims, load-time folding (a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_symdims.c — symbolic dims (dim_param) through inference
  * (src/symdims.c): a dynamic batch N names the dims of a CNN's intermediates
  * and outputs, two symbols stay apart, combinations (N+N, N*16, min(N,2))

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Tensors: creation, sizes, overflow and ownership. */
 #include <stdint.h>
 #include "testutil.h"

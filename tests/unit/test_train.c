@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_train.c — the training step (og_training_build) and the trainer:
  * every optimiser's updates against the ONNX formulas evaluated in double
  * on gradients from og_gradients (an independent path: the loss graph is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Training infos (ONNX TrainingInfoProto): the builder API and its checks,
  * the runnable algorithm/initialization graphs (values computed here by
  * hand), round trips through memory, files and external data, hostile

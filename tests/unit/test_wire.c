@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Hostile and malformed protobuf bytes: every one must fail cleanly with
  * the right status and a message that says what and where. The bytes are
  * written by hand here, so each test shows exactly what is wrong. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* testutil.h — small helpers shared by the Check suites. */
 #ifndef OG_TESTUTIL_H
 #define OG_TESTUTIL_H
