@@ -247,6 +247,29 @@ static int64_t pad_map(const pad_plan *pl, pad_mode mode, int d, int64_t o)
     return lo - pl->begin[d] + j;
 }
 
+/* n elements of es bytes, each `value`: memset for an all-zero value (the
+ * gradient's zeros), else doubling copies of the first element, so a wide
+ * padding costs what a memcpy does rather than one call per element. */
+static void fill_const(char *dst, int64_t n, const unsigned char *value, size_t es)
+{
+    if (n <= 0)
+        return;
+    bool zero = true;
+    for (size_t b = 0; b < es; b++)
+        zero = zero && value[b] == 0;
+    size_t total = (size_t)n * es;
+    if (zero) {
+        memset(dst, 0, total);
+        return;
+    }
+    memcpy(dst, value, es);
+    for (size_t done = es; done < total;) {
+        size_t chunk = done < total - done ? done : total - done;
+        memcpy(dst + done, dst, chunk);
+        done += chunk;
+    }
+}
+
 static og_status pad_run(const og_kernel_call *k)
 {
     const pad_params *p = k->params;
@@ -329,12 +352,16 @@ static og_status pad_run(const og_kernel_call *k)
             idx[d] = 0;
         if (base < 0 || hi <= lo) {
             /* a row (or last axis) wholly outside the input: constant mode only */
-            for (int64_t o = 0; o < width; o++)
-                memcpy(dst + (size_t)o * es, cval, es);
+            fill_const(dst, width, cval, es);
             continue;
         }
         memcpy(dst + (size_t)lo * es, src + (size_t)(base + lo - pl.begin[last]) * es,
                (size_t)(hi - lo) * es);
+        if (mode == PAD_CONSTANT) {   /* the rest of the row is the constant */
+            fill_const(dst, lo, cval, es);
+            fill_const(dst + (size_t)hi * es, width - hi, cval, es);
+            continue;
+        }
         for (int64_t o = 0; o < width; o++) {
             if (o == lo)
                 o = hi;   /* skip the part copied above */

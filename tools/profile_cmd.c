@@ -40,7 +40,8 @@ const char HELP_PROFILE[] =
     "then the slowest kernels. A fused kernel (a pattern covering several\n"
     "nodes) counts as \"<op type> (fused)\", the op type of the node it ends\n"
     "in. Inputs not given are random (uniform in [-1, 1), integers 0, a fixed\n"
-    "seed; symbolic dims 1). Only compiled plans are profiled (static shapes).\n"
+    "seed; symbolic dims 1 unless --dim N=V or --input-shape NAME=D,D... fixes\n"
+    "them). Only compiled plans are profiled (static shapes).\n"
     "\n"
     "options:\n"
     "  --gradient             profile the training step: the forward graph and\n"
@@ -309,6 +310,7 @@ static int parse(prof_args *a, const cli_command *c, int argc, char **argv, bool
 {
     char **args;
     int n_args;
+    cli_take_extras(CLI_SHAPES);   /* --dim, --input-shape */
     int rc = cli_parse(c, argc, argv, take_prof, a, &args, &n_args, help);
     if (rc || *help)
         return rc;
@@ -590,7 +592,8 @@ int cmd_profile(int argc, char **argv)
         rc = cli_fail_og(st);
         goto done;
     }
-    if (cli_load_feeds(g, a.model, a.indir, a.specs.n, a.specs.v, &f, NULL) || graph_to_run(&a, g, &gg, NULL))
+    if (cli_apply_shape_overrides(g, a.model) || cli_load_feeds(g, a.model, a.indir, a.specs.n, a.specs.v, &f, NULL) ||
+        graph_to_run(&a, g, &gg, NULL))
         goto done;
     const og_graph *run_g = gg ? gg : g;
     if (random_feeds(run_g, &f))
@@ -750,7 +753,8 @@ int cmd_bench(int argc, char **argv)
         goto done;
     }
     double load_ms = now_ms() - t0;
-    if (cli_load_feeds(g, a.model, a.indir, a.specs.n, a.specs.v, &f, NULL) || random_feeds(g, &f))
+    if (cli_apply_shape_overrides(g, a.model) || cli_load_feeds(g, a.model, a.indir, a.specs.n, a.specs.v, &f, NULL) ||
+        random_feeds(g, &f))
         goto done;
     int64_t batch = 0;
     og_value_info vi;
