@@ -1197,3 +1197,35 @@ int cli_random_inputs(og_graph *g, const char *model, cli_feeds *f, int n_ranges
     }
     return EXIT_OK;
 }
+
+/* ---- lists of names ---- */
+
+int cli_names_push(cli_names *l, const char *name)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 8;
+        const char **p = realloc(l->v, (size_t)cap * sizeof *p);
+        if (!p)
+            return cli_fail("out of memory");
+        l->v = p;
+        l->cap = cap;
+    }
+    l->v[l->n++] = name;
+    return EXIT_OK;
+}
+
+int cli_names_split(const char *cmd, const char *opt, char *v, cli_names *l)
+{
+    for (char *p = v;;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (!*p)
+            return cli_usage_error(cmd, "%s expects NAME,NAME,...; got an empty name", opt);
+        if (cli_names_push(l, p))
+            return EXIT_FAIL;
+        if (!comma)
+            return EXIT_OK;
+        p = comma + 1;
+    }
+}

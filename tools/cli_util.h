@@ -137,6 +137,17 @@ bool cli_format_npy(void);
 int cli_is_help(const char *arg);
 int cli_opt_value(int argc, char **argv, int *k, const char *s, const char *l, const char **val);
 
+/* A growable list of names: pointers into argv (not owned); free v. */
+typedef struct cli_names {
+    const char **v;
+    int n, cap;
+} cli_names;
+
+int cli_names_push(cli_names *l, const char *name);
+/* Splits "a,b,c" in place (argv strings are the program's to modify) and
+ * appends the names; an empty name is a usage error of cmd naming opt. */
+int cli_names_split(const char *cmd, const char *opt, char *v, cli_names *l);
+
 /* The value parsers commands share; each reports a usage error naming opt. */
 int cli_parse_count(const char *cmd, const char *opt, const char *v, long min, long max, long *out);
 

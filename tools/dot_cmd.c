@@ -108,48 +108,13 @@ static const cli_option DOT_OPTS[] = {
     { NULL, 0, false, 0, NULL },
 };
 
-typedef struct names {
-    const char **v;
-    int n, cap;
-} names;
 
 typedef struct dot_args {
     const char *out, *loss;
     bool shapes, gradient, training, allow_unused;
     long max_nodes;
-    names seeded, wrt;
+    cli_names seeded, wrt;
 } dot_args;
-
-static int names_push(names *l, const char *s)
-{
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 8;
-        const char **p = realloc(l->v, (size_t)cap * sizeof *p);
-        if (!p)
-            return cli_fail("out of memory");
-        l->v = p;
-        l->cap = cap;
-    }
-    l->v[l->n++] = s;
-    return EXIT_OK;
-}
-
-/* "a,b,c" split in place, as gradient-graph reads --wrt/--seed-inputs. */
-static int split_names(const char *opt, char *v, names *l)
-{
-    for (char *p = v;;) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (!*p)
-            return cli_usage_error("dot", "%s expects NAME,NAME,...; got an empty name", opt);
-        if (names_push(l, p))
-            return EXIT_FAIL;
-        if (!comma)
-            return EXIT_OK;
-        p = comma + 1;
-    }
-}
 
 static int take_dot(void *user, int id, const char *opt, char *v)
 {
@@ -172,9 +137,9 @@ static int take_dot(void *user, int id, const char *opt, char *v)
         a->loss = v;
         break;
     case O_SEED_INPUTS:
-        return split_names(opt, v, &a->seeded);
+        return cli_names_split("dot", opt, v, &a->seeded);
     case O_WRT:
-        return split_names(opt, v, &a->wrt);
+        return cli_names_split("dot", opt, v, &a->wrt);
     case O_ALLOW_UNUSED:
         a->allow_unused = true;
         break;

@@ -213,35 +213,15 @@ static const cli_option CHECK_OPTS[] = {
     { NULL, 0, false, 0, NULL },
 };
 
-/* A growable list of names (pointers into argv). */
-typedef struct name_list {
-    const char **names;
-    int n, cap;
-} name_list;
-
-static int names_push(name_list *l, const char *name)
-{
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 8;
-        const char **p = realloc(l->names, (size_t)cap * sizeof *p);
-        if (!p)
-            return cli_fail("out of memory");
-        l->names = p;
-        l->cap = cap;
-    }
-    l->names[l->n++] = name;
-    return EXIT_OK;
-}
-
 /* One parsed command line. */
 typedef struct grad_args {
     const char *cmd;
     bool help, force, json, allow_unused, simplify;
     const char *model, *out, *indir, *loss, *seeds_dir;
-    name_list specs;          /* -i NAME=FILE */
-    name_list seed_specs;     /* --seed NAME=FILE (grad) */
-    name_list seeded;         /* --seed-inputs (gradient-graph) */
-    name_list wrt;
+    cli_names specs;          /* -i NAME=FILE */
+    cli_names seed_specs;     /* --seed NAME=FILE (grad) */
+    cli_names seeded;         /* --seed-inputs (gradient-graph) */
+    cli_names wrt;
     /* gradcheck */
     int order;
     double eps, atol, rtol;
@@ -253,28 +233,10 @@ typedef struct grad_args {
 
 static void args_free(grad_args *a)
 {
-    free(a->specs.names);
-    free(a->seed_specs.names);
-    free(a->seeded.names);
-    free(a->wrt.names);
-}
-
-/* Splits "a,b,c" in place (argv strings are the program's to modify) and
- * appends the names to l. */
-static int split_names(grad_args *a, const char *opt, char *v, name_list *l)
-{
-    for (char *p = v;;) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (!*p)
-            return cli_usage_error(a->cmd, "%s expects NAME,NAME,...; got an empty name", opt);
-        if (names_push(l, p))
-            return EXIT_FAIL;
-        if (!comma)
-            return EXIT_OK;
-        p = comma + 1;
-    }
+    free(a->specs.v);
+    free(a->seed_specs.v);
+    free(a->seeded.v);
+    free(a->wrt.v);
 }
 
 /* A finite number >= min (> min when strict). */
@@ -330,11 +292,11 @@ static int take_value(grad_args *a, opt_id id, const char *opt, char *v)
     case O_SEED_PB:
         if (!strchr(v, '=') || v[0] == '=')
             return cli_usage_error(a->cmd, "%s expects NAME=FILE.pb, got '%s'", opt, v);
-        return names_push(id == O_INPUT ? &a->specs : &a->seed_specs, v);
+        return cli_names_push(id == O_INPUT ? &a->specs : &a->seed_specs, v);
     case O_SEED_INPUTS:
-        return split_names(a, opt, v, &a->seeded);
+        return cli_names_split(a->cmd, opt, v, &a->seeded);
     case O_WRT:
-        return split_names(a, opt, v, &a->wrt);
+        return cli_names_split(a->cmd, opt, v, &a->wrt);
     case O_ORDER:
         if (strcmp(v, "1") && strcmp(v, "2"))
             return cli_usage_error(a->cmd, "--order expects 1 or 2, got '%s'", v);
@@ -473,14 +435,14 @@ static int check_seed(const char *model, const og_graph *g, const og_tensor *t)
 
 /* The library's default wrt list, spelled out: every float graph input,
  * then every float initializer that is not one. */
-static int default_wrt(const og_graph *g, name_list *l)
+static int default_wrt(const og_graph *g, cli_names *l)
 {
     og_value_info vi;
     og_status st;
     for (int k = 0; k < og_graph_num_inputs(g); k++) {
         if ((st = og_graph_input(g, k, &vi)))
             return cli_fail_og(st);
-        if ((vi.dtype == OG_FLOAT || vi.dtype == OG_DOUBLE) && names_push(l, vi.name))
+        if ((vi.dtype == OG_FLOAT || vi.dtype == OG_DOUBLE) && cli_names_push(l, vi.name))
             return EXIT_FAIL;
     }
     for (int k = 0; k < og_graph_num_initializers(g); k++) {
@@ -492,7 +454,7 @@ static int default_wrt(const og_graph *g, name_list *l)
         bool input = false;
         for (int j = 0; j < og_graph_num_inputs(g) && !input; j++)
             input = og_graph_input(g, j, &vi) == OG_OK && !strcmp(vi.name, t->name);
-        if (!input && names_push(l, t->name))
+        if (!input && cli_names_push(l, t->name))
             return EXIT_FAIL;
     }
     return EXIT_OK;
@@ -510,7 +472,7 @@ static int load_model_feeds(grad_args *a, og_graph *g, cli_feeds *in)
         return rc;
     if (own_default && (rc = default_wrt(g, &a->wrt)))
         return rc;
-    rc = cli_load_feeds(g, a->model, a->indir, a->specs.n, a->specs.names, in, &promoted);
+    rc = cli_load_feeds(g, a->model, a->indir, a->specs.n, a->specs.v, in, &promoted);
     if (own_default && !promoted)
         a->wrt.n = 0;    /* the library's own default, as before */
     return rc;
@@ -526,7 +488,7 @@ static int load_model_inputs(grad_args *a, og_graph **g, cli_feeds *in, cli_feed
     if (!rc && a->seeds_dir)
         rc = load_seed_dir(a->seeds_dir, seeds);
     for (int k = 0; !rc && k < a->seed_specs.n; k++)
-        rc = cli_load_named_input(a->seed_specs.names[k], seeds);
+        rc = cli_load_named_input(a->seed_specs.v[k], seeds);
     for (int k = 0; !rc && k < seeds->n; k++)
         rc = check_seed(a->model, *g, seeds->t[k]);
     return rc;
@@ -544,7 +506,7 @@ static int grad_run(const grad_args *a, const og_graph *g, const cli_feeds *in, 
     for (int k = 0; k < seeds->n; k++)
         seeded[k] = seeds->t[k]->name;
     og_grad_options o = { .loss = a->loss, .n_seeded = seeds->n, .seeded = seeded,
-                          .n_wrt = a->wrt.n, .wrt = a->wrt.names, .allow_unused = a->allow_unused };
+                          .n_wrt = a->wrt.n, .wrt = a->wrt.v, .allow_unused = a->allow_unused };
     if ((st = og_grad_wrt_count(g, &o, &n_wrt))) {
         rc = cli_fail_og_in(a->model, st);
         goto done;
@@ -706,8 +668,8 @@ int cmd_gradient_graph(int argc, char **argv)
         goto done;
 
     og_graph *g = NULL, *gg = NULL, *simple = NULL;
-    og_grad_options o = { .loss = a.loss, .n_seeded = a.seeded.n, .seeded = a.seeded.names,
-                          .n_wrt = a.wrt.n, .wrt = a.wrt.names, .allow_unused = a.allow_unused };
+    og_grad_options o = { .loss = a.loss, .n_seeded = a.seeded.n, .seeded = a.seeded.v,
+                          .n_wrt = a.wrt.n, .wrt = a.wrt.v, .allow_unused = a.allow_unused };
     og_status st = og_model_load_file(a.model, &g);
     if (st)
         rc = cli_fail_og(st);
@@ -976,7 +938,7 @@ static const char *const KINKED_OPS[] = {
 static void kink_hint(const grad_args *a, og_graph *g, char *buf, size_t size)
 {
     buf[0] = '\0';
-    og_check_options co = { .n_wrt = a->wrt.n, .wrt = a->wrt.names };
+    og_check_options co = { .n_wrt = a->wrt.n, .wrt = a->wrt.v };
     og_check_report *r = NULL;
     if (og_model_check(g, &co, &r) != OG_OK)
         return;
@@ -1006,7 +968,7 @@ static int gradcheck_run(const grad_args *a, og_graph *g, const cli_feeds *in, c
     /* The library reads a tolerance of 0 as "the default"; an explicit 0
      * asks for exact agreement, which the smallest positive double gives. */
     og_gradcheck_options o = {
-        .n_wrt = a->wrt.n, .wrt = a->wrt.names, .order = a->order, .eps = a->eps,
+        .n_wrt = a->wrt.n, .wrt = a->wrt.v, .order = a->order, .eps = a->eps,
         .atol = a->atol > 0 ? a->atol : DBL_TRUE_MIN, .rtol = a->rtol > 0 ? a->rtol : DBL_TRUE_MIN,
         .fast = a->fast, .seed = a->seed, .max_elements = a->max_elements,
         .n_inputs = in->n, .inputs = (const og_tensor *const *)in->t,

@@ -194,48 +194,13 @@ int cli_trace_end(og_profiler *prof, const char *path, int rc)
 
 enum { P_INPUT, P_INPUTS, P_GRAD, P_LOSS, P_SEED_INPUTS, P_WRT, P_REPEAT, P_WARMUP, P_TOP, P_JSON, P_TRACE };
 
-typedef struct names {
-    const char **v;
-    int n, cap;
-} names;
 
 typedef struct prof_args {
     const char *cmd, *model, *indir, *loss, *trace;
-    names specs, seeded, wrt;
+    cli_names specs, seeded, wrt;
     bool grad, json;
     long repeat, warmup, top;
 } prof_args;
-
-static int names_add(names *l, const char *s)
-{
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 8;
-        const char **p = realloc(l->v, (size_t)cap * sizeof *p);
-        if (!p)
-            return cli_fail("out of memory");
-        l->v = p;
-        l->cap = cap;
-    }
-    l->v[l->n++] = s;
-    return EXIT_OK;
-}
-
-/* "a,b,c" split in place (argv is the program's to modify). */
-static int names_split(prof_args *a, const char *opt, char *v, names *l)
-{
-    for (char *p = v;;) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (!*p)
-            return cli_usage_error(a->cmd, "%s expects NAME,NAME,...; got an empty name", opt);
-        if (names_add(l, p))
-            return EXIT_FAIL;
-        if (!comma)
-            return EXIT_OK;
-        p = comma + 1;
-    }
-}
 
 static int take_prof(void *user, int id, const char *opt, char *v)
 {
@@ -244,7 +209,7 @@ static int take_prof(void *user, int id, const char *opt, char *v)
     case P_INPUT:
         if (!strchr(v, '=') || v[0] == '=')
             return cli_usage_error(a->cmd, "%s expects NAME=FILE.pb, got '%s'", opt, v);
-        return names_add(&a->specs, v);
+        return cli_names_push(&a->specs, v);
     case P_INPUTS:
         if (a->indir)
             return cli_usage_error(a->cmd, "--inputs given twice");
@@ -259,9 +224,9 @@ static int take_prof(void *user, int id, const char *opt, char *v)
         a->loss = v;
         return EXIT_OK;
     case P_SEED_INPUTS:
-        return names_split(a, opt, v, &a->seeded);
+        return cli_names_split(a->cmd, opt, v, &a->seeded);
     case P_WRT:
-        return names_split(a, opt, v, &a->wrt);
+        return cli_names_split(a->cmd, opt, v, &a->wrt);
     case P_REPEAT:
         return cli_parse_count(a->cmd, opt, v, 1, 1000000, &a->repeat);
     case P_WARMUP:

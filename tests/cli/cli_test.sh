@@ -15,20 +15,7 @@ TMP=$3
 PY=$4
 HELPERS=$5
 
-rm -rf "$TMP"
-mkdir -p "$TMP" || exit 1
-OUT=$TMP/stdout
-ERR=$TMP/stderr
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() {
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    sed 's/^/#   stdout: /' "$OUT"
-    sed 's/^/#   stderr: /' "$ERR"
-}
+. "$(dirname "$0")/harness.sh"
 
 # expect_ok DESC CMD...: exit 0 and nothing on stderr.
 expect_ok() {
@@ -754,5 +741,4 @@ expect_fail "--threads without a value" 2 "$CLI" run "$CNN/converted.onnx" --thr
 expect_fail "OG_ISA unknown" 1 env OG_ISA=sse9 "$CLI" run "$CNN/converted.onnx" -i "x=$CNN/data/input_0.pb" -o "$TMP/isa"
 expect_err "OG_ISA unknown: message" "OG_ISA='sse9': expected avx512, avx2 or scalar"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -12,19 +12,7 @@ PY=$4
 H=$5
 CASES=$6
 
-rm -rf "$TMP"
-mkdir -p "$TMP" || exit 1
-OUT=$TMP/stdout
-ERR=$TMP/stderr
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() {
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    sed 's/^/#   stdout: /' "$OUT" | head -20
-    sed 's/^/#   stderr: /' "$ERR" | head -20
-}
+. "$(dirname "$0")/harness.sh"
 # run DESC CODE CMD...: exit CODE; a failure prints exactly one stderr line
 run() {
     desc=$1
@@ -179,5 +167,4 @@ has_out "grad --help: --dim" "--dim NAME=N"
 run "help convert" 0 "$CLI" convert --help
 has_out "convert --help: --input-shape" "--input-shape NAME=D,D,..."
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

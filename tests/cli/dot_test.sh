@@ -11,20 +11,7 @@ TMP=$2
 PY=$3
 DIR=$4
 CHECK=$DIR/cli/dot_check.py
-rm -rf "$TMP"
-mkdir -p "$TMP" || exit 1
-OUT=$TMP/stdout
-ERR=$TMP/stderr
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() {
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    sed 's/^/#   stdout: /' "$OUT"
-    sed 's/^/#   stderr: /' "$ERR"
-}
+. "$(dirname "$0")/harness.sh"
 expect_ok() {
     desc=$1
     shift
@@ -148,5 +135,4 @@ expect_ok "dot --help" "$CLI" dot --help
 if grep -q '^usage: onnxgrad dot' "$OUT" && grep -q "no external" "$OUT"; then ok "dot --help: usage, no external program"
 else not_ok "dot --help: usage, no external program"; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -16,19 +16,8 @@ LENET=$2
 PY=$3
 TMP=$4
 CHECK_TI=$(dirname "$0")/../tools/check_training_info.py
-rm -rf "$TMP"
+. "$(dirname "$0")/../cli/harness.sh"
 mkdir -p "$TMP/data" || exit 1
-OUT=$TMP/stdout
-ERR=$TMP/stderr
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $1"; }
-not_ok() {
-    failed=$((failed + 1))
-    echo "not ok - $1"
-    sed 's/^/#   stdout: /' "$OUT" | head -20
-    sed 's/^/#   stderr: /' "$ERR" | head -20
-}
 expect_ok() {
     desc=$1; shift
     "$@" >"$OUT" 2>"$ERR"; rc=$?
@@ -131,5 +120,4 @@ mkdir -p "$TMP/bad" && cp "$D/train_x.pb" "$D/train_y.pb" "$D/test_x.pb" "$TMP/b
 expect_fail "truncated labels" 1 "test_y.pb" "$CLI" train "$M" $COMMON --epochs 1 --data "$TMP/bad"
 expect_fail "eval: bad split" 2 "--split must be test or train" "$CLI" eval "$TMP/full.onnx" --data "$D" --split dev
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
