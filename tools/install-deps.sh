@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(cmake make gcc pkg-config libprotobuf-c-dev protobuf-c-compiler check libsubunit-dev
       libopenblas-dev python3 python3-onnx python3-numpy valgrind clang-14 libclang-rt-14-dev
       zlib1g-dev gnuplot-nox dataset-fashion-mnist libopenmpi-dev openmpi-bin
-      libgraphviz-dev graphviz help2man debootstrap)
+      libgraphviz-dev graphviz help2man debootstrap doxygen)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,3 +15,11 @@ add_test(NAME package_components COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/check_co
 
 # Every source file carries its SPDX license line (tools/check-spdx.sh).
 add_test(NAME spdx_headers COMMAND bash ${PROJECT_SOURCE_DIR}/tools/check-spdx.sh)
+
+# The API reference (Doxygen, cmake/man.cmake) carries the header comments.
+find_package(Doxygen QUIET)
+if(DOXYGEN_FOUND)
+  add_test(NAME api_docs COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/check_docs.sh $<TARGET_FILE:Doxygen::doxygen>
+                                 ${CMAKE_BINARY_DIR}/Doxyfile ${CMAKE_BINARY_DIR}/docs/html)
+  set_tests_properties(api_docs PROPERTIES WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+endif()
