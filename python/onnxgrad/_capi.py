@@ -114,11 +114,15 @@ def padded(struct):
     pointer: options structs without a struct_size field grow by fields
     appended at the end whose zero is the default, so a library newer than
     these declarations reads zeros there rather than past the Python
-    object (test_abi.py still flags the missing fields)."""
+    object (test_abi.py still flags the missing fields). The caller keeps
+    the second value alive for as long as the pointer is used: it holds
+    the struct too, whose fields' objects (the bytes behind c_char_p
+    fields) the copy points into; dropping the struct early let another
+    thread's allocation overwrite a name (a loss of '' seen in CI)."""
     n = ctypes.sizeof(struct)
     buf = (ctypes.c_char * (n + 256))()
     ctypes.memmove(buf, ctypes.byref(struct), n)
-    return ctypes.cast(buf, POINTER(type(struct))), buf
+    return ctypes.cast(buf, POINTER(type(struct))), (buf, struct)
 
 
 # ---- functions ------------------------------------------------------------------

@@ -60,3 +60,17 @@ def ctypes_sizeof(t):
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
+
+class PaddedTest(unittest.TestCase):
+    def test_padded_copy_keeps_the_structs_strings_alive(self):
+        """The copy's char * fields point into bytes the original struct
+        holds; once the struct was dropped, fresh allocations of the same
+        size overwrote the loss name (CI saw loss '' in concurrent runs)."""
+        import gc
+        name = "loss_" + "q" * 30
+        o, keep = C.padded(C.og_grad_options(name.encode(), 0, None, 0, None, False))
+        gc.collect()
+        junk = [bytes([65 + k % 20]) * len(name) for k in range(10000)]
+        self.assertEqual(o.contents.loss, name.encode())
+        del junk, keep
