@@ -1728,6 +1728,11 @@ og_status og_conv_fast_select(og_select_call *s, const og_cf_geom *g, bool has_b
     if (!tinfo_float_known(s->in[0]) || !tinfo_float_known(s->in[1]) || !s->out[0] ||
         !tinfo_float_known(s->out[0]) || (has_bias && !tinfo_float_known(s->in[2])) || !geom_sane(g))
         return OG_OK;
+    if (!use_direct(g)) {
+        og_status e = og_conv_direct_select(s, g, has_bias, false);
+        if (e || s->state)
+            return e;
+    }
     cf_state *st = state_new(s, 0);
     if (!st)
         return og_err(OG_ERR_NOMEM, "node '%s' (Conv): out of memory planning the fast kernel", s->node->name);
@@ -1763,6 +1768,11 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
      * column path scatters Mg*R*S values per input pixel for Cg input
      * channels: with many more input than output channels per group (LeNet's
      * second-layer dX) the column path does less work around its GEMM. */
+    if (g->sh == 1 && g->sw == 1 && !use_direct(&f)) {
+        og_status e = og_conv_direct_select(s, &f, has_bias, true);
+        if (e || s->state)
+            return e;
+    }
     bool s1 = g->sh == 1 && g->sw == 1 && (use_direct(&f) || g->Cg <= 2 * g->Mg);
     if (s1) {
         cf_state *st = state_new(s, 0);

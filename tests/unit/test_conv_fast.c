@@ -536,7 +536,7 @@ static void igemm_wide_random(uint64_t seed, int iters)
         for (;;) {
             random_cfg(&c, transpose);
             c.Cg = rnd_in(2, 6);
-            c.Mg = rnd_in(2, 9);
+            c.Mg = rnd_in(2, 7);   /* 8 or more on wide rows: conv_direct.c's kernel */
             c.G = it % 5 == 4 ? 2 : 1;
             c.H = rnd_in(1, 9);
             c.W = it % 4 == 0 ? rnd_in(1, 8) : rnd_in(14, 70);
@@ -591,6 +591,82 @@ START_TEST(conv_igemm_wide_scalar)
 }
 END_TEST
 
+/* conv_direct.c's kernel on padded rows (stride 1, rows of 24 or more
+ * outputs, 8 or more output channels per group): odd channel counts
+ * (partial blocks of 8), asymmetric pads up to 3 (wider than the kernel's
+ * reach: whole padded rows), dilations, groups, several images, rows from
+ * one output row to many; Conv and ConvTranspose (its stride 1 runs the same
+ * with the kernel flipped), each against float64 and bit-identical at 1, 2
+ * and 3 threads. Where the geometry does not qualify the other kernels run. */
+static void rows_random(uint64_t seed, int iters)
+{
+    rng_state = seed;
+    int hits_rows = 0;
+    for (int it = 0; it < iters; it++) {
+        cfg c;
+        bool transpose = it % 3 == 2;
+        int64_t Q = 0;
+        for (;;) {
+            random_cfg(&c, transpose);
+            c.Cg = rnd_in(2, 19);
+            c.Mg = rnd_in(8, 27);
+            c.G = it % 5 == 4 ? 2 : 1;
+            c.H = it % 6 == 0 ? rnd_in(1, 3) : rnd_in(4, 14);
+            c.W = rnd_in(22, 90);
+            c.R = rnd_in(1, 5);
+            c.S = rnd_in(1, 5);
+            c.stride[0] = c.stride[1] = 1;
+            c.dil[0] = rnd_in(1, 3);
+            c.dil[1] = rnd_in(1, 3);
+            for (int a = 0; a < 4; a++)
+                c.pads[a] = rnd_in(0, 3);
+            c.outpad[0] = c.outpad[1] = 0;
+            bool ok = true;
+            for (int a = 0; a < 2; a++) {
+                int64_t in = a ? c.W : c.H, k = a ? c.S : c.R, eff = (k - 1) * c.dil[a] + 1;
+                int64_t out = transpose ? in - 1 + eff - c.pads[a] - c.pads[2 + a]
+                                        : in + c.pads[a] + c.pads[2 + a] - eff + 1;
+                ok = ok && out >= 1;
+                if (a)
+                    Q = out;
+            }
+            if (ok)
+                break;
+        }
+        const char *name = check_forward(&c);
+        char what[300];
+        describe(&c, what, sizeof what);
+        bool want = og_isa_active() == OG_ISA_AVX512 && Q >= 24 && (Q + (c.S - 1) * c.dil[1]) * 8 <= Q * 9 &&
+                    c.Cg * c.R * c.S >= 32;
+        if (want)
+            ck_assert_msg(strcmp(name, transpose ? "convt_s1_rows" : "conv_rows") == 0, "%s: ran %s, not the rows kernel",
+                          what, name);
+        else
+            ck_assert_msg(!strstr(name, "rows"), "%s: ran %s outside its geometry", what, name);
+        hits_rows += want;
+        if (!transpose && it % 8 == 0)
+            check_gradient(&c);
+    }
+    if (og_isa_active() == OG_ISA_AVX512)
+        ck_assert_msg(hits_rows >= iters / 3, "the rows kernel ran in only %d of %d cases", hits_rows, iters);
+}
+
+START_TEST(conv_rows_random)
+{
+    rows_random(5151, 90);
+}
+END_TEST
+
+/* Forced narrower: the other kernels take these shapes. */
+START_TEST(conv_rows_avx2)
+{
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return;
+    setenv("OG_ISA", "avx2", 1);
+    rows_random(5252, 20);
+}
+END_TEST
+
 /* Rank 3 (1-D) runs the same kernels with a unit height. */
 START_TEST(conv_forward_1d)
 {
@@ -630,6 +706,8 @@ START_TEST(conv_kernel_choice)
     ck_assert_str_eq(check_forward(&c), "conv_igemm");
     c = (cfg){ .N = 1, .G = 1, .Cg = 7, .Mg = 9, .H = 40, .W = 37, .R = 3, .S = 3, .stride = { 1, 1 },
                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
+    ck_assert_str_eq(check_forward(&c), og_isa_active() == OG_ISA_AVX512 ? "conv_rows" : "conv_igemm");
+    c.W = 17;   /* rows too narrow for conv_rows */
     ck_assert_str_eq(check_forward(&c), "conv_igemm");
     /* small planes batch pixels across images; bias and a tail block */
     cfg sm = { .N = 5, .G = 2, .Cg = 6, .Mg = 40, .H = 7, .W = 5, .R = 3, .S = 3, .stride = { 1, 1 },
@@ -671,9 +749,10 @@ static void check_gradient(const cfg *c)
     ref_run(gg, nf, feeds, orf);
     /* dX's ConvTranspose has Mg input and Cg output channels per group */
     bool s1 = c->stride[0] == 1 && c->stride[1] == 1 && (c->Mg == 1 || c->Cg == 1 || c->Mg <= 2 * c->Cg);
-    ck_assert_msg(s1 ? hit(&h, c->Mg == 1 || c->Cg == 1 ? "convt_s1_direct" : "convt_s1_igemm") ||
-                       hit(&h, "convt_s1_igemm_batched")
-                     : hit(&h, "convt_col"),
+    bool rows = c->stride[0] == 1 && c->stride[1] == 1 && hit(&h, "convt_s1_rows");   /* conv_direct.c */
+    ck_assert_msg(rows || (s1 ? hit(&h, c->Mg == 1 || c->Cg == 1 ? "convt_s1_direct" : "convt_s1_igemm") ||
+                                    hit(&h, "convt_s1_igemm_batched")
+                              : hit(&h, "convt_col")),
                   "%s: dX did not run the fast ConvTranspose", what);
     bool pw = c->R == 1 && c->S == 1 && c->stride[0] == 1 && c->stride[1] == 1 && !c->pads[0] && !c->pads[1] &&
               !c->pads[2] && !c->pads[3];
@@ -863,6 +942,8 @@ static Suite *suite(void)
     tcase_add_test(t, conv_igemm_wide);
     tcase_add_test(t, conv_igemm_wide_avx2);
     tcase_add_test(t, conv_igemm_wide_scalar);
+    tcase_add_test(t, conv_rows_random);
+    tcase_add_test(t, conv_rows_avx2);
     tcase_add_test(t, conv_direct_random);
     tcase_add_test(t, conv_grad_w_pixred);
     tcase_add_test(t, conv_direct_avx2);

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/* conv_direct.c — stride-1 convolution on padded rows (AVX-512): Conv
+ * forward, and ConvTranspose of stride 1 (a Conv's dX) as the forward
+ * correlation with the kernel flipped.
+ *
+ * Why: the implicit GEMM (conv_fast.c) packs a B panel of Cg*R*S rows for
+ * every block of pixels, one load and one store per element for only Mg
+ * FMAs; with Mg = 64 that costs a quarter of the FMA rate (65 % of peak on
+ * ResNet's 56x56 layers). At stride 1 no packing is needed: copy the input
+ * rows a task needs once into zero-padded rows of width
+ * Wp = Q + (S-1)*dw, and number the outputs along those rows
+ * (l = row * Wp + q; q >= Q are junk columns, computed and dropped). Then
+ * the im2col row of tap (c, r, s) for outputs l..l+47 is the contiguous
+ * window rows + c*plane + r*dh*Wp + s*dw + l, and the GEMM micro-kernel
+ * (8 output channels x 48 outputs, 24 zmm accumulators) reads its B
+ * vectors straight from there: per tap 3 unaligned loads, 8 broadcasts of
+ * the packed weights and 24 FMAs. The junk columns cost (S-1)*dw / Wp of
+ * the work (3.4 % at 56 wide), so the kernel is chosen for wide rows only.
+ *
+ * Tasks are (image, group, block of output rows); the weights are packed
+ * per run into each worker's scratch ([m block][k][8], zero rows past Mg),
+ * since they change between training steps. Within a task, per tile of 48
+ * outputs, the input channels go in chunks small enough for their window
+ * to stay in L1 while every block of output channels reads it; the chunks'
+ * partial sums go through a tile buffer in a fixed order, so each output
+ * is one task's fixed sum and the bits do not depend on the thread count.
+ * Every output element is written (copied out of the tile buffer, with the
+ * bias). */
+#include <string.h>
+#include "internal.h"
+#include "kernel.h"
+#include "conv_fast.h"
+
+#define CD_MR 8
+#define CD_NR 48
+#define CD_ALIGN(x) (((x) + 63) & ~(size_t)63)
+#define CD_MAX_WS ((size_t)8 << 20)
+#define CD_ROWS_BYTES ((size_t)512 << 10)   /* padded input rows of one task */
+#define CD_CHUNK_BYTES ((size_t)16 << 10)   /* one tile's input window per channel chunk */
+
+typedef struct cd_state {
+    og_cf_geom g;        /* the forward correlation (ConvTranspose: its stride-1 equivalent) */
+    bool flip;           /* weights are ConvTranspose's [C, Mg, R, S], to be flipped */
+    bool bias;
+    int rank;
+    int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
+    int64_t Wp;          /* padded row width */
+    int64_t rb, n_rb;    /* output rows per task, row blocks per (image, group) */
+    int64_t rows_in;     /* padded input rows of a full row block */
+    int64_t plane;       /* floats per channel in the padded rows (rows_in * Wp) */
+    int64_t n_mb;        /* blocks of 8 output channels per group */
+    int64_t cc;          /* input channels per chunk */
+    size_t a_off, x_off, acc_off;   /* workspace layout (after the 64-byte tag) */
+    int32_t off[];       /* per k = (c, r, s): c*plane + r*dh*Wp + s*dw */
+} cd_state;
+
+static int64_t cd_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t cd_max(int64_t a, int64_t b) { return a > b ? a : b; }
+static int64_t cd_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* ---- AVX-512 ------------------------------------------------------------ */
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define CD_TARGET __attribute__((target("avx512f,fma")))
+
+/* acc[8][48] (+)= sum over k of a[k][0..8) x window(k) [0..48): the GEMM's
+ * 8 x 48 register tile with B read in place at xb + off[k]. */
+static CD_TARGET void cd_kernel(int64_t nk, const int32_t *off, const float *xb, const float *a, float *acc,
+                                bool load)
+{
+    __m512 c[CD_MR][3];
+#pragma GCC unroll 8
+    for (int i = 0; i < CD_MR; i++)
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++)
+            c[i][v] = load ? _mm512_load_ps(acc + i * CD_NR + 16 * v) : _mm512_setzero_ps();
+    for (int64_t k = 0; k < nk; k++) {
+        const float *xp = xb + off[k];
+        __m512 b0 = _mm512_loadu_ps(xp), b1 = _mm512_loadu_ps(xp + 16), b2 = _mm512_loadu_ps(xp + 32);
+        const float *ak = a + k * CD_MR;
+#pragma GCC unroll 8
+        for (int i = 0; i < CD_MR; i++) {
+            __m512 w = _mm512_set1_ps(ak[i]);
+            c[i][0] = _mm512_fmadd_ps(w, b0, c[i][0]);
+            c[i][1] = _mm512_fmadd_ps(w, b1, c[i][1]);
+            c[i][2] = _mm512_fmadd_ps(w, b2, c[i][2]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < CD_MR; i++)
+#pragma GCC unroll 3
+        for (int v = 0; v < 3; v++)
+            _mm512_store_ps(acc + i * CD_NR + 16 * v, c[i][v]);
+}
+
+static bool cd_have_isa(void) { return og_isa_active() == OG_ISA_AVX512; }
+#else
+static void cd_kernel(int64_t nk, const int32_t *off, const float *xb, const float *a, float *acc, bool load)
+{
+    (void)nk, (void)off, (void)xb, (void)a, (void)acc, (void)load;
+}
+static bool cd_have_isa(void) { return false; }
+#endif
+
+/* ---- run ---------------------------------------------------------------- */
+
+typedef struct cd_job {
+    const cd_state *st;
+    const float *x, *w, *b;
+    float *y;
+    char *ws;
+    size_t stride;
+    int64_t tag;         /* this run's tag: a worker packs the weights once per run */
+} cd_job;
+
+/* All groups' weights as [g][m block][k][8] (rows past Mg zero); for
+ * ConvTranspose W [C, Mg, R, S] read as the forward [M, Cg, R, S] flipped. */
+static void pack_weights(const cd_state *st, const float *w, float *a)
+{
+    const og_cf_geom *g = &st->g;
+    int64_t RS = g->R * g->S, K = g->Cg * RS;
+    for (int64_t gi = 0; gi < g->G; gi++)
+        for (int64_t mb = 0; mb < st->n_mb; mb++) {
+            float *dst = a + (gi * st->n_mb + mb) * K * CD_MR;
+            for (int i = 0; i < CD_MR; i++) {
+                int64_t m = mb * CD_MR + i;
+                for (int64_t k = 0; k < K; k++) {
+                    float v = 0.0f;
+                    if (m < g->Mg) {
+                        if (st->flip) {
+                            int64_t c = k / RS, t = k % RS;
+                            v = w[((gi * g->Cg + c) * g->Mg + m) * RS + (RS - 1 - t)];
+                        } else {
+                            v = w[(gi * g->Mg + m) * K + k];
+                        }
+                    }
+                    dst[k * CD_MR + i] = v;
+                }
+            }
+        }
+}
+
+/* The task's input rows ih0 .. ih0+rows_in of the group's channels, each
+ * row padded to Wp (columns -pw .. Wp-pw-1 of X, zero outside), and zeros
+ * after the last channel for the tiles' overhang. */
+static void fill_rows(const cd_state *st, const float *xg, int64_t ih0, int64_t rows_in, float *xr)
+{
+    const og_cf_geom *g = &st->g;
+    int64_t Wp = st->Wp, c_lo = cd_min(cd_max(0, g->pw), Wp), HW = g->H * g->W;
+    for (int64_t c = 0; c < g->Cg; c++) {
+        float *pc = xr + c * st->plane;
+        for (int64_t r = 0; r < rows_in; r++) {
+            float *row = pc + r * Wp;
+            int64_t ih = ih0 + r;
+            if (ih < 0 || ih >= g->H) {
+                memset(row, 0, sizeof(float) * (size_t)Wp);
+                continue;
+            }
+            /* padded column j is input column j - pw */
+            int64_t j0 = c_lo, j1 = cd_min(Wp, g->W + g->pw);
+            if (j0 > 0)
+                memset(row, 0, sizeof(float) * (size_t)j0);
+            if (j1 > j0)
+                memcpy(row + j0, xg + c * HW + ih * g->W + (j0 - g->pw), sizeof(float) * (size_t)(j1 - j0));
+            else
+                j1 = j0;
+            if (Wp > j1)
+                memset(row + j1, 0, sizeof(float) * (size_t)(Wp - j1));
+        }
+        /* rows of a short last block past rows_in stay as they are: only junk reads them */
+    }
+    memset(xr + g->Cg * st->plane, 0, sizeof(float) * CD_NR);
+}
+
+static void cd_task(void *arg, int64_t t, int worker)
+{
+    const cd_job *j = arg;
+    const cd_state *st = j->st;
+    const og_cf_geom *g = &st->g;
+    int64_t rbk = t % st->n_rb, rest = t / st->n_rb, gi = rest % g->G, n = rest / g->G;
+    int64_t p0 = rbk * st->rb, rows = cd_min(st->rb, g->P - p0);
+    int64_t RS = g->R * g->S, K = g->Cg * RS, PQ = g->P * g->Q, Wp = st->Wp;
+    char *ws = j->ws + (size_t)worker * j->stride;
+    int64_t *tag = (int64_t *)ws;
+    float *a = (float *)(ws + st->a_off), *xr = (float *)(ws + st->x_off), *acc = (float *)(ws + st->acc_off);
+    if (*tag != j->tag) {
+        pack_weights(st, j->w, a);
+        *tag = j->tag;
+    }
+    fill_rows(st, j->x + (n * g->C + gi * g->Cg) * g->H * g->W, p0 - g->ph, rows + (g->R - 1) * g->dh, xr);
+    const float *ag = a + gi * st->n_mb * K * CD_MR;
+    int64_t L = (rows - 1) * Wp + g->Q;   /* outputs up to the last valid one */
+    float *yg = j->y + (n * g->M + gi * g->Mg) * PQ;
+    for (int64_t l0 = 0; l0 < L; l0 += CD_NR) {
+        for (int64_t c0 = 0; c0 < g->Cg; c0 += st->cc) {
+            int64_t nk = cd_min(st->cc, g->Cg - c0) * RS, k0 = c0 * RS;
+            for (int64_t mb = 0; mb < st->n_mb; mb++)
+                cd_kernel(nk, st->off + k0, xr + l0, ag + (mb * K + k0) * CD_MR, acc + mb * CD_MR * CD_NR, c0 > 0);
+        }
+        /* copy the valid outputs of the tile: runs within one row */
+        for (int64_t l = l0; l < cd_min(l0 + CD_NR, L);) {
+            int64_t row = l / Wp, q = l % Wp;
+            int64_t len = cd_min(l0 + CD_NR, L) - l;
+            if (q >= g->Q) {   /* junk columns up to the next row */
+                l += cd_min(len, Wp - q);
+                continue;
+            }
+            len = cd_min(len, g->Q - q);
+            int64_t yo = (p0 + row) * g->Q + q;
+            for (int64_t m = 0; m < g->Mg; m++) {
+                const float *src = acc + (m / CD_MR) * CD_MR * CD_NR + (m % CD_MR) * CD_NR + (l - l0);
+                float *dst = yg + m * PQ + yo;
+                float bv = j->b ? j->b[gi * g->Mg + m] : 0.0f;
+                for (int64_t e = 0; e < len; e++)
+                    dst[e] = src[e] + bv;
+            }
+            l += len;
+        }
+    }
+}
+
+static bool dims_eq(const og_tensor *t, int rank, const int64_t *d)
+{
+    if (!t || t->dtype != OG_FLOAT || t->rank != rank)
+        return false;
+    for (int i = 0; i < rank; i++)
+        if (t->dims[i] != d[i])
+            return false;
+    return true;
+}
+
+static og_status cd_run(const og_kernel_call *k)
+{
+    const cd_state *st = k->state;
+    const char *op = st && st->flip ? "ConvTranspose" : "Conv";
+    bool ok = st && k->n_in >= 2 && dims_eq(k->in[0], st->rank, st->xdims) &&
+              dims_eq(k->in[1], st->rank, st->wdims) && k->n_out >= 1 && dims_eq(k->out[0], st->rank, st->ydims);
+    if (ok && st->bias)
+        ok = k->n_in > 2 && k->in[2] && k->in[2]->dtype == OG_FLOAT && k->in[2]->numel == st->ydims[1];
+    int nt = k->n_threads > 0 ? k->n_threads : 1;
+    if (ok && nt > 1 && k->workspace_stride < st->acc_off)
+        ok = false;
+    if (!ok)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (%s): tensors do not match the shapes the fast kernel was "
+                                       "planned for", k->node->name, op);
+    const og_cf_geom *g = &st->g;
+    cd_job j = { .st = st, .x = k->in[0]->data, .w = k->in[1]->data, .b = st->bias ? k->in[2]->data : NULL,
+                 .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride, .tag = 1 };
+    for (int w = 0; w < nt; w++)   /* every worker repacks this run's weights */
+        *(int64_t *)((char *)k->workspace + (size_t)w * k->workspace_stride) = 0;
+    og_parallel_for(nt, g->N * g->G * st->n_rb, cd_task, &j);
+    return OG_OK;
+}
+
+/* ---- select ------------------------------------------------------------- */
+
+/* Wide enough rows that the junk columns cost little, enough channels that
+ * the register tile is busy, and the packed weights and a task's rows fit. */
+static bool cd_applies(const og_cf_geom *g)
+{
+    return g->sh == 1 && g->sw == 1 && g->Q >= 24 && (g->Q + (g->S - 1) * g->dw) * 8 <= g->Q * 9 &&
+           g->Mg >= CD_MR && g->Cg * g->R * g->S >= 32 && g->Cg >= 2;
+}
+
+og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has_bias, bool flip)
+{
+    if (!cd_have_isa() || !cd_applies(g))
+        return OG_OK;
+    int64_t RS = g->R * g->S, K = g->Cg * RS;
+    int64_t Wp = g->Q + (g->S - 1) * g->dw;
+    int64_t n_mb = cd_cdiv(g->Mg, CD_MR);
+    /* row blocks: at least 16 tasks over images and groups (an even static
+     * split on 2 threads), and a task's padded rows within CD_ROWS_BYTES */
+    int64_t outer = g->N * g->G, halo = (g->R - 1) * g->dh;
+    int64_t n_rb = cd_cdiv(16, outer);
+    int64_t rb = cd_cdiv(g->P, cd_min(n_rb, g->P));
+    while (rb > 1 && (size_t)(g->Cg * (rb + halo) * Wp) * sizeof(float) > CD_ROWS_BYTES)
+        rb = cd_cdiv(rb, 2);
+    n_rb = cd_cdiv(g->P, rb);
+    int64_t rows_in = rb + halo, plane = rows_in * Wp;
+    size_t a_bytes = CD_ALIGN(sizeof(float) * (size_t)(g->G * n_mb * K * CD_MR));
+    size_t x_bytes = CD_ALIGN(sizeof(float) * (size_t)(g->Cg * plane + CD_NR));
+    size_t acc_bytes = CD_ALIGN(sizeof(float) * (size_t)(n_mb * CD_MR * CD_NR));
+    size_t ws = 64 + a_bytes + x_bytes + acc_bytes;
+    if (ws > CD_MAX_WS || g->Cg * plane + CD_NR >= ((int64_t)1 << 31))
+        return OG_OK;
+    cd_state *st = og_calloc(1, sizeof *st + sizeof(int32_t) * (size_t)K);
+    if (!st)
+        return og_err(OG_ERR_NOMEM, "node '%s' (%s): out of memory planning the fast kernel", s->node->name,
+                      flip ? "ConvTranspose" : "Conv");
+    st->g = *g;
+    st->flip = flip;
+    st->bias = has_bias;
+    st->rank = s->in[0]->shape.rank;
+    memcpy(st->xdims, s->in[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    memcpy(st->wdims, s->in[1]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    memcpy(st->ydims, s->out[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    st->Wp = Wp, st->rb = rb, st->n_rb = n_rb, st->rows_in = rows_in, st->plane = plane, st->n_mb = n_mb;
+    /* a tile's window of a channel: its rows (48 outputs span at most
+     * 48/Wp + 2 of them) and the kernel's reach below */
+    int64_t span = (CD_NR / Wp + 2 + halo) * Wp * (int64_t)sizeof(float);
+    st->cc = cd_max(1, cd_min(g->Cg, (int64_t)CD_CHUNK_BYTES / span));
+    st->a_off = 64;
+    st->x_off = st->a_off + a_bytes;
+    st->acc_off = st->x_off + x_bytes;
+    for (int64_t c = 0; c < g->Cg; c++)
+        for (int64_t r = 0; r < g->R; r++)
+            for (int64_t q = 0; q < g->S; q++)
+                st->off[(c * g->R + r) * g->S + q] = (int32_t)(c * plane + r * g->dh * Wp + q * g->dw);
+    s->state = st;
+    s->workspace_bytes = ws;
+    s->run = cd_run;
+    s->kernel_name = flip ? "convt_s1_rows" : "conv_rows";
+    return OG_OK;
+}
