@@ -1,21 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* conv_direct.c — stride-1 convolution on padded rows (AVX-512): Conv
- * forward, and ConvTranspose of stride 1 (a Conv's dX) as the forward
- * correlation with the kernel flipped.
+/* conv_direct.c — convolution on padded input rows (AVX-512): Conv
+ * forward at strides up to 4, and ConvTranspose of stride 1 (a Conv's dX)
+ * as the forward correlation with the kernel flipped.
  *
  * Why: the implicit GEMM (conv_fast.c) packs a B panel of Cg*R*S rows for
  * every block of pixels, one load and one store per element for only Mg
  * FMAs; with Mg = 64 that costs a quarter of the FMA rate (65 % of peak on
- * ResNet's 56x56 layers). At stride 1 no packing is needed: copy the input
- * rows a task needs once into zero-padded rows of width
- * Wp = Q + (S-1)*dw, and number the outputs along those rows
- * (l = row * Wp + q; q >= Q are junk columns, computed and dropped). Then
- * the im2col row of tap (c, r, s) for outputs l..l+47 is the contiguous
- * window rows + c*plane + r*dh*Wp + s*dw + l, and the GEMM micro-kernel
- * (8 output channels x 48 outputs, 24 zmm accumulators) reads its B
- * vectors straight from there: per tap 3 unaligned loads, 8 broadcasts of
- * the packed weights and 24 FMAs. The junk columns cost (S-1)*dw / Wp of
- * the work (3.4 % at 56 wide), so the kernel is chosen for wide rows only.
+ * ResNet's 56x56 layers). No packing is needed: copy the input rows a task
+ * needs once into zero-padded rows of width Wp = Q + (S-1)*dw, and number
+ * the outputs along those rows (l = row * Wp + q; q >= Q are junk
+ * columns, computed and dropped). Then the im2col row of tap (c, r, s) for
+ * outputs l..l+47 is the contiguous window rows + c*plane + r*dh*Wp +
+ * s*dw + l, and the GEMM micro-kernel (8 output channels x 48 outputs, 24
+ * zmm accumulators) reads its B vectors straight from there: per tap 3
+ * unaligned loads, 8 broadcasts of the packed weights and 24 FMAs. At
+ * stride s the rows hold X split into its stride phases (rows and columns
+ * of one residue mod s), where every tap is again a shifted window; Wp is
+ * then Q plus the spread of the taps' shifts. The junk columns cost
+ * (Wp - Q) / Wp of the work (3.4 % at 56 wide), so the kernel is chosen
+ * for wide rows only.
  *
  * Tasks are (image, group, block of output rows); the weights are packed
  * per run into each worker's scratch ([m block][k][8], zero rows past Mg),
@@ -46,12 +49,16 @@ typedef struct cd_state {
     int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
     int64_t Wp;          /* padded row width */
     int64_t rb, n_rb;    /* output rows per task, row blocks per (image, group) */
-    int64_t rows_in;     /* padded input rows of a full row block */
+    int64_t rows_in;     /* padded input rows of a full row block (rb + halo) */
+    int64_t halo;        /* rows below a block's own that its taps reach */
     int64_t plane;       /* floats per channel in the padded rows (rows_in * Wp) */
+    int64_t bh0, bw0;    /* the lowest tap shift (tap_phase's b) down and across */
+    int n_slots;         /* stride phases the taps use */
+    int slot[16];        /* per phase a*sw + e: its place in the rows, -1 unused */
     int64_t n_mb;        /* blocks of 8 output channels per group */
     int64_t cc;          /* input channels per chunk */
     size_t a_off, x_off, acc_off;   /* workspace layout (after the 64-byte tag) */
-    int32_t off[];       /* per k = (c, r, s): c*plane + r*dh*Wp + s*dw */
+    int32_t off[];       /* per k = (c, r, s): where its window starts in the rows */
 } cd_state;
 
 static int64_t cd_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -126,52 +133,73 @@ static void pack_weights(const cd_state *st, const float *w, float *a)
             float *dst = a + (gi * st->n_mb + mb) * K * CD_MR;
             for (int i = 0; i < CD_MR; i++) {
                 int64_t m = mb * CD_MR + i;
-                for (int64_t k = 0; k < K; k++) {
-                    float v = 0.0f;
-                    if (m < g->Mg) {
-                        if (st->flip) {
-                            int64_t c = k / RS, t = k % RS;
-                            v = w[((gi * g->Cg + c) * g->Mg + m) * RS + (RS - 1 - t)];
-                        } else {
-                            v = w[(gi * g->Mg + m) * K + k];
-                        }
-                    }
-                    dst[k * CD_MR + i] = v;
+                if (m >= g->Mg) {
+                    for (int64_t k = 0; k < K; k++)
+                        dst[k * CD_MR + i] = 0.0f;
+                    continue;
+                }
+                for (int64_t c = 0; c < g->Cg; c++) {
+                    const float *src = st->flip ? w + ((gi * g->Cg + c) * g->Mg + m) * RS
+                                                : w + (gi * g->Mg + m) * K + c * RS;
+                    float *d = dst + c * RS * CD_MR + i;
+                    if (st->flip)
+                        for (int64_t t = 0; t < RS; t++)
+                            d[t * CD_MR] = src[RS - 1 - t];
+                    else
+                        for (int64_t t = 0; t < RS; t++)
+                            d[t * CD_MR] = src[t];
                 }
             }
         }
 }
 
-/* The task's input rows ih0 .. ih0+rows_in of the group's channels, each
- * row padded to Wp (columns -pw .. Wp-pw-1 of X, zero outside), and zeros
- * after the last channel for the tiles' overhang. */
-static void fill_rows(const cd_state *st, const float *xg, int64_t ih0, int64_t rows_in, float *xr)
+/* Where tap offset o = r*d - pad of a stride-s axis lands: input index
+ * p*s + o = (p + b)*s + phase, 0 <= phase < s. */
+static void tap_phase(int64_t o, int64_t s, int64_t *phase, int64_t *b)
+{
+    *phase = ((o % s) + s) % s;
+    *b = (o - *phase) / s;
+}
+
+/* The task's input as padded phase rows: for each stride phase (a, e) the
+ * kernel uses, at slot st->slot[a*sw + e], channel c, row u and column v
+ * hold X[c, (p0 + u + bh0)*sh + a, (v + bw0)*sw + e] (zero outside X);
+ * then zeros after the last plane for the tiles' overhang. At stride 1
+ * there is one phase: the rows themselves, shifted by the pads. */
+static void fill_rows(const cd_state *st, const float *xg, int64_t p0, int64_t rows_in, float *xr)
 {
     const og_cf_geom *g = &st->g;
-    int64_t Wp = st->Wp, c_lo = cd_min(cd_max(0, g->pw), Wp), HW = g->H * g->W;
-    for (int64_t c = 0; c < g->Cg; c++) {
-        float *pc = xr + c * st->plane;
-        for (int64_t r = 0; r < rows_in; r++) {
-            float *row = pc + r * Wp;
-            int64_t ih = ih0 + r;
-            if (ih < 0 || ih >= g->H) {
-                memset(row, 0, sizeof(float) * (size_t)Wp);
+    int64_t Wp = st->Wp, HW = g->H * g->W, slab = g->Cg * st->plane;
+    for (int64_t a = 0; a < g->sh; a++)
+        for (int64_t e = 0; e < g->sw; e++) {
+            int slot = st->slot[a * g->sw + e];
+            if (slot < 0)
                 continue;
+            /* columns v with 0 <= (v + bw0)*sw + e < W */
+            int64_t v0 = cd_min(cd_max(0, -st->bw0), Wp);
+            int64_t v1 = cd_max(v0, cd_min(Wp, cd_cdiv(g->W - e, g->sw) - st->bw0));
+            for (int64_t c = 0; c < g->Cg; c++) {
+                float *pc = xr + slot * slab + c * st->plane;
+                for (int64_t u = 0; u < rows_in; u++) {
+                    float *row = pc + u * Wp;
+                    int64_t ih = (p0 + u + st->bh0) * g->sh + a;
+                    if (ih < 0 || ih >= g->H) {
+                        memset(row, 0, sizeof(float) * (size_t)Wp);
+                        continue;
+                    }
+                    memset(row, 0, sizeof(float) * (size_t)v0);
+                    const float *src = xg + c * HW + ih * g->W + (v0 + st->bw0) * g->sw + e;
+                    if (g->sw == 1)
+                        memcpy(row + v0, src, sizeof(float) * (size_t)(v1 - v0));
+                    else
+                        for (int64_t v = v0; v < v1; v++)
+                            row[v] = src[(v - v0) * g->sw];
+                    memset(row + v1, 0, sizeof(float) * (size_t)(Wp - v1));
+                }
+                /* rows of a short last block past rows_in stay as they are: only junk reads them */
             }
-            /* padded column j is input column j - pw */
-            int64_t j0 = c_lo, j1 = cd_min(Wp, g->W + g->pw);
-            if (j0 > 0)
-                memset(row, 0, sizeof(float) * (size_t)j0);
-            if (j1 > j0)
-                memcpy(row + j0, xg + c * HW + ih * g->W + (j0 - g->pw), sizeof(float) * (size_t)(j1 - j0));
-            else
-                j1 = j0;
-            if (Wp > j1)
-                memset(row + j1, 0, sizeof(float) * (size_t)(Wp - j1));
         }
-        /* rows of a short last block past rows_in stay as they are: only junk reads them */
-    }
-    memset(xr + g->Cg * st->plane, 0, sizeof(float) * CD_NR);
+    memset(xr + st->n_slots * slab, 0, sizeof(float) * CD_NR);
 }
 
 static void cd_task(void *arg, int64_t t, int worker)
@@ -189,7 +217,7 @@ static void cd_task(void *arg, int64_t t, int worker)
         pack_weights(st, j->w, a);
         *tag = j->tag;
     }
-    fill_rows(st, j->x + (n * g->C + gi * g->Cg) * g->H * g->W, p0 - g->ph, rows + (g->R - 1) * g->dh, xr);
+    fill_rows(st, j->x + (n * g->C + gi * g->Cg) * g->H * g->W, p0, rows + st->halo, xr);
     const float *ag = a + gi * st->n_mb * K * CD_MR;
     int64_t L = (rows - 1) * Wp + g->Q;   /* outputs up to the last valid one */
     float *yg = j->y + (n * g->M + gi * g->Mg) * PQ;
@@ -256,35 +284,64 @@ static og_status cd_run(const og_kernel_call *k)
 
 /* ---- select ------------------------------------------------------------- */
 
-/* Wide enough rows that the junk columns cost little, enough channels that
- * the register tile is busy, and the packed weights and a task's rows fit. */
-static bool cd_applies(const og_cf_geom *g)
+/* The taps' reach in phase rows along one axis: lowest and highest shift. */
+static void axis_reach(int64_t k, int64_t d, int64_t pad, int64_t s, int64_t *lo, int64_t *hi)
 {
-    return g->sh == 1 && g->sw == 1 && g->Q >= 24 && (g->Q + (g->S - 1) * g->dw) * 8 <= g->Q * 9 &&
-           g->Mg >= CD_MR && g->Cg * g->R * g->S >= 32 && g->Cg >= 2;
+    for (int64_t r = 0; r < k; r++) {
+        int64_t ph, b;
+        tap_phase(r * d - pad, s, &ph, &b);
+        if (r == 0 || b < *lo)
+            *lo = b;
+        if (r == 0 || b > *hi)
+            *hi = b;
+    }
+}
+
+/* Wide enough rows that the junk columns cost little, enough channels that
+ * the register tile is busy, and strides of at most 4 (phases tabled). */
+static bool cd_applies(const og_cf_geom *g, int64_t Wp)
+{
+    return g->sh <= 4 && g->sw <= 4 && g->Q >= 24 && Wp * 8 <= g->Q * 9 && g->Mg >= CD_MR &&
+           g->Cg * g->R * g->S >= 32 && g->Cg >= 2;
 }
 
 og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has_bias, bool flip)
 {
-    if (!cd_have_isa() || !cd_applies(g))
+    if (!cd_have_isa() || g->sh < 1 || g->sw < 1)
         return OG_OK;
     int64_t RS = g->R * g->S, K = g->Cg * RS;
-    int64_t Wp = g->Q + (g->S - 1) * g->dw;
+    int64_t bh0 = 0, bh1 = 0, bw0 = 0, bw1 = 0;
+    axis_reach(g->R, g->dh, g->ph, g->sh, &bh0, &bh1);
+    axis_reach(g->S, g->dw, g->pw, g->sw, &bw0, &bw1);
+    int64_t Wp = g->Q + (bw1 - bw0), halo = bh1 - bh0;
+    if (!cd_applies(g, Wp))
+        return OG_OK;
+    int slot[16], n_slots = 0;
+    for (int k = 0; k < 16; k++)
+        slot[k] = -1;
+    for (int64_t r = 0; r < g->R; r++)
+        for (int64_t q = 0; q < g->S; q++) {
+            int64_t a, e, b;
+            tap_phase(r * g->dh - g->ph, g->sh, &a, &b);
+            tap_phase(q * g->dw - g->pw, g->sw, &e, &b);
+            if (slot[a * g->sw + e] < 0)
+                slot[a * g->sw + e] = n_slots++;
+        }
     int64_t n_mb = cd_cdiv(g->Mg, CD_MR);
     /* row blocks: at least 16 tasks over images and groups (an even static
      * split on 2 threads), and a task's padded rows within CD_ROWS_BYTES */
-    int64_t outer = g->N * g->G, halo = (g->R - 1) * g->dh;
+    int64_t outer = g->N * g->G;
     int64_t n_rb = cd_cdiv(16, outer);
     int64_t rb = cd_cdiv(g->P, cd_min(n_rb, g->P));
-    while (rb > 1 && (size_t)(g->Cg * (rb + halo) * Wp) * sizeof(float) > CD_ROWS_BYTES)
+    while (rb > 1 && (size_t)(n_slots * g->Cg * (rb + halo) * Wp) * sizeof(float) > CD_ROWS_BYTES)
         rb = cd_cdiv(rb, 2);
     n_rb = cd_cdiv(g->P, rb);
     int64_t rows_in = rb + halo, plane = rows_in * Wp;
     size_t a_bytes = CD_ALIGN(sizeof(float) * (size_t)(g->G * n_mb * K * CD_MR));
-    size_t x_bytes = CD_ALIGN(sizeof(float) * (size_t)(g->Cg * plane + CD_NR));
+    size_t x_bytes = CD_ALIGN(sizeof(float) * (size_t)(n_slots * g->Cg * plane + CD_NR));
     size_t acc_bytes = CD_ALIGN(sizeof(float) * (size_t)(n_mb * CD_MR * CD_NR));
     size_t ws = 64 + a_bytes + x_bytes + acc_bytes;
-    if (ws > CD_MAX_WS || g->Cg * plane + CD_NR >= ((int64_t)1 << 31))
+    if (ws > CD_MAX_WS || n_slots * g->Cg * plane + CD_NR >= ((int64_t)1 << 31))
         return OG_OK;
     cd_state *st = og_calloc(1, sizeof *st + sizeof(int32_t) * (size_t)K);
     if (!st)
@@ -297,18 +354,25 @@ og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has
     memcpy(st->xdims, s->in[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
     memcpy(st->wdims, s->in[1]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
     memcpy(st->ydims, s->out[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
-    st->Wp = Wp, st->rb = rb, st->n_rb = n_rb, st->rows_in = rows_in, st->plane = plane, st->n_mb = n_mb;
+    st->Wp = Wp, st->rb = rb, st->n_rb = n_rb, st->rows_in = rows_in, st->halo = halo, st->plane = plane;
+    st->n_mb = n_mb, st->bh0 = bh0, st->bw0 = bw0, st->n_slots = n_slots;
+    memcpy(st->slot, slot, sizeof slot);
     /* a tile's window of a channel: its rows (48 outputs span at most
      * 48/Wp + 2 of them) and the kernel's reach below */
-    int64_t span = (CD_NR / Wp + 2 + halo) * Wp * (int64_t)sizeof(float);
+    int64_t span = n_slots * (CD_NR / Wp + 2 + halo) * Wp * (int64_t)sizeof(float);
     st->cc = cd_max(1, cd_min(g->Cg, (int64_t)CD_CHUNK_BYTES / span));
     st->a_off = 64;
     st->x_off = st->a_off + a_bytes;
     st->acc_off = st->x_off + x_bytes;
     for (int64_t c = 0; c < g->Cg; c++)
         for (int64_t r = 0; r < g->R; r++)
-            for (int64_t q = 0; q < g->S; q++)
-                st->off[(c * g->R + r) * g->S + q] = (int32_t)(c * plane + r * g->dh * Wp + q * g->dw);
+            for (int64_t q = 0; q < g->S; q++) {
+                int64_t a, e, br, bq;
+                tap_phase(r * g->dh - g->ph, g->sh, &a, &br);
+                tap_phase(q * g->dw - g->pw, g->sw, &e, &bq);
+                st->off[(c * g->R + r) * g->S + q] = (int32_t)((slot[a * g->sw + e] * g->Cg + c) * plane +
+                                                               (br - bh0) * Wp + (bq - bw0));
+            }
     s->state = st;
     s->workspace_bytes = ws;
     s->run = cd_run;

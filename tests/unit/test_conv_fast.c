@@ -615,7 +615,11 @@ static void rows_random(uint64_t seed, int iters)
             c.W = rnd_in(22, 90);
             c.R = rnd_in(1, 5);
             c.S = rnd_in(1, 5);
-            c.stride[0] = c.stride[1] = 1;
+            /* forward: strides too (the rows then hold X's stride phases) */
+            c.stride[0] = transpose || it % 3 ? 1 : rnd_in(1, 3);
+            c.stride[1] = transpose || it % 3 ? 1 : rnd_in(1, 3);
+            if (c.stride[1] > 1)
+                c.W = rnd_in(50, 180);
             c.dil[0] = rnd_in(1, 3);
             c.dil[1] = rnd_in(1, 3);
             for (int a = 0; a < 4; a++)
@@ -625,7 +629,8 @@ static void rows_random(uint64_t seed, int iters)
             for (int a = 0; a < 2; a++) {
                 int64_t in = a ? c.W : c.H, k = a ? c.S : c.R, eff = (k - 1) * c.dil[a] + 1;
                 int64_t out = transpose ? in - 1 + eff - c.pads[a] - c.pads[2 + a]
-                                        : in + c.pads[a] + c.pads[2 + a] - eff + 1;
+                                        : (in + c.pads[a] + c.pads[2 + a] - eff) / c.stride[a] + 1;
+                ok = ok && (transpose || in + c.pads[a] + c.pads[2 + a] >= eff);
                 ok = ok && out >= 1;
                 if (a)
                     Q = out;
@@ -636,7 +641,14 @@ static void rows_random(uint64_t seed, int iters)
         const char *name = check_forward(&c);
         char what[300];
         describe(&c, what, sizeof what);
-        bool want = og_isa_active() == OG_ISA_AVX512 && Q >= 24 && (Q + (c.S - 1) * c.dil[1]) * 8 <= Q * 9 &&
+        /* the row width: Q plus the spread of the taps' shifts in stride-phase columns */
+        int64_t lo = 0, hi = 0, pw = transpose ? (c.S - 1) * c.dil[1] - c.pads[1] : c.pads[1];
+        for (int64_t q = 0; q < c.S; q++) {
+            int64_t o = q * c.dil[1] - pw, ph = ((o % c.stride[1]) + c.stride[1]) % c.stride[1], b = (o - ph) / c.stride[1];
+            lo = q == 0 || b < lo ? b : lo;
+            hi = q == 0 || b > hi ? b : hi;
+        }
+        bool want = og_isa_active() == OG_ISA_AVX512 && Q >= 24 && (Q + hi - lo) * 8 <= Q * 9 &&
                     c.Cg * c.R * c.S >= 32;
         if (want)
             ck_assert_msg(strcmp(name, transpose ? "convt_s1_rows" : "conv_rows") == 0, "%s: ran %s, not the rows kernel",
