@@ -4,6 +4,9 @@
  * convtranspose.c's reference kernels).
  *
  * Conv forward (og_conv_fast_select):
+ *   conv_rows       (conv_direct.c, tried first on AVX-512) wide rows of 8+
+ *                   output channels: the GEMM micro-kernel on padded input
+ *                   rows, no packing; also ConvTranspose of stride 1.
  *   conv_igemm      implicit GEMM: per task (image, group, block of output
  *                   pixels) Y[Mg, pixels] = W_g[Mg, Cg*R*S] * B, B packed by
  *                   pack_fwd straight from X in the GEMM's panel layout (no
