@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* conv_direct.c — convolution on padded input rows (AVX-512): Conv
+/* conv_direct.c — convolution on padded input rows (AVX-512, AVX2): Conv
  * forward at strides up to 4, and ConvTranspose of stride 1 (a Conv's dX)
  * as the forward correlation with the kernel flipped.
  *
@@ -13,7 +13,8 @@
  * outputs l..l+47 is the contiguous window rows + c*plane + r*dh*Wp +
  * s*dw + l, and the GEMM micro-kernel (8 output channels x 48 outputs, 24
  * zmm accumulators) reads its B vectors straight from there: per tap 3
- * unaligned loads, 8 broadcasts of the packed weights and 24 FMAs. At
+ * unaligned loads, 8 broadcasts of the packed weights and 24 FMAs (AVX2:
+ * two halves of 4 channels x 24 outputs in 12 ymm). At
  * stride s the rows hold X split into its stride phases (rows and columns
  * of one residue mod s), where every tap is again a shifted window; Wp is
  * then Q plus the spread of the taps' shifts. The junk columns cost
@@ -41,6 +42,8 @@
 #define CD_ROWS_BYTES ((size_t)512 << 10)   /* padded input rows of one task */
 #define CD_CHUNK_BYTES ((size_t)16 << 10)   /* one tile's input window per channel chunk */
 
+typedef void (*cd_kernel_fn)(int64_t nk, const int32_t *off, const float *xb, const float *a, float *acc, bool load);
+
 typedef struct cd_state {
     og_cf_geom g;        /* the forward correlation (ConvTranspose: its stride-1 equivalent) */
     bool flip;           /* weights are ConvTranspose's [C, Mg, R, S], to be flipped */
@@ -58,6 +61,8 @@ typedef struct cd_state {
     int64_t n_mb;        /* blocks of 8 output channels per group */
     int64_t cc;          /* input channels per chunk */
     size_t a_off, x_off, acc_off;   /* workspace layout (after the 64-byte tag) */
+    cd_kernel_fn kernel; /* the ISA's micro-kernel */
+    int64_t nr;          /* its tile of outputs (48 AVX-512, 24 AVX2) */
     int32_t off[];       /* per k = (c, r, s): where its window starts in the rows */
 } cd_state;
 
@@ -102,13 +107,51 @@ static CD_TARGET void cd_kernel(int64_t nk, const int32_t *off, const float *xb,
             _mm512_store_ps(acc + i * CD_NR + 16 * v, c[i][v]);
 }
 
-static bool cd_have_isa(void) { return og_isa_active() == OG_ISA_AVX512; }
-#else
-static void cd_kernel(int64_t nk, const int32_t *off, const float *xb, const float *a, float *acc, bool load)
+/* AVX2: the 8 rows as two halves of 4 x 24 outputs (12 ymm accumulators,
+ * 3 of B, 7 loads per 12 FMAs), the window read once per half. */
+static __attribute__((target("avx2,fma"))) void cd_kernel_avx2(int64_t nk, const int32_t *off, const float *xb,
+                                                                const float *a, float *acc, bool load)
 {
-    (void)nk, (void)off, (void)xb, (void)a, (void)acc, (void)load;
+    for (int h = 0; h < 2; h++) {
+        __m256 c[4][3];
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++)
+#pragma GCC unroll 3
+            for (int v = 0; v < 3; v++)
+                c[i][v] = load ? _mm256_load_ps(acc + (4 * h + i) * CD_NR + 8 * v) : _mm256_setzero_ps();
+        for (int64_t k = 0; k < nk; k++) {
+            const float *xp = xb + off[k];
+            __m256 b0 = _mm256_loadu_ps(xp), b1 = _mm256_loadu_ps(xp + 8), b2 = _mm256_loadu_ps(xp + 16);
+            const float *ak = a + k * CD_MR + 4 * h;
+#pragma GCC unroll 4
+            for (int i = 0; i < 4; i++) {
+                __m256 w = _mm256_broadcast_ss(ak + i);
+                c[i][0] = _mm256_fmadd_ps(w, b0, c[i][0]);
+                c[i][1] = _mm256_fmadd_ps(w, b1, c[i][1]);
+                c[i][2] = _mm256_fmadd_ps(w, b2, c[i][2]);
+            }
+        }
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++)
+#pragma GCC unroll 3
+            for (int v = 0; v < 3; v++)
+                _mm256_store_ps(acc + (4 * h + i) * CD_NR + 8 * v, c[i][v]);
+    }
 }
-static bool cd_have_isa(void) { return false; }
+
+/* The micro-kernel of the active ISA and its tile width, or none. */
+static cd_kernel_fn cd_pick(int *nr)
+{
+    og_isa isa = og_isa_active();
+    *nr = isa == OG_ISA_AVX512 ? CD_NR : 24;
+    return isa == OG_ISA_AVX512 ? cd_kernel : isa == OG_ISA_AVX2 ? cd_kernel_avx2 : NULL;
+}
+#else
+static cd_kernel_fn cd_pick(int *nr)
+{
+    *nr = CD_NR;
+    return NULL;
+}
 #endif
 
 /* ---- run ---------------------------------------------------------------- */
@@ -221,16 +264,17 @@ static void cd_task(void *arg, int64_t t, int worker)
     const float *ag = a + gi * st->n_mb * K * CD_MR;
     int64_t L = (rows - 1) * Wp + g->Q;   /* outputs up to the last valid one */
     float *yg = j->y + (n * g->M + gi * g->Mg) * PQ;
-    for (int64_t l0 = 0; l0 < L; l0 += CD_NR) {
+    const int64_t nr = st->nr;
+    for (int64_t l0 = 0; l0 < L; l0 += nr) {
         for (int64_t c0 = 0; c0 < g->Cg; c0 += st->cc) {
             int64_t nk = cd_min(st->cc, g->Cg - c0) * RS, k0 = c0 * RS;
             for (int64_t mb = 0; mb < st->n_mb; mb++)
-                cd_kernel(nk, st->off + k0, xr + l0, ag + (mb * K + k0) * CD_MR, acc + mb * CD_MR * CD_NR, c0 > 0);
+                st->kernel(nk, st->off + k0, xr + l0, ag + (mb * K + k0) * CD_MR, acc + mb * CD_MR * CD_NR, c0 > 0);
         }
         /* copy the valid outputs of the tile: runs within one row */
-        for (int64_t l = l0; l < cd_min(l0 + CD_NR, L);) {
+        for (int64_t l = l0; l < cd_min(l0 + nr, L);) {
             int64_t row = l / Wp, q = l % Wp;
-            int64_t len = cd_min(l0 + CD_NR, L) - l;
+            int64_t len = cd_min(l0 + nr, L) - l;
             if (q >= g->Q) {   /* junk columns up to the next row */
                 l += cd_min(len, Wp - q);
                 continue;
@@ -307,7 +351,9 @@ static bool cd_applies(const og_cf_geom *g, int64_t Wp)
 
 og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has_bias, bool flip)
 {
-    if (!cd_have_isa() || g->sh < 1 || g->sw < 1)
+    int nr;
+    cd_kernel_fn kernel = cd_pick(&nr);
+    if (!kernel || g->sh < 1 || g->sw < 1)
         return OG_OK;
     int64_t RS = g->R * g->S, K = g->Cg * RS;
     int64_t bh0 = 0, bh1 = 0, bw0 = 0, bw1 = 0;
@@ -359,7 +405,9 @@ og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has
     memcpy(st->slot, slot, sizeof slot);
     /* a tile's window of a channel: its rows (48 outputs span at most
      * 48/Wp + 2 of them) and the kernel's reach below */
-    int64_t span = n_slots * (CD_NR / Wp + 2 + halo) * Wp * (int64_t)sizeof(float);
+    st->kernel = kernel;
+    st->nr = nr;
+    int64_t span = n_slots * (nr / Wp + 2 + halo) * Wp * (int64_t)sizeof(float);
     st->cc = cd_max(1, cd_min(g->Cg, (int64_t)CD_CHUNK_BYTES / span));
     st->a_off = 64;
     st->x_off = st->a_off + a_bytes;
