@@ -97,6 +97,7 @@ typedef struct cf_state {
 } cf_state;
 
 static int64_t cf_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t cf_max(int64_t a, int64_t b) { return a > b ? a : b; }
 static int64_t cf_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* The direct kernel: one input channel per output channel, or one output
@@ -538,13 +539,20 @@ static const float *flip_block(const fwd_job *j, const cf_state *st, char *ws, i
     float *wt = (float *)(ws + st->wt_off + 64);
     if (*tag == gm)
         return wt;
-    for (int64_t c = 0; c < g->Cg; c++)
-        for (int64_t m = 0; m < mb; m++) {
-            const float *src = j->w + ((gi * g->Cg + c) * g->Mg + m0 + m) * RS;
-            float *dst = wt + m * K + c * RS;
-            for (int64_t i = 0; i < RS; i++)
-                dst[i] = src[RS - 1 - i];
-        }
+    /* blocks of 16 input channels: each dst row gets 16*RS contiguous
+     * floats per visit and the 16 source rows are read forward (row by row
+     * over c, every m's RS floats scattered K apart, missed the cache on
+     * nearly every write: as long as the GEMM on 2x2 planes) */
+    for (int64_t c0 = 0; c0 < g->Cg; c0 += 16) {
+        int64_t c1 = cf_min(g->Cg, c0 + 16);
+        for (int64_t m = 0; m < mb; m++)
+            for (int64_t c = c0; c < c1; c++) {
+                const float *src = j->w + ((gi * g->Cg + c) * g->Mg + m0 + m) * RS;
+                float *dst = wt + m * K + c * RS;
+                for (int64_t i = 0; i < RS; i++)
+                    dst[i] = src[RS - 1 - i];
+            }
+    }
     *tag = gm;
     return wt;
 }
@@ -997,6 +1005,51 @@ static void convt_col_task(void *arg, int64_t t, int worker)
                 i += seg;
                 iw = 0;
                 ih++;
+            }
+        }
+    }
+}
+
+/* Small input planes (fewer pixels than a GEMM panel, layer 4 of a ResNet
+ * on 64x64 images): a task owns a block of output channels of one group
+ * for all images, and its GEMMs take pixels across images, gathered into
+ * scratch as [Cg, jb], so N is not a sliver of a panel. The images' pixels
+ * are added in order: one task, one fixed order per output element. */
+static void convt_col_batched_task(void *arg, int64_t t, int worker)
+{
+    const fwd_job *j = arg;
+    const cf_state *st = j->st;
+    const og_cf_geom *g = &st->g;
+    int64_t HW = g->H * g->W, PQ = g->P * g->Q, RS = g->R * g->S, rows_all = g->Mg * RS;
+    int64_t mblk = t % st->n_mb, gi = t / st->n_mb;
+    int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, g->Mg - m0), rows = mb * RS;
+    char *ws = j->ws + (size_t)worker * j->stride;
+    float *col = (float *)(ws + st->gemm_ws), *xc = (float *)(ws + st->tmp_off);
+    const float *wg = j->w + gi * g->Cg * rows_all + m0 * RS;
+    for (int64_t n = 0; n < g->N; n++)
+        for (int64_t m = 0; m < mb; m++) {
+            float bv = j->b ? j->b[gi * g->Mg + m0 + m] : 0.0f, *ym = j->y + (n * g->M + gi * g->Mg + m0 + m) * PQ;
+            for (int64_t i = 0; i < PQ; i++)
+                ym[i] = bv;
+        }
+    int64_t total = g->N * HW;
+    for (int64_t j0 = 0; j0 < total; j0 += st->jb) {
+        int64_t nj = cf_min(st->jb, total - j0);
+        for (int64_t c = 0; c < g->Cg; c++)
+            for (int64_t i = 0; i < nj; i++) {
+                int64_t n = (j0 + i) / HW, p = (j0 + i) % HW;
+                xc[c * nj + i] = j->x[(n * g->C + gi * g->Cg + c) * HW + p];
+            }
+        og_sgemm_mat(true, false, rows, nj, g->Cg, 1.0f, wg, rows_all, xc, nj, 0.0f, col, nj, ws);
+        for (int64_t row = 0; row < rows; row++) {
+            int64_t m = row / RS, rs = row % RS, r = rs / g->S, s = rs % g->S;
+            int64_t offh = r * g->dh - g->ph, offw = s * g->dw - g->pw;
+            const float *src = col + row * nj;
+            for (int64_t i = 0; i < nj; i++) {
+                int64_t n = (j0 + i) / HW, p = (j0 + i) % HW;
+                int64_t oh = (p / g->W) * g->sh + offh, ow = (p % g->W) * g->sw + offw;
+                if ((uint64_t)oh < (uint64_t)g->P && (uint64_t)ow < (uint64_t)g->Q)
+                    j->y[(n * g->M + gi * g->Mg + m0 + m) * PQ + oh * g->Q + ow] += src[i];
             }
         }
     }
@@ -1594,7 +1647,10 @@ static og_status convt_fast_run(const og_kernel_call *k)
     }
     fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
                   .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
-    og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->G * st->n_mb, convt_col_task, &j);
+    if (st->batched)
+        og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->G * st->n_mb, convt_col_batched_task, &j);
+    else
+        og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->G * st->n_mb, convt_col_task, &j);
     return OG_OK;
 }
 
@@ -1798,6 +1854,29 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
     st->bias = has_bias;
     st->kind = CF_CONVT_COL;
     int64_t RS = g->R * g->S, outer = g->N * g->G;
+    if (g->N > 1 && g->H * g->W < og_gemm_nr()) {
+        /* small planes: channel blocks over all images (convt_col_batched_task),
+         * 8 or more tasks, pixel chunks of at most 256 and the column
+         * buffer within ~2 MiB */
+        st->batched = true;
+        int64_t n_mb = cf_min(g->Mg, cf_cdiv(8, g->G));
+        st->mb = cf_cdiv(g->Mg, n_mb);
+        st->n_mb = cf_cdiv(g->Mg, st->mb);
+        int64_t jb = cf_min(256, ((int64_t)1 << 19) / (st->mb * RS));
+        st->jb = cf_min(cf_max(jb, 16), g->N * g->H * g->W);
+        st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
+        st->tmp_off = st->gemm_ws + CF_ALIGN(sizeof(float) * (size_t)(st->mb * RS * st->jb));
+        size_t ws = st->tmp_off + CF_ALIGN(sizeof(float) * (size_t)(g->Cg * st->jb));
+        if (ws > CF_MAX_WS) {
+            og_free(st);
+            return OG_OK;
+        }
+        s->state = st;
+        s->workspace_bytes = ws;
+        s->kernel_name = "convt_col_batched";
+        s->run = convt_fast_run;
+        return OG_OK;
+    }
     /* output-channel blocks: enough tasks for a few threads, and a column
      * buffer of at most ~2 MiB with at least 16 pixels */
     int64_t mb = outer >= 8 ? g->Mg : cf_cdiv(g->Mg, cf_cdiv(8, outer));

@@ -743,6 +743,10 @@ START_TEST(conv_kernel_choice)
     ck_assert_str_eq(check_forward(&c), "convt_s1_igemm");
     c.stride[0] = 2;
     ck_assert_str_eq(check_forward(&c), "convt_col");
+    /* strided ConvTranspose of small planes: channel blocks over all images */
+    cfg tb = { .transpose = true, .N = 5, .G = 2, .Cg = 7, .Mg = 11, .H = 3, .W = 5, .R = 3, .S = 3,
+               .stride = { 2, 2 }, .dil = { 1, 1 }, .pads = { 1, 0, 1, 1 }, .outpad = { 1, 0 }, .bias = true };
+    ck_assert_str_eq(check_forward(&tb), "convt_col_batched");
 }
 END_TEST
 
@@ -773,7 +777,7 @@ static void check_gradient(const cfg *c)
     bool rows = c->stride[0] == 1 && c->stride[1] == 1 && hit(&h, "convt_s1_rows");   /* conv_direct.c */
     ck_assert_msg(rows || (s1 ? hit(&h, c->Mg == 1 || c->Cg == 1 ? "convt_s1_direct" : "convt_s1_igemm") ||
                                     hit(&h, "convt_s1_igemm_batched")
-                              : hit(&h, "convt_col")),
+                              : hit(&h, "convt_col") || hit(&h, "convt_col_batched")),
                   "%s: dX did not run the fast ConvTranspose", what);
     bool pw = c->R == 1 && c->S == 1 && c->stride[0] == 1 && c->stride[1] == 1 && !c->pads[0] && !c->pads[1] &&
               !c->pads[2] && !c->pads[3];
