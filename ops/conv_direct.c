@@ -41,6 +41,7 @@
 #define CD_MAX_WS ((size_t)8 << 20)
 #define CD_ROWS_BYTES ((size_t)512 << 10)   /* padded input rows of one task */
 #define CD_CHUNK_BYTES ((size_t)16 << 10)   /* one tile's input window per channel chunk */
+#define CD_A_BYTES ((size_t)384 << 10)      /* packed weights one sweep of a task's tiles reads */
 
 typedef void (*cd_kernel_fn)(int64_t nk, const int32_t *off, const float *xb, const float *a, float *acc, bool load);
 
@@ -60,6 +61,7 @@ typedef struct cd_state {
     int slot[16];        /* per phase a*sw + e: its place in the rows, -1 unused */
     int64_t n_mb;        /* blocks of 8 output channels per group */
     int64_t cc;          /* input channels per chunk */
+    int64_t mbs;         /* blocks of 8 channels whose weights a tile sweep keeps in L2 */
     size_t a_off, x_off, acc_off;   /* workspace layout (after the 64-byte tag) */
     cd_kernel_fn kernel; /* the ISA's micro-kernel */
     int64_t nr;          /* its tile of outputs (48 AVX-512, 24 AVX2) */
@@ -265,30 +267,36 @@ static void cd_task(void *arg, int64_t t, int worker)
     int64_t L = (rows - 1) * Wp + g->Q;   /* outputs up to the last valid one */
     float *yg = j->y + (n * g->M + gi * g->Mg) * PQ;
     const int64_t nr = st->nr;
-    for (int64_t l0 = 0; l0 < L; l0 += nr) {
-        for (int64_t c0 = 0; c0 < g->Cg; c0 += st->cc) {
-            int64_t nk = cd_min(st->cc, g->Cg - c0) * RS, k0 = c0 * RS;
-            for (int64_t mb = 0; mb < st->n_mb; mb++)
-                st->kernel(nk, st->off + k0, xr + l0, ag + (mb * K + k0) * CD_MR, acc + mb * CD_MR * CD_NR, c0 > 0);
-        }
-        /* copy the valid outputs of the tile: runs within one row */
-        for (int64_t l = l0; l < cd_min(l0 + nr, L);) {
-            int64_t row = l / Wp, q = l % Wp;
-            int64_t len = cd_min(l0 + nr, L) - l;
-            if (q >= g->Q) {   /* junk columns up to the next row */
-                l += cd_min(len, Wp - q);
-                continue;
+    /* blocks of st->mbs blocks of 8 channels whose weights stay in L2 while
+     * every tile of the task reads them (ResNet's 256 x 2304 would not) */
+    for (int64_t ms = 0; ms < st->n_mb; ms += st->mbs) {
+        int64_t me = cd_min(st->n_mb, ms + st->mbs), m_lo = ms * CD_MR, m_hi = cd_min(g->Mg, me * CD_MR);
+        for (int64_t l0 = 0; l0 < L; l0 += nr) {
+            for (int64_t c0 = 0; c0 < g->Cg; c0 += st->cc) {
+                int64_t nk = cd_min(st->cc, g->Cg - c0) * RS, k0 = c0 * RS;
+                for (int64_t mb = ms; mb < me; mb++)
+                    st->kernel(nk, st->off + k0, xr + l0, ag + (mb * K + k0) * CD_MR,
+                               acc + (mb - ms) * CD_MR * CD_NR, c0 > 0);
             }
-            len = cd_min(len, g->Q - q);
-            int64_t yo = (p0 + row) * g->Q + q;
-            for (int64_t m = 0; m < g->Mg; m++) {
-                const float *src = acc + (m / CD_MR) * CD_MR * CD_NR + (m % CD_MR) * CD_NR + (l - l0);
-                float *dst = yg + m * PQ + yo;
-                float bv = j->b ? j->b[gi * g->Mg + m] : 0.0f;
-                for (int64_t e = 0; e < len; e++)
-                    dst[e] = src[e] + bv;
+            /* copy the valid outputs of the tile: runs within one row */
+            for (int64_t l = l0; l < cd_min(l0 + nr, L);) {
+                int64_t row = l / Wp, q = l % Wp;
+                int64_t len = cd_min(l0 + nr, L) - l;
+                if (q >= g->Q) {   /* junk columns up to the next row */
+                    l += cd_min(len, Wp - q);
+                    continue;
+                }
+                len = cd_min(len, g->Q - q);
+                int64_t yo = (p0 + row) * g->Q + q;
+                for (int64_t m = m_lo; m < m_hi; m++) {
+                    const float *src = acc + (m - m_lo) * CD_NR + (l - l0);
+                    float *dst = yg + m * PQ + yo;
+                    float bv = j->b ? j->b[gi * g->Mg + m] : 0.0f;
+                    for (int64_t e = 0; e < len; e++)
+                        dst[e] = src[e] + bv;
+                }
+                l += len;
             }
-            l += len;
         }
     }
 }
@@ -345,7 +353,7 @@ static void axis_reach(int64_t k, int64_t d, int64_t pad, int64_t s, int64_t *lo
  * the register tile is busy, and strides of at most 4 (phases tabled). */
 static bool cd_applies(const og_cf_geom *g, int64_t Wp)
 {
-    return g->sh <= 4 && g->sw <= 4 && g->Q >= 24 && Wp * 8 <= g->Q * 9 && g->Mg >= CD_MR &&
+    return g->sh <= 4 && g->sw <= 4 && g->Q >= 16 && Wp * 8 <= g->Q * 9 && g->Mg >= CD_MR &&
            g->Cg * g->R * g->S >= 32 && g->Cg >= 2;
 }
 
@@ -385,7 +393,9 @@ og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has
     int64_t rows_in = rb + halo, plane = rows_in * Wp;
     size_t a_bytes = CD_ALIGN(sizeof(float) * (size_t)(g->G * n_mb * K * CD_MR));
     size_t x_bytes = CD_ALIGN(sizeof(float) * (size_t)(n_slots * g->Cg * plane + CD_NR));
-    size_t acc_bytes = CD_ALIGN(sizeof(float) * (size_t)(n_mb * CD_MR * CD_NR));
+    int64_t mbs = cd_max(1, cd_min(n_mb, (int64_t)CD_A_BYTES / (K * CD_MR * (int64_t)sizeof(float))));
+    mbs = cd_cdiv(n_mb, cd_cdiv(n_mb, mbs));   /* even blocks */
+    size_t acc_bytes = CD_ALIGN(sizeof(float) * (size_t)(mbs * CD_MR * CD_NR));
     size_t ws = 64 + a_bytes + x_bytes + acc_bytes;
     if (ws > CD_MAX_WS || n_slots * g->Cg * plane + CD_NR >= ((int64_t)1 << 31))
         return OG_OK;
@@ -400,6 +410,7 @@ og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has
     memcpy(st->xdims, s->in[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
     memcpy(st->wdims, s->in[1]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
     memcpy(st->ydims, s->out[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    st->mbs = mbs;
     st->Wp = Wp, st->rb = rb, st->n_rb = n_rb, st->rows_in = rows_in, st->halo = halo, st->plane = plane;
     st->n_mb = n_mb, st->bh0 = bh0, st->bw0 = bw0, st->n_slots = n_slots;
     memcpy(st->slot, slot, sizeof slot);

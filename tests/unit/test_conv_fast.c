@@ -591,7 +591,7 @@ START_TEST(conv_igemm_wide_scalar)
 }
 END_TEST
 
-/* conv_direct.c's kernel on padded rows (stride 1, rows of 24 or more
+/* conv_direct.c's kernel on padded rows (strides up to 4, rows of 16 or more
  * outputs, 8 or more output channels per group): odd channel counts
  * (partial blocks of 8), asymmetric pads up to 3 (wider than the kernel's
  * reach: whole padded rows), dilations, groups, several images, rows from
@@ -648,7 +648,7 @@ static void rows_random(uint64_t seed, int iters)
             lo = q == 0 || b < lo ? b : lo;
             hi = q == 0 || b > hi ? b : hi;
         }
-        bool want = og_isa_active() != OG_ISA_SCALAR && Q >= 24 && (Q + hi - lo) * 8 <= Q * 9 &&
+        bool want = og_isa_active() != OG_ISA_SCALAR && Q >= 16 && (Q + hi - lo) * 8 <= Q * 9 &&
                     c.Cg * c.R * c.S >= 32;
         if (want)
             ck_assert_msg(strcmp(name, transpose ? "convt_s1_rows" : "conv_rows") == 0, "%s: ran %s, not the rows kernel",
@@ -728,7 +728,11 @@ START_TEST(conv_kernel_choice)
     c = (cfg){ .N = 1, .G = 1, .Cg = 7, .Mg = 9, .H = 40, .W = 37, .R = 3, .S = 3, .stride = { 1, 1 },
                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
     ck_assert_str_eq(check_forward(&c), og_isa_active() != OG_ISA_SCALAR ? "conv_rows" : "conv_igemm");
-    c.W = 17;   /* rows too narrow for conv_rows */
+    /* weights over conv_rows' L2 share: tiles swept per block of channels */
+    cfg big = { .N = 1, .G = 1, .Cg = 64, .Mg = 200, .H = 6, .W = 20, .R = 3, .S = 3, .stride = { 1, 1 },
+                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 }, .bias = true };
+    ck_assert_str_eq(check_forward(&big), og_isa_active() != OG_ISA_SCALAR ? "conv_rows" : "conv_igemm");
+    c.W = 13;   /* rows too narrow for conv_rows */
     ck_assert_str_eq(check_forward(&c), "conv_igemm");
     /* small planes batch pixels across images; bias and a tail block */
     cfg sm = { .N = 5, .G = 2, .Cg = 6, .Mg = 40, .H = 7, .W = 5, .R = 3, .S = 3, .stride = { 1, 1 },
