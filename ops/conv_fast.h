@@ -31,10 +31,11 @@ og_status og_conv_fast_select(og_select_call *s, const og_cf_geom *g, bool has_b
 /* ConvTranspose's select, g in ConvTranspose's terms. */
 og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_bias);
 
-/* conv_direct.c: the stride-1 kernel on padded rows when it applies to g
- * (the forward correlation; flip: the weights are ConvTranspose's, to be
- * flipped) and the ISA has it; leaves s untouched otherwise. */
-og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has_bias, bool flip);
+/* conv_direct.c: the kernel on padded rows when it applies to g (the
+ * forward correlation; flip: the weights are ConvTranspose's, to be
+ * flipped) and the ISA has it; relaxed: the caller's alternative is a GEMM
+ * that packs (narrower rows then still win); leaves s untouched otherwise. */
+og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has_bias, bool flip, bool relaxed);
 
 /* conv.c: the resolved geometry of a Conv node for these input shapes
  * (false when the shapes or attributes give none); *has_bias_attr-free:

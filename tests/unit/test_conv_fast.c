@@ -536,7 +536,7 @@ static void igemm_wide_random(uint64_t seed, int iters)
         for (;;) {
             random_cfg(&c, transpose);
             c.Cg = rnd_in(2, 6);
-            c.Mg = rnd_in(2, 7);   /* 8 or more on wide rows: conv_direct.c's kernel */
+            c.Mg = rnd_in(2, 3);   /* 4 or more on wide rows: conv_direct.c's kernel */
             c.G = it % 5 == 4 ? 2 : 1;
             c.H = rnd_in(1, 9);
             c.W = it % 4 == 0 ? rnd_in(1, 8) : rnd_in(14, 70);
@@ -608,11 +608,11 @@ static void rows_random(uint64_t seed, int iters)
         int64_t Q = 0;
         for (;;) {
             random_cfg(&c, transpose);
-            c.Cg = rnd_in(2, 19);
-            c.Mg = rnd_in(8, 27);
+            c.Cg = it % 7 == 3 ? 1 : rnd_in(2, 19);
+            c.Mg = rnd_in(4, 27);
             c.G = it % 5 == 4 ? 2 : 1;
             c.H = it % 6 == 0 ? rnd_in(1, 3) : rnd_in(4, 14);
-            c.W = rnd_in(22, 90);
+            c.W = it % 2 ? rnd_in(8, 30) : rnd_in(22, 90);
             c.R = rnd_in(1, 5);
             c.S = rnd_in(1, 5);
             /* forward: strides too (the rows then hold X's stride phases) */
@@ -648,8 +648,12 @@ static void rows_random(uint64_t seed, int iters)
             lo = q == 0 || b < lo ? b : lo;
             hi = q == 0 || b > hi ? b : hi;
         }
-        bool want = og_isa_active() != OG_ISA_SCALAR && Q >= 16 && (Q + hi - lo) * 8 <= Q * 9 &&
-                    c.Cg * c.R * c.S >= 32;
+        int64_t Wp = Q + hi - lo, K = c.Cg * c.R * c.S;
+        bool strict = Q >= 16 && Wp * 8 <= Q * 9 && c.Mg >= 8 && K >= 32 && c.Cg >= 2;
+        bool relaxed = (!transpose || c.Cg <= 2 * c.Mg) && Q >= 8 && Wp * 2 <= Q * 3 && K >= 16 && c.Mg * K * 4 <= (1 << 20);
+        /* one input channel: tried before the direct kernel for Conv of one group only */
+        bool one = c.Cg == 1 && (transpose || c.G > 1);
+        bool want = og_isa_active() != OG_ISA_SCALAR && c.Mg >= 4 && !one && (strict || relaxed);
         if (want)
             ck_assert_msg(strcmp(name, transpose ? "convt_s1_rows" : "conv_rows") == 0, "%s: ran %s, not the rows kernel",
                           what, name);
@@ -722,9 +726,15 @@ START_TEST(conv_kernel_choice)
     ck_assert_str_eq(check_forward(&c), "convt_s1_direct");
     c = (cfg){ .N = 3, .G = 1, .Cg = 1, .Mg = 6, .H = 28, .W = 28, .R = 5, .S = 5, .stride = { 1, 1 },
                .dil = { 1, 1 }, .bias = true };
+    /* one channel into several (LeNet-5 conv1): the padded rows, else the direct kernel */
+    bool vec = og_isa_active() != OG_ISA_SCALAR;
+    ck_assert_str_eq(check_forward(&c), vec ? "conv_rows" : "conv_direct_c1");
+    c.Mg = 3;   /* fewer than the rows kernel's 4 */
     ck_assert_str_eq(check_forward(&c), "conv_direct_c1");
-    c.Mg = 20;   /* one channel into many (Caffe LeNet conv1): the implicit GEMM */
-    ck_assert_str_eq(check_forward(&c), "conv_igemm");
+    c.Mg = 20;   /* one channel into many (Caffe LeNet conv1): rows, else the implicit GEMM */
+    ck_assert_str_eq(check_forward(&c), vec ? "conv_rows" : "conv_igemm");
+    c.W = c.H = 10;   /* rows too narrow: the implicit GEMM (small planes: across images) */
+    ck_assert_str_eq(check_forward(&c), "conv_igemm_batched");
     c = (cfg){ .N = 1, .G = 1, .Cg = 7, .Mg = 9, .H = 40, .W = 37, .R = 3, .S = 3, .stride = { 1, 1 },
                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
     ck_assert_str_eq(check_forward(&c), og_isa_active() != OG_ISA_SCALAR ? "conv_rows" : "conv_igemm");
@@ -732,7 +742,7 @@ START_TEST(conv_kernel_choice)
     cfg big = { .N = 1, .G = 1, .Cg = 64, .Mg = 200, .H = 6, .W = 20, .R = 3, .S = 3, .stride = { 1, 1 },
                 .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 }, .bias = true };
     ck_assert_str_eq(check_forward(&big), og_isa_active() != OG_ISA_SCALAR ? "conv_rows" : "conv_igemm");
-    c.W = 13;   /* rows too narrow for conv_rows */
+    c.W = 6;   /* rows too narrow for conv_rows */
     ck_assert_str_eq(check_forward(&c), "conv_igemm");
     /* small planes batch pixels across images; bias and a tail block */
     cfg sm = { .N = 5, .G = 2, .Cg = 6, .Mg = 40, .H = 7, .W = 5, .R = 3, .S = 3, .stride = { 1, 1 },
