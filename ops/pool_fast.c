@@ -31,7 +31,10 @@
 #include "pool_fast.h"
 
 #define OG_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
-#define MAX_SIMD_TAPS 64
+#define MAX_SIMD_TAPS 64   /* kw of the SIMD rows */
+#define MAX_TAPS 64        /* kh of the fast kernel (larger: the reference) */
+/* Ring rows times padded width times 8 bytes stays under this. */
+#define MAX_RING_BYTES ((size_t)8 << 20)
 
 /* Same as the reference's: the taps j in [lo, hi) of a window starting at
  * `start` that land inside [0, in). */
@@ -52,19 +55,25 @@ static int64_t floor_div(int64_t a, int64_t b)
 
 static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* Phase row length: ceil(W / sw) plus a vector of slack for full stores. */
+/* Phase row length (sw > 2): ceil(W / sw) plus a vector of slack. */
 static int64_t phase_len(const og_pool2d *g) { return (g->W + g->sw - 1) / g->sw + 16; }
 
-typedef struct ws_layout { size_t hi, done, phase, total; } ws_layout;
+/* Per-worker scratch: the ring of horizontal maxima (values, in-plane
+ * indices), which row each ring slot holds, the valid tap ranges of every
+ * output column and row (geometry only, filled once per call), and one
+ * row split into its sw phases (SIMD, sw > 2). */
+typedef struct ws_layout { size_t hi, slot, cols, rows, phase, total; } ws_layout;
 
 static ws_layout layout(const og_pool2d *g)
 {
     ws_layout l;
-    size_t cells = (size_t)g->H * (size_t)g->OW;
+    size_t cells = (size_t)g->ring * (size_t)g->owp;
     l.hi = round64(cells * sizeof(float));
-    l.done = l.hi + round64(cells * sizeof(int32_t));
-    l.phase = l.done + round64((size_t)g->H);
-    l.total = l.phase + (g->simd && g->sw > 1 ? round64((size_t)(g->H * g->sw * phase_len(g)) * sizeof(float)) : 0);
+    l.slot = l.hi + round64(cells * sizeof(int32_t));
+    l.cols = l.slot + round64((size_t)g->ring * sizeof(int64_t));
+    l.rows = l.cols + round64((size_t)g->OW * 2 * sizeof(int32_t));
+    l.phase = l.rows + round64((size_t)g->OH * 2 * sizeof(int32_t));
+    l.total = l.phase + (g->simd && g->sw > 2 ? round64((size_t)(g->sw * phase_len(g)) * sizeof(float)) : 0);
     return l;
 }
 
@@ -73,10 +82,19 @@ bool og_pool2d_init(og_pool2d *g, bool simd)
     if (g->planes < 0 || g->H < 1 || g->W < 1 || g->OH < 1 || g->OW < 1 || g->kh < 1 || g->kw < 1 || g->sh < 1 ||
         g->sw < 1 || g->dh < 1 || g->dw < 1 || g->ph < 0 || g->pw < 0)
         return false;
-    /* flat in-plane indices live in int32 lanes; the row buffer and the
-     * phase rows must stay a sane per-worker size */
-    if (g->H > INT32_MAX / g->W || g->H * g->OW > ((int64_t)1 << 24) || g->H * g->W > ((int64_t)1 << 26) || g->sw > 64 || g->W > ((int64_t)1 << 24) ||
-        g->pw > ((int64_t)1 << 24) || g->kw > ((int64_t)1 << 24) || g->dw > ((int64_t)1 << 24))
+    /* flat in-plane indices live in int32 lanes; tap offsets and the
+     * tables must stay a sane per-worker size */
+    if (g->H > INT32_MAX / g->W || g->OW > ((int64_t)1 << 24) || g->OH > ((int64_t)1 << 24) || g->sw > 64 ||
+        g->pw > ((int64_t)1 << 24) || g->kw > ((int64_t)1 << 24) || g->dw > ((int64_t)1 << 24) ||
+        g->kh > MAX_TAPS || g->dh > ((int64_t)1 << 24))
+        return false;
+    /* ring: a power of two at least the rows one output row spans (or H) */
+    int64_t span = (g->kh - 1) * g->dh + 1, need = span < g->H ? span : g->H, r = 1;
+    while (r < need)
+        r *= 2;
+    g->ring = r;
+    g->owp = (g->OW + 15) & ~(int64_t)15;
+    if ((size_t)g->ring * (size_t)g->owp * 8 > MAX_RING_BYTES)
         return false;
     int64_t a = (g->pw + g->sw - 1) / g->sw;                      /* first ow with ow*sw - pw >= 0 */
     int64_t last = g->W - 1 + g->pw - (g->kw - 1) * g->dw;         /* ow*sw must not pass it */
@@ -95,19 +113,19 @@ bool og_pool2d_init(og_pool2d *g, bool simd)
 
 size_t og_pool2d_workspace(const og_pool2d *g) { return layout(g).total; }
 
-/* The reference's rule over the valid taps of output columns [ow0, ow1) of
- * input row h. */
-static void hrow_scalar(const og_pool2d *g, const float *row, int64_t h, int64_t ow0, int64_t ow1, float *hv,
-                        int32_t *hi)
+/* The reference's rule over the valid taps [cr[2ow], cr[2ow+1]) of output
+ * columns [ow0, ow1) of input row h. */
+static void hrow_scalar(const og_pool2d *g, const float *row, int64_t h, int64_t ow0, int64_t ow1,
+                        const int32_t *cr, float *hv, int32_t *hi)
 {
     for (int64_t ow = ow0; ow < ow1; ow++) {
-        int64_t cs = ow * g->sw - g->pw, lo, up;
-        valid_range(cs, g->dw, g->kw, g->W, &lo, &up);
+        int64_t lo = cr[2 * ow], up = cr[2 * ow + 1];
         if (lo >= up) {   /* the whole column of windows is padding */
             hv[ow] = -INFINITY;
             hi[ow] = -1;
             continue;
         }
+        int64_t cs = ow * g->sw - g->pw;
         int64_t c = cs + lo * g->dw, bc = c;
         float best = row[c];
         for (int64_t j = lo + 1; j < up; j++) {
@@ -123,19 +141,17 @@ static void hrow_scalar(const og_pool2d *g, const float *row, int64_t h, int64_t
     }
 }
 
-static void vrow_scalar(const og_pool2d *g, int64_t hs, int64_t lo, int64_t up, const float *hv, const int32_t *hi,
-                        float *y, int64_t *ind, int64_t base)
+static void vrow_scalar(const og_pool2d *g, const float *const *rv, const int32_t *const *ri, int64_t n, float *y,
+                        int64_t *ind, int64_t base)
 {
     for (int64_t ow = 0; ow < g->OW; ow++) {
-        int64_t h = hs + lo * g->dh;
-        float best = hv[h * g->OW + ow];
-        int32_t bi = hi[h * g->OW + ow];
-        for (int64_t j = lo + 1; j < up; j++) {
-            h = hs + j * g->dh;
-            float v = hv[h * g->OW + ow];
+        float best = rv[0][ow];
+        int32_t bi = ri[0][ow];
+        for (int64_t j = 1; j < n; j++) {
+            float v = rv[j][ow];
             if (v > best || isnan(v)) {
                 best = v;
-                bi = hi[h * g->OW + ow];
+                bi = ri[j][ow];
             }
         }
         if (y)
@@ -145,19 +161,9 @@ static void vrow_scalar(const og_pool2d *g, int64_t hs, int64_t lo, int64_t up, 
     }
 }
 
-static __mmask16 tail_mask(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
-
-OG_AVX512 static void decimate2_avx512(const float *row, int64_t W, float *ph, int64_t plen)
+static __mmask16 tail_mask(int64_t n)
 {
-    const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    for (int64_t i = 0; 2 * i < W; i += 16) {
-        int64_t rem = W - 2 * i;
-        __m512 a = _mm512_maskz_loadu_ps(tail_mask(rem), row + 2 * i);
-        __m512 b = _mm512_maskz_loadu_ps(rem > 16 ? tail_mask(rem - 16) : 0, row + 2 * i + 16);
-        _mm512_storeu_ps(ph + i, _mm512_permutex2var_ps(a, ie, b));
-        _mm512_storeu_ps(ph + plen + i, _mm512_permutex2var_ps(a, io, b));
-    }
+    return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
 static void decimate_scalar(const float *row, int64_t W, int64_t sw, float *ph, int64_t plen)
@@ -167,61 +173,192 @@ static void decimate_scalar(const float *row, int64_t W, int64_t sw, float *ph, 
             ph[r * plen + i] = row[c];
 }
 
-/* Interior columns [ow_a, ow_b) of row h: every tap is a real cell. */
+/* One step of the running first-maximum: v takes over where it is greater
+ * or NaN (the reference's `v > best || isnan(v)`). */
+#define TAKE_STEP(best, bidx, v, vidx)                                                                   \
+    do {                                                                                                 \
+        __mmask16 take_ = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); \
+        best = _mm512_mask_blend_ps(take_, best, v);                                                     \
+        bidx = _mm512_mask_blend_epi32(take_, bidx, vidx);                                               \
+    } while (0)
+
+#define OG_INLINE_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"), always_inline)) inline
+
+/* Stride 2, dilation 1, kw = KW (2 or 3) taps, PAR = pw's parity: one
+ * chunk of 16 interior output columns at ow. Tap k of column ow is input
+ * column 2*ow - pw + k: the even or odd lanes of the pair of loads
+ * starting at the even column at or before it. TAIL: loads stop at the
+ * row's end and the stores at mask m. */
+OG_INLINE_AVX512 static void hs2_chunk(const float *row, int64_t W, int64_t ow, int64_t pw, int64_t rowbase,
+                                       __m512i stepv, const int KW, const int PAR, const bool TAIL, __mmask16 m,
+                                       float *hv, int32_t *hi)
+{
+    const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    int64_t c0 = 2 * ow - pw, s = c0 - PAR;   /* s >= 0: interior */
+    __m512 lo[2], up[2];
+    for (int pr = 0; pr <= (PAR + KW - 1) / 2; pr++) {
+        int64_t at = s + 2 * pr;
+        lo[pr] = TAIL ? _mm512_maskz_loadu_ps(tail_mask(W - at), row + at) : _mm512_loadu_ps(row + at);
+        up[pr] = TAIL ? _mm512_maskz_loadu_ps(tail_mask(W - at - 16), row + at + 16) : _mm512_loadu_ps(row + at + 16);
+    }
+    __m512i col0 = _mm512_add_epi32(stepv, _mm512_set1_epi32((int32_t)(rowbase + c0)));
+    __m512 best = _mm512_permutex2var_ps(lo[0], PAR ? io : ie, up[0]);
+    __m512i bcol = col0;
+    for (int k = 1; k < KW; k++) {
+        int off = PAR + k;
+        __m512 v = _mm512_permutex2var_ps(lo[off / 2], (off & 1) ? io : ie, up[off / 2]);
+        __m512i col = _mm512_add_epi32(col0, _mm512_set1_epi32(k));
+        TAKE_STEP(best, bcol, v, col);
+    }
+    if (TAIL) {
+        _mm512_mask_storeu_ps(hv + ow, m, best);
+        _mm512_mask_storeu_epi32(hi + ow, m, bcol);
+    } else {
+        _mm512_storeu_ps(hv + ow, best);
+        _mm512_storeu_epi32(hi + ow, bcol);
+    }
+}
+
+/* The interior columns [ow_a, ow_b) of a row. */
+OG_INLINE_AVX512 static void hs2_row(const og_pool2d *g, const float *row, int64_t h, float *hv, int32_t *hi,
+                                     const int KW, const int PAR)
+{
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i stepv = _mm512_add_epi32(iota, iota);
+    const int64_t W = g->W, pw = g->pw, rowbase = h * W;
+    /* plain chunks: their pair loads end inside the row */
+    const int64_t reach = 2 * ((PAR + KW - 1) / 2) + 32;   /* columns read from s */
+    int64_t ow = g->ow_a;
+    for (; ow + 16 <= g->ow_b && 2 * ow - pw - PAR + reach <= W; ow += 16)
+        hs2_chunk(row, W, ow, pw, rowbase, stepv, KW, PAR, false, 0xFFFF, hv, hi);
+    for (; ow < g->ow_b; ow += 16)
+        hs2_chunk(row, W, ow, pw, rowbase, stepv, KW, PAR, true, tail_mask(g->ow_b - ow), hv, hi);
+}
+
+OG_AVX512 static void hs2_k3p1(const og_pool2d *g, const float *row, int64_t h, float *hv, int32_t *hi)
+{
+    hs2_row(g, row, h, hv, hi, 3, 1);
+}
+OG_AVX512 static void hs2_k3p0(const og_pool2d *g, const float *row, int64_t h, float *hv, int32_t *hi)
+{
+    hs2_row(g, row, h, hv, hi, 3, 0);
+}
+OG_AVX512 static void hs2_k2p1(const og_pool2d *g, const float *row, int64_t h, float *hv, int32_t *hi)
+{
+    hs2_row(g, row, h, hv, hi, 2, 1);
+}
+OG_AVX512 static void hs2_k2p0(const og_pool2d *g, const float *row, int64_t h, float *hv, int32_t *hi)
+{
+    hs2_row(g, row, h, hv, hi, 2, 0);
+}
+
+/* Interior columns [ow_a, ow_b) of row h: every tap is a real cell. Loads
+ * are masked at the row's end, so nothing past the row is read. Stride 1
+ * loads each tap directly; stride 2 takes the even or odd lanes of a pair
+ * of loads (a register permute, reused by the next tap when it shares the
+ * pair); larger strides read the row split into phases (ph). */
 OG_AVX512 static void hrow_avx512(const og_pool2d *g, const float *row, int64_t h, float *hv, int32_t *hi,
                                   float *ph)
 {
-    const float *tap[MAX_SIMD_TAPS];
-    const int64_t sw = g->sw;
-    if (sw == 1) {
-        for (int64_t k = 0; k < g->kw; k++)
-            tap[k] = row + k * g->dw - g->pw;
-    } else {
-        int64_t plen = phase_len(g);
-        for (int64_t k = 0; k < g->kw; k++) {
-            int64_t t = k * g->dw - g->pw, q = floor_div(t, sw);
-            tap[k] = ph + (t - q * sw) * plen + q;   /* column ow*sw + t is phase (t mod sw), entry ow + q */
-        }
-    }
+    const int64_t sw = g->sw, W = g->W, kw = g->kw, dw = g->dw, pw = g->pw;
     const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i stepv = _mm512_mullo_epi32(iota, _mm512_set1_epi32((int32_t)sw));
-    const __m512i dwv = _mm512_set1_epi32((int32_t)g->dw);
-    const int64_t rowbase = h * g->W;
+    const int64_t rowbase = h * W;
+    if (sw == 2 && dw == 1 && (kw == 2 || kw == 3)) {   /* the common pools, unrolled */
+        if (kw == 3)
+            (pw & 1 ? hs2_k3p1 : hs2_k3p0)(g, row, h, hv, hi);
+        else
+            (pw & 1 ? hs2_k2p1 : hs2_k2p0)(g, row, h, hv, hi);
+        return;
+    }
+    if (sw == 1) {
+        for (int64_t ow = g->ow_a; ow < g->ow_b; ow += 16) {
+            __mmask16 m = tail_mask(g->ow_b - ow);
+            int64_t c0 = ow - pw;
+            __m512 best = _mm512_maskz_loadu_ps(m, row + c0);
+            __m512i bcol = _mm512_add_epi32(iota, _mm512_set1_epi32((int32_t)(rowbase + c0)));
+            for (int64_t k = 1; k < kw; k++) {
+                int64_t c = c0 + k * dw;
+                __m512 v = _mm512_maskz_loadu_ps(m, row + c);
+                __m512i col = _mm512_add_epi32(iota, _mm512_set1_epi32((int32_t)(rowbase + c)));
+                TAKE_STEP(best, bcol, v, col);
+            }
+            _mm512_mask_storeu_ps(hv + ow, m, best);
+            _mm512_mask_storeu_epi32(hi + ow, m, bcol);
+        }
+        return;
+    }
+    if (sw == 2) {
+        const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+        for (int64_t ow = g->ow_a; ow < g->ow_b; ow += 16) {
+            __mmask16 m = tail_mask(g->ow_b - ow);
+            __m512 best = _mm512_setzero_ps(), A = best, B = best;
+            __m512i bcol = _mm512_setzero_si512();
+            int64_t pair = -1;
+            for (int64_t k = 0; k < kw; k++) {
+                int64_t c = 2 * ow - pw + k * dw, s = c & ~(int64_t)1;   /* c >= 0: interior */
+                if (s != pair) {
+                    A = _mm512_maskz_loadu_ps(tail_mask(W - s), row + s);
+                    B = _mm512_maskz_loadu_ps(tail_mask(W - s - 16), row + s + 16);
+                    pair = s;
+                }
+                __m512 v = _mm512_permutex2var_ps(A, (c & 1) ? io : ie, B);
+                __m512i col = _mm512_add_epi32(stepv, _mm512_set1_epi32((int32_t)(rowbase + c)));
+                if (k == 0) {
+                    best = v;
+                    bcol = col;
+                } else {
+                    TAKE_STEP(best, bcol, v, col);
+                }
+            }
+            _mm512_mask_storeu_ps(hv + ow, m, best);
+            _mm512_mask_storeu_epi32(hi + ow, m, bcol);
+        }
+        return;
+    }
+    const float *tap[MAX_SIMD_TAPS];
+    int64_t plen = phase_len(g);
+    decimate_scalar(row, W, sw, ph, plen);
+    for (int64_t k = 0; k < kw; k++) {
+        int64_t t = k * dw - pw, q = floor_div(t, sw);
+        tap[k] = ph + (t - q * sw) * plen + q;   /* column ow*sw + t is phase (t mod sw), entry ow + q */
+    }
+    const __m512i dwv = _mm512_set1_epi32((int32_t)dw);
     for (int64_t ow = g->ow_a; ow < g->ow_b; ow += 16) {
         __mmask16 m = tail_mask(g->ow_b - ow);
-        /* flat in-plane index of tap 0: h*W + ow*sw - pw (>= h*W: interior) */
-        __m512i col = _mm512_add_epi32(stepv, _mm512_set1_epi32((int32_t)(rowbase + ow * sw - g->pw)));
+        __m512i col = _mm512_add_epi32(stepv, _mm512_set1_epi32((int32_t)(rowbase + ow * sw - pw)));
         __m512 best = _mm512_maskz_loadu_ps(m, tap[0] + ow);
         __m512i bcol = col;
-        for (int64_t k = 1; k < g->kw; k++) {
+        for (int64_t k = 1; k < kw; k++) {
             col = _mm512_add_epi32(col, dwv);
             __m512 v = _mm512_maskz_loadu_ps(m, tap[k] + ow);
-            __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-            best = _mm512_mask_blend_ps(take, best, v);
-            bcol = _mm512_mask_blend_epi32(take, bcol, col);
+            TAKE_STEP(best, bcol, v, col);
         }
         _mm512_mask_storeu_ps(hv + ow, m, best);
         _mm512_mask_storeu_epi32(hi + ow, m, bcol);
     }
 }
 
-OG_AVX512 static void vrow_avx512(const og_pool2d *g, int64_t hs, int64_t lo, int64_t up, const float *hv,
-                                  const int32_t *hi, float *y, int64_t *ind, int64_t base)
+/* The window's n horizontal-maximum rows reduced down, in row order, into
+ * output row y / ind. NC: n as a constant (the common 2 and 3 rows,
+ * unrolled), or 0 for any n. */
+OG_INLINE_AVX512 static void vrow_body(const og_pool2d *g, const float *const *rv, const int32_t *const *ri, int64_t n,
+                                       float *y, int64_t *ind, int64_t base, const int NC)
 {
     const int64_t OW = g->OW;
     const __m512i basev = _mm512_set1_epi64(base), none = _mm512_set1_epi64(-1);
+    if (NC)
+        n = NC;
     for (int64_t ow = 0; ow < OW; ow += 16) {
         __mmask16 m = tail_mask(OW - ow);
-        int64_t h = hs + lo * g->dh;
-        __m512 best = _mm512_maskz_loadu_ps(m, hv + h * OW + ow);
-        __m512i bi = _mm512_maskz_loadu_epi32(m, hi + h * OW + ow);
-        for (int64_t j = lo + 1; j < up; j++) {
-            h = hs + j * g->dh;
-            __m512 v = _mm512_maskz_loadu_ps(m, hv + h * OW + ow);
-            __m512i vi = _mm512_maskz_loadu_epi32(m, hi + h * OW + ow);
-            __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-            best = _mm512_mask_blend_ps(take, best, v);
-            bi = _mm512_mask_blend_epi32(take, bi, vi);
+        __m512 best = _mm512_maskz_loadu_ps(m, rv[0] + ow);
+        __m512i bi = _mm512_maskz_loadu_epi32(m, ri[0] + ow);
+        for (int64_t j = 1; j < n; j++) {
+            __m512 v = _mm512_maskz_loadu_ps(m, rv[j] + ow);
+            __m512i vi = _mm512_maskz_loadu_epi32(m, ri[j] + ow);
+            TAKE_STEP(best, bi, v, vi);
         }
         if (y)
             _mm512_mask_storeu_ps(y + ow, m, best);
@@ -238,6 +375,20 @@ OG_AVX512 static void vrow_avx512(const og_pool2d *g, int64_t hs, int64_t lo, in
     }
 }
 
+OG_AVX512 static void vrow_avx512(const og_pool2d *g, const float *const *rv, const int32_t *const *ri, int64_t n,
+                                  float *y, int64_t *ind, int64_t base)
+{
+    if (n == 3)
+        vrow_body(g, rv, ri, n, y, ind, base, 3);
+    else if (n == 2)
+        vrow_body(g, rv, ri, n, y, ind, base, 2);
+    else
+        vrow_body(g, rv, ri, n, y, ind, base, 0);
+}
+
+/* Planes are claimed a block at a time from a shared counter by however
+ * many workers are running, so a worker the machine has descheduled holds
+ * up nothing; a plane's results do not depend on who computes it. */
 typedef struct fwd_ctx {
     const og_pool2d *g;
     const float *x;
@@ -245,39 +396,38 @@ typedef struct fwd_ctx {
     int64_t *ind;
     char *ws;
     size_t stride;
+    int64_t block;
+    int64_t next;   /* atomic: the next unclaimed plane */
 } fwd_ctx;
 
-static void fwd_plane(void *arg, int64_t p, int worker)
+/* Planes per claim: about 32K input cells, so tiny planes do not pay an
+ * atomic (a contended cache line) each. */
+static int64_t claim_block(int64_t in_plane)
 {
-    const fwd_ctx *c = arg;
+    int64_t b = in_plane > 0 ? ((int64_t)1 << 15) / in_plane : 1;
+    return b < 1 ? 1 : b;
+}
+
+static void fwd_plane(const fwd_ctx *c, int64_t p, char *ws, const ws_layout *l)
+{
     const og_pool2d *g = c->g;
-    char *ws = c->ws + (size_t)worker * c->stride;
-    ws_layout l = layout(g);
     float *hv = (float *)ws;
-    int32_t *hi = (int32_t *)(ws + l.hi);
-    unsigned char *done = (unsigned char *)(ws + l.done);
-    float *ph = (float *)(ws + l.phase);
-    const int64_t in_plane = g->H * g->W, out_plane = g->OH * g->OW;
+    int32_t *hi = (int32_t *)(ws + l->hi);
+    int64_t *slot = (int64_t *)(ws + l->slot);
+    const int32_t *cr = (const int32_t *)(ws + l->cols), *rr = (const int32_t *)(ws + l->rows);
+    float *ph = (float *)(ws + l->phase);
+    const int64_t in_plane = g->H * g->W, out_plane = g->OH * g->OW, R = g->ring, owp = g->owp;
     const float *xp = c->x + p * in_plane;
     float *yp = c->y ? c->y + p * out_plane : NULL;
     int64_t *ip = c->ind ? c->ind + p * out_plane : NULL;
-    memset(done, 0, (size_t)g->H);
-    /* The whole plane is split into phase rows up front: loads right after
-     * the stores that wrote them, at other offsets, would stall on failed
-     * store-to-load forwarding. */
-    const int64_t plen = phase_len(g), prow = g->sw * plen;
-    if (g->simd && g->sw > 1 && g->ow_b > g->ow_a)
-        for (int64_t h = 0; h < g->H; h++) {
-            if (g->sw == 2)
-                decimate2_avx512(xp + h * g->W, g->W, ph + h * prow, plen);
-            else
-                decimate_scalar(xp + h * g->W, g->W, g->sw, ph + h * prow, plen);
-        }
+    const float *rv[MAX_TAPS];
+    const int32_t *ri[MAX_TAPS];
+    for (int64_t s = 0; s < R; s++)
+        slot[s] = -1;
     for (int64_t oh = 0; oh < g->OH; oh++) {
         float *yr = yp ? yp + oh * g->OW : NULL;
         int64_t *ir = ip ? ip + oh * g->OW : NULL;
-        int64_t hs = oh * g->sh - g->ph, lo, up;
-        valid_range(hs, g->dh, g->kh, g->H, &lo, &up);
+        int64_t hs = oh * g->sh - g->ph, lo = rr[2 * oh], up = rr[2 * oh + 1];
         if (lo >= up) {   /* the whole row of windows is padding */
             for (int64_t ow = 0; ow < g->OW; ow++) {
                 if (yr)
@@ -287,35 +437,76 @@ static void fwd_plane(void *arg, int64_t p, int worker)
             }
             continue;
         }
+        /* the window's rows reduced across first (each once: its ring
+         * slot keeps it for the next output rows), then down */
+        int64_t n = 0;
         for (int64_t j = lo; j < up; j++) {
-            int64_t h = hs + j * g->dh;
-            if (done[h])
-                continue;
-            done[h] = 1;
-            const float *row = xp + h * g->W;
-            float *hvr = hv + h * g->OW;
-            int32_t *hir = hi + h * g->OW;
-            if (g->simd) {
-                hrow_scalar(g, row, h, 0, g->ow_a, hvr, hir);
-                if (g->ow_b > g->ow_a)
-                    hrow_avx512(g, row, h, hvr, hir, ph + h * prow);
-                hrow_scalar(g, row, h, g->ow_b, g->OW, hvr, hir);
-            } else {
-                hrow_scalar(g, row, h, 0, g->OW, hvr, hir);
+            int64_t h = hs + j * g->dh, s = h & (R - 1);
+            float *hvr = hv + s * owp;
+            int32_t *hir = hi + s * owp;
+            if (slot[s] != h) {
+                const float *row = xp + h * g->W;
+                if (g->simd) {
+                    hrow_scalar(g, row, h, 0, g->ow_a, cr, hvr, hir);
+                    if (g->ow_b > g->ow_a)
+                        hrow_avx512(g, row, h, hvr, hir, ph);
+                    hrow_scalar(g, row, h, g->ow_b, g->OW, cr, hvr, hir);
+                } else {
+                    hrow_scalar(g, row, h, 0, g->OW, cr, hvr, hir);
+                }
+                slot[s] = h;
             }
+            rv[n] = hvr;
+            ri[n++] = hir;
         }
         if (g->simd)
-            vrow_avx512(g, hs, lo, up, hv, hi, yr, ir, p * in_plane);
+            vrow_avx512(g, rv, ri, n, yr, ir, p * in_plane);
         else
-            vrow_scalar(g, hs, lo, up, hv, hi, yr, ir, p * in_plane);
+            vrow_scalar(g, rv, ri, n, yr, ir, p * in_plane);
+    }
+}
+
+static void fwd_worker(void *arg, int64_t task, int worker)
+{
+    (void)task;
+    fwd_ctx *c = arg;
+    const og_pool2d *g = c->g;
+    char *ws = c->ws + (size_t)worker * c->stride;
+    ws_layout l = layout(g);
+    bool tables = false;
+    for (;;) {
+        int64_t p0 = __atomic_fetch_add(&c->next, c->block, __ATOMIC_RELAXED);
+        if (p0 >= g->planes)
+            return;
+        if (!tables) {   /* the valid taps of every output column and row */
+            int32_t *cr = (int32_t *)(ws + l.cols), *rr = (int32_t *)(ws + l.rows);
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                int64_t lo, up;
+                valid_range(ow * g->sw - g->pw, g->dw, g->kw, g->W, &lo, &up);
+                cr[2 * ow] = (int32_t)lo;
+                cr[2 * ow + 1] = (int32_t)up;
+            }
+            for (int64_t oh = 0; oh < g->OH; oh++) {
+                int64_t lo, up;
+                valid_range(oh * g->sh - g->ph, g->dh, g->kh, g->H, &lo, &up);
+                rr[2 * oh] = (int32_t)lo;
+                rr[2 * oh + 1] = (int32_t)up;
+            }
+            tables = true;
+        }
+        int64_t p1 = p0 + c->block < g->planes ? p0 + c->block : g->planes;
+        for (int64_t p = p0; p < p1; p++)
+            fwd_plane(c, p, ws, &l);
     }
 }
 
 void og_maxpool2d_f32(const og_pool2d *g, const float *x, float *y, int64_t *ind, int n_threads, void *workspace,
                       size_t workspace_stride)
 {
-    fwd_ctx c = { g, x, y, ind, workspace, workspace_stride };
-    og_parallel_for(n_threads > 0 ? n_threads : 1, g->planes, fwd_plane, &c);
+    fwd_ctx c = { g, x, y, ind, workspace, workspace_stride, claim_block(g->H * g->W), 0 };
+    int64_t blocks = (g->planes + c.block - 1) / c.block;
+    int nt = n_threads > 0 ? n_threads : 1;
+    og_parallel_for(nt, blocks < nt ? blocks : nt, fwd_worker, &c);
 }
 
 /* A plane being written out to dX with streaming stores, a vector at a
@@ -371,6 +562,9 @@ static bool scatter_plane(float *d, int64_t n, const int64_t *ip, const float *u
     return true;
 }
 
+#ifndef PF_AHEAD
+#define PF_AHEAD 256
+#endif
 OG_AVX512 static bool scatter_plane_streaming(float *d, int64_t n, const int64_t *ip, const float *u, int64_t m,
                                               uint64_t base, og_streamer *out)
 {
@@ -382,6 +576,10 @@ OG_AVX512 static bool scatter_plane_streaming(float *d, int64_t n, const int64_t
         every = 1;
     int64_t next = every;
     for (int64_t q = 0; q < m; q++) {
+        if ((q & 7) == 0) {   /* the reads ahead, a line of Indices (and half one of dY) at a time */
+            _mm_prefetch((const char *)(ip + q + PF_AHEAD), _MM_HINT_T0);
+            _mm_prefetch((const char *)(u + q + PF_AHEAD), _MM_HINT_T0);
+        }
         uint64_t i = (uint64_t)ip[q] - base;
         if (i >= (uint64_t)n)
             return false;

@@ -18,6 +18,7 @@ typedef struct og_pool2d {
     int64_t planes, H, W, OH, OW;
     int64_t kh, kw, sh, sw, dh, dw, ph, pw;
     int64_t ow_a, ow_b;
+    int64_t ring, owp;  /* rows of the horizontal-maximum ring (a power of two); OW rounded up to 16 */
     bool simd;          /* AVX-512 interior (the ISA chosen at plan time) */
 } og_pool2d;
 
