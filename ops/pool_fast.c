@@ -510,46 +510,42 @@ void og_maxpool2d_f32(const og_pool2d *g, const float *x, float *y, int64_t *ind
 }
 
 /* A plane being written out to dX with streaming stores, a vector at a
- * time, interleaved with the next plane's scatter so the memory writes
- * overlap the arithmetic (dX is written once and not read back here, so
- * streaming also skips its read-for-ownership). */
-typedef struct og_streamer { const float *src; float *dst; int64_t n, pos; } og_streamer;
+ * time, as its rows become final (dX is written once and not read back
+ * here, so streaming also skips its read-for-ownership). */
+typedef struct og_streamer { const float *src; float *dst; int64_t n, pos, head; } og_streamer;
 
+/* Elements [0, head) lead dst up to its first 64-byte line. */
 static void streamer_begin(og_streamer *s, const float *src, float *dst, int64_t n)
 {
     s->src = src;
     s->dst = dst;
     s->n = n;
     s->pos = 0;
-    while (s->pos < n && ((uintptr_t)(dst + s->pos) & 63)) {   /* up to the first aligned line */
-        dst[s->pos] = src[s->pos];
-        s->pos++;
-    }
+    s->head = 0;
+    while (s->head < n && ((uintptr_t)(dst + s->head) & 63))
+        s->head++;
 }
 
-OG_AVX512 static inline void streamer_step(og_streamer *s)
+/* Everything below `upto` (elements) out, but a last partial vector. */
+OG_AVX512 static void streamer_upto(og_streamer *s, int64_t upto)
 {
-    if (s->pos + 16 <= s->n) {
+    for (; s->pos < s->head && s->pos < upto; s->pos++)
+        s->dst[s->pos] = s->src[s->pos];
+    if (s->pos < s->head)
+        return;
+    for (; s->pos + 16 <= upto; s->pos += 16)
         _mm512_stream_ps(s->dst + s->pos, _mm512_loadu_ps(s->src + s->pos));
-        s->pos += 16;
-    }
 }
 
 OG_AVX512 static void streamer_finish(og_streamer *s)
 {
-    while (s->pos + 16 <= s->n)
-        streamer_step(s);
+    streamer_upto(s, s->n);
     for (; s->pos < s->n; s->pos++)
         s->dst[s->pos] = s->src[s->pos];
-    s->n = 0;
 }
 
-/* Planes per task: fixed, so the split depends on the shape only. */
-#define BWD_PLANES_PER_TASK 8
-
 /* Zero plane d, add dY at its indices in order; false on an index outside
- * the plane. The AVX-512 variant streams out `out` (the previous plane)
- * meanwhile. */
+ * the plane. The reference's sums exactly, for any in-plane index. */
 static bool scatter_plane(float *d, int64_t n, const int64_t *ip, const float *u, int64_t m, uint64_t base)
 {
     memset(d, 0, (size_t)n * sizeof(float));
@@ -562,99 +558,156 @@ static bool scatter_plane(float *d, int64_t n, const int64_t *ip, const float *u
     return true;
 }
 
-#ifndef PF_AHEAD
+/* Indices and dY read this many elements ahead (software prefetch: two
+ * read streams and a streaming write outrun the hardware's). */
 #define PF_AHEAD 256
-#endif
-OG_AVX512 static bool scatter_plane_streaming(float *d, int64_t n, const int64_t *ip, const float *u, int64_t m,
-                                              uint64_t base, og_streamer *out)
+
+/* Row by row: output row oh's windows reach input rows [rlo, rhi); its
+ * indices are checked to lie there (a vector step per 16, which also
+ * narrows them), its rows are zeroed just before, and the rows no later
+ * output row reaches are streamed out right after. The plane's scratch is
+ * so touched a few rows at a time (in L1), and dX is written once, in
+ * order. False (dX partly written) on an index outside its rows: the
+ * caller redoes the plane with scatter_plane. */
+OG_AVX512 static bool scatter_plane_rows(const og_pool_bwd *g, float *d, const int64_t *ip, const float *u,
+                                         int64_t base, float *dst)
 {
-    memset(d, 0, (size_t)n * sizeof(float));
-    /* spread the previous plane's vectors evenly over this plane's elements */
-    int64_t vecs = out->n > out->pos ? (out->n - out->pos) / 16 : 0;
-    int64_t every = vecs > 0 ? (m + vecs - 1) / vecs : m + 1;
-    if (every < 1)
-        every = 1;
-    int64_t next = every;
-    for (int64_t q = 0; q < m; q++) {
-        if ((q & 7) == 0) {   /* the reads ahead, a line of Indices (and half one of dY) at a time */
-            _mm_prefetch((const char *)(ip + q + PF_AHEAD), _MM_HINT_T0);
-            _mm_prefetch((const char *)(u + q + PF_AHEAD), _MM_HINT_T0);
+    const int64_t W = g->W, OW = g->OW, n = g->H * W;
+    int64_t zeroed = 0;   /* rows [0, zeroed) of d are zero or summed */
+    og_streamer out;
+    streamer_begin(&out, d, dst, n);
+    int32_t ix[16] __attribute__((aligned(64)));
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        int64_t hs = oh * g->sh - g->ph, rlo = hs < 0 ? 0 : hs, rhi = hs + (g->kh - 1) * g->dh + 1;
+        if (rhi > g->H)
+            rhi = g->H;
+        if (rhi <= rlo)
+            return false;   /* windows wholly in padding: no valid index */
+        if (zeroed < rhi) {
+            memset(d + zeroed * W, 0, (size_t)((rhi - zeroed) * W) * sizeof(float));
+            zeroed = rhi;
         }
-        uint64_t i = (uint64_t)ip[q] - base;
-        if (i >= (uint64_t)n)
-            return false;
-        d[i] += u[q];
-        if (q + 1 == next) {
-            streamer_step(out);
-            next += every;
+        const __m512i lov = _mm512_set1_epi64(base + rlo * W), nv = _mm512_set1_epi64((rhi - rlo) * W);
+        const int64_t *iq = ip + oh * OW;
+        const float *uq = u + oh * OW;
+        float *dr = d + rlo * W;
+        for (int64_t q0 = 0; q0 < OW; q0 += 16) {
+            _mm_prefetch((const char *)(iq + q0 + PF_AHEAD), _MM_HINT_T0);
+            _mm_prefetch((const char *)(iq + q0 + 8 + PF_AHEAD), _MM_HINT_T0);
+            _mm_prefetch((const char *)(uq + q0 + PF_AHEAD), _MM_HINT_T0);
+            int64_t cnt = OW - q0 < 16 ? OW - q0 : 16;
+            __mmask8 k0 = cnt >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << cnt) - 1);
+            __mmask8 k1 = cnt >= 16 ? (__mmask8)0xFF : cnt > 8 ? (__mmask8)((1u << (cnt - 8)) - 1) : 0;
+            __m512i a = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k0, iq + q0), lov);
+            __m512i b = _mm512_sub_epi64(_mm512_maskz_loadu_epi64(k1, iq + q0 + 8), lov);
+            /* unsigned: below rlo wraps to huge, so one compare checks both ends */
+            if (_mm512_mask_cmp_epu64_mask(k0, a, nv, _MM_CMPINT_NLT) |
+                _mm512_mask_cmp_epu64_mask(k1, b, nv, _MM_CMPINT_NLT))
+                return false;
+            _mm256_store_si256((__m256i *)ix, _mm512_cvtepi64_epi32(a));
+            _mm256_store_si256((__m256i *)(ix + 8), _mm512_cvtepi64_epi32(b));
+            const float *uv = uq + q0;
+            if (cnt == 16) {
+#pragma GCC unroll 16
+                for (int t = 0; t < 16; t++)
+                    dr[ix[t]] += uv[t];
+            } else {
+                for (int t = 0; t < cnt; t++)
+                    dr[ix[t]] += uv[t];
+            }
         }
+        /* rows before the next output row's first are final */
+        int64_t next = oh + 1 < g->OH ? (oh + 1) * g->sh - g->ph : g->H;
+        if (next > g->H)
+            next = g->H;
+        if (next > zeroed) {   /* rows no window reaches (stride past the kernel) */
+            memset(d + zeroed * W, 0, (size_t)((next - zeroed) * W) * sizeof(float));
+            zeroed = next;
+        }
+        streamer_upto(&out, next * W);
     }
+    if (zeroed < g->H)
+        memset(d + zeroed * W, 0, (size_t)((g->H - zeroed) * W) * sizeof(float));
+    streamer_finish(&out);
     return true;
 }
 
 typedef struct bwd_ctx {
-    int64_t planes, in_plane, out_plane;
+    const og_pool_bwd *g;
     const int64_t *ind;
     const float *dy;
     float *dx;
     char *ws;
     size_t stride;
     bool simd;
+    int64_t block;
+    int64_t next;   /* atomic: the next unclaimed plane */
     int bad;
 } bwd_ctx;
 
-static void bwd_task(void *arg, int64_t t, int worker)
+/* Planes claimed a block at a time by whichever workers run (as the
+ * forward). Each plane's dX is computed alone, the same whoever does it. */
+static void bwd_worker(void *arg, int64_t task, int worker)
 {
+    (void)task;
     bwd_ctx *c = arg;
-    const int64_t n = c->in_plane, m = c->out_plane;
-    int64_t p0 = t * BWD_PLANES_PER_TASK, p1 = p0 + BWD_PLANES_PER_TASK < c->planes ? p0 + BWD_PLANES_PER_TASK
-                                                                                    : c->planes;
-    if (!c->ws) {   /* in place, no scratch */
-        for (int64_t p = p0; p < p1; p++)
-            if (!scatter_plane(c->dx + p * n, n, c->ind + p * m, c->dy + p * m, m, (uint64_t)(p * n))) {
-                __atomic_store_n(&c->bad, 1, __ATOMIC_RELAXED);
-                return;
+    const og_pool_bwd *g = c->g;
+    const int64_t n = g->H * g->W, m = g->OH * g->OW;
+    float *buf = c->ws ? (float *)(c->ws + (size_t)worker * c->stride) : NULL;
+    bool fenced = true;
+    for (;;) {
+        int64_t p0 = __atomic_fetch_add(&c->next, c->block, __ATOMIC_RELAXED);
+        if (p0 >= g->planes || __atomic_load_n(&c->bad, __ATOMIC_RELAXED))
+            break;
+        int64_t p1 = p0 + c->block < g->planes ? p0 + c->block : g->planes;
+        for (int64_t p = p0; p < p1; p++) {
+            const int64_t *ip = c->ind + p * m;
+            const float *u = c->dy + p * m;
+            float *dst = c->dx + p * n;
+            if (buf && c->simd) {
+                fenced = false;
+                if (scatter_plane_rows(g, buf, ip, u, p * n, dst))
+                    continue;
             }
-        return;
-    }
-    /* two cache-resident planes: one summed while the other streams out */
-    float *buf[2] = { (float *)(c->ws + (size_t)worker * c->stride),
-                      (float *)(c->ws + (size_t)worker * c->stride + round64((size_t)n * sizeof(float))) };
-    og_streamer out = { 0 };
-    for (int64_t p = p0; p < p1; p++) {
-        float *d = buf[(p - p0) & 1];
-        bool ok = c->simd ? scatter_plane_streaming(d, n, c->ind + p * m, c->dy + p * m, m, (uint64_t)(p * n), &out)
-                          : scatter_plane(d, n, c->ind + p * m, c->dy + p * m, m, (uint64_t)(p * n));
-        if (!ok) {
-            __atomic_store_n(&c->bad, 1, __ATOMIC_RELAXED);
-            return;
-        }
-        if (c->simd) {
-            streamer_finish(&out);
-            streamer_begin(&out, d, c->dx + p * n, n);
-        } else {
-            memcpy(c->dx + p * n, d, (size_t)n * sizeof(float));
+            /* in place (no scratch), scalar, or an index outside its rows */
+            if (!scatter_plane(buf ? buf : dst, n, ip, u, m, (uint64_t)(p * n))) {
+                __atomic_store_n(&c->bad, 1, __ATOMIC_RELAXED);
+                break;
+            }
+            if (buf)
+                memcpy(dst, buf, (size_t)n * sizeof(float));
         }
     }
-    if (c->simd) {
-        streamer_finish(&out);
+    if (!fenced)
         _mm_sfence();
-    }
 }
 
-size_t og_maxpool_bwd_workspace(int64_t in_plane)
+bool og_pool_bwd_init(og_pool_bwd *g)
 {
-    return in_plane <= ((int64_t)1 << 17) ? 2 * round64((size_t)in_plane * sizeof(float)) : 0;
+    int64_t n, m;
+    if (g->planes < 0 || g->H < 1 || g->W < 1 || g->OH < 0 || g->OW < 0 || g->sh < 1 || g->kh < 1 || g->dh < 1 ||
+        !og_mul_ok(g->H, g->W, &n) || !og_mul_ok(g->OH, g->OW, &m) || n > INT32_MAX)
+        return false;
+    /* the row bounds' arithmetic stays far from overflow */
+    return g->sh <= ((int64_t)1 << 24) && g->kh <= ((int64_t)1 << 24) && g->dh <= ((int64_t)1 << 24) &&
+           g->ph >= 0 && g->ph <= ((int64_t)1 << 24) && g->OH <= ((int64_t)1 << 24);
 }
 
-bool og_maxpool_bwd_f32(int64_t planes, int64_t in_plane, int64_t out_plane, const int64_t *ind, const float *dy,
-                        float *dx, int n_threads, void *workspace, size_t workspace_stride)
+size_t og_maxpool_bwd_workspace(const og_pool_bwd *g)
 {
-    bool scratch = workspace && og_maxpool_bwd_workspace(in_plane) > 0 &&
-                   workspace_stride >= og_maxpool_bwd_workspace(in_plane);
-    bwd_ctx c = { planes, in_plane, out_plane, ind, dy, dx, scratch ? workspace : NULL, workspace_stride,
-                  og_isa_active() == OG_ISA_AVX512, 0 };
-    og_parallel_for(n_threads > 0 ? n_threads : 1, (planes + BWD_PLANES_PER_TASK - 1) / BWD_PLANES_PER_TASK, bwd_task,
-                    &c);
+    int64_t n = g->H * g->W;
+    return n <= ((int64_t)1 << 20) ? round64((size_t)n * sizeof(float)) : 0;
+}
+
+bool og_maxpool_bwd_f32(const og_pool_bwd *g, const int64_t *ind, const float *dy, float *dx, int n_threads,
+                        void *workspace, size_t workspace_stride)
+{
+    size_t need = og_maxpool_bwd_workspace(g);
+    bool scratch = workspace && need > 0 && workspace_stride >= need;
+    bwd_ctx c = { g, ind, dy, dx, scratch ? workspace : NULL, workspace_stride, og_isa_active() == OG_ISA_AVX512,
+                  claim_block(g->H * g->W), 0, 0 };
+    int64_t blocks = (g->planes + c.block - 1) / c.block;
+    int nt = n_threads > 0 ? n_threads : 1;
+    og_parallel_for(nt, blocks < nt ? blocks : nt, bwd_worker, &c);
     return __atomic_load_n(&c.bad, __ATOMIC_RELAXED) == 0;
 }
