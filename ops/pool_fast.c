@@ -704,8 +704,8 @@ bool og_maxpool_bwd_f32(const og_pool_bwd *g, const int64_t *ind, const float *d
 {
     size_t need = og_maxpool_bwd_workspace(g);
     bool scratch = workspace && need > 0 && workspace_stride >= need;
-    bwd_ctx c = { g, ind, dy, dx, scratch ? workspace : NULL, workspace_stride, og_isa_active() == OG_ISA_AVX512,
-                  claim_block(g->H * g->W), 0, 0 };
+    bwd_ctx c = { g, ind, dy, dx, scratch ? workspace : NULL, workspace_stride, g->simd, claim_block(g->H * g->W),
+                  0, 0 };
     int64_t blocks = (g->planes + c.block - 1) / c.block;
     int nt = n_threads > 0 ? n_threads : 1;
     og_parallel_for(nt, blocks < nt ? blocks : nt, bwd_worker, &c);

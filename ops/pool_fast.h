@@ -40,6 +40,7 @@ void og_maxpool2d_f32(const og_pool2d *g, const float *x, float *y, int64_t *ind
 typedef struct og_pool_bwd {
     int64_t planes, H, W, OH, OW;
     int64_t sh, ph, kh, dh;
+    bool simd;          /* AVX-512 (the ISA chosen at plan time) */
 } og_pool_bwd;
 
 /* False when the geometry is out of the kernel's range. */
