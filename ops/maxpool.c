@@ -415,9 +415,11 @@ static og_status maxpool_select(og_select_call *s)
  *     MaxPool.Indices -> Reshape(-1) -> ScatterElements(axis 0, add) -> ...
  *     dY -> Reshape(-1) ------------------------------------/
  * The kernel gets (flat Indices, flat dY), zero-fills dX itself, and
- * scatters plane by plane. The MaxPool only tells the plane split; each
- * index is checked to lie in its plane, and the general scatter (the
- * reference's semantics and errors) runs when one does not. */
+ * scatters plane by plane. The MaxPool tells the plane split and, for 2-D
+ * row-major Indices, the input rows each output row's windows reach (the
+ * kernel then works row by row); each index is checked to lie there, or at
+ * least in its plane, and the general scatter (the reference's semantics
+ * and errors) runs when one does not. */
 
 #define MAXPOOL_BWD_DROP_ZEROS 1
 

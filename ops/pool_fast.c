@@ -2,27 +2,40 @@
 /* pool_fast.c — fast float32 MaxPool kernels for 2-D NCHW, chosen at plan
  * time by ops/maxpool.c (select and the backward pattern).
  *
- * Forward, per (n, c) plane, one task each: every input row a window uses
- * is reduced horizontally once (the max over the kw taps of each output
- * column, with the column that won), into a plane-sized row buffer; then
- * each output row reduces its kh buffer rows vertically. Horizontal first,
- * because the reference scans windows row-major and keeps the first
- * maximum: the first maximum of the whole window is the first maximum of
- * the first row holding the window's maximum, which is what a strict ">"
- * across rows keeps. NaN: every NaN takes over in both stages, so the last
- * NaN row and in it the last NaN column wins, the reference's last NaN in
- * row-major order. Each stage starts from its first valid cell, never from
- * a padding sentinel, so a window of -inf still names its first real cell.
+ * Forward, per (n, c) plane: every input row a window uses is reduced
+ * horizontally once (the max over the kw taps of each output column, with
+ * the column that won) into a small ring of rows (a power of two at least
+ * the rows one window spans, so it stays in L1 and a row shared by two
+ * output rows is reduced once); then each output row reduces its kh ring
+ * rows vertically. Horizontal first, because the reference scans windows
+ * row-major and keeps the first maximum: the first maximum of the whole
+ * window is the first maximum of the first row holding the window's
+ * maximum, which is what a strict ">" across rows keeps. NaN: every NaN
+ * takes over in both stages, so the last NaN row and in it the last NaN
+ * column wins, the reference's last NaN in row-major order. Each stage
+ * starts from its first valid cell, never from a padding sentinel, so a
+ * window of -inf still names its first real cell.
  *
  * Output columns whose taps all lie inside the row (the interior) run in
  * AVX-512 with no bounds checks; the few touching the left or right padding
- * run the scalar rule (MLAS's split into pad and interior runs). For stride
- * sw > 1 the row is first split into sw phase rows (x[i*sw + r]), so every
- * tap of 16 consecutive output columns is one contiguous load.
+ * run the scalar rule over precomputed tap ranges (MLAS's split into pad
+ * and interior runs). Stride 2 (the pools of CNNs) takes each tap's 16
+ * columns as the even or odd lanes of two loads (a register permute), with
+ * kw 2 and 3 unrolled; stride 1 loads taps directly; larger strides first
+ * split the row into sw phase rows (x[i*sw + r]).
  *
- * Backward: dX plane = 0, then dY added at Indices in element order, one
- * task per plane: the sequential scatter's sums bit for bit, as long as
- * every index lies in its own plane (checked per element). */
+ * Backward: per plane, dX = 0, then dY added at Indices in element order:
+ * the sequential scatter's sums bit for bit. With the pool's rows known,
+ * each output row's indices are checked to lie in its windows' rows, which
+ * are zeroed just before and streamed out to dX once no later window
+ * reaches them: the plane's scratch is touched a few rows at a time and dX
+ * is written once, in order. An index elsewhere in its plane redoes the
+ * plane with the plain scatter; one outside its plane is the caller's
+ * (the general ScatterElements).
+ *
+ * Threads: planes are claimed in blocks from a shared counter by the
+ * workers that are running (a descheduled one holds nothing up); a plane's
+ * results never depend on which worker computed it. */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -544,6 +557,18 @@ OG_AVX512 static void streamer_finish(og_streamer *s)
         s->dst[s->pos] = s->src[s->pos];
 }
 
+/* n floats of zeros (a few rows at a time: a libc call each would cost
+ * more than the stores). */
+OG_AVX512 static void zero_f32(float *d, int64_t n)
+{
+    const __m512 z = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(d + i, z);
+    if (i < n)
+        _mm512_mask_storeu_ps(d + i, tail_mask(n - i), z);
+}
+
 /* Zero plane d, add dY at its indices in order; false on an index outside
  * the plane. The reference's sums exactly, for any in-plane index. */
 static bool scatter_plane(float *d, int64_t n, const int64_t *ip, const float *u, int64_t m, uint64_t base)
@@ -584,7 +609,7 @@ OG_AVX512 static bool scatter_plane_rows(const og_pool_bwd *g, float *d, const i
         if (rhi <= rlo)
             return false;   /* windows wholly in padding: no valid index */
         if (zeroed < rhi) {
-            memset(d + zeroed * W, 0, (size_t)((rhi - zeroed) * W) * sizeof(float));
+            zero_f32(d + zeroed * W, (rhi - zeroed) * W);
             zeroed = rhi;
         }
         const __m512i lov = _mm512_set1_epi64(base + rlo * W), nv = _mm512_set1_epi64((rhi - rlo) * W);
@@ -621,13 +646,13 @@ OG_AVX512 static bool scatter_plane_rows(const og_pool_bwd *g, float *d, const i
         if (next > g->H)
             next = g->H;
         if (next > zeroed) {   /* rows no window reaches (stride past the kernel) */
-            memset(d + zeroed * W, 0, (size_t)((next - zeroed) * W) * sizeof(float));
+            zero_f32(d + zeroed * W, (next - zeroed) * W);
             zeroed = next;
         }
         streamer_upto(&out, next * W);
     }
     if (zeroed < g->H)
-        memset(d + zeroed * W, 0, (size_t)((g->H - zeroed) * W) * sizeof(float));
+        zero_f32(d + zeroed * W, (g->H - zeroed) * W);
     streamer_finish(&out);
     return true;
 }
