@@ -532,7 +532,7 @@ static og_status maxpool_bwd_select(og_select_call *s)
     /* one band per plane unless the pool's rows are known (2-D, row-major
      * Indices): then each output row's indices are bound to its rows */
     bool simd = og_isa_active() == OG_ISA_AVX512;
-    og_pool_bwd st = { total_x / in_plane, 1, in_plane, 1, out_plane, 1, 0, 1, 1, simd };
+    og_pool_bwd st = { total_x / in_plane, 1, in_plane, 1, out_plane, 1, 0, 1, 1, simd, -1 };
     if (st.planes * out_plane != total_i)
         return OG_OK;
     const maxpool_params *mpp = mp->params;
@@ -543,7 +543,7 @@ static og_status maxpool_bwd_select(og_select_call *s)
         if (maxpool_geometry("", mpp, &xs, "", &(int){ 0 }, &sp) == OG_OK && sp.out[0] * sp.out[1] == out_plane &&
             sp.in[0] * sp.in[1] == in_plane && sp.pad_begin[0] >= 0) {
             og_pool_bwd rows = { st.planes, sp.in[0], sp.in[1], sp.out[0], sp.out[1], sp.stride[0], sp.pad_begin[0],
-                                 sp.kernel[0], sp.dilation[0], simd };
+                                 sp.kernel[0], sp.dilation[0], simd, -1 };
             if (og_pool_bwd_init(&rows))
                 st = rows;
         } else {

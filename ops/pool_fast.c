@@ -525,11 +525,12 @@ void og_maxpool2d_f32(const og_pool2d *g, const float *x, float *y, int64_t *ind
 /* A plane being written out to dX with streaming stores, a vector at a
  * time, as its rows become final (dX is written once and not read back
  * here, so streaming also skips its read-for-ownership). */
-typedef struct og_streamer { const float *src; float *dst; int64_t n, pos, head; } og_streamer;
+typedef struct og_streamer { const float *src; float *dst; int64_t n, pos, head; bool nt; } og_streamer;
 
 /* Elements [0, head) lead dst up to its first 64-byte line. */
-static void streamer_begin(og_streamer *s, const float *src, float *dst, int64_t n)
+static void streamer_begin(og_streamer *s, const float *src, float *dst, int64_t n, bool nt)
 {
+    s->nt = nt;
     s->src = src;
     s->dst = dst;
     s->n = n;
@@ -546,8 +547,12 @@ OG_AVX512 static void streamer_upto(og_streamer *s, int64_t upto)
         s->dst[s->pos] = s->src[s->pos];
     if (s->pos < s->head)
         return;
-    for (; s->pos + 16 <= upto; s->pos += 16)
-        _mm512_stream_ps(s->dst + s->pos, _mm512_loadu_ps(s->src + s->pos));
+    if (s->nt)
+        for (; s->pos + 16 <= upto; s->pos += 16)
+            _mm512_stream_ps(s->dst + s->pos, _mm512_loadu_ps(s->src + s->pos));
+    else
+        for (; s->pos + 16 <= upto; s->pos += 16)
+            _mm512_storeu_ps(s->dst + s->pos, _mm512_loadu_ps(s->src + s->pos));
 }
 
 OG_AVX512 static void streamer_finish(og_streamer *s)
@@ -585,7 +590,13 @@ static bool scatter_plane(float *d, int64_t n, const int64_t *ip, const float *u
 
 /* Indices and dY read this many elements ahead (software prefetch: two
  * read streams and a streaming write outrun the hardware's). */
+#define NT_MIN_BYTES ((size_t)16 << 20)
+#ifndef PF_AHEAD
 #define PF_AHEAD 256
+#endif
+#ifndef PF_FAR
+#define PF_FAR 0
+#endif
 
 /* Row by row: output row oh's windows reach input rows [rlo, rhi); its
  * indices are checked to lie there (a vector step per 16, which also
@@ -595,12 +606,12 @@ static bool scatter_plane(float *d, int64_t n, const int64_t *ip, const float *u
  * order. False (dX partly written) on an index outside its rows: the
  * caller redoes the plane with scatter_plane. */
 OG_AVX512 static bool scatter_plane_rows(const og_pool_bwd *g, float *d, const int64_t *ip, const float *u,
-                                         int64_t base, float *dst)
+                                         int64_t base, float *dst, bool nt)
 {
     const int64_t W = g->W, OW = g->OW, n = g->H * W;
     int64_t zeroed = 0;   /* rows [0, zeroed) of d are zero or summed */
     og_streamer out;
-    streamer_begin(&out, d, dst, n);
+    streamer_begin(&out, d, dst, n, nt);
     int32_t ix[16] __attribute__((aligned(64)));
     for (int64_t oh = 0; oh < g->OH; oh++) {
         int64_t hs = oh * g->sh - g->ph, rlo = hs < 0 ? 0 : hs, rhi = hs + (g->kh - 1) * g->dh + 1;
@@ -620,6 +631,11 @@ OG_AVX512 static bool scatter_plane_rows(const og_pool_bwd *g, float *d, const i
             _mm_prefetch((const char *)(iq + q0 + PF_AHEAD), _MM_HINT_T0);
             _mm_prefetch((const char *)(iq + q0 + 8 + PF_AHEAD), _MM_HINT_T0);
             _mm_prefetch((const char *)(uq + q0 + PF_AHEAD), _MM_HINT_T0);
+#if PF_FAR
+            _mm_prefetch((const char *)(iq + q0 + PF_FAR), _MM_HINT_T1);
+            _mm_prefetch((const char *)(iq + q0 + 8 + PF_FAR), _MM_HINT_T1);
+            _mm_prefetch((const char *)(uq + q0 + PF_FAR), _MM_HINT_T1);
+#endif
             int64_t cnt = OW - q0 < 16 ? OW - q0 : 16;
             __mmask8 k0 = cnt >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << cnt) - 1);
             __mmask8 k1 = cnt >= 16 ? (__mmask8)0xFF : cnt > 8 ? (__mmask8)((1u << (cnt - 8)) - 1) : 0;
@@ -665,6 +681,7 @@ typedef struct bwd_ctx {
     char *ws;
     size_t stride;
     bool simd;
+    bool nt;        /* streaming stores: dX much larger than the caches */
     int64_t block;
     int64_t next;   /* atomic: the next unclaimed plane */
     int bad;
@@ -689,12 +706,14 @@ static void bwd_worker(void *arg, int64_t task, int worker)
             const int64_t *ip = c->ind + p * m;
             const float *u = c->dy + p * m;
             float *dst = c->dx + p * n;
-            if (buf && c->simd) {
+            if (buf && c->simd && c->nt) {   /* large: row by row, streamed out */
                 fenced = false;
-                if (scatter_plane_rows(g, buf, ip, u, p * n, dst))
+                if (scatter_plane_rows(g, buf, ip, u, p * n, dst, true))
                     continue;
             }
-            /* in place (no scratch), scalar, or an index outside its rows */
+            /* cache-sized dX (summed in the scratch plane, copied out: its
+             * reader finds it in cache), no scratch (in place), scalar, or
+             * an index outside its rows */
             if (!scatter_plane(buf ? buf : dst, n, ip, u, m, (uint64_t)(p * n))) {
                 __atomic_store_n(&c->bad, 1, __ATOMIC_RELAXED);
                 break;
@@ -729,8 +748,12 @@ bool og_maxpool_bwd_f32(const og_pool_bwd *g, const int64_t *ind, const float *d
 {
     size_t need = og_maxpool_bwd_workspace(g);
     bool scratch = workspace && need > 0 && workspace_stride >= need;
-    bwd_ctx c = { g, ind, dy, dx, scratch ? workspace : NULL, workspace_stride, g->simd, claim_block(g->H * g->W),
-                  0, 0 };
+    /* dX written with streaming stores only when it is far larger than the
+     * caches: a smaller one is read right back by the next backward op */
+    bool stream = g->stream > 0 ||
+                  (g->stream < 0 && (double)g->planes * (double)(g->H * g->W) * 4.0 > (double)NT_MIN_BYTES);
+    bwd_ctx c = { g, ind, dy, dx, scratch ? workspace : NULL, workspace_stride, g->simd, stream,
+                  claim_block(g->H * g->W), 0, 0 };
     int64_t blocks = (g->planes + c.block - 1) / c.block;
     int nt = n_threads > 0 ? n_threads : 1;
     og_parallel_for(nt, blocks < nt ? blocks : nt, bwd_worker, &c);

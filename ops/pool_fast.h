@@ -41,6 +41,7 @@ typedef struct og_pool_bwd {
     int64_t planes, H, W, OH, OW;
     int64_t sh, ph, kh, dh;
     bool simd;          /* AVX-512 (the ISA chosen at plan time) */
+    int stream;         /* dX by streaming stores: 1 always, 0 never, -1 when far larger than the caches */
 } og_pool_bwd;
 
 /* False when the geometry is out of the kernel's range. */

@@ -293,13 +293,15 @@ static void check_bwd_kernel(const og_pool_bwd *g0, const int64_t *ind, const fl
         ck_assert(og_pool_bwd_init(&g));
         size_t ws = (og_maxpool_bwd_workspace(&g) + 63) & ~(size_t)63;
         for (int threads = 1; threads <= 3; threads++)
-            for (int with_ws = 0; with_ws < 2; with_ws++) {
-                void *w = with_ws ? scratch(ws, threads) : NULL;
-                memset(got, 0xA5, (size_t)nx * sizeof(float));
-                ck_assert(og_maxpool_bwd_f32(&g, ind, u, got, threads, w, with_ws ? ws : 0));
-                same_bits(want, got, nx, 4, simd ? "dX (avx512)" : "dX (scalar)", c);
-                free(w);
-            }
+            for (int with_ws = 0; with_ws < 2; with_ws++)
+                for (int stream = -1; stream <= 1; stream++) {   /* row by row and streamed: auto, never, always */
+                    void *w = with_ws ? scratch(ws, threads) : NULL;
+                    g.stream = stream;
+                    memset(got, 0xA5, (size_t)nx * sizeof(float));
+                    ck_assert(og_maxpool_bwd_f32(&g, ind, u, got, threads, w, with_ws ? ws : 0));
+                    same_bits(want, got, nx, 4, simd ? "dX (avx512)" : "dX (scalar)", c);
+                    free(w);
+                }
     }
     free(want);
     free(got);
@@ -357,12 +359,12 @@ static bool check_backward(const pcase *c)
     free(ref_dx);
 
     og_pool_bwd g = { .planes = c->xd[0] * c->xd[1], .H = c->xd[2], .W = c->xd[3], .OH = dy->dims[2],
-                      .OW = dy->dims[3], .sh = c->s[0], .ph = c->pads[0], .kh = c->k[0], .dh = c->d[0] };
+                      .OW = dy->dims[3], .sh = c->s[0], .ph = c->pads[0], .kh = c->k[0], .dh = c->d[0], .stream = -1 };
     int64_t *ind = fwd[1]->data, ny = fwd[1]->numel, in_plane = c->xd[2] * c->xd[3];
     const float *u = dy->data;
     check_bwd_kernel(&g, ind, u, c);
     og_pool_bwd band = { .planes = g.planes, .H = 1, .W = in_plane, .OH = 1, .OW = g.OH * g.OW, .sh = 1, .ph = 0,
-                         .kh = 1, .dh = 1 };
+                         .kh = 1, .dh = 1, .stream = -1 };
     check_bwd_kernel(&band, ind, u, c);   /* the geometry-free form */
     if (ny > 0) {
         /* indices moved anywhere in their plane */
