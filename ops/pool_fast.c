@@ -46,8 +46,10 @@
 #define OG_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
 #define MAX_SIMD_TAPS 64   /* kw of the SIMD rows */
 #define MAX_TAPS 64        /* kh of the fast kernel (larger: the reference) */
-/* Ring rows times padded width times 8 bytes stays under this. */
+/* Ring rows times padded width times 8 bytes stays under this, and the
+ * whole per-worker scratch under the engine's 16 MiB. */
 #define MAX_RING_BYTES ((size_t)8 << 20)
+#define MAX_WORKSPACE ((size_t)16 << 20)
 
 /* Same as the reference's: the taps j in [lo, hi) of a window starting at
  * `start` that land inside [0, in). */
@@ -121,7 +123,7 @@ bool og_pool2d_init(og_pool2d *g, bool simd)
     g->ow_a = a;
     g->ow_b = b;
     g->simd = simd && g->kw <= MAX_SIMD_TAPS;
-    return true;
+    return layout(g).total <= MAX_WORKSPACE;   /* per worker */
 }
 
 size_t og_pool2d_workspace(const og_pool2d *g) { return layout(g).total; }
@@ -555,6 +557,22 @@ OG_AVX512 static void streamer_upto(og_streamer *s, int64_t upto)
             _mm512_storeu_ps(s->dst + s->pos, _mm512_loadu_ps(s->src + s->pos));
 }
 
+/* At most k whole vectors below `upto` out (the scalar head first). */
+OG_AVX512 static inline void streamer_some(og_streamer *s, int64_t upto, int k)
+{
+    if (s->pos < s->head) {
+        streamer_upto(s, upto);
+        return;
+    }
+    for (; k > 0 && s->pos + 16 <= upto; k--, s->pos += 16) {
+        __m512 v = _mm512_loadu_ps(s->src + s->pos);
+        if (s->nt)
+            _mm512_stream_ps(s->dst + s->pos, v);
+        else
+            _mm512_storeu_ps(s->dst + s->pos, v);
+    }
+}
+
 OG_AVX512 static void streamer_finish(og_streamer *s)
 {
     streamer_upto(s, s->n);
@@ -591,12 +609,8 @@ static bool scatter_plane(float *d, int64_t n, const int64_t *ip, const float *u
 /* Indices and dY read this many elements ahead (software prefetch: two
  * read streams and a streaming write outrun the hardware's). */
 #define NT_MIN_BYTES ((size_t)16 << 20)
-#ifndef PF_AHEAD
+#define STREAM_PER_BLOCK 4   /* vectors streamed out per 16 elements summed */
 #define PF_AHEAD 256
-#endif
-#ifndef PF_FAR
-#define PF_FAR 0
-#endif
 
 /* Row by row: output row oh's windows reach input rows [rlo, rhi); its
  * indices are checked to lie there (a vector step per 16, which also
@@ -610,6 +624,7 @@ OG_AVX512 static bool scatter_plane_rows(const og_pool_bwd *g, float *d, const i
 {
     const int64_t W = g->W, OW = g->OW, n = g->H * W;
     int64_t zeroed = 0;   /* rows [0, zeroed) of d are zero or summed */
+    int64_t final = 0, prev_final = 0;   /* elements final after this / the previous output row */
     og_streamer out;
     streamer_begin(&out, d, dst, n, nt);
     int32_t ix[16] __attribute__((aligned(64)));
@@ -631,11 +646,6 @@ OG_AVX512 static bool scatter_plane_rows(const og_pool_bwd *g, float *d, const i
             _mm_prefetch((const char *)(iq + q0 + PF_AHEAD), _MM_HINT_T0);
             _mm_prefetch((const char *)(iq + q0 + 8 + PF_AHEAD), _MM_HINT_T0);
             _mm_prefetch((const char *)(uq + q0 + PF_AHEAD), _MM_HINT_T0);
-#if PF_FAR
-            _mm_prefetch((const char *)(iq + q0 + PF_FAR), _MM_HINT_T1);
-            _mm_prefetch((const char *)(iq + q0 + 8 + PF_FAR), _MM_HINT_T1);
-            _mm_prefetch((const char *)(uq + q0 + PF_FAR), _MM_HINT_T1);
-#endif
             int64_t cnt = OW - q0 < 16 ? OW - q0 : 16;
             __mmask8 k0 = cnt >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << cnt) - 1);
             __mmask8 k1 = cnt >= 16 ? (__mmask8)0xFF : cnt > 8 ? (__mmask8)((1u << (cnt - 8)) - 1) : 0;
@@ -656,6 +666,10 @@ OG_AVX512 static bool scatter_plane_rows(const og_pool_bwd *g, float *d, const i
                 for (int t = 0; t < cnt; t++)
                     dr[ix[t]] += uv[t];
             }
+            /* the final rows go out a few vectors per block, so the
+             * streaming stores spread over the arithmetic */
+            if (STREAM_PER_BLOCK)
+                streamer_some(&out, final, STREAM_PER_BLOCK);
         }
         /* rows before the next output row's first are final */
         int64_t next = oh + 1 < g->OH ? (oh + 1) * g->sh - g->ph : g->H;
@@ -665,7 +679,13 @@ OG_AVX512 static bool scatter_plane_rows(const og_pool_bwd *g, float *d, const i
             zero_f32(d + zeroed * W, (next - zeroed) * W);
             zeroed = next;
         }
-        streamer_upto(&out, next * W);
+        if (STREAM_PER_BLOCK) {   /* never more than a row behind */
+            streamer_upto(&out, prev_final);
+            prev_final = final;
+            final = next * W;
+        } else {
+            streamer_upto(&out, next * W);
+        }
     }
     if (zeroed < g->H)
         zero_f32(d + zeroed * W, (g->H - zeroed) * W);
