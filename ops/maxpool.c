@@ -192,6 +192,8 @@ static void valid_range(int64_t start, int64_t d, int64_t k, int64_t in, int64_t
         }                                                                                                  \
     }
 
+extern const og_op og_op_maxpool;
+
 typedef int8_t i8;
 typedef uint8_t u8;
 DEFINE_MAXPOOL(float, IS_NAN_FP, -INFINITY)
@@ -413,17 +415,17 @@ static og_status maxpool_select(og_select_call *s)
  *     MaxPool.Indices -> Reshape(-1) -> ScatterElements(axis 0, add) -> ...
  *     dY -> Reshape(-1) ------------------------------------/
  * The kernel gets (flat Indices, flat dY), zero-fills dX itself, and
- * scatters plane by plane. The MaxPool only tells the plane split; each
- * index is checked to lie in its plane, and the general scatter (the
- * reference's semantics and errors) runs when one does not. */
-
-typedef struct maxpool_bwd_state { int64_t planes, in_plane, out_plane; } maxpool_bwd_state;
+ * scatters plane by plane. The MaxPool tells the plane split and, for 2-D
+ * row-major Indices, the input rows each output row's windows reach (the
+ * kernel then works row by row); each index is checked to lie there, or at
+ * least in its plane, and the general scatter (the reference's semantics
+ * and errors) runs when one does not. */
 
 #define MAXPOOL_BWD_DROP_ZEROS 1
 
 static og_status maxpool_bwd_run(const og_kernel_call *k)
 {
-    const maxpool_bwd_state *st = k->state;
+    const og_pool_bwd *st = k->state;
     if (k->n_in < 2 || k->n_in > 3)
         return og_err(OG_ERR_INTERNAL, "node '%s' (ScatterElements): kernel got %d inputs", k->node->name, k->n_in);
     /* (indices, updates), or (zeros, indices, updates) with the zeros unread */
@@ -438,9 +440,8 @@ static og_status maxpool_bwd_run(const og_kernel_call *k)
     const int64_t *iv = ind->data;
     const float *uv = u->data;
     float *d = dx->data;
-    if (ind->numel == st->planes * st->out_plane && dx->numel == st->planes * st->in_plane &&
-        og_maxpool_bwd_f32(st->planes, st->in_plane, st->out_plane, iv, uv, d, k->n_threads, k->workspace,
-                           k->workspace_stride))
+    if (ind->numel == st->planes * st->OH * st->OW && dx->numel == st->planes * st->H * st->W &&
+        og_maxpool_bwd_f32(st, iv, uv, d, k->n_threads, k->workspace, k->workspace_stride))
         return OG_OK;
     int64_t n = dx->numel;
     memset(d, 0, (size_t)n * sizeof(float));
@@ -524,21 +525,41 @@ static og_status maxpool_bwd_select(og_select_call *s)
     if (xv->rank < 3 || indv->rank != xv->rank)
         return OG_OK;
     int64_t total_x = dims_product(xv, 0), total_i = dims_product(indv, 0);
-    maxpool_bwd_state st = { 0, dims_product(xv, 2), dims_product(indv, 2) };
-    if (total_x < 0 || st.in_plane <= 0 || st.out_plane < 0 || total_x != d->shape.dims[0] ||
+    int64_t in_plane = dims_product(xv, 2), out_plane = dims_product(indv, 2);
+    if (total_x < 0 || in_plane <= 0 || out_plane < 0 || total_x != d->shape.dims[0] ||
         total_i != ii->shape.dims[0])
         return OG_OK;
-    st.planes = total_x / st.in_plane;
-    if (st.planes * st.out_plane != total_i)
+    /* one band per plane unless the pool's rows are known (2-D, row-major
+     * Indices): then each output row's indices are bound to its rows */
+    bool simd = og_isa_active() == OG_ISA_AVX512;
+    og_pool_bwd st = { total_x / in_plane, 1, in_plane, 1, out_plane, 1, 0, 1, 1, simd, -1 };
+    if (st.planes * out_plane != total_i)
         return OG_OK;
-    maxpool_bwd_state *ps = og_malloc(sizeof *ps);
+    const maxpool_params *mpp = mp->params;
+    og_spatial sp;
+    og_shape xs = { .rank = xv->rank };
+    if (xv->rank == 4 && mp->op == &og_op_maxpool && mpp && mpp->storage_order == 0) {
+        memcpy(xs.dims, og_value_dims(xv), sizeof(int64_t) * 4);
+        if (maxpool_geometry("", mpp, &xs, "", &(int){ 0 }, &sp) == OG_OK && sp.out[0] * sp.out[1] == out_plane &&
+            sp.in[0] * sp.in[1] == in_plane && sp.pad_begin[0] >= 0) {
+            og_pool_bwd rows = { st.planes, sp.in[0], sp.in[1], sp.out[0], sp.out[1], sp.stride[0], sp.pad_begin[0],
+                                 sp.kernel[0], sp.dilation[0], simd, -1 };
+            if (og_pool_bwd_init(&rows))
+                st = rows;
+        } else {
+            og_err_clear();
+        }
+    }
+    if (!og_pool_bwd_init(&st))
+        return OG_OK;
+    og_pool_bwd *ps = og_malloc(sizeof *ps);
     if (!ps)
         return og_err(OG_ERR_NOMEM, "node '%s' (ScatterElements): out of memory planning its kernel", n->name);
     *ps = st;
     s->state = ps;
     s->run = maxpool_bwd_run;
     s->kernel_name = "maxpool_backward_planes";
-    s->workspace_bytes = og_maxpool_bwd_workspace(st.in_plane);
+    s->workspace_bytes = og_maxpool_bwd_workspace(&st);
     /* The zeros are dropped (their fill is most of a naive run's cost);
      * MAXPOOL_BWD_DROP_ZEROS 0 keeps them as an unread input, for an
      * executor that re-infers the node from its original inputs. */
