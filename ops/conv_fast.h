@@ -46,6 +46,7 @@ typedef struct og_gwr_plan {
     int64_t N, G, Cg, Mg, H, W, P, Q, R, S, sh, sw, dh, dw, ph, pw;
     int64_t Hq, Wq;        /* phase planes: rows, row width */
     int64_t L, lpad;       /* dY on Wq-wide rows: floats, rounded to a vector */
+    int64_t ps;            /* floats from one phase plane to the next */
     int64_t xs;            /* floats of one channel's phase planes and zero slack */
     int64_t mb, n_mb, cb, n_cb;   /* task blocks: dW rows, X channels */
     int64_t jpad;          /* a task's taps rounded to the register tile */

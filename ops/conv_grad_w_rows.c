@@ -119,7 +119,10 @@ bool og_gwr_plan_make(og_gwr_plan *p, const og_cf_geom *cg, size_t *workspace_by
         return false;
     p->L = p->P * p->Wq;
     p->lpad = gwr_cdiv(p->L, p->vl) * p->vl;
-    p->xs = gwr_cdiv(p->sh * p->sw * p->Hq * p->Wq + p->Wq + p->vl, 16) * 16;
+    /* phase planes 16 floats apart (row_avx512 writes whole vectors), then
+     * slack for the reads of junk lanes past the last */
+    p->ps = p->sh * p->sw > 1 ? p->Hq * p->Wq + 16 : p->Hq * p->Wq;
+    p->xs = gwr_cdiv(p->sh * p->sw * p->ps + p->Wq + p->vl, 16) * 16;
     /* task blocks: split the side whose split copies fewer floats */
     int64_t n_mb = 1, n_cb = 1;
     for (;;) {
@@ -370,7 +373,7 @@ static void copy_image(const og_gwr_plan *p, const float *x, const float *dy, in
             row_copy(p, o + i * p->Wq, (uintptr_t)(src + i * p->Q), 1, p->Wq, 0, p->Q);
         memset(o + p->L, 0, sizeof(float) * (size_t)(p->lpad - p->L));
     }
-    const int64_t plane = p->Hq * p->Wq;
+    const int64_t plane = p->ps;
     for (int64_t c = 0; c < p->cb; c++) {
         float *o = xp + c * p->xs;
         if (c0 + c >= p->Cg) {
@@ -399,6 +402,9 @@ static void copy_image(const og_gwr_plan *p, const float *x, const float *dy, in
                     row_copy(p, row, xr, p->sw, p->Wq, j0, j1);
                 }
             }
+        /* the gaps between phase planes (after their last rows' overrun) */
+        for (int64_t k = 0; k + 1 < p->sh * p->sw; k++)
+            memset(o + k * plane + p->Hq * p->Wq, 0, sizeof(float) * (size_t)(plane - p->Hq * p->Wq));
         int64_t used = p->sh * p->sw * plane;
         memset(o + used, 0, sizeof(float) * (size_t)(p->xs - used));
     }
@@ -417,7 +423,7 @@ static int64_t tap_off(const og_gwr_plan *p, int64_t j)
 {
     int64_t RS = p->R * p->S, c = j / RS, r = j % RS / p->S, s = j % p->S;
     int64_t a = r * p->dh % p->sh, b = s * p->dw % p->sw;
-    return c * p->xs + (a * p->sw + b) * p->Hq * p->Wq + (r * p->dh / p->sh) * p->Wq + s * p->dw / p->sw;
+    return c * p->xs + (a * p->sw + b) * p->ps + (r * p->dh / p->sh) * p->Wq + s * p->dw / p->sw;
 }
 
 static void gwr_task(void *arg, int64_t t, int worker)
