@@ -30,13 +30,19 @@
  * Blocking: a task owns a block of dW (group, mb rows, cb channels x R*S
  * taps); per image (or group of small images, swept together so the sums
  * stay in registers) it builds the padded copies it needs in its worker's
- * scratch, then for each block of l (up to 4096 floats: the partial sums
- * travel once per block) sweeps every 4-row group over all its tap tiles.
+ * scratch, then for each 4-row group and each block of l (about 2048
+ * floats: the group's 4 dY rows stay in L1, its partial sums in L2) sweeps
+ * all its tap tiles.
  * The copies are inline masked vector moves (AVX-512; at stride 2 a
  * permute picks each phase). Tasks split rows or channels, whichever
  * duplicates fewer copied floats, until there are at least 2 (a copy costs
  * the same per task whatever its size, so tasks stay large), and until the
  * scratch fits in 12 MiB.
+ *
+ * Tried and dropped: reading dY in place (rows of Q, no junk) with X
+ * copied once per tap column s: no dY copies, but the 6 taps of a tile
+ * then read 6 separate streams (here taps (r, s..s+2) share cache lines)
+ * and the copies triple; the sweeps measured about 30% slower.
  *
  * Chosen (og_gwr_preferred) at stride 1 for large planes or small weights;
  * it computes strides up to 4 (tested directly), where measured the GEMM
@@ -64,7 +70,7 @@
 
 #define GWR_ALIGN(x) (((x) + 63) & ~(size_t)63)
 #define GWR_MAX_WS ((size_t)12 << 20)
-#define GWR_LB 4096        /* floats of l per block (fewer blocks: less traffic of the partial sums) */
+#define GWR_LB 2048        /* floats of l per block (4 dY rows in L1; blocks split a plane evenly) */
 #define GWR_SMALL 2048     /* images below this many l floats are grouped */
 #define GWR_UNIT_BYTES ((size_t)768 << 10)   /* copies of one image group (L2) */
 
@@ -447,10 +453,15 @@ static void gwr_task(void *arg, int64_t t, int worker)
         int64_t nn = gwr_min(p->ni, p->N - n0);
         for (int64_t i = 0; i < nn; i++)
             copy_image(p, jb->x, jb->dy, n0 + i, gi, m0, c0, dyp + i * dy_img, xp + i * x_img);
-        int64_t lb = nn > 1 ? p->lpad : p->lb;
-        for (int64_t l0 = 0; l0 < p->lpad; l0 += lb) {
-            gwr_sweep w = { .dy_img = dy_img, .x_img = x_img, .ni = nn, .l0 = l0, .l1 = gwr_min(p->lpad, l0 + lb) };
-            for (int64_t mt = 0; mt < mb; mt += mr) {
+        /* blocks of about lb, evenly split */
+        int64_t lb = nn > 1 ? p->lpad : gwr_cdiv(gwr_cdiv(p->lpad, gwr_cdiv(p->lpad, p->lb)), vl) * vl;
+        /* row groups outer: one group's partial sums (mr x jpad vectors)
+         * stay in L2 over its blocks of l, its dY block in L1, while the
+         * task's X copies stream from L2 */
+        for (int64_t mt = 0; mt < mb; mt += mr) {
+            for (int64_t l0 = 0; l0 < p->lpad; l0 += lb) {
+                gwr_sweep w = { .dy_img = dy_img, .x_img = x_img, .ni = nn, .l0 = l0,
+                                .l1 = gwr_min(p->lpad, l0 + lb) };
                 for (int i = 0; i < mr; i++)   /* rows past the block repeat its last (sums dropped) */
                     w.dy[i] = dyp + gwr_min(mt + i, mb - 1) * p->lpad;
                 for (int64_t j0 = 0; j0 < jpad; j0 += nj) {
