@@ -197,6 +197,7 @@ typedef struct gwr_sweep {
     const float *x[6];
     int64_t dy_img, x_img;   /* floats to the next image's copies */
     int64_t ni, l0, l1;
+    bool zero;   /* the first sweep of the sums: start from zero, not from pt */
 } gwr_sweep;
 
 __attribute__((target("avx512f"))) static void tile_avx512(const gwr_sweep *w, float *pt, int64_t jpad)
@@ -206,7 +207,7 @@ __attribute__((target("avx512f"))) static void tile_avx512(const gwr_sweep *w, f
     for (int i = 0; i < 4; i++)
 #pragma GCC unroll 6
         for (int k = 0; k < 6; k++)
-            a[i][k] = _mm512_load_ps(pt + (i * jpad + k) * 16);
+            a[i][k] = w->zero ? _mm512_setzero_ps() : _mm512_load_ps(pt + (i * jpad + k) * 16);
     for (int64_t n = 0; n < w->ni; n++) {
         const float *d0 = w->dy[0] + n * w->dy_img, *d1 = w->dy[1] + n * w->dy_img;
         const float *d2 = w->dy[2] + n * w->dy_img, *d3 = w->dy[3] + n * w->dy_img;
@@ -242,7 +243,7 @@ __attribute__((target("avx2,fma"))) static void tile_avx2(const gwr_sweep *w, fl
     for (int i = 0; i < 3; i++)
 #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
-            a[i][k] = _mm256_load_ps(pt + (i * jpad + k) * 8);
+            a[i][k] = w->zero ? _mm256_setzero_ps() : _mm256_load_ps(pt + (i * jpad + k) * 8);
     for (int64_t n = 0; n < w->ni; n++) {
         const float *d0 = w->dy[0] + n * w->dy_img, *d1 = w->dy[1] + n * w->dy_img;
         const float *d2 = w->dy[2] + n * w->dy_img;
@@ -441,10 +442,14 @@ static void gwr_task(void *arg, int64_t t, int worker)
     int64_t m0 = mblk * p->mb, c0 = cblk * p->cb;
     int64_t mb = gwr_min(p->mb, p->Mg - m0), cb = gwr_min(p->cb, p->Cg - c0);
     int64_t RS = p->R * p->S, J = cb * RS, jpad = p->jpad, vl = p->vl, mr = p->mr, nj = p->nj;
-    int64_t mpad = gwr_cdiv(mb, mr) * mr;
     char *ws = jb->ws + (size_t)worker * jb->stride;
     float *part = (float *)(ws + p->part_off), *dyp = (float *)(ws + p->dy_off), *xp = (float *)(ws + p->x_off);
-    memset(part, 0, sizeof(float) * (size_t)(mpad * jpad * vl));
+    int64_t cols = p->Cg * RS;
+    if (p->N == 0) {   /* no images: dW is zero (the sums below start at the first image) */
+        for (int64_t m = 0; m < mb; m++)
+            memset(jb->dw + (gi * p->Mg + m0 + m) * cols + c0 * RS, 0, sizeof(float) * (size_t)J);
+        return;
+    }
     int64_t *tab = (int64_t *)(ws + p->tab_off);   /* taps past J repeat the last */
     for (int64_t j = 0; j < jpad; j++)
         tab[j] = tap_off(p, gwr_min(j, J - 1));
@@ -461,7 +466,7 @@ static void gwr_task(void *arg, int64_t t, int worker)
         for (int64_t mt = 0; mt < mb; mt += mr) {
             for (int64_t l0 = 0; l0 < p->lpad; l0 += lb) {
                 gwr_sweep w = { .dy_img = dy_img, .x_img = x_img, .ni = nn, .l0 = l0,
-                                .l1 = gwr_min(p->lpad, l0 + lb) };
+                                .l1 = gwr_min(p->lpad, l0 + lb), .zero = n0 == 0 && l0 == 0 };
                 for (int i = 0; i < mr; i++)   /* rows past the block repeat its last (sums dropped) */
                     w.dy[i] = dyp + gwr_min(mt + i, mb - 1) * p->lpad;
                 for (int64_t j0 = 0; j0 < jpad; j0 += nj) {
@@ -476,7 +481,6 @@ static void gwr_task(void *arg, int64_t t, int worker)
             }
         }
     }
-    int64_t cols = p->Cg * RS;
     for (int64_t m = 0; m < mb; m++) {
         float *row = jb->dw + (gi * p->Mg + m0 + m) * cols + c0 * RS;
         for (int64_t j = 0; j < J; j++) {

@@ -1030,6 +1030,9 @@ START_TEST(conv_grad_w_rows_strided)
     /* ResNet's 56x56 downsampling shape, scaled down: stride 2, pad 1 */
     const int64_t s2[2] = { 2, 2 }, d1[2] = { 1, 1 }, p1[2] = { 1, 1 };
     rows_direct_one(2, 1, 6, 10, 30, 34, 3, 3, s2, d1, p1, p1);
+    /* no images: dW is zero (and written) */
+    const int64_t s1[2] = { 1, 1 };
+    rows_direct_one(0, 2, 5, 7, 9, 20, 3, 3, s1, d1, p1, p1);
 }
 END_TEST
 /* ---- end conv_grad_w_rows ----------------------------------------------- */
