@@ -29,8 +29,9 @@
  *
  * Blocking: a task owns a block of dW (group, mb rows, cb channels x R*S
  * taps); per image (or group of small images, swept together so the sums
- * stay in registers) it builds the padded copies it needs in its worker's
- * scratch, then for each 4-row group and each block of l (about 2048
+ * stay in registers) it builds the X copies it needs in its worker's
+ * scratch, and each 4-row group's dY rows just before their sweeps (so
+ * the X copies stay in L2), then for each 4-row group and each block of l (about 2048
  * floats: the group's 4 dY rows stay in L1, its partial sums in L2) sweeps
  * all its tap tiles.
  * The copies are inline masked vector moves (AVX-512; at stride 2 a
@@ -81,7 +82,7 @@ static int64_t gwr_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
  * row_avx512), X channels */
 static size_t unit_floats(const og_gwr_plan *p, int64_t ni)
 {
-    return (size_t)(ni * p->mb * p->lpad + 16 + ni * p->cb * p->xs);
+    return (size_t)(ni * p->mr * p->lpad + 16 + ni * p->cb * p->xs);
 }
 
 static size_t part_bytes(const og_gwr_plan *p)
@@ -168,7 +169,7 @@ bool og_gwr_plan_make(og_gwr_plan *p, const og_cf_geom *cg, size_t *workspace_by
     p->lb = GWR_LB;
     p->part_off = 0;
     p->dy_off = part_bytes(p);
-    p->x_off = p->dy_off + sizeof(float) * (size_t)(p->ni * p->mb * p->lpad + 16);
+    p->x_off = p->dy_off + sizeof(float) * (size_t)(p->ni * p->mr * p->lpad + 16);
     p->tab_off = p->part_off + ws_bytes(p) - GWR_ALIGN(sizeof(int64_t) * (size_t)p->jpad);
     *workspace_bytes = ws_bytes(p);
     return true;
@@ -365,21 +366,26 @@ static void row_copy(const og_gwr_plan *p, float *o, uintptr_t src, int64_t step
 /* The copies of image n for a task: dY rows m0.. (mb of them, rows past
  * Mg repeat nothing: zero) on Wq-wide rows, X channels c0.. (cb) as phase
  * planes. */
-static void copy_image(const og_gwr_plan *p, const float *x, const float *dy, int64_t n, int64_t gi, int64_t m0,
-                       int64_t c0, float *dyp, float *xp)
+/* dY rows m0 + rows[0..mr) of image n (the caller clamps them to the
+ * block) on Wq-wide rows, the junk columns and the tail zero. */
+static void copy_dy_rows(const og_gwr_plan *p, const float *dy, int64_t n, int64_t gi, int64_t m0, const int64_t *rows,
+                         float *dyp)
 {
-    const int64_t PQ = p->P * p->Q, HW = p->H * p->W;
-    for (int64_t m = 0; m < p->mb; m++) {
-        float *o = dyp + m * p->lpad;
-        if (m0 + m >= p->Mg) {
-            memset(o, 0, sizeof(float) * (size_t)p->lpad);
-            continue;
-        }
-        const float *src = dy + (n * p->G * p->Mg + gi * p->Mg + m0 + m) * PQ;
+    const int64_t PQ = p->P * p->Q;
+    for (int k = 0; k < p->mr; k++) {
+        float *o = dyp + k * p->lpad;
+        const float *src = dy + (n * p->G * p->Mg + gi * p->Mg + m0 + rows[k]) * PQ;
         for (int64_t i = 0; i < p->P; i++)
             row_copy(p, o + i * p->Wq, (uintptr_t)(src + i * p->Q), 1, p->Wq, 0, p->Q);
         memset(o + p->L, 0, sizeof(float) * (size_t)(p->lpad - p->L));
     }
+}
+
+/* The X copies of image n for a task: channels c0.. (cb; past Cg zero),
+ * each as its phase planes. */
+static void copy_image(const og_gwr_plan *p, const float *x, int64_t n, int64_t gi, int64_t c0, float *xp)
+{
+    const int64_t HW = p->H * p->W;
     const int64_t plane = p->ps;
     for (int64_t c = 0; c < p->cb; c++) {
         float *o = xp + c * p->xs;
@@ -453,22 +459,30 @@ static void gwr_task(void *arg, int64_t t, int worker)
     int64_t *tab = (int64_t *)(ws + p->tab_off);   /* taps past J repeat the last */
     for (int64_t j = 0; j < jpad; j++)
         tab[j] = tap_off(p, gwr_min(j, J - 1));
-    int64_t dy_img = p->mb * p->lpad, x_img = p->cb * p->xs;
+    int64_t dy_img = p->mr * p->lpad, x_img = p->cb * p->xs;
     for (int64_t n0 = 0; n0 < p->N; n0 += p->ni) {
         int64_t nn = gwr_min(p->ni, p->N - n0);
         for (int64_t i = 0; i < nn; i++)
-            copy_image(p, jb->x, jb->dy, n0 + i, gi, m0, c0, dyp + i * dy_img, xp + i * x_img);
+            copy_image(p, jb->x, n0 + i, gi, c0, xp + i * x_img);
         /* blocks of about lb, evenly split */
         int64_t lb = nn > 1 ? p->lpad : gwr_cdiv(gwr_cdiv(p->lpad, gwr_cdiv(p->lpad, p->lb)), vl) * vl;
         /* row groups outer: one group's partial sums (mr x jpad vectors)
          * stay in L2 over its blocks of l, its dY block in L1, while the
          * task's X copies stream from L2 */
         for (int64_t mt = 0; mt < mb; mt += mr) {
+            /* the group's dY rows, copied just before use (rows past the
+             * block repeat its last; their sums are dropped): the copies
+             * of all rows at once pushed the X copies out of L2 */
+            int64_t rows[4];
+            for (int i = 0; i < mr; i++)
+                rows[i] = gwr_min(mt + i, mb - 1);
+            for (int64_t i = 0; i < nn; i++)
+                copy_dy_rows(p, jb->dy, n0 + i, gi, m0, rows, dyp + i * dy_img);
             for (int64_t l0 = 0; l0 < p->lpad; l0 += lb) {
                 gwr_sweep w = { .dy_img = dy_img, .x_img = x_img, .ni = nn, .l0 = l0,
                                 .l1 = gwr_min(p->lpad, l0 + lb), .zero = n0 == 0 && l0 == 0 };
-                for (int i = 0; i < mr; i++)   /* rows past the block repeat its last (sums dropped) */
-                    w.dy[i] = dyp + gwr_min(mt + i, mb - 1) * p->lpad;
+                for (int i = 0; i < mr; i++)
+                    w.dy[i] = dyp + i * p->lpad;
                 for (int64_t j0 = 0; j0 < jpad; j0 += nj) {
                     for (int k = 0; k < nj; k++)
                         w.x[k] = xp + tab[j0 + k];
