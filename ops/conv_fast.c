@@ -48,7 +48,9 @@
  *   direct dot-product kernel for Cg == 1 (conv_grad_w_direct), or, for
  *   few dW columns (C*R*S <= 192, ResNet's first layer) on AVX-512, a pixel
  *   reduction over X split into its stride phases (conv_grad_w_pixred,
- *   tasks own blocks of dW rows). Tasks own
+ *   tasks own blocks of dW rows), or, at stride 1 on large planes or for
+ *   small weights, dot products of zero-padded rows of X and dY
+ *   (conv_grad_w_rows, ops/conv_grad_w_rows.c; AVX-512 or AVX2). Tasks own
  *   blocks of dW's columns and rows and add the images in order, so each
  *   dW element is reduced by one task in a fixed order.
  *
@@ -94,6 +96,8 @@ typedef struct cf_state {
     int64_t pr_ng;            /* images per group (phase planes of a group in worker 0's scratch) */
     int64_t pr_jpad;          /* dW columns rounded up to the column block */
     size_t pr_phase_off;      /* offset of the phase planes in worker 0's workspace */
+    bool rows;                /* CF_GRAD_W by padded rows (conv_grad_w_rows.c) */
+    og_gwr_plan gwr;
 } cf_state;
 
 static int64_t cf_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -1667,6 +1671,10 @@ static og_status grad_w_run(const og_kernel_call *k)
         grad_w_pixred_run(k, st, nt);
         return OG_OK;
     }
+    if (st->rows) {
+        og_gwr_run(&st->gwr, k->in[0]->data, k->in[1]->data, k->out[0]->data, k->workspace, k->workspace_stride, nt);
+        return OG_OK;
+    }
     if (st->direct) {
         const og_cf_geom *g = &st->g;
         gwd_job j = { .st = st, .x = k->in[0]->data, .dy = k->in[1]->data, .dw = k->out[0]->data,
@@ -2072,6 +2080,18 @@ static og_status grad_w_select(og_select_call *s)
         s->kernel_name = "conv_grad_w_pixred";
         s->state = st;
         s->workspace_bytes = st->pr_phase_off + CF_ALIGN(sizeof(float) * (size_t)(st->pr_ng * st->pr_img));
+        s->run = grad_w_run;
+        s->new_n_in = 2;
+        s->new_inputs[0] = x_value;
+        s->new_inputs[1] = tdy->inputs[0];
+        return OG_OK;
+    }
+    size_t rows_ws;
+    if (!st->direct && !st->plain_b && og_gwr_plan_make(&st->gwr, &g, &rows_ws) && og_gwr_preferred(&st->gwr)) {
+        st->rows = true;
+        s->kernel_name = "conv_grad_w_rows";
+        s->state = st;
+        s->workspace_bytes = rows_ws;
         s->run = grad_w_run;
         s->new_n_in = 2;
         s->new_inputs[0] = x_value;

@@ -42,4 +42,30 @@ og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has
  * group and pads come back in g. */
 bool og_conv_node_geom(const og_node *node, const og_shape *xs, const og_shape *ws, og_cf_geom *g);
 
+/* ops/conv_grad_w_rows.c: the weight gradient as dot products of padded
+ * rows (conv_grad_w_rows, AVX-512 or AVX2). The plan, in forward terms
+ * (X [N, G*Cg, H, W], dY [N, G*Mg, P, Q], taps R x S, strides sh, sw,
+ * dilations dh, dw, begin pads ph, pw), filled by og_gwr_plan_make from the
+ * pattern's Conv geometry; false when the kernel does not fit (ISA, sizes,
+ * workspace), *workspace_bytes the per-worker scratch otherwise. */
+typedef struct og_gwr_plan {
+    int64_t N, G, Cg, Mg, H, W, P, Q, R, S, sh, sw, dh, dw, ph, pw;
+    int64_t Hq, Wq;        /* phase planes: rows, row width */
+    int64_t L, lpad;       /* dY on Wq-wide rows: floats, rounded to a vector */
+    int64_t ps;            /* floats from one phase plane to the next */
+    int64_t xs;            /* floats of one channel's phase planes and zero slack */
+    int64_t mb, n_mb, cb, n_cb;   /* task blocks: dW rows, X channels */
+    int64_t jpad;          /* a task's taps rounded to the register tile */
+    int64_t ni, lb;        /* images per copy unit; l per block (one image) */
+    int vl, mr, nj;        /* lanes, tile rows, tile taps */
+    bool avx512;
+    size_t part_off, dy_off, x_off, tab_off;   /* worker scratch layout */
+} og_gwr_plan;
+bool og_gwr_plan_make(og_gwr_plan *p, const og_cf_geom *g, size_t *workspace_bytes);
+int64_t og_gwr_tasks(const og_gwr_plan *p);
+/* The shapes it is chosen for (it computes any stride up to 4). */
+bool og_gwr_preferred(const og_gwr_plan *p);
+void og_gwr_run(const og_gwr_plan *p, const float *x, const float *dy, float *dw, void *ws, size_t stride,
+                int n_threads);
+
 #endif

@@ -17,6 +17,7 @@
 #include "internal.h"
 #include "kernel.h"
 #include "gradtest.h"
+#include "../../ops/conv_fast.h"
 
 /* ---- random data -------------------------------------------------------- */
 
@@ -767,6 +768,8 @@ END_TEST
 
 /* The gradient graph as the builder emits it: dX through ConvTranspose, dW
  * through the Transpose <- Conv <- Transposes pattern (group 1). */
+static const char *want_dw_kernel;   /* set by the conv_grad_w_rows tests: the dW kernel that must run */
+
 static void check_gradient(const cfg *c)
 {
     char what[300];
@@ -801,9 +804,13 @@ static void check_gradient(const cfg *c)
     /* few dW columns, dY rows of a vector or more, 4 or more dY channels per group: by pixel reduction (AVX-512) */
     bool pixred = !direct && !pw && og_isa_active() == OG_ISA_AVX512 && c->Cg * c->R * c->S <= 192 &&
                   vi.dims[3] >= 16 && c->Mg >= 4 && c->stride[0] <= 4 && c->stride[1] <= 4;
+    /* the rest by padded rows where they fit (vector ISAs; conv_grad_w_rows_* check it is chosen), else the GEMM */
     ck_assert_msg(hit(&h, direct ? "conv_grad_w_direct" : pw ? "conv_grad_w_pointwise" : pixred ? "conv_grad_w_pixred"
-                                                                                               : "conv_grad_w_igemm"),
+                                                                                               : "conv_grad_w_igemm") ||
+                      (!direct && !pw && !pixred && hit(&h, "conv_grad_w_rows")),
                   "%s: dW did not run the fused pattern", what);
+    if (want_dw_kernel)
+        ck_assert_msg(hit(&h, want_dw_kernel), "%s: dW did not run %s", what, want_dw_kernel);
     int64_t P = vi.dims[2] * vi.dims[3];
     expect_close(o1[0], orf[0], 2e-7 * (double)(c->Cg * c->R * c->S + 4), what);
     expect_close(o1[1], orf[1], 2e-7 * (double)(c->Mg * c->R * c->S + 4), what);
@@ -969,6 +976,186 @@ START_TEST(conv_concurrent_runs)
 }
 END_TEST
 
+
+/* ---- conv_grad_w_rows (ops/conv_grad_w_rows.c) -------------------------- */
+
+/* A random stride-1 Conv whose dW the padded-row kernel takes: pads 0..3
+ * on each side, dilations 1..3, widths 1..70 (rows with tails shorter than
+ * a vector, and junk columns), groups 1 and 2, 1..3 images, odd channel
+ * counts; not the shapes the other dW kernels own (Cg == 1 direct, 1x1,
+ * the AVX-512 pixel reduction: few columns and 4+ dY channels). */
+static void rows_cfg(cfg *c, bool avx512)
+{
+    for (;;) {
+        memset(c, 0, sizeof *c);
+        c->N = rnd_in(1, 3);
+        c->G = rnd_in(0, 2) == 0 ? 2 : 1;
+        c->Cg = 2 * rnd_in(1, 6) - 1 + (rnd_in(0, 3) == 0);   /* mostly odd, >= 1 */
+        c->Mg = 2 * rnd_in(1, 5) + 1;   /* 3..11 (dX of Mg 1 with many channels: not check_gradient's case) */
+        c->H = rnd_in(1, 12);
+        c->W = rnd_in(0, 2) == 0 ? rnd_in(1, 15) : rnd_in(16, 70);
+        c->R = rnd_in(1, 4);
+        c->S = rnd_in(1, 4);
+        c->stride[0] = c->stride[1] = 1;
+        for (int a = 0; a < 2; a++) {
+            c->dil[a] = rnd_in(1, 3);
+            c->pads[a] = rnd_in(0, 3);
+            c->pads[2 + a] = rnd_in(0, 3);
+        }
+        int64_t P = c->H + c->pads[0] + c->pads[2] - (c->R - 1) * c->dil[0];
+        int64_t Q = c->W + c->pads[1] + c->pads[3] - (c->S - 1) * c->dil[1];
+        if (P < 1 || Q < 1)
+            continue;
+        int64_t Wq = Q + (c->S - 1) * c->dil[1];
+        bool direct = c->Cg == 1 && (c->G > 1 || c->Mg < 8);
+        bool pw = c->R == 1 && c->S == 1 && !c->pads[0] && !c->pads[1] && !c->pads[2] && !c->pads[3];
+        bool pixred = avx512 && c->Cg * c->R * c->S <= 192 && Q >= 16 && c->Mg >= 4;
+        bool junk_ok = !(Wq * 2 > Q * 3 && Q < 16);   /* og_gwr_plan_make: junk at most half again */
+        if (!direct && !pw && !pixred && junk_ok)
+            return;
+    }
+}
+
+static void rows_random(uint64_t seed, int iters, bool avx512)
+{
+    rng_state = seed;
+    want_dw_kernel = "conv_grad_w_rows";
+    for (int it = 0; it < iters; it++) {
+        cfg c;
+        rows_cfg(&c, avx512);
+        check_gradient(&c);
+    }
+    /* a plane of more than one block of l (66 x 72 > 4096 floats), two
+     * images (3 dY channels: not the pixel reduction's) */
+    cfg c = { .N = 2, .G = 1, .Cg = 5, .Mg = 3, .H = 66, .W = 70, .R = 3, .S = 3, .stride = { 1, 1 },
+              .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
+    check_gradient(&c);
+    /* many small images swept together, groups */
+    c = (cfg){ .N = 9, .G = 2, .Cg = 7, .Mg = 5, .H = 6, .W = 7, .R = 3, .S = 3, .stride = { 1, 1 },
+               .dil = { 1, 1 }, .pads = { 1, 0, 2, 1 } };
+    check_gradient(&c);
+    want_dw_kernel = NULL;
+}
+
+START_TEST(conv_grad_w_rows_random)
+{
+    rows_random(1717, 70, og_isa_active() == OG_ISA_AVX512);
+}
+END_TEST
+
+START_TEST(conv_grad_w_rows_avx2)
+{
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return;
+    setenv("OG_ISA", "avx2", 1);
+    ck_assert_int_eq(og_isa_active(), OG_ISA_AVX2);
+    rows_random(1818, 50, false);
+}
+END_TEST
+
+/* Without vectors the GEMM keeps these shapes (and still matches). */
+START_TEST(conv_grad_w_rows_scalar)
+{
+    setenv("OG_ISA", "scalar", 1);
+    ck_assert_int_eq(og_isa_active(), OG_ISA_SCALAR);
+    rng_state = 1919;
+    want_dw_kernel = "conv_grad_w_igemm";
+    for (int it = 0; it < 15; it++) {
+        cfg c;
+        rows_cfg(&c, false);
+        check_gradient(&c);
+    }
+    want_dw_kernel = NULL;
+}
+END_TEST
+
+/* The kernel itself at strides 1..3 (select takes it at stride 1 only;
+ * the phase planes are the general case): og_gwr_run against a float64
+ * loop, the same bits at 1, 2 and 3 threads, every dW element written. */
+static void rows_direct_one(int64_t N, int64_t G, int64_t Cg, int64_t Mg, int64_t H, int64_t W, int64_t R, int64_t S,
+                            const int64_t st[2], const int64_t dl[2], const int64_t pb[2], const int64_t pe[2])
+{
+    int64_t P = (H + pb[0] + pe[0] - (R - 1) * dl[0] - 1) / st[0] + 1;
+    int64_t Q = (W + pb[1] + pe[1] - (S - 1) * dl[1] - 1) / st[1] + 1;
+    if (P < 1 || Q < 1)
+        return;
+    og_cf_geom g = { .N = Cg, .C = G * N, .M = G * Mg, .G = G, .Cg = N, .Mg = Mg, .H = H, .W = W, .R = P, .S = Q,
+                     .P = R, .Q = S, .sh = dl[0], .sw = dl[1], .dh = st[0], .dw = st[1], .ph = pb[0], .pw = pb[1] };
+    og_gwr_plan pl;
+    size_t ws;
+    if (!og_gwr_plan_make(&pl, &g, &ws))
+        return;   /* junk columns past half: the plan refuses (counted by the caller) */
+    int64_t nx = N * G * Cg * H * W, ny = N * G * Mg * P * Q, nw = G * Mg * Cg * R * S;
+    float *x = malloc(sizeof(float) * (size_t)nx), *dy = malloc(sizeof(float) * (size_t)ny);
+    for (int64_t i = 0; i < nx; i++)
+        x[i] = rnd_f();
+    for (int64_t i = 0; i < ny; i++)
+        dy[i] = rnd_f();
+    double *ref = calloc((size_t)nw, sizeof(double));
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t gi = 0; gi < G; gi++)
+            for (int64_t m = 0; m < Mg; m++)
+                for (int64_t c = 0; c < Cg; c++)
+                    for (int64_t r = 0; r < R; r++)
+                        for (int64_t s = 0; s < S; s++) {
+                            double acc = 0;
+                            for (int64_t p = 0; p < P; p++)
+                                for (int64_t q = 0; q < Q; q++) {
+                                    int64_t ih = p * st[0] + r * dl[0] - pb[0], iw = q * st[1] + s * dl[1] - pb[1];
+                                    if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                                        acc += (double)dy[((n * G + gi) * Mg + m) * P * Q + p * Q + q] *
+                                               x[((n * G + gi) * Cg + c) * H * W + ih * W + iw];
+                                }
+                            ref[(((gi * Mg + m) * Cg + c) * R + r) * S + s] += acc;
+                        }
+    size_t stride = (ws + 63) & ~(size_t)63;
+    float *out[3];
+    for (int t = 1; t <= 3; t++) {
+        out[t - 1] = malloc(sizeof(float) * (size_t)nw);
+        for (int64_t i = 0; i < nw; i++)
+            out[t - 1][i] = NAN;
+        void *wsp = aligned_alloc(64, stride * (size_t)t);
+        og_gwr_run(&pl, x, dy, out[t - 1], wsp, stride, t);
+        free(wsp);
+    }
+    char what[200];
+    snprintf(what, sizeof what, "gwr N%lld G%lld Cg%lld Mg%lld %lldx%lld k%lldx%lld s%lld,%lld d%lld,%lld p%lld,%lld,%lld,%lld",
+             (long long)N, (long long)G, (long long)Cg, (long long)Mg, (long long)H, (long long)W, (long long)R,
+             (long long)S, (long long)st[0], (long long)st[1], (long long)dl[0], (long long)dl[1], (long long)pb[0],
+             (long long)pb[1], (long long)pe[0], (long long)pe[1]);
+    double tol = 2e-7 * (double)(N * P * Q + 4);
+    for (int64_t i = 0; i < nw; i++)
+        ck_assert_msg(fabs(out[0][i] - ref[i]) <= tol * (1 + fabs(ref[i])), "%s: dW[%lld] = %.9g, expected %.9g", what,
+                      (long long)i, out[0][i], ref[i]);
+    for (int t = 1; t < 3; t++)
+        ck_assert_msg(memcmp(out[0], out[t], sizeof(float) * (size_t)nw) == 0, "%s: 1 and %d threads differ", what,
+                      t + 1);
+    for (int t = 0; t < 3; t++)
+        free(out[t]);
+    free(ref);
+    free(x);
+    free(dy);
+}
+
+START_TEST(conv_grad_w_rows_strided)
+{
+    rng_state = 2121;
+    for (int it = 0; it < 60; it++) {
+        int64_t st[2] = { rnd_in(1, 3), rnd_in(1, 3) }, dl[2] = { rnd_in(1, 2), rnd_in(1, 2) };
+        int64_t pb[2] = { rnd_in(0, 3), rnd_in(0, 3) }, pe[2] = { rnd_in(0, 3), rnd_in(0, 3) };
+        rows_direct_one(rnd_in(1, 3), rnd_in(1, 2), rnd_in(1, 5), rnd_in(1, 9), rnd_in(1, 20), rnd_in(1, 70),
+                        rnd_in(1, 4), rnd_in(1, 4), st, dl, pb, pe);
+    }
+    /* ResNet's 56x56 downsampling shape, scaled down: stride 2, pad 1 */
+    const int64_t s2[2] = { 2, 2 }, d1[2] = { 1, 1 }, p1[2] = { 1, 1 };
+    rows_direct_one(2, 1, 6, 10, 30, 34, 3, 3, s2, d1, p1, p1);
+    /* no images: dW is zero (and written) */
+    const int64_t s1[2] = { 1, 1 };
+    rows_direct_one(0, 2, 5, 7, 9, 20, 3, 3, s1, d1, p1, p1);
+}
+END_TEST
+/* ---- end conv_grad_w_rows ----------------------------------------------- */
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conv_fast");
@@ -991,6 +1178,11 @@ static Suite *suite(void)
     tcase_add_test(t, conv_direct_scalar);
     tcase_add_test(t, conv_concurrent_runs);
     tcase_add_test(t, conv_gradient_random);
+    /* conv_grad_w_rows */
+    tcase_add_test(t, conv_grad_w_rows_random);
+    tcase_add_test(t, conv_grad_w_rows_avx2);
+    tcase_add_test(t, conv_grad_w_rows_scalar);
+    tcase_add_test(t, conv_grad_w_rows_strided);
     suite_add_tcase(s, t);
     return s;
 }
