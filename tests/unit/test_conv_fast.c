@@ -1016,7 +1016,7 @@ static void rows_cfg(cfg *c, bool avx512)
     }
 }
 
-static void rows_random(uint64_t seed, int iters, bool avx512)
+static void gwr_random(uint64_t seed, int iters, bool avx512)
 {
     rng_state = seed;
     want_dw_kernel = "conv_grad_w_rows";
@@ -1039,7 +1039,7 @@ static void rows_random(uint64_t seed, int iters, bool avx512)
 
 START_TEST(conv_grad_w_rows_random)
 {
-    rows_random(1717, 70, og_isa_active() == OG_ISA_AVX512);
+    gwr_random(1717, 70, og_isa_active() == OG_ISA_AVX512);
 }
 END_TEST
 
@@ -1049,7 +1049,7 @@ START_TEST(conv_grad_w_rows_avx2)
         return;
     setenv("OG_ISA", "avx2", 1);
     ck_assert_int_eq(og_isa_active(), OG_ISA_AVX2);
-    rows_random(1818, 50, false);
+    gwr_random(1818, 50, false);
 }
 END_TEST
 
