@@ -18,7 +18,8 @@
  *
  * Backward (as torch.matmul's): dA = dY·Bᵀ, dB = Aᵀ·dY, as MatMul and
  * Transpose nodes, summed over the batch axes the operand was broadcast
- * along. 1-D operands: dY gets the removed axis back through a Reshape with
+ * along; a 2-D B under a batched A gets dB as one Gemm (transA) of A and dY
+ * flattened to rows, as torch does, instead of a batched MatMul + ReduceSum. 1-D operands: dY gets the removed axis back through a Reshape with
  * a constant shape (0 = keep the dim, so no dim needs to be known), the
  * vector operand becomes a row or column the same way, and its gradient is
  * summed over the batch axes with ReduceSum (keepdims 0). [K]·[K]: dA = dY·B,
@@ -243,6 +244,7 @@ typedef struct mm_plan {
     mm_geom g;
     mm_batch w;
     int64_t mt, nt, tiles_m, tiles_n;
+    int64_t m0, count0;   /* M and batch count of the node (g.m, w.count may be collapsed) */
 } mm_plan;
 
 typedef struct mm_ctx {
@@ -286,7 +288,7 @@ static og_status mm_fast_run(const og_kernel_call *k)
         return OG_OK;
     if ((st = mm_run_geom(k, &g)))
         return st;
-    if (g.m != p->g.m || g.n != p->g.n || g.k != p->g.k || y->dtype != OG_FLOAT || y->numel != p->w.count * g.m * g.n)
+    if (g.m != p->m0 || g.n != p->g.n || g.k != p->g.k || y->dtype != OG_FLOAT || y->numel != p->count0 * g.m * g.n)
         return og_node_err(k->node, OG_ERR_INTERNAL, "tensors do not match the planned shapes");
     if (y->numel == 0)
         return OG_OK;
@@ -310,6 +312,22 @@ static og_status matmul_select(og_select_call *s)
     mm_batch_init(&p.g, &p.w);
     if (p.g.m < 1 || p.g.n < 1 || p.w.count < 1)
         return OG_OK;
+    p.m0 = p.g.m;
+    p.count0 = p.w.count;
+    /* One B for every batch and A not broadcast (x·W of a linear layer, its
+     * dA = dY·Wᵀ): A's matrices are contiguous rows of one [count*M, K]
+     * matrix and Y's of one [count*M, N], so run one tall product instead of
+     * count short ones (M is often a handful of rows there). */
+    bool one_b = true, full_a = true;
+    for (int d = 0; d < p.g.nb; d++) {
+        one_b = one_b && p.g.bbatch[d] == 1;
+        full_a = full_a && p.g.abatch[d] == p.g.batch[d];
+    }
+    if (p.w.count > 1 && one_b && full_a) {
+        p.g.m *= p.w.count;
+        p.w.count = 1;
+        p.w.nb = 0;
+    }
     /* tiles as Gemm's: a few micro-kernel panels wide, at most 192 rows */
     p.nt = 3 * (int64_t)og_gemm_nr();
     p.mt = 192;
@@ -442,8 +460,17 @@ static og_status matmul_backward(og_backward_call *b)
     } else {
         if (b->need[0])
             b->din[0] = mm_unbatch(b, 0, og_gb2(b, "MatMul", dy, mm_swap_last(b, B, rb)), &g, g.m, g.k);
-        if (b->need[1])
+        if (b->need[1] && rb == 2 && ra > 2 && g.k > 0 && g.n > 0) {
+            /* a 2-D B shared by every batch (a linear layer's weight): the
+             * batch sum of Aᵀ·dY is one product over all rows, as torch
+             * computes it: Gemm(A [rows, K], dY [rows, N], transA) */
+            const int64_t ak[2] = { -1, g.k }, yn[2] = { -1, g.n };
+            const char *ins[2] = { mm_reshape(b, A, 0, 2, ak), mm_reshape(b, dy, 0, 2, yn) };
+            og_attr ta = og_attr_int("transA", 1);
+            b->din[1] = og_gb(b, "Gemm", 2, ins, 1, &ta);
+        } else if (b->need[1]) {
             b->din[1] = mm_unbatch(b, 1, og_gb2(b, "MatMul", mm_swap_last(b, A, ra), dy), &g, g.k, g.n);
+        }
     }
     return og_gb_status(b);
 }

@@ -145,8 +145,27 @@ SM_TASK(sm_f64, double, exp, log)
             const T *restrict x = (const T *)c->x + o * A;                                            \
             T *restrict y = (T *)c->y + o * A;                                                        \
             T m = -INFINITY, l[8] = { 0, 0, 0, 0, 0, 0, 0, 0 };                                       \
-            for (int64_t a = 0; a < A; a++)                                                           \
-                m = (x[a] > m) | (x[a] != x[a]) ? x[a] : m;                                           \
+            /* the max in 8 lanes as MAXPS computes it (vectorised), with x - x  \
+             * summed to spot a NaN or an infinity: such a row redoes the exact  \
+             * NaN-propagating scalar loop (a max is exact in any order) */      \
+            T ml[8], bad = 0;                                                                         \
+            int64_t a0 = 0;                                                                           \
+            for (int q = 0; q < 8; q++)                                                               \
+                ml[q] = -INFINITY;                                                                    \
+            for (; a0 + 8 <= A; a0 += 8)                                                              \
+                for (int q = 0; q < 8; q++) {                                                         \
+                    ml[q] = x[a0 + q] > ml[q] ? x[a0 + q] : ml[q];                                    \
+                    bad += x[a0 + q] - x[a0 + q];                                                     \
+                }                                                                                     \
+            for (int q = 0; q < 8; q++)                                                               \
+                m = ml[q] > m ? ml[q] : m;                                                            \
+            for (; a0 < A; a0++)                                                                      \
+                m = (x[a0] > m) | (x[a0] != x[a0]) ? x[a0] : m;                                       \
+            if (bad != 0 || m != m) {                                                                 \
+                m = -INFINITY;                                                                        \
+                for (int64_t a = 0; a < A; a++)                                                       \
+                    m = (x[a] > m) | (x[a] != x[a]) ? x[a] : m;                                       \
+            }                                                                                         \
             if (!isfinite(m))                                                                         \
                 m = m != m ? m : 0;                                                                   \
             if (VEXP) {                                                                               \
