@@ -301,22 +301,13 @@ static void cd_task(void *arg, int64_t t, int worker)
     }
 }
 
-static bool dims_eq(const og_tensor *t, int rank, const int64_t *d)
-{
-    if (!t || t->dtype != OG_FLOAT || t->rank != rank)
-        return false;
-    for (int i = 0; i < rank; i++)
-        if (t->dims[i] != d[i])
-            return false;
-    return true;
-}
-
 static og_status cd_run(const og_kernel_call *k)
 {
     const cd_state *st = k->state;
     const char *op = st && st->flip ? "ConvTranspose" : "Conv";
-    bool ok = st && k->n_in >= 2 && dims_eq(k->in[0], st->rank, st->xdims) &&
-              dims_eq(k->in[1], st->rank, st->wdims) && k->n_out >= 1 && dims_eq(k->out[0], st->rank, st->ydims);
+    bool ok = st && k->n_in >= 2 && og_cf_dims_eq(k->in[0], st->rank, st->xdims) &&
+              og_cf_dims_eq(k->in[1], st->rank, st->wdims) && k->n_out >= 1 &&
+              og_cf_dims_eq(k->out[0], st->rank, st->ydims);
     if (ok && st->bias)
         ok = k->n_in > 2 && k->in[2] && k->in[2]->dtype == OG_FLOAT && k->in[2]->numel == st->ydims[1];
     int nt = k->n_threads > 0 ? k->n_threads : 1;

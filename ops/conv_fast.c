@@ -156,7 +156,7 @@ static cf_state *state_new(og_select_call *s, size_t extra)
     return st;
 }
 
-static bool dims_eq(const og_tensor *t, int rank, const int64_t *d)
+bool og_cf_dims_eq(const og_tensor *t, int rank, const int64_t *d)
 {
     if (!t || t->dtype != OG_FLOAT || t->rank != rank)
         return false;
@@ -168,8 +168,9 @@ static bool dims_eq(const og_tensor *t, int rank, const int64_t *d)
 
 static og_status check_call(const og_kernel_call *k, const char *op, const cf_state *st)
 {
-    bool ok = st && k->n_in >= 2 && dims_eq(k->in[0], st->rank, st->xdims) &&
-              dims_eq(k->in[1], st->rank, st->wdims) && k->n_out >= 1 && dims_eq(k->out[0], st->rank, st->ydims);
+    bool ok = st && k->n_in >= 2 && og_cf_dims_eq(k->in[0], st->rank, st->xdims) &&
+              og_cf_dims_eq(k->in[1], st->rank, st->wdims) && k->n_out >= 1 &&
+              og_cf_dims_eq(k->out[0], st->rank, st->ydims);
     if (ok && st->bias)
         ok = k->n_in > 2 && k->in[2] && k->in[2]->dtype == OG_FLOAT && k->in[2]->numel == st->ydims[1];
     if (ok && k->workspace_stride && k->n_threads > 1 && k->workspace_stride < st->gemm_ws)
@@ -1661,8 +1662,8 @@ static og_status convt_fast_run(const og_kernel_call *k)
 static og_status grad_w_run(const og_kernel_call *k)
 {
     const cf_state *st = k->state;
-    bool ok = st && k->n_in == 2 && dims_eq(k->in[0], 4, st->xdims) && dims_eq(k->in[1], 4, st->wdims) &&
-              k->n_out >= 1 && dims_eq(k->out[0], 4, st->ydims);
+    bool ok = st && k->n_in == 2 && og_cf_dims_eq(k->in[0], 4, st->xdims) && og_cf_dims_eq(k->in[1], 4, st->wdims) &&
+              k->n_out >= 1 && og_cf_dims_eq(k->out[0], 4, st->ydims);
     if (!ok)
         return og_err(OG_ERR_INTERNAL, "node '%s' (Transpose, fused conv weight gradient): tensors do not match "
                                        "the shapes the kernel was planned for", k->node->name);
@@ -1868,6 +1869,8 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
     st->bias = has_bias;
     st->kind = CF_CONVT_COL;
     int64_t RS = g->R * g->S, outer = g->N * g->G;
+    st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
+    size_t ws;
     if (g->N > 1 && g->H * g->W < og_gemm_nr()) {
         /* small planes: channel blocks over all images (convt_col_batched_task),
          * 8 or more tasks, pixel chunks of at most 256 and the column
@@ -1878,41 +1881,31 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
         st->n_mb = cf_cdiv(g->Mg, st->mb);
         int64_t jb = cf_min(256, ((int64_t)1 << 19) / (st->mb * RS));
         st->jb = cf_min(cf_max(jb, 16), g->N * g->H * g->W);
-        st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
         st->tmp_off = st->gemm_ws + CF_ALIGN(sizeof(float) * (size_t)(st->mb * RS * st->jb));
-        size_t ws = st->tmp_off + CF_ALIGN(sizeof(float) * (size_t)(g->Cg * st->jb));
-        if (ws > CF_MAX_WS) {
-            og_free(st);
-            return OG_OK;
-        }
-        s->state = st;
-        s->workspace_bytes = ws;
-        s->kernel_name = "convt_col_batched";
-        s->run = convt_fast_run;
-        return OG_OK;
+        ws = st->tmp_off + CF_ALIGN(sizeof(float) * (size_t)(g->Cg * st->jb));
+    } else {
+        /* output-channel blocks: enough tasks for a few threads, and a column
+         * buffer of at most ~2 MiB with at least 16 pixels */
+        int64_t mb = outer >= 8 ? g->Mg : cf_cdiv(g->Mg, cf_cdiv(8, outer));
+        int64_t mb_cap = ((int64_t)1 << 19) / (16 * RS);
+        if (mb > mb_cap)
+            mb = mb_cap > 0 ? mb_cap : 1;
+        if (mb < 1)
+            mb = 1;
+        st->mb = mb;
+        st->n_mb = cf_cdiv(g->Mg, mb);
+        int64_t jb = ((int64_t)1 << 19) / (mb * RS);
+        jb = jb < 16 ? 16 : jb;
+        st->jb = cf_min(jb, g->H * g->W);
+        ws = st->gemm_ws + CF_ALIGN(sizeof(float) * (size_t)(mb * RS * st->jb));
     }
-    /* output-channel blocks: enough tasks for a few threads, and a column
-     * buffer of at most ~2 MiB with at least 16 pixels */
-    int64_t mb = outer >= 8 ? g->Mg : cf_cdiv(g->Mg, cf_cdiv(8, outer));
-    int64_t mb_cap = ((int64_t)1 << 19) / (16 * RS);
-    if (mb > mb_cap)
-        mb = mb_cap > 0 ? mb_cap : 1;
-    if (mb < 1)
-        mb = 1;
-    st->mb = mb;
-    st->n_mb = cf_cdiv(g->Mg, mb);
-    int64_t jb = ((int64_t)1 << 19) / (mb * RS);
-    jb = jb < 16 ? 16 : jb;
-    st->jb = cf_min(jb, g->H * g->W);
-    st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
-    size_t ws = st->gemm_ws + CF_ALIGN(sizeof(float) * (size_t)(mb * RS * st->jb));
     if (ws > CF_MAX_WS) {
         og_free(st);
         return OG_OK;
     }
     s->state = st;
     s->workspace_bytes = ws;
-    s->kernel_name = "convt_col";
+    s->kernel_name = st->batched ? "convt_col_batched" : "convt_col";
     s->run = convt_fast_run;
     return OG_OK;
 }

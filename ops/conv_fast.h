@@ -26,6 +26,10 @@ typedef struct og_cf_geom {
  * rank is another or a size is unknown (the caller then keeps its kernel). */
 bool og_cf_geom_from(og_cf_geom *g, const og_spatial *sp, int64_t N, int64_t C, int64_t M, int64_t G);
 
+/* t is a float32 tensor of this rank and these dims (the kernels' run-time
+ * check against the shapes they were planned for). */
+bool og_cf_dims_eq(const og_tensor *t, int rank, const int64_t *d);
+
 /* Conv's select: a fast kernel for float32 with static shapes, or none. */
 og_status og_conv_fast_select(og_select_call *s, const og_cf_geom *g, bool has_bias);
 /* ConvTranspose's select, g in ConvTranspose's terms. */
