@@ -1799,7 +1799,10 @@ og_status og_conv_fast_select(og_select_call *s, const og_cf_geom *g, bool has_b
     /* also before the direct kernel of one input channel into several
      * (LeNet-5's first layer: 2x faster on rows) */
     if (!use_direct(g) || (g->Cg == 1 && g->G == 1)) {
-        og_status e = og_conv_direct_select(s, g, has_bias, false, true);
+        og_status e = og_conv_winograd_select(s, g, has_bias, false);
+        if (e || s->state)
+            return e;
+        e = og_conv_direct_select(s, g, has_bias, false, true);
         if (e || s->state)
             return e;
     }
@@ -1843,7 +1846,10 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
          * than output channels, and enough of them for its GEMM's depth
          * (Caffe LeNet's second-layer dX, 50 into 20; LeNet-5's, 16 into
          * 6, measured 1.3x faster on rows) */
-        og_status e = og_conv_direct_select(s, &f, has_bias, true, g->Cg <= 2 * g->Mg || g->Cg <= 24);
+        og_status e = og_conv_winograd_select(s, &f, has_bias, true);
+        if (e || s->state)
+            return e;
+        e = og_conv_direct_select(s, &f, has_bias, true, g->Cg <= 2 * g->Mg || g->Cg <= 24);
         if (e || s->state)
             return e;
     }

@@ -41,6 +41,11 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
  * that packs (narrower rows then still win); leaves s untouched otherwise. */
 og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has_bias, bool flip, bool relaxed);
 
+/* conv_winograd.c: F(2x2, 3x3) for 3x3 stride-1 convolutions of one group
+ * with 32 or more channels in and out (flip as above); leaves s untouched
+ * where it does not apply. */
+og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool has_bias, bool flip);
+
 /* conv.c: the resolved geometry of a Conv node for these input shapes
  * (false when the shapes or attributes give none); *has_bias_attr-free:
  * group and pads come back in g. */

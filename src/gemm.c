@@ -267,8 +267,35 @@ static void next_b_advance(next_b *nb, int64_t step, int64_t steps)
 }
 
 
-void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-              const og_gemm_b *B, float beta, float *C, int64_t ldc, void *workspace)
+/* The packed form of og_gemm_pack_a: per k block pi (KC deep, kc the
+ * block's depth), per micro-panel p of MR rows, kc x MR floats; the row
+ * count rounded up to MR (mp). Element (m, k) lives at
+ *   pi*KC*mp + (m/MR)*kc*MR + (k%KC)*MR + m%MR. */
+int og_gemm_mr(void) { return impl()->mr; }
+
+size_t og_gemm_packed_a_floats(int64_t M, int64_t K)
+{
+    int64_t mr = impl()->mr, mp = (M + mr - 1) / mr * mr;
+    return (size_t)(((K + KC - 1) / KC) * KC * mp);
+}
+
+void og_gemm_pack_a(const float *A, int64_t lda, int64_t m0, int64_t m, int64_t M, int64_t K, float *Ap)
+{
+    const og_gemm_impl *im = impl();
+    const int mr = im->mr;
+    int64_t mp = (M + mr - 1) / mr * mr;
+    for (int64_t pc = 0; pc < K; pc += KC) {
+        int64_t kc = K - pc < KC ? K - pc : KC;
+        for (int64_t ir = 0; ir < m; ir += mr) {
+            int rows = m - ir < mr ? (int)(m - ir) : mr;
+            im->pack_a(false, A + ir * lda + pc, lda, rows, kc, Ap + pc * mp + (m0 + ir) * kc);
+        }
+    }
+}
+
+/* The driver; Ap: A already in the packed form (A and lda unused). */
+static void sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                  const float *Ap, const og_gemm_b *B, float beta, float *C, int64_t ldc, void *workspace)
 {
     if (M <= 0 || N <= 0)
         return;
@@ -312,7 +339,11 @@ void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const 
         int64_t step = 0;
         for (int64_t ic = 0; ic < M; ic += im->mc) {
             int64_t mc = M - ic < im->mc ? M - ic : im->mc;
-            if (!(k_outer && packed_pc == pc)) {
+            const float *apb = ap;   /* this block's packed rows */
+            if (Ap) {
+                int64_t mp = (M + mr - 1) / mr * mr;
+                apb = Ap + pc * mp + ic * kc;
+            } else if (!(k_outer && packed_pc == pc)) {
                 for (int64_t ir = 0; ir < mc; ir += mr) {
                     int m = mc - ir < mr ? (int)(mc - ir) : mr;
                     const float *a = trans_a ? A + pc * lda + ic + ir : A + (ic + ir) * lda + pc;
@@ -327,7 +358,7 @@ void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const 
                 int m = mc - ir < mr ? (int)(mc - ir) : mr;
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int n = nc - jr < nr ? (int)(nc - jr) : nr;
-                    im->kernel(kc, ap + ir * kc, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, m, n, alpha, beta,
+                    im->kernel(kc, apb + ir * kc, bp + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, m, n, alpha, beta,
                                mode);
                 }
                 if (nb.n_runs)
@@ -335,6 +366,18 @@ void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const 
             }
         }
     }
+}
+
+void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+              const og_gemm_b *B, float beta, float *C, int64_t ldc, void *workspace)
+{
+    sgemm(trans_a, M, N, K, alpha, A, lda, NULL, B, beta, C, ldc, workspace);
+}
+
+void og_sgemm_packed(int64_t M, int64_t N, int64_t K, float alpha, const float *Ap, const og_gemm_b *B, float beta,
+                     float *C, int64_t ldc, void *workspace)
+{
+    sgemm(false, M, N, K, alpha, NULL, 0, Ap, B, beta, C, ldc, workspace);
 }
 
 void og_sgemm_mat(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,

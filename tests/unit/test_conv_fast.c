@@ -694,6 +694,75 @@ START_TEST(conv_rows_scalar)
 }
 END_TEST
 
+/* F(2x2, 3x3) (conv_winograd.c): 3x3 stride-1 convolutions of one group
+ * with 32 or more channels each way, Conv and ConvTranspose (the kernel
+ * flipped), odd and even output sizes, asymmetric pads, images from 1 to
+ * 5 so tile blocks cross images; against float64 and bit-identical at 1,
+ * 2 and 3 threads (check_forward). */
+static void winograd_random(uint64_t seed, int iters)
+{
+    rng_state = seed;
+    int hits_wg = 0;
+    for (int it = 0; it < iters; it++) {
+        bool transpose = it % 3 == 1;
+        cfg c = { .transpose = transpose, .N = rnd_in(1, 5), .G = 1, .Cg = rnd_in(32, 70), .Mg = rnd_in(32, 75),
+                  .H = rnd_in(2, 24), .W = rnd_in(2, 30), .R = 3, .S = 3, .stride = { 1, 1 }, .dil = { 1, 1 },
+                  .bias = it % 2 == 0 };
+        for (int a = 0; a < 4; a++)
+            c.pads[a] = rnd_in(0, 2);
+        if (it % 4 == 3) {   /* a wide plane: many tile blocks */
+            c.N = rnd_in(1, 2);
+            c.H = rnd_in(30, 40);
+            c.W = rnd_in(30, 60);
+        }
+        /* outputs at least 2 x 2 (the kernel's lower bound) */
+        int64_t P = transpose ? c.H + 2 - c.pads[0] - c.pads[2] : c.H + c.pads[0] + c.pads[2] - 2;
+        int64_t Q = transpose ? c.W + 2 - c.pads[1] - c.pads[3] : c.W + c.pads[1] + c.pads[3] - 2;
+        if (P < 2 || Q < 2) {
+            it--;
+            continue;
+        }
+        char what[300];
+        describe(&c, what, sizeof what);
+        const char *name = check_forward(&c);
+        /* at least 256 tiles of 2 x 2 outputs (WG_MIN_TILES) */
+        bool enough = c.N * ((P + 1) / 2) * ((Q + 1) / 2) >= 256;
+        const char *want = og_isa_active() == OG_ISA_SCALAR || !enough ? NULL
+                           : transpose                            ? "convt_s1_winograd"
+                                                                  : "conv_winograd";
+        hits_wg += want != NULL;
+        if (want)
+            ck_assert_msg(strcmp(name, want) == 0, "%s: ran %s, not %s", what, name, want);
+        else
+            ck_assert_msg(!strstr(name, "winograd"), "%s: ran %s outside its rule", what, name);
+    }
+    if (og_isa_active() != OG_ISA_SCALAR)
+        ck_assert_msg(hits_wg >= iters / 3, "F(2x2, 3x3) ran in only %d of %d cases", hits_wg, iters);
+}
+
+START_TEST(conv_winograd_random)
+{
+    winograd_random(6161, 40);
+}
+END_TEST
+
+START_TEST(conv_winograd_sse)
+{
+    /* the portable transforms: AVX2 GEMM, the generic vector code */
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        return;
+    setenv("OG_ISA", "avx2", 1);
+    winograd_random(6262, 20);
+}
+END_TEST
+
+START_TEST(conv_winograd_scalar)
+{
+    setenv("OG_ISA", "scalar", 1);
+    winograd_random(6363, 6);
+}
+END_TEST
+
 /* Rank 3 (1-D) runs the same kernels with a unit height. */
 START_TEST(conv_forward_1d)
 {
@@ -741,7 +810,7 @@ START_TEST(conv_kernel_choice)
                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 } };
     ck_assert_str_eq(check_forward(&c), og_isa_active() != OG_ISA_SCALAR ? "conv_rows" : "conv_igemm");
     /* weights over conv_rows' L2 share: tiles swept per block of channels */
-    cfg big = { .N = 1, .G = 1, .Cg = 64, .Mg = 200, .H = 6, .W = 20, .R = 3, .S = 3, .stride = { 1, 1 },
+    cfg big = { .N = 1, .G = 1, .Cg = 30, .Mg = 400, .H = 6, .W = 20, .R = 3, .S = 3, .stride = { 1, 1 },
                 .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 }, .bias = true };
     ck_assert_str_eq(check_forward(&big), og_isa_active() != OG_ISA_SCALAR ? "conv_rows" : "conv_igemm");
     c.W = 6;   /* rows too narrow for conv_rows */
@@ -1173,6 +1242,9 @@ static Suite *suite(void)
     tcase_add_test(t, conv_rows_random);
     tcase_add_test(t, conv_rows_avx2);
     tcase_add_test(t, conv_rows_scalar);
+    tcase_add_test(t, conv_winograd_random);
+    tcase_add_test(t, conv_winograd_sse);
+    tcase_add_test(t, conv_winograd_scalar);
     tcase_add_test(t, conv_direct_random);
     tcase_add_test(t, conv_grad_w_pixred);
     tcase_add_test(t, conv_direct_avx2);

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: MIT */
+/* conv_winograd.c — 3x3 convolution of stride 1 by Winograd's minimal
+ * filtering F(2x2, 3x3): Conv forward, and ConvTranspose of stride 1 (a
+ * Conv's dX) as the forward correlation with the kernel flipped.
+ *
+ * Why: direct convolution does 9 multiply-adds per output and tap row; at
+ * 80 % of the FMA peak that still loses to a library on ResNet's 14x14 and
+ * 7x7 layers, where a 48-wide register tile wastes columns and padding taps
+ * are computed. F(2x2, 3x3) computes each 2x2 block of outputs from its 4x4
+ * input tile d as A^T [ (G w G^T) (.) (B^T d B) ] A: 16 products where
+ * direct needs 36, so 2.25x fewer FMAs, and the products summed over the
+ * input channels are 16 ordinary GEMMs (xi = 0..15): M[xi] = U[xi] V[xi]
+ * with U[xi] [M x C] the transformed weights and V[xi] [C x tiles] the
+ * transformed input. The transforms' coefficients are 0, +-1 and 1/2, so
+ * the rounding stays close to the direct sum's (F(4x4, 3x3) would save
+ * more but its larger coefficients cost accuracy).
+ *
+ * Tasks are blocks of consecutive tiles (across images, so 7x7 planes still
+ * give wide GEMMs): each transforms its tiles' input into its own scratch,
+ * runs the 16 GEMMs on the deterministic GEMM of kernel.h and transforms the
+ * products into Y, so each output is the same fixed sequence of operations
+ * whichever task holds its tile and whatever the block sizes (the GEMM's
+ * sums do not depend on M, N or position): bit-identical at any thread
+ * count. U is computed per run (weights change between training steps) into
+ * scratch shared by the workers, in blocks of output channels when all of
+ * it would exceed WG_SHARED_MAX (the input transform is then redone per
+ * block). Every output element is written. */
+#include <string.h>
+#include "internal.h"
+#include "kernel.h"
+#include "conv_fast.h"
+
+#define WG_LANES 8
+#define WG_ALIGN(x) (((x) + 63) & ~(size_t)63)
+#define WG_SHARED_MAX ((size_t)8 << 20)   /* U of one block of output channels */
+#define WG_WORKER_MAX ((size_t)8 << 20)   /* a worker's V, M and GEMM scratch */
+#define WG_PANELS 4                       /* GEMM panels of tiles per task at most */
+
+typedef struct wg_state wg_state;
+typedef void (*wg_in_fn)(const wg_state *st, const float *x, int64_t t0, int64_t t1, float *v, float *eo);
+typedef void (*wg_weights_fn)(const wg_state *st, const float *w, int64_t m0, int64_t mn, float *u);
+typedef void (*wg_out_fn)(const wg_state *st, const float *mt, const float *bias, int64_t m0, int64_t mn,
+                          int64_t t0, int64_t t1, float *y);
+
+struct wg_state {
+    og_cf_geom g;        /* the forward correlation (ConvTranspose: its stride-1 equivalent) */
+    bool flip;           /* weights are ConvTranspose's [C, M, 3, 3], to be flipped */
+    bool bias;
+    int rank;
+    int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
+    int64_t TY, TX, T;   /* tiles down, across, in all */
+    int64_t tb, n_tb;    /* tiles per task, tasks */
+    int64_t mb, n_mblk;  /* output channels per U block, blocks */
+    int64_t ldv;         /* floats per (xi, channel) row of V and M */
+    int64_t lr;          /* floats per row of the de-interleaved input columns */
+    int nt;              /* threads the scratch was laid out for */
+    size_t u_xi;         /* floats of one packed U[xi] */
+    size_t u_bytes, worker_bytes, v_off, m_off, eo_off, ut_off, gemm_off;
+    wg_in_fn in;
+    wg_out_fn out;
+    wg_weights_fn weights;
+};
+
+static int64_t wg_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t wg_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* ---- transforms ----------------------------------------------------------
+ * One body per ISA through a macro: GCC's vector extensions over 8 lanes
+ * become ymm code under target("avx2,fma") and SSE pairs otherwise. The
+ * lanes run along a row of tiles; loads and stores go through memcpy. */
+
+typedef float wg_v8 __attribute__((vector_size(32)));
+typedef int wg_i8 __attribute__((vector_size(32)));
+
+#define WG_LD(p) ({ wg_v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define WG_ST(p, v) do { wg_v8 s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
+
+/* The 4x4 input tiles of tiles [t0, t1) of every channel: for each tile row
+ * segment, the four input rows' even and odd columns (zero outside X) into
+ * eo, then per 8 tiles V[xi][c][t] = (B^T d B)[xi] with
+ * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. A segment's last vector
+ * runs past its tiles into the next segment's (written after it) or the
+ * row's slack. */
+#define WG_DEFINE_IN(sfx, attr)                                                                               \
+    attr static void wg_in_##sfx(const wg_state *st, const float *x, int64_t t0, int64_t t1, float *v,         \
+                                 float *eo)                                                                    \
+    {                                                                                                          \
+        const og_cf_geom *g = &st->g;                                                                          \
+        const int64_t TX = st->TX, TY = st->TY, ldv = st->ldv, lr = st->lr, C = g->C, HW = g->H * g->W;       \
+        const wg_i8 ev = { 0, 2, 4, 6, 8, 10, 12, 14 }, od = { 1, 3, 5, 7, 9, 11, 13, 15 };                    \
+        for (int64_t c = 0; c < C; c++)                                                                        \
+            for (int64_t t = t0; t < t1;) {                                                                    \
+                int64_t n = t / (TY * TX), ty = t / TX % TY, txa = t % TX;                                     \
+                int64_t cnt = wg_min(TX - txa, t1 - t), span = (cnt + WG_LANES - 1) / WG_LANES * WG_LANES + 1; \
+                const float *xc = x + (n * C + c) * HW;                                                       \
+                for (int i = 0; i < 4; i++) {                                                                  \
+                    float *e = eo + (2 * i) * lr, *o = eo + (2 * i + 1) * lr;                                  \
+                    int64_t ih = 2 * ty - g->ph + i;                                                           \
+                    if (ih < 0 || ih >= g->H) {                                                                \
+                        memset(e, 0, sizeof(float) * (size_t)span);                                            \
+                        memset(o, 0, sizeof(float) * (size_t)span);                                            \
+                        continue;                                                                              \
+                    }                                                                                          \
+                    const float *row = xc + ih * g->W;                                                         \
+                    /* columns m in [mv, mw) read 16 floats inside the row: de-interleaved by shuffles */      \
+                    int64_t base = 2 * txa - g->pw, mv = base >= 0 ? 0 : (1 - base) / 2, m = 0;              \
+                    int64_t mw = base + 2 * span <= g->W ? span : (g->W - base) / 2;                           \
+                    for (; m < mv && m < span; m++) {                                                          \
+                        int64_t iw = base + 2 * m;                                                             \
+                        e[m] = iw >= 0 && iw < g->W ? row[iw] : 0.0f;                                          \
+                        o[m] = iw + 1 >= 0 && iw + 1 < g->W ? row[iw + 1] : 0.0f;                              \
+                    }                                                                                          \
+                    for (; m + WG_LANES <= mw; m += WG_LANES) {                                                \
+                        wg_v8 a = WG_LD(row + base + 2 * m), b = WG_LD(row + base + 2 * m + WG_LANES);        \
+                        WG_ST(e + m, __builtin_shuffle(a, b, ev));                                             \
+                        WG_ST(o + m, __builtin_shuffle(a, b, od));                                             \
+                    }                                                                                          \
+                    for (; m < span; m++) {                                                                    \
+                        int64_t iw = base + 2 * m;                                                             \
+                        e[m] = iw >= 0 && iw < g->W ? row[iw] : 0.0f;                                          \
+                        o[m] = iw + 1 >= 0 && iw + 1 < g->W ? row[iw + 1] : 0.0f;                              \
+                    }                                                                                          \
+                }                                                                                              \
+                float *vt = v + c * ldv + (t - t0);                                                            \
+                for (int64_t m = 0; m < cnt; m += WG_LANES) {                                                  \
+                    wg_v8 r[4][4];                                                                             \
+                    for (int i = 0; i < 4; i++) {                                                              \
+                        wg_v8 d0 = WG_LD(eo + 2 * i * lr + m), d1 = WG_LD(eo + (2 * i + 1) * lr + m);         \
+                        wg_v8 d2 = WG_LD(eo + 2 * i * lr + m + 1), d3 = WG_LD(eo + (2 * i + 1) * lr + m + 1); \
+                        r[i][0] = d0 - d2;                                                                     \
+                        r[i][1] = d1 + d2;                                                                     \
+                        r[i][2] = d2 - d1;                                                                     \
+                        r[i][3] = d1 - d3;                                                                     \
+                    }                                                                                          \
+                    for (int j = 0; j < 4; j++) {                                                              \
+                        WG_ST(vt + (0 * 4 + j) * C * ldv + m, r[0][j] - r[2][j]);                              \
+                        WG_ST(vt + (1 * 4 + j) * C * ldv + m, r[1][j] + r[2][j]);                              \
+                        WG_ST(vt + (2 * 4 + j) * C * ldv + m, r[2][j] - r[1][j]);                              \
+                        WG_ST(vt + (3 * 4 + j) * C * ldv + m, r[1][j] - r[3][j]);                              \
+                    }                                                                                          \
+                }                                                                                              \
+                t += cnt;                                                                                      \
+            }                                                                                                  \
+    }
+
+/* Y's 2x2 blocks of output channels [m0, m0+mn) for tiles [t0, t1) from
+ * the products mt[xi][m][t]: A^T M A + bias with A^T = [1 1 1 0; 0 1 -1 -1],
+ * the two output rows' columns interleaved; blocks past P or Q dropped. */
+#define WG_DEFINE_OUT(sfx, attr)                                                                              \
+    attr static void wg_out_##sfx(const wg_state *st, const float *mt, const float *bias, int64_t m0,          \
+                                  int64_t mn, int64_t t0, int64_t t1, float *y)                                \
+    {                                                                                                          \
+        const og_cf_geom *g = &st->g;                                                                          \
+        const int64_t TX = st->TX, TY = st->TY, ldv = st->ldv, P = g->P, Q = g->Q, M = g->M;                  \
+        const wg_i8 lo = { 0, 8, 1, 9, 2, 10, 3, 11 }, hi = { 4, 12, 5, 13, 6, 14, 7, 15 };                    \
+        for (int64_t m = 0; m < mn; m++) {                                                                     \
+            float bv = bias ? bias[m0 + m] : 0.0f;                                                             \
+            for (int64_t t = t0; t < t1;) {                                                                    \
+                int64_t n = t / (TY * TX), ty = t / TX % TY, txa = t % TX;                                     \
+                int64_t cnt = wg_min(TX - txa, t1 - t);                                                        \
+                int64_t qend = wg_min(Q, 2 * (txa + cnt));                                                     \
+                float *yp = y + ((n * M + m0 + m) * P + 2 * ty) * Q;                                           \
+                const float *mp = mt + m * ldv + (t - t0);                                                     \
+                for (int64_t k = 0; k < cnt; k += WG_LANES) {                                                  \
+                    wg_v8 s[2][4];                                                                             \
+                    for (int j = 0; j < 4; j++) {                                                              \
+                        wg_v8 a0 = WG_LD(mp + (0 * 4 + j) * mn * ldv + k);                                     \
+                        wg_v8 a1 = WG_LD(mp + (1 * 4 + j) * mn * ldv + k);                                     \
+                        wg_v8 a2 = WG_LD(mp + (2 * 4 + j) * mn * ldv + k);                                     \
+                        wg_v8 a3 = WG_LD(mp + (3 * 4 + j) * mn * ldv + k);                                     \
+                        s[0][j] = a0 + a1 + a2;                                                                \
+                        s[1][j] = a1 - a2 - a3;                                                                \
+                    }                                                                                          \
+                    int64_t q0 = 2 * (txa + k), nq = wg_min(qend - q0, 2 * WG_LANES);                          \
+                    for (int a = 0; a < 2 && 2 * ty + a < P; a++) {                                            \
+                        wg_v8 e = s[a][0] + s[a][1] + s[a][2] + bv, o = s[a][1] - s[a][2] - s[a][3] + bv;      \
+                        float buf[2 * WG_LANES], *dst = yp + a * Q + q0;                                       \
+                        if (nq == 2 * WG_LANES) {                                                              \
+                            WG_ST(dst, __builtin_shuffle(e, o, lo));                                           \
+                            WG_ST(dst + WG_LANES, __builtin_shuffle(e, o, hi));                                \
+                            continue;                                                                          \
+                        }                                                                                      \
+                        WG_ST(buf, __builtin_shuffle(e, o, lo));                                               \
+                        WG_ST(buf + WG_LANES, __builtin_shuffle(e, o, hi));                                    \
+                        for (int64_t q = 0; q < nq; q++)                                                       \
+                            dst[q] = buf[q];                                                                   \
+                    }                                                                                          \
+                }                                                                                              \
+                t += cnt;                                                                                      \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+
+
+/* U[xi][m][c] = (G w G^T)[xi] for output channels m0 + [0, mn), with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; w is
+ * W[m][c] (Conv) or W[c][m] turned by 180 degrees (ConvTranspose). The
+ * lanes run along c: GATHER(k, src, cs, nc) loads tap i of channels
+ * src + e*cs, e < nc, into k[i] (zero past nc), so U's rows are stored
+ * whole. */
+#define WG_DEFINE_WEIGHTS(sfx, attr, GATHER)                                                                 \
+    attr static void wg_weights_##sfx(const wg_state *st, const float *w, int64_t m0, int64_t mn, float *u)    \
+    {                                                                                                          \
+        const int64_t C = st->g.C, M = st->g.M, cs = st->flip ? M * 9 : 9;                                     \
+        const wg_v8 half = { 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f };                                \
+        for (int64_t m = 0; m < mn; m++)                                                                       \
+            for (int64_t c = 0; c < C; c += WG_LANES) {                                                        \
+                const float *src = st->flip ? w + (c * M + m0 + m) * 9 : w + ((m0 + m) * C + c) * 9;          \
+                int64_t nc = wg_min(WG_LANES, C - c);                                                          \
+                wg_v8 k[9], h[4][3];                                                                           \
+                GATHER(k, src, cs, nc);                                                                        \
+                if (st->flip)                                                                                  \
+                    for (int i = 0; i < 4; i++) {                                                              \
+                        wg_v8 tmp = k[i];                                                                      \
+                        k[i] = k[8 - i];                                                                       \
+                        k[8 - i] = tmp;                                                                        \
+                    }                                                                                          \
+                for (int j = 0; j < 3; j++) {                                                                  \
+                    h[0][j] = k[j];                                                                            \
+                    h[1][j] = half * (k[j] + k[3 + j] + k[6 + j]);                                             \
+                    h[2][j] = half * (k[j] - k[3 + j] + k[6 + j]);                                             \
+                    h[3][j] = k[6 + j];                                                                        \
+                }                                                                                              \
+                for (int i = 0; i < 4; i++) {                                                                  \
+                    wg_v8 r[4] = { h[i][0], half * (h[i][0] + h[i][1] + h[i][2]),                              \
+                                   half * (h[i][0] - h[i][1] + h[i][2]), h[i][2] };                            \
+                    for (int j = 0; j < 4; j++) {                                                              \
+                        float *dst = u + ((4 * i + j) * mn + m) * C + c;                                       \
+                        if (nc == WG_LANES)                                                                    \
+                            WG_ST(dst, r[j]);                                                                  \
+                        else                                                                                   \
+                            for (int64_t e = 0; e < nc; e++)                                                   \
+                                dst[e] = r[j][e];                                                              \
+                    }                                                                                          \
+                }                                                                                              \
+            }                                                                                                  \
+    }
+
+#define WG_GATHER_PLAIN(k, src, cs, nc)                                                                        \
+    do {                                                                                                       \
+        float t_[9][WG_LANES];                                                                                 \
+        for (int e = 0; e < WG_LANES; e++)                                                                     \
+            for (int i = 0; i < 9; i++)                                                                        \
+                t_[i][e] = e < (nc) ? (src)[e * (cs) + i] : 0.0f;                                              \
+        for (int i = 0; i < 9; i++)                                                                            \
+            memcpy(&(k)[i], t_[i], sizeof t_[i]);                                                              \
+    } while (0)
+
+WG_DEFINE_IN(generic, )
+WG_DEFINE_OUT(generic, )
+WG_DEFINE_WEIGHTS(generic, , WG_GATHER_PLAIN)
+#if defined(__x86_64__) || defined(__i386__)
+WG_DEFINE_IN(avx2, __attribute__((target("avx2,fma"))))
+WG_DEFINE_OUT(avx2, __attribute__((target("avx2,fma"))))
+#include <immintrin.h>
+#define WG_GATHER_AVX2(k, src, cs, nc)                                                                         \
+    do {                                                                                                       \
+        __m256i idx_ = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)(cs))); \
+        __m256i live_ = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(nc)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); \
+        for (int i = 0; i < 9; i++)                                                                            \
+            (k)[i] = (wg_v8)_mm256_mask_i32gather_ps(_mm256_setzero_ps(), (src) + i, idx_,                     \
+                                                     _mm256_castsi256_ps(live_), 4);                           \
+    } while (0)
+WG_DEFINE_WEIGHTS(avx2, __attribute__((target("avx2,fma"))), WG_GATHER_AVX2)
+#define WG_HAVE_AVX2 1
+#endif
+
+/* ---- run ---------------------------------------------------------------- */
+
+typedef struct wg_job {
+    const wg_state *st;
+    const float *x, *w, *b;
+    float *y, *u;
+    char *ws;
+    int64_t m0, mn;   /* this pass's block of output channels */
+    int64_t ur;       /* U rows per weight task */
+} wg_job;
+
+#define WG_U_ROWS 16   /* rows of U a weight task transforms at most */
+
+/* Rows [t*ur, (t+1)*ur) of this block's U, ur a multiple of the GEMM's MR:
+ * transformed row-major into the worker's scratch, then packed for the
+ * GEMM once for every tile task. */
+static void wg_weights_task(void *arg, int64_t t, int worker)
+{
+    const wg_job *j = arg;
+    const wg_state *st = j->st;
+    const int64_t C = st->g.C, lo = t * j->ur, rows = wg_min(j->mn, lo + j->ur) - lo;
+    float *tmp = (float *)(j->ws + st->u_bytes + (size_t)worker * st->worker_bytes + st->ut_off);
+    st->weights(st, j->w, j->m0 + lo, rows, tmp);
+    for (int xi = 0; xi < 16; xi++)
+        og_gemm_pack_a(tmp + xi * rows * C, C, lo, rows, j->mn, C, j->u + (size_t)xi * st->u_xi);
+}
+
+static void wg_tile_task(void *arg, int64_t t, int worker)
+{
+    const wg_job *j = arg;
+    const wg_state *st = j->st;
+    const og_cf_geom *g = &st->g;
+    char *ws = j->ws + st->u_bytes + (size_t)worker * st->worker_bytes;
+    float *v = (float *)(ws + st->v_off), *mt = (float *)(ws + st->m_off), *eo = (float *)(ws + st->eo_off);
+    int64_t t0 = t * st->tb, t1 = wg_min(st->T, t0 + st->tb), ldv = st->ldv;
+    st->in(st, j->x, t0, t1, v, eo);
+    for (int xi = 0; xi < 16; xi++) {
+        og_gemm_b b = { .data = v + xi * g->C * ldv, .ld = ldv };
+        og_sgemm_packed(j->mn, t1 - t0, g->C, 1.0f, j->u + (size_t)xi * st->u_xi, &b, 0.0f, mt + xi * j->mn * ldv,
+                        ldv, ws + st->gemm_off);
+    }
+    st->out(st, mt, j->b, j->m0, j->mn, t0, t1, j->y);
+}
+
+static og_status wg_run(const og_kernel_call *k)
+{
+    const wg_state *st = k->state;
+    const char *op = st && st->flip ? "ConvTranspose" : "Conv";
+    bool ok = st && k->n_in >= 2 && og_cf_dims_eq(k->in[0], st->rank, st->xdims) &&
+              og_cf_dims_eq(k->in[1], st->rank, st->wdims) && k->n_out >= 1 &&
+              og_cf_dims_eq(k->out[0], st->rank, st->ydims);
+    if (ok && st->bias)
+        ok = k->n_in > 2 && k->in[2] && k->in[2]->dtype == OG_FLOAT && k->in[2]->numel == st->ydims[1];
+    /* the scratch is one region laid out for the plan's thread count */
+    ok = ok && k->n_threads == st->nt && k->workspace_bytes >= st->u_bytes + (size_t)st->nt * st->worker_bytes;
+    if (!ok)
+        return og_err(OG_ERR_INTERNAL, "node '%s' (%s): tensors do not match the shapes the fast kernel was "
+                                       "planned for", k->node->name, op);
+    wg_job j = { .st = st, .x = k->in[0]->data, .w = k->in[1]->data, .b = st->bias ? k->in[2]->data : NULL,
+                 .y = k->out[0]->data, .u = (float *)k->workspace, .ws = k->workspace };
+    int64_t mr = og_gemm_mr();
+    j.ur = WG_U_ROWS / mr * mr;
+    for (int64_t m0 = 0; m0 < st->g.M; m0 += st->mb) {
+        j.m0 = m0;
+        j.mn = wg_min(st->mb, st->g.M - m0);
+        og_parallel_for(st->nt, wg_cdiv(j.mn, j.ur), wg_weights_task, &j);
+        og_parallel_for(st->nt, st->n_tb, wg_tile_task, &j);
+    }
+    return OG_OK;
+}
+
+/* ---- select ------------------------------------------------------------- */
+
+/* 3x3, stride 1, no dilation, one group, channels enough on both sides
+ * for the 16 GEMMs to run near the FMA peak (they reduce over C and are M
+ * rows tall), and tiles enough for the weights' transform (16/9 of the
+ * weights written and read per run) to pay: ResNet's 7x7 planes of 512
+ * channels at batch 8 (128 tiles) measured 10 % slower than the implicit
+ * GEMM, its 14x14 ones (392 tiles) 1.5x faster. */
+#define WG_MIN_TILES 256
+static bool wg_applies(const og_cf_geom *g)
+{
+    return g->R == 3 && g->S == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->G == 1 &&
+           g->C >= 32 && g->M >= 32 && g->P >= 2 && g->Q >= 2 && g->N * ((g->P + 1) / 2) * ((g->Q + 1) / 2) >= WG_MIN_TILES;
+}
+
+og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool has_bias, bool flip)
+{
+    if (!wg_applies(g) || og_isa_active() == OG_ISA_SCALAR)
+        return OG_OK;
+    int nt = s->n_threads > 0 ? s->n_threads : 1;
+    int64_t TY = wg_cdiv(g->P, 2), TX = wg_cdiv(g->Q, 2), T = g->N * TY * TX;
+    /* tiles per task: a multiple of the GEMM's panel (a partial panel
+     * costs a whole one), of at most WG_PANELS panels; the fewest columns
+     * computed in all, counting the threads' idle share of the last round */
+    int64_t nr = og_gemm_nr(), tb = nr, best = -1;
+    for (int64_t k = WG_PANELS; k >= 1; k--) {
+        int64_t w = k * nr, rounds = wg_cdiv(wg_cdiv(T, w), nt);
+        int64_t cost = rounds * nt * w + (WG_PANELS - k) * T / 32;   /* a little per task */
+        if (best < 0 || cost < best) {
+            best = cost;
+            tb = w;
+        }
+    }
+    int64_t n_tb;
+    /* output channels per U block: all, or blocks of a multiple of 8, so
+     * that the packed U (k blocks of OG_GEMM_KC, rows rounded up to any
+     * ISA's MR <= 8) stays within WG_SHARED_MAX */
+    int64_t n_mblk = 0, mb;
+    size_t u_xi, u_bytes;
+    do {
+        n_mblk++;
+        mb = wg_min(g->M, (wg_cdiv(g->M, n_mblk) + 7) / 8 * 8);
+        u_xi = (size_t)(wg_cdiv(g->C, OG_GEMM_KC) * OG_GEMM_KC * (mb + 8));
+        u_bytes = WG_ALIGN(sizeof(float) * 16 * u_xi);
+    } while (u_bytes > WG_SHARED_MAX && mb > 8);
+    int64_t lr = (TX + WG_LANES - 1) / WG_LANES * WG_LANES + WG_LANES + 1;
+    int64_t ldv;
+    size_t v_bytes, m_bytes, worker;
+    size_t eo_bytes = WG_ALIGN(sizeof(float) * (size_t)(8 * lr)), gemm = WG_ALIGN(og_gemm_workspace_bytes());
+    size_t ut_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * WG_U_ROWS * g->C));
+    for (;;) {
+        n_tb = wg_cdiv(T, tb);
+        ldv = (tb + WG_LANES - 1) / WG_LANES * WG_LANES + WG_LANES;
+        v_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * g->C * ldv));
+        m_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * mb * ldv));
+        worker = v_bytes + m_bytes + eo_bytes + ut_bytes + gemm;
+        if (worker <= WG_WORKER_MAX || tb <= 16)
+            break;
+        tb = wg_cdiv(tb, 2);
+    }
+    if (worker > WG_WORKER_MAX || u_bytes > WG_SHARED_MAX || 16 * g->C * ldv >= ((int64_t)1 << 31))
+        return OG_OK;
+    wg_state *st = og_calloc(1, sizeof *st);
+    if (!st)
+        return og_err(OG_ERR_NOMEM, "node '%s' (%s): out of memory planning the fast kernel", s->node->name,
+                      flip ? "ConvTranspose" : "Conv");
+    st->g = *g;
+    st->flip = flip;
+    st->bias = has_bias;
+    st->rank = s->in[0]->shape.rank;
+    memcpy(st->xdims, s->in[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    memcpy(st->wdims, s->in[1]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    memcpy(st->ydims, s->out[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    st->TY = TY, st->TX = TX, st->T = T, st->tb = tb, st->n_tb = n_tb;
+    st->mb = mb, st->n_mblk = wg_cdiv(g->M, mb), st->ldv = ldv, st->lr = lr, st->nt = nt;
+    st->u_bytes = u_bytes;
+    st->worker_bytes = worker;
+    st->v_off = 0;
+    st->m_off = v_bytes;
+    st->eo_off = v_bytes + m_bytes;
+    st->u_xi = u_xi;
+    st->ut_off = v_bytes + m_bytes + eo_bytes;
+    st->gemm_off = st->ut_off + ut_bytes;
+    st->in = wg_in_generic;
+    st->out = wg_out_generic;
+    st->weights = wg_weights_generic;
+#ifdef WG_HAVE_AVX2
+    if (og_isa_active() >= OG_ISA_AVX2) {
+        st->in = wg_in_avx2;
+        st->out = wg_out_avx2;
+        st->weights = wg_weights_avx2;
+    }
+#endif
+    s->state = st;
+    /* the executor gives nt workers this much each, in one region */
+    s->workspace_bytes = WG_ALIGN(wg_cdiv((int64_t)(u_bytes + (size_t)nt * worker), nt));
+    s->run = wg_run;
+    s->kernel_name = flip ? "convt_s1_winograd" : "conv_winograd";
+    return OG_OK;
+}
