@@ -34,10 +34,12 @@
 #define WG_ALIGN(x) (((x) + 63) & ~(size_t)63)
 #define WG_SHARED_MAX ((size_t)8 << 20)   /* U of one block of output channels */
 #define WG_WORKER_MAX ((size_t)8 << 20)   /* a worker's V, M and GEMM scratch */
+#define WG_TOTAL_MAX ((size_t)16 << 20)   /* all of it, every worker's included */
 #define WG_PANELS 4                       /* GEMM panels of tiles per task at most */
 
 typedef struct wg_state wg_state;
-typedef void (*wg_in_fn)(const wg_state *st, const float *x, int64_t t0, int64_t t1, float *v, float *eo);
+typedef void (*wg_in_fn)(const wg_state *st, const float *x, int64_t t0, int64_t t1, int64_t c0, int64_t c1, float *v,
+                         float *eo);
 typedef void (*wg_weights_fn)(const wg_state *st, const float *w, int64_t m0, int64_t mn, float *u);
 typedef void (*wg_out_fn)(const wg_state *st, const float *mt, const float *bias, int64_t m0, int64_t mn,
                           int64_t t0, int64_t t1, float *y);
@@ -49,13 +51,16 @@ struct wg_state {
     int rank;
     int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
     int64_t TY, TX, T;   /* tiles down, across, in all */
-    int64_t tb, n_tb;    /* tiles per task, tasks */
+    int64_t tb, n_tb;    /* tiles per block, blocks */
+    int64_t n_mp;        /* tasks per tile block: parts of the output channels */
+    bool shared_v;       /* V of every block computed first, into shared scratch */
     int64_t mb, n_mblk;  /* output channels per U block, blocks */
     int64_t ldv;         /* floats per (xi, channel) row of V and M */
     int64_t lr;          /* floats per row of the de-interleaved input columns */
     int nt;              /* threads the scratch was laid out for */
     size_t u_xi;         /* floats of one packed U[xi] */
     size_t u_bytes, worker_bytes, v_off, m_off, eo_off, ut_off, gemm_off;
+    size_t vall_bytes;   /* shared V (shared_v), after U */
     wg_in_fn in;
     wg_out_fn out;
     wg_weights_fn weights;
@@ -75,20 +80,20 @@ typedef int wg_i8 __attribute__((vector_size(32)));
 #define WG_LD(p) ({ wg_v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define WG_ST(p, v) do { wg_v8 s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
 
-/* The 4x4 input tiles of tiles [t0, t1) of every channel: for each tile row
+/* The 4x4 input tiles of tiles [t0, t1) of channels [c0, c1): for each tile row
  * segment, the four input rows' even and odd columns (zero outside X) into
  * eo, then per 8 tiles V[xi][c][t] = (B^T d B)[xi] with
  * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. A segment's last vector
  * runs past its tiles into the next segment's (written after it) or the
  * row's slack. */
 #define WG_DEFINE_IN(sfx, attr)                                                                               \
-    attr static void wg_in_##sfx(const wg_state *st, const float *x, int64_t t0, int64_t t1, float *v,         \
-                                 float *eo)                                                                    \
+    attr static void wg_in_##sfx(const wg_state *st, const float *x, int64_t t0, int64_t t1, int64_t c0,       \
+                                 int64_t c1, float *v, float *eo)                                              \
     {                                                                                                          \
         const og_cf_geom *g = &st->g;                                                                          \
         const int64_t TX = st->TX, TY = st->TY, ldv = st->ldv, lr = st->lr, C = g->C, HW = g->H * g->W;       \
         const wg_i8 ev = { 0, 2, 4, 6, 8, 10, 12, 14 }, od = { 1, 3, 5, 7, 9, 11, 13, 15 };                    \
-        for (int64_t c = 0; c < C; c++)                                                                        \
+        for (int64_t c = c0; c < c1; c++)                                                                      \
             for (int64_t t = t0; t < t1;) {                                                                    \
                 int64_t n = t / (TY * TX), ty = t / TX % TY, txa = t % TX;                                     \
                 int64_t cnt = wg_min(TX - txa, t1 - t), span = (cnt + WG_LANES - 1) / WG_LANES * WG_LANES + 1; \
@@ -273,7 +278,21 @@ typedef struct wg_job {
     char *ws;
     int64_t m0, mn;   /* this pass's block of output channels */
     int64_t ur;       /* U rows per weight task */
+    int64_t part;     /* output channels per tile task (a multiple of the GEMM's MR) */
 } wg_job;
+
+#define WG_V_CB 8   /* channel blocks per tile block in the shared-V phase */
+
+static float *wg_worker(const wg_job *j, int worker)
+{
+    return (float *)(j->ws + j->st->u_bytes + j->st->vall_bytes + (size_t)worker * j->st->worker_bytes);
+}
+
+static float *wg_shared_v(const wg_job *j, int64_t b)
+{
+    const wg_state *st = j->st;
+    return (float *)(j->ws + st->u_bytes) + b * 16 * st->g.C * st->ldv;
+}
 
 #define WG_U_ROWS 16   /* rows of U a weight task transforms at most */
 
@@ -285,27 +304,50 @@ static void wg_weights_task(void *arg, int64_t t, int worker)
     const wg_job *j = arg;
     const wg_state *st = j->st;
     const int64_t C = st->g.C, lo = t * j->ur, rows = wg_min(j->mn, lo + j->ur) - lo;
-    float *tmp = (float *)(j->ws + st->u_bytes + (size_t)worker * st->worker_bytes + st->ut_off);
+    float *tmp = (float *)((char *)wg_worker(j, worker) + st->ut_off);
     st->weights(st, j->w, j->m0 + lo, rows, tmp);
     for (int xi = 0; xi < 16; xi++)
         og_gemm_pack_a(tmp + xi * rows * C, C, lo, rows, j->mn, C, j->u + (size_t)xi * st->u_xi);
 }
 
+/* shared_v: channels of one tile block's V */
+static void wg_v_task(void *arg, int64_t t, int worker)
+{
+    const wg_job *j = arg;
+    const wg_state *st = j->st;
+    int64_t b = t / WG_V_CB, cb = t % WG_V_CB, per = wg_cdiv(st->g.C, WG_V_CB);
+    int64_t c0 = cb * per, c1 = wg_min(st->g.C, c0 + per);
+    if (c0 >= c1)
+        return;
+    float *eo = (float *)((char *)wg_worker(j, worker) + st->eo_off);
+    st->in(st, j->x, b * st->tb, wg_min(st->T, (b + 1) * st->tb), c0, c1, wg_shared_v(j, b), eo);
+}
+
+/* One tile block's products for one part of the block's output channels,
+ * and their outputs. */
 static void wg_tile_task(void *arg, int64_t t, int worker)
 {
     const wg_job *j = arg;
     const wg_state *st = j->st;
     const og_cf_geom *g = &st->g;
-    char *ws = j->ws + st->u_bytes + (size_t)worker * st->worker_bytes;
-    float *v = (float *)(ws + st->v_off), *mt = (float *)(ws + st->m_off), *eo = (float *)(ws + st->eo_off);
-    int64_t t0 = t * st->tb, t1 = wg_min(st->T, t0 + st->tb), ldv = st->ldv;
-    st->in(st, j->x, t0, t1, v, eo);
-    for (int xi = 0; xi < 16; xi++) {
-        og_gemm_b b = { .data = v + xi * g->C * ldv, .ld = ldv };
-        og_sgemm_packed(j->mn, t1 - t0, g->C, 1.0f, j->u + (size_t)xi * st->u_xi, &b, 0.0f, mt + xi * j->mn * ldv,
-                        ldv, ws + st->gemm_off);
+    int64_t b = t / st->n_mp, r0 = t % st->n_mp * j->part, rn = wg_min(j->mn, r0 + j->part) - r0;
+    if (rn <= 0)
+        return;
+    char *ws = (char *)wg_worker(j, worker);
+    float *mt = (float *)(ws + st->m_off), *v;
+    int64_t t0 = b * st->tb, t1 = wg_min(st->T, t0 + st->tb), ldv = st->ldv;
+    if (st->shared_v) {
+        v = wg_shared_v(j, b);
+    } else {
+        v = (float *)(ws + st->v_off);
+        st->in(st, j->x, t0, t1, 0, g->C, v, (float *)(ws + st->eo_off));
     }
-    st->out(st, mt, j->b, j->m0, j->mn, t0, t1, j->y);
+    for (int xi = 0; xi < 16; xi++) {
+        og_gemm_b bm = { .data = v + xi * g->C * ldv, .ld = ldv };
+        og_sgemm_packed(j->mn, r0, rn, t1 - t0, g->C, 1.0f, j->u + (size_t)xi * st->u_xi, &bm, 0.0f,
+                        mt + xi * rn * ldv, ldv, ws + st->gemm_off);
+    }
+    st->out(st, mt, j->b, j->m0 + r0, rn, t0, t1, j->y);
 }
 
 static og_status wg_run(const og_kernel_call *k)
@@ -318,7 +360,8 @@ static og_status wg_run(const og_kernel_call *k)
     if (ok && st->bias)
         ok = k->n_in > 2 && k->in[2] && k->in[2]->dtype == OG_FLOAT && k->in[2]->numel == st->ydims[1];
     /* the scratch is one region laid out for the plan's thread count */
-    ok = ok && k->n_threads == st->nt && k->workspace_bytes >= st->u_bytes + (size_t)st->nt * st->worker_bytes;
+    ok = ok && k->n_threads == st->nt &&
+         k->workspace_bytes >= st->u_bytes + st->vall_bytes + (size_t)st->nt * st->worker_bytes;
     if (!ok)
         return og_err(OG_ERR_INTERNAL, "node '%s' (%s): tensors do not match the shapes the fast kernel was "
                                        "planned for", k->node->name, op);
@@ -326,11 +369,14 @@ static og_status wg_run(const og_kernel_call *k)
                  .y = k->out[0]->data, .u = (float *)k->workspace, .ws = k->workspace };
     int64_t mr = og_gemm_mr();
     j.ur = WG_U_ROWS / mr * mr;
+    if (st->shared_v)
+        og_parallel_for(st->nt, st->n_tb * WG_V_CB, wg_v_task, &j);
     for (int64_t m0 = 0; m0 < st->g.M; m0 += st->mb) {
         j.m0 = m0;
         j.mn = wg_min(st->mb, st->g.M - m0);
+        j.part = wg_cdiv(wg_cdiv(j.mn, st->n_mp), mr) * mr;
         og_parallel_for(st->nt, wg_cdiv(j.mn, j.ur), wg_weights_task, &j);
-        og_parallel_for(st->nt, st->n_tb, wg_tile_task, &j);
+        og_parallel_for(st->nt, st->n_tb * st->n_mp, wg_tile_task, &j);
     }
     return OG_OK;
 }
@@ -356,19 +402,6 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
         return OG_OK;
     int nt = s->n_threads > 0 ? s->n_threads : 1;
     int64_t TY = wg_cdiv(g->P, 2), TX = wg_cdiv(g->Q, 2), T = g->N * TY * TX;
-    /* tiles per task: a multiple of the GEMM's panel (a partial panel
-     * costs a whole one), of at most WG_PANELS panels; the fewest columns
-     * computed in all, counting the threads' idle share of the last round */
-    int64_t nr = og_gemm_nr(), tb = nr, best = -1;
-    for (int64_t k = WG_PANELS; k >= 1; k--) {
-        int64_t w = k * nr, rounds = wg_cdiv(wg_cdiv(T, w), nt);
-        int64_t cost = rounds * nt * w + (WG_PANELS - k) * T / 32;   /* a little per task */
-        if (best < 0 || cost < best) {
-            best = cost;
-            tb = w;
-        }
-    }
-    int64_t n_tb;
     /* output channels per U block: all, or blocks of a multiple of 8, so
      * that the packed U (k blocks of OG_GEMM_KC, rows rounded up to any
      * ISA's MR <= 8) stays within WG_SHARED_MAX */
@@ -380,22 +413,39 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
         u_xi = (size_t)(wg_cdiv(g->C, OG_GEMM_KC) * OG_GEMM_KC * (mb + 8));
         u_bytes = WG_ALIGN(sizeof(float) * 16 * u_xi);
     } while (u_bytes > WG_SHARED_MAX && mb > 8);
+    if (u_bytes > WG_SHARED_MAX)
+        return OG_OK;
     int64_t lr = (TX + WG_LANES - 1) / WG_LANES * WG_LANES + WG_LANES + 1;
-    int64_t ldv;
-    size_t v_bytes, m_bytes, worker;
     size_t eo_bytes = WG_ALIGN(sizeof(float) * (size_t)(8 * lr)), gemm = WG_ALIGN(og_gemm_workspace_bytes());
     size_t ut_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * WG_U_ROWS * g->C));
-    for (;;) {
-        n_tb = wg_cdiv(T, tb);
-        ldv = (tb + WG_LANES - 1) / WG_LANES * WG_LANES + WG_LANES;
-        v_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * g->C * ldv));
-        m_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * mb * ldv));
-        worker = v_bytes + m_bytes + eo_bytes + ut_bytes + gemm;
-        if (worker <= WG_WORKER_MAX || tb <= 16)
-            break;
-        tb = wg_cdiv(tb, 2);
-    }
-    if (worker > WG_WORKER_MAX || u_bytes > WG_SHARED_MAX || 16 * g->C * ldv >= ((int64_t)1 << 31))
+    /* Tile blocks of k GEMM panels (a partial panel costs a whole one),
+     * k <= WG_PANELS, each one task (its V computed in the task) or, with
+     * several threads, n_mp = 2 tasks over halves of the output channels
+     * reading a V computed first for all blocks (shared_v): whichever
+     * computes the fewest columns per thread, counting the idle share of
+     * the last round and a little per task. */
+    int64_t nr = og_gemm_nr(), tb = 0, n_tb = 0, n_mp = 1, ldv = 0;
+    size_t v_bytes = 0, m_bytes = 0, worker = 0, vall = 0;
+    double best = -1;
+    for (int64_t mp = 1; mp <= (nt > 1 && mb >= 64 ? 2 : 1); mp++)
+        for (int64_t k = WG_PANELS; k >= 1; k--) {
+            int64_t w = k * nr, nb = wg_cdiv(T, w), ld = (w + WG_LANES - 1) / WG_LANES * WG_LANES + WG_LANES;
+            size_t vb = WG_ALIGN(sizeof(float) * (size_t)(16 * g->C * ld));
+            size_t mbytes = WG_ALIGN(sizeof(float) * (size_t)(16 * (wg_cdiv(mb, mp) + 8) * ld));
+            size_t va = mp > 1 ? vb * (size_t)nb : 0, wk = (mp > 1 ? 0 : vb) + mbytes + eo_bytes + ut_bytes + gemm;
+            if (wk > WG_WORKER_MAX || va > WG_SHARED_MAX || u_bytes + va + (size_t)nt * wk > WG_TOTAL_MAX ||
+                16 * g->C * ld >= ((int64_t)1 << 31))
+                continue;
+            double rounds = (double)wg_cdiv(nb * mp, nt);
+            double cost = rounds * (double)w / (double)mp + (double)T * (WG_PANELS - k) / 32.0 / nt +
+                          (mp > 1 ? 0.1 * (double)T / nt : 0.1 * rounds * (double)w);
+            if (best < 0 || cost < best) {
+                best = cost;
+                tb = w, n_tb = nb, n_mp = mp, ldv = ld, v_bytes = mp > 1 ? 0 : vb, m_bytes = mbytes;
+                worker = wk, vall = va;
+            }
+        }
+    if (best < 0)
         return OG_OK;
     wg_state *st = og_calloc(1, sizeof *st);
     if (!st)
@@ -408,7 +458,8 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
     memcpy(st->xdims, s->in[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
     memcpy(st->wdims, s->in[1]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
     memcpy(st->ydims, s->out[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
-    st->TY = TY, st->TX = TX, st->T = T, st->tb = tb, st->n_tb = n_tb;
+    st->TY = TY, st->TX = TX, st->T = T, st->tb = tb, st->n_tb = n_tb, st->n_mp = n_mp, st->shared_v = n_mp > 1;
+    st->vall_bytes = vall;
     st->mb = mb, st->n_mblk = wg_cdiv(g->M, mb), st->ldv = ldv, st->lr = lr, st->nt = nt;
     st->u_bytes = u_bytes;
     st->worker_bytes = worker;
@@ -430,7 +481,7 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
 #endif
     s->state = st;
     /* the executor gives nt workers this much each, in one region */
-    s->workspace_bytes = WG_ALIGN(wg_cdiv((int64_t)(u_bytes + (size_t)nt * worker), nt));
+    s->workspace_bytes = WG_ALIGN(wg_cdiv((int64_t)(u_bytes + vall + (size_t)nt * worker), nt));
     s->run = wg_run;
     s->kernel_name = flip ? "convt_s1_winograd" : "conv_winograd";
     return OG_OK;

@@ -293,9 +293,11 @@ void og_gemm_pack_a(const float *A, int64_t lda, int64_t m0, int64_t m, int64_t 
     }
 }
 
-/* The driver; Ap: A already in the packed form (A and lda unused). */
+/* The driver; Ap: A already in the packed form, rows [ap_m0, ap_m0 + M)
+ * of a packed matrix of ap_rows rows (A and lda unused). */
 static void sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
-                  const float *Ap, const og_gemm_b *B, float beta, float *C, int64_t ldc, void *workspace)
+                  const float *Ap, int64_t ap_rows, int64_t ap_m0, const og_gemm_b *B, float beta, float *C,
+                  int64_t ldc, void *workspace)
 {
     if (M <= 0 || N <= 0)
         return;
@@ -341,8 +343,8 @@ static void sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, co
             int64_t mc = M - ic < im->mc ? M - ic : im->mc;
             const float *apb = ap;   /* this block's packed rows */
             if (Ap) {
-                int64_t mp = (M + mr - 1) / mr * mr;
-                apb = Ap + pc * mp + ic * kc;
+                int64_t mp = (ap_rows + mr - 1) / mr * mr;
+                apb = Ap + pc * mp + (ap_m0 + ic) * kc;
             } else if (!(k_outer && packed_pc == pc)) {
                 for (int64_t ir = 0; ir < mc; ir += mr) {
                     int m = mc - ir < mr ? (int)(mc - ir) : mr;
@@ -371,13 +373,13 @@ static void sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, co
 void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
               const og_gemm_b *B, float beta, float *C, int64_t ldc, void *workspace)
 {
-    sgemm(trans_a, M, N, K, alpha, A, lda, NULL, B, beta, C, ldc, workspace);
+    sgemm(trans_a, M, N, K, alpha, A, lda, NULL, 0, 0, B, beta, C, ldc, workspace);
 }
 
-void og_sgemm_packed(int64_t M, int64_t N, int64_t K, float alpha, const float *Ap, const og_gemm_b *B, float beta,
-                     float *C, int64_t ldc, void *workspace)
+void og_sgemm_packed(int64_t rows, int64_t m0, int64_t M, int64_t N, int64_t K, float alpha, const float *Ap,
+                     const og_gemm_b *B, float beta, float *C, int64_t ldc, void *workspace)
 {
-    sgemm(false, M, N, K, alpha, NULL, 0, Ap, B, beta, C, ldc, workspace);
+    sgemm(false, M, N, K, alpha, NULL, 0, Ap, rows, m0, B, beta, C, ldc, workspace);
 }
 
 void og_sgemm_mat(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
