@@ -2075,6 +2075,22 @@ static og_status grad_w_select(og_select_call *s)
         st->plain_b = true;
         s->kernel_name = "conv_grad_w_pointwise";
     }
+    if (G == 1) {
+        /* 3x3 stride 1: Winograd's F(3x3, 2x2) (conv_winograd.c), in forward terms */
+        og_cf_geom f = { .N = Nb, .C = Cx, .M = g.M, .G = 1, .Cg = Cx, .Mg = g.M, .H = g.H, .W = g.W, .R = g.P,
+                         .S = g.Q, .P = g.R, .Q = g.S, .sh = g.dh, .sw = g.dw, .dh = g.sh, .dw = g.sw, .ph = g.ph,
+                         .pw = g.pw };
+        og_status e = og_conv_winograd_grad_w_select(s, &f);
+        if (e || s->state) {
+            og_free(st);
+            if (!e) {
+                s->new_n_in = 2;
+                s->new_inputs[0] = x_value;
+                s->new_inputs[1] = tdy->inputs[0];
+            }
+            return e;
+        }
+    }
     if (!st->direct && !st->plain_b && pixred_plan(st)) {
         s->kernel_name = "conv_grad_w_pixred";
         s->state = st;

@@ -45,6 +45,9 @@ og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has
  * with 32 or more channels in and out (flip as above); leaves s untouched
  * where it does not apply. */
 og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool has_bias, bool flip);
+/* The same for the weight gradient, g the forward Conv's geometry: the
+ * kernel reads X [N, C, H, W] and dY [N, M, P, Q] and writes dW [M, C, 3, 3]. */
+og_status og_conv_winograd_grad_w_select(og_select_call *s, const og_cf_geom *g);
 
 /* conv.c: the resolved geometry of a Conv node for these input shapes
  * (false when the shapes or attributes give none); *has_bias_attr-free:

@@ -41,6 +41,9 @@ typedef struct wg_state wg_state;
 typedef void (*wg_in_fn)(const wg_state *st, const float *x, int64_t t0, int64_t t1, int64_t c0, int64_t c1, float *v,
                          float *eo);
 typedef void (*wg_weights_fn)(const wg_state *st, const float *w, int64_t m0, int64_t mn, float *u);
+typedef void (*wg_dy_fn)(const wg_state *st, const float *dy, int64_t t0, int64_t t1, int64_t m_lo, int64_t m_hi,
+                         float *out, float *eo);
+typedef void (*wg_dw_fn)(const wg_state *st, const float *z, int64_t m_lo, int64_t m_hi, float *dw);
 typedef void (*wg_out_fn)(const wg_state *st, const float *mt, const float *bias, int64_t m0, int64_t mn,
                           int64_t t0, int64_t t1, float *y);
 
@@ -64,10 +67,19 @@ struct wg_state {
     wg_in_fn in;
     wg_out_fn out;
     wg_weights_fn weights;
+    /* the weight gradient (grad_w): tiles [k*tb, (k+1)*tb) are chunk k,
+     * their V and DY in shared scratch after Z, summed into Z in order */
+    bool grad_w;
+    size_t z_bytes, dy_off;
+    wg_dy_fn dy;
+    wg_dw_fn dw;
 };
 
 static int64_t wg_min(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t wg_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+/* a in [0, hi] (a may be negative: wg_cdiv then rounds toward zero, which
+ * for a <= 0 is the ceiling too) */
+static int64_t wg_clamp(int64_t a, int64_t hi) { return a < 0 ? 0 : a > hi ? hi : a; }
 
 /* ---- transforms ----------------------------------------------------------
  * One body per ISA through a macro: GCC's vector extensions over 8 lanes
@@ -107,24 +119,30 @@ typedef int wg_i8 __attribute__((vector_size(32)));
                         continue;                                                                              \
                     }                                                                                          \
                     const float *row = xc + ih * g->W;                                                         \
-                    /* columns m in [mv, mw) read 16 floats inside the row: de-interleaved by shuffles */      \
-                    int64_t base = 2 * txa - g->pw, mv = base >= 0 ? 0 : (1 - base) / 2, m = 0;              \
-                    int64_t mw = base + 2 * span <= g->W ? span : (g->W - base) / 2;                           \
-                    for (; m < mv && m < span; m++) {                                                          \
-                        int64_t iw = base + 2 * m;                                                             \
-                        e[m] = iw >= 0 && iw < g->W ? row[iw] : 0.0f;                                          \
-                        o[m] = iw + 1 >= 0 && iw + 1 < g->W ? row[iw + 1] : 0.0f;                              \
-                    }                                                                                          \
-                    for (; m + WG_LANES <= mw; m += WG_LANES) {                                                \
+                    /* e[m] = row[base + 2m], o[m] = row[base + 2m + 1], zero outside the row: the           \
+                     * ranges of m inside it first, so the loops carry no tests; 16 floats at a time         \
+                     * de-interleaved by shuffles */                                                           \
+                    int64_t base = 2 * txa - g->pw;                                                            \
+                    int64_t elo = wg_clamp(wg_cdiv(-base, 2), span), ehi = wg_clamp(wg_cdiv(g->W - base, 2), span); \
+                    int64_t olo = wg_clamp(wg_cdiv(-base - 1, 2), span);                                       \
+                    int64_t ohi = wg_clamp(wg_cdiv(g->W - base - 1, 2), span);                                 \
+                    for (int64_t m = 0; m < span; m++)                                                         \
+                        e[m] = o[m] = 0.0f;                                                                    \
+                    int64_t vs = elo > olo ? elo : olo, m = vs, mw = ehi < ohi ? ehi : ohi;                   \
+                    for (; m + WG_LANES <= mw && base + 2 * m + 2 * WG_LANES <= g->W; m += WG_LANES) {         \
                         wg_v8 a = WG_LD(row + base + 2 * m), b = WG_LD(row + base + 2 * m + WG_LANES);        \
                         WG_ST(e + m, __builtin_shuffle(a, b, ev));                                             \
                         WG_ST(o + m, __builtin_shuffle(a, b, od));                                             \
                     }                                                                                          \
-                    for (; m < span; m++) {                                                                    \
-                        int64_t iw = base + 2 * m;                                                             \
-                        e[m] = iw >= 0 && iw < g->W ? row[iw] : 0.0f;                                          \
-                        o[m] = iw + 1 >= 0 && iw + 1 < g->W ? row[iw + 1] : 0.0f;                              \
-                    }                                                                                          \
+                    /* the rest: before the vectors' start and after their end */                             \
+                    for (int64_t k = elo; k < (vs < ehi ? vs : ehi); k++)                                      \
+                        e[k] = row[base + 2 * k];                                                              \
+                    for (int64_t k = m > elo ? m : elo; k < ehi; k++)                                          \
+                        e[k] = row[base + 2 * k];                                                              \
+                    for (int64_t k = olo; k < (vs < ohi ? vs : ohi); k++)                                      \
+                        o[k] = row[base + 2 * k + 1];                                                          \
+                    for (int64_t k = m > olo ? m : olo; k < ohi; k++)                                          \
+                        o[k] = row[base + 2 * k + 1];                                                          \
                 }                                                                                              \
                 float *vt = v + c * ldv + (t - t0);                                                            \
                 for (int64_t m = 0; m < cnt; m += WG_LANES) {                                                  \
@@ -250,9 +268,103 @@ typedef int wg_i8 __attribute__((vector_size(32)));
             memcpy(&(k)[i], t_[i], sizeof t_[i]);                                                              \
     } while (0)
 
+/* The weight gradient (F(3x3, 2x2), the adjoint of the forward):
+ * dW = sum over tiles of G^T [ (A dy A^T) (.) (B^T d B) ] G, with dy a
+ * tile's 2x2 block of dY (zero past P or Q) and A = [1 0; 1 1; 1 -1; 0 -1].
+ * This one: DY[xi][m][t - t0] = (A dy A^T)[xi] for output channels
+ * [m_lo, m_hi) and tiles [t0, t1), lanes along a row of tiles (stores run
+ * past a segment as in wg_in). */
+#define WG_DEFINE_DY(sfx, attr)                                                                               \
+    attr static void wg_dy_##sfx(const wg_state *st, const float *dy, int64_t t0, int64_t t1, int64_t m_lo,    \
+                                 int64_t m_hi, float *out, float *eo)                                          \
+    {                                                                                                          \
+        const og_cf_geom *g = &st->g;                                                                          \
+        const int64_t TX = st->TX, TY = st->TY, ldv = st->ldv, lr = st->lr, M = g->M, P = g->P, Q = g->Q;      \
+        for (int64_t m = m_lo; m < m_hi; m++)                                                                  \
+            for (int64_t t = t0; t < t1;) {                                                                    \
+                int64_t n = t / (TY * TX), ty = t / TX % TY, txa = t % TX;                                     \
+                int64_t cnt = wg_min(TX - txa, t1 - t), span = (cnt + WG_LANES - 1) / WG_LANES * WG_LANES;     \
+                for (int a = 0; a < 2; a++) {                                                                  \
+                    float *e = eo + (2 * a) * lr, *o = eo + (2 * a + 1) * lr;                                  \
+                    int64_t p = 2 * ty + a;                                                                    \
+                    const float *row = dy + ((n * M + m) * P + p) * Q + 2 * txa;                               \
+                    /* the segment's columns 2 txa .. 2 (txa + cnt), zero past Q or P */                       \
+                    int64_t ne = p < P ? cnt : 0, no = p < P ? wg_min(cnt, (Q - 2 * txa) / 2) : 0;            \
+                    for (int64_t k = 0; k < span; k++)                                                         \
+                        e[k] = o[k] = 0.0f;                                                                    \
+                    for (int64_t k = 0; k < ne; k++)                                                           \
+                        e[k] = row[2 * k];                                                                     \
+                    for (int64_t k = 0; k < no; k++)                                                           \
+                        o[k] = row[2 * k + 1];                                                                 \
+                }                                                                                              \
+                float *dt = out + m * ldv + (t - t0);                                                          \
+                for (int64_t k = 0; k < cnt; k += WG_LANES) {                                                  \
+                    wg_v8 r[4][2];                                                                             \
+                    for (int b = 0; b < 2; b++) {                                                              \
+                        wg_v8 y0 = WG_LD(eo + b * lr + k), y1 = WG_LD(eo + (2 + b) * lr + k);                 \
+                        r[0][b] = y0;                                                                          \
+                        r[1][b] = y0 + y1;                                                                     \
+                        r[2][b] = y0 - y1;                                                                     \
+                        r[3][b] = -y1;                                                                         \
+                    }                                                                                          \
+                    for (int i = 0; i < 4; i++) {                                                              \
+                        WG_ST(dt + (4 * i + 0) * M * ldv + k, r[i][0]);                                        \
+                        WG_ST(dt + (4 * i + 1) * M * ldv + k, r[i][0] + r[i][1]);                              \
+                        WG_ST(dt + (4 * i + 2) * M * ldv + k, r[i][0] - r[i][1]);                              \
+                        WG_ST(dt + (4 * i + 3) * M * ldv + k, -r[i][1]);                                       \
+                    }                                                                                          \
+                }                                                                                              \
+                t += cnt;                                                                                      \
+            }                                                                                                  \
+    }
+
+/* dW[m][c] = G^T Z[.][m][c] G for output channels [m_lo, m_hi), with
+ * G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1]; lanes along c. */
+#define WG_DEFINE_DW(sfx, attr)                                                                               \
+    attr static void wg_dw_##sfx(const wg_state *st, const float *z, int64_t m_lo, int64_t m_hi, float *dw)    \
+    {                                                                                                          \
+        const int64_t C = st->g.C, M = st->g.M;                                                                \
+        const wg_v8 half = { 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f };                                \
+        for (int64_t m = m_lo; m < m_hi; m++)                                                                  \
+            for (int64_t c = 0; c < C; c += WG_LANES) {                                                        \
+                float buf[WG_LANES] = { 0 };                                                                   \
+                wg_v8 zz[16], t[3][4];                                                                         \
+                int64_t nc = wg_min(WG_LANES, C - c);                                                          \
+                for (int xi = 0; xi < 16; xi++) {                                                              \
+                    const float *zp = z + (xi * M + m) * C + c;                                                \
+                    if (nc == WG_LANES) {                                                                      \
+                        zz[xi] = WG_LD(zp);                                                                    \
+                        continue;                                                                              \
+                    }                                                                                          \
+                    for (int64_t e = 0; e < nc; e++)                                                           \
+                        buf[e] = zp[e];                                                                        \
+                    memcpy(&zz[xi], buf, sizeof buf);                                                          \
+                }                                                                                              \
+                for (int j = 0; j < 4; j++) {                                                                  \
+                    wg_v8 s12 = half * (zz[4 + j] + zz[8 + j]);                                                \
+                    t[0][j] = zz[j] + s12;                                                                     \
+                    t[1][j] = half * (zz[4 + j] - zz[8 + j]);                                                  \
+                    t[2][j] = s12 + zz[12 + j];                                                                \
+                }                                                                                              \
+                float out[9][WG_LANES];                                                                        \
+                for (int r = 0; r < 3; r++) {                                                                  \
+                    wg_v8 s12 = half * (t[r][1] + t[r][2]);                                                    \
+                    wg_v8 w0 = t[r][0] + s12, w1 = half * (t[r][1] - t[r][2]), w2 = s12 + t[r][3];            \
+                    memcpy(out[3 * r], &w0, sizeof w0);                                                        \
+                    memcpy(out[3 * r + 1], &w1, sizeof w1);                                                    \
+                    memcpy(out[3 * r + 2], &w2, sizeof w2);                                                    \
+                }                                                                                              \
+                for (int64_t e = 0; e < nc; e++)                                                               \
+                    for (int k = 0; k < 9; k++)                                                                \
+                        dw[(m * C + c + e) * 9 + k] = out[k][e];                                               \
+            }                                                                                                  \
+    }
+
 WG_DEFINE_IN(generic, )
 WG_DEFINE_OUT(generic, )
 WG_DEFINE_WEIGHTS(generic, , WG_GATHER_PLAIN)
+WG_DEFINE_DY(generic, )
+WG_DEFINE_DW(generic, )
 #if defined(__x86_64__) || defined(__i386__)
 WG_DEFINE_IN(avx2, __attribute__((target("avx2,fma"))))
 WG_DEFINE_OUT(avx2, __attribute__((target("avx2,fma"))))
@@ -266,6 +378,8 @@ WG_DEFINE_OUT(avx2, __attribute__((target("avx2,fma"))))
                                                      _mm256_castsi256_ps(live_), 4);                           \
     } while (0)
 WG_DEFINE_WEIGHTS(avx2, __attribute__((target("avx2,fma"))), WG_GATHER_AVX2)
+WG_DEFINE_DY(avx2, __attribute__((target("avx2,fma"))))
+WG_DEFINE_DW(avx2, __attribute__((target("avx2,fma"))))
 #define WG_HAVE_AVX2 1
 #endif
 
@@ -279,6 +393,8 @@ typedef struct wg_job {
     int64_t m0, mn;   /* this pass's block of output channels */
     int64_t ur;       /* U rows per weight task */
     int64_t part;     /* output channels per tile task (a multiple of the GEMM's MR) */
+    int64_t t0, t1;   /* grad_w: this chunk's tiles */
+    float beta;       /* grad_w: 0 for the first chunk, then 1 (summed into Z) */
 } wg_job;
 
 #define WG_V_CB 8   /* channel blocks per tile block in the shared-V phase */
@@ -350,10 +466,72 @@ static void wg_tile_task(void *arg, int64_t t, int worker)
     st->out(st, mt, j->b, j->m0 + r0, rn, t0, t1, j->y);
 }
 
+/* ---- the weight gradient ------------------------------------------------ */
+
+#define WG_GW_MB 8        /* output channels per dW task */
+#define WG_GW_MIN_C 128   /* input channels for the weight gradient */
+
+static void wg_gw_transform_task(void *arg, int64_t t, int worker)
+{
+    const wg_job *j = arg;
+    const wg_state *st = j->st;
+    float *eo = (float *)((char *)wg_worker(j, worker) + st->eo_off);
+    /* even tasks: X's channels, odd: dY's (both threads get both kinds) */
+    bool x_side = t % 2 == 0;
+    int64_t n = x_side ? st->g.C : st->g.M, per = wg_cdiv(n, WG_V_CB), lo = t / 2 * per;
+    int64_t hi = wg_min(n, lo + per);
+    if (lo >= hi)
+        return;
+    if (x_side)
+        st->in(st, j->x, j->t0, j->t1, lo, hi, (float *)(j->ws + st->z_bytes), eo);
+    else
+        st->dy(st, j->w, j->t0, j->t1, lo, hi, (float *)(j->ws + st->dy_off), eo);
+}
+
+/* Z[xi] rows [m0, m0+rows) += DY[xi] V[xi]^T over this chunk's tiles */
+static void wg_gw_gemm_task(void *arg, int64_t t, int worker)
+{
+    const wg_job *j = arg;
+    const wg_state *st = j->st;
+    const int64_t C = st->g.C, M = st->g.M, ldv = st->ldv;
+    int64_t xi = t / st->n_mp, m0 = t % st->n_mp * j->part, rows = wg_min(M, m0 + j->part) - m0;
+    if (rows <= 0)
+        return;
+    const float *dyt = (const float *)(j->ws + st->dy_off) + (xi * M + m0) * ldv;
+    const float *v = (const float *)(j->ws + st->z_bytes) + xi * C * ldv;
+    og_sgemm_mat(false, true, rows, C, j->t1 - j->t0, 1.0f, dyt, ldv, v, ldv, j->beta, j->u + (xi * M + m0) * C, C,
+                 (char *)wg_worker(j, worker) + st->gemm_off);
+}
+
+static void wg_gw_dw_task(void *arg, int64_t t, int worker)
+{
+    (void)worker;
+    const wg_job *j = arg;
+    int64_t lo = t * WG_GW_MB;
+    j->st->dw(j->st, j->u, lo, wg_min(j->st->g.M, lo + WG_GW_MB), j->y);
+}
+
+/* Chunks of tiles in order (fixed by the shape, so the sums' order is
+ * too): transforms, then the 16 GEMMs summing into Z; then dW from Z. */
+static void wg_gw_run(wg_job *j)
+{
+    const wg_state *st = j->st;
+    j->part = wg_cdiv(st->g.M, st->n_mp);
+    for (int64_t k = 0; k < st->n_tb; k++) {
+        j->t0 = k * st->tb;
+        j->t1 = wg_min(st->T, j->t0 + st->tb);
+        j->beta = k ? 1.0f : 0.0f;
+        og_parallel_for(st->nt, 2 * WG_V_CB, wg_gw_transform_task, j);
+        og_parallel_for(st->nt, 16 * st->n_mp, wg_gw_gemm_task, j);
+    }
+    og_parallel_for(st->nt, wg_cdiv(st->g.M, WG_GW_MB), wg_gw_dw_task, j);
+}
+
 static og_status wg_run(const og_kernel_call *k)
 {
     const wg_state *st = k->state;
-    const char *op = st && st->flip ? "ConvTranspose" : "Conv";
+    const char *op = st && st->grad_w ? "Transpose, fused conv weight gradient" : st && st->flip ? "ConvTranspose"
+                                                                                                  : "Conv";
     bool ok = st && k->n_in >= 2 && og_cf_dims_eq(k->in[0], st->rank, st->xdims) &&
               og_cf_dims_eq(k->in[1], st->rank, st->wdims) && k->n_out >= 1 &&
               og_cf_dims_eq(k->out[0], st->rank, st->ydims);
@@ -367,6 +545,10 @@ static og_status wg_run(const og_kernel_call *k)
                                        "planned for", k->node->name, op);
     wg_job j = { .st = st, .x = k->in[0]->data, .w = k->in[1]->data, .b = st->bias ? k->in[2]->data : NULL,
                  .y = k->out[0]->data, .u = (float *)k->workspace, .ws = k->workspace };
+    if (st->grad_w) {   /* in[1] is dY, out[0] dW */
+        wg_gw_run(&j);
+        return OG_OK;
+    }
     int64_t mr = og_gemm_mr();
     j.ur = WG_U_ROWS / mr * mr;
     if (st->shared_v)
@@ -484,5 +666,69 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
     s->workspace_bytes = WG_ALIGN(wg_cdiv((int64_t)(u_bytes + vall + (size_t)nt * worker), nt));
     s->run = wg_run;
     s->kernel_name = flip ? "convt_s1_winograd" : "conv_winograd";
+    return OG_OK;
+}
+
+og_status og_conv_winograd_grad_w_select(og_select_call *s, const og_cf_geom *g)
+{
+    /* Z[xi] is M x C: with C below 128 the GEMM's 48-wide panels waste a
+     * third of the work (ResNet's 64-channel layers measured no faster
+     * than conv_grad_w_rows) */
+    if (!wg_applies(g) || og_isa_active() == OG_ISA_SCALAR || g->C < WG_GW_MIN_C)
+        return OG_OK;
+    int nt = s->n_threads > 0 ? s->n_threads : 1;
+    int64_t TY = wg_cdiv(g->P, 2), TX = wg_cdiv(g->Q, 2), T = g->N * TY * TX;
+    size_t z_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * g->M * g->C));
+    /* chunks of tiles whose V and DY fit WG_SHARED_MAX, in whole GEMM k
+     * blocks where they can be: from the shape alone (the sums' order) */
+    int64_t per_tile = 16 * (g->C + g->M) * (int64_t)sizeof(float);
+    int64_t tb = (int64_t)WG_SHARED_MAX / per_tile - 2 * WG_LANES;
+    tb = tb >= OG_GEMM_KC ? tb / OG_GEMM_KC * OG_GEMM_KC : tb / WG_LANES * WG_LANES;
+    if (tb < WG_LANES || z_bytes > WG_SHARED_MAX)
+        return OG_OK;
+    tb = wg_min(tb, T);
+    int64_t ldv = (tb + WG_LANES - 1) / WG_LANES * WG_LANES + WG_LANES;
+    int64_t lr = (TX + WG_LANES - 1) / WG_LANES * WG_LANES + WG_LANES + 1;
+    size_t v_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * g->C * ldv));
+    size_t dy_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * g->M * ldv));
+    size_t eo_bytes = WG_ALIGN(sizeof(float) * (size_t)(8 * lr)), gemm = WG_ALIGN(og_gemm_workspace_bytes());
+    size_t shared = z_bytes + v_bytes + dy_bytes, worker = eo_bytes + gemm;
+    if (shared + (size_t)nt * worker > WG_TOTAL_MAX || 16 * (g->C + g->M) * ldv >= ((int64_t)1 << 31))
+        return OG_OK;
+    wg_state *st = og_calloc(1, sizeof *st);
+    if (!st)
+        return og_err(OG_ERR_NOMEM, "node '%s' (Transpose): out of memory planning the conv weight gradient",
+                      s->node->name);
+    st->g = *g;
+    st->grad_w = true;
+    st->rank = 4;
+    const int64_t xd[4] = { g->N, g->C, g->H, g->W }, dd[4] = { g->N, g->M, g->P, g->Q };
+    const int64_t wd[4] = { g->M, g->C, 3, 3 };
+    memcpy(st->xdims, xd, sizeof xd);
+    memcpy(st->wdims, dd, sizeof dd);   /* in[1]: dY */
+    memcpy(st->ydims, wd, sizeof wd);   /* out[0]: dW */
+    st->TY = TY, st->TX = TX, st->T = T, st->tb = tb, st->n_tb = wg_cdiv(T, tb);
+    st->n_mp = g->M >= 64 ? 2 : 1;
+    st->ldv = ldv, st->lr = lr, st->nt = nt;
+    st->z_bytes = z_bytes;
+    st->dy_off = z_bytes + v_bytes;
+    st->u_bytes = shared;   /* wg_worker's base: the per-worker scratch follows */
+    st->worker_bytes = worker;
+    st->eo_off = 0;
+    st->gemm_off = eo_bytes;
+    st->in = wg_in_generic;
+    st->dy = wg_dy_generic;
+    st->dw = wg_dw_generic;
+#ifdef WG_HAVE_AVX2
+    if (og_isa_active() >= OG_ISA_AVX2) {
+        st->in = wg_in_avx2;
+        st->dy = wg_dy_avx2;
+        st->dw = wg_dw_avx2;
+    }
+#endif
+    s->state = st;
+    s->workspace_bytes = WG_ALIGN(wg_cdiv((int64_t)(shared + (size_t)nt * worker), nt));
+    s->run = wg_run;
+    s->kernel_name = "conv_grad_w_winograd";
     return OG_OK;
 }

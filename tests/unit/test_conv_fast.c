@@ -710,8 +710,12 @@ static void winograd_random(uint64_t seed, int iters)
                   .bias = it % 2 == 0 };
         for (int a = 0; a < 4; a++)
             c.pads[a] = rnd_in(0, 2);
-        if (it % 4 == 3) {   /* a wide plane: many tile blocks */
+        if (it % 4 == 2)   /* enough channels for the weight gradient's F(3x3, 2x2) */
+            c.Cg = rnd_in(128, 150);
+        if (it % 4 == 3) {   /* a wide plane: many tile blocks (dW: several chunks) */
             c.N = rnd_in(1, 2);
+            if (it % 8 == 7)
+                c.Cg = rnd_in(128, 140);
             c.H = rnd_in(30, 40);
             c.W = rnd_in(30, 60);
         }
@@ -735,6 +739,8 @@ static void winograd_random(uint64_t seed, int iters)
             ck_assert_msg(strcmp(name, want) == 0, "%s: ran %s, not %s", what, name, want);
         else
             ck_assert_msg(!strstr(name, "winograd"), "%s: ran %s outside its rule", what, name);
+        if (!transpose && (it % 2 == 0 || it % 8 == 7))
+            check_gradient(&c);   /* dX and dW through the gradient graph, F(3x3, 2x2) for dW */
     }
     if (og_isa_active() != OG_ISA_SCALAR)
         ck_assert_msg(hits_wg >= iters / 3, "F(2x2, 3x3) ran in only %d of %d cases", hits_wg, iters);
@@ -862,6 +868,16 @@ static void check_gradient(const cfg *c)
     /* dX's ConvTranspose has Mg input and Cg output channels per group */
     bool s1 = c->stride[0] == 1 && c->stride[1] == 1 && (c->Mg == 1 || c->Cg == 1 || c->Mg <= 2 * c->Cg);
     bool rows = c->stride[0] == 1 && c->stride[1] == 1 && hit(&h, "convt_s1_rows");   /* conv_direct.c */
+    /* F(2x2, 3x3) and its adjoint (conv_winograd.c): 3x3, stride 1, one
+     * group, 32 or more channels each way, at least 256 tiles (dX: of X) */
+    bool wg3 = og_isa_active() != OG_ISA_SCALAR && c->R == 3 && c->S == 3 && c->stride[0] == 1 &&
+               c->stride[1] == 1 && c->dil[0] == 1 && c->dil[1] == 1 && c->G == 1 && c->Cg >= 32 && c->Mg >= 32;
+    bool wg_dx = wg3 && c->H >= 2 && c->W >= 2 && c->N * ((c->H + 1) / 2) * ((c->W + 1) / 2) >= 256;
+    bool wg_dw = wg3 && c->Cg >= 128 && vi.dims[2] >= 2 && vi.dims[3] >= 2 &&
+                 c->N * ((vi.dims[2] + 1) / 2) * ((vi.dims[3] + 1) / 2) >= 256;
+    ck_assert_msg(!wg_dx || hit(&h, "convt_s1_winograd"), "%s: dX did not run F(2x2, 3x3)", what);
+    ck_assert_msg(!wg_dw || hit(&h, "conv_grad_w_winograd"), "%s: dW did not run F(3x3, 2x2)", what);
+    rows = rows || wg_dx;
     ck_assert_msg(rows || (s1 ? hit(&h, c->Mg == 1 || c->Cg == 1 ? "convt_s1_direct" : "convt_s1_igemm") ||
                                     hit(&h, "convt_s1_igemm_batched")
                               : hit(&h, "convt_col") || hit(&h, "convt_col_batched")),
@@ -876,7 +892,7 @@ static void check_gradient(const cfg *c)
     /* the rest by padded rows where they fit (vector ISAs; conv_grad_w_rows_* check it is chosen), else the GEMM */
     ck_assert_msg(hit(&h, direct ? "conv_grad_w_direct" : pw ? "conv_grad_w_pointwise" : pixred ? "conv_grad_w_pixred"
                                                                                                : "conv_grad_w_igemm") ||
-                      (!direct && !pw && !pixred && hit(&h, "conv_grad_w_rows")),
+                      (!direct && !pw && !pixred && hit(&h, "conv_grad_w_rows")) || wg_dw,
                   "%s: dW did not run the fused pattern", what);
     if (want_dw_kernel)
         ck_assert_msg(hit(&h, want_dw_kernel), "%s: dW did not run %s", what, want_dw_kernel);
