@@ -77,9 +77,6 @@ struct wg_state {
 
 static int64_t wg_min(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t wg_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-/* a in [0, hi] (a may be negative: wg_cdiv then rounds toward zero, which
- * for a <= 0 is the ceiling too) */
-static int64_t wg_clamp(int64_t a, int64_t hi) { return a < 0 ? 0 : a > hi ? hi : a; }
 
 /* ---- transforms ----------------------------------------------------------
  * One body per ISA through a macro: GCC's vector extensions over 8 lanes
@@ -92,12 +89,12 @@ typedef int wg_i8 __attribute__((vector_size(32)));
 #define WG_LD(p) ({ wg_v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define WG_ST(p, v) do { wg_v8 s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
 
-/* The 4x4 input tiles of tiles [t0, t1) of channels [c0, c1): for each tile row
- * segment, the four input rows' even and odd columns (zero outside X) into
- * eo, then per 8 tiles V[xi][c][t] = (B^T d B)[xi] with
- * B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. A segment's last vector
- * runs past its tiles into the next segment's (written after it) or the
- * row's slack. */
+/* The 4x4 input tiles of tiles [t0, t1) of channels [c0, c1): per image,
+ * its input rows split into even and odd columns (eo: 2 rows of lr per
+ * input row), then per 8 tiles of a tile row V[xi][c][t] = (B^T d B)[xi]
+ * with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. A segment's last
+ * vector runs past its tiles into the next segment's (written after it)
+ * or the row's slack. */
 #define WG_DEFINE_IN(sfx, attr)                                                                               \
     attr static void wg_in_##sfx(const wg_state *st, const float *x, int64_t t0, int64_t t1, int64_t c0,       \
                                  int64_t c1, float *v, float *eo)                                              \
@@ -105,64 +102,54 @@ typedef int wg_i8 __attribute__((vector_size(32)));
         const og_cf_geom *g = &st->g;                                                                          \
         const int64_t TX = st->TX, TY = st->TY, ldv = st->ldv, lr = st->lr, C = g->C, HW = g->H * g->W;       \
         const wg_i8 ev = { 0, 2, 4, 6, 8, 10, 12, 14 }, od = { 1, 3, 5, 7, 9, 11, 13, 15 };                    \
+        float *pad = eo + 2 * (2 * TY + 2) * lr;   /* 2 lr + 16 floats after the rows */                       \
         for (int64_t c = c0; c < c1; c++)                                                                      \
             for (int64_t t = t0; t < t1;) {                                                                    \
-                int64_t n = t / (TY * TX), ty = t / TX % TY, txa = t % TX;                                     \
-                int64_t cnt = wg_min(TX - txa, t1 - t), span = (cnt + WG_LANES - 1) / WG_LANES * WG_LANES + 1; \
+                /* this image's tiles in [t, te): its input rows once, each split into its even           \
+                 * (e) and odd (o) columns over the whole padded width, zero outside X */                  \
+                int64_t n = t / (TY * TX), te = wg_min(t1, (n + 1) * TY * TX);                                \
+                int64_t tya = t / TX % TY, rows = 2 * ((te - 1) / TX % TY - tya) + 4;                          \
                 const float *xc = x + (n * C + c) * HW;                                                       \
-                for (int i = 0; i < 4; i++) {                                                                  \
-                    float *e = eo + (2 * i) * lr, *o = eo + (2 * i + 1) * lr;                                  \
-                    int64_t ih = 2 * ty - g->ph + i;                                                           \
+                for (int64_t pr = 0; pr < rows; pr++) {                                                        \
+                    float *e = eo + 2 * pr * lr, *o = e + lr;                                                  \
+                    int64_t ih = 2 * tya - g->ph + pr;                                                         \
                     if (ih < 0 || ih >= g->H) {                                                                \
-                        memset(e, 0, sizeof(float) * (size_t)span);                                            \
-                        memset(o, 0, sizeof(float) * (size_t)span);                                            \
+                        memset(e, 0, sizeof(float) * (size_t)(2 * lr));                                        \
                         continue;                                                                              \
                     }                                                                                          \
-                    const float *row = xc + ih * g->W;                                                         \
-                    /* e[m] = row[base + 2m], o[m] = row[base + 2m + 1], zero outside the row: the           \
-                     * ranges of m inside it first, so the loops carry no tests; 16 floats at a time         \
-                     * de-interleaved by shuffles */                                                           \
-                    int64_t base = 2 * txa - g->pw;                                                            \
-                    int64_t elo = wg_clamp(wg_cdiv(-base, 2), span), ehi = wg_clamp(wg_cdiv(g->W - base, 2), span); \
-                    int64_t olo = wg_clamp(wg_cdiv(-base - 1, 2), span);                                       \
-                    int64_t ohi = wg_clamp(wg_cdiv(g->W - base - 1, 2), span);                                 \
-                    for (int64_t m = 0; m < span; m++)                                                         \
-                        e[m] = o[m] = 0.0f;                                                                    \
-                    int64_t vs = elo > olo ? elo : olo, m = vs, mw = ehi < ohi ? ehi : ohi;                   \
-                    for (; m + WG_LANES <= mw && base + 2 * m + 2 * WG_LANES <= g->W; m += WG_LANES) {         \
-                        wg_v8 a = WG_LD(row + base + 2 * m), b = WG_LD(row + base + 2 * m + WG_LANES);        \
+                    /* the row at its place in a zero-padded copy (pw zeros first), then 16 floats      \
+                     * at a time split by shuffles: no tests per element */                                   \
+                    memset(pad, 0, sizeof(float) * (size_t)(2 * lr + 2 * WG_LANES));                          \
+                    memcpy(pad + g->pw, xc + ih * g->W, sizeof(float) * (size_t)g->W);                         \
+                    for (int64_t m = 0; m < lr; m += WG_LANES) {                                               \
+                        wg_v8 a = WG_LD(pad + 2 * m), b = WG_LD(pad + 2 * m + WG_LANES);                      \
                         WG_ST(e + m, __builtin_shuffle(a, b, ev));                                             \
                         WG_ST(o + m, __builtin_shuffle(a, b, od));                                             \
                     }                                                                                          \
-                    /* the rest: before the vectors' start and after their end */                             \
-                    for (int64_t k = elo; k < (vs < ehi ? vs : ehi); k++)                                      \
-                        e[k] = row[base + 2 * k];                                                              \
-                    for (int64_t k = m > elo ? m : elo; k < ehi; k++)                                          \
-                        e[k] = row[base + 2 * k];                                                              \
-                    for (int64_t k = olo; k < (vs < ohi ? vs : ohi); k++)                                      \
-                        o[k] = row[base + 2 * k + 1];                                                          \
-                    for (int64_t k = m > olo ? m : olo; k < ohi; k++)                                          \
-                        o[k] = row[base + 2 * k + 1];                                                          \
                 }                                                                                              \
-                float *vt = v + c * ldv + (t - t0);                                                            \
-                for (int64_t m = 0; m < cnt; m += WG_LANES) {                                                  \
-                    wg_v8 r[4][4];                                                                             \
-                    for (int i = 0; i < 4; i++) {                                                              \
-                        wg_v8 d0 = WG_LD(eo + 2 * i * lr + m), d1 = WG_LD(eo + (2 * i + 1) * lr + m);         \
-                        wg_v8 d2 = WG_LD(eo + 2 * i * lr + m + 1), d3 = WG_LD(eo + (2 * i + 1) * lr + m + 1); \
-                        r[i][0] = d0 - d2;                                                                     \
-                        r[i][1] = d1 + d2;                                                                     \
-                        r[i][2] = d2 - d1;                                                                     \
-                        r[i][3] = d1 - d3;                                                                     \
+                for (; t < te;) {   /* per tile row segment, 8 tiles at a time */                             \
+                    int64_t ty = t / TX % TY, txa = t % TX, cnt = wg_min(TX - txa, te - t);                    \
+                    const float *rb = eo + 4 * (ty - tya) * lr + txa;                                          \
+                    float *vt = v + c * ldv + (t - t0);                                                        \
+                    for (int64_t m = 0; m < cnt; m += WG_LANES) {                                              \
+                        wg_v8 r[4][4];                                                                         \
+                        for (int i = 0; i < 4; i++) {                                                          \
+                            const float *e = rb + 2 * i * lr + m, *o = e + lr;                                 \
+                            wg_v8 d0 = WG_LD(e), d1 = WG_LD(o), d2 = WG_LD(e + 1), d3 = WG_LD(o + 1);          \
+                            r[i][0] = d0 - d2;                                                                 \
+                            r[i][1] = d1 + d2;                                                                 \
+                            r[i][2] = d2 - d1;                                                                 \
+                            r[i][3] = d1 - d3;                                                                 \
+                        }                                                                                      \
+                        for (int j = 0; j < 4; j++) {                                                          \
+                            WG_ST(vt + (0 * 4 + j) * C * ldv + m, r[0][j] - r[2][j]);                          \
+                            WG_ST(vt + (1 * 4 + j) * C * ldv + m, r[1][j] + r[2][j]);                          \
+                            WG_ST(vt + (2 * 4 + j) * C * ldv + m, r[2][j] - r[1][j]);                          \
+                            WG_ST(vt + (3 * 4 + j) * C * ldv + m, r[1][j] - r[3][j]);                          \
+                        }                                                                                      \
                     }                                                                                          \
-                    for (int j = 0; j < 4; j++) {                                                              \
-                        WG_ST(vt + (0 * 4 + j) * C * ldv + m, r[0][j] - r[2][j]);                              \
-                        WG_ST(vt + (1 * 4 + j) * C * ldv + m, r[1][j] + r[2][j]);                              \
-                        WG_ST(vt + (2 * 4 + j) * C * ldv + m, r[2][j] - r[1][j]);                              \
-                        WG_ST(vt + (3 * 4 + j) * C * ldv + m, r[1][j] - r[3][j]);                              \
-                    }                                                                                          \
+                    t += cnt;                                                                                  \
                 }                                                                                              \
-                t += cnt;                                                                                      \
             }                                                                                                  \
     }
 
@@ -597,8 +584,8 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
     } while (u_bytes > WG_SHARED_MAX && mb > 8);
     if (u_bytes > WG_SHARED_MAX)
         return OG_OK;
-    int64_t lr = (TX + WG_LANES - 1) / WG_LANES * WG_LANES + WG_LANES + 1;
-    size_t eo_bytes = WG_ALIGN(sizeof(float) * (size_t)(8 * lr)), gemm = WG_ALIGN(og_gemm_workspace_bytes());
+    int64_t lr = (TX + WG_LANES - 1) / WG_LANES * WG_LANES + 2 * WG_LANES;   /* a multiple of 8, past TX + 8 */
+    size_t eo_bytes = WG_ALIGN(sizeof(float) * (size_t)(2 * (2 * TY + 2) * lr + 2 * lr + 2 * WG_LANES)), gemm = WG_ALIGN(og_gemm_workspace_bytes());
     size_t ut_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * WG_U_ROWS * g->C));
     /* Tile blocks of k GEMM panels (a partial panel costs a whole one),
      * k <= WG_PANELS, each one task (its V computed in the task) or, with
@@ -688,10 +675,10 @@ og_status og_conv_winograd_grad_w_select(og_select_call *s, const og_cf_geom *g)
         return OG_OK;
     tb = wg_min(tb, T);
     int64_t ldv = (tb + WG_LANES - 1) / WG_LANES * WG_LANES + WG_LANES;
-    int64_t lr = (TX + WG_LANES - 1) / WG_LANES * WG_LANES + WG_LANES + 1;
+    int64_t lr = (TX + WG_LANES - 1) / WG_LANES * WG_LANES + 2 * WG_LANES;   /* a multiple of 8, past TX + 8 */
     size_t v_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * g->C * ldv));
     size_t dy_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * g->M * ldv));
-    size_t eo_bytes = WG_ALIGN(sizeof(float) * (size_t)(8 * lr)), gemm = WG_ALIGN(og_gemm_workspace_bytes());
+    size_t eo_bytes = WG_ALIGN(sizeof(float) * (size_t)(2 * (2 * TY + 2) * lr + 2 * lr + 2 * WG_LANES)), gemm = WG_ALIGN(og_gemm_workspace_bytes());
     size_t shared = z_bytes + v_bytes + dy_bytes, worker = eo_bytes + gemm;
     if (shared + (size_t)nt * worker > WG_TOTAL_MAX || 16 * (g->C + g->M) * ldv >= ((int64_t)1 << 31))
         return OG_OK;
