@@ -354,6 +354,32 @@ static void pack_fwd(void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
 {
     const fwd_pack *ctx = vctx;
     const og_cf_geom *g = ctx->g;
+    if (g->R == 1 && g->S == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && g->P == g->H &&
+        g->Q == g->W) {
+        /* 1x1 without pads (small planes batched across images): every
+         * column is one input cell, its offset tabled once per panel; the
+         * run-finding of the general path cost twice the GEMM on 2x2 planes */
+        const int64_t HW = g->H * g->W;
+        for (int64_t jp = 0; jp < nc; jp += nr) {
+            float *panel = dst + (jp / nr) * kc * nr;
+            int w_ = (int)cf_min(nr, nc - jp);
+            int64_t src[CF_MAX_NR];
+            for (int jj = 0; jj < w_; jj++) {
+                int64_t j = j0 + jp + jj;
+                src[jj] = (ctx->xoff ? ctx->xoff[j] : 0) + ctx->ih0[j] * g->W + ctx->iw0[j];
+            }
+            for (int64_t kk = 0; kk < kc; kk++) {
+                const float *xc = ctx->x + (k0 + kk) * HW;
+                float *d = panel + kk * nr;
+                int jj = 0;
+                for (; jj < w_; jj++)
+                    d[jj] = xc[src[jj]];
+                for (; jj < nr; jj++)
+                    d[jj] = 0;
+            }
+        }
+        return;
+    }
 #if defined(__x86_64__) && defined(__GNUC__)
     if (g->sw == 1 && ctx->isa == OG_ISA_AVX512 && nc <= CF_MAX_NC) {
         pack_fwd_s1_avx512(ctx, k0, kc, j0, nc, nr, dst);
@@ -943,6 +969,96 @@ static void dw_task(void *arg, int64_t t, int worker)
 /* The plane kernel for this geometry on the active ISA: the register-
  * blocked one at horizontal stride 1, else (AVX-512) the gathering one,
  * else portable C. The vector paths index a row with 32-bit lanes. */
+/* Depthwise convolution (one channel in, one out, per group) of small
+ * planes, lanes across 8 channels: per task an image and a block of
+ * channels, each 8 turned to [pixel][channel] (X, the taps, then Y back),
+ * so a tap is one FMA for 8 channels. On 2x2 to 4x4 planes (MobileNetV2's
+ * last blocks, up to 960 channels) the plane kernels spent their time on
+ * per-plane overhead: measured 5-10x slower. One body per ISA (GCC vector
+ * extensions: ymm under target("avx2,fma"), SSE otherwise). */
+#define CF_DWS_LANES 8
+#define CF_DWS_BLOCK 64      /* channels per task */
+#define CF_DWS_MAX_PIX 64    /* planes up to this many pixels (in and out) */
+typedef float cf_v8 __attribute__((vector_size(32)));
+
+#define CF_DEFINE_DWS(sfx, attr)                                                                              \
+    attr static void dws_block_##sfx(const og_cf_geom *g, bool flip, const float *x, const float *w,           \
+                                     const float *b, float *y, int64_t n, int64_t c0, int64_t nc)              \
+    {                                                                                                          \
+        const int64_t HW = g->H * g->W, PQ = g->P * g->Q, RS = g->R * g->S;                                    \
+        float xt[CF_DWS_MAX_PIX][CF_DWS_LANES], wt[64][CF_DWS_LANES], yt[CF_DWS_LANES];                      \
+        for (int64_t cb = c0; cb < c0 + nc; cb += CF_DWS_LANES) {                                              \
+            int64_t lanes = cf_min(CF_DWS_LANES, c0 + nc - cb);                                                \
+            for (int64_t e = 0; e < CF_DWS_LANES; e++) {                                                       \
+                int64_t c = cb + (e < lanes ? e : 0);   /* idle lanes repeat channel cb */                    \
+                const float *xc = x + (n * g->C + c) * HW, *wc = w + c * RS;                                   \
+                for (int64_t i = 0; i < HW; i++)                                                               \
+                    xt[i][e] = xc[i];                                                                          \
+                for (int64_t i = 0; i < RS; i++)                                                               \
+                    wt[i][e] = wc[flip ? RS - 1 - i : i];                                                      \
+            }                                                                                                  \
+            cf_v8 bias = { 0 };                                                                                \
+            if (b)                                                                                             \
+                for (int64_t e = 0; e < CF_DWS_LANES; e++)                                                     \
+                    bias[e] = b[cb + (e < lanes ? e : 0)];                                                     \
+            for (int64_t p = 0; p < g->P; p++)                                                                 \
+                for (int64_t q = 0; q < g->Q; q++) {                                                           \
+                    cf_v8 acc = bias;                                                                          \
+                    for (int64_t r = 0; r < g->R; r++) {                                                       \
+                        int64_t ih = p * g->sh + r * g->dh - g->ph;                                            \
+                        if (ih < 0 || ih >= g->H)                                                              \
+                            continue;                                                                          \
+                        for (int64_t s = 0; s < g->S; s++) {                                                   \
+                            int64_t iw = q * g->sw + s * g->dw - g->pw;                                        \
+                            if (iw < 0 || iw >= g->W)                                                          \
+                                continue;                                                                      \
+                            cf_v8 xv, wv;                                                                      \
+                            memcpy(&xv, xt[ih * g->W + iw], sizeof xv);                                        \
+                            memcpy(&wv, wt[r * g->S + s], sizeof wv);                                          \
+                            acc += xv * wv;                                                                    \
+                        }                                                                                      \
+                    }                                                                                          \
+                    memcpy(yt, &acc, sizeof acc);                                                              \
+                    for (int64_t e = 0; e < lanes; e++)                                                        \
+                        y[(n * g->M + cb + e) * PQ + p * g->Q + q] = yt[e];                                    \
+                }                                                                                              \
+        }                                                                                                      \
+    }
+
+CF_DEFINE_DWS(generic, )
+#if defined(__x86_64__) && defined(__GNUC__)
+CF_DEFINE_DWS(avx2, __attribute__((target("avx2,fma"))))
+#endif
+
+/* Small planes of a depthwise (multiplier 1) convolution or its dX. */
+static bool dws_fits(const og_cf_geom *g)
+{
+    return g->Cg == 1 && g->Mg == 1 && g->G == g->C && g->H * g->W <= CF_DWS_MAX_PIX &&
+           g->P * g->Q <= CF_DWS_MAX_PIX && g->R * g->S <= 64 && og_isa_active() != OG_ISA_SCALAR;
+}
+
+typedef struct dws_job {
+    const og_cf_geom *g;
+    bool flip;
+    const float *x, *w, *b;
+    float *y;
+} dws_job;
+
+static void dws_task(void *arg, int64_t t, int worker)
+{
+    (void)worker;
+    const dws_job *j = arg;
+    int64_t nb = cf_cdiv(j->g->C, CF_DWS_BLOCK), n = t / nb, c0 = t % nb * CF_DWS_BLOCK;
+    int64_t nc = cf_min(CF_DWS_BLOCK, j->g->C - c0);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (og_isa_active() >= OG_ISA_AVX2) {
+        dws_block_avx2(j->g, j->flip, j->x, j->w, j->b, j->y, n, c0, nc);
+        return;
+    }
+#endif
+    dws_block_generic(j->g, j->flip, j->x, j->w, j->b, j->y, n, c0, nc);
+}
+
 static int direct_plane_kind(const og_cf_geom *g)
 {
     og_isa isa = og_isa_active();
@@ -960,6 +1076,12 @@ static int direct_plane_kind(const og_cf_geom *g)
 static void run_direct(const og_kernel_call *k, const cf_state *st, const float *w)
 {
     const og_cf_geom *g = &st->g;
+    if (dws_fits(g)) {
+        dws_job dj = { .g = g, .flip = st->kind == CF_CONVT_S1, .x = k->in[0]->data, .w = w,
+                       .b = st->bias ? k->in[2]->data : NULL, .y = k->out[0]->data };
+        og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * cf_cdiv(g->C, CF_DWS_BLOCK), dws_task, &dj);
+        return;
+    }
     fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
                   .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
     j.plane = direct_plane_kind(g);
@@ -1616,8 +1738,6 @@ static void grad_w_pixred_run(const og_kernel_call *k, const cf_state *st, int n
     (void)g, (void)nt, (void)jb;
 #endif
 }
-
-/* ---- run entry points --------------------------------------------------- */
 
 /* ---- run entry points --------------------------------------------------- */
 
