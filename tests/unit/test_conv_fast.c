@@ -866,7 +866,8 @@ static void check_gradient(const cfg *c)
     mini_run(gg, nf, feeds, 2, o2, NULL);
     ref_run(gg, nf, feeds, orf);
     /* dX's ConvTranspose has Mg input and Cg output channels per group */
-    bool s1 = c->stride[0] == 1 && c->stride[1] == 1 && (c->Mg == 1 || c->Cg == 1 || c->Mg <= 2 * c->Cg);
+    bool s1 = c->stride[0] == 1 && c->stride[1] == 1 &&
+              (c->Mg == 1 || c->Cg == 1 || c->Mg <= 2 * c->Cg || (c->R == 1 && c->S == 1));
     bool rows = c->stride[0] == 1 && c->stride[1] == 1 && hit(&h, "convt_s1_rows");   /* conv_direct.c */
     /* F(2x2, 3x3) and its adjoint (conv_winograd.c): 3x3, stride 1, one
      * group, 32 or more channels each way, at least 256 tiles (dX: of X) */
