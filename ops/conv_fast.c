@@ -83,6 +83,7 @@ typedef struct cf_state {
     int rank;
     int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
     bool direct;          /* CF_GRAD_W: the Cx == 1 kernel */
+    bool dws_scatter;     /* CF_CONVT_COL: a depthwise one by lanes across channels (dws_task) */
     int64_t kcb;          /* CF_GRAD_W: dY pixels per im2col chunk (0: pack_dw callback) */
     size_t bt_off;        /* CF_GRAD_W: offset of the im2col chunk in a worker's workspace */
     bool plain_b;         /* CF_GRAD_W of a pointwise Conv: B is X_n transposed, no packing callback */
@@ -978,15 +979,16 @@ static void dw_task(void *arg, int64_t t, int worker)
  * extensions: ymm under target("avx2,fma"), SSE otherwise). */
 #define CF_DWS_LANES 8
 #define CF_DWS_BLOCK 64      /* channels per task */
-#define CF_DWS_MAX_PIX 64    /* planes up to this many pixels (in and out) */
+#define CF_DWS_MAX_PIX 64    /* forward: planes up to this many pixels (in and out) */
+#define CF_DWS_MAX_IN 256    /* ConvTranspose: input planes up to this many pixels */
 typedef float cf_v8 __attribute__((vector_size(32)));
 
 #define CF_DEFINE_DWS(sfx, attr)                                                                              \
-    attr static void dws_block_##sfx(const og_cf_geom *g, bool flip, const float *x, const float *w,           \
+    attr static void dws_block_##sfx(const og_cf_geom *g, bool flip, bool scatter, const float *x, const float *w, \
                                      const float *b, float *y, int64_t n, int64_t c0, int64_t nc)              \
     {                                                                                                          \
         const int64_t HW = g->H * g->W, PQ = g->P * g->Q, RS = g->R * g->S;                                    \
-        float xt[CF_DWS_MAX_PIX][CF_DWS_LANES], wt[64][CF_DWS_LANES], yt[CF_DWS_LANES];                      \
+        float xt[CF_DWS_MAX_IN][CF_DWS_LANES], wt[64][CF_DWS_LANES], yt[CF_DWS_LANES];                       \
         for (int64_t cb = c0; cb < c0 + nc; cb += CF_DWS_LANES) {                                              \
             int64_t lanes = cf_min(CF_DWS_LANES, c0 + nc - cb);                                                \
             for (int64_t e = 0; e < CF_DWS_LANES; e++) {                                                       \
@@ -1005,11 +1007,18 @@ typedef float cf_v8 __attribute__((vector_size(32)));
                 for (int64_t q = 0; q < g->Q; q++) {                                                           \
                     cf_v8 acc = bias;                                                                          \
                     for (int64_t r = 0; r < g->R; r++) {                                                       \
-                        int64_t ih = p * g->sh + r * g->dh - g->ph;                                            \
+                        /* scatter (ConvTranspose): the input row whose tap r lands on p */                   \
+                        int64_t ih = scatter ? p + g->ph - r * g->dh : p * g->sh + r * g->dh - g->ph;          \
+                        if (scatter && (ih < 0 || ih % g->sh))                                                 \
+                            continue;                                                                          \
+                        ih = scatter ? ih / g->sh : ih;                                                        \
                         if (ih < 0 || ih >= g->H)                                                              \
                             continue;                                                                          \
                         for (int64_t s = 0; s < g->S; s++) {                                                   \
-                            int64_t iw = q * g->sw + s * g->dw - g->pw;                                        \
+                            int64_t iw = scatter ? q + g->pw - s * g->dw : q * g->sw + s * g->dw - g->pw;      \
+                            if (scatter && (iw < 0 || iw % g->sw))                                             \
+                                continue;                                                                      \
+                            iw = scatter ? iw / g->sw : iw;                                                    \
                             if (iw < 0 || iw >= g->W)                                                          \
                                 continue;                                                                      \
                             cf_v8 xv, wv;                                                                      \
@@ -1037,9 +1046,18 @@ static bool dws_fits(const og_cf_geom *g)
            g->P * g->Q <= CF_DWS_MAX_PIX && g->R * g->S <= 64 && og_isa_active() != OG_ISA_SCALAR;
 }
 
+/* The same for a strided depthwise ConvTranspose (g in its terms): each
+ * output gathers the taps that land on it. The column path ran
+ * MobileNetV2's stride-2 dX at under 1 GFLOP/s (GEMMs one row tall). */
+static bool dws_scatter_fits(const og_cf_geom *g)
+{
+    return g->Cg == 1 && g->Mg == 1 && g->G == g->C && g->H * g->W <= CF_DWS_MAX_IN && g->R * g->S <= 64 &&
+           og_isa_active() != OG_ISA_SCALAR;
+}
+
 typedef struct dws_job {
     const og_cf_geom *g;
-    bool flip;
+    bool flip, scatter;
     const float *x, *w, *b;
     float *y;
 } dws_job;
@@ -1052,11 +1070,11 @@ static void dws_task(void *arg, int64_t t, int worker)
     int64_t nc = cf_min(CF_DWS_BLOCK, j->g->C - c0);
 #if defined(__x86_64__) && defined(__GNUC__)
     if (og_isa_active() >= OG_ISA_AVX2) {
-        dws_block_avx2(j->g, j->flip, j->x, j->w, j->b, j->y, n, c0, nc);
+        dws_block_avx2(j->g, j->flip, j->scatter, j->x, j->w, j->b, j->y, n, c0, nc);
         return;
     }
 #endif
-    dws_block_generic(j->g, j->flip, j->x, j->w, j->b, j->y, n, c0, nc);
+    dws_block_generic(j->g, j->flip, j->scatter, j->x, j->w, j->b, j->y, n, c0, nc);
 }
 
 static int direct_plane_kind(const og_cf_geom *g)
@@ -1763,6 +1781,12 @@ static og_status convt_fast_run(const og_kernel_call *k)
         return e;
     const og_cf_geom *g = &st->g;
     const float *w = k->in[1]->data;
+    if (st->dws_scatter) {
+        dws_job dj = { .g = g, .scatter = true, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
+                       .y = k->out[0]->data };
+        og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * cf_cdiv(g->C, CF_DWS_BLOCK), dws_task, &dj);
+        return OG_OK;
+    }
     if (st->kind == CF_CONVT_S1) {
         if (use_direct(g))
             run_direct(k, st, w);
@@ -1996,6 +2020,13 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
     st->g = *g;
     st->bias = has_bias;
     st->kind = CF_CONVT_COL;
+    if (dws_scatter_fits(g)) {
+        st->dws_scatter = true;
+        s->state = st;
+        s->kernel_name = "convt_depthwise_lanes";
+        s->run = convt_fast_run;
+        return OG_OK;
+    }
     int64_t RS = g->R * g->S, outer = g->N * g->G;
     st->gemm_ws = CF_ALIGN(og_gemm_workspace_bytes());
     size_t ws;

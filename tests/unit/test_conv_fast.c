@@ -879,9 +879,13 @@ static void check_gradient(const cfg *c)
     ck_assert_msg(!wg_dx || hit(&h, "convt_s1_winograd"), "%s: dX did not run F(2x2, 3x3)", what);
     ck_assert_msg(!wg_dw || hit(&h, "conv_grad_w_winograd"), "%s: dW did not run F(3x3, 2x2)", what);
     rows = rows || wg_dx;
+    /* a strided depthwise dX of at most 256 input pixels (dY's plane): lanes across channels */
+    bool dws_t = c->Cg == 1 && c->Mg == 1 && vi.dims[2] * vi.dims[3] <= 256 && og_isa_active() != OG_ISA_SCALAR;
+    if (dws_t && !(c->stride[0] == 1 && c->stride[1] == 1))
+        ck_assert_msg(hit(&h, "convt_depthwise_lanes"), "%s: dX did not run convt_depthwise_lanes", what);
     ck_assert_msg(rows || (s1 ? hit(&h, c->Mg == 1 || c->Cg == 1 ? "convt_s1_direct" : "convt_s1_igemm") ||
                                     hit(&h, "convt_s1_igemm_batched")
-                              : hit(&h, "convt_col") || hit(&h, "convt_col_batched")),
+                              : hit(&h, "convt_col") || hit(&h, "convt_col_batched") || dws_t),
                   "%s: dX did not run the fast ConvTranspose", what);
     bool pw = c->R == 1 && c->S == 1 && c->stride[0] == 1 && c->stride[1] == 1 && !c->pads[0] && !c->pads[1] &&
               !c->pads[2] && !c->pads[3];
