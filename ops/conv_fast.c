@@ -981,6 +981,7 @@ static void dw_task(void *arg, int64_t t, int worker)
 #define CF_DWS_BLOCK 64      /* channels per task */
 #define CF_DWS_MAX_PIX 64    /* forward: planes up to this many pixels (in and out) */
 #define CF_DWS_MAX_IN 256    /* ConvTranspose: input planes up to this many pixels */
+#define CF_DWS_MAX_COLS 4096 /* output columns x taps across */
 typedef float cf_v8 __attribute__((vector_size(32)));
 
 #define CF_DEFINE_DWS(sfx, attr)                                                                              \
@@ -989,6 +990,15 @@ typedef float cf_v8 __attribute__((vector_size(32)));
     {                                                                                                          \
         const int64_t HW = g->H * g->W, PQ = g->P * g->Q, RS = g->R * g->S;                                    \
         float xt[CF_DWS_MAX_IN][CF_DWS_LANES], wt[64][CF_DWS_LANES], yt[CF_DWS_LANES];                       \
+        int32_t ctab[CF_DWS_MAX_COLS];   /* per output column and tap: the input column, or -1 */           \
+        for (int64_t q = 0; q < g->Q; q++)                                                                     \
+            for (int64_t s = 0; s < g->S; s++) {                                                               \
+                /* scatter (ConvTranspose): the input column whose tap s lands on q */                       \
+                int64_t iw = scatter ? q + g->pw - s * g->dw : q * g->sw + s * g->dw - g->pw;                  \
+                if (scatter)                                                                                   \
+                    iw = iw >= 0 && iw % g->sw == 0 ? iw / g->sw : -1;                                         \
+                ctab[q * g->S + s] = iw >= 0 && iw < g->W ? (int32_t)iw : -1;                                  \
+            }                                                                                                  \
         for (int64_t cb = c0; cb < c0 + nc; cb += CF_DWS_LANES) {                                              \
             int64_t lanes = cf_min(CF_DWS_LANES, c0 + nc - cb);                                                \
             for (int64_t e = 0; e < CF_DWS_LANES; e++) {                                                       \
@@ -1003,23 +1013,23 @@ typedef float cf_v8 __attribute__((vector_size(32)));
             if (b)                                                                                             \
                 for (int64_t e = 0; e < CF_DWS_LANES; e++)                                                     \
                     bias[e] = b[cb + (e < lanes ? e : 0)];                                                     \
-            for (int64_t p = 0; p < g->P; p++)                                                                 \
+            for (int64_t p = 0; p < g->P; p++) {                                                               \
+                int64_t rtab[64];   /* per tap row: the input row, or -1 (as ctab) */                         \
+                for (int64_t r = 0; r < g->R; r++) {                                                           \
+                    int64_t ih = scatter ? p + g->ph - r * g->dh : p * g->sh + r * g->dh - g->ph;              \
+                    if (scatter)                                                                               \
+                        ih = ih >= 0 && ih % g->sh == 0 ? ih / g->sh : -1;                                     \
+                    rtab[r] = ih >= 0 && ih < g->H ? ih : -1;                                                  \
+                }                                                                                              \
                 for (int64_t q = 0; q < g->Q; q++) {                                                           \
                     cf_v8 acc = bias;                                                                          \
                     for (int64_t r = 0; r < g->R; r++) {                                                       \
-                        /* scatter (ConvTranspose): the input row whose tap r lands on p */                   \
-                        int64_t ih = scatter ? p + g->ph - r * g->dh : p * g->sh + r * g->dh - g->ph;          \
-                        if (scatter && (ih < 0 || ih % g->sh))                                                 \
-                            continue;                                                                          \
-                        ih = scatter ? ih / g->sh : ih;                                                        \
-                        if (ih < 0 || ih >= g->H)                                                              \
+                        int64_t ih = rtab[r];                                                                  \
+                        if (ih < 0)                                                                            \
                             continue;                                                                          \
                         for (int64_t s = 0; s < g->S; s++) {                                                   \
-                            int64_t iw = scatter ? q + g->pw - s * g->dw : q * g->sw + s * g->dw - g->pw;      \
-                            if (scatter && (iw < 0 || iw % g->sw))                                             \
-                                continue;                                                                      \
-                            iw = scatter ? iw / g->sw : iw;                                                    \
-                            if (iw < 0 || iw >= g->W)                                                          \
+                            int64_t iw = ctab[q * g->S + s];                                                   \
+                            if (iw < 0)                                                                        \
                                 continue;                                                                      \
                             cf_v8 xv, wv;                                                                      \
                             memcpy(&xv, xt[ih * g->W + iw], sizeof xv);                                        \
@@ -1031,6 +1041,7 @@ typedef float cf_v8 __attribute__((vector_size(32)));
                     for (int64_t e = 0; e < lanes; e++)                                                        \
                         y[(n * g->M + cb + e) * PQ + p * g->Q + q] = yt[e];                                    \
                 }                                                                                              \
+            }                                                                                                  \
         }                                                                                                      \
     }
 
@@ -1043,7 +1054,8 @@ CF_DEFINE_DWS(avx2, __attribute__((target("avx2,fma"))))
 static bool dws_fits(const og_cf_geom *g)
 {
     return g->Cg == 1 && g->Mg == 1 && g->G == g->C && g->H * g->W <= CF_DWS_MAX_PIX &&
-           g->P * g->Q <= CF_DWS_MAX_PIX && g->R * g->S <= 64 && og_isa_active() != OG_ISA_SCALAR;
+           g->P * g->Q <= CF_DWS_MAX_PIX && g->R * g->S <= 64 && g->R <= 64 && g->Q * g->S <= CF_DWS_MAX_COLS &&
+           og_isa_active() != OG_ISA_SCALAR;
 }
 
 /* The same for a strided depthwise ConvTranspose (g in its terms): each
@@ -1052,7 +1064,7 @@ static bool dws_fits(const og_cf_geom *g)
 static bool dws_scatter_fits(const og_cf_geom *g)
 {
     return g->Cg == 1 && g->Mg == 1 && g->G == g->C && g->H * g->W <= CF_DWS_MAX_IN && g->R * g->S <= 64 &&
-           og_isa_active() != OG_ISA_SCALAR;
+           g->R <= 64 && g->Q * g->S <= CF_DWS_MAX_COLS && og_isa_active() != OG_ISA_SCALAR;
 }
 
 typedef struct dws_job {
