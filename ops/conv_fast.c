@@ -84,6 +84,8 @@ typedef struct cf_state {
     int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
     bool direct;          /* CF_GRAD_W: the Cx == 1 kernel */
     bool dws_scatter;     /* CF_CONVT_COL: a depthwise one by lanes across channels (dws_task) */
+    bool dws_w;           /* CF_GRAD_W: depthwise by lanes across channels (dwsw_task), fg its geometry */
+    og_cf_geom fg;
     int64_t kcb;          /* CF_GRAD_W: dY pixels per im2col chunk (0: pack_dw callback) */
     size_t bt_off;        /* CF_GRAD_W: offset of the im2col chunk in a worker's workspace */
     bool plain_b;         /* CF_GRAD_W of a pointwise Conv: B is X_n transposed, no packing callback */
@@ -484,7 +486,12 @@ static void fwd_task(void *arg, int64_t t, int worker)
     const float *xg = j->x + (n * g->C + gi * g->Cg) * HW;
     float *yg = j->y + (n * g->M + gi * g->Mg + m0) * PQ + p0;
     const float *wa = j->w + (gi * g->Mg + m0) * K;
-    if (st->kind == CF_CONVT_S1) {
+    int64_t lda = K;
+    bool ta = false;
+    if (st->kind == CF_CONVT_S1 && K == g->Cg) {
+        /* 1x1 ConvTranspose: W [C, Mg] is the forward weights' transpose */
+        wa = j->w + gi * g->Cg * g->Mg + m0, lda = g->Mg, ta = true;
+    } else if (st->kind == CF_CONVT_S1) {
         /* ConvTranspose W [C, Mg, R, S] -> this block of the forward [M, Cg*R*S],
          * kernel flipped; per task, so the weights of this run are used and
          * concurrent runs of one plan share nothing (cost: 1/pixels of the GEMM) */
@@ -510,7 +517,7 @@ static void fwd_task(void *arg, int64_t t, int worker)
         B.pack = pack_fwd;
         B.ctx = &pk;
     }
-    og_sgemm(false, mb, np, K, 1.0f, wa, K, &B, 0.0f, yg, PQ, ws);
+    og_sgemm(ta, mb, np, K, 1.0f, wa, lda, &B, 0.0f, yg, PQ, ws);
     if (j->b)
         for (int64_t m = 0; m < mb; m++) {
             float bv = j->b[gi * g->Mg + m0 + m], *row = yg + m * PQ;
@@ -542,13 +549,17 @@ static void fwd_batched_task(void *arg, int64_t t, int worker)
         xoff[i] = n * g->C * HW;
     }
     const float *wa = j->w + (gi * g->Mg + m0) * K;
-    if (st->kind == CF_CONVT_S1) {
+    int64_t lda = K;
+    bool ta = false;
+    if (st->kind == CF_CONVT_S1 && K == g->Cg) {   /* as in fwd_task */
+        wa = j->w + gi * g->Cg * g->Mg + m0, lda = g->Mg, ta = true;
+    } else if (st->kind == CF_CONVT_S1) {
         /* as in fwd_task: this block of the flipped forward weights */
         wa = flip_block(j, st, ws, gi * st->n_mb + mblk, gi, m0, mb);
     }
     fwd_pack pk = { .x = j->x + gi * g->Cg * HW, .g = g, .ih0 = ih0, .iw0 = iw0, .xoff = xoff, .isa = og_gemm_isa() };
     og_gemm_b B = { .pack = pack_fwd, .ctx = &pk };
-    og_sgemm(false, mb, np, K, 1.0f, wa, K, &B, 0.0f, tmp, np, ws);
+    og_sgemm(ta, mb, np, K, 1.0f, wa, lda, &B, 0.0f, tmp, np, ws);
     for (int64_t i = 0; i < np;) {
         int64_t jg = j0 + i, n = jg / PQ, p = jg % PQ, len = cf_min(np - i, PQ - p);
         for (int64_t m = 0; m < mb; m++) {
@@ -1045,10 +1056,101 @@ typedef float cf_v8 __attribute__((vector_size(32)));
         }                                                                                                      \
     }
 
+/* The weight gradient of a depthwise convolution (g in forward terms),
+ * lanes across 8 channels: dW[c][r][s] = sum over n, p, q of
+ * dY[n][c][p][q] X[n][c][p*sh + r*dh - ph][q*sw + s*dw - pw], summed in
+ * that order (n, then p, q) per channel whatever the threads. */
+#define CF_DWSW_MAX 1024   /* pixels of X and of dY at most */
+#define CF_DEFINE_DWSW(sfx, attr)                                                                             \
+    attr static void dwsw_block_##sfx(const og_cf_geom *g, const float *x, const float *dy, float *dw,         \
+                                      int64_t c0, int64_t nc)                                                  \
+    {                                                                                                          \
+        const int64_t HW = g->H * g->W, PQ = g->P * g->Q, RS = g->R * g->S;                                    \
+        float xt[CF_DWSW_MAX][CF_DWS_LANES], dyt[CF_DWSW_MAX][CF_DWS_LANES];                                  \
+        cf_v8 acc[64];                                                                                         \
+        int32_t ctab[CF_DWS_MAX_COLS], rtab[64];                                            \
+        for (int64_t q = 0; q < g->Q; q++)                                                                     \
+            for (int64_t s = 0; s < g->S; s++) {                                                               \
+                int64_t iw = q * g->sw + s * g->dw - g->pw;                                                    \
+                ctab[q * g->S + s] = iw >= 0 && iw < g->W ? (int32_t)iw : -1;                                  \
+            }                                                                                                  \
+        for (int64_t cb = c0; cb < c0 + nc; cb += CF_DWS_LANES) {                                              \
+            int64_t lanes = cf_min(CF_DWS_LANES, c0 + nc - cb);                                                \
+            for (int64_t k = 0; k < RS; k++)                                                                   \
+                acc[k] = (cf_v8){ 0 };                                                                         \
+            for (int64_t n = 0; n < g->N; n++) {                                                               \
+                for (int64_t e = 0; e < CF_DWS_LANES; e++) {                                                   \
+                    int64_t c = cb + (e < lanes ? e : 0);   /* idle lanes repeat channel cb */                \
+                    const float *xc = x + (n * g->C + c) * HW, *dc = dy + (n * g->M + c) * PQ;                 \
+                    for (int64_t i = 0; i < HW; i++)                                                           \
+                        xt[i][e] = xc[i];                                                                      \
+                    for (int64_t i = 0; i < PQ; i++)                                                           \
+                        dyt[i][e] = dc[i];                                                                     \
+                }                                                                                              \
+                for (int64_t p = 0; p < g->P; p++) {                                                           \
+                    for (int64_t r = 0; r < g->R; r++) {                                                       \
+                        int64_t ih = p * g->sh + r * g->dh - g->ph;                                            \
+                        rtab[r] = ih >= 0 && ih < g->H ? (int32_t)ih : -1;                                     \
+                    }                                                                                          \
+                    for (int64_t q = 0; q < g->Q; q++) {                                                       \
+                        cf_v8 dv;                                                                              \
+                        memcpy(&dv, dyt[p * g->Q + q], sizeof dv);                                             \
+                        for (int64_t r = 0; r < g->R; r++) {                                                   \
+                            if (rtab[r] < 0)                                                                   \
+                                continue;                                                                      \
+                            for (int64_t s = 0; s < g->S; s++) {                                               \
+                                int64_t iw = ctab[q * g->S + s];                                               \
+                                if (iw < 0)                                                                    \
+                                    continue;                                                                  \
+                                cf_v8 xv;                                                                      \
+                                memcpy(&xv, xt[rtab[r] * g->W + iw], sizeof xv);                               \
+                                acc[r * g->S + s] += dv * xv;                                                  \
+                            }                                                                                  \
+                        }                                                                                      \
+                    }                                                                                          \
+                }                                                                                              \
+            }                                                                                                  \
+            for (int64_t k = 0; k < RS; k++) {                                                                 \
+                float out[CF_DWS_LANES];                                                                       \
+                memcpy(out, &acc[k], sizeof out);                                                              \
+                for (int64_t e = 0; e < lanes; e++)                                                            \
+                    dw[(cb + e) * RS + k] = out[e];                                                            \
+            }                                                                                                  \
+        }                                                                                                      \
+    }
+
 CF_DEFINE_DWS(generic, )
+CF_DEFINE_DWSW(generic, )
 #if defined(__x86_64__) && defined(__GNUC__)
 CF_DEFINE_DWS(avx2, __attribute__((target("avx2,fma"))))
+CF_DEFINE_DWSW(avx2, __attribute__((target("avx2,fma"))))
 #endif
+
+static bool dwsw_fits(const og_cf_geom *g)
+{
+    return g->Cg == 1 && g->Mg == 1 && g->G == g->C && g->H * g->W <= CF_DWSW_MAX && g->P * g->Q <= CF_DWSW_MAX &&
+           g->R * g->S <= 64 && g->R <= 64 && g->Q * g->S <= CF_DWS_MAX_COLS && og_isa_active() != OG_ISA_SCALAR;
+}
+
+typedef struct dwsw_job {
+    og_cf_geom g;   /* forward terms */
+    const float *x, *dy;
+    float *dw;
+} dwsw_job;
+
+static void dwsw_task(void *arg, int64_t t, int worker)
+{
+    (void)worker;
+    const dwsw_job *j = arg;
+    int64_t c0 = t * CF_DWS_BLOCK, nc = cf_min(CF_DWS_BLOCK, j->g.C - c0);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (og_isa_active() >= OG_ISA_AVX2) {
+        dwsw_block_avx2(&j->g, j->x, j->dy, j->dw, c0, nc);
+        return;
+    }
+#endif
+    dwsw_block_generic(&j->g, j->x, j->dy, j->dw, c0, nc);
+}
 
 /* Small planes of a depthwise (multiplier 1) convolution or its dX. */
 static bool dws_fits(const og_cf_geom *g)
@@ -1832,6 +1934,11 @@ static og_status grad_w_run(const og_kernel_call *k)
         og_gwr_run(&st->gwr, k->in[0]->data, k->in[1]->data, k->out[0]->data, k->workspace, k->workspace_stride, nt);
         return OG_OK;
     }
+    if (st->dws_w) {
+        dwsw_job dj = { .g = st->fg, .x = k->in[0]->data, .dy = k->in[1]->data, .dw = k->out[0]->data };
+        og_parallel_for(nt, cf_cdiv(st->fg.C, CF_DWS_BLOCK), dwsw_task, &dj);
+        return OG_OK;
+    }
     if (st->direct) {
         const og_cf_geom *g = &st->g;
         gwd_job j = { .st = st, .x = k->in[0]->data, .dy = k->in[1]->data, .dw = k->out[0]->data,
@@ -2234,6 +2341,15 @@ static og_status grad_w_select(og_select_call *s)
     if (Cx == 1 && (g.G > 1 || g.M < 8)) {   /* depthwise-like; one channel into many: the GEMM */
         st->direct = true;
         s->kernel_name = "conv_grad_w_direct";
+        /* depthwise (one channel in and out per group), in forward terms */
+        og_cf_geom f = { .N = Nb, .C = G, .M = g.M, .G = G, .Cg = 1, .Mg = g.Mg, .H = g.H, .W = g.W, .R = g.P,
+                         .S = g.Q, .P = g.R, .Q = g.S, .sh = g.dh, .sw = g.dw, .dh = g.sh, .dw = g.sw, .ph = g.ph,
+                         .pw = g.pw };
+        if (dwsw_fits(&f)) {
+            st->dws_w = true;
+            st->fg = f;
+            s->kernel_name = "conv_grad_w_depthwise_lanes";
+        }
     } else if (g.P == 1 && g.Q == 1 && g.dh == 1 && g.dw == 1 && g.ph == 0 && g.pw == 0 && g.H == g.R &&
                g.W == g.S) {
         /* a 1x1 forward kernel with stride 1 and no pads: im2col is X itself */

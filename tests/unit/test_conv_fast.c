@@ -895,7 +895,12 @@ static void check_gradient(const cfg *c)
     bool pixred = !direct && !pw && og_isa_active() == OG_ISA_AVX512 && c->Cg * c->R * c->S <= 192 &&
                   vi.dims[3] >= 16 && c->Mg >= 4 && c->stride[0] <= 4 && c->stride[1] <= 4;
     /* the rest by padded rows where they fit (vector ISAs; conv_grad_w_rows_* check it is chosen), else the GEMM */
-    ck_assert_msg(hit(&h, direct ? "conv_grad_w_direct" : pw ? "conv_grad_w_pointwise" : pixred ? "conv_grad_w_pixred"
+    /* depthwise (multiplier 1) planes of up to 1024 pixels: lanes across channels */
+    bool dws_w = c->Cg == 1 && c->Mg == 1 && c->H * c->W <= 1024 && vi.dims[2] * vi.dims[3] <= 1024 &&
+                 og_isa_active() != OG_ISA_SCALAR;
+    if (dws_w)
+        ck_assert_msg(hit(&h, "conv_grad_w_depthwise_lanes"), "%s: dW did not run conv_grad_w_depthwise_lanes", what);
+    ck_assert_msg(dws_w || hit(&h, direct ? "conv_grad_w_direct" : pw ? "conv_grad_w_pointwise" : pixred ? "conv_grad_w_pixred"
                                                                                                : "conv_grad_w_igemm") ||
                       (!direct && !pw && !pixred && hit(&h, "conv_grad_w_rows")) || wg_dw,
                   "%s: dW did not run the fused pattern", what);
