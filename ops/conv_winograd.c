@@ -95,14 +95,13 @@ typedef int wg_i8 __attribute__((vector_size(32)));
  * with B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. A segment's last
  * vector runs past its tiles into the next segment's (written after it)
  * or the row's slack. */
-#define WG_DEFINE_IN(sfx, attr)                                                                               \
+#define WG_DEFINE_IN(sfx, attr, LOAD8)                                                                        \
     attr static void wg_in_##sfx(const wg_state *st, const float *x, int64_t t0, int64_t t1, int64_t c0,       \
                                  int64_t c1, float *v, float *eo)                                              \
     {                                                                                                          \
         const og_cf_geom *g = &st->g;                                                                          \
         const int64_t TX = st->TX, TY = st->TY, ldv = st->ldv, lr = st->lr, C = g->C, HW = g->H * g->W;       \
         const wg_i8 ev = { 0, 2, 4, 6, 8, 10, 12, 14 }, od = { 1, 3, 5, 7, 9, 11, 13, 15 };                    \
-        float *pad = eo + 2 * (2 * TY + 2) * lr;   /* 2 lr + 16 floats after the rows */                       \
         for (int64_t c = c0; c < c1; c++)                                                                      \
             for (int64_t t = t0; t < t1;) {                                                                    \
                 /* this image's tiles in [t, te): its input rows once, each split into its even           \
@@ -117,12 +116,12 @@ typedef int wg_i8 __attribute__((vector_size(32)));
                         memset(e, 0, sizeof(float) * (size_t)(2 * lr));                                        \
                         continue;                                                                              \
                     }                                                                                          \
-                    /* the row at its place in a zero-padded copy (pw zeros first), then 16 floats      \
-                     * at a time split by shuffles: no tests per element */                                   \
-                    memset(pad, 0, sizeof(float) * (size_t)(2 * lr + 2 * WG_LANES));                          \
-                    memcpy(pad + g->pw, xc + ih * g->W, sizeof(float) * (size_t)g->W);                         \
+                    /* 16 floats at a time from 2m - pw (zero outside the row), split by shuffles */        \
+                    const float *row = xc + ih * g->W;                                                         \
                     for (int64_t m = 0; m < lr; m += WG_LANES) {                                               \
-                        wg_v8 a = WG_LD(pad + 2 * m), b = WG_LD(pad + 2 * m + WG_LANES);                      \
+                        wg_v8 a, b;                                                                            \
+                        LOAD8(a, row, 2 * m - g->pw, g->W);                                                    \
+                        LOAD8(b, row, 2 * m - g->pw + WG_LANES, g->W);                                         \
                         WG_ST(e + m, __builtin_shuffle(a, b, ev));                                             \
                         WG_ST(o + m, __builtin_shuffle(a, b, od));                                             \
                     }                                                                                          \
@@ -347,15 +346,35 @@ typedef int wg_i8 __attribute__((vector_size(32)));
             }                                                                                                  \
     }
 
-WG_DEFINE_IN(generic, )
+/* v = row[off .. off+8), lanes outside [0, w) zero (and not read) */
+#define WG_LOAD8_PLAIN(v, row, off, w)                                                                         \
+    do {                                                                                                       \
+        float t_[WG_LANES];                                                                                    \
+        for (int64_t e_ = 0; e_ < WG_LANES; e_++)                                                              \
+            t_[e_] = (off) + e_ >= 0 && (off) + e_ < (w) ? (row)[(off) + e_] : 0.0f;                           \
+        memcpy(&(v), t_, sizeof t_);                                                                           \
+    } while (0)
+WG_DEFINE_IN(generic, , WG_LOAD8_PLAIN)
 WG_DEFINE_OUT(generic, )
 WG_DEFINE_WEIGHTS(generic, , WG_GATHER_PLAIN)
 WG_DEFINE_DY(generic, )
 WG_DEFINE_DW(generic, )
 #if defined(__x86_64__) || defined(__i386__)
-WG_DEFINE_IN(avx2, __attribute__((target("avx2,fma"))))
-WG_DEFINE_OUT(avx2, __attribute__((target("avx2,fma"))))
 #include <immintrin.h>
+#define WG_LOAD8_AVX2(v, row, off, w)                                                                          \
+    do {                                                                                                       \
+        int64_t o_ = (off);                                                                                    \
+        if (o_ >= 0 && o_ + WG_LANES <= (w)) {                                                                 \
+            v = WG_LD((row) + o_);                                                                             \
+        } else {                                                                                               \
+            __m256i i_ = _mm256_add_epi32(_mm256_set1_epi32((int)o_), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); \
+            __m256i in_ = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), i_),                  \
+                                              _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(w)), i_));            \
+            v = (wg_v8)_mm256_maskload_ps((row) + o_, in_);                                                    \
+        }                                                                                                      \
+    } while (0)
+WG_DEFINE_IN(avx2, __attribute__((target("avx2,fma"))), WG_LOAD8_AVX2)
+WG_DEFINE_OUT(avx2, __attribute__((target("avx2,fma"))))
 #define WG_GATHER_AVX2(k, src, cs, nc)                                                                         \
     do {                                                                                                       \
         __m256i idx_ = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)(cs))); \
@@ -585,7 +604,7 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
     if (u_bytes > WG_SHARED_MAX)
         return OG_OK;
     int64_t lr = (TX + WG_LANES - 1) / WG_LANES * WG_LANES + 2 * WG_LANES;   /* a multiple of 8, past TX + 8 */
-    size_t eo_bytes = WG_ALIGN(sizeof(float) * (size_t)(2 * (2 * TY + 2) * lr + 2 * lr + 2 * WG_LANES)), gemm = WG_ALIGN(og_gemm_workspace_bytes());
+    size_t eo_bytes = WG_ALIGN(sizeof(float) * (size_t)(2 * (2 * TY + 2) * lr)), gemm = WG_ALIGN(og_gemm_workspace_bytes());
     size_t ut_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * WG_U_ROWS * g->C));
     /* Tile blocks of k GEMM panels (a partial panel costs a whole one),
      * k <= WG_PANELS, each one task (its V computed in the task) or, with
@@ -678,7 +697,7 @@ og_status og_conv_winograd_grad_w_select(og_select_call *s, const og_cf_geom *g)
     int64_t lr = (TX + WG_LANES - 1) / WG_LANES * WG_LANES + 2 * WG_LANES;   /* a multiple of 8, past TX + 8 */
     size_t v_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * g->C * ldv));
     size_t dy_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * g->M * ldv));
-    size_t eo_bytes = WG_ALIGN(sizeof(float) * (size_t)(2 * (2 * TY + 2) * lr + 2 * lr + 2 * WG_LANES)), gemm = WG_ALIGN(og_gemm_workspace_bytes());
+    size_t eo_bytes = WG_ALIGN(sizeof(float) * (size_t)(2 * (2 * TY + 2) * lr)), gemm = WG_ALIGN(og_gemm_workspace_bytes());
     size_t shared = z_bytes + v_bytes + dy_bytes, worker = eo_bytes + gemm;
     if (shared + (size_t)nt * worker > WG_TOTAL_MAX || 16 * (g->C + g->M) * ldv >= ((int64_t)1 << 31))
         return OG_OK;
