@@ -260,38 +260,39 @@ typedef int wg_i8 __attribute__((vector_size(32)));
  * This one: DY[xi][m][t - t0] = (A dy A^T)[xi] for output channels
  * [m_lo, m_hi) and tiles [t0, t1), lanes along a row of tiles (stores run
  * past a segment as in wg_in). */
-#define WG_DEFINE_DY(sfx, attr)                                                                               \
+#define WG_DEFINE_DY(sfx, attr, LOAD8)                                                                        \
     attr static void wg_dy_##sfx(const wg_state *st, const float *dy, int64_t t0, int64_t t1, int64_t m_lo,    \
                                  int64_t m_hi, float *out, float *eo)                                          \
     {                                                                                                          \
+        (void)eo;                                                                                              \
         const og_cf_geom *g = &st->g;                                                                          \
-        const int64_t TX = st->TX, TY = st->TY, ldv = st->ldv, lr = st->lr, M = g->M, P = g->P, Q = g->Q;      \
+        const int64_t TX = st->TX, TY = st->TY, ldv = st->ldv, M = g->M, P = g->P, Q = g->Q;                   \
+        const wg_i8 ev = { 0, 2, 4, 6, 8, 10, 12, 14 }, od = { 1, 3, 5, 7, 9, 11, 13, 15 };                    \
         for (int64_t m = m_lo; m < m_hi; m++)                                                                  \
             for (int64_t t = t0; t < t1;) {                                                                    \
-                int64_t n = t / (TY * TX), ty = t / TX % TY, txa = t % TX;                                     \
-                int64_t cnt = wg_min(TX - txa, t1 - t), span = (cnt + WG_LANES - 1) / WG_LANES * WG_LANES;     \
-                for (int a = 0; a < 2; a++) {                                                                  \
-                    float *e = eo + (2 * a) * lr, *o = eo + (2 * a + 1) * lr;                                  \
-                    int64_t p = 2 * ty + a;                                                                    \
-                    const float *row = dy + ((n * M + m) * P + p) * Q + 2 * txa;                               \
-                    /* the segment's columns 2 txa .. 2 (txa + cnt), zero past Q or P */                       \
-                    int64_t ne = p < P ? cnt : 0, no = p < P ? wg_min(cnt, (Q - 2 * txa) / 2) : 0;            \
-                    for (int64_t k = 0; k < span; k++)                                                         \
-                        e[k] = o[k] = 0.0f;                                                                    \
-                    for (int64_t k = 0; k < ne; k++)                                                           \
-                        e[k] = row[2 * k];                                                                     \
-                    for (int64_t k = 0; k < no; k++)                                                           \
-                        o[k] = row[2 * k + 1];                                                                 \
-                }                                                                                              \
+                int64_t n = t / (TY * TX), ty = t / TX % TY, txa = t % TX, cnt = wg_min(TX - txa, t1 - t);     \
+                const float *row0 = dy + ((n * M + m) * P + 2 * ty) * Q + 2 * txa, *row1 = row0 + Q;          \
+                int64_t w = Q - 2 * txa;   /* columns left in the row */                                      \
+                bool has1 = 2 * ty + 1 < P;                                                                    \
                 float *dt = out + m * ldv + (t - t0);                                                          \
                 for (int64_t k = 0; k < cnt; k += WG_LANES) {                                                  \
-                    wg_v8 r[4][2];                                                                             \
-                    for (int b = 0; b < 2; b++) {                                                              \
-                        wg_v8 y0 = WG_LD(eo + b * lr + k), y1 = WG_LD(eo + (2 + b) * lr + k);                 \
-                        r[0][b] = y0;                                                                          \
-                        r[1][b] = y0 + y1;                                                                     \
-                        r[2][b] = y0 - y1;                                                                     \
-                        r[3][b] = -y1;                                                                         \
+                    /* lanes past the segment are junk tiles: stored where later ones overwrite them */       \
+                    wg_v8 a, b, r[4][2], y[2][2] = { { { 0 } } };                                              \
+                    LOAD8(a, row0, 2 * k, w);                                                                  \
+                    LOAD8(b, row0, 2 * k + WG_LANES, w);                                                       \
+                    y[0][0] = __builtin_shuffle(a, b, ev);                                                     \
+                    y[0][1] = __builtin_shuffle(a, b, od);                                                     \
+                    if (has1) {                                                                                \
+                        LOAD8(a, row1, 2 * k, w);                                                              \
+                        LOAD8(b, row1, 2 * k + WG_LANES, w);                                                   \
+                        y[1][0] = __builtin_shuffle(a, b, ev);                                                 \
+                        y[1][1] = __builtin_shuffle(a, b, od);                                                 \
+                    }                                                                                          \
+                    for (int c = 0; c < 2; c++) {                                                              \
+                        r[0][c] = y[0][c];                                                                     \
+                        r[1][c] = y[0][c] + y[1][c];                                                           \
+                        r[2][c] = y[0][c] - y[1][c];                                                           \
+                        r[3][c] = -y[1][c];                                                                    \
                     }                                                                                          \
                     for (int i = 0; i < 4; i++) {                                                              \
                         WG_ST(dt + (4 * i + 0) * M * ldv + k, r[i][0]);                                        \
@@ -357,7 +358,7 @@ typedef int wg_i8 __attribute__((vector_size(32)));
 WG_DEFINE_IN(generic, , WG_LOAD8_PLAIN)
 WG_DEFINE_OUT(generic, )
 WG_DEFINE_WEIGHTS(generic, , WG_GATHER_PLAIN)
-WG_DEFINE_DY(generic, )
+WG_DEFINE_DY(generic, , WG_LOAD8_PLAIN)
 WG_DEFINE_DW(generic, )
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -384,7 +385,7 @@ WG_DEFINE_OUT(avx2, __attribute__((target("avx2,fma"))))
                                                      _mm256_castsi256_ps(live_), 4);                           \
     } while (0)
 WG_DEFINE_WEIGHTS(avx2, __attribute__((target("avx2,fma"))), WG_GATHER_AVX2)
-WG_DEFINE_DY(avx2, __attribute__((target("avx2,fma"))))
+WG_DEFINE_DY(avx2, __attribute__((target("avx2,fma"))), WG_LOAD8_AVX2)
 WG_DEFINE_DW(avx2, __attribute__((target("avx2,fma"))))
 #define WG_HAVE_AVX2 1
 #endif
