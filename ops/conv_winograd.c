@@ -40,7 +40,8 @@
 typedef struct wg_state wg_state;
 typedef void (*wg_in_fn)(const wg_state *st, const float *x, int64_t t0, int64_t t1, int64_t c0, int64_t c1, float *v,
                          float *eo);
-typedef void (*wg_weights_fn)(const wg_state *st, const float *w, int64_t m0, int64_t mn, float *u);
+typedef void (*wg_weights_fn)(const wg_state *st, const float *w, int64_t m0, int64_t mn, int64_t p_lo, int64_t p_hi,
+                              int64_t c_lo, int64_t c_hi, int64_t mr, float *u);
 typedef void (*wg_dy_fn)(const wg_state *st, const float *dy, int64_t t0, int64_t t1, int64_t m_lo, int64_t m_hi,
                          float *out, float *eo);
 typedef void (*wg_dw_fn)(const wg_state *st, const float *z, int64_t m_lo, int64_t m_hi, float *dw);
@@ -62,7 +63,7 @@ struct wg_state {
     int64_t lr;          /* floats per row of the de-interleaved input columns */
     int nt;              /* threads the scratch was laid out for */
     size_t u_xi;         /* floats of one packed U[xi] */
-    size_t u_bytes, worker_bytes, v_off, m_off, eo_off, ut_off, gemm_off;
+    size_t u_bytes, worker_bytes, v_off, m_off, eo_off, gemm_off;
     size_t vall_bytes;   /* shared V (shared_v), after U */
     wg_in_fn in;
     wg_out_fn out;
@@ -201,22 +202,29 @@ typedef int wg_i8 __attribute__((vector_size(32)));
     }
 
 
-/* U[xi][m][c] = (G w G^T)[xi] for output channels m0 + [0, mn), with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]; w is
- * W[m][c] (Conv) or W[c][m] turned by 180 degrees (ConvTranspose). The
- * lanes run along c: GATHER(k, src, cs, nc) loads tap i of channels
- * src + e*cs, e < nc, into k[i] (zero past nc), so U's rows are stored
- * whole. */
+/* U[xi] = (G w G^T)[xi] for the output channels of panels [p_lo, p_hi) of
+ * this block (m0 + [0, mn)), with G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2;
+ * 0 0 1]; w is W[m][c] (Conv) or W[c][m] turned by 180 degrees
+ * (ConvTranspose). Written straight into the GEMM's packed form (kernel.h:
+ * per k block of OG_GEMM_KC input channels, per panel of mr rows, kc x mr):
+ * the lanes run along a panel's rows, so each (xi, c) is one store of mr
+ * floats. GATHER(k, src, cs, nc) loads tap i of rows src + e*cs, e < nc,
+ * into k[i] (zero past nc, which gives the panel's zero rows). */
 #define WG_DEFINE_WEIGHTS(sfx, attr, GATHER)                                                                 \
-    attr static void wg_weights_##sfx(const wg_state *st, const float *w, int64_t m0, int64_t mn, float *u)    \
+    attr static void wg_weights_##sfx(const wg_state *st, const float *w, int64_t m0, int64_t mn, int64_t p_lo, \
+                                      int64_t p_hi, int64_t c_lo, int64_t c_hi, int64_t mr, float *u)          \
     {                                                                                                          \
-        const int64_t C = st->g.C, M = st->g.M, cs = st->flip ? M * 9 : 9;                                     \
+        const int64_t C = st->g.C, M = st->g.M, cs = st->flip ? 9 : C * 9, mp = wg_cdiv(mn, mr) * mr;         \
         const wg_v8 half = { 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f };                                \
-        for (int64_t m = 0; m < mn; m++)                                                                       \
-            for (int64_t c = 0; c < C; c += WG_LANES) {                                                        \
-                const float *src = st->flip ? w + (c * M + m0 + m) * 9 : w + ((m0 + m) * C + c) * 9;          \
-                int64_t nc = wg_min(WG_LANES, C - c);                                                          \
+        /* the order that reads W forward: Conv along c within rows m, ConvTranspose along m within c */     \
+        for (int64_t it = 0; it < (p_hi - p_lo) * (c_hi - c_lo); it++) {                                       \
+            int64_t p = st->flip ? p_lo + it % (p_hi - p_lo) : p_lo + it / (c_hi - c_lo);                      \
+            int64_t c = st->flip ? c_lo + it / (p_hi - p_lo) : c_lo + it % (c_hi - c_lo);                      \
+            int64_t r0 = p * mr, nrow = wg_min(mr, mn - r0);                                                   \
+            {                                                                                                  \
+                const float *src = st->flip ? w + (c * M + m0 + r0) * 9 : w + ((m0 + r0) * C + c) * 9;        \
                 wg_v8 k[9], h[4][3];                                                                           \
-                GATHER(k, src, cs, nc);                                                                        \
+                GATHER(k, src, cs, nrow);                                                                      \
                 if (st->flip)                                                                                  \
                     for (int i = 0; i < 4; i++) {                                                              \
                         wg_v8 tmp = k[i];                                                                      \
@@ -229,19 +237,22 @@ typedef int wg_i8 __attribute__((vector_size(32)));
                     h[2][j] = half * (k[j] - k[3 + j] + k[6 + j]);                                             \
                     h[3][j] = k[6 + j];                                                                        \
                 }                                                                                              \
+                int64_t pc = c / OG_GEMM_KC * OG_GEMM_KC, kc = wg_min(OG_GEMM_KC, C - pc);                     \
+                float *dst = u + pc * mp + r0 * kc + (c - pc) * mr;                                            \
                 for (int i = 0; i < 4; i++) {                                                                  \
                     wg_v8 r[4] = { h[i][0], half * (h[i][0] + h[i][1] + h[i][2]),                              \
                                    half * (h[i][0] - h[i][1] + h[i][2]), h[i][2] };                            \
                     for (int j = 0; j < 4; j++) {                                                              \
-                        float *dst = u + ((4 * i + j) * mn + m) * C + c;                                       \
-                        if (nc == WG_LANES)                                                                    \
-                            WG_ST(dst, r[j]);                                                                  \
+                        float *d = dst + (4 * i + j) * st->u_xi;                                               \
+                        if (mr == WG_LANES)                                                                    \
+                            WG_ST(d, r[j]);                                                                    \
                         else                                                                                   \
-                            for (int64_t e = 0; e < nc; e++)                                                   \
-                                dst[e] = r[j][e];                                                              \
+                            for (int64_t e = 0; e < mr; e++)                                                   \
+                                d[e] = r[j][e];                                                                \
                     }                                                                                          \
                 }                                                                                              \
             }                                                                                                  \
+        }                                                                                                      \
     }
 
 #define WG_GATHER_PLAIN(k, src, cs, nc)                                                                        \
@@ -398,7 +409,7 @@ typedef struct wg_job {
     float *y, *u;
     char *ws;
     int64_t m0, mn;   /* this pass's block of output channels */
-    int64_t ur;       /* U rows per weight task */
+    int64_t mr;       /* the GEMM's rows per panel */
     int64_t part;     /* output channels per tile task (a multiple of the GEMM's MR) */
     int64_t t0, t1;   /* grad_w: this chunk's tiles */
     float beta;       /* grad_w: 0 for the first chunk, then 1 (summed into Z) */
@@ -417,20 +428,30 @@ static float *wg_shared_v(const wg_job *j, int64_t b)
     return (float *)(j->ws + st->u_bytes) + b * 16 * st->g.C * st->ldv;
 }
 
-#define WG_U_ROWS 16   /* rows of U a weight task transforms at most */
+#define WG_U_PANELS 2   /* Conv: GEMM row panels of U per weight task */
+#define WG_U_CHANS 16   /* ConvTranspose: input channels per weight task */
 
-/* Rows [t*ur, (t+1)*ur) of this block's U, ur a multiple of the GEMM's MR:
- * transformed row-major into the worker's scratch, then packed for the
- * GEMM once for every tile task. */
+/* A part of this block's U, packed for the GEMM once for every tile task:
+ * Conv panels [t*WG_U_PANELS, ...) (W's rows), ConvTranspose channels
+ * [t*WG_U_CHANS, ...) (W's [C, M] rows), so each task reads W forward. */
+static int64_t wg_weights_tasks(const wg_state *st, int64_t mn, int64_t mr)
+{
+    return st->flip ? wg_cdiv(st->g.C, WG_U_CHANS) : wg_cdiv(wg_cdiv(mn, mr), WG_U_PANELS);
+}
+
 static void wg_weights_task(void *arg, int64_t t, int worker)
 {
+    (void)worker;
     const wg_job *j = arg;
     const wg_state *st = j->st;
-    const int64_t C = st->g.C, lo = t * j->ur, rows = wg_min(j->mn, lo + j->ur) - lo;
-    float *tmp = (float *)((char *)wg_worker(j, worker) + st->ut_off);
-    st->weights(st, j->w, j->m0 + lo, rows, tmp);
-    for (int xi = 0; xi < 16; xi++)
-        og_gemm_pack_a(tmp + xi * rows * C, C, lo, rows, j->mn, C, j->u + (size_t)xi * st->u_xi);
+    int64_t np = wg_cdiv(j->mn, j->mr);
+    if (st->flip) {
+        int64_t lo = t * WG_U_CHANS;
+        st->weights(st, j->w, j->m0, j->mn, 0, np, lo, wg_min(st->g.C, lo + WG_U_CHANS), j->mr, j->u);
+    } else {
+        int64_t lo = t * WG_U_PANELS;
+        st->weights(st, j->w, j->m0, j->mn, lo, wg_min(np, lo + WG_U_PANELS), 0, st->g.C, j->mr, j->u);
+    }
 }
 
 /* shared_v: channels of one tile block's V */
@@ -557,14 +578,14 @@ static og_status wg_run(const og_kernel_call *k)
         return OG_OK;
     }
     int64_t mr = og_gemm_mr();
-    j.ur = WG_U_ROWS / mr * mr;
+    j.mr = mr;
     if (st->shared_v)
         og_parallel_for(st->nt, st->n_tb * WG_V_CB, wg_v_task, &j);
     for (int64_t m0 = 0; m0 < st->g.M; m0 += st->mb) {
         j.m0 = m0;
         j.mn = wg_min(st->mb, st->g.M - m0);
         j.part = wg_cdiv(wg_cdiv(j.mn, st->n_mp), mr) * mr;
-        og_parallel_for(st->nt, wg_cdiv(j.mn, j.ur), wg_weights_task, &j);
+        og_parallel_for(st->nt, wg_weights_tasks(st, j.mn, mr), wg_weights_task, &j);
         og_parallel_for(st->nt, st->n_tb * st->n_mp, wg_tile_task, &j);
     }
     return OG_OK;
@@ -575,19 +596,22 @@ static og_status wg_run(const og_kernel_call *k)
 /* 3x3, stride 1, no dilation, one group, channels enough on both sides
  * for the 16 GEMMs to run near the FMA peak (they reduce over C and are M
  * rows tall), and tiles enough for the weights' transform (16/9 of the
- * weights written and read per run) to pay: ResNet's 7x7 planes of 512
- * channels at batch 8 (128 tiles) measured 10 % slower than the implicit
- * GEMM, its 14x14 ones (392 tiles) 1.5x faster. */
-#define WG_MIN_TILES 256
-static bool wg_applies(const og_cf_geom *g)
+ * weights written and read per run) to pay. Measured against the implicit
+ * GEMM at batch 8: 4x4 planes of 256 channels (32 tiles) 1.5x faster
+ * forward at 1 thread, even at 2; 7x7 ones of 512 (128 tiles) 1.3x and
+ * 1.1x. The weight gradient wants more: on 4x4 planes it lost at 2
+ * threads, on 8x8 ones of 128 channels (128 tiles) it tied. */
+#define WG_MIN_TILES 32
+#define WG_GW_MIN_TILES 128
+static bool wg_applies(const og_cf_geom *g, int64_t min_tiles)
 {
     return g->R == 3 && g->S == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 && g->G == 1 &&
-           g->C >= 32 && g->M >= 32 && g->P >= 2 && g->Q >= 2 && g->N * ((g->P + 1) / 2) * ((g->Q + 1) / 2) >= WG_MIN_TILES;
+           g->C >= 32 && g->M >= 32 && g->P >= 2 && g->Q >= 2 && g->N * ((g->P + 1) / 2) * ((g->Q + 1) / 2) >= min_tiles;
 }
 
 og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool has_bias, bool flip)
 {
-    if (!wg_applies(g) || og_isa_active() == OG_ISA_SCALAR)
+    if (!wg_applies(g, WG_MIN_TILES) || og_isa_active() == OG_ISA_SCALAR)
         return OG_OK;
     int nt = s->n_threads > 0 ? s->n_threads : 1;
     int64_t TY = wg_cdiv(g->P, 2), TX = wg_cdiv(g->Q, 2), T = g->N * TY * TX;
@@ -606,7 +630,6 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
         return OG_OK;
     int64_t lr = (TX + WG_LANES - 1) / WG_LANES * WG_LANES + 2 * WG_LANES;   /* a multiple of 8, past TX + 8 */
     size_t eo_bytes = WG_ALIGN(sizeof(float) * (size_t)(2 * (2 * TY + 2) * lr)), gemm = WG_ALIGN(og_gemm_workspace_bytes());
-    size_t ut_bytes = WG_ALIGN(sizeof(float) * (size_t)(16 * WG_U_ROWS * g->C));
     /* Tile blocks of k GEMM panels (a partial panel costs a whole one),
      * k <= WG_PANELS, each one task (its V computed in the task) or, with
      * several threads, n_mp = 2 tasks over halves of the output channels
@@ -615,23 +638,31 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
      * the last round and a little per task. */
     int64_t nr = og_gemm_nr(), tb = 0, n_tb = 0, n_mp = 1, ldv = 0;
     size_t v_bytes = 0, m_bytes = 0, worker = 0, vall = 0;
+    bool shared_v = false;
     double best = -1;
-    for (int64_t mp = 1; mp <= (nt > 1 && mb >= 64 ? 2 : 1); mp++)
+    /* modes: 0 private V; 1 shared V, one task per block; 2 shared V, two */
+    for (int mode = 0; mode < 3; mode++)
         for (int64_t k = WG_PANELS; k >= 1; k--) {
+            int64_t mp = mode == 2 ? 2 : 1;
+            bool shared = mode > 0;
+            if ((mode == 1 && n_mblk == 1) || (mode == 2 && (nt == 1 || mb < 64)))
+                continue;
             int64_t w = k * nr, nb = wg_cdiv(T, w), ld = (w + WG_LANES - 1) / WG_LANES * WG_LANES + WG_LANES;
             size_t vb = WG_ALIGN(sizeof(float) * (size_t)(16 * g->C * ld));
             size_t mbytes = WG_ALIGN(sizeof(float) * (size_t)(16 * (wg_cdiv(mb, mp) + 8) * ld));
-            size_t va = mp > 1 ? vb * (size_t)nb : 0, wk = (mp > 1 ? 0 : vb) + mbytes + eo_bytes + ut_bytes + gemm;
+            size_t va = shared ? vb * (size_t)nb : 0, wk = (shared ? 0 : vb) + mbytes + eo_bytes + gemm;
             if (wk > WG_WORKER_MAX || va > WG_SHARED_MAX || u_bytes + va + (size_t)nt * wk > WG_TOTAL_MAX ||
                 16 * g->C * ld >= ((int64_t)1 << 31))
                 continue;
+            /* V costs about a tenth of a block's GEMMs, once per block of
+             * output channels unless shared */
             double rounds = (double)wg_cdiv(nb * mp, nt);
-            double cost = rounds * (double)w / (double)mp + (double)T * (WG_PANELS - k) / 32.0 / nt +
-                          (mp > 1 ? 0.1 * (double)T / nt : 0.1 * rounds * (double)w);
+            double cost = (double)n_mblk * rounds * (double)w / (double)mp + (double)T * (WG_PANELS - k) / 32.0 / nt +
+                          (shared ? 0.1 * (double)T / nt : 0.1 * (double)n_mblk * rounds * (double)w);
             if (best < 0 || cost < best) {
                 best = cost;
-                tb = w, n_tb = nb, n_mp = mp, ldv = ld, v_bytes = mp > 1 ? 0 : vb, m_bytes = mbytes;
-                worker = wk, vall = va;
+                tb = w, n_tb = nb, n_mp = mp, ldv = ld, v_bytes = shared ? 0 : vb, m_bytes = mbytes;
+                worker = wk, vall = va, shared_v = shared;
             }
         }
     if (best < 0)
@@ -647,7 +678,7 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
     memcpy(st->xdims, s->in[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
     memcpy(st->wdims, s->in[1]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
     memcpy(st->ydims, s->out[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
-    st->TY = TY, st->TX = TX, st->T = T, st->tb = tb, st->n_tb = n_tb, st->n_mp = n_mp, st->shared_v = n_mp > 1;
+    st->TY = TY, st->TX = TX, st->T = T, st->tb = tb, st->n_tb = n_tb, st->n_mp = n_mp, st->shared_v = shared_v;
     st->vall_bytes = vall;
     st->mb = mb, st->n_mblk = wg_cdiv(g->M, mb), st->ldv = ldv, st->lr = lr, st->nt = nt;
     st->u_bytes = u_bytes;
@@ -656,8 +687,7 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
     st->m_off = v_bytes;
     st->eo_off = v_bytes + m_bytes;
     st->u_xi = u_xi;
-    st->ut_off = v_bytes + m_bytes + eo_bytes;
-    st->gemm_off = st->ut_off + ut_bytes;
+    st->gemm_off = v_bytes + m_bytes + eo_bytes;
     st->in = wg_in_generic;
     st->out = wg_out_generic;
     st->weights = wg_weights_generic;
@@ -681,7 +711,7 @@ og_status og_conv_winograd_grad_w_select(og_select_call *s, const og_cf_geom *g)
     /* Z[xi] is M x C: with C below 128 the GEMM's 48-wide panels waste a
      * third of the work (ResNet's 64-channel layers measured no faster
      * than conv_grad_w_rows) */
-    if (!wg_applies(g) || og_isa_active() == OG_ISA_SCALAR || g->C < WG_GW_MIN_C)
+    if (!wg_applies(g, WG_GW_MIN_TILES) || og_isa_active() == OG_ISA_SCALAR || g->C < WG_GW_MIN_C)
         return OG_OK;
     int nt = s->n_threads > 0 ? s->n_threads : 1;
     int64_t TY = wg_cdiv(g->P, 2), TX = wg_cdiv(g->Q, 2), T = g->N * TY * TX;

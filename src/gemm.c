@@ -267,31 +267,7 @@ static void next_b_advance(next_b *nb, int64_t step, int64_t steps)
 }
 
 
-/* The packed form of og_gemm_pack_a: per k block pi (KC deep, kc the
- * block's depth), per micro-panel p of MR rows, kc x MR floats; the row
- * count rounded up to MR (mp). Element (m, k) lives at
- *   pi*KC*mp + (m/MR)*kc*MR + (k%KC)*MR + m%MR. */
 int og_gemm_mr(void) { return impl()->mr; }
-
-size_t og_gemm_packed_a_floats(int64_t M, int64_t K)
-{
-    int64_t mr = impl()->mr, mp = (M + mr - 1) / mr * mr;
-    return (size_t)(((K + KC - 1) / KC) * KC * mp);
-}
-
-void og_gemm_pack_a(const float *A, int64_t lda, int64_t m0, int64_t m, int64_t M, int64_t K, float *Ap)
-{
-    const og_gemm_impl *im = impl();
-    const int mr = im->mr;
-    int64_t mp = (M + mr - 1) / mr * mr;
-    for (int64_t pc = 0; pc < K; pc += KC) {
-        int64_t kc = K - pc < KC ? K - pc : KC;
-        for (int64_t ir = 0; ir < m; ir += mr) {
-            int rows = m - ir < mr ? (int)(m - ir) : mr;
-            im->pack_a(false, A + ir * lda + pc, lda, rows, kc, Ap + pc * mp + (m0 + ir) * kc);
-        }
-    }
-}
 
 /* The driver; Ap: A already in the packed form, rows [ap_m0, ap_m0 + M)
  * of a packed matrix of ap_rows rows (A and lda unused). */

@@ -85,16 +85,15 @@ int og_gemm_nr(void);
 void og_sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
               const og_gemm_b *B, float beta, float *C, int64_t ldc, void *workspace);
 /* A packed once for many GEMMs with it (conv_winograd.c's transformed
- * weights, reused by every block of columns): og_gemm_pack_a packs rows
- * [m0, m0+m) of an M x K matrix (A points at row m0, lda; m0 a multiple
- * of og_gemm_mr()) into Ap, which holds og_gemm_packed_a_floats(M, K)
- * floats; og_sgemm_packed then computes C = alpha * A' * B + beta * C for
- * A' = rows [m0, m0+M) of that rows x K matrix (m0 a multiple of
- * og_gemm_mr()), with exactly the bits og_sgemm gives. The packed form
- * belongs to the GEMM ISA in use when it was packed. */
+ * weights, reused by every block of columns), written by the caller in
+ * the micro-kernel's layout: for an M x K matrix, per k block of
+ * OG_GEMM_KC (kc its depth), per panel of og_gemm_mr() = MR rows, kc x MR
+ * floats, rows rounded up to MR (mp) with zero rows; element (m, k) at
+ *   (k / KC) * KC * mp + (m / MR) * kc * MR + (k % KC) * MR + m % MR.
+ * og_sgemm_packed computes C = alpha * A' * B + beta * C for A' = rows
+ * [m0, m0+M) of that rows x K matrix (m0 a multiple of MR), with exactly
+ * the bits og_sgemm gives. The layout belongs to the GEMM ISA in use. */
 int og_gemm_mr(void);
-size_t og_gemm_packed_a_floats(int64_t M, int64_t K);
-void og_gemm_pack_a(const float *A, int64_t lda, int64_t m0, int64_t m, int64_t M, int64_t K, float *Ap);
 void og_sgemm_packed(int64_t rows, int64_t m0, int64_t M, int64_t N, int64_t K, float alpha, const float *Ap,
                      const og_gemm_b *B, float beta, float *C, int64_t ldc, void *workspace);
 /* The instruction set of the GEMM kernel in use, and, for tests, a way to

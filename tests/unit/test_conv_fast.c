@@ -729,8 +729,8 @@ static void winograd_random(uint64_t seed, int iters)
         char what[300];
         describe(&c, what, sizeof what);
         const char *name = check_forward(&c);
-        /* at least 256 tiles of 2 x 2 outputs (WG_MIN_TILES) */
-        bool enough = c.N * ((P + 1) / 2) * ((Q + 1) / 2) >= 256;
+        /* at least 32 tiles of 2 x 2 outputs (WG_MIN_TILES) */
+        bool enough = c.N * ((P + 1) / 2) * ((Q + 1) / 2) >= 32;
         const char *want = og_isa_active() == OG_ISA_SCALAR || !enough ? NULL
                            : transpose                            ? "convt_s1_winograd"
                                                                   : "conv_winograd";
@@ -749,6 +749,16 @@ static void winograd_random(uint64_t seed, int iters)
 START_TEST(conv_winograd_random)
 {
     winograd_random(6161, 40);
+    /* weights over one U block (16 x M x C floats > 8 MiB): blocks of
+     * output channels, V shared by them; forward, dX and dW */
+    rng_state = 6464;
+    cfg big = { .N = 2, .G = 1, .Cg = 384, .Mg = 370, .H = 9, .W = 11, .R = 3, .S = 3, .stride = { 1, 1 },
+                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 }, .bias = true };
+    bool vec = og_isa_active() != OG_ISA_SCALAR;
+    ck_assert_str_eq(check_forward(&big), vec ? "conv_winograd" : "conv_igemm_batched");
+    check_gradient(&big);
+    big.transpose = true;
+    ck_assert_str_eq(check_forward(&big), vec ? "convt_s1_winograd" : "convt_s1_igemm_batched");
 }
 END_TEST
 
@@ -870,12 +880,13 @@ static void check_gradient(const cfg *c)
               (c->Mg == 1 || c->Cg == 1 || c->Mg <= 2 * c->Cg || (c->R == 1 && c->S == 1));
     bool rows = c->stride[0] == 1 && c->stride[1] == 1 && hit(&h, "convt_s1_rows");   /* conv_direct.c */
     /* F(2x2, 3x3) and its adjoint (conv_winograd.c): 3x3, stride 1, one
-     * group, 32 or more channels each way, at least 256 tiles (dX: of X) */
+     * group, 32 or more channels each way, at least 32 tiles (dX: of X;
+     * dW: 128 or more input channels and 128 tiles) */
     bool wg3 = og_isa_active() != OG_ISA_SCALAR && c->R == 3 && c->S == 3 && c->stride[0] == 1 &&
                c->stride[1] == 1 && c->dil[0] == 1 && c->dil[1] == 1 && c->G == 1 && c->Cg >= 32 && c->Mg >= 32;
-    bool wg_dx = wg3 && c->H >= 2 && c->W >= 2 && c->N * ((c->H + 1) / 2) * ((c->W + 1) / 2) >= 256;
+    bool wg_dx = wg3 && c->H >= 2 && c->W >= 2 && c->N * ((c->H + 1) / 2) * ((c->W + 1) / 2) >= 32;
     bool wg_dw = wg3 && c->Cg >= 128 && vi.dims[2] >= 2 && vi.dims[3] >= 2 &&
-                 c->N * ((vi.dims[2] + 1) / 2) * ((vi.dims[3] + 1) / 2) >= 256;
+                 c->N * ((vi.dims[2] + 1) / 2) * ((vi.dims[3] + 1) / 2) >= 128;
     ck_assert_msg(!wg_dx || hit(&h, "convt_s1_winograd"), "%s: dX did not run F(2x2, 3x3)", what);
     ck_assert_msg(!wg_dw || hit(&h, "conv_grad_w_winograd"), "%s: dW did not run F(3x3, 2x2)", what);
     rows = rows || wg_dx;
