@@ -387,14 +387,37 @@ WG_DEFINE_DW(generic, )
     } while (0)
 WG_DEFINE_IN(avx2, __attribute__((target("avx2,fma"))), WG_LOAD8_AVX2)
 WG_DEFINE_OUT(avx2, __attribute__((target("avx2,fma"))))
-#define WG_GATHER_AVX2(k, src, cs, nc)                                                                         \
-    do {                                                                                                       \
-        __m256i idx_ = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)(cs))); \
-        __m256i live_ = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(nc)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)); \
-        for (int i = 0; i < 9; i++)                                                                            \
-            (k)[i] = (wg_v8)_mm256_mask_i32gather_ps(_mm256_setzero_ps(), (src) + i, idx_,                     \
-                                                     _mm256_castsi256_ps(live_), 4);                           \
-    } while (0)
+/* Taps 0..7 of the 8 rows as 8 row loads and an 8x8 transpose in
+ * registers, tap 8 by scalar loads (vgatherdps took half the transform's
+ * time); rows past nc are zero and not read. */
+static inline __attribute__((target("avx2,fma"), always_inline)) void
+wg_gather_avx2(wg_v8 *k, const float *src, int64_t cs, int64_t nc)
+{
+    __m256 r[8];
+    for (int e = 0; e < 8; e++)
+        r[e] = e < nc ? _mm256_loadu_ps(src + e * cs) : _mm256_setzero_ps();
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    k[0] = (wg_v8)_mm256_permute2f128_ps(u0, u4, 0x20);
+    k[1] = (wg_v8)_mm256_permute2f128_ps(u1, u5, 0x20);
+    k[2] = (wg_v8)_mm256_permute2f128_ps(u2, u6, 0x20);
+    k[3] = (wg_v8)_mm256_permute2f128_ps(u3, u7, 0x20);
+    k[4] = (wg_v8)_mm256_permute2f128_ps(u0, u4, 0x31);
+    k[5] = (wg_v8)_mm256_permute2f128_ps(u1, u5, 0x31);
+    k[6] = (wg_v8)_mm256_permute2f128_ps(u2, u6, 0x31);
+    k[7] = (wg_v8)_mm256_permute2f128_ps(u3, u7, 0x31);
+    float t8[8];
+    for (int e = 0; e < 8; e++)
+        t8[e] = e < nc ? src[e * cs + 8] : 0.0f;
+    memcpy(&k[8], t8, sizeof t8);
+}
+#define WG_GATHER_AVX2(k, src, cs, nc) wg_gather_avx2((k), (src), (cs), (nc))
 WG_DEFINE_WEIGHTS(avx2, __attribute__((target("avx2,fma"))), WG_GATHER_AVX2)
 WG_DEFINE_DY(avx2, __attribute__((target("avx2,fma"))), WG_LOAD8_AVX2)
 WG_DEFINE_DW(avx2, __attribute__((target("avx2,fma"))))
