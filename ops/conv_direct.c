@@ -48,9 +48,7 @@ typedef void (*cd_kernel_fn)(int64_t nk, const int32_t *off, const float *xb, co
 typedef struct cd_state {
     og_cf_geom g;        /* the forward correlation (ConvTranspose: its stride-1 equivalent) */
     bool flip;           /* weights are ConvTranspose's [C, Mg, R, S], to be flipped */
-    bool bias;
-    int rank;
-    int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
+    og_cf_shapes sh;     /* the tensors planned for (bias: in[2]) */
     int64_t Wp;          /* padded row width */
     int64_t rb, n_rb;    /* output rows per task, row blocks per (image, group) */
     int64_t rows_in;     /* padded input rows of a full row block (rb + halo) */
@@ -305,11 +303,7 @@ static og_status cd_run(const og_kernel_call *k)
 {
     const cd_state *st = k->state;
     const char *op = st && st->flip ? "ConvTranspose" : "Conv";
-    bool ok = st && k->n_in >= 2 && og_cf_dims_eq(k->in[0], st->rank, st->xdims) &&
-              og_cf_dims_eq(k->in[1], st->rank, st->wdims) && k->n_out >= 1 &&
-              og_cf_dims_eq(k->out[0], st->rank, st->ydims);
-    if (ok && st->bias)
-        ok = k->n_in > 2 && k->in[2] && k->in[2]->dtype == OG_FLOAT && k->in[2]->numel == st->ydims[1];
+    bool ok = st && og_cf_shapes_match(&st->sh, k);
     int nt = k->n_threads > 0 ? k->n_threads : 1;
     if (ok && nt > 1 && k->workspace_stride < st->acc_off)
         ok = false;
@@ -317,7 +311,7 @@ static og_status cd_run(const og_kernel_call *k)
         return og_err(OG_ERR_INTERNAL, "node '%s' (%s): tensors do not match the shapes the fast kernel was "
                                        "planned for", k->node->name, op);
     const og_cf_geom *g = &st->g;
-    cd_job j = { .st = st, .x = k->in[0]->data, .w = k->in[1]->data, .b = st->bias ? k->in[2]->data : NULL,
+    cd_job j = { .st = st, .x = k->in[0]->data, .w = k->in[1]->data, .b = st->sh.bias ? k->in[2]->data : NULL,
                  .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride, .tag = 1 };
     for (int w = 0; w < nt; w++)   /* every worker repacks this run's weights */
         *(int64_t *)((char *)k->workspace + (size_t)w * k->workspace_stride) = 0;
@@ -405,11 +399,7 @@ og_status og_conv_direct_select(og_select_call *s, const og_cf_geom *g, bool has
                       flip ? "ConvTranspose" : "Conv");
     st->g = *g;
     st->flip = flip;
-    st->bias = has_bias;
-    st->rank = s->in[0]->shape.rank;
-    memcpy(st->xdims, s->in[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
-    memcpy(st->wdims, s->in[1]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
-    memcpy(st->ydims, s->out[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    og_cf_shapes_of(&st->sh, s, has_bias);
     st->mbs = mbs;
     st->Wp = Wp, st->rb = rb, st->n_rb = n_rb, st->rows_in = rows_in, st->halo = halo, st->plane = plane;
     st->n_mb = n_mb, st->bh0 = bh0, st->bw0 = bw0, st->n_slots = n_slots;

@@ -74,14 +74,12 @@ typedef enum cf_kind { CF_IGEMM, CF_POINTWISE, CF_DEPTHWISE, CF_CONVT_S1, CF_CON
 typedef struct cf_state {
     cf_kind kind;
     og_cf_geom g;         /* the convolution run (for CF_CONVT_S1 the equivalent forward one) */
-    bool bias;
     int64_t pix, n_pix;   /* forward: pixels per task, blocks per (image, group) */
     int64_t mb, n_mb;     /* output-channel (dW: row) block and blocks */
     int64_t jb, n_jb;     /* convt_col: input pixels per GEMM; dW: columns per task */
     size_t gemm_ws;       /* bytes of GEMM scratch at the start of each worker's workspace */
     /* shapes the kernel was planned for, re-checked at run time */
-    int rank;
-    int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
+    og_cf_shapes sh;
     bool direct;          /* CF_GRAD_W: the Cx == 1 kernel */
     bool dws_scatter;     /* CF_CONVT_COL: a depthwise one by lanes across channels (dws_task) */
     bool dws_w;           /* CF_GRAD_W: depthwise by lanes across channels (dwsw_task), fg its geometry */
@@ -152,14 +150,29 @@ static cf_state *state_new(og_select_call *s, size_t extra)
     cf_state *st = og_calloc(1, sizeof(cf_state) + extra);
     if (!st)
         return NULL;
-    st->rank = s->in[0]->shape.rank;
-    memcpy(st->xdims, s->in[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
-    memcpy(st->wdims, s->in[1]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
-    memcpy(st->ydims, s->out[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    og_cf_shapes_of(&st->sh, s, false);
     return st;
 }
 
-bool og_cf_dims_eq(const og_tensor *t, int rank, const int64_t *d)
+void og_cf_shapes_of(og_cf_shapes *sh, const og_select_call *s, bool bias)
+{
+    sh->rank = s->in[0]->shape.rank;
+    sh->bias = bias;
+    memcpy(sh->x, s->in[0]->shape.dims, sizeof(int64_t) * (size_t)sh->rank);
+    memcpy(sh->w, s->in[1]->shape.dims, sizeof(int64_t) * (size_t)sh->rank);
+    memcpy(sh->y, s->out[0]->shape.dims, sizeof(int64_t) * (size_t)sh->rank);
+}
+
+void og_cf_shapes_set(og_cf_shapes *sh, const int64_t *x, const int64_t *w, const int64_t *y)
+{
+    sh->rank = 4;
+    sh->bias = false;
+    memcpy(sh->x, x, sizeof(int64_t) * 4);
+    memcpy(sh->w, w, sizeof(int64_t) * 4);
+    memcpy(sh->y, y, sizeof(int64_t) * 4);
+}
+
+static bool dims_eq(const og_tensor *t, int rank, const int64_t *d)
 {
     if (!t || t->dtype != OG_FLOAT || t->rank != rank)
         return false;
@@ -169,13 +182,18 @@ bool og_cf_dims_eq(const og_tensor *t, int rank, const int64_t *d)
     return true;
 }
 
+bool og_cf_shapes_match(const og_cf_shapes *sh, const og_kernel_call *k)
+{
+    bool ok = k->n_in >= 2 && dims_eq(k->in[0], sh->rank, sh->x) && dims_eq(k->in[1], sh->rank, sh->w) &&
+              k->n_out >= 1 && dims_eq(k->out[0], sh->rank, sh->y);
+    if (ok && sh->bias)
+        ok = k->n_in > 2 && k->in[2] && k->in[2]->dtype == OG_FLOAT && k->in[2]->numel == sh->y[1];
+    return ok;
+}
+
 static og_status check_call(const og_kernel_call *k, const char *op, const cf_state *st)
 {
-    bool ok = st && k->n_in >= 2 && og_cf_dims_eq(k->in[0], st->rank, st->xdims) &&
-              og_cf_dims_eq(k->in[1], st->rank, st->wdims) && k->n_out >= 1 &&
-              og_cf_dims_eq(k->out[0], st->rank, st->ydims);
-    if (ok && st->bias)
-        ok = k->n_in > 2 && k->in[2] && k->in[2]->dtype == OG_FLOAT && k->in[2]->numel == st->ydims[1];
+    bool ok = st && og_cf_shapes_match(&st->sh, k);
     if (ok && k->workspace_stride && k->n_threads > 1 && k->workspace_stride < st->gemm_ws)
         ok = false;
     if (!ok)
@@ -603,7 +621,7 @@ static const float *flip_block(const fwd_job *j, const cf_state *st, char *ws, i
 static void run_fwd(const og_kernel_call *k, const cf_state *st, const float *w)
 {
     const og_cf_geom *g = &st->g;
-    fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
+    fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->sh.bias ? k->in[2]->data : NULL,
                   .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
     if (st->kind == CF_CONVT_S1)
         for (int w = 0; w < (k->n_threads > 0 ? k->n_threads : 1); w++)
@@ -1210,11 +1228,11 @@ static void run_direct(const og_kernel_call *k, const cf_state *st, const float 
     const og_cf_geom *g = &st->g;
     if (dws_fits(g)) {
         dws_job dj = { .g = g, .flip = st->kind == CF_CONVT_S1, .x = k->in[0]->data, .w = w,
-                       .b = st->bias ? k->in[2]->data : NULL, .y = k->out[0]->data };
+                       .b = st->sh.bias ? k->in[2]->data : NULL, .y = k->out[0]->data };
         og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * cf_cdiv(g->C, CF_DWS_BLOCK), dws_task, &dj);
         return;
     }
-    fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
+    fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->sh.bias ? k->in[2]->data : NULL,
                   .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
     j.plane = direct_plane_kind(g);
     og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * g->M, dw_task, &j);
@@ -1896,7 +1914,7 @@ static og_status convt_fast_run(const og_kernel_call *k)
     const og_cf_geom *g = &st->g;
     const float *w = k->in[1]->data;
     if (st->dws_scatter) {
-        dws_job dj = { .g = g, .scatter = true, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
+        dws_job dj = { .g = g, .scatter = true, .x = k->in[0]->data, .w = w, .b = st->sh.bias ? k->in[2]->data : NULL,
                        .y = k->out[0]->data };
         og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->N * cf_cdiv(g->C, CF_DWS_BLOCK), dws_task, &dj);
         return OG_OK;
@@ -1908,7 +1926,7 @@ static og_status convt_fast_run(const og_kernel_call *k)
             run_fwd(k, st, w);
         return OG_OK;
     }
-    fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->bias ? k->in[2]->data : NULL,
+    fwd_job j = { .st = st, .x = k->in[0]->data, .w = w, .b = st->sh.bias ? k->in[2]->data : NULL,
                   .y = k->out[0]->data, .ws = k->workspace, .stride = k->workspace_stride };
     if (st->batched)
         og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->G * st->n_mb, convt_col_batched_task, &j);
@@ -1920,8 +1938,7 @@ static og_status convt_fast_run(const og_kernel_call *k)
 static og_status grad_w_run(const og_kernel_call *k)
 {
     const cf_state *st = k->state;
-    bool ok = st && k->n_in == 2 && og_cf_dims_eq(k->in[0], 4, st->xdims) && og_cf_dims_eq(k->in[1], 4, st->wdims) &&
-              k->n_out >= 1 && og_cf_dims_eq(k->out[0], 4, st->ydims);
+    bool ok = st && k->n_in == 2 && og_cf_shapes_match(&st->sh, k);
     if (!ok)
         return og_err(OG_ERR_INTERNAL, "node '%s' (Transpose, fused conv weight gradient): tensors do not match "
                                        "the shapes the kernel was planned for", k->node->name);
@@ -2073,7 +2090,7 @@ og_status og_conv_fast_select(og_select_call *s, const og_cf_geom *g, bool has_b
     if (!st)
         return og_err(OG_ERR_NOMEM, "node '%s' (Conv): out of memory planning the fast kernel", s->node->name);
     st->g = *g;
-    st->bias = has_bias;
+    st->sh.bias = has_bias;
     const char *name;
     if (use_direct(g)) {
         st->kind = CF_DEPTHWISE;
@@ -2125,7 +2142,7 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
             return og_err(OG_ERR_NOMEM, "node '%s' (ConvTranspose): out of memory planning the fast kernel",
                           s->node->name);
         st->g = f;
-        st->bias = has_bias;
+        st->sh.bias = has_bias;
         st->kind = CF_CONVT_S1;
         og_status e = finish_fwd(s, st, use_direct(&f) ? "convt_s1_direct" : "convt_s1_igemm");
         if (!e && s->state)
@@ -2137,7 +2154,7 @@ og_status og_convt_fast_select(og_select_call *s, const og_cf_geom *g, bool has_
         return og_err(OG_ERR_NOMEM, "node '%s' (ConvTranspose): out of memory planning the fast kernel",
                       s->node->name);
     st->g = *g;
-    st->bias = has_bias;
+    st->sh.bias = has_bias;
     st->kind = CF_CONVT_COL;
     if (dws_scatter_fits(g)) {
         st->dws_scatter = true;
@@ -2333,10 +2350,7 @@ static og_status grad_w_select(og_select_call *s)
                       root->name);
     st->kind = CF_GRAD_W;
     st->g = g;
-    st->rank = 4;
-    memcpy(st->xdims, xd, sizeof xd);
-    memcpy(st->wdims, dd, sizeof dd);
-    memcpy(st->ydims, od, sizeof od);
+    og_cf_shapes_set(&st->sh, xd, dd, od);
     s->kernel_name = "conv_grad_w_igemm";
     if (Cx == 1 && (g.G > 1 || g.M < 8)) {   /* depthwise-like; one channel into many: the GEMM */
         st->direct = true;

@@ -26,9 +26,18 @@ typedef struct og_cf_geom {
  * rank is another or a size is unknown (the caller then keeps its kernel). */
 bool og_cf_geom_from(og_cf_geom *g, const og_spatial *sp, int64_t N, int64_t C, int64_t M, int64_t G);
 
-/* t is a float32 tensor of this rank and these dims (the kernels' run-time
- * check against the shapes they were planned for). */
-bool og_cf_dims_eq(const og_tensor *t, int rank, const int64_t *d);
+/* The tensors a kernel was planned for, checked again at every run: X
+ * (in[0]), W (in[1]) and Y (out[0]), float32 of one rank, and with bias
+ * a float in[2] of Y's channel count. og_cf_shapes_of records the select
+ * call's static shapes; og_cf_shapes_set records given dims (rank 4). */
+typedef struct og_cf_shapes {
+    int rank;
+    bool bias;
+    int64_t x[OG_MAX_RANK], w[OG_MAX_RANK], y[OG_MAX_RANK];
+} og_cf_shapes;
+void og_cf_shapes_of(og_cf_shapes *sh, const og_select_call *s, bool bias);
+void og_cf_shapes_set(og_cf_shapes *sh, const int64_t *x, const int64_t *w, const int64_t *y);
+bool og_cf_shapes_match(const og_cf_shapes *sh, const og_kernel_call *k);
 
 /* Conv's select: a fast kernel for float32 with static shapes, or none. */
 og_status og_conv_fast_select(og_select_call *s, const og_cf_geom *g, bool has_bias);

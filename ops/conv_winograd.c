@@ -51,9 +51,7 @@ typedef void (*wg_out_fn)(const wg_state *st, const float *mt, const float *bias
 struct wg_state {
     og_cf_geom g;        /* the forward correlation (ConvTranspose: its stride-1 equivalent) */
     bool flip;           /* weights are ConvTranspose's [C, M, 3, 3], to be flipped */
-    bool bias;
-    int rank;
-    int64_t xdims[OG_MAX_RANK], wdims[OG_MAX_RANK], ydims[OG_MAX_RANK];
+    og_cf_shapes sh;     /* the tensors planned for (bias: in[2]) */
     int64_t TY, TX, T;   /* tiles down, across, in all */
     int64_t tb, n_tb;    /* tiles per block, blocks */
     int64_t n_mp;        /* tasks per tile block: parts of the output channels */
@@ -583,18 +581,14 @@ static og_status wg_run(const og_kernel_call *k)
     const wg_state *st = k->state;
     const char *op = st && st->grad_w ? "Transpose, fused conv weight gradient" : st && st->flip ? "ConvTranspose"
                                                                                                   : "Conv";
-    bool ok = st && k->n_in >= 2 && og_cf_dims_eq(k->in[0], st->rank, st->xdims) &&
-              og_cf_dims_eq(k->in[1], st->rank, st->wdims) && k->n_out >= 1 &&
-              og_cf_dims_eq(k->out[0], st->rank, st->ydims);
-    if (ok && st->bias)
-        ok = k->n_in > 2 && k->in[2] && k->in[2]->dtype == OG_FLOAT && k->in[2]->numel == st->ydims[1];
+    bool ok = st && og_cf_shapes_match(&st->sh, k);
     /* the scratch is one region laid out for the plan's thread count */
     ok = ok && k->n_threads == st->nt &&
          k->workspace_bytes >= st->u_bytes + st->vall_bytes + (size_t)st->nt * st->worker_bytes;
     if (!ok)
         return og_err(OG_ERR_INTERNAL, "node '%s' (%s): tensors do not match the shapes the fast kernel was "
                                        "planned for", k->node->name, op);
-    wg_job j = { .st = st, .x = k->in[0]->data, .w = k->in[1]->data, .b = st->bias ? k->in[2]->data : NULL,
+    wg_job j = { .st = st, .x = k->in[0]->data, .w = k->in[1]->data, .b = st->sh.bias ? k->in[2]->data : NULL,
                  .y = k->out[0]->data, .u = (float *)k->workspace, .ws = k->workspace };
     if (st->grad_w) {   /* in[1] is dY, out[0] dW */
         wg_gw_run(&j);
@@ -612,6 +606,19 @@ static og_status wg_run(const og_kernel_call *k)
         og_parallel_for(st->nt, st->n_tb * st->n_mp, wg_tile_task, &j);
     }
     return OG_OK;
+}
+
+/* The transforms of the widest ISA there is (AVX2's serve AVX-512 too). */
+static void wg_pick_isa(wg_state *st)
+{
+    st->in = wg_in_generic, st->out = wg_out_generic, st->weights = wg_weights_generic;
+    st->dy = wg_dy_generic, st->dw = wg_dw_generic;
+#ifdef WG_HAVE_AVX2
+    if (og_isa_active() >= OG_ISA_AVX2) {
+        st->in = wg_in_avx2, st->out = wg_out_avx2, st->weights = wg_weights_avx2;
+        st->dy = wg_dy_avx2, st->dw = wg_dw_avx2;
+    }
+#endif
 }
 
 /* ---- select ------------------------------------------------------------- */
@@ -696,11 +703,7 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
                       flip ? "ConvTranspose" : "Conv");
     st->g = *g;
     st->flip = flip;
-    st->bias = has_bias;
-    st->rank = s->in[0]->shape.rank;
-    memcpy(st->xdims, s->in[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
-    memcpy(st->wdims, s->in[1]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
-    memcpy(st->ydims, s->out[0]->shape.dims, sizeof(int64_t) * (size_t)st->rank);
+    og_cf_shapes_of(&st->sh, s, has_bias);
     st->TY = TY, st->TX = TX, st->T = T, st->tb = tb, st->n_tb = n_tb, st->n_mp = n_mp, st->shared_v = shared_v;
     st->vall_bytes = vall;
     st->mb = mb, st->n_mblk = wg_cdiv(g->M, mb), st->ldv = ldv, st->lr = lr, st->nt = nt;
@@ -711,16 +714,7 @@ og_status og_conv_winograd_select(og_select_call *s, const og_cf_geom *g, bool h
     st->eo_off = v_bytes + m_bytes;
     st->u_xi = u_xi;
     st->gemm_off = v_bytes + m_bytes + eo_bytes;
-    st->in = wg_in_generic;
-    st->out = wg_out_generic;
-    st->weights = wg_weights_generic;
-#ifdef WG_HAVE_AVX2
-    if (og_isa_active() >= OG_ISA_AVX2) {
-        st->in = wg_in_avx2;
-        st->out = wg_out_avx2;
-        st->weights = wg_weights_avx2;
-    }
-#endif
+    wg_pick_isa(st);
     s->state = st;
     /* the executor gives nt workers this much each, in one region */
     s->workspace_bytes = WG_ALIGN(wg_cdiv((int64_t)(u_bytes + vall + (size_t)nt * worker), nt));
@@ -761,12 +755,9 @@ og_status og_conv_winograd_grad_w_select(og_select_call *s, const og_cf_geom *g)
                       s->node->name);
     st->g = *g;
     st->grad_w = true;
-    st->rank = 4;
     const int64_t xd[4] = { g->N, g->C, g->H, g->W }, dd[4] = { g->N, g->M, g->P, g->Q };
     const int64_t wd[4] = { g->M, g->C, 3, 3 };
-    memcpy(st->xdims, xd, sizeof xd);
-    memcpy(st->wdims, dd, sizeof dd);   /* in[1]: dY */
-    memcpy(st->ydims, wd, sizeof wd);   /* out[0]: dW */
+    og_cf_shapes_set(&st->sh, xd, dd, wd);   /* in[1]: dY, out[0]: dW */
     st->TY = TY, st->TX = TX, st->T = T, st->tb = tb, st->n_tb = wg_cdiv(T, tb);
     st->n_mp = g->M >= 64 ? 2 : 1;
     st->ldv = ldv, st->lr = lr, st->nt = nt;
@@ -776,16 +767,7 @@ og_status og_conv_winograd_grad_w_select(og_select_call *s, const og_cf_geom *g)
     st->worker_bytes = worker;
     st->eo_off = 0;
     st->gemm_off = eo_bytes;
-    st->in = wg_in_generic;
-    st->dy = wg_dy_generic;
-    st->dw = wg_dw_generic;
-#ifdef WG_HAVE_AVX2
-    if (og_isa_active() >= OG_ISA_AVX2) {
-        st->in = wg_in_avx2;
-        st->dy = wg_dy_avx2;
-        st->dw = wg_dw_avx2;
-    }
-#endif
+    wg_pick_isa(st);
     s->state = st;
     s->workspace_bytes = WG_ALIGN(wg_cdiv((int64_t)(shared + (size_t)nt * worker), nt));
     s->run = wg_run;
