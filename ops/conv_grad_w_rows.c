@@ -105,10 +105,11 @@ bool og_gwr_plan_make(og_gwr_plan *p, const og_cf_geom *cg, size_t *workspace_by
     og_isa isa = og_isa_active();
     if (isa == OG_ISA_SCALAR)
         return false;
-    /* AVX2 at forward strides > 1 (never selected: the GEMM measured
-     * faster there) gave different bits at 1 and 2 threads in
-     * conv_grad_w_rows_strided; refused until that is found */
-    if (isa != OG_ISA_AVX512 && (cg->dh > 1 || cg->dw > 1))
+    /* Forward strides > 1 (never selected: the GEMM measured faster
+     * there) read scratch they had not written (NaN on NaN-filled scratch
+     * in conv_grad_w_rows_strided; on AVX2 different bits at 1 and 2
+     * threads): refused until that path is fixed */
+    if (cg->dh > 1 || cg->dw > 1)
         return false;
     /* cg is the Conv of the pattern: its N = X's channels per group, Cg =
      * the batch, R x S = dY's plane, P x Q = the taps, strides = the
