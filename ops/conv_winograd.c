@@ -83,7 +83,14 @@ static int64_t wg_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
  * lanes run along a row of tiles; loads and stores go through memcpy. */
 
 typedef float wg_v8 __attribute__((vector_size(32)));
-typedef int wg_i8 __attribute__((vector_size(32)));
+
+/* Lane shuffles of two vectors (GCC 12 and clang both have
+ * __builtin_shufflevector): even and odd lanes of a ++ b, and a, b
+ * interleaved (low and high halves). */
+#define WG_EVEN(a, b) __builtin_shufflevector((a), (b), 0, 2, 4, 6, 8, 10, 12, 14)
+#define WG_ODD(a, b) __builtin_shufflevector((a), (b), 1, 3, 5, 7, 9, 11, 13, 15)
+#define WG_ZIP_LO(a, b) __builtin_shufflevector((a), (b), 0, 8, 1, 9, 2, 10, 3, 11)
+#define WG_ZIP_HI(a, b) __builtin_shufflevector((a), (b), 4, 12, 5, 13, 6, 14, 7, 15)
 
 #define WG_LD(p) ({ wg_v8 v_; memcpy(&v_, (p), sizeof v_); v_; })
 #define WG_ST(p, v) do { wg_v8 s_ = (v); memcpy((p), &s_, sizeof s_); } while (0)
@@ -100,7 +107,6 @@ typedef int wg_i8 __attribute__((vector_size(32)));
     {                                                                                                          \
         const og_cf_geom *g = &st->g;                                                                          \
         const int64_t TX = st->TX, TY = st->TY, ldv = st->ldv, lr = st->lr, C = g->C, HW = g->H * g->W;       \
-        const wg_i8 ev = { 0, 2, 4, 6, 8, 10, 12, 14 }, od = { 1, 3, 5, 7, 9, 11, 13, 15 };                    \
         for (int64_t c = c0; c < c1; c++)                                                                      \
             for (int64_t t = t0; t < t1;) {                                                                    \
                 /* this image's tiles in [t, te): its input rows once, each split into its even           \
@@ -121,8 +127,8 @@ typedef int wg_i8 __attribute__((vector_size(32)));
                         wg_v8 a, b;                                                                            \
                         LOAD8(a, row, 2 * m - g->pw, g->W);                                                    \
                         LOAD8(b, row, 2 * m - g->pw + WG_LANES, g->W);                                         \
-                        WG_ST(e + m, __builtin_shuffle(a, b, ev));                                             \
-                        WG_ST(o + m, __builtin_shuffle(a, b, od));                                             \
+                        WG_ST(e + m, WG_EVEN(a, b));                                             \
+                        WG_ST(o + m, WG_ODD(a, b));                                             \
                     }                                                                                          \
                 }                                                                                              \
                 for (; t < te;) {   /* per tile row segment, 8 tiles at a time */                             \
@@ -160,7 +166,6 @@ typedef int wg_i8 __attribute__((vector_size(32)));
     {                                                                                                          \
         const og_cf_geom *g = &st->g;                                                                          \
         const int64_t TX = st->TX, TY = st->TY, ldv = st->ldv, P = g->P, Q = g->Q, M = g->M;                  \
-        const wg_i8 lo = { 0, 8, 1, 9, 2, 10, 3, 11 }, hi = { 4, 12, 5, 13, 6, 14, 7, 15 };                    \
         for (int64_t m = 0; m < mn; m++) {                                                                     \
             float bv = bias ? bias[m0 + m] : 0.0f;                                                             \
             for (int64_t t = t0; t < t1;) {                                                                    \
@@ -184,12 +189,12 @@ typedef int wg_i8 __attribute__((vector_size(32)));
                         wg_v8 e = s[a][0] + s[a][1] + s[a][2] + bv, o = s[a][1] - s[a][2] - s[a][3] + bv;      \
                         float buf[2 * WG_LANES], *dst = yp + a * Q + q0;                                       \
                         if (nq == 2 * WG_LANES) {                                                              \
-                            WG_ST(dst, __builtin_shuffle(e, o, lo));                                           \
-                            WG_ST(dst + WG_LANES, __builtin_shuffle(e, o, hi));                                \
+                            WG_ST(dst, WG_ZIP_LO(e, o));                                           \
+                            WG_ST(dst + WG_LANES, WG_ZIP_HI(e, o));                                \
                             continue;                                                                          \
                         }                                                                                      \
-                        WG_ST(buf, __builtin_shuffle(e, o, lo));                                               \
-                        WG_ST(buf + WG_LANES, __builtin_shuffle(e, o, hi));                                    \
+                        WG_ST(buf, WG_ZIP_LO(e, o));                                               \
+                        WG_ST(buf + WG_LANES, WG_ZIP_HI(e, o));                                    \
                         for (int64_t q = 0; q < nq; q++)                                                       \
                             dst[q] = buf[q];                                                                   \
                     }                                                                                          \
@@ -276,7 +281,6 @@ typedef int wg_i8 __attribute__((vector_size(32)));
         (void)eo;                                                                                              \
         const og_cf_geom *g = &st->g;                                                                          \
         const int64_t TX = st->TX, TY = st->TY, ldv = st->ldv, M = g->M, P = g->P, Q = g->Q;                   \
-        const wg_i8 ev = { 0, 2, 4, 6, 8, 10, 12, 14 }, od = { 1, 3, 5, 7, 9, 11, 13, 15 };                    \
         for (int64_t m = m_lo; m < m_hi; m++)                                                                  \
             for (int64_t t = t0; t < t1;) {                                                                    \
                 int64_t n = t / (TY * TX), ty = t / TX % TY, txa = t % TX, cnt = wg_min(TX - txa, t1 - t);     \
@@ -289,13 +293,13 @@ typedef int wg_i8 __attribute__((vector_size(32)));
                     wg_v8 a, b, r[4][2], y[2][2] = { { { 0 } } };                                              \
                     LOAD8(a, row0, 2 * k, w);                                                                  \
                     LOAD8(b, row0, 2 * k + WG_LANES, w);                                                       \
-                    y[0][0] = __builtin_shuffle(a, b, ev);                                                     \
-                    y[0][1] = __builtin_shuffle(a, b, od);                                                     \
+                    y[0][0] = WG_EVEN(a, b);                                                     \
+                    y[0][1] = WG_ODD(a, b);                                                     \
                     if (has1) {                                                                                \
                         LOAD8(a, row1, 2 * k, w);                                                              \
                         LOAD8(b, row1, 2 * k + WG_LANES, w);                                                   \
-                        y[1][0] = __builtin_shuffle(a, b, ev);                                                 \
-                        y[1][1] = __builtin_shuffle(a, b, od);                                                 \
+                        y[1][0] = WG_EVEN(a, b);                                                 \
+                        y[1][1] = WG_ODD(a, b);                                                 \
                     }                                                                                          \
                     for (int c = 0; c < 2; c++) {                                                              \
                         r[0][c] = y[0][c];                                                                     \
