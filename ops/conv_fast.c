@@ -478,7 +478,7 @@ typedef struct fwd_job {
     int plane;     /* the direct kernel's plane function (CF_PLANE_*) */
 } fwd_job;
 
-enum { CF_PLANE_C, CF_PLANE_AVX512, CF_PLANE_S1_AVX512, CF_PLANE_S1_AVX2 };
+enum { CF_PLANE_C, CF_PLANE_AVX512, CF_PLANE_S1_AVX512, CF_PLANE_S1_AVX2, CF_PLANE_3X3_AVX512 };
 
 /* The flipped forward weights of ConvTranspose for (group gi, output
  * channels m0..m0+mb) in this worker's scratch: W [C, Mg, R, S] ->
@@ -869,6 +869,115 @@ __attribute__((target("avx512f"))) static void dwk_plane_avx512(const og_cf_geom
     }
 }
 
+/* 3x3, stride 1, dilation 1 (MobileNet's depthwise layers; the benchmark's
+ * depthwise case): each input row is loaded once per vector of columns and
+ * its three column shifts made in registers (valignd), and each row feeds
+ * the (up to) three output rows of the block it belongs to: 9 FMAs per
+ * output vector for about 1.5 loads, where dwk loads every tap, unaligned
+ * (a cache-line split each: twice the load traffic) and its masks from a
+ * table. Each output element sums the bias (or the plane so far) and then
+ * its taps r, then s ascending, as dwk does: the same bits. */
+static __attribute__((target("avx512f"), always_inline)) inline void
+d3_block_avx512(const og_cf_geom *g, const float *xc, const __m512 *w, float bv, bool add, float *yc, int64_t p0,
+                int v0, const __mmask16 *lm, const __mmask16 *qm, const int RB, const int VB)
+{
+    const int64_t Q = g->Q, W = g->W, H = g->H, ph = g->ph, pw = g->pw;
+    const int rb = (int)cf_min(RB, g->P - p0);
+    if (v0 == 0)   /* the rows 8 below this block's, whole (see gw_d3_avx512) */
+        for (int j = 0; j < RB; j++) {
+            uintptr_t pr = (uintptr_t)xc + (uintptr_t)((p0 - ph + 10 + j) * W * 4);
+            for (int64_t o = 0; o < W * 4; o += 64)
+                _mm_prefetch((const char *)(pr + (uintptr_t)o), _MM_HINT_T0);
+        }
+    __m512 a[8][4];
+#pragma GCC unroll 8
+    for (int i = 0; i < RB; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VB; v++)
+            a[i][v] = i < rb && add ? _mm512_maskz_loadu_ps(qm[v0 + v], yc + (p0 + i) * Q + (v0 + v) * 16)
+                                    : _mm512_set1_ps(bv);
+#pragma GCC unroll 10
+    for (int j = 0; j < RB + 2; j++) {   /* input row p0 - ph + j: kernel row j - i of output row i */
+        int64_t ih = p0 - ph + j;
+        if (ih < 0 || ih >= H)
+            continue;
+        /* the row's column -pw: vector u holds columns 16u - pw .. (masked to the row) */
+        uintptr_t xr = (uintptr_t)xc + (uintptr_t)((ih * W - pw) * 4) + (uintptr_t)v0 * 64;
+        __m512 lo = _mm512_maskz_loadu_ps(lm[v0], (const float *)xr);
+#pragma GCC unroll 4
+        for (int v = 0; v < VB; v++) {
+            __m512 hi = _mm512_maskz_loadu_ps(lm[v0 + v + 1], (const float *)(xr + (uintptr_t)(v + 1) * 64));
+            __m512i l = _mm512_castps_si512(lo), h = _mm512_castps_si512(hi);
+            __m512 s1 = _mm512_castsi512_ps(_mm512_alignr_epi32(h, l, 1));
+            __m512 s2 = _mm512_castsi512_ps(_mm512_alignr_epi32(h, l, 2));
+#pragma GCC unroll 8
+            for (int i = 0; i < RB; i++) {
+                const int r = j - i;
+                if (r < 0 || r > 2)
+                    continue;
+                a[i][v] = _mm512_fmadd_ps(w[r * 3 + 0], lo, a[i][v]);
+                a[i][v] = _mm512_fmadd_ps(w[r * 3 + 1], s1, a[i][v]);
+                a[i][v] = _mm512_fmadd_ps(w[r * 3 + 2], s2, a[i][v]);
+            }
+            lo = hi;
+        }
+    }
+    /* rows past the plane were computed from rows inside it only, and are dropped */
+#pragma GCC unroll 8
+    for (int i = 0; i < RB; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < VB; v++)
+            if (i < rb)
+                _mm512_mask_storeu_ps(yc + (p0 + i) * Q + (v0 + v) * 16, qm[v0 + v], a[i][v]);
+}
+
+static bool d3_fits(const og_cf_geom *g)
+{
+    return g->R == 3 && g->S == 3 && g->sh == 1 && g->sw == 1 && g->dh == 1 && g->dw == 1 &&
+           cf_cdiv(g->Q, 16) <= DWK_MAX_NV;
+}
+
+__attribute__((target("avx512f"))) static void d3_plane_avx512(const og_cf_geom *g, const float *xc,
+                                                                const float *wc, float bv, bool add, float *yc)
+{
+    const int64_t Q = g->Q;
+    const int nq = (int)cf_cdiv(Q, 16);
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i zero = _mm512_setzero_si512(), wlim = _mm512_set1_epi32((int)g->W);
+    __mmask16 qm[DWK_MAX_NV], lm[DWK_MAX_NV + 1];
+    for (int v = 0; v < nq; v++)
+        qm[v] = Q - v * 16 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Q - v * 16)) - 1);
+    for (int u = 0; u <= nq; u++) {
+        __m512i col = _mm512_add_epi32(lane, _mm512_set1_epi32((int)(u * 16 - g->pw)));
+        lm[u] = _mm512_cmpge_epi32_mask(col, zero) & _mm512_cmplt_epi32_mask(col, wlim);
+    }
+    __m512 w[9];
+    for (int i = 0; i < 9; i++)
+        w[i] = _mm512_set1_ps(wc[i]);
+    for (int v0 = 0; v0 < nq; v0 += 4) {
+        int nv = (int)cf_min(4, nq - v0);
+        /* 16 accumulators for wide rows, 12 or 8 for narrow ones: the FMA latency stays hidden */
+        switch (nv) {   /* constant block shapes: the accumulators stay in registers */
+        case 4:
+            for (int64_t p0 = 0; p0 < g->P; p0 += 4)
+                d3_block_avx512(g, xc, w, bv, add, yc, p0, v0, lm, qm, 4, 4);
+            break;
+        case 3:
+            for (int64_t p0 = 0; p0 < g->P; p0 += 4)
+                d3_block_avx512(g, xc, w, bv, add, yc, p0, v0, lm, qm, 4, 3);
+            break;
+        case 2:
+            for (int64_t p0 = 0; p0 < g->P; p0 += 6)
+                d3_block_avx512(g, xc, w, bv, add, yc, p0, v0, lm, qm, 6, 2);
+            break;
+        default:
+            for (int64_t p0 = 0; p0 < g->P; p0 += 8)
+                d3_block_avx512(g, xc, w, bv, add, yc, p0, v0, lm, qm, 8, 1);
+            break;
+        }
+    }
+}
+
 /* The same with AVX2: 8 lanes, masks as integer vectors (maskload skips
  * the lanes outside the row, without touching their memory), full
  * vectors stored plainly and the row's tail with a masked store. */
@@ -979,6 +1088,10 @@ static void dw_task(void *arg, int64_t t, int worker)
     }
     for (int64_t c = 0; c < g->Cg; c++) {
 #ifdef CF_HAVE_AVX512
+        if (j->plane == CF_PLANE_3X3_AVX512) {
+            d3_plane_avx512(g, xg + c * HW, wc + c * RS, bv, c > 0, yc);
+            continue;
+        }
         if (j->plane == CF_PLANE_S1_AVX512) {
             dwk_plane_avx512(g, xg + c * HW, wc + c * RS, bv, c > 0, yc);
             continue;
@@ -1214,6 +1327,8 @@ static int direct_plane_kind(const og_cf_geom *g)
     og_isa isa = og_isa_active();
     bool lanes32 = g->W < ((int64_t)1 << 30) && (g->Q + 16) * g->sw + g->S * g->dw + g->pw < ((int64_t)1 << 30);
 #ifdef CF_HAVE_AVX512
+    if (lanes32 && isa == OG_ISA_AVX512 && d3_fits(g))
+        return CF_PLANE_3X3_AVX512;
     if (lanes32 && isa == OG_ISA_AVX512)
         return dwk_fits(g, 16) ? CF_PLANE_S1_AVX512 : CF_PLANE_AVX512;
     if (lanes32 && isa == OG_ISA_AVX2 && dwk_fits(g, 8))
@@ -1680,6 +1795,103 @@ __attribute__((target("avx512f"))) static void gw_direct_3x3_avx512(const og_cf_
             dw[mo * Pk * Qk + r * Qk + k] = _mm512_reduce_add_ps(a[r][k]);
 }
 
+/* The 3x3 weight gradient at unit column stride and dilation (any row
+ * stride and dilation): each X row is loaded once per chunk of 16 columns
+ * and its three column shifts made in registers (valignd, masked as the
+ * tap kernels mask their loads), instead of nine unaligned loads per
+ * chunk. Kernel rows r in [RLO, RHI) read inside X for this dY row; each
+ * accumulator sees the products of gw_direct_3x3_avx512 in its order:
+ * the same bits. */
+static __attribute__((target("avx512f"), always_inline)) inline void
+gw_d3_row(int64_t Qd, const float *dr, const uintptr_t *xr, const __mmask16 (*mt)[3], const __mmask16 *lm,
+          __m512 (*a)[3], const int RLO, const int RHI)
+{
+    __m512 lo[3];
+#pragma GCC unroll 3
+    for (int r = RLO; r < RHI; r++)
+        lo[r] = _mm512_maskz_loadu_ps(lm[0], (const float *)xr[r]);
+    for (int64_t c = 0; c * 16 < Qd; c++) {
+        __mmask16 qm = Qd - c * 16 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Qd - c * 16)) - 1);
+        __m512 dv = _mm512_maskz_loadu_ps(qm, dr + c * 16);
+#pragma GCC unroll 3
+        for (int r = RLO; r < RHI; r++) {
+            __m512 hi = _mm512_maskz_loadu_ps(lm[c + 1], (const float *)(xr[r] + (uintptr_t)(c + 1) * 64));
+            __m512i l = _mm512_castps_si512(lo[r]), h = _mm512_castps_si512(hi);
+            __m512 x0 = _mm512_maskz_mov_ps(mt[c][0], lo[r]);
+            __m512 x1 = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(mt[c][1], h, l, 1));
+            __m512 x2 = _mm512_castsi512_ps(_mm512_maskz_alignr_epi32(mt[c][2], h, l, 2));
+            a[r][0] = _mm512_fmadd_ps(dv, x0, a[r][0]);
+            a[r][1] = _mm512_fmadd_ps(dv, x1, a[r][1]);
+            a[r][2] = _mm512_fmadd_ps(dv, x2, a[r][2]);
+            lo[r] = hi;
+        }
+    }
+}
+
+static bool gw_d3_fits(const og_cf_geom *g)
+{
+    return g->Q == 3 && g->P <= 3 && g->dw == 1 && g->sw == 1 && g->S <= 128;
+}
+
+__attribute__((target("avx512f"))) static void gw_d3_avx512(const og_cf_geom *g, const float *x, const float *dy,
+                                                             float *dw, int64_t mo)
+{
+    const __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const int64_t Nb = g->Cg, HW = g->H * g->W, PQ = g->R * g->S, gi = mo / g->Mg, Qd = g->S, H = g->H, W = g->W;
+    const int64_t Pk = g->P, sh = g->sh, dh = g->dh, ph = g->ph, pw = g->pw;
+    const __m512i zero = _mm512_setzero_si512(), wlim = _mm512_set1_epi32((int)W);
+    __mmask16 mt[8][3], lm[9];
+    for (int c = 0; c <= 8; c++) {   /* X's vector c of a row: columns 16c - pw .. inside the row */
+        __m512i col = _mm512_add_epi32(lane, _mm512_set1_epi32((int)(c * 16 - pw)));
+        lm[c] = _mm512_cmpge_epi32_mask(col, zero) & _mm512_cmplt_epi32_mask(col, wlim);
+    }
+    for (int64_t q0 = 0; q0 < Qd; q0 += 16) {   /* dY columns inside dY whose tap k lands inside X */
+        __mmask16 qm = Qd - q0 >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (Qd - q0)) - 1);
+        for (int k = 0; k < 3; k++) {
+            __m512i col = _mm512_add_epi32(lane, _mm512_set1_epi32((int)(q0 + k - pw)));
+            mt[q0 / 16][k] = qm & _mm512_cmpge_epi32_mask(col, zero) & _mm512_cmplt_epi32_mask(col, wlim);
+        }
+    }
+    __m512 a[3][3];
+    for (int r = 0; r < 3; r++)
+        for (int k = 0; k < 3; k++)
+            a[r][k] = _mm512_setzero_ps();
+    for (int64_t n = 0; n < Nb; n++) {
+        const float *xc = x + (n * g->G + gi) * HW, *dyc = dy + (n * g->M + mo) * PQ;
+        for (int64_t p = 0; p < g->R; p++) {
+            int64_t ihb = p * dh - ph;
+            int rlo = 0, rhi = (int)Pk;
+            while (rlo < rhi && ihb + rlo * sh < 0)
+                rlo++;
+            while (rhi > rlo && ihb + (rhi - 1) * sh >= H)
+                rhi--;
+            uintptr_t xr[3];
+            for (int r = 0; r < 3; r++)   /* row ihb + r*sh at column -pw; read only for r in [rlo, rhi) */
+                xr[r] = (uintptr_t)xc + (uintptr_t)(((ihb + r * sh) * W - pw) * 4);
+            const float *dr = dyc + p * Qd;
+            /* planes are short streams the hardware prefetcher is slow to
+             * pick up: ask for the rows 8 ahead (a prefetch never faults) */
+            uintptr_t pd = (uintptr_t)(dr + 8 * Qd), px = xr[Pk - 1] + (uintptr_t)(8 * sh * W * 4);
+            for (int64_t o = 0; o < Qd * 4; o += 64)
+                _mm_prefetch((const char *)(pd + (uintptr_t)o), _MM_HINT_T0);
+            for (int64_t o = 0; o < W * 4; o += 64)
+                _mm_prefetch((const char *)(px + (uintptr_t)o), _MM_HINT_T0);
+            switch (rlo * 4 + rhi) {
+            case 0 * 4 + 1: gw_d3_row(Qd, dr, xr, mt, lm, a, 0, 1); break;
+            case 0 * 4 + 2: gw_d3_row(Qd, dr, xr, mt, lm, a, 0, 2); break;
+            case 0 * 4 + 3: gw_d3_row(Qd, dr, xr, mt, lm, a, 0, 3); break;
+            case 1 * 4 + 2: gw_d3_row(Qd, dr, xr, mt, lm, a, 1, 2); break;
+            case 1 * 4 + 3: gw_d3_row(Qd, dr, xr, mt, lm, a, 1, 3); break;
+            case 2 * 4 + 3: gw_d3_row(Qd, dr, xr, mt, lm, a, 2, 3); break;
+            default: break;   /* no kernel row reads inside X */
+            }
+        }
+    }
+    for (int r = 0; r < Pk; r++)
+        for (int k = 0; k < 3; k++)
+            dw[mo * Pk * 3 + r * 3 + k] = _mm512_reduce_add_ps(a[r][k]);
+}
+
 typedef struct gwd_job {
     const cf_state *st;
     const float *x, *dy;
@@ -1694,7 +1906,9 @@ static void gw_direct_task(void *arg, int64_t t, int worker)
 #ifdef CF_HAVE_AVX512
     if (j->avx512) {
         const og_cf_geom *g = &j->st->g;
-        if (g->P <= 3 && g->Q <= 3 && g->S <= 128)
+        if (gw_d3_fits(g))
+            gw_d3_avx512(g, j->x, j->dy, j->dw, t);
+        else if (g->P <= 3 && g->Q <= 3 && g->S <= 128)
             gw_direct_3x3_avx512(g, j->x, j->dy, j->dw, t);
         else
             gw_direct_avx512(g, j->x, j->dy, j->dw, t);

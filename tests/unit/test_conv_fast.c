@@ -463,6 +463,11 @@ static void random_direct_cfg(cfg *c, bool transpose, int it)
         c->R = rnd_in(1, 5);
         c->S = rnd_in(1, 5);
         c->stride[1] = it % 4 == 3 ? 2 : 1;
+        if (it % 4 == 1) {   /* 3x3, stride 1, no dilation: the shifted-row kernels */
+            c->R = c->S = 3;
+            c->stride[0] = c->stride[1] = c->dil[0] = c->dil[1] = 1;
+            c->H = rnd_in(1, 20);
+        }
         if (transpose)
             c->stride[0] = c->stride[1] = 1, c->outpad[0] = c->outpad[1] = 0;
         bool ok = true;
