@@ -2622,26 +2622,34 @@ static og_status grad_w_select(og_select_call *s)
         s->new_inputs[1] = tdy->inputs[0];
         return OG_OK;
     }
-    /* Column blocks of dW in whole GEMM panels (the ISA's nr), about a
-     * quarter of a group's columns each, at most 8 panels; rows split only
-     * when groups and columns give fewer than 4 tasks (each row block packs
-     * B again). */
+    /* Column blocks of dW: the split whose busiest thread multiplies the
+     * fewest GEMM panels (the ISA's nr columns; a block need not be whole
+     * panels: 256 columns as 2 x 128 are 2 x 3 panels, even over 2 threads,
+     * where 96 + 96 + 64 are not), at most 8 panels a block, ties to fewer
+     * blocks (each packs dY again). Rows are split only when groups and
+     * columns give fewer tasks than threads (each row block packs B again).
+     * The sums do not depend on the blocks (og_sgemm's don't depend on N
+     * or position), so the thread count may choose them. */
     int nr = og_gemm_nr();
     if (nr > CF_MAX_NR) {
         og_free(st);
         return OG_OK;
     }
-    int64_t cols = Cx * g.P * g.Q;
-    int64_t jb = cf_cdiv(cf_cdiv(cols, 4), nr) * nr;
-    if (jb > 8 * nr)
-        jb = 8 * nr;
-    if (jb > cols)
-        jb = cols;
+    int nt = s->n_threads > 0 ? s->n_threads : 1;
+    int64_t cols = Cx * g.P * g.Q, jb = 0, best = 0;
+    for (int64_t t = 1; t <= cf_min(cols, 64); t++) {
+        int64_t b = cf_cdiv(cols, t), pan = cf_cdiv(b, nr), blocks = cf_cdiv(cols, b);
+        int64_t cost = cf_cdiv(G * blocks, nt) * pan;
+        if (pan <= 8 && (!jb || cost < best))
+            jb = b, best = cost;
+    }
+    if (!jb)   /* wider than 64 blocks of 8 panels */
+        jb = 8 * (int64_t)nr;
     st->jb = jb;
     st->n_jb = cf_cdiv(cols, jb);
     int64_t mb = g.Mg;
-    if (G * st->n_jb < 4 && g.Mg >= 32)
-        mb = cf_cdiv(g.Mg, cf_min(cf_cdiv(4, G * st->n_jb), g.Mg / 16));
+    if (G * st->n_jb < nt && g.Mg >= 32)
+        mb = cf_cdiv(g.Mg, cf_min(cf_cdiv(nt, G * st->n_jb), g.Mg / 16));
     st->mb = mb;
     st->n_mb = cf_cdiv(g.Mg, mb);
     st->gemm_ws = st->direct ? 0 : CF_ALIGN(og_gemm_workspace_bytes());
