@@ -89,6 +89,9 @@ typedef struct cf_state {
     bool plain_b;         /* CF_GRAD_W of a pointwise Conv: B is X_n transposed, no packing callback */
     bool batched;         /* forward GEMM over pixels of several images (small planes) */
     size_t tmp_off;       /* batched: offset of the [mb, pix] result block in a worker's workspace */
+    bool bpre;            /* batched, several output-channel blocks: B packed once per run, shared */
+    size_t bpre_off;      /* bpre: offset of the packed B of every pixel block in worker 0's workspace */
+    int64_t bpre_ld;      /* bpre: a pixel block's pixels rounded up to whole GEMM panels */
     size_t wt_off;        /* CF_CONVT_S1: offset in a worker's workspace of its flipped weight block */
     /* CF_GRAD_W by pixel reduction (few dW columns; gw_pixred_*) */
     bool pixred;
@@ -544,6 +547,58 @@ static void fwd_task(void *arg, int64_t t, int worker)
         }
 }
 
+/* Pixel block blk of a batched forward: its pixels' window origins and
+ * image offsets (in the worker's scratch) for pack_fwd. */
+static fwd_pack batched_cols(const fwd_job *j, int64_t blk, int64_t gi, char *ws, int64_t *np)
+{
+    const cf_state *st = j->st;
+    const og_cf_geom *g = &st->g;
+    int64_t PQ = g->P * g->Q, HW = g->H * g->W, j0 = blk * st->pix;
+    *np = cf_min(st->pix, g->N * PQ - j0);
+    int64_t *ih0 = (int64_t *)(ws + st->gemm_ws), *iw0 = ih0 + st->pix, *xoff = iw0 + st->pix;
+    for (int64_t i = 0; i < *np; i++) {
+        int64_t jg = j0 + i, n = jg / PQ, p = jg % PQ;
+        ih0[i] = (p / g->Q) * g->sh - g->ph;
+        iw0[i] = (p % g->Q) * g->sw - g->pw;
+        xoff[i] = n * g->C * HW;
+    }
+    return (fwd_pack){ .x = j->x + gi * g->Cg * HW, .g = g, .ih0 = ih0, .iw0 = iw0, .xoff = xoff,
+                       .isa = og_gemm_isa() };
+}
+
+/* bpre: the packed B of (group gi, pixel block blk) in the shared buffer,
+ * K blocks one after another, each laid out as og_sgemm packs it. */
+static float *bpre_block(const fwd_job *j, int64_t gi, int64_t blk)
+{
+    const cf_state *st = j->st;
+    int64_t K = st->g.Cg * st->g.R * st->g.S;
+    return (float *)(j->ws + st->bpre_off) + (gi * st->n_pix + blk) * K * st->bpre_ld;
+}
+
+/* bpre: task (group, pixel block, K block) packs its part, before any GEMM. */
+static void bpre_task(void *arg, int64_t t, int worker)
+{
+    const fwd_job *j = arg;
+    const cf_state *st = j->st;
+    int64_t K = st->g.Cg * st->g.R * st->g.S, nkb = cf_cdiv(K, OG_GEMM_KC);
+    int64_t kb = t % nkb, blk = t / nkb % st->n_pix, gi = t / nkb / st->n_pix, np;
+    fwd_pack pk = batched_cols(j, blk, gi, j->ws + (size_t)worker * j->stride, &np);
+    int64_t k0 = kb * OG_GEMM_KC;
+    pack_fwd(&pk, k0, cf_min(OG_GEMM_KC, K - k0), 0, np, og_gemm_nr(), bpre_block(j, gi, blk) + k0 * st->bpre_ld);
+}
+
+typedef struct bpre_src {
+    const float *b;   /* this pixel block's packed B */
+    int64_t ld;       /* its padded width */
+} bpre_src;
+
+/* The GEMM's B pack callback under bpre: a copy of the packed block. */
+static void pack_bpre(void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst)
+{
+    const bpre_src *p = vctx;
+    memcpy(dst, p->b + k0 * p->ld + j0 * kc, sizeof(float) * (size_t)(cf_cdiv(nc, nr) * nr * kc));
+}
+
 /* Small output planes (fewer pixels than a few GEMM panels): a task takes
  * a block of pixels across images (n, p) of one group, so the GEMM's N is
  * not a fraction of a panel; its result goes to a scratch block and is
@@ -553,19 +608,13 @@ static void fwd_batched_task(void *arg, int64_t t, int worker)
     const fwd_job *j = arg;
     const cf_state *st = j->st;
     const og_cf_geom *g = &st->g;
-    int64_t PQ = g->P * g->Q, HW = g->H * g->W, K = g->Cg * g->R * g->S;
+    int64_t PQ = g->P * g->Q, K = g->Cg * g->R * g->S;
     int64_t blk = t % st->n_pix, rest = t / st->n_pix, mblk = rest % st->n_mb, gi = rest / st->n_mb;
-    int64_t j0 = blk * st->pix, np = cf_min(st->pix, g->N * PQ - j0);
+    int64_t j0 = blk * st->pix, np;
     int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, g->Mg - m0);
     char *ws = j->ws + (size_t)worker * j->stride;
-    int64_t *ih0 = (int64_t *)(ws + st->gemm_ws), *iw0 = ih0 + st->pix, *xoff = iw0 + st->pix;
     float *tmp = (float *)(ws + st->tmp_off);
-    for (int64_t i = 0; i < np; i++) {
-        int64_t jg = j0 + i, n = jg / PQ, p = jg % PQ;
-        ih0[i] = (p / g->Q) * g->sh - g->ph;
-        iw0[i] = (p % g->Q) * g->sw - g->pw;
-        xoff[i] = n * g->C * HW;
-    }
+    fwd_pack pk = batched_cols(j, blk, gi, ws, &np);
     const float *wa = j->w + (gi * g->Mg + m0) * K;
     int64_t lda = K;
     bool ta = false;
@@ -575,8 +624,10 @@ static void fwd_batched_task(void *arg, int64_t t, int worker)
         /* as in fwd_task: this block of the flipped forward weights */
         wa = flip_block(j, st, ws, gi * st->n_mb + mblk, gi, m0, mb);
     }
-    fwd_pack pk = { .x = j->x + gi * g->Cg * HW, .g = g, .ih0 = ih0, .iw0 = iw0, .xoff = xoff, .isa = og_gemm_isa() };
     og_gemm_b B = { .pack = pack_fwd, .ctx = &pk };
+    bpre_src pre = { .b = st->bpre ? bpre_block(j, gi, blk) : NULL, .ld = st->bpre_ld };
+    if (st->bpre)
+        B = (og_gemm_b){ .pack = pack_bpre, .ctx = &pre };
     og_sgemm(ta, mb, np, K, 1.0f, wa, lda, &B, 0.0f, tmp, np, ws);
     for (int64_t i = 0; i < np;) {
         int64_t jg = j0 + i, n = jg / PQ, p = jg % PQ, len = cf_min(np - i, PQ - p);
@@ -626,6 +677,9 @@ static void run_fwd(const og_kernel_call *k, const cf_state *st, const float *w)
     if (st->kind == CF_CONVT_S1)
         for (int w = 0; w < (k->n_threads > 0 ? k->n_threads : 1); w++)
             *(int64_t *)((char *)k->workspace + (size_t)w * k->workspace_stride + st->wt_off) = -1;
+    if (st->bpre)
+        og_parallel_for(k->n_threads > 0 ? k->n_threads : 1,
+                        g->G * st->n_pix * cf_cdiv(g->Cg * g->R * g->S, OG_GEMM_KC), bpre_task, &j);
     if (st->batched)
         og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, g->G * st->n_mb * st->n_pix, fwd_batched_task, &j);
     else
@@ -2264,6 +2318,16 @@ static og_status finish_fwd(og_select_call *s, cf_state *st, const char *name)
         if (st->kind == CF_CONVT_S1) {
             st->wt_off = ws;
             ws += 64 + CF_ALIGN(sizeof(float) * (size_t)(st->mb * K));
+        }
+        /* several output-channel blocks would each pack B again (on 2x2
+         * planes the im2col of 2-pixel rows took as long as the GEMM):
+         * packed once, in worker 0's scratch, when small */
+        st->bpre_ld = cf_cdiv(st->pix, nr) * nr;
+        size_t pre = sizeof(float) * (size_t)(g->G * st->n_pix * K * st->bpre_ld);
+        if (st->n_mb > 1 && pre <= ((size_t)4 << 20)) {
+            st->bpre = true;
+            st->bpre_off = ws;
+            ws += CF_ALIGN(pre);
         }
     }
     if (ws > CF_MAX_WS) {

@@ -845,6 +845,13 @@ START_TEST(conv_kernel_choice)
     sm = (cfg){ .N = 3, .G = 1, .Cg = 9, .Mg = 70, .H = 4, .W = 3, .R = 1, .S = 1, .stride = { 1, 1 },
                 .dil = { 1, 1 } };
     ck_assert_str_eq(check_forward(&sm), "conv_igemm_batched");
+    /* several channel blocks share one packing of B: two pixel blocks, two K blocks
+     * (fewer than 32 input channels: not Winograd) */
+    sm = (cfg){ .N = 8, .G = 1, .Cg = 30, .Mg = 64, .H = 6, .W = 6, .R = 3, .S = 3, .stride = { 1, 1 },
+                .dil = { 1, 1 }, .pads = { 1, 1, 1, 1 }, .bias = true };
+    ck_assert_str_eq(check_forward(&sm), "conv_igemm_batched");
+    sm.transpose = true;
+    ck_assert_str_eq(check_forward(&sm), "convt_s1_igemm_batched");
     c.transpose = true;
     ck_assert_str_eq(check_forward(&c), "convt_s1_igemm");
     c.stride[0] = 2;
