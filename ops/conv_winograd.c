@@ -43,7 +43,7 @@ typedef void (*wg_in_fn)(const wg_state *st, const float *x, int64_t t0, int64_t
 typedef void (*wg_weights_fn)(const wg_state *st, const float *w, int64_t m0, int64_t mn, int64_t p_lo, int64_t p_hi,
                               int64_t c_lo, int64_t c_hi, int64_t mr, float *u);
 typedef void (*wg_dy_fn)(const wg_state *st, const float *dy, int64_t t0, int64_t t1, int64_t m_lo, int64_t m_hi,
-                         float *out, float *eo);
+                         float *out);
 typedef void (*wg_dw_fn)(const wg_state *st, const float *z, int64_t m_lo, int64_t m_hi, float *dw);
 typedef void (*wg_out_fn)(const wg_state *st, const float *mt, const float *bias, int64_t m0, int64_t mn,
                           int64_t t0, int64_t t1, float *y);
@@ -276,9 +276,8 @@ typedef float wg_v8 __attribute__((vector_size(32)));
  * past a segment as in wg_in). */
 #define WG_DEFINE_DY(sfx, attr, LOAD8)                                                                        \
     attr static void wg_dy_##sfx(const wg_state *st, const float *dy, int64_t t0, int64_t t1, int64_t m_lo,    \
-                                 int64_t m_hi, float *out, float *eo)                                          \
+                                 int64_t m_hi, float *out)                                                     \
     {                                                                                                          \
-        (void)eo;                                                                                              \
         const og_cf_geom *g = &st->g;                                                                          \
         const int64_t TX = st->TX, TY = st->TY, ldv = st->ldv, M = g->M, P = g->P, Q = g->Q;                   \
         for (int64_t m = m_lo; m < m_hi; m++)                                                                  \
@@ -538,7 +537,7 @@ static void wg_gw_transform_task(void *arg, int64_t t, int worker)
     if (x_side)
         st->in(st, j->x, j->t0, j->t1, lo, hi, (float *)(j->ws + st->z_bytes), eo);
     else
-        st->dy(st, j->w, j->t0, j->t1, lo, hi, (float *)(j->ws + st->dy_off), eo);
+        st->dy(st, j->w, j->t0, j->t1, lo, hi, (float *)(j->ws + st->dy_off));
 }
 
 /* Z[xi] rows [m0, m0+rows) += DY[xi] V[xi]^T over this chunk's tiles */
