@@ -1565,23 +1565,6 @@ __attribute__((target("avx512f"))) static void copy_run_avx512(float *o, const f
         _mm512_mask_storeu_ps(o + e, cf_m16(n - e), v);
     }
 }
-
-/* The same at stride 2 (o[e] = xr[2e]): two masked loads of the source
- * elements [2lo, 2hi - 1) under each 16 outputs, their even lanes picked. */
-__attribute__((target("avx512f"))) static void copy_run2_avx512(float *o, const float *xr, int64_t n, int64_t lo,
-                                                                 int64_t hi)
-{
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    uintptr_t src = (uintptr_t)xr;
-    for (int64_t e = 0; e < n; e += 16) {
-        int64_t k = 2 * e;
-        __mmask16 ma = (__mmask16)(cf_m16(2 * hi - 1 - k) & ~cf_m16(2 * lo - k));
-        __mmask16 mb = (__mmask16)(cf_m16(2 * hi - 1 - k - 16) & ~cf_m16(2 * lo - k - 16));
-        __m512 a = _mm512_maskz_loadu_ps(ma, (const void *)(src + (uintptr_t)k * 4));
-        __m512 b = _mm512_maskz_loadu_ps(mb, (const void *)(src + (uintptr_t)(k + 16) * 4));
-        _mm512_mask_storeu_ps(o + e, cf_m16(n - e), _mm512_permutex2var_ps(a, even, b));
-    }
-}
 #endif
 
 typedef struct gw_job {
@@ -1645,11 +1628,8 @@ static void gw_task(void *arg, int64_t t, int worker)
                                 lo = hi = seg;
                             const float *xr = xc + ih * g->W + iw;
 #if defined(__x86_64__) && defined(__GNUC__)
-                            if ((g->dw == 1 || g->dw == 2) && avx512) {
-                                if (g->dw == 1)
-                                    copy_run_avx512(o, xr, seg, lo, hi);
-                                else
-                                    copy_run2_avx512(o, xr, seg, lo, hi);
+                            if (g->dw == 1 && avx512) {
+                                copy_run_avx512(o, xr, seg, lo, hi);
                                 kk += seg;
                                 q = 0;
                                 p++;
