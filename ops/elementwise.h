@@ -45,6 +45,13 @@ bool ew_type_allowed(const ew_types *types, int opset, og_dtype t);
  * vector exp for the active ISA (within 4 ulp of expf, ops/unary_vec.h);
  * false, touching nothing, when the ISA has none (scalar). */
 bool og_exp_f32_vec(const float *x, float *y, int64_t n);
+/* Softmax's row in the same vector code (ops/unary_vec.h): *max of x
+ * (false if some x is NaN or infinite); y = e^(x - shift) and *sum their
+ * sum in a fixed lane order; y = x / d. false, touching nothing, when the
+ * ISA has no vector kernel. x == y allowed. */
+bool og_rowmax_f32_vec(const float *x, int64_t n, float *max);
+bool og_expsum_f32_vec(const float *x, float shift, float *y, int64_t n, float *sum);
+bool og_divs_f32_vec(const float *x, float d, float *y, int64_t n);
 
 /* ---- loops --------------------------------------------------------------
  * The generators below define one loop per dtype from one expression, with

@@ -19,7 +19,8 @@
  * threaded with og_parallel_for; every element's sums run in one order,
  * so results are bit-identical at any thread count. The plan's kernel for
  * float rows (softmax_rows_avx512/avx2, picked by select) takes the exps
- * from the unary family's vector exp (within 4 ulp of expf), same tasks.
+ * from the unary family's vector exp (within 4 ulp of expf) with their sum
+ * in its lanes and the division in vectors (ops/unary_vec.h), same tasks.
  *
  * Backward (the axes S are `axis` from 13, axis..r-1 before), as
  * torch.softmax / torch.log_softmax:
@@ -134,7 +135,7 @@ SM_TASK(sm_f64, double, exp, log)
 
 /* Rows (inner = 1): contiguous, the common case: the exps in one loop, their
  * sum in 8 lanes of fixed order (vectorised). */
-#define SM_ROW_TASK(fname, T, EXP, LOG, VEXP)                                                           \
+#define SM_ROW_TASK(fname, T, EXP, LOG)                                                                 \
     static void fname(void *arg, int64_t task, int worker)                                           \
     {                                                                                                 \
         (void)worker;                                                                                 \
@@ -148,17 +149,21 @@ SM_TASK(sm_f64, double, exp, log)
             /* the max in 8 lanes as MAXPS computes it (vectorised), with x - x  \
              * summed to spot a NaN or an infinity: such a row redoes the exact  \
              * NaN-propagating scalar loop (a max is exact in any order) */      \
-            T ml[8], bad = 0;                                                                         \
+            T ml[8], bl[8], bad = 0;                                                                  \
             int64_t a0 = 0;                                                                           \
-            for (int q = 0; q < 8; q++)                                                               \
+            for (int q = 0; q < 8; q++) {                                                             \
                 ml[q] = -INFINITY;                                                                    \
+                bl[q] = 0;                                                                            \
+            }                                                                                         \
             for (; a0 + 8 <= A; a0 += 8)                                                              \
                 for (int q = 0; q < 8; q++) {                                                         \
                     ml[q] = x[a0 + q] > ml[q] ? x[a0 + q] : ml[q];                                    \
-                    bad += x[a0 + q] - x[a0 + q];                                                     \
+                    bl[q] += x[a0 + q] - x[a0 + q];                                                   \
                 }                                                                                     \
-            for (int q = 0; q < 8; q++)                                                               \
+            for (int q = 0; q < 8; q++) {                                                             \
                 m = ml[q] > m ? ml[q] : m;                                                            \
+                bad += bl[q];                                                                         \
+            }                                                                                         \
             for (; a0 < A; a0++)                                                                      \
                 m = (x[a0] > m) | (x[a0] != x[a0]) ? x[a0] : m;                                       \
             if (bad != 0 || m != m) {                                                                 \
@@ -168,14 +173,8 @@ SM_TASK(sm_f64, double, exp, log)
             }                                                                                         \
             if (!isfinite(m))                                                                         \
                 m = m != m ? m : 0;                                                                   \
-            if (VEXP) {                                                                               \
-                for (int64_t a = 0; a < A; a++)                                                       \
-                    y[a] = x[a] - m;                                                                  \
-                og_exp_f32_vec((const float *)y, (float *)y, A);                                      \
-            } else {                                                                                  \
-                for (int64_t a = 0; a < A; a++)                                                       \
-                    y[a] = EXP(x[a] - m);                                                             \
-            }                                                                                         \
+            for (int64_t a = 0; a < A; a++)                                                           \
+                y[a] = EXP(x[a] - m);                                                                 \
             int64_t a = 0;                                                                            \
             for (; a + 8 <= A; a += 8)                                                                \
                 for (int q = 0; q < 8; q++)                                                           \
@@ -194,10 +193,40 @@ SM_TASK(sm_f64, double, exp, log)
         }                                                                                             \
     }
 
-SM_ROW_TASK(sm_row_f32, float, expf, logf, false)
-SM_ROW_TASK(sm_row_f64, double, exp, log, false)
-/* the fast kernel's rows: exp 16 (AVX-512) or 8 (AVX2) lanes at a time */
-SM_ROW_TASK(sm_row_f32_vec, float, expf, logf, true)
+SM_ROW_TASK(sm_row_f32, float, expf, logf)
+SM_ROW_TASK(sm_row_f64, double, exp, log)
+
+/* The fast kernel's rows: maximum, exps with their sum, and the division
+ * 16 (AVX-512) or 8 (AVX2) lanes at a time (ops/unary_vec.h). A row
+ * holding a NaN or an infinity is redone by the reference loop, which
+ * propagates them as the spec's formula does. */
+static void sm_row_f32_vec(void *arg, int64_t task, int worker)
+{
+    const sm_ctx *c = arg;
+    const int64_t A = c->A;
+    int64_t o0 = task * c->chunk, o1 = o0 + c->chunk < c->outer ? o0 + c->chunk : c->outer;
+    for (int64_t o = o0; o < o1; o++) {
+        const float *x = (const float *)c->x + o * A;
+        float *y = (float *)c->y + o * A;
+        float m, s;
+        if (!og_rowmax_f32_vec(x, A, &m) || !og_expsum_f32_vec(x, m, y, A, &s)) {
+            sm_ctx one = *c;
+            one.x = x;
+            one.y = y;
+            one.outer = 1;
+            one.chunk = 1;
+            sm_row_f32(&one, 0, worker);
+            continue;
+        }
+        if (c->log) {
+            s = m + logf(s);
+            for (int64_t a = 0; a < A; a++)
+                y[a] = x[a] - s;
+        } else {
+            og_divs_f32_vec(y, s, y, A);
+        }
+    }
+}
 
 /* X as [outer, A, inner] for the node's form. */
 static void sm_geometry(const og_tensor *x, int opset, int axis, int64_t *outer, int64_t *A, int64_t *inner)

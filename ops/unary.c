@@ -264,6 +264,40 @@ SIMD(sigmoid);
 SIMD(erf);
 SIMD(sqrt);
 
+bool og_rowmax_f32_vec(const float *x, int64_t n, float *max)
+{
+    og_isa isa = og_isa_active();
+    if (isa == OG_ISA_AVX512)
+        return rowmax_vec_avx512(x, n, max);
+    if (isa == OG_ISA_AVX2)
+        return rowmax_vec_avx2(x, n, max);
+    return false;
+}
+
+bool og_expsum_f32_vec(const float *x, float shift, float *y, int64_t n, float *sum)
+{
+    og_isa isa = og_isa_active();
+    if (isa == OG_ISA_AVX512)
+        *sum = expsum_vec_avx512(x, shift, y, n);
+    else if (isa == OG_ISA_AVX2)
+        *sum = expsum_vec_avx2(x, shift, y, n);
+    else
+        return false;
+    return true;
+}
+
+bool og_divs_f32_vec(const float *x, float d, float *y, int64_t n)
+{
+    og_isa isa = og_isa_active();
+    if (isa == OG_ISA_AVX512)
+        divs_vec_avx512(x, d, y, n);
+    else if (isa == OG_ISA_AVX2)
+        divs_vec_avx2(x, d, y, n);
+    else
+        return false;
+    return true;
+}
+
 bool og_exp_f32_vec(const float *x, float *y, int64_t n)
 {
     og_isa isa = og_isa_active();

@@ -103,6 +103,72 @@ TGT static inline V SFX(verf)(V x)
             memcpy(y + i, buf, (size_t)(n - i) * sizeof(float));                          \
         }                                                                                 \
     }
+/* Softmax's row: the maximum of n floats (false if one is NaN or infinite:
+ * the max of finite floats is exact in any order); y = e^(x - shift) over
+ * n floats, returning their sum,
+ * accumulated per lane (element i in lane i % VW, tail lanes past n adding
+ * nothing) and the lanes then added pairwise: a fixed order, so the bits
+ * depend on x alone. Then y = x / d, a correctly rounded division. */
+TGT static bool SFX(rowmax_vec)(const float *x, int64_t n, float *max)
+{
+    V m = VSET(-INFINITY), bad = VSET(0.0f);   /* x - x: 0, or NaN for a NaN or an infinity */
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        V v = VLOAD(x + i);
+        m = VMAX(m, v);
+        bad = VADD(bad, VSUB(v, v));
+    }
+    float l[VW], b[VW], r = -INFINITY, nf = 0;
+    VSTORE(l, m);
+    VSTORE(b, bad);
+    for (int q = 0; q < VW; q++) {
+        r = l[q] > r ? l[q] : r;
+        nf += b[q];
+    }
+    for (; i < n; i++) {
+        r = x[i] > r ? x[i] : r;
+        nf += x[i] - x[i];
+    }
+    *max = r;
+    return nf == 0;
+}
+
+TGT static float SFX(expsum_vec)(const float *x, float shift, float *y, int64_t n)
+{
+    V acc = VSET(0.0f), sh = VSET(shift);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW) {
+        V e = SFX(vexp)(VSUB(VLOAD(x + i), sh));
+        VSTORE(y + i, e);
+        acc = VADD(acc, e);
+    }
+    float l[VW];
+    if (i < n) {
+        float buf[VW] = { 0 };
+        memcpy(buf, x + i, (size_t)(n - i) * sizeof(float));
+        VSTORE(buf, SFX(vexp)(VSUB(VLOAD(buf), sh)));
+        memcpy(y + i, buf, (size_t)(n - i) * sizeof(float));
+        for (int64_t q = n - i; q < VW; q++)
+            buf[q] = 0;
+        acc = VADD(acc, VLOAD(buf));
+    }
+    VSTORE(l, acc);
+    for (int w = VW / 2; w > 0; w /= 2)
+        for (int q = 0; q < w; q++)
+            l[q] += l[q + w];
+    return l[0];
+}
+
+TGT static void SFX(divs_vec)(const float *x, float d, float *y, int64_t n)
+{
+    V dv = VSET(d);
+    int64_t i = 0;
+    for (; i + VW <= n; i += VW)
+        VSTORE(y + i, VDIV(VLOAD(x + i), dv));
+    for (; i < n; i++)
+        y[i] = x[i] / d;
+}
+
 /* sqrt is correctly rounded in hardware and libm alike: the same bits */
 TGT static inline V SFX(vsqrt)(V x) { return VSQRT(x); }
 VEC_LOOP(exp)
