@@ -165,11 +165,11 @@ SM_TASK(sm_f64, double, exp, log)
                 bad += bl[q];                                                                         \
             }                                                                                         \
             for (; a0 < A; a0++)                                                                      \
-                m = (x[a0] > m) | (x[a0] != x[a0]) ? x[a0] : m;                                       \
+                m = ((x[a0] > m) | (x[a0] != x[a0])) ? x[a0] : m;                                     \
             if (bad != 0 || m != m) {                                                                 \
                 m = -INFINITY;                                                                        \
                 for (int64_t a = 0; a < A; a++)                                                       \
-                    m = (x[a] > m) | (x[a] != x[a]) ? x[a] : m;                                       \
+                    m = ((x[a] > m) | (x[a] != x[a])) ? x[a] : m;                                     \
             }                                                                                         \
             if (!isfinite(m))                                                                         \
                 m = m != m ? m : 0;                                                                   \
