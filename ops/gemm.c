@@ -323,8 +323,8 @@ static og_status gemm_backward(og_backward_call *b)
 }
 
 /* ---- plan-time fast path: float32 through the deterministic GEMM ---------
- * Y is cut into a grid of output tiles fixed by the shape (never by the
- * thread count); each tile is one og_sgemm call on its own worker's
+ * Y is cut into a grid of output tiles (og_gemm_tiles: the fewest the
+ * plan's threads keep busy); each tile is one og_sgemm call on its own worker's
  * scratch. og_sgemm gives every element the same bits whatever tile it
  * sits in, so Y is identical at any thread count. C, when it counts, is
  * first broadcast into the tile and og_sgemm adds alpha*op(A)op(B) to
@@ -403,16 +403,7 @@ static og_status gemm_select(og_select_call *s)
         g.sj = cr >= 1 && cc->shape.dims[cr - 1] != 1 ? 1 : 0;
         g.si = cr == 2 && cc->shape.dims[0] != 1 ? cc->shape.dims[1] : 0;
     }
-    /* Tiles: whole micro-kernel panels (nr columns), a few panels wide so
-     * A's repacking per tile stays small, and at most 192 rows (the GEMM's
-     * row block). */
-    int64_t nr = og_gemm_nr();
-    g.nt = 3 * nr;
-    g.mt = 192;
-    if (g.nt > g.n)
-        g.nt = g.n;
-    if (g.mt > g.m)
-        g.mt = g.m;
+    og_gemm_tiles(1, g.m, g.n, g.k, s->n_threads, &g.mt, &g.nt);
     g.tiles_n = (g.n + g.nt - 1) / g.nt;
     gemm_plan *st = og_malloc(sizeof *st);
     if (!st)

@@ -13,8 +13,8 @@
  * Kernels: the reference is a plain loop per type (sums in the type, k
  * ascending). The float32 plan-time kernel runs every batch's product
  * through the deterministic og_sgemm, cut into (batch, row-tile, column-
- * tile) tasks fixed by the shape, so Y has the same bits at any thread
- * count.
+ * tile) tasks (og_gemm_tiles); og_sgemm's bits do not depend on the tile,
+ * so Y has the same bits at any thread count.
  *
  * Backward (as torch.matmul's): dA = dY·Bᵀ, dB = Aᵀ·dY, as MatMul and
  * Transpose nodes, summed over the batch axes the operand was broadcast
@@ -328,13 +328,7 @@ static og_status matmul_select(og_select_call *s)
         p.w.count = 1;
         p.w.nb = 0;
     }
-    /* tiles as Gemm's: a few micro-kernel panels wide, at most 192 rows */
-    p.nt = 3 * (int64_t)og_gemm_nr();
-    p.mt = 192;
-    if (p.nt > p.g.n)
-        p.nt = p.g.n;
-    if (p.mt > p.g.m)
-        p.mt = p.g.m;
+    og_gemm_tiles(p.w.count, p.g.m, p.g.n, p.g.k, s->n_threads, &p.mt, &p.nt);
     p.tiles_m = (p.g.m + p.mt - 1) / p.mt;
     p.tiles_n = (p.g.n + p.nt - 1) / p.nt;
     mm_plan *st = og_malloc(sizeof *st);

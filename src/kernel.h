@@ -101,6 +101,12 @@ void og_sgemm_packed(int64_t rows, int64_t m0, int64_t M, int64_t N, int64_t K, 
  * it). Not for use while GEMMs run on other threads: og_gemm_nr() changes. */
 og_isa og_gemm_isa(void);
 bool og_gemm_force_isa(og_isa isa);
+/* Tiles for batches products of M x N x K each split into tasks over
+ * n_threads (og_parallel_for's static ranges): the mt x nt (whole
+ * micro-kernel panels, or M / N) whose busiest thread has the least work,
+ * counting each tile's packing of A and B. Any tiling gives the same bits;
+ * this one only sets the speed. */
+void og_gemm_tiles(int64_t batches, int64_t m, int64_t n, int64_t k, int n_threads, int64_t *mt, int64_t *nt);
 /* The same through a plain matrix B. */
 void og_sgemm_mat(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                   int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc, void *workspace);
