@@ -94,6 +94,31 @@ static void shape(const char *name, bool ta, bool tb, int64_t M, int64_t N, int6
     free(C);
 }
 
+/* The same product cut into mt x nt tiles, one og_sgemm call each, as the
+ * MatMul and Gemm kernels run it: the cost of repacking per tile. */
+static void tiled(const char *name, int64_t M, int64_t N, int64_t K, int64_t mt, int64_t nt, int reps, void *ws)
+{
+    if (only && !strstr(name, only))
+        return;
+    float *A = randm((size_t)(M * K)), *B = randm((size_t)(K * N)), *C = randm((size_t)(M * N));
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t = now();
+        for (int64_t i0 = 0; i0 < M; i0 += mt)
+            for (int64_t j0 = 0; j0 < N; j0 += nt)
+                og_sgemm_mat(false, false, M - i0 < mt ? M - i0 : mt, N - j0 < nt ? N - j0 : nt, K, 1.0f,
+                             A + i0 * K, K, B + j0, N, 0.0f, C + i0 * N + j0, N, ws);
+        t = now() - t;
+        if (t < best)
+            best = t;
+    }
+    printf("%-28s M=%5ld N=%5ld K=%5ld  %7.1f GFLOP/s  (%.3f ms, tiles %ldx%ld)\n", name, (long)M, (long)N, (long)K,
+           2.0 * M * N * K / best * 1e-9, best * 1e3, (long)mt, (long)nt);
+    free(A);
+    free(B);
+    free(C);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1) {
@@ -117,6 +142,19 @@ int main(int argc, char **argv)
     printf("og_sgemm kernel: %s (NR %d, workspace %zu KiB)\n", og_isa_name(og_gemm_isa()), og_gemm_nr(),
            og_gemm_workspace_bytes() / 1024);
     shape("square", false, false, 1024, 1024, 1024, reps, ws);
+    shape("tf linear2 1024x256x1024", false, false, 1024, 256, 1024, reps, ws);
+    shape("tf linear2 B^T", false, true, 1024, 256, 1024, reps, ws);
+    shape("tf linear1 1024x1024x256", false, false, 1024, 1024, 256, reps, ws);
+    shape("tf inproj 1024x768x256", false, false, 1024, 768, 256, reps, ws);
+    tiled("tf linear2 tiled", 1024, 256, 1024, 192, 144, reps, ws);
+    tiled("tf linear2 tiled 96xN", 1024, 256, 1024, 96, 256, reps, ws);
+    tiled("tf linear2 tiled 192xN", 1024, 256, 1024, 192, 256, reps, ws);
+    tiled("tf linear2 tiled 512xN", 1024, 256, 1024, 512, 256, reps, ws);
+    tiled("tf linear1 tiled", 1024, 1024, 256, 192, 144, reps, ws);
+    tiled("tf linear1 tiled 192x480", 1024, 1024, 256, 192, 480, reps, ws);
+    tiled("tf linear1 tiled 96x1024", 1024, 1024, 256, 96, 1024, reps, ws);
+    shape("tf qk 128x128x32", false, false, 128, 128, 32, reps, ws);
+    shape("tf av 128x32x128", false, false, 128, 32, 128, reps, ws);
     shape("conv 64x3136x576", false, false, 64, 3136, 576, reps, ws);
     shape("conv 64x576x3136", false, false, 64, 576, 3136, reps, ws);
     shape("fc 16x4096x9216", false, false, 16, 4096, 9216, reps, ws);
