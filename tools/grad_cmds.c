@@ -75,6 +75,7 @@ static const char HELP_GRAD[] =
 static const char HELP_GRADIENT_GRAPH[] =
     "usage: onnxgrad gradient-graph MODEL.onnx (--loss NAME | --seed-inputs NAME,NAME...)\n"
     "           [--wrt NAME,NAME...] [--allow-unused] [--simplify] [--json] -o OUT.onnx\n"
+    "           [--dim NAME=N]... [--input-shape NAME=D,D,...]...\n"
     "\n"
     "Saves the gradient graph of MODEL.onnx (forward and backward, standard ONNX\n"
     "ops, opset 17). Its inputs are the model's inputs, then one per seeded\n"
@@ -98,6 +99,10 @@ static const char HELP_GRADIENT_GRAPH[] =
     "  --simplify               fold what is computed from constants into\n"
     "                           initializers, remove Identity nodes and nodes no\n"
     "                           output needs; prints the op counts before and after\n"
+    "  --dim NAME=N             fix the symbolic dim NAME (e.g. N=4) wherever the\n"
+    "                           model declares it, in the saved graph too (repeatable)\n"
+    "  --input-shape NAME=D,D,...  fix the shape of input NAME (e.g.\n"
+    "                           x=4,1,28,28); a dim the model fixes must agree\n"
     "  --json                   print {model, output, nodes, simplified[, nodes_before,\n"
     "                           ops {op: {before, after}}]} on stdout\n"
     "  --threads N              accepted by every command\n"

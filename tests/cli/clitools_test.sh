@@ -166,5 +166,20 @@ run "help grad" 0 "$CLI" grad --help
 has_out "grad --help: --dim" "--dim NAME=N"
 run "help convert" 0 "$CLI" convert --help
 has_out "convert --help: --input-shape" "--input-shape NAME=D,D,..."
+# Every command's --help (its man page, the completion's source) lists the
+# option groups it accepts: an option the parser takes (exit 0 with --help
+# after it) must be in the help text.
+for c in $("$CLI" --help | awk '/^commands:/{on=1;next} on&&/^[^ ]/{on=0} on&&/^  [a-z]/{print $1}'); do
+    [ "$c" = help ] && continue
+    "$CLI" "$c" --help >"$TMP/help-$c.txt" 2>&1
+    for o in "--dim N=1" "--input-shape x=1" "--format npy" "--random" "--json" "--profile t.json"; do
+        name=${o%% *}
+        # shellcheck disable=SC2086
+        if "$CLI" "$c" $o --help >/dev/null 2>&1; then
+            if grep -qE -- "$name( |=|\]|$)" "$TMP/help-$c.txt"; then ok "$c --help lists $name"
+            else not_ok "$c accepts $name but its --help does not list it"; fi
+        fi
+    done
+done
 
 finish
