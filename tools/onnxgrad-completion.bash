@@ -12,9 +12,11 @@ _onnxgrad_commands() {
         on && /^  [a-z]/ { print $1 }'
 }
 
-# A command's long options: every --word its help mentions.
+# A command's long options: every --word its help mentions, and those the
+# main help says every command takes (--limit, --threads, --help).
 _onnxgrad_options() {
-    "$1" "$2" --help 2>/dev/null | grep -oE -- '--[a-zA-Z0-9][a-zA-Z0-9-]*' | sort -u
+    { "$1" "$2" --help 2>/dev/null | grep -oE -- '--[a-zA-Z0-9][a-zA-Z0-9-]*'
+      printf '%s\n' --limit --threads --help; } | sort -u
 }
 
 _onnxgrad() {

@@ -32,6 +32,10 @@ expect gradient-graph gradient-
 expect --optimizer train --opt
 expect --output run model.onnx --out
 expect --version --ver
+expect --dim bench model.onnx --di
+expect --input-shape gradient-graph --input
+expect --limit run --lim
+expect --limit train --lim
 reject run tr
 reject --optimizer run --opt
 # Every command in the main help is offered for an empty word.
