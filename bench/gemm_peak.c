@@ -144,6 +144,9 @@ int main(int argc, char **argv)
     shape("square", false, false, 1024, 1024, 1024, reps, ws);
     shape("tf linear2 1024x256x1024", false, false, 1024, 256, 1024, reps, ws);
     shape("tf linear2 B^T", false, true, 1024, 256, 1024, reps, ws);
+    shape("tf dW^T 256x1024x1024 A^T", true, false, 256, 1024, 1024, reps, ws);
+    shape("tf dW 1024x256x1024 A^T", true, false, 1024, 256, 1024, reps, ws);
+    shape("tf dW 1024x256x1024 A^T B^T", true, true, 1024, 256, 1024, reps, ws);
     shape("tf linear1 1024x1024x256", false, false, 1024, 1024, 256, reps, ws);
     shape("tf inproj 1024x768x256", false, false, 1024, 768, 256, reps, ws);
     tiled("tf linear2 tiled", 1024, 256, 1024, 192, 144, reps, ws);

@@ -269,6 +269,25 @@ static void next_b_advance(next_b *nb, int64_t step, int64_t steps)
 
 int og_gemm_mr(void) { return impl()->mr; }
 
+/* A stored [K x M] (trans_a): the mc rows of op(A) of all the block's
+ * micro-panels from each row of A at once, one contiguous run per k. Panel
+ * by panel, the reads would take half a cache line per row of A, rows lda
+ * apart; at lda = 4 KiB they alias in L1 and each line is fetched twice. */
+static void pack_a_trans_block(int mr, const float *A, int64_t lda, int64_t mc, int64_t kc, float *dst)
+{
+    for (int64_t k = 0; k < kc; k++) {
+        const float *src = A + k * lda;
+        for (int64_t ir = 0; ir < mc; ir += mr) {
+            float *d = dst + ir * kc + k * mr;
+            int m = mc - ir < mr ? (int)(mc - ir) : mr, r = 0;
+            for (; r < m; r++)
+                d[r] = src[ir + r];
+            for (; r < mr; r++)
+                d[r] = 0;
+        }
+    }
+}
+
 /* The driver; Ap: A already in the packed form, rows [ap_m0, ap_m0 + M)
  * of a packed matrix of ap_rows rows (A and lda unused). */
 static void sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
@@ -322,10 +341,13 @@ static void sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, co
                 int64_t mp = (ap_rows + mr - 1) / mr * mr;
                 apb = Ap + pc * mp + (ap_m0 + ic) * kc;
             } else if (!(k_outer && packed_pc == pc)) {
-                for (int64_t ir = 0; ir < mc; ir += mr) {
-                    int m = mc - ir < mr ? (int)(mc - ir) : mr;
-                    const float *a = trans_a ? A + pc * lda + ic + ir : A + (ic + ir) * lda + pc;
-                    im->pack_a(trans_a, a, lda, m, kc, ap + ir * kc);
+                if (trans_a) {
+                    pack_a_trans_block(mr, A + pc * lda + ic, lda, mc, kc, ap);
+                } else {
+                    for (int64_t ir = 0; ir < mc; ir += mr) {
+                        int m = mc - ir < mr ? (int)(mc - ir) : mr;
+                        im->pack_a(false, A + (ic + ir) * lda + pc, lda, m, kc, ap + ir * kc);
+                    }
                 }
                 packed_pc = pc;
             }
