@@ -240,11 +240,24 @@ static og_status matmul_run(const og_kernel_call *k)
 }
 
 /* ---- float32 through og_sgemm -------------------------------------------- */
+/* An operand as the GEMM reads it: each batch matrix at an element offset
+ * (the sum of the batch indices times bs[]), stored plain (row stride ld)
+ * or, with trans, as its transpose (column stride ld). A Transpose feeding
+ * the MatMul is read through this way instead of being copied (see
+ * mm_view). */
+typedef struct mm_operand {
+    bool trans;
+    int64_t ld;
+    int64_t bs[OG_MAX_RANK];   /* per broadcast batch axis; 0 where broadcast */
+    int64_t numel;             /* of the tensor the kernel reads */
+} mm_operand;
+
 typedef struct mm_plan {
     mm_geom g;
     mm_batch w;
+    mm_operand a, b;
     int64_t mt, nt, tiles_m, tiles_n;
-    int64_t m0, count0;   /* M and batch count of the node (g.m, w.count may be collapsed) */
+    int64_t y_numel;
 } mm_plan;
 
 typedef struct mm_ctx {
@@ -255,6 +268,16 @@ typedef struct mm_ctx {
     size_t stride;
 } mm_ctx;
 
+static int64_t mm_offset(const mm_batch *w, const int64_t *bs, int64_t p)
+{
+    int64_t off = 0;
+    for (int d = w->nb - 1; d >= 0; d--) {
+        off += p % w->dims[d] * bs[d];
+        p /= w->dims[d];
+    }
+    return off;
+}
+
 static void mm_tile(void *arg, int64_t t, int worker)
 {
     const mm_ctx *c = arg;
@@ -263,10 +286,8 @@ static void mm_tile(void *arg, int64_t t, int worker)
     int64_t per = p->tiles_m * p->tiles_n, batch = t / per, r = t % per;
     int64_t i0 = (r / p->tiles_n) * p->mt, j0 = (r % p->tiles_n) * p->nt;
     int64_t mt = g->m - i0 < p->mt ? g->m - i0 : p->mt, nt = g->n - j0 < p->nt ? g->n - j0 : p->nt;
-    int64_t ia, ib;
-    mm_batch_at(&p->w, batch, &ia, &ib);
-    const float *a = c->a + ia * g->m * g->k + i0 * g->k;
-    const float *b = c->b + ib * g->k * g->n + j0;
+    const float *a = c->a + mm_offset(&p->w, p->a.bs, batch) + (p->a.trans ? i0 : i0 * p->a.ld);
+    const float *b = c->b + mm_offset(&p->w, p->b.bs, batch) + (p->b.trans ? j0 * p->b.ld : j0);
     float *y = c->y + batch * g->m * g->n + i0 * g->n + j0;
     if (g->k == 0) {   /* an empty sum: og_sgemm with beta 0 still writes, but keep it explicit */
         for (int64_t i = 0; i < mt; i++)
@@ -274,7 +295,7 @@ static void mm_tile(void *arg, int64_t t, int worker)
                 y[i * g->n + j] = 0;
         return;
     }
-    og_sgemm_mat(false, false, mt, nt, g->k, 1.0f, a, g->k, b, g->n, 0.0f, y, g->n,
+    og_sgemm_mat(p->a.trans, p->b.trans, mt, nt, g->k, 1.0f, a, p->a.ld, b, p->b.ld, 0.0f, y, g->n,
                  c->ws + (size_t)worker * c->stride);
 }
 
@@ -282,19 +303,105 @@ static og_status mm_fast_run(const og_kernel_call *k)
 {
     const mm_plan *p = k->state;
     og_tensor *y = k->out[0];
-    mm_geom g;
-    og_status st;
     if (!y)
         return OG_OK;
-    if ((st = mm_run_geom(k, &g)))
-        return st;
-    if (g.m != p->m0 || g.n != p->g.n || g.k != p->g.k || y->dtype != OG_FLOAT || y->numel != p->count0 * g.m * g.n)
+    const og_tensor *a = k->in[0], *b = k->in[1];
+    if (a->dtype != OG_FLOAT || b->dtype != OG_FLOAT || y->dtype != OG_FLOAT || a->numel != p->a.numel ||
+        b->numel != p->b.numel || y->numel != p->y_numel)
         return og_node_err(k->node, OG_ERR_INTERNAL, "tensors do not match the planned shapes");
     if (y->numel == 0)
         return OG_OK;
-    mm_ctx c = { p, k->in[0]->data, k->in[1]->data, y->data, k->workspace, k->workspace_stride };
+    mm_ctx c = { p, a->data, b->data, y->data, k->workspace, k->workspace_stride };
     og_parallel_for(k->n_threads > 0 ? k->n_threads : 1, p->w.count * p->tiles_m * p->tiles_n, mm_tile, &c);
     return OG_OK;
+}
+
+/* An operand as stored in its own contiguous tensor (a 1-D A is one row,
+ * a 1-D B one column). */
+static void mm_plain(const mm_geom *g, bool is_b, mm_operand *o)
+{
+    int64_t s = is_b ? g->k * g->n : g->m * g->k;
+    o->trans = false;
+    o->ld = is_b ? g->n : g->k;
+    o->numel = s;
+    for (int d = g->nb - 1; d >= 0; d--) {
+        int64_t dim = is_b ? g->bbatch[d] : g->abatch[d];
+        o->bs[d] = dim == 1 ? 0 : s;
+        s *= dim;
+        o->numel *= dim;
+    }
+}
+
+/* Operand k read through the Transposes that produced it (a chain of them
+ * composes): the source tensor and, where its last two axes leave one of
+ * them contiguous, the strides the GEMM reads it with. A chain whose
+ * matrices would be neither rows nor columns of the source keeps the copy. */
+static bool mm_view(const og_select_call *s, int k, const mm_geom *g, bool is_b, mm_operand *o, int *src)
+{
+    const int r = s->in[k]->shape.rank;
+    if (r < 2 || s->node->inputs[k] < 0)
+        return false;
+    int axis[OG_MAX_RANK], v = s->node->inputs[k], hops = 0;
+    for (int d = 0; d < r; d++)
+        axis[d] = d;
+    for (const og_node *t; hops < 8 && (t = og_value_producer(s->g, v)) && t->n_inputs == 1 && t->inputs[0] >= 0;
+         hops++) {
+        int perm[OG_MAX_RANK];
+        if (!og_transpose_node_perm(t, r, perm))
+            break;
+        for (int d = 0; d < r; d++)
+            axis[d] = perm[axis[d]];
+        v = t->inputs[0];
+    }
+    if (hops == 0)
+        return false;
+    og_tinfo ti;
+    og_value_get(&s->g->values[v], &ti);
+    if (ti.dtype != OG_FLOAT || ti.shape.rank != r || !og_shape_known(&ti.shape))
+        return false;
+    int64_t st[OG_MAX_RANK], n = 1;
+    for (int d = r - 1; d >= 0; d--) {
+        st[d] = n;
+        n *= ti.shape.dims[d];
+    }
+    int64_t sr = st[axis[r - 2]], sc = st[axis[r - 1]];
+    if (sc == 1) {
+        /* rows further apart than their length: the copy (contiguous runs
+         * of whole rows) costs less than the strided packing (measured) */
+        if (sr != (is_b ? g->n : g->k))
+            return false;
+        o->trans = false;
+        o->ld = sr;
+    } else if (sr == 1) {
+        o->trans = true;
+        o->ld = sc;
+    } else {
+        return false;
+    }
+    if (o->ld < 1)
+        o->ld = 1;
+    o->numel = n;
+    for (int d = 0; d < g->nb; d++) {
+        int od = d - (g->nb - (r - 2));   /* the operand's own batch axis, right-aligned */
+        int64_t dim = is_b ? g->bbatch[d] : g->abatch[d];
+        o->bs[d] = od < 0 || dim == 1 ? 0 : st[axis[od]];
+    }
+    *src = v;
+    return true;
+}
+
+/* A's matrices are consecutive row blocks of one matrix at its ld. */
+static bool mm_rows_contiguous(const mm_geom *g, const mm_operand *a)
+{
+    if (a->trans)
+        return false;
+    int64_t want = g->m * a->ld;
+    for (int d = g->nb - 1; d >= 0; d--) {
+        if (a->bs[d] != want && g->abatch[d] != 1)
+            return false;
+        want *= g->abatch[d];
+    }
+    return true;
 }
 
 static og_status matmul_select(og_select_call *s)
@@ -312,18 +419,29 @@ static og_status matmul_select(og_select_call *s)
     mm_batch_init(&p.g, &p.w);
     if (p.g.m < 1 || p.g.n < 1 || p.w.count < 1)
         return OG_OK;
-    p.m0 = p.g.m;
-    p.count0 = p.w.count;
-    /* One B for every batch and A not broadcast (x·W of a linear layer, its
-     * dA = dY·Wᵀ): A's matrices are contiguous rows of one [count*M, K]
-     * matrix and Y's of one [count*M, N], so run one tall product instead of
-     * count short ones (M is often a handful of rows there). */
-    bool one_b = true, full_a = true;
-    for (int d = 0; d < p.g.nb; d++) {
+    p.y_numel = p.w.count * p.g.m * p.g.n;
+    mm_plain(&p.g, false, &p.a);
+    mm_plain(&p.g, true, &p.b);
+    int src[2] = { s->node->inputs[0], s->node->inputs[1] };
+    mm_operand va, vb;
+    bool one_b = true;
+    for (int d = 0; d < p.g.nb; d++)
         one_b = one_b && p.g.bbatch[d] == 1;
-        full_a = full_a && p.g.abatch[d] == p.g.batch[d];
-    }
-    if (p.w.count > 1 && one_b && full_a) {
+    /* A through its Transposes, unless that turns one tall product (x·W of
+     * a linear layer) into many short ones */
+    if (mm_view(s, 0, &p.g, false, &va, &src[0]) &&
+        !(p.w.count > 1 && one_b && mm_rows_contiguous(&p.g, &p.a) && !mm_rows_contiguous(&p.g, &va)))
+        p.a = va;
+    else
+        src[0] = s->node->inputs[0];
+    if (mm_view(s, 1, &p.g, true, &vb, &src[1]))
+        p.b = vb;
+    else
+        src[1] = s->node->inputs[1];
+    /* One B for every batch and A's matrices consecutive rows (x·W of a
+     * linear layer, its dA = dY·Wᵀ): run one tall product instead of count
+     * short ones (M is often a handful of rows there). */
+    if (p.w.count > 1 && one_b && mm_rows_contiguous(&p.g, &p.a)) {
         p.g.m *= p.w.count;
         p.w.count = 1;
         p.w.nb = 0;
@@ -337,6 +455,11 @@ static og_status matmul_select(og_select_call *s)
     *st = p;
     s->state = st;
     s->run = mm_fast_run;
+    if (src[0] != s->node->inputs[0] || src[1] != s->node->inputs[1]) {
+        s->new_n_in = 2;
+        s->new_inputs[0] = src[0];
+        s->new_inputs[1] = src[1];
+    }
     s->kernel_name = og_isa_active() == OG_ISA_AVX512 ? "matmul_sgemm_avx512"
                      : og_isa_active() == OG_ISA_AVX2 ? "matmul_sgemm_avx2" : "matmul_sgemm_scalar";
     s->workspace_bytes = og_gemm_workspace_bytes();

@@ -356,6 +356,26 @@ static og_status transpose_backward(og_backward_call *b)
     return og_grad_emit(b, "Transpose", 1, &b->dout[0], 1, &b->din[0], 1, &a);
 }
 
+extern const og_op og_op_transpose;
+
+bool og_transpose_node_perm(const og_node *n, int r, int *perm)
+{
+    if (!n || n->op != &og_op_transpose || !n->params || r < 1 || r > OG_MAX_RANK)
+        return false;
+    const transpose_params *p = n->params;
+    if (p->perm.present && p->perm.n != r)
+        return false;
+    bool seen[OG_MAX_RANK] = { false };
+    for (int i = 0; i < r; i++) {
+        int64_t a = p->perm.present ? p->perm.v[i] : r - 1 - i;
+        if (a < 0 || a >= r || seen[a])
+            return false;
+        seen[a] = true;
+        perm[i] = (int)a;
+    }
+    return true;
+}
+
 const og_op og_op_transpose = {
     .name = "Transpose",
     .domain = "",

@@ -358,6 +358,11 @@ static inline const og_node *og_value_producer(const og_graph *g, int v)
     return v >= 0 && g->values[v].producer >= 0 ? &g->nodes[g->values[v].producer] : NULL;
 }
 
+/* The axes a Transpose node takes for an input of rank r (output axis i
+ * is input axis perm[i]; no perm attribute: reversed); false when n is not
+ * a finalized Transpose or its perm is not one of rank r (ops/transpose.c). */
+bool og_transpose_node_perm(const og_node *n, int r, int *perm);
+
 typedef struct og_pattern {
     const char *root_op;         /* op type of the node the pattern ends in */
     const char *name;
