@@ -8,8 +8,8 @@
  * input_<k>.pb, output_<k>.pb) is a model; each of its sets is a case. A
  * set's input_<k>.pb binds to graph input k (or, when it is named after
  * another graph input, to that one); output_<k>.pb is compared with graph
- * output k, or with the output it is named after when that is another
- * one. Comparison: |got - expected| <= atol + rtol * |expected| for
+ * output k, and one past the graph's outputs with the output it is named
+ * after. Comparison: |got - expected| <= atol + rtol * |expected| for
  * floats, NaN equal to NaN and infinities equal to themselves; integers
  * and bools exactly. A model or tensor onnxgrad cannot load or run
  * (unsupported type or op, a limit) makes the case REFUSED with the
@@ -41,8 +41,8 @@ const char HELP_TEST[] =
     "\n"
     "Runs every ONNX backend test case under the DIRs: each directory with\n"
     "model.onnx and test_data_set_<k>/ (input_<k>.pb, output_<k>.pb) runs each\n"
-    "set and compares output_<k>.pb with graph output k (or the output it is\n"
-    "named after). Prints one line per case, PASS, FAIL with the worst error\n"
+    "set and compares output_<k>.pb with graph output k (past the graph's\n"
+    "outputs, with the output it is named after). Prints one line per case, PASS, FAIL with the worst error\n"
     "(tensor, index, got, expected) or REFUSED with the reason onnxgrad cannot\n"
     "run it (load error, unsupported type, missing op), then\n"
     "'N passed, N failed, N refused'. Exit 1 when any case failed.\n"
@@ -393,16 +393,20 @@ static og_status bind_inputs(const og_graph *g, cli_feeds *in)
     return OG_OK;
 }
 
-/* The graph output expected tensor k is compared with. */
+/* The graph output expected tensor k (output_<k>.pb) is compared with: by
+ * position, as the ONNX backend test runner matches them; past the graph's
+ * outputs, the one the tensor's name names. -1: none. */
 static int output_for(const og_graph *g, int k, const og_tensor *exp)
 {
     int no = og_graph_num_outputs(g);
     og_value_info vi;
+    if (k < no)
+        return k;
     if (exp->name && *exp->name)
         for (int j = 0; j < no; j++)
             if (og_graph_output(g, j, &vi) == OG_OK && !strcmp(vi.name, exp->name))
                 return j;
-    return k < no ? k : -1;
+    return -1;
 }
 
 static void run_forward(const test_args *a, const og_graph *g, og_plan *p, const char *set, test_case *c)
