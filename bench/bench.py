@@ -515,7 +515,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds a worker may take for one command")
     ap.add_argument("--no-torch", action="store_true", help="onnxgrad's figures alone")
     ap.add_argument("--pt-spin", action="store_true",
-                    help="let PyTorch's idle OpenMP workers spin (libgomp's default; see README, Noise)")
+                    help="let PyTorch's idle OpenMP and OpenBLAS workers spin (their defaults; see README, Noise)")
     ap.add_argument("--keep", action="store_true", help="keep the input/output files")
     ap.add_argument("--tmp", default=None, help="directory for the input/output files")
     args = ap.parse_args()
@@ -560,8 +560,10 @@ def main():
         # PyTorch's idle OpenMP workers (libgomp: oneDNN, ATen) would otherwise busy-wait a few
         # ms after every parallel region, on the cores onnxgrad's interleaved chunks then use;
         # PASSIVE makes them sleep at once (README, Noise). OpenBLAS's own pthread workers
-        # (PyTorch's Gemm) keep their default.
+        # (PyTorch's Gemm and linear layers) spin 2^28 cycles (~0.1 s) by default; 2^4 makes
+        # them sleep at once as well (OPENBLAS_THREAD_TIMEOUT, driver/others/blas_server.c).
         pt_env_base["OMP_WAIT_POLICY"] = "PASSIVE"
+        pt_env_base["OPENBLAS_THREAD_TIMEOUT"] = "20"
     have_torch = False
     why = ""
     if not args.no_torch:
