@@ -12,21 +12,40 @@
 #define MR 8
 #define NR 48
 
-/* One k step for one row: the broadcast of A times the three B vectors. */
+/* The register tile, for NV = 3, 2 or 1 vectors of B columns: a tile whose
+ * valid columns fit in fewer vectors skips the FMAs of the empty ones (a
+ * 256-column block ends in a 16-column panel: a third of its FMAs). Each C
+ * element still sees the same FMAs in the same order, so the bits are the
+ * same whichever variant computes it. */
 #define ROW(r)                                                            \
     do {                                                                  \
         __m512 a_ = _mm512_set1_ps(a[r]);                                 \
         c##r##0 = _mm512_fmadd_ps(a_, b0, c##r##0);                       \
-        c##r##1 = _mm512_fmadd_ps(a_, b1, c##r##1);                       \
-        c##r##2 = _mm512_fmadd_ps(a_, b2, c##r##2);                       \
+        if (NV > 1)                                                       \
+            c##r##1 = _mm512_fmadd_ps(a_, b1, c##r##1);                   \
+        if (NV > 2)                                                       \
+            c##r##2 = _mm512_fmadd_ps(a_, b2, c##r##2);                   \
     } while (0)
 
 #define STEP()                                                            \
     do {                                                                  \
-        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32); \
+        __m512 b0 = _mm512_load_ps(b), b1 = b0, b2 = b0;                  \
+        if (NV > 1)                                                       \
+            b1 = _mm512_load_ps(b + 16);                                  \
+        if (NV > 2)                                                       \
+            b2 = _mm512_load_ps(b + 32);                                  \
         ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5); ROW(6); ROW(7);   \
         a += MR;                                                          \
         b += NR;                                                          \
+    } while (0)
+
+#define PREFETCH_B()                                                      \
+    do {                                                                  \
+        _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);            \
+        if (NV > 1)                                                       \
+            _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);   \
+        if (NV > 2)                                                       \
+            _mm_prefetch((const char *)(b + 8 * NR + 32), _MM_HINT_T0);   \
     } while (0)
 
 static inline __m512 combine(__m512 acc, const float *c, __mmask16 k, __m512 alpha, __m512 beta, int mode)
@@ -39,20 +58,23 @@ static inline __m512 combine(__m512 acc, const float *c, __mmask16 k, __m512 alp
     return _mm512_fmadd_ps(alpha, acc, old);
 }
 
-#define STORE_ROW(r)                                                                         \
-    do {                                                                                     \
-        if (r < m) {                                                                         \
-            float *cr = c + (r) * ldc;                                                       \
-            _mm512_mask_storeu_ps(cr, k0, combine(c##r##0, cr, k0, va, vb, mode));           \
-            _mm512_mask_storeu_ps(cr + 16, k1, combine(c##r##1, cr + 16, k1, va, vb, mode)); \
-            _mm512_mask_storeu_ps(cr + 32, k2, combine(c##r##2, cr + 32, k2, va, vb, mode)); \
-        }                                                                                    \
+#define STORE_ROW(r)                                                                             \
+    do {                                                                                         \
+        if (r < m) {                                                                             \
+            float *cr = c + (r) * ldc;                                                           \
+            _mm512_mask_storeu_ps(cr, k0, combine(c##r##0, cr, k0, va, vb, mode));               \
+            if (NV > 1)                                                                          \
+                _mm512_mask_storeu_ps(cr + 16, k1, combine(c##r##1, cr + 16, k1, va, vb, mode)); \
+            if (NV > 2)                                                                          \
+                _mm512_mask_storeu_ps(cr + 32, k2, combine(c##r##2, cr + 32, k2, va, vb, mode)); \
+        }                                                                                        \
     } while (0)
 
 static inline __mmask16 lanes(int n) { return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
-static void kernel_8x48(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int m, int n,
-                        float alpha, float beta, int mode)
+static inline __attribute__((always_inline)) void tile_8xv(const int NV, int64_t kc, const float *a, const float *b,
+                                                          float *c, int64_t ldc, int m, int n, float alpha, float beta,
+                                                          int mode)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
     __m512 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
@@ -61,27 +83,21 @@ static void kernel_8x48(int64_t kc, const float *a, const float *b, float *c, in
 
     for (int r = 0; r < m; r++) {   /* C is touched after the loop: fetch it meanwhile */
         _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + r * ldc + 32), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + r * ldc + 47), _MM_HINT_T0);
+        if (NV > 1)
+            _mm_prefetch((const char *)(c + r * ldc + 16 * NV - 16), _MM_HINT_T0);
+        if (NV > 2)
+            _mm_prefetch((const char *)(c + r * ldc + 47), _MM_HINT_T0);
     }
     int64_t k = 0;
     for (; k + 4 <= kc; k += 4) {
-        _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 8 * NR + 32), _MM_HINT_T0);
+        PREFETCH_B();
         STEP();
-        _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 8 * NR + 32), _MM_HINT_T0);
+        PREFETCH_B();
         STEP();
-        _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 8 * NR + 32), _MM_HINT_T0);
+        PREFETCH_B();
         _mm_prefetch((const char *)(a + 16 * MR), _MM_HINT_T0);
         STEP();
-        _mm_prefetch((const char *)(b + 8 * NR), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 8 * NR + 16), _MM_HINT_T0);
-        _mm_prefetch((const char *)(b + 8 * NR + 32), _MM_HINT_T0);
+        PREFETCH_B();
         STEP();
     }
     for (; k < kc; k++)
@@ -91,6 +107,17 @@ static void kernel_8x48(int64_t kc, const float *a, const float *b, float *c, in
     const __mmask16 k0 = lanes(n), k1 = lanes(n - 16), k2 = lanes(n - 32);
     STORE_ROW(0); STORE_ROW(1); STORE_ROW(2); STORE_ROW(3);
     STORE_ROW(4); STORE_ROW(5); STORE_ROW(6); STORE_ROW(7);
+}
+
+static void kernel_8x48(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int m, int n,
+                        float alpha, float beta, int mode)
+{
+    if (n > 32)
+        tile_8xv(3, kc, a, b, c, ldc, m, n, alpha, beta, mode);
+    else if (n > 16)
+        tile_8xv(2, kc, a, b, c, ldc, m, n, alpha, beta, mode);
+    else
+        tile_8xv(1, kc, a, b, c, ldc, m, n, alpha, beta, mode);
 }
 
 /* A micro-panel: trans_a copies 8 floats per k (masked past m); otherwise
