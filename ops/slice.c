@@ -317,13 +317,17 @@ static og_status slice_run(const og_kernel_call *k)
     size_t block = (size_t)istride[last] * es;
     int64_t idx[OG_MAX_RANK] = {0};
     int64_t rows = out->numel / (pl.size[last] * istride[last]);
+    /* the row's offset, kept up to date by the odometer (O(1) a row) */
+    int64_t off = pl.start[last] * istride[last];
+    for (int d = 0; d < last; d++)
+        off += pl.start[d] * istride[d];
     for (int64_t row = 0; row < rows; row++) {
-        int64_t off = pl.start[last] * istride[last];
-        for (int d = 0; d < last; d++)
-            off += (pl.start[d] + idx[d] * pl.step[d]) * istride[d];
         if (pl.step[last] == 1) {
             size_t n = (size_t)pl.size[last] * block;
-            memcpy(dst, src + (size_t)off * es, n);
+            if (n == 4)   /* one float or int32 per row (a conv weight gradient's crop): no call */
+                memcpy(dst, src + (size_t)off * es, 4);
+            else
+                memcpy(dst, src + (size_t)off * es, n);
             dst += n;
         } else {
             for (int64_t j = 0; j < pl.size[last]; j++) {
@@ -331,8 +335,13 @@ static og_status slice_run(const og_kernel_call *k)
                 dst += block;
             }
         }
-        for (int d = last - 1; d >= 0 && ++idx[d] == pl.size[d]; d--)
+        for (int d = last - 1; d >= 0; d--) {
+            off += pl.step[d] * istride[d];
+            if (++idx[d] < pl.size[d])
+                break;
+            off -= pl.size[d] * pl.step[d] * istride[d];
             idx[d] = 0;
+        }
     }
     return OG_OK;
 }
