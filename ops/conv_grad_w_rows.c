@@ -43,7 +43,10 @@
  * Tried and dropped: reading dY in place (rows of Q, no junk) with X
  * copied once per tap column s: no dY copies, but the 6 taps of a tile
  * then read 6 separate streams (here taps (r, s..s+2) share cache lines)
- * and the copies triple; the sweeps measured about 30% slower.
+ * and the copies triple; the sweeps measured about 30% slower. And for 3x3
+ * kernels, each row of 3 taps from two unaligned loads and two lane shifts
+ * (valignd) instead of three unaligned loads: ResNet-18's 56x56 layer
+ * 11.7 -> 12.5 ms, so the split loads are not what bounds the tile.
  *
  * Chosen (og_gwr_preferred) at stride 1 for large planes or small weights;
  * it computes strides up to 4 (tested directly), where measured the GEMM
