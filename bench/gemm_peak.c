@@ -74,49 +74,45 @@ static float *randm(size_t n)
 
 static const char *only;   /* argv[3]: run only shapes whose name contains it */
 
-static void shape(const char *name, bool ta, bool tb, int64_t M, int64_t N, int64_t K, int reps, void *ws)
+/* op(A) op(B) cut into mt x nt tiles, one og_sgemm call each, as the
+ * MatMul and Gemm kernels run it (mt = M, nt = N: one call). */
+static void tiled_t(const char *name, bool ta, bool tb, int64_t M, int64_t N, int64_t K, int64_t mt, int64_t nt,
+                    int reps, void *ws)
 {
     if (only && !strstr(name, only))
         return;
     float *A = randm((size_t)(M * K)), *B = randm((size_t)(K * N)), *C = randm((size_t)(M * N));
-    double best = 1e30;
-    for (int r = 0; r < reps; r++) {
-        double t = now();
-        og_sgemm_mat(ta, tb, M, N, K, 1.0f, A, ta ? M : K, B, tb ? K : N, 0.0f, C, N, ws);
-        t = now() - t;
-        if (t < best)
-            best = t;
-    }
-    printf("%-28s M=%5ld N=%5ld K=%5ld  %7.1f GFLOP/s  (%.3f ms)\n", name, (long)M, (long)N, (long)K,
-           2.0 * M * N * K / best * 1e-9, best * 1e3);
-    free(A);
-    free(B);
-    free(C);
-}
-
-/* The same product cut into mt x nt tiles, one og_sgemm call each, as the
- * MatMul and Gemm kernels run it: the cost of repacking per tile. */
-static void tiled(const char *name, int64_t M, int64_t N, int64_t K, int64_t mt, int64_t nt, int reps, void *ws)
-{
-    if (only && !strstr(name, only))
-        return;
-    float *A = randm((size_t)(M * K)), *B = randm((size_t)(K * N)), *C = randm((size_t)(M * N));
+    int64_t lda = ta ? M : K, ldb = tb ? K : N;
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
         double t = now();
         for (int64_t i0 = 0; i0 < M; i0 += mt)
             for (int64_t j0 = 0; j0 < N; j0 += nt)
-                og_sgemm_mat(false, false, M - i0 < mt ? M - i0 : mt, N - j0 < nt ? N - j0 : nt, K, 1.0f,
-                             A + i0 * K, K, B + j0, N, 0.0f, C + i0 * N + j0, N, ws);
+                og_sgemm_mat(ta, tb, M - i0 < mt ? M - i0 : mt, N - j0 < nt ? N - j0 : nt, K, 1.0f,
+                             ta ? A + i0 : A + i0 * lda, lda, tb ? B + j0 * ldb : B + j0, ldb, 0.0f,
+                             C + i0 * N + j0, N, ws);
         t = now() - t;
         if (t < best)
             best = t;
     }
-    printf("%-28s M=%5ld N=%5ld K=%5ld  %7.1f GFLOP/s  (%.3f ms, tiles %ldx%ld)\n", name, (long)M, (long)N, (long)K,
-           2.0 * M * N * K / best * 1e-9, best * 1e3, (long)mt, (long)nt);
+    printf("%-28s M=%5ld N=%5ld K=%5ld  %7.1f GFLOP/s  (%.3f ms", name, (long)M, (long)N, (long)K,
+           2.0 * M * N * K / best * 1e-9, best * 1e3);
+    if (mt < M || nt < N)
+        printf(", tiles %ldx%ld", (long)mt, (long)nt);
+    printf(")\n");
     free(A);
     free(B);
     free(C);
+}
+
+static void shape(const char *name, bool ta, bool tb, int64_t M, int64_t N, int64_t K, int reps, void *ws)
+{
+    tiled_t(name, ta, tb, M, N, K, M, N, reps, ws);
+}
+
+static void tiled(const char *name, int64_t M, int64_t N, int64_t K, int64_t mt, int64_t nt, int reps, void *ws)
+{
+    tiled_t(name, false, false, M, N, K, mt, nt, reps, ws);
 }
 
 int main(int argc, char **argv)
