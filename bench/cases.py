@@ -8,6 +8,9 @@ A case is (name, kind, pass, params):
   convt   N C H W K R S stride pad                pass fwd (W is [C, K, R, S])
   maxpool N C H W k s p                           passes fwd (with Indices), bwd
   relu    N C H W                                 passes fwd, bwd
+  add     N C H W                                 pass fwd (Y = A + B, same shapes)
+  batchnorm N C H W T                             pass fwd (T 0: inference, running statistics;
+                                                  T 1: training mode, the batch's statistics)
   gemm    M K N                                   passes fwd, dA, dB
   lenet   N                                       pass train
   resblock N C H W                                pass train
@@ -82,6 +85,14 @@ class Case:
             if self.pas != "fwd":
                 ins.append(("Y_grad", (N, C, H, W), 1.0))
             return ins
+        if k == "add":
+            N, C, H, W = p
+            return [("A", (N, C, H, W), 1.0), ("B", (N, C, H, W), 1.0)]
+        if k == "batchnorm":
+            N, C, H, W, tr = p
+            # (name, shape, scale[, (lo, hi)]): the variance in [0.5, 1.5)
+            return [("X", (N, C, H, W), 1.0), ("scale", (C,), 1.0), ("B", (C,), 1.0), ("mean", (C,), 1.0),
+                    ("var", (C,), 1.0, (0.5, 1.5))]
         if k == "gemm":
             M, K, N = p
             ins = [("A", (M, K), 1.0), ("B", (K, N), 1.0 / math.sqrt(K))]
@@ -169,6 +180,10 @@ class Case:
         if k == "relu":
             n = p[0] * p[1] * p[2] * p[3]
             return 4.0 * n * (2 if self.pas == "fwd" else 3)   # fwd: X, Y; bwd: Y, dY, dX
+        if k == "add":
+            return 4.0 * p[0] * p[1] * p[2] * p[3] * 3   # A, B, Y
+        if k == "batchnorm":
+            return 4.0 * p[0] * p[1] * p[2] * p[3] * 2   # X, Y (the per-channel vectors are small)
         if k == "maxpool":
             N, C, H, W = p[:4]
             nx = N * C * H * W
@@ -179,7 +194,7 @@ class Case:
         return None
 
     def memory_bound(self):
-        return self.kind in ("relu", "maxpool")
+        return self.kind in ("relu", "maxpool", "add", "batchnorm")
 
 
 def all_cases():
@@ -193,6 +208,9 @@ def all_cases():
         cases.append(Case("maxpool_3x3s2", "maxpool", ps, [8, 64, 112, 112, 3, 2, 1]))
     for ps in ("fwd", "bwd"):
         cases.append(Case("relu", "relu", ps, [8, 64, 112, 112]))
+    cases.append(Case("add", "add", "fwd", [8, 64, 112, 112]))
+    cases.append(Case("bn_infer", "batchnorm", "fwd", [8, 64, 112, 112, 0]))
+    cases.append(Case("bn_train", "batchnorm", "fwd", [8, 64, 112, 112, 1]))
     for name, M, K, N in (("gemm_64x512x1000", 64, 512, 1000), ("gemm_16x9216x4096", 16, 9216, 4096)):
         for ps in ("fwd", "dA", "dB"):
             cases.append(Case(name, "gemm", ps, [M, K, N]))

@@ -187,8 +187,10 @@ static int want_params(const char *kind)
         return 9;
     if (!strcmp(kind, "maxpool"))
         return 7;
-    if (!strcmp(kind, "relu") || !strcmp(kind, "resblock"))
+    if (!strcmp(kind, "relu") || !strcmp(kind, "resblock") || !strcmp(kind, "add"))
         return 4;
+    if (!strcmp(kind, "batchnorm"))
+        return 5;
     if (!strcmp(kind, "gemm"))
         return 3;
     if (!strcmp(kind, "lenet"))
@@ -277,6 +279,22 @@ static bool build_forward(bcase *c, og_graph *g, const char **wrt)
         if (!node(c, g, "Relu", "relu", NN("X"), NN("Y"), 0, NULL))
             return false;
         wrt[nw++] = "X";
+    } else if (!strcmp(c->kind, "add")) {
+        add_td(c, "A", 4, p[0], p[1], p[2], p[3]);
+        add_td(c, "B", 4, p[0], p[1], p[2], p[3]);
+        if (!node(c, g, "Add", "add", NN("A", "B"), NN("Y"), 0, NULL))
+            return false;
+    } else if (!strcmp(c->kind, "batchnorm")) {
+        add_td(c, "X", 4, p[0], p[1], p[2], p[3]);
+        const char *vec[4] = { "scale", "B", "mean", "var" };
+        for (int k = 0; k < 4; k++)
+            add_td(c, vec[k], 1, p[1], 0, 0, 0);
+        og_attr at[1] = { og_attr_int("training_mode", p[4] != 0) };
+        /* training mode also outputs the updated running statistics (not timed apart: [C]) */
+        if (p[4] ? !node(c, g, "BatchNormalization", "bn", NN("X", "scale", "B", "mean", "var"),
+                         NN("Y", "running_mean", "running_var"), 1, at)
+                 : !node(c, g, "BatchNormalization", "bn", NN("X", "scale", "B", "mean", "var"), NN("Y"), 1, at))
+            return false;
     } else if (!strcmp(c->kind, "gemm")) {
         int64_t M = p[0], K = p[1], N = p[2];
         add_td(c, "A", 2, M, K, 0, 0);

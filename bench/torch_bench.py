@@ -123,7 +123,8 @@ class TorchCase:
     def __init__(self, c, d):
         self.c, self.d = c, d
         self.t = {}
-        for name, shape, _ in c.inputs():
+        for spec in c.inputs():
+            name, shape = spec[:2]
             a = np.fromfile(os.path.join(d, name + ".bin"), dtype=np.float32)
             self.t[name] = torch.from_numpy(a.reshape(shape))
         self.out = {}
@@ -188,6 +189,22 @@ class TorchCase:
 
             def fn():
                 self.out = {"X_grad": torch.autograd.grad(y, x, dy, retain_graph=True)[0]}
+            return fn
+        if k == "add":
+            a, b = t["A"], t["B"]
+
+            def fn():
+                with torch.no_grad():
+                    self.out = {"Y": a + b}
+            return fn
+        if k == "batchnorm":
+            x, sc, bb = t["X"], t["scale"], t["B"]
+            mean, var = t["mean"].clone(), t["var"].clone()   # training mode updates them in place
+            training = bool(p[4])
+
+            def fn():
+                with torch.no_grad():
+                    self.out = {"Y": F.batch_norm(x, mean, var, sc, bb, training=training, momentum=0.1, eps=1e-5)}
             return fn
         if k == "gemm":
             if ps == "fwd":
