@@ -58,6 +58,19 @@ static void check_gradient_graph(const og_graph *g, const og_graph *gg, const og
     og_free(bytes);
 }
 
+/* og_plan_create allocates a run's arena: a model of a few hundred bytes
+ * can ask for gigabytes within the library's 16 GiB default budget (a
+ * dilated ConvTranspose's output, crashes/grad/convtranspose-dilated-3gb),
+ * past libFuzzer's malloc limit. The budget refusal (OG_ERR_LIMIT) is what
+ * is tested here, as fuzz_run does. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    og_limit(OG_LIMIT_PLAN_BYTES, (int64_t)64 << 20);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     og_graph *g = NULL;
