@@ -17,22 +17,11 @@
 
 /* ---- portable packers ---------------------------------------------------- */
 
-/* Constant mr / nr after inlining, so the copies vectorise. */
-static inline void pack_a_t(const int mr, bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst)
+/* Constant mr / nr after inlining, so the copies vectorise. A is [M x K]:
+ * a transpose; k in chunks so the reads stay sequential per row. (A stored
+ * [K x M] is packed a block at a time by pack_a_trans_block.) */
+static inline void pack_a_t(const int mr, const float *A, int64_t lda, int m, int64_t kc, float *dst)
 {
-    if (trans) {   /* A is [K x M]: each k is a contiguous run of m floats */
-        for (int64_t k = 0; k < kc; k++) {
-            const float *src = A + k * lda;
-            float *d = dst + k * mr;
-            int r = 0;
-            for (; r < m; r++)
-                d[r] = src[r];
-            for (; r < mr; r++)
-                d[r] = 0;
-        }
-        return;
-    }
-    /* A is [M x K]: a transpose; k in chunks so the reads stay sequential per row */
     for (int64_t k0 = 0; k0 < kc; k0 += 64) {
         int64_t k1 = kc - k0 < 64 ? kc : k0 + 64;
         for (int r = 0; r < mr; r++) {
@@ -48,13 +37,13 @@ static inline void pack_a_t(const int mr, bool trans, const float *A, int64_t ld
     }
 }
 
-void og_gemm_pack_a_generic(int mr, bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst)
+void og_gemm_pack_a_generic(int mr, const float *A, int64_t lda, int m, int64_t kc, float *dst)
 {
     switch (mr) {
-    case 4: pack_a_t(4, trans, A, lda, m, kc, dst); break;
-    case 6: pack_a_t(6, trans, A, lda, m, kc, dst); break;
-    case 8: pack_a_t(8, trans, A, lda, m, kc, dst); break;
-    default: pack_a_t(mr, trans, A, lda, m, kc, dst); break;
+    case 4: pack_a_t(4, A, lda, m, kc, dst); break;
+    case 6: pack_a_t(6, A, lda, m, kc, dst); break;
+    case 8: pack_a_t(8, A, lda, m, kc, dst); break;
+    default: pack_a_t(mr, A, lda, m, kc, dst); break;
     }
 }
 
@@ -138,9 +127,9 @@ static void scalar_kernel(int64_t kc, const float *a, const float *b, float *c, 
     }
 }
 
-static void scalar_pack_a(bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst)
+static void scalar_pack_a(const float *A, int64_t lda, int m, int64_t kc, float *dst)
 {
-    pack_a_t(SMR, trans, A, lda, m, kc, dst);
+    pack_a_t(SMR, A, lda, m, kc, dst);
 }
 
 static void scalar_pack_b(const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst)
@@ -346,7 +335,7 @@ static void sgemm(bool trans_a, int64_t M, int64_t N, int64_t K, float alpha, co
                 } else {
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         int m = mc - ir < mr ? (int)(mc - ir) : mr;
-                        im->pack_a(false, A + (ic + ir) * lda + pc, lda, m, kc, ap + ir * kc);
+                        im->pack_a(A + (ic + ir) * lda + pc, lda, m, kc, ap + ir * kc);
                     }
                 }
                 packed_pc = pc;

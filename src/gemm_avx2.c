@@ -73,20 +73,14 @@ static void kernel_6x16(int64_t kc, const float *a, const float *b, float *c, in
     STORE_ROW(3); STORE_ROW(4); STORE_ROW(5);
 }
 
-/* A micro-panel of 6 rows: trans_a copies 6 floats per k (masked); else
- * 8 x 8 transposes of rows 0..5 plus two rows that are read but never
- * stored (rows 0 and 1 again, so no read goes past A), keeping 6 lanes. */
-static void pack_a_6(bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst)
+/* A micro-panel of 6 rows: 8 x 8 transposes of rows 0..5 plus two rows
+ * that are read but never stored (rows 0 and 1 again, so no read goes past
+ * A), keeping 6 lanes. */
+static void pack_a_6(const float *A, int64_t lda, int m, int64_t kc, float *dst)
 {
     const __m256i keep = lanes(MR);
-    if (trans) {
-        const __m256i km = lanes(m);
-        for (int64_t k = 0; k < kc; k++)
-            _mm256_maskstore_ps(dst + k * MR, keep, _mm256_maskload_ps(A + k * lda, km));
-        return;
-    }
     if (m < MR) {
-        og_gemm_pack_a_generic(MR, trans, A, lda, m, kc, dst);
+        og_gemm_pack_a_generic(MR, A, lda, m, kc, dst);
         return;
     }
     int64_t k = 0;

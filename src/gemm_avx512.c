@@ -120,19 +120,12 @@ static void kernel_8x48(int64_t kc, const float *a, const float *b, float *c, in
         tile_8xv(1, kc, a, b, c, ldc, m, n, alpha, beta, mode);
 }
 
-/* A micro-panel: trans_a copies 8 floats per k (masked past m); otherwise
- * an 8 x 8 transpose per 8 k, and for fewer than 8 rows the portable
- * packer (it writes the zero rows). */
-static void pack_a_8(bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst)
+/* A micro-panel: an 8 x 8 transpose per 8 k, and for fewer than 8 rows
+ * the portable packer (it writes the zero rows). */
+static void pack_a_8(const float *A, int64_t lda, int m, int64_t kc, float *dst)
 {
-    if (trans) {
-        __mmask16 km = lanes(m);
-        for (int64_t k = 0; k < kc; k++)
-            _mm256_store_ps(dst + k * MR, _mm512_castps512_ps256(_mm512_maskz_loadu_ps(km, A + k * lda)));
-        return;
-    }
     if (m < MR) {
-        og_gemm_pack_a_generic(MR, trans, A, lda, m, kc, dst);
+        og_gemm_pack_a_generic(MR, A, lda, m, kc, dst);
         return;
     }
     int64_t k = 0;

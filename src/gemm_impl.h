@@ -21,9 +21,10 @@ enum { OG_GEMM_FIRST0 = 0, OG_GEMM_FIRST = 1, OG_GEMM_ACCUM = 2 };
  * zero padding), only the valid part is loaded and stored. */
 typedef void (*og_gemm_ukernel_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int m, int n,
                                    float alpha, float beta, int mode);
-/* Packs m <= MR rows of op(A) starting at A (already offset to the block's
- * first row and k) into one micro-panel, rows m..MR-1 zero. */
-typedef void (*og_gemm_pack_a_fn)(bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst);
+/* Packs m <= MR rows of A [M x K] starting at A (already offset to the
+ * block's first row and k) into one micro-panel, rows m..MR-1 zero. (A
+ * stored transposed is packed by the driver, a whole block per row.) */
+typedef void (*og_gemm_pack_a_fn)(const float *A, int64_t lda, int m, int64_t kc, float *dst);
 /* Packs B[k0.., j0..] of a plain matrix in the panel order of kernel.h. */
 typedef void (*og_gemm_pack_b_fn)(const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst);
 
@@ -46,7 +47,7 @@ const og_gemm_impl *og_gemm_impl_avx512(void);
 const og_gemm_impl *og_gemm_impl_avx2(void);
 
 /* Portable packers (gemm.c) the ISA files may fall back on. */
-void og_gemm_pack_a_generic(int mr, bool trans, const float *A, int64_t lda, int m, int64_t kc, float *dst);
+void og_gemm_pack_a_generic(int mr, const float *A, int64_t lda, int m, int64_t kc, float *dst);
 void og_gemm_pack_b_generic(int nr, const og_gemm_b *b, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float *dst);
 
 #endif
