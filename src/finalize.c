@@ -428,8 +428,11 @@ og_status og_fold_node(const og_node *n, const og_tensor *const *in_values, cons
         bool fp = out[k]->dtype == OG_FLOAT || out[k]->dtype == OG_DOUBLE;
         if ((out[k]->dtype != OG_INT64 && !fp) || !og_shape_known(&out[k]->shape))
             return OG_OK;
+        /* checked: the symbol probes (symdims.c) infer with dims of large
+         * primes, past og_node_infer's element limit */
         for (int d = 0; d < out[k]->shape.rank; d++)
-            numel *= out[k]->shape.dims[d];   /* bounded by og_node_infer's limit check */
+            if (!og_mul_ok(numel, out[k]->shape.dims[d], &numel))
+                return OG_OK;
         if (numel > (fp ? OG_FOLD_MAX_FLOATS : OG_FOLD_MAX_ELEMENTS))
             return OG_OK;
         any = true;
