@@ -8,8 +8,10 @@
 #   bash tools/run-fuzz.sh replay              every committed seed and crash
 #                                              reproducer once, per target
 #   bash tools/run-fuzz.sh smoke [SECONDS]     each target for SECONDS (default
-#                                              40), fixed seed, on a temp copy
-#                                              of the corpus
+#                                              40) or 150000 inputs
+#                                              (OG_FUZZ_SMOKE_RUNS), whichever
+#                                              comes first, fixed seed, on a
+#                                              temp copy of the corpus
 #   bash tools/run-fuzz.sh long TARGET EXECS [JOBS]
 #                                              TARGET for EXECS executions on
 #                                              build-fuzz/corpus-TARGET (JOBS > 1:
@@ -27,6 +29,7 @@ targets=(load run tensor grad)
 dict=$root/tests/fuzz/onnx.dict
 common=(-rss_limit_mb=2048 -timeout=10)
 fuzz_flags=(-seed=1 -max_len=65536 "-dict=$dict" "${common[@]}" -print_final_stats=1)
+smoke_runs=${OG_FUZZ_SMOKE_RUNS:-150000}   # smoke: inputs per target (about 5-25 s each here)
 
 # One BLAS thread: reproducible sums, and the fuzzer owns the CPU it has.
 export OPENBLAS_NUM_THREADS=1
@@ -95,7 +98,11 @@ smoke() {
     mkdir -p "$tmp/$t"
     cp "tests/fuzz/corpus/$t"/* "$tmp/$t/"
     local log=$build/smoke-$t.log
-    if "$(bin "$t")" "${fuzz_flags[@]}" -max_total_time="$secs" -artifact_prefix="$(artifacts "$t")" \
+    # -runs as well as the time: with -seed=1 the inputs tried are then the
+    # same on any machine fast enough (a slower one tries a prefix of them),
+    # so a smoke that passed here cannot fail on new ground elsewhere
+    if "$(bin "$t")" "${fuzz_flags[@]}" -runs="$smoke_runs" -max_total_time="$secs" \
+         -artifact_prefix="$(artifacts "$t")" \
          "$tmp/$t" >"$log" 2>&1; then
       echo "smoke $t: ${secs}s, $(summary "$log")"
     else
