@@ -41,10 +41,6 @@ typedef struct ew_types {
 og_status ew_check_type(const og_node *node, int opset, const ew_types *types, const char *role, const char *name,
                         og_dtype t);
 bool ew_type_allowed(const ew_types *types, int opset, og_dtype t);
-/* y[i] = e^x[i] for n floats (x == y allowed) with the unary family's
- * vector exp for the active ISA (within 4 ulp of expf, ops/unary_vec.h);
- * false, touching nothing, when the ISA has none (scalar). */
-bool og_exp_f32_vec(const float *x, float *y, int64_t n);
 /* Softmax's row in the same vector code (ops/unary_vec.h): *max of x
  * (false if some x is NaN or infinite); y = e^(x - shift) and *sum their
  * sum in a fixed lane order; y = x / d. false, touching nothing, when the

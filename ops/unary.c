@@ -298,14 +298,6 @@ bool og_divs_f32_vec(const float *x, float d, float *y, int64_t n)
     return true;
 }
 
-bool og_exp_f32_vec(const float *x, float *y, int64_t n)
-{
-    og_isa isa = og_isa_active();
-    if (isa < OG_ISA_AVX2 || isa > OG_ISA_AVX512)
-        return false;
-    exp_simd[isa](x, y, n, NULL);
-    return true;
-}
 
 /* ---- attributes ---------------------------------------------------------- */
 #define A_CONSUMED                                                                                   \
