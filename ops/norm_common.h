@@ -12,7 +12,8 @@
  * var the population variance; the parameter index i is c % pn (per
  * channel) or s % pn (LayerNormalization: Scale broadcast over the
  * normalised tail). Statistics are computed in double for float and double
- * X, two passes (mean, then the mean square deviation). */
+ * X: two passes (mean, then the mean square deviation), or one pass of
+ * deviations from the channel's first element in the AVX-512 kernel. */
 #ifndef OG_NORM_COMMON_H
 #define OG_NORM_COMMON_H
 
@@ -36,12 +37,11 @@ typedef struct og_norm_job {
     void *run_mean, *run_var;
     const void *run_mean_in, *run_var_in;
     double momentum;
-    bool lanes;                     /* sums in 8 fixed lanes (the vectorised kernel) */
+    bool lanes;                     /* sums in fixed lanes (the vectorised kernel) */
 } og_norm_job;
 
-/* Channel c of the job: its statistics, outputs and Y rows. */
-void og_norm_channel(const og_norm_job *j, int64_t c);
-/* Every channel; n_threads > 1 splits the channels across the pool. Each
+/* Every channel: its statistics, outputs and Y rows; n_threads > 1 splits
+ * the channels in contiguous ranges across the pool. Each
  * channel is computed the same way on any worker, so the result has the
  * same bits at any thread count. */
 void og_norm_exec(const og_norm_job *j, int n_threads);
