@@ -34,10 +34,13 @@
  *   dX = invstd (g - mean(g) - x̂ mean(g x̂)), g = dY scale,
  * plus the running outputs' gradients through the batch mean and variance
  * ((1 - momentum) each); d mean = momentum d running_mean, d var = momentum
- * d running_var. Training before opset 14 and spatial = 0 have no backward
- * rule (the gradient graph is opset 17, where neither can be written). */
+ * d running_var. The training form before opset 14 (outputs besides Y)
+ * has the same rule; the gradient graph (opset 17) holds its copy as
+ * training_mode=1 (bn_raise). spatial = 0 has no backward rule: opset 17
+ * cannot write it. */
 #include <stddef.h>
 #include <string.h>
+#include "clone.h"
 #include "norm_common.h"
 #include "kernel.h"
 
@@ -207,9 +210,8 @@ static og_status bn_backward(og_backward_call *b)
     bool training = b->opset >= 14 ? p->training_mode != 0 : false;
     for (int k = 1; k < b->n_out && b->opset < 14; k++)
         training = training || b->out[k] != NULL;
-    if (training && b->opset < 14)
-        return og_node_err(b->node, OG_ERR_UNSUPPORTED, "no backward rule for training mode before opset 14 (opset "
-                           "%d); use training_mode=1 at opset 14 or later", b->opset);
+    if (b->n_out > 3 && (b->dout[3] || b->dout[4]))   /* bn_raise refuses such a node first */
+        return og_node_err(b->node, OG_ERR_UNSUPPORTED, "no backward rule through saved_mean/saved_var");
     if (!bn_spatial(p, b->opset))
         return og_node_err(b->node, OG_ERR_UNSUPPORTED, "no backward rule for spatial=0");
     if (r < 2)
@@ -306,6 +308,43 @@ static og_status bn_backward(og_backward_call *b)
     return og_gb_status(b);
 }
 
+/* Raising to opset 14+ (as gradient graphs do): the old training form
+ * (outputs besides Y) becomes training_mode=1 with Y, running_mean and
+ * running_var, which compute the same; saved_mean and saved_var have no
+ * place there, so a node whose graph reads them is refused, as is
+ * spatial = 0, which no later opset can express. */
+static og_status bn_raise(const og_graph *g, const og_node *n, int opset, og_node_copy *c)
+{
+    const bn_params *p = n->params;
+    if (!bn_spatial(p, n->opset) && opset >= 9)
+        return og_node_err(n, OG_ERR_UNSUPPORTED, "spatial=0 (opset %d) normalises each activation separately, "
+                           "which an opset-%d copy (as gradient graphs use) cannot express", n->opset, opset);
+    if (n->opset >= 14 || opset < 14)
+        return OG_OK;
+    bool training = false;
+    for (int k = 1; k < n->n_outputs; k++)
+        training = training || n->outputs[k] >= 0;
+    if (!training)
+        return OG_OK;
+    for (int k = 3; k < n->n_outputs; k++) {
+        int v = n->outputs[k];
+        bool read = v >= 0 && g->values[v].is_output;
+        for (int i = 0; v >= 0 && !read && i < g->n_nodes; i++)
+            for (int q = 0; q < g->nodes[i].n_inputs && !read; q++)
+                read = g->nodes[i].inputs[q] == v;
+        if (read)
+            return og_node_err(n, OG_ERR_UNSUPPORTED, "output %d '%s' (%s) of the opset-%d training form is read, "
+                               "and an opset-%d copy (as gradient graphs use) has no such output", k,
+                               g->values[v].name, k == 3 ? "saved_mean" : "saved_var", n->opset, opset);
+    }
+    if (c->n_outputs > 3)
+        c->n_outputs = 3;
+    if (c->n_attrs >= c->cap_attrs)
+        return og_err(OG_ERR_INTERNAL, "node '%s': no room for training_mode", n->name);
+    c->attrs[c->n_attrs++] = og_attr_int("training_mode", 1);
+    return OG_OK;
+}
+
 /* Training: batch statistics (training_mode=1), and running_mean and
  * running_var (inputs 3 and 4) become state the step updates through
  * outputs 1 and 2, as torch.nn.BatchNorm2d.train() does. */
@@ -342,6 +381,7 @@ const og_op og_op_batchnorm = {
     .infer = bn_infer,
     .run = bn_run,
     .backward = bn_backward,
+    .raise = bn_raise,
     .select = bn_select,
     .training_form = bn_training_form,
     .cost = bn_cost,

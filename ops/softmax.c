@@ -327,8 +327,9 @@ static og_status sm_backward_form(og_backward_call *b, bool log)
  * the 2-D rows are the last axis: axis == r - 1 (an absent axis, 1 before
  * 13 and -1 after, agrees for rank 2). Otherwise the copy would normalise
  * along one axis instead of the trailing block: refused. */
-static og_status sm_check_raise(const og_graph *g, const og_node *n, int opset)
+static og_status sm_raise(const og_graph *g, const og_node *n, int opset, struct og_node_copy *copy)
 {
+    (void)copy;
     const softmax_params *p = n->params;
     og_tinfo x;
     if (n->opset >= 13 || opset < 13 || n->n_inputs < 1 || n->inputs[0] < 0)
@@ -378,7 +379,7 @@ static og_status logsoftmax_backward(og_backward_call *b) { return sm_backward_f
         .diff_inputs = 0x1, .diff_outputs = 0x1, .attrs = softmax_attrs,                                  \
         .n_attrs = (int)(sizeof softmax_attrs / sizeof softmax_attrs[0]),                                 \
         .params_size = sizeof(softmax_params), .infer = sm_infer, .run = sym##_run,                       \
-        .backward = sym##_backward, .check_raise = sm_check_raise, .select = sym##_select,                   \
+        .backward = sym##_backward, .raise = sm_raise, .select = sym##_select,                   \
     };
 
 OG_SOFTMAX_OP(softmax, "Softmax")

@@ -80,9 +80,6 @@ static og_status copy_node(og_graph *dst, const og_graph *src, const og_node *n,
     for (int k = 0; k < n->n_outputs && k < OG_MAX_IO; k++)
         outs[k] = n->outputs[k] >= 0 ? src->values[n->outputs[k]].name : "";
     int na = 0;
-    if (o->default_opset > n->opset && n->op && n->op->check_raise &&
-        (st = n->op->check_raise(src, n, o->default_opset)))
-        goto done;
     for (int k = 0; k < n->n_attrs; k++) {
         const og_ir_attr *a = &n->attrs[k];
         const og_attr_spec *gone = o->default_opset ? retired(n, a->name, o->default_opset) : NULL;
@@ -109,6 +106,8 @@ static og_status copy_node(og_graph *dst, const og_graph *src, const og_node *n,
     c.n_attrs = na;
     c.cap_attrs = attrs == attrs_small ? 8 : n->n_attrs + 2;
     c.attrs = attrs;
+    if (o->default_opset > n->opset && n->op && n->op->raise && (st = n->op->raise(src, n, o->default_opset, &c)))
+        goto done;
     if (o->edit_node && (st = o->edit_node(o->user, n, &c)))
         goto done;
     st = og_graph_add_node(dst, n->op_type, n->domain, n->unnamed ? NULL : n->name, c.n_inputs, ins,

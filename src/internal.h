@@ -373,6 +373,7 @@ typedef struct og_pattern {
 const og_pattern *og_pattern_at(int k);
 
 struct og_training_form;
+struct og_node_copy;   /* src/clone.h */
 struct og_cost_call;
 
 typedef struct og_op {
@@ -414,9 +415,11 @@ typedef struct og_op {
      * NULL for ops with their own functions. The engine never reads it. */
     const void *impl;
     /* Optional: a copy of node n of graph g raised to `opset` (gradient
-     * graphs use 17) keeps its attributes; this returns an error when that
-     * would change what the node computes (Softmax-11's 2-D form). */
-    og_status (*check_raise)(const og_graph *g, const og_node *n, int opset);
+     * graphs use 17) keeps its attributes, less those retired by then; this
+     * edits the copy c where the newer opset spells the node differently
+     * (BatchNormalization's old training form), or returns an error when no
+     * copy computes the same (Softmax-11's 2-D form). */
+    og_status (*raise)(const og_graph *g, const og_node *n, int opset, struct og_node_copy *c);
     /* Optional: how the node (at default-domain opset 17, where training
      * graphs live) changes for training — BatchNormalization's batch
      * statistics, Dropout's random mask. NULL: it computes the same in

@@ -245,6 +245,14 @@ def models(torch, tv):
                     export=dict(training=torch.onnx.TrainingMode.TRAINING))
     add("resnet_block_train", res_train)
 
+    def res_train_opset12():
+        # opset 12's training form: BatchNormalization with saved_mean and
+        # saved_var outputs besides the running statistics
+        spec = res_train()
+        spec["opset"] = 12
+        return spec
+    add("resnet_block_train_opset12", res_train_opset12)
+
     def tvnet(ctor, k):
         def build():
             seed(10 + k)
@@ -339,7 +347,8 @@ def generate(name, spec, d, torch, onnx, numpy_helper, np):
     path = os.path.join(d, "model.onnx")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(m, inputs, path, export_params=True, do_constant_folding=False, opset_version=17,
+        torch.onnx.export(m, inputs, path, export_params=True, do_constant_folding=False,
+                          opset_version=spec.get("opset", 17),
                           input_names=in_names, output_names=out_names, **spec.get("export", {}))
     model = onnx.load(path)
 

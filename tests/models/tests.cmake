@@ -30,7 +30,7 @@ set_tests_properties(models_ort_install PROPERTIES FIXTURES_SETUP og_models_ort 
 
 # Must match the names in gen_models.py (a name without data fails).
 set(OG_MODELS
-  lenet5 mlp_nobias resnet_block_eval resnet_block_train
+  lenet5 mlp_nobias resnet_block_eval resnet_block_train resnet_block_train_opset12
   resnet18 mobilenet_v2 mobilenet_v3_small squeezenet1_1
   transformer_encoder embedding_linear unet_convt unet_nearest unet_bilinear
   loss_ce_mean loss_ce_sum_weight loss_ce_none_ignore loss_ce_mean_weight_ignore
