@@ -139,6 +139,7 @@ static __attribute__((target("avx2,fma"))) void cd_kernel_avx2(int64_t nk, const
     }
 }
 
+
 /* The micro-kernel of the active ISA and its tile width, or none. */
 static cd_kernel_fn cd_pick(int *nr)
 {
@@ -213,6 +214,8 @@ static void fill_rows(const cd_state *st, const float *xg, int64_t p0, int64_t r
 {
     const og_cf_geom *g = &st->g;
     int64_t Wp = st->Wp, HW = g->H * g->W, slab = g->Cg * st->plane;
+    bool avx512 = og_isa_active() == OG_ISA_AVX512;
+    (void)avx512;
     for (int64_t a = 0; a < g->sh; a++)
         for (int64_t e = 0; e < g->sw; e++) {
             int slot = st->slot[a * g->sw + e];
@@ -234,6 +237,10 @@ static void fill_rows(const cd_state *st, const float *xg, int64_t p0, int64_t r
                     const float *src = xg + c * HW + ih * g->W + (v0 + st->bw0) * g->sw + e;
                     if (g->sw == 1)
                         memcpy(row + v0, src, sizeof(float) * (size_t)(v1 - v0));
+#ifdef OG_CF_HAVE_GATHER2
+                    else if (g->sw == 2 && avx512)
+                        og_cf_gather_stride2(row + v0, src, v1 - v0);
+#endif
                     else
                         for (int64_t v = v0; v < v1; v++)
                             row[v] = src[(v - v0) * g->sw];

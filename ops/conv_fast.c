@@ -1640,6 +1640,10 @@ static void gw_task(void *arg, int64_t t, int worker)
                                 o[e] = 0;
                             if (g->dw == 1)
                                 memcpy(o + lo, xr + lo, sizeof(float) * (size_t)(hi - lo));
+#ifdef OG_CF_HAVE_GATHER2
+                            else if (g->dw == 2 && avx512)
+                                og_cf_gather_stride2(o + lo, xr + lo * 2, hi - lo);
+#endif
                             else
                                 for (int64_t e = lo; e < hi; e++)
                                     o[e] = xr[e * g->dw];
