@@ -46,8 +46,8 @@
  *   clipped copies and read by the GEMM as a transposed matrix
  *   (conv_grad_w_igemm), X itself for 1x1 (conv_grad_w_pointwise), a
  *   direct dot-product kernel for Cg == 1 (conv_grad_w_direct), or, for
- *   few dW columns (C*R*S <= 192, ResNet's first layer) on AVX-512, a pixel
- *   reduction over X split into its stride phases (conv_grad_w_pixred,
+ *   few dW columns (C*R*S <= 96, a first layer of 3x3 or 5x5 taps) on
+ *   AVX-512, a pixel reduction over X split into its stride phases (conv_grad_w_pixred,
  *   tasks own blocks of dW rows), or, at stride 1 on large planes or for
  *   small weights, dot products of zero-padded rows of X and dY
  *   (conv_grad_w_rows, ops/conv_grad_w_rows.c; AVX-512 or AVX2). Tasks own
@@ -85,6 +85,12 @@ typedef struct cf_state {
     bool dws_w;           /* CF_GRAD_W: depthwise by lanes across channels (dwsw_task), fg its geometry */
     og_cf_geom fg;
     int64_t kcb;          /* CF_GRAD_W: dY pixels per im2col chunk (0: pack_dw callback) */
+    /* CF_GRAD_W: the images in n_ip fixed parts (from the shape), each summed
+     * by its own tasks, part 0 into dW and part p into partial buffer p - 1
+     * at part_off of worker 0's workspace, then added in part order: dW of
+     * few columns gets its threads without each packing dY again */
+    int64_t n_ip;
+    size_t part_off;
     size_t bt_off;        /* CF_GRAD_W: offset of the im2col chunk in a worker's workspace */
     bool plain_b;         /* CF_GRAD_W of a pointwise Conv: B is X_n transposed, no packing callback */
     bool batched;         /* forward GEMM over pixels of several images (small planes) */
@@ -1584,11 +1590,14 @@ static void gw_task(void *arg, int64_t t, int worker)
     const og_cf_geom *g = &st->g;
     int64_t Cx = g->N, Nb = g->Cg, M = g->M, Mg = g->Mg, HW = g->H * g->W, PQ = g->R * g->S;
     int64_t cols = Cx * g->P * g->Q;
-    int64_t jblk = t % st->n_jb, rest = t / st->n_jb, mblk = rest % st->n_mb, gi = rest / st->n_mb;
+    int64_t jblk = t % st->n_jb, rest = t / st->n_jb, mblk = rest % st->n_mb;
+    int64_t gi = rest / st->n_mb % g->G, ip = rest / st->n_mb / g->G;
     int64_t j0 = jblk * st->jb, nj = cf_min(st->jb, cols - j0);
     int64_t m0 = mblk * st->mb, mb = cf_min(st->mb, Mg - m0);
+    int64_t n_lo = Nb * ip / st->n_ip, n_hi = Nb * (ip + 1) / st->n_ip;
     char *ws = j->ws + (size_t)worker * j->stride;
-    float *out = j->dw + (gi * Mg + m0) * cols + j0;
+    float *part = ip ? (float *)(j->ws + st->part_off) + (ip - 1) * M * cols : j->dw;
+    float *out = part + (gi * Mg + m0) * cols + j0;
     if (Nb == 0) {
         for (int64_t m = 0; m < mb; m++)
             memset(out + m * cols, 0, sizeof(float) * (size_t)nj);
@@ -1602,7 +1611,7 @@ static void gw_task(void *arg, int64_t t, int worker)
         float *bt = (float *)(ws + st->bt_off);
         const bool avx512 = og_gemm_isa() == OG_ISA_AVX512;
         (void)avx512;
-        for (int64_t n = 0; n < Nb; n++) {
+        for (int64_t n = n_lo; n < n_hi; n++) {
             const float *xn = j->x + (n * g->G + gi) * Cx * HW;
             for (int64_t k0 = 0; k0 < PQ; k0 += st->kcb) {
                 int64_t kc = cf_min(st->kcb, PQ - k0);
@@ -1657,18 +1666,18 @@ static void gw_task(void *arg, int64_t t, int worker)
                 }
                 og_gemm_b B = { .data = bt, .ld = kc, .trans = true };
                 og_sgemm(false, mb, nj, kc, 1.0f, j->dy + (n * M + gi * Mg + m0) * PQ + k0, PQ, &B,
-                         n || k0 ? 1.0f : 0.0f, out, cols, ws);
+                         n > n_lo || k0 ? 1.0f : 0.0f, out, cols, ws);
             }
         }
         return;
     }
-    for (int64_t n = 0; n < Nb; n++) {
+    for (int64_t n = n_lo; n < n_hi; n++) {
         dw_pack pk = { .x = j->x + (n * g->G + gi) * Cx * HW, .g = g, .jbase = j0 };
         og_gemm_b B = { .pack = pack_dw, .ctx = &pk };
         if (st->plain_b)   /* B[pq, c] = X[n, c, pq] */
             B = (og_gemm_b){ .data = pk.x + j0 * HW, .ld = HW, .trans = true };
-        og_sgemm(false, mb, nj, PQ, 1.0f, j->dy + (n * M + gi * Mg + m0) * PQ, PQ, &B, n ? 1.0f : 0.0f, out, cols,
-                 ws);
+        og_sgemm(false, mb, nj, PQ, 1.0f, j->dy + (n * M + gi * Mg + m0) * PQ, PQ, &B, n > n_lo ? 1.0f : 0.0f, out,
+                 cols, ws);
     }
 }
 
@@ -2238,7 +2247,15 @@ static og_status grad_w_run(const og_kernel_call *k)
     }
     gw_job j = { .st = st, .x = k->in[0]->data, .dy = k->in[1]->data, .dw = k->out[0]->data,
                  .ws = k->workspace, .stride = k->workspace_stride };
-    og_parallel_for(nt, st->g.G * st->n_mb * st->n_jb, gw_task, &j);
+    og_parallel_for(nt, st->n_ip * st->g.G * st->n_mb * st->n_jb, gw_task, &j);
+    if (st->n_ip > 1 && st->g.Cg > 0) {
+        float *dw = j.dw;
+        const float *parts = (const float *)(j.ws + st->part_off);
+        int64_t n = st->g.M * st->g.N * st->g.P * st->g.Q;
+        for (int64_t p = 1; p < st->n_ip; p++)
+            for (int64_t i = 0; i < n; i++)
+                dw[i] += parts[(p - 1) * n + i];
+    }
     return OG_OK;
 }
 
@@ -2535,11 +2552,16 @@ static bool dims_are(const og_tinfo *t, int rank, const int64_t *d)
 /* The pixel-reduction dW (AVX-512): few columns (where a GEMM's packing
  * costs as much as its multiply), dY rows of at least one vector, and
  * blocks of at least 4 dW rows; one image's phase planes within 4 MiB. */
+/* Up to 2 panels of dW columns; past them (ResNet's 7x7 first layer, 147)
+ * the GEMM in two image parts measured 5-10 % faster at 1 and 2 threads. */
+#define CF_PIXRED_MAX_COLS 96
+
 static bool pixred_plan(cf_state *st)
 {
     const og_cf_geom *g = &st->g;
     int64_t J = g->N * g->P * g->Q;
-    if (og_isa_active() != OG_ISA_AVX512 || J > 192 || g->S < 16 || g->Mg < 4 || g->dh > 4 || g->dw > 4)
+    if (og_isa_active() != OG_ISA_AVX512 || J > CF_PIXRED_MAX_COLS || g->S < 16 || g->Mg < 4 || g->dh > 4 ||
+        g->dw > 4)
         return false;
     pr_cols pc = pr_cols_of(g);
     int64_t max_ro = ((g->P - 1) * g->sh - g->ph + pc.phs) / pc.sth;
@@ -2705,9 +2727,12 @@ static og_status grad_w_select(og_select_call *s)
     }
     int nt = s->n_threads > 0 ? s->n_threads : 1;
     int64_t cols = Cx * g.P * g.Q, jb = 0, best = 0;
+    /* two image parts for dW of at most 4 panels (ResNet's first layer,
+     * 147 columns: the column blocks of 2 threads each packed all of dY) */
+    st->n_ip = !st->direct && g.Cg >= 2 && cols <= 4 * (int64_t)nr ? 2 : 1;
     for (int64_t t = 1; t <= cf_min(cols, 64); t++) {
         int64_t b = cf_cdiv(cols, t), pan = cf_cdiv(b, nr), blocks = cf_cdiv(cols, b);
-        int64_t cost = cf_cdiv(G * blocks, nt) * pan;
+        int64_t cost = cf_cdiv(st->n_ip * G * blocks, nt) * pan;
         if (pan <= 8 && (!jb || cost < best))
             jb = b, best = cost;
     }
@@ -2716,7 +2741,7 @@ static og_status grad_w_select(og_select_call *s)
     st->jb = jb;
     st->n_jb = cf_cdiv(cols, jb);
     int64_t mb = g.Mg;
-    if (G * st->n_jb < nt && g.Mg >= 32)
+    if (st->n_ip * G * st->n_jb < nt && g.Mg >= 32)
         mb = cf_cdiv(g.Mg, cf_min(cf_cdiv(nt, G * st->n_jb), g.Mg / 16));
     st->mb = mb;
     st->n_mb = cf_cdiv(g.Mg, mb);
@@ -2728,6 +2753,8 @@ static og_status grad_w_select(og_select_call *s)
         st->bt_off = wsb;
         wsb += CF_ALIGN(sizeof(float) * (size_t)(st->jb * st->kcb));
     }
+    st->part_off = wsb;   /* used in worker 0's workspace only */
+    wsb += CF_ALIGN(sizeof(float) * (size_t)((st->n_ip - 1) * g.M * cols));
     s->state = st;
     s->workspace_bytes = wsb;
     s->run = grad_w_run;

@@ -263,6 +263,20 @@ typedef struct cfg {
     bool one_d;   /* rank 3: the W axis only (H, R = 1) */
 } cfg;
 
+/* The columns of dW the fused weight-gradient Conv computes: Cg x R' x S',
+ * R' x S' its output before the crop Slice (larger than R x S where the
+ * forward stride leaves rows of X no output reads). */
+static int64_t dw_cols(const cfg *c)
+{
+    int64_t n = c->Cg;
+    for (int a = 0; a < 2; a++) {
+        int64_t in = a ? c->W : c->H, k = a ? c->S : c->R, lo = c->pads[a], hi = c->pads[2 + a];
+        int64_t out = (in + lo + hi - (k - 1) * c->dil[a] - 1) / c->stride[a] + 1;
+        n *= (in + lo + hi - c->stride[a] * (out - 1) - 1) / c->dil[a] + 1;
+    }
+    return n;
+}
+
 static void describe(const cfg *c, char *buf, size_t n)
 {
     snprintf(buf, n, "%s N%lld G%lld Cg%lld Mg%lld in %lldx%lld k %lldx%lld s %lld,%lld d %lld,%lld p %lld,%lld,%lld,%lld "
@@ -915,7 +929,7 @@ static void check_gradient(const cfg *c)
     /* one input channel per group takes the direct kernel, but one channel into 8 or more the GEMM */
     bool direct = c->Cg == 1 && (c->G > 1 || c->Mg < 8);
     /* few dW columns, dY rows of a vector or more, 4 or more dY channels per group: by pixel reduction (AVX-512) */
-    bool pixred = !direct && !pw && og_isa_active() == OG_ISA_AVX512 && c->Cg * c->R * c->S <= 192 &&
+    bool pixred = !direct && !pw && og_isa_active() == OG_ISA_AVX512 && dw_cols(c) <= 96 &&
                   vi.dims[3] >= 16 && c->Mg >= 4 && c->stride[0] <= 4 && c->stride[1] <= 4;
     /* the rest by padded rows where they fit (vector ISAs; conv_grad_w_rows_* check it is chosen), else the GEMM */
     /* depthwise (multiplier 1) planes of up to 1024 pixels: lanes across channels */
@@ -1006,12 +1020,12 @@ START_TEST(conv_grad_w_pixred)
             c.W = rnd_in(17 * c.stride[1] + (c.S - 1) * c.dil[1], 90);
             int64_t Q = (c.W + c.pads[1] + c.pads[3] - (c.S - 1) * c.dil[1] - 1) / c.stride[1] + 1;
             int64_t P = (c.H + c.pads[0] + c.pads[2] - (c.R - 1) * c.dil[0] - 1) / c.stride[0] + 1;
-            if (Q >= 16 && P >= 1 && c.Cg * c.R * c.S <= 192)
+            if (Q >= 16 && P >= 1 && dw_cols(&c) <= 96)
                 break;
         }
         check_gradient(&c);
     }
-    /* ResNet-18's first layer, scaled down: 7x7 stride 2 pad 3, 3 channels */
+    /* ResNet-18's first layer, scaled down: 7x7 stride 2 pad 3, 3 channels (147 columns: the GEMM in image parts) */
     cfg c = { .N = 2, .G = 1, .Cg = 3, .Mg = 9, .H = 41, .W = 45, .R = 7, .S = 7, .stride = { 2, 2 },
               .dil = { 1, 1 }, .pads = { 3, 3, 3, 3 } };
     check_gradient(&c);
@@ -1127,7 +1141,7 @@ static void rows_cfg(cfg *c, bool avx512)
         int64_t Wq = Q + (c->S - 1) * c->dil[1];
         bool direct = c->Cg == 1 && (c->G > 1 || c->Mg < 8);
         bool pw = c->R == 1 && c->S == 1 && !c->pads[0] && !c->pads[1] && !c->pads[2] && !c->pads[3];
-        bool pixred = avx512 && c->Cg * c->R * c->S <= 192 && Q >= 16 && c->Mg >= 4;
+        bool pixred = avx512 && dw_cols(c) <= 96 && Q >= 16 && c->Mg >= 4;
         bool junk_ok = !(Wq * 2 > Q * 3 && Q < 16);   /* og_gwr_plan_make: junk at most half again */
         if (!direct && !pw && !pixred && junk_ok)
             return;
