@@ -12,8 +12,9 @@
  * var the population variance; the parameter index i is c % pn (per
  * channel) or s % pn (LayerNormalization: Scale broadcast over the
  * normalised tail). Statistics are computed in double for float and double
- * X: two passes (mean, then the mean square deviation), or one pass of
- * deviations from the channel's first element in the AVX-512 kernel. */
+ * X: two passes (mean, then the mean square deviation), or in the AVX-512
+ * kernel one pass of deviations from the channel's first element, summed in
+ * float over blocks of 1024 and the blocks in double. */
 #ifndef OG_NORM_COMMON_H
 #define OG_NORM_COMMON_H
 
