@@ -301,70 +301,69 @@ START_TEST(instancenorm_random)
 }
 END_TEST
 
-/* BatchNormalization in every form: opset 15 inference and training, opset
- * 9 training with saved statistics, opset 7 spatial = 0, opset 6 is_test. */
+/* One BatchNormalization case of X in [lo, hi), in form 0-4: opset 15
+ * inference and training, opset 9 training with saved statistics, opset 7
+ * spatial = 0, opset 6 is_test. */
 static void bn_case(int it, int form, int r, const int64_t *dims, double lo, double hi)
 {
-    {
-        bool spatial = form != 3, training = form == 1 || form == 2;
-        nodecase c = { .op = "BatchNormalization", .n_in = 5, .outs = { "Y", "", "", "", "" } };
-        float eps = it % 2 ? 1e-5f : 0.1f, mom = (float)(0.5 + 0.4 * (urand() + 1) / 2);
-        c.attrs[c.n_attrs++] = og_attr_float("epsilon", eps);
-        c.attrs[c.n_attrs++] = og_attr_float("momentum", mom);
-        switch (form) {
-        case 0: c.opset = 15; c.n_out = 1; break;
-        case 1: c.opset = 15; c.n_out = 3; c.outs[1] = "rm"; c.outs[2] = "rv";
-                c.attrs[c.n_attrs++] = og_attr_int("training_mode", 1); break;
-        case 2: c.opset = 9; c.n_out = 5; c.outs[1] = "rm"; c.outs[2] = "rv"; c.outs[3] = "sm"; c.outs[4] = "sv"; break;
-        case 3: c.opset = 7; c.n_out = 1; c.attrs[c.n_attrs++] = og_attr_int("spatial", 0); break;
-        default: c.opset = 6; c.n_out = 1; c.attrs[c.n_attrs++] = og_attr_int("is_test", 1); break;
-        }
-        fill(&c.in[0], "X", r, dims, lo, hi);
-        int prank = spatial ? 1 : r - 1;
-        fill(&c.in[1], "scale", prank, dims + 1, -1, 1);
-        fill(&c.in[2], "B", prank, dims + 1, -1, 1);
-        fill(&c.in[3], "mean", prank, dims + 1, -1, 1);
-        fill(&c.in[4], "var", prank, dims + 1, 0.2, 2);
-        int64_t N = dims[0], C = spatial ? dims[1] : numel_of(r - 1, dims + 1),
-                S = spatial ? numel_of(r - 2, dims + 2) : 1;
-        double *y = malloc(sizeof(double) * (size_t)(N * C * S + 1)), *st[4];
-        for (int k = 0; k < 4; k++)
-            st[k] = malloc(sizeof(double) * (size_t)(C + 1));
-        const double *x = c.in[0].data;
-        for (int64_t ch = 0; ch < C; ch++) {
-            double m = c.in[3].data[ch], v = c.in[4].data[ch];
-            if (training) {
-                double bm = 0, bv = 0;
-                for (int64_t n = 0; n < N; n++)
-                    for (int64_t s = 0; s < S; s++)
-                        bm += x[(n * C + ch) * S + s];
-                bm /= (double)(N * S);
-                for (int64_t n = 0; n < N; n++)
-                    for (int64_t s = 0; s < S; s++)
-                        bv += (x[(n * C + ch) * S + s] - bm) * (x[(n * C + ch) * S + s] - bm);
-                bv /= (double)(N * S);
-                st[0][ch] = (double)mom * m + (1 - (double)mom) * bm;
-                st[1][ch] = (double)mom * v + (1 - (double)mom) * bv;
-                st[2][ch] = bm;
-                st[3][ch] = bv;
-                m = bm;
-                v = bv;
-            }
-            for (int64_t n = 0; n < N; n++)
-                for (int64_t s = 0; s < S; s++) {
-                    int64_t i = (n * C + ch) * S + s;
-                    y[i] = (x[i] - m) / sqrt(v + (double)eps) * c.in[1].data[ch] + c.in[2].data[ch];
-                }
-        }
-        double *exp[5] = { y, st[0], st[1], st[2], st[3] };
-        char what[64];
-        snprintf(what, sizeof what, "BatchNormalization case %d (form %d, rank %d)", it, form, r);
-        check_case(&c, exp, what, true);
-        free(y);
-        for (int k = 0; k < 4; k++)
-            free(st[k]);
-        nc_free(&c);
+    bool spatial = form != 3, training = form == 1 || form == 2;
+    nodecase c = { .op = "BatchNormalization", .n_in = 5, .outs = { "Y", "", "", "", "" } };
+    float eps = it % 2 ? 1e-5f : 0.1f, mom = (float)(0.5 + 0.4 * (urand() + 1) / 2);
+    c.attrs[c.n_attrs++] = og_attr_float("epsilon", eps);
+    c.attrs[c.n_attrs++] = og_attr_float("momentum", mom);
+    switch (form) {
+    case 0: c.opset = 15; c.n_out = 1; break;
+    case 1: c.opset = 15; c.n_out = 3; c.outs[1] = "rm"; c.outs[2] = "rv";
+            c.attrs[c.n_attrs++] = og_attr_int("training_mode", 1); break;
+    case 2: c.opset = 9; c.n_out = 5; c.outs[1] = "rm"; c.outs[2] = "rv"; c.outs[3] = "sm"; c.outs[4] = "sv"; break;
+    case 3: c.opset = 7; c.n_out = 1; c.attrs[c.n_attrs++] = og_attr_int("spatial", 0); break;
+    default: c.opset = 6; c.n_out = 1; c.attrs[c.n_attrs++] = og_attr_int("is_test", 1); break;
     }
+    fill(&c.in[0], "X", r, dims, lo, hi);
+    int prank = spatial ? 1 : r - 1;
+    fill(&c.in[1], "scale", prank, dims + 1, -1, 1);
+    fill(&c.in[2], "B", prank, dims + 1, -1, 1);
+    fill(&c.in[3], "mean", prank, dims + 1, -1, 1);
+    fill(&c.in[4], "var", prank, dims + 1, 0.2, 2);
+    int64_t N = dims[0], C = spatial ? dims[1] : numel_of(r - 1, dims + 1),
+            S = spatial ? numel_of(r - 2, dims + 2) : 1;
+    double *y = malloc(sizeof(double) * (size_t)(N * C * S + 1)), *st[4];
+    for (int k = 0; k < 4; k++)
+        st[k] = malloc(sizeof(double) * (size_t)(C + 1));
+    const double *x = c.in[0].data;
+    for (int64_t ch = 0; ch < C; ch++) {
+        double m = c.in[3].data[ch], v = c.in[4].data[ch];
+        if (training) {
+            double bm = 0, bv = 0;
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t s = 0; s < S; s++)
+                    bm += x[(n * C + ch) * S + s];
+            bm /= (double)(N * S);
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t s = 0; s < S; s++)
+                    bv += (x[(n * C + ch) * S + s] - bm) * (x[(n * C + ch) * S + s] - bm);
+            bv /= (double)(N * S);
+            st[0][ch] = (double)mom * m + (1 - (double)mom) * bm;
+            st[1][ch] = (double)mom * v + (1 - (double)mom) * bv;
+            st[2][ch] = bm;
+            st[3][ch] = bv;
+            m = bm;
+            v = bv;
+        }
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t s = 0; s < S; s++) {
+                int64_t i = (n * C + ch) * S + s;
+                y[i] = (x[i] - m) / sqrt(v + (double)eps) * c.in[1].data[ch] + c.in[2].data[ch];
+            }
+    }
+    double *exp[5] = { y, st[0], st[1], st[2], st[3] };
+    char what[64];
+    snprintf(what, sizeof what, "BatchNormalization case %d (form %d, rank %d)", it, form, r);
+    check_case(&c, exp, what, true);
+    free(y);
+    for (int k = 0; k < 4; k++)
+        free(st[k]);
+    nc_free(&c);
 }
 
 static void bn_cases(int count)
